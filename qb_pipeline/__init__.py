@@ -1,0 +1,1 @@
+"""qb_pipeline: keeps an order-entry database and a QuickBooks Online company in sync."""

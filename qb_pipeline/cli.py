@@ -1,0 +1,86 @@
+"""`qb-pipeline`: what the Dagster UI does not do (database set-up, QuickBooks connection, sandbox…)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from qb_pipeline import config
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """qb_pipeline: keep an order-entry database and QuickBooks Online in sync."""
+
+
+@main.group()
+def db() -> None:
+    """The project database (QB_DATABASE_URL, default: a SQLite file under QB_DATA_DIR)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Alembic revision to upgrade to.")
+def db_upgrade(revision: str) -> None:
+    """Create or upgrade the database schema to the latest migration."""
+    from qb_pipeline.db.migrate import upgrade
+    from qb_pipeline.db.session import redact_url
+
+    url = config.database_url()
+    try:
+        upgrade(url, revision)
+    except Exception as error:  # one clear line, never the URL's password
+        raise click.ClickException(
+            f"could not upgrade {redact_url(url)}: {type(error).__name__}: {_first_line(error)}"
+        ) from None
+    click.echo(f"database {redact_url(url)} is at revision {revision}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the database's schema revision and the latest one this code knows."""
+    from qb_pipeline.db.migrate import current_revision, head_revision
+    from qb_pipeline.db.session import engine_for, redact_url
+
+    url = config.database_url()
+    current = current_revision(engine_for(url))
+    head = head_revision()
+    click.echo(f"{redact_url(url)}: revision {current or 'none'} (latest {head})")
+    if current != head:
+        click.echo("run `qb-pipeline db upgrade` to bring it up to date", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the Dagster UI binds to.")
+@click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="State of the embedded default (database, sandbox). Default: QB_DATA_DIR or .data")
+@click.option("--dagster-home", type=click.Path(path_type=Path), default=None,
+              help="Dagster's home. Default: DAGSTER_HOME or .dagster_home")
+def dev(host: str, port: int, data_dir: Path | None, dagster_home: Path | None) -> None:
+    """Run the whole product locally (what `make dev` runs). Ctrl-C stops everything."""
+    from qb_pipeline.devstack import DevStack
+
+    project_dir = Path.cwd()
+    if not (project_dir / "workspace.yaml").exists():
+        raise click.ClickException("run `qb-pipeline dev` from the project folder (where workspace.yaml is)")
+    stack = DevStack(
+        project_dir=project_dir,
+        data_dir=(data_dir or config.data_dir()).resolve(),
+        dagster_home=(dagster_home or Path(os.environ.get("DAGSTER_HOME") or ".dagster_home")).resolve(),
+        host=host,
+        port=port,
+    )
+    sys.exit(stack.run())
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else ""
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Environment → settings, read in one place. Every variable is listed in the README."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_DATA_DIR = ".data"
+
+
+def data_dir() -> Path:
+    """Where the embedded default keeps its state (project database, sandbox, token key)."""
+    return Path(os.environ.get("QB_DATA_DIR", DEFAULT_DATA_DIR)).resolve()
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{data_dir() / 'qb_pipeline.sqlite'}"
+
+
+def database_url() -> str:
+    """QB_DATABASE_URL, else the SQLite file under the data folder."""
+    return os.environ.get("QB_DATABASE_URL") or default_database_url()
+
+
+def env_flag(name: str, default: bool = True) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    normalized = value.strip().lower()
+    if normalized in ("1", "true", "yes", "on"):
+        return True
+    if normalized in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false (got {value!r})")

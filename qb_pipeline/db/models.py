@@ -1,0 +1,293 @@
+"""The project database: SQLAlchemy 2 typed models for the whole data model.
+
+One QuickBooks company (realm) per project database; `qb_tokens`, `qb_invoices` and `sync_cursors`
+carry the realm id so a mirror can never be mixed up with another company's.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from qb_pipeline.db.types import MONEY, PERCENT, RAW_AMOUNT, UTCDateTime, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class SyncState(str, enum.Enum):
+    """Where a customer or item stands against QuickBooks."""
+
+    PENDING = "pending"  # local change not yet in QBO (new row, or edited since the last sync)
+    SYNCED = "synced"
+    FAILED = "failed"  # QBO refused it; `last_error` says why
+
+
+class OrderStatus(str, enum.Enum):
+    """An order's way to an invoice: pending → pushing → synced, or failed / blocked with a reason."""
+
+    PENDING = "pending"
+    PUSHING = "pushing"  # claimed by one run (claimed_by, claimed_at)
+    SYNCED = "synced"
+    FAILED = "failed"  # QBO or validation refused it; retried at next_attempt_at if set
+    BLOCKED = "blocked"  # a prerequisite (customer, item) cannot exist in QBO yet
+
+
+def _enum(enum_cls: type[enum.Enum], name: str) -> sa.Enum:
+    # Stored as plain strings (no native enum type) so migrations stay simple on both dialects.
+    return sa.Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        length=16,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class QuickBooksLinkMixin:
+    """The link from a local row to its QuickBooks record, and its sync state."""
+
+    qb_id: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
+    qb_sync_token: Mapped[str | None] = mapped_column(sa.String(32))
+    qb_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
+    sync_state: Mapped[SyncState] = mapped_column(
+        _enum(SyncState, "sync_state"), default=SyncState.PENDING, server_default=SyncState.PENDING.value
+    )
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    # Set by local edits; a row with local_updated_at > synced_at has changes to push.
+    local_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Customer(QuickBooksLinkMixin, Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    display_name: Mapped[str] = mapped_column(sa.String(500), index=True)
+    company_name: Mapped[str | None] = mapped_column(sa.String(100))
+    given_name: Mapped[str | None] = mapped_column(sa.String(100))
+    family_name: Mapped[str | None] = mapped_column(sa.String(100))
+    email: Mapped[str | None] = mapped_column(sa.String(100))
+    phone: Mapped[str | None] = mapped_column(sa.String(30))
+    balance: Mapped[Decimal | None] = mapped_column(MONEY)
+
+
+class Item(QuickBooksLinkMixin, Base):
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), index=True)
+    sku: Mapped[str | None] = mapped_column(sa.String(100))
+    item_type: Mapped[str] = mapped_column(sa.String(20), default="Service", server_default="Service")
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    unit_price: Mapped[Decimal | None] = mapped_column(MONEY)
+    income_account_qb_id: Mapped[str | None] = mapped_column(sa.String(32))
+
+
+class Order(Base):
+    """Written by the order-entry application; the sync only touches the status and claim columns."""
+
+    __tablename__ = "orders"
+    __table_args__ = (sa.Index("ix_orders_status_next_attempt", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_number: Mapped[str] = mapped_column(sa.String(64), unique=True)  # becomes DocNumber (≤21)
+    # The app names the customer by local id or by display name; the sync resolves either.
+    customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id"))
+    customer_name: Mapped[str | None] = mapped_column(sa.String(500))
+    ordered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)  # prices as of this instant
+    memo: Mapped[str | None] = mapped_column(sa.Text)
+
+    status: Mapped[OrderStatus] = mapped_column(
+        _enum(OrderStatus, "order_status"), default=OrderStatus.PENDING, server_default=OrderStatus.PENDING.value
+    )
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    qb_invoice_id: Mapped[str | None] = mapped_column(sa.String(32))
+    # Set when the linked invoice was voided or deleted in QBO; such an order is never re-pushed silently.
+    qb_invoice_state: Mapped[str | None] = mapped_column(sa.String(16))
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    customer: Mapped[Customer | None] = relationship()
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.line_number"
+    )
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    line_number: Mapped[int] = mapped_column(sa.Integer)
+    item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("items.id"))
+    item_name: Mapped[str | None] = mapped_column(sa.String(100))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    quantity: Mapped[Decimal] = mapped_column(RAW_AMOUNT)
+    # An explicit price from the order app overrides pricing; kept at raw scale for validation.
+    unit_price: Mapped[Decimal | None] = mapped_column(RAW_AMOUNT)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    item: Mapped[Item | None] = relationship()
+
+
+class PriceLevelType(str, enum.Enum):
+    """QuickBooks Desktop's two kinds of price level."""
+
+    FIXED_PERCENTAGE = "FixedPercentage"  # the whole list up or down by a percentage
+    PER_ITEM = "PerItem"  # a custom price or percentage per item
+
+
+class PriceLevel(Base):
+    __tablename__ = "price_levels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    level_type: Mapped[PriceLevelType] = mapped_column(_enum(PriceLevelType, "price_level_type"))
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ValidityMixin:
+    """Pricing history: a change closes the current interval and opens a new one, never overwrites."""
+
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None = still in force
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PriceLevelPercentage(ValidityMixin, Base):
+    """A FixedPercentage level's adjustment over time (−10 = ten percent off the item price)."""
+
+    __tablename__ = "price_level_percentages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    price_level_id: Mapped[int] = mapped_column(sa.ForeignKey("price_levels.id"), index=True)
+    percent: Mapped[Decimal] = mapped_column(PERCENT)
+
+
+class PriceLevelItem(ValidityMixin, Base):
+    """A PerItem level's rule for one item: a custom price, or a percentage of the item price."""
+
+    __tablename__ = "price_level_items"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(custom_price IS NULL) <> (custom_percent IS NULL)", name="price_or_percent"
+        ),
+        sa.Index("ix_price_level_items_level_item", "price_level_id", "item_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    price_level_id: Mapped[int] = mapped_column(sa.ForeignKey("price_levels.id"))
+    item_id: Mapped[int] = mapped_column(sa.ForeignKey("items.id"))
+    custom_price: Mapped[Decimal | None] = mapped_column(MONEY)
+    custom_percent: Mapped[Decimal | None] = mapped_column(PERCENT)
+
+
+class CustomerPriceLevel(ValidityMixin, Base):
+    """Which price level a customer is assigned to, over time."""
+
+    __tablename__ = "customer_price_levels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    price_level_id: Mapped[int] = mapped_column(sa.ForeignKey("price_levels.id"))
+
+
+class CustomerItemPrice(ValidityMixin, Base):
+    """A customer's own price for one item, over time. `source` says who set it (import, learned…)."""
+
+    __tablename__ = "customer_item_prices"
+    __table_args__ = (sa.Index("ix_customer_item_prices_customer_item", "customer_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"))
+    item_id: Mapped[int] = mapped_column(sa.ForeignKey("items.id"))
+    unit_price: Mapped[Decimal] = mapped_column(MONEY)
+    source: Mapped[str] = mapped_column(sa.String(20), default="manual", server_default="manual")
+
+
+class QBInvoice(Base):
+    """Mirror of a QuickBooks invoice, including voided and deleted ones."""
+
+    __tablename__ = "qb_invoices"
+    __table_args__ = (sa.UniqueConstraint("realm_id", "qb_id", name="uq_qb_invoices_realm_qb_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[str] = mapped_column(sa.String(32))
+    qb_id: Mapped[str] = mapped_column(sa.String(32))
+    doc_number: Mapped[str | None] = mapped_column(sa.String(21), index=True)
+    customer_qb_id: Mapped[str | None] = mapped_column(sa.String(32))
+    txn_date: Mapped[str | None] = mapped_column(sa.String(10))  # QBO's calendar date, YYYY-MM-DD
+    total_amt: Mapped[Decimal | None] = mapped_column(MONEY)
+    balance: Mapped[Decimal | None] = mapped_column(MONEY)
+    status: Mapped[str] = mapped_column(sa.String(16), default="open")  # open, paid, voided, deleted
+    qb_sync_token: Mapped[str | None] = mapped_column(sa.String(32))
+    qb_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lines: Mapped[list | None] = mapped_column(sa.JSON)  # [{item_qb_id, qty, unit_price, amount}] as strings
+    mirrored_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class QBToken(Base):
+    """OAuth tokens per realm, encrypted at rest (the columns hold ciphertext only)."""
+
+    __tablename__ = "qb_tokens"
+
+    realm_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    access_token_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    refresh_token_encrypted: Mapped[str] = mapped_column(sa.Text)
+    access_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class SyncCursor(Base):
+    """Per entity, the instant the last incremental pull covered (advanced only after a commit)."""
+
+    __tablename__ = "sync_cursors"
+
+    realm_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    entity: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    covered_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    full_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class SyncLog(Base):
+    """The activity log, kept QB_LOG_RETENTION_DAYS (30) days."""
+
+    __tablename__ = "sync_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    logged_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    entity: Mapped[str] = mapped_column(sa.String(32), index=True)
+    outcome: Mapped[str] = mapped_column(sa.String(16))  # SUCCESS, PARTIAL, FAILED
+    processed: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    failed: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    message: Mapped[str] = mapped_column(sa.Text)
+    run_id: Mapped[str | None] = mapped_column(sa.String(64))
+    duration_seconds: Mapped[float | None] = mapped_column(sa.Float)

@@ -1,0 +1,210 @@
+"""The queries the sync relies on, written once and correct on SQLite and PostgreSQL.
+
+The order claim is the first of the three locks behind "one order, at most one invoice": a
+conditional UPDATE that only one run can win for a given order, whatever the isolation level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from qb_pipeline.db.models import Base, Order, OrderStatus, SyncLog
+from qb_pipeline.db.types import utcnow
+
+# SQLite allows 32,766 bound parameters per statement; rows of ~20 columns fit comfortably.
+UPSERT_CHUNK_ROWS = 500
+
+
+def upsert_by_qb_id(
+    session: Session,
+    model: type[Base],
+    rows: Sequence[dict[str, Any]],
+    *,
+    update_columns: Iterable[str] | None = None,
+    conflict_columns: Sequence[str] = ("qb_id",),
+) -> int:
+    """Insert rows, or update the existing row with the same QuickBooks Id. Returns rows written.
+
+    Every row must carry the same keys. Only `update_columns` (default: every given column but the
+    conflict key) are overwritten on conflict, so local-only columns survive a pull.
+    """
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if insert is None:
+        raise NotImplementedError(f"upsert is not implemented for the {dialect} dialect")
+    keys = list(rows[0])
+    to_update = [c for c in (update_columns or keys) if c not in conflict_columns]
+    table = model.__table__
+    if "updated_at" in table.c and "updated_at" not in to_update:
+        to_update.append("updated_at")
+    written = 0
+    for start in range(0, len(rows), UPSERT_CHUNK_ROWS):
+        chunk = rows[start : start + UPSERT_CHUNK_ROWS]
+        now = utcnow()
+        if "updated_at" in table.c:
+            chunk = [{**row, "updated_at": now} for row in chunk]
+        if "created_at" in table.c:
+            chunk = [{"created_at": now, **row} for row in chunk]
+        statement = insert(table).values(chunk)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(conflict_columns),
+            set_={c: statement.excluded[c] for c in to_update},
+        )
+        written += session.execute(statement).rowcount or 0
+    return written
+
+
+def _claimable(now: datetime) -> sa.ColumnElement[bool]:
+    """Pending orders, and failed/blocked ones whose retry is due (NULL = waits for a person)."""
+    return sa.or_(
+        Order.status == OrderStatus.PENDING,
+        sa.and_(
+            Order.status.in_([OrderStatus.FAILED, OrderStatus.BLOCKED]),
+            Order.next_attempt_at.is_not(None),
+            Order.next_attempt_at <= now,
+        ),
+    )
+
+
+def claim_orders(session: Session, run_id: str, *, limit: int = 1000, now: datetime | None = None) -> list[int]:
+    """Claim up to `limit` due orders for `run_id`; returns the ids this call won, oldest first.
+
+    The UPDATE re-checks the status in its own WHERE, so when two runs pick the same candidates the
+    second one's UPDATE finds them already `pushing` and skips them (on PostgreSQL it waits for the
+    first's row locks, then re-evaluates; on SQLite writers are serialized). On PostgreSQL, SKIP
+    LOCKED lets a concurrent claimer take the next orders instead of waiting.
+    """
+    now = now or utcnow()
+    candidates = (
+        sa.select(Order.id)
+        .where(_claimable(now))
+        .order_by(Order.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    statement = (
+        sa.update(Order)
+        .where(Order.id.in_(candidates), _claimable(now))
+        .values(
+            status=OrderStatus.PUSHING,
+            claimed_by=run_id,
+            claimed_at=now,
+            attempts=Order.attempts + 1,
+            updated_at=now,
+        )
+        .returning(Order.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(session.execute(statement).scalars())
+
+
+def take_over_stale_claims(
+    session: Session, run_id: str, *, older_than: timedelta, now: datetime | None = None
+) -> list[int]:
+    """Move claims older than `older_than` (a crashed or hung run) to `run_id`.
+
+    The caller must look each order's DocNumber up in QuickBooks before pushing it again: the old run
+    may have created the invoice and died before recording it.
+    """
+    now = now or utcnow()
+    statement = (
+        sa.update(Order)
+        .where(Order.status == OrderStatus.PUSHING, Order.claimed_at < now - older_than)
+        .values(claimed_by=run_id, claimed_at=now, updated_at=now)
+        .returning(Order.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(session.execute(statement).scalars())
+
+
+def finish_claim(
+    session: Session,
+    order_id: int,
+    run_id: str,
+    *,
+    status: OrderStatus,
+    reason: str | None = None,
+    qb_invoice_id: str | None = None,
+    next_attempt_at: datetime | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Record an order's outcome and release the claim, only if `run_id` still holds it.
+
+    Returns False when the claim was taken over meanwhile (the other run now owns the order).
+    """
+    if status == OrderStatus.PUSHING:
+        raise ValueError("finish_claim needs a final status")
+    now = now or utcnow()
+    values: dict[str, Any] = {
+        "status": status,
+        "status_reason": reason,
+        "claimed_by": None,
+        "claimed_at": None,
+        "next_attempt_at": next_attempt_at,
+        "updated_at": now,
+    }
+    if status == OrderStatus.SYNCED:
+        values.update(qb_invoice_id=qb_invoice_id, synced_at=now, status_reason=None)
+    result = session.execute(
+        sa.update(Order)
+        .where(Order.id == order_id, Order.status == OrderStatus.PUSHING, Order.claimed_by == run_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def release_claims(session: Session, run_id: str, order_ids: Iterable[int] | None = None) -> int:
+    """Give claimed orders back to `pending` untouched (a run stopping before it pushed them)."""
+    statement = sa.update(Order).where(Order.status == OrderStatus.PUSHING, Order.claimed_by == run_id)
+    if order_ids is not None:
+        statement = statement.where(Order.id.in_(list(order_ids)))
+    result = session.execute(
+        statement.values(status=OrderStatus.PENDING, claimed_by=None, claimed_at=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def append_sync_log(
+    session: Session,
+    *,
+    entity: str,
+    outcome: str,
+    message: str,
+    processed: int = 0,
+    failed: int = 0,
+    run_id: str | None = None,
+    duration_seconds: float | None = None,
+) -> SyncLog:
+    """One activity-log row, e.g. entity=CUSTOMERS outcome=SUCCESS message="Synced 5 new customers"."""
+    row = SyncLog(
+        entity=entity.upper(),
+        outcome=outcome.upper(),
+        message=message,
+        processed=processed,
+        failed=failed,
+        run_id=run_id,
+        duration_seconds=duration_seconds,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def prune_sync_log(session: Session, *, retention_days: int = 30, now: datetime | None = None) -> int:
+    """Delete activity-log rows older than the retention; returns how many went."""
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    result = session.execute(
+        sa.delete(SyncLog).where(SyncLog.logged_at < cutoff).execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0

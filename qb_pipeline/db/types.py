@@ -1,0 +1,47 @@
+"""Column types shared by every model: money as Decimal and instants as aware UTC datetimes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+# Money: two decimal places end to end. Raw order input keeps more scale so that a price written with
+# three decimals can be rejected with a reason instead of being rounded silently by the database.
+MONEY = sa.Numeric(14, 2, asdecimal=True)
+RAW_AMOUNT = sa.Numeric(18, 6, asdecimal=True)
+PERCENT = sa.Numeric(9, 4, asdecimal=True)
+
+CENT = Decimal("0.01")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant: stored as UTC (naive on SQLite, timestamptz on PostgreSQL), read back tz-aware.
+
+    Naive datetimes are refused on the way in, so a local wall-clock time can never be stored by
+    mistake and compared against a UTC one.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an aware UTC instant is required")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,119 @@
+"""The embedded default stack behind `make dev`: database, Dagster home, and `dagster dev`.
+
+Everything it starts is a child process in its own process group; Ctrl-C (SIGINT) or SIGTERM stops
+them all, and so does any one of them exiting.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from qb_pipeline import config
+from qb_pipeline.db.migrate import upgrade
+from qb_pipeline.db.session import redact_url
+
+STOP_GRACE_SECONDS = 20
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+
+
+@dataclass
+class DevStack:
+    project_dir: Path
+    data_dir: Path
+    dagster_home: Path
+    host: str = "127.0.0.1"
+    port: int = 3000
+    children: list[Child] = field(default_factory=list)
+
+    def prepare(self) -> dict[str, str]:
+        """Upgrade the database and lay out DAGSTER_HOME; returns the environment for the children."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.dagster_home.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env["QB_DATA_DIR"] = str(self.data_dir)
+        env["DAGSTER_HOME"] = str(self.dagster_home)
+        os.environ.update(QB_DATA_DIR=env["QB_DATA_DIR"])
+        url = config.database_url()
+        click.echo(f"[dev] upgrading the project database {redact_url(url)}")
+        upgrade(url)
+        # Dagster reads dagster.yaml from DAGSTER_HOME only: keep the home's copy current.
+        shutil.copyfile(self.project_dir / "dagster.yaml", self.dagster_home / "dagster.yaml")
+        return env
+
+    def start(self, name: str, argv: Sequence[str], env: dict[str, str]) -> Child:
+        process = subprocess.Popen(
+            list(argv), cwd=self.project_dir, env=env, start_new_session=True  # own group: we stop it
+        )
+        child = Child(name, process)
+        self.children.append(child)
+        return child
+
+    def run(self) -> int:
+        env = self.prepare()
+        self.start(
+            "dagster",
+            [
+                sys.executable, "-m", "dagster", "dev",
+                "-h", self.host, "-p", str(self.port),
+                "-w", str(self.project_dir / "workspace.yaml"),
+            ],
+            env,
+        )
+        click.echo(f"[dev] Dagster UI on http://{self.host}:{self.port} — Ctrl-C stops everything")
+        stop_requested = False
+
+        def request_stop(_signum, _frame) -> None:
+            nonlocal stop_requested
+            stop_requested = True
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        exit_code = 0
+        try:
+            while not stop_requested:
+                exited = next((c for c in self.children if c.process.poll() is not None), None)
+                if exited is not None:
+                    click.echo(f"[dev] {exited.name} exited with code {exited.process.returncode}", err=True)
+                    exit_code = exited.process.returncode or 1
+                    break
+                time.sleep(0.2)
+        finally:
+            self.stop()
+        return exit_code
+
+    def stop(self) -> None:
+        """SIGINT each child's process group (Dagster shuts its daemon and webserver down), then SIGKILL."""
+        for child in reversed(self.children):
+            _signal_group(child.process, signal.SIGINT)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for child in reversed(self.children):
+            try:
+                child.process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(child.process, signal.SIGKILL)
+                child.process.wait()
+            # Grandchildren (code server, daemon) share the group: make sure none outlives us.
+            _signal_group(child.process, signal.SIGKILL)
+        click.echo("[dev] stopped")
+
+
+def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass

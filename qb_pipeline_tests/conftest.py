@@ -1,0 +1,5 @@
+"""Fixtures shared by the whole suite: real databases and (from the sandbox issue on) a real sandbox."""
+
+pytest_plugins = [
+    "qb_pipeline_tests.fixtures.databases",
+]

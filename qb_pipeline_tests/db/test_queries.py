@@ -1,0 +1,174 @@
+"""Upserts, the order claim, stale claims and the activity log, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from qb_pipeline.db import queries
+from qb_pipeline.db.models import Customer, Order, OrderLine, OrderStatus, SyncLog
+from qb_pipeline.db.session import session_scope
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+_order_numbers = itertools.count(1)
+
+
+def add_orders(engine, count: int, **fields) -> list[int]:
+    with session_scope(engine) as session:
+        orders = [
+            Order(
+                order_number=f"SO-{next(_order_numbers):05d}",
+                customer_name="Acme",
+                lines=[OrderLine(line_number=1, item_name="Widget", quantity=Decimal("2"))],
+                **fields,
+            )
+            for _ in range(count)
+        ]
+        session.add_all(orders)
+        session.flush()
+        return [o.id for o in orders]
+
+
+def statuses(engine) -> dict[int, OrderStatus]:
+    with session_scope(engine) as session:
+        return dict(session.execute(sa.select(Order.id, Order.status)).all())
+
+
+def test_upsert_inserts_then_updates_by_qb_id_and_keeps_local_columns(engine):
+    rows = [
+        {"qb_id": str(i), "display_name": f"Customer {i}", "qb_sync_token": "0", "balance": Decimal("10.05")}
+        for i in range(1, 1201)  # more than one chunk
+    ]
+    with session_scope(engine) as session:
+        assert queries.upsert_by_qb_id(session, Customer, rows) == 1200
+        session.execute(sa.update(Customer).where(Customer.qb_id == "7").values(last_error="kept"))
+    changed = [{"qb_id": "7", "display_name": "Renamed", "qb_sync_token": "1", "balance": Decimal("0.10")}]
+    with session_scope(engine) as session:
+        queries.upsert_by_qb_id(session, Customer, changed)
+    with session_scope(engine) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Customer)) == 1200
+        row = session.scalars(sa.select(Customer).where(Customer.qb_id == "7")).one()
+        assert (row.display_name, row.qb_sync_token, row.last_error) == ("Renamed", "1", "kept")
+        assert row.balance == Decimal("0.10") and isinstance(row.balance, Decimal)
+        assert row.updated_at.tzinfo is not None
+
+
+def test_claim_takes_pending_and_due_retries_only(engine):
+    pending, due, not_due, needs_person, synced = (add_orders(engine, 1)[0] for _ in range(5))
+    with session_scope(engine) as session:
+        session.execute(sa.update(Order).where(Order.id == due).values(status=OrderStatus.FAILED, next_attempt_at=NOW - timedelta(minutes=1)))
+        session.execute(sa.update(Order).where(Order.id == not_due).values(status=OrderStatus.FAILED, next_attempt_at=NOW + timedelta(minutes=1)))
+        session.execute(sa.update(Order).where(Order.id == needs_person).values(status=OrderStatus.BLOCKED, next_attempt_at=None))
+        session.execute(sa.update(Order).where(Order.id == synced).values(status=OrderStatus.SYNCED))
+    with session_scope(engine) as session:
+        assert queries.claim_orders(session, "run-a", now=NOW) == [pending, due]
+    with session_scope(engine) as session:
+        assert queries.claim_orders(session, "run-b", now=NOW) == []  # nothing left for a second run
+        order = session.get(Order, pending)
+        assert (order.status, order.claimed_by, order.attempts) == (OrderStatus.PUSHING, "run-a", 1)
+
+
+def test_claim_respects_limit_oldest_first(engine):
+    ids = add_orders(engine, 5)
+    with session_scope(engine) as session:
+        assert queries.claim_orders(session, "run-a", limit=2) == ids[:2]
+
+
+def test_two_claimers_racing_never_share_an_order(engine):
+    """Two threads on their own connections claim in small batches until nothing is left."""
+    ids = add_orders(engine, 120)
+    won: dict[str, list[int]] = {"a": [], "b": []}
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def claimer(name: str) -> None:
+        try:
+            start.wait()
+            while True:
+                with session_scope(engine) as session:
+                    claimed = queries.claim_orders(session, f"run-{name}", limit=7)
+                if not claimed:
+                    return
+                won[name].extend(claimed)
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=claimer, args=(n,)) for n in won]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert not set(won["a"]) & set(won["b"])
+    assert sorted(won["a"] + won["b"]) == ids
+
+
+def test_concurrent_uncommitted_claim_is_invisible_to_second_claimer(engine):
+    """The same order offered to two open transactions at once: exactly one wins it."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("needs two concurrent write transactions (PostgreSQL); SQLite serializes writers")
+    (order_id,) = add_orders(engine, 1)
+    with engine.connect() as first, engine.connect() as second:
+        first_tx = first.begin()
+        from sqlalchemy.orm import Session
+
+        first_won = queries.claim_orders(Session(bind=first), "run-a")
+        second_tx = second.begin()
+        second_won = queries.claim_orders(Session(bind=second), "run-b")  # SKIP LOCKED: no wait
+        first_tx.commit()
+        second_tx.commit()
+    assert first_won == [order_id] and second_won == []
+    assert statuses(engine)[order_id] == OrderStatus.PUSHING
+
+
+def test_stale_claim_take_over_and_old_run_cannot_finish(engine):
+    (order_id,) = add_orders(engine, 1)
+    with session_scope(engine) as session:
+        queries.claim_orders(session, "crashed-run", now=NOW - timedelta(hours=1))
+    with session_scope(engine) as session:
+        assert queries.take_over_stale_claims(session, "fresh-run", older_than=timedelta(minutes=30), now=NOW) == [order_id]
+        assert queries.take_over_stale_claims(session, "third-run", older_than=timedelta(minutes=30), now=NOW) == []
+    with session_scope(engine) as session:
+        assert not queries.finish_claim(session, order_id, "crashed-run", status=OrderStatus.SYNCED, qb_invoice_id="9")
+        assert queries.finish_claim(session, order_id, "fresh-run", status=OrderStatus.SYNCED, qb_invoice_id="42")
+    with session_scope(engine) as session:
+        order = session.get(Order, order_id)
+        assert (order.status, order.qb_invoice_id, order.claimed_by) == (OrderStatus.SYNCED, "42", None)
+        assert order.synced_at is not None
+
+
+def test_failed_order_records_reason_and_retry_time(engine):
+    (order_id,) = add_orders(engine, 1)
+    with session_scope(engine) as session:
+        queries.claim_orders(session, "run-a", now=NOW)
+        queries.finish_claim(session, order_id, "run-a", status=OrderStatus.FAILED, reason="QuickBooks is down (503)", next_attempt_at=NOW + timedelta(minutes=5), now=NOW)
+    with session_scope(engine) as session:
+        assert queries.claim_orders(session, "run-b", now=NOW) == []
+        assert queries.claim_orders(session, "run-b", now=NOW + timedelta(minutes=6)) == [order_id]
+        order = session.get(Order, order_id)
+        assert order.attempts == 2 and order.status_reason == "QuickBooks is down (503)"
+
+
+def test_release_claims_returns_orders_to_pending(engine):
+    ids = add_orders(engine, 3)
+    with session_scope(engine) as session:
+        queries.claim_orders(session, "run-a")
+    with session_scope(engine) as session:
+        assert queries.release_claims(session, "run-a", ids[:2]) == 2
+    assert [statuses(engine)[i] for i in ids] == [OrderStatus.PENDING, OrderStatus.PENDING, OrderStatus.PUSHING]
+
+
+def test_activity_log_append_and_prune(engine):
+    with session_scope(engine) as session:
+        queries.append_sync_log(session, entity="customers", outcome="success", message="Synced 5 new customers", processed=5)
+        old = queries.append_sync_log(session, entity="items", outcome="failed", message="QuickBooks refused")
+        old.logged_at = NOW - timedelta(days=31)
+    with session_scope(engine) as session:
+        assert queries.prune_sync_log(session, retention_days=30, now=NOW) == 1
+        (row,) = session.scalars(sa.select(SyncLog)).all()
+        assert (row.entity, row.outcome, row.processed) == ("CUSTOMERS", "SUCCESS", 5)
