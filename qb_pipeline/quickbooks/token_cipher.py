@@ -1,0 +1,69 @@
+"""Encryption at rest for OAuth tokens (Fernet: AES-128-CBC + HMAC-SHA256, from `cryptography`).
+
+The key comes from QB_TOKEN_KEY. The embedded default, which has no secret store, generates one once
+into `<QB_DATA_DIR>/token.key` (mode 0600); production should set QB_TOKEN_KEY from its secret store so
+that the key never sits beside the database it protects.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+KEY_FILE_NAME = "token.key"
+
+
+class TokenKeyError(Exception):
+    """The token key is missing, malformed, or not the one the stored tokens were encrypted with."""
+
+
+class TokenCipher:
+    def __init__(self, key: str | bytes) -> None:
+        try:
+            self._fernet = Fernet(key.encode() if isinstance(key, str) else key)
+        except (ValueError, TypeError):
+            # Never echo the key itself.
+            raise TokenKeyError(
+                "QB_TOKEN_KEY is not a valid key: it must be 32 url-safe base64-encoded bytes "
+                "(make one with `qb-pipeline auth new-key`)"
+            ) from None
+
+    def __repr__(self) -> str:  # keep the key out of reprs, logs and tracebacks
+        return "TokenCipher(<key hidden>)"
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode("ascii")
+
+    def decrypt(self, ciphertext: str) -> str:
+        try:
+            return self._fernet.decrypt(ciphertext.encode("ascii")).decode()
+        except InvalidToken:
+            raise TokenKeyError(
+                "stored QuickBooks tokens cannot be decrypted with this QB_TOKEN_KEY: restore the key "
+                "they were saved with, or reconnect with `qb-pipeline auth connect`"
+            ) from None
+
+
+def new_key() -> str:
+    return Fernet.generate_key().decode("ascii")
+
+
+def load_or_create_key(explicit_key: str | None, data_dir: Path) -> str:
+    """QB_TOKEN_KEY when given; else the embedded default's key file, created on first use."""
+    if explicit_key:
+        return explicit_key
+    path = data_dir / KEY_FILE_NAME
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = new_key()
+    # O_EXCL: two processes starting at once must not each write a different key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key

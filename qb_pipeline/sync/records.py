@@ -1,0 +1,112 @@
+"""Translation between QuickBooks JSON (dicts in QBO's wire shape) and the project's rows.
+
+Pure functions: no database, no HTTP. Money goes through Decimal (QBO sends JSON numbers; they are
+parsed from their text, never through float arithmetic).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from qb_pipeline.db.types import CENT
+
+
+def parse_instant(value: str | None) -> datetime | None:
+    """A QBO timestamp (`2026-11-01T02:00:00-08:00`, or with Z) as an aware UTC instant."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        # QBO always sends an offset; a bare time would be ambiguous, so refuse to guess.
+        raise ValueError(f"QuickBooks timestamp without an offset: {value!r}")
+    return parsed.astimezone(timezone.utc)
+
+
+def format_instant(value: datetime) -> str:
+    """An instant in QBO's query/CDC format, with an explicit UTC offset."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def money(value: Any) -> Decimal | None:
+    """A QBO amount as Decimal rounded to the cent; None for missing or empty values."""
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value)).quantize(CENT)
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {value!r}") from None
+
+
+def _ref_value(ref: Any) -> str | None:
+    return ref.get("value") if isinstance(ref, dict) and ref.get("value") else None
+
+
+def _last_updated(record: dict) -> datetime | None:
+    return parse_instant((record.get("MetaData") or {}).get("LastUpdatedTime"))
+
+
+def customer_row(record: dict) -> dict[str, Any]:
+    """A QBO Customer as the columns `customers` mirrors."""
+    return {
+        "qb_id": str(record["Id"]),
+        "qb_sync_token": str(record.get("SyncToken", "0")),
+        "qb_updated_at": _last_updated(record),
+        "display_name": record.get("DisplayName") or "",
+        "company_name": record.get("CompanyName") or None,
+        "given_name": record.get("GivenName") or None,
+        "family_name": record.get("FamilyName") or None,
+        "email": (record.get("PrimaryEmailAddr") or {}).get("Address") or None,
+        "phone": (record.get("PrimaryPhone") or {}).get("FreeFormNumber") or None,
+        "balance": money(record.get("Balance")),
+        "active": bool(record.get("Active", True)),
+    }
+
+
+def item_row(record: dict) -> dict[str, Any]:
+    """A QBO Item as the columns `items` mirrors."""
+    return {
+        "qb_id": str(record["Id"]),
+        "qb_sync_token": str(record.get("SyncToken", "0")),
+        "qb_updated_at": _last_updated(record),
+        "name": record.get("Name") or "",
+        "sku": record.get("Sku") or None,
+        "item_type": record.get("Type") or "Service",
+        "description": record.get("Description") or None,
+        "unit_price": money(record.get("UnitPrice")),
+        "income_account_qb_id": _ref_value(record.get("IncomeAccountRef")),
+        "active": bool(record.get("Active", True)),
+    }
+
+
+def customer_payload(row: Any) -> dict[str, Any]:
+    """The QBO Customer fields we own, from a local `Customer` row (create or sparse update)."""
+    payload: dict[str, Any] = {"DisplayName": row.display_name, "Active": bool(row.active)}
+    for field, value in (
+        ("CompanyName", row.company_name),
+        ("GivenName", row.given_name),
+        ("FamilyName", row.family_name),
+    ):
+        if value:
+            payload[field] = value
+    if row.email:
+        payload["PrimaryEmailAddr"] = {"Address": row.email}
+    if row.phone:
+        payload["PrimaryPhone"] = {"FreeFormNumber": row.phone}
+    return payload
+
+
+def item_payload(row: Any, default_income_account_id: str | None = None) -> dict[str, Any]:
+    """The QBO Item fields we own, from a local `Item` row."""
+    payload: dict[str, Any] = {"Name": row.name, "Type": row.item_type or "Service", "Active": bool(row.active)}
+    if row.sku:
+        payload["Sku"] = row.sku
+    if row.description:
+        payload["Description"] = row.description
+    if row.unit_price is not None:
+        payload["UnitPrice"] = row.unit_price  # Decimal; the client serializes it
+    income_account = row.income_account_qb_id or default_income_account_id
+    if income_account:
+        payload["IncomeAccountRef"] = {"value": income_account}
+    return payload
