@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from qb_pipeline.quickbooks.token_cipher import TokenCipher, TokenKeyError, load_or_create_key, new_key
+from qb_pipeline.db.token_cipher import TokenCipher, TokenKeyError, load_or_create_key, new_key
 
 
 def test_round_trip_and_ciphertext_hides_token():

@@ -1,0 +1,116 @@
+"""OAuth tokens in `qb_tokens`, encrypted, with a cross-process lock for refreshing.
+
+Refresh races between processes are the most reported failure of QuickBooks integrations: two
+processes refresh with the same refresh token, one of the new refresh tokens is lost, and the next
+refresh fails with `invalid_grant`. `locked()` serializes refreshes per realm across processes (a
+PostgreSQL advisory lock; SQLite's write lock) and hands back what is stored *now*, so the second
+process sees the first one's new tokens and does not refresh again.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from qb_pipeline.db.models import QBToken
+from qb_pipeline.db.session import session_scope
+from qb_pipeline.db.types import utcnow
+from qb_pipeline.db.token_cipher import TokenCipher
+
+
+@dataclass(frozen=True)
+class StoredTokens:
+    realm_id: str
+    refresh_token: str
+    access_token: str | None = None
+    access_expires_at: datetime | None = None
+    refresh_expires_at: datetime | None = None
+
+    def __repr__(self) -> str:  # tokens never reach a log line through a repr
+        return (
+            f"StoredTokens(realm_id={self.realm_id!r}, access_expires_at={self.access_expires_at!r}, "
+            f"refresh_expires_at={self.refresh_expires_at!r})"
+        )
+
+
+class LockedTokens:
+    """The stored tokens of one realm inside the refresh lock; `save` writes in the same transaction."""
+
+    def __init__(self, session: Session, cipher: TokenCipher, realm_id: str) -> None:
+        self._session, self._cipher, self.realm_id = session, cipher, realm_id
+
+    def load(self) -> StoredTokens | None:
+        return _decode(self._cipher, self._session.get(QBToken, self.realm_id, populate_existing=True))
+
+    def save(self, tokens: StoredTokens) -> None:
+        _write(self._session, self._cipher, tokens, refreshed=True)
+        self._session.flush()
+
+
+class DatabaseTokenStore:
+    def __init__(self, engine: sa.Engine, cipher: TokenCipher) -> None:
+        self.engine, self.cipher = engine, cipher
+
+    def load(self, realm_id: str) -> StoredTokens | None:
+        with session_scope(self.engine) as session:
+            return _decode(self.cipher, session.get(QBToken, realm_id))
+
+    def save(self, tokens: StoredTokens) -> None:
+        """Store tokens from a new connection (OAuth authorization code) or a refresh."""
+        with session_scope(self.engine) as session:
+            _write(session, self.cipher, tokens, refreshed=False)
+
+    @contextmanager
+    def locked(self, realm_id: str) -> Iterator[LockedTokens]:
+        """Hold the realm's refresh lock; commit what was saved when the block ends without error.
+
+        Callers use a newly refreshed access token only after this block has exited, so the new
+        refresh token is durable before anything depends on it.
+        """
+        with session_scope(self.engine) as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Released at the end of the transaction; works even before the realm has a row.
+                session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(realm_id))))
+            # On SQLite every transaction starts with BEGIN IMMEDIATE: we already hold the write lock.
+            yield LockedTokens(session, self.cipher, realm_id)
+
+    def record_success(self, realm_id: str) -> None:
+        """When the last API call succeeded (shown by `qb-pipeline auth status`)."""
+        with session_scope(self.engine) as session:
+            session.execute(
+                sa.update(QBToken).where(QBToken.realm_id == realm_id).values(last_success_at=utcnow())
+            )
+
+
+def _lock_key(realm_id: str) -> int:
+    # A stable 32-bit key per realm (pg advisory locks take a bigint).
+    return zlib.crc32(f"qb_pipeline.tokens.{realm_id}".encode())
+
+
+def _decode(cipher: TokenCipher, row: QBToken | None) -> StoredTokens | None:
+    if row is None:
+        return None
+    return StoredTokens(
+        realm_id=row.realm_id,
+        refresh_token=cipher.decrypt(row.refresh_token_encrypted),
+        access_token=cipher.decrypt(row.access_token_encrypted) if row.access_token_encrypted else None,
+        access_expires_at=row.access_expires_at,
+        refresh_expires_at=row.refresh_expires_at,
+    )
+
+
+def _write(session: Session, cipher: TokenCipher, tokens: StoredTokens, *, refreshed: bool) -> None:
+    row = session.get(QBToken, tokens.realm_id) or QBToken(realm_id=tokens.realm_id)
+    row.refresh_token_encrypted = cipher.encrypt(tokens.refresh_token)
+    row.access_token_encrypted = cipher.encrypt(tokens.access_token) if tokens.access_token else None
+    row.access_expires_at = tokens.access_expires_at
+    row.refresh_expires_at = tokens.refresh_expires_at
+    if refreshed:
+        row.refreshed_at = utcnow()
+    session.add(row)
