@@ -13,7 +13,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from qb_pipeline.db.types import MONEY, PERCENT, RAW_AMOUNT, UTCDateTime, utcnow
+from qb_pipeline.db.types import MONEY, PERCENT, RawAmount, UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -145,9 +145,9 @@ class OrderLine(Base):
     item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("items.id"))
     item_name: Mapped[str | None] = mapped_column(sa.String(100))
     description: Mapped[str | None] = mapped_column(sa.Text)
-    quantity: Mapped[Decimal] = mapped_column(RAW_AMOUNT)
+    quantity: Mapped[Decimal] = mapped_column(RawAmount())
     # An explicit price from the order app overrides pricing; kept at raw scale for validation.
-    unit_price: Mapped[Decimal | None] = mapped_column(RAW_AMOUNT)
+    unit_price: Mapped[Decimal | None] = mapped_column(RawAmount())
 
     order: Mapped[Order] = relationship(back_populates="lines")
     item: Mapped[Item | None] = relationship()

@@ -11,10 +11,34 @@ from sqlalchemy.types import TypeDecorator
 # Money: two decimal places end to end. Raw order input keeps more scale so that a price written with
 # three decimals can be rejected with a reason instead of being rounded silently by the database.
 MONEY = sa.Numeric(14, 2, asdecimal=True)
-RAW_AMOUNT = sa.Numeric(18, 6, asdecimal=True)
 PERCENT = sa.Numeric(9, 4, asdecimal=True)
 
 CENT = Decimal("0.01")
+
+
+class RawAmount(TypeDecorator[Decimal]):
+    """An amount as the order-entry app wrote it: NUMERIC(18, 6), read back without judging it.
+
+    SQLite will store text in a NUMERIC column; reading such a value must not crash the load of a
+    whole batch of orders. A value that is not a number comes back as its text, for the order's
+    validation to reject with a reason.
+    """
+
+    impl = sa.Numeric(18, 6)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.Numeric(18, 6, asdecimal=False))
+        return dialect.type_descriptor(sa.Numeric(18, 6))
+
+    def process_result_value(self, value, dialect: sa.Dialect):
+        if value is None or isinstance(value, Decimal):
+            return value
+        try:
+            return Decimal(str(value))  # str() first: a float's shortest repr, not its binary expansion
+        except ArithmeticError:
+            return str(value)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -1,0 +1,183 @@
+"""An order checked and priced into the invoice QuickBooks will get, or a reason a person can act on.
+
+No HTTP here: the draft names local customer and item rows; `payload()` needs their QuickBooks Ids,
+which the push path fills in first (creating missing customers and items).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from qb_pipeline.db.models import Customer, Item, Order, OrderStatus, SyncState
+from qb_pipeline.db.types import CENT
+from qb_pipeline.sync.pricing import PricingError, effective_price
+
+MAX_DOC_NUMBER_LENGTH = 21  # QBO's limit on Invoice.DocNumber
+# QBO documents no line limit; we refuse orders past this so one order cannot produce a request
+# too large to retry safely. An order with 1,000 lines is almost certainly an upstream bug.
+MAX_INVOICE_LINES = 999
+
+
+class OrderRejected(Exception):
+    """The order cannot become an invoice now. FAILED = fix the order; BLOCKED = fix a prerequisite."""
+
+    def __init__(self, status: OrderStatus, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+@dataclass(frozen=True)
+class DraftLine:
+    item: Item
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    price_source: str
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceDraft:
+    order_id: int
+    doc_number: str
+    customer: Customer
+    lines: tuple[DraftLine, ...]
+    txn_date: str
+    memo: str | None = None
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+    def payload(self) -> dict:
+        """The QBO Invoice body. Amount = Qty × UnitPrice to the cent, exactly as QBO checks it."""
+        if self.customer.qb_id is None or any(line.item.qb_id is None for line in self.lines):
+            raise ValueError("customer and items must be in QuickBooks before the invoice is built")
+        body = {
+            "DocNumber": self.doc_number,
+            "TxnDate": self.txn_date,
+            "CustomerRef": {"value": self.customer.qb_id},
+            "Line": [
+                {
+                    "LineNum": number,
+                    "DetailType": "SalesItemLineDetail",
+                    "Amount": line.amount,
+                    **({"Description": line.description} if line.description else {}),
+                    "SalesItemLineDetail": {
+                        "ItemRef": {"value": line.item.qb_id},
+                        "Qty": line.quantity,
+                        "UnitPrice": line.unit_price,
+                    },
+                }
+                for number, line in enumerate(self.lines, start=1)
+            ],
+        }
+        if self.memo:
+            body["PrivateNote"] = self.memo[:4000]
+        return body
+
+
+def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
+    return (quantity * unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def draft_invoice(session: Session, order: Order) -> InvoiceDraft:
+    """Check and price one order; raises OrderRejected with a specific reason."""
+    doc_number = (order.order_number or "").strip()
+    if not doc_number:
+        _fail("the order has no order number")
+    if len(doc_number) > MAX_DOC_NUMBER_LENGTH:
+        _fail(f"order number {doc_number!r} has {len(doc_number)} characters; QuickBooks invoice numbers "
+              f"allow at most {MAX_DOC_NUMBER_LENGTH}")
+    if not order.lines:
+        _fail("the order has no lines")
+    if len(order.lines) > MAX_INVOICE_LINES:
+        _fail(f"the order has {len(order.lines)} lines; at most {MAX_INVOICE_LINES} fit on one invoice — split it")
+
+    customer = _resolve(session, Customer, order.customer_id, order.customer_name, Customer.display_name, "customer")
+    _check_usable(customer, "customer", customer.display_name)
+    lines = tuple(_draft_line(session, order, customer, line) for line in order.lines)
+    return InvoiceDraft(
+        order_id=order.id,
+        doc_number=doc_number,
+        customer=customer,
+        lines=lines,
+        txn_date=order.ordered_at.date().isoformat(),
+        memo=order.memo,
+    )
+
+
+def _draft_line(session: Session, order: Order, customer: Customer, line) -> DraftLine:
+    where = f"line {line.line_number}"
+    item = _resolve(session, Item, line.item_id, line.item_name, Item.name, "item", where)
+    _check_usable(item, "item", item.name, where)
+    quantity = _decimal(line.quantity, f"{where}: quantity")
+    if quantity <= 0:
+        _fail(f"{where}: quantity must be greater than zero (got {quantity})")
+    if line.unit_price is not None:
+        unit_price, source = _decimal(line.unit_price, f"{where}: price"), "order"
+        if unit_price < 0:
+            _fail(f"{where}: price must not be negative (got {unit_price})")
+        if unit_price != unit_price.quantize(CENT):
+            _fail(f"{where}: price {unit_price.normalize()} has more than two decimals")
+        unit_price = unit_price.quantize(CENT)
+    else:
+        try:
+            quote = effective_price(session, customer.id, item, order.ordered_at)
+        except PricingError as error:
+            _fail(f"{where}: {error}")
+        unit_price, source = quote.unit_price, quote.source
+    return DraftLine(item=item, quantity=_plain(quantity), unit_price=unit_price, amount=line_amount(quantity, unit_price), price_source=source,
+                     description=line.description)
+
+
+def _resolve(session, model, row_id, name, name_column, kind: str, where: str | None = None):
+    prefix = f"{where}: " if where else ""
+    if row_id is not None:
+        row = session.get(model, row_id)
+        if row is None:
+            _fail(f"{prefix}{kind} #{row_id} does not exist")
+        return row
+    if not name:
+        _fail(f"{prefix}no {kind} given")
+    matches = session.scalars(sa.select(model).where(sa.func.lower(name_column) == name.strip().lower())).all()
+    if not matches:
+        _fail(f"{prefix}{kind} {name!r} is not in the {kind} list: add it, or correct the order")
+    if len(matches) > 1:
+        _fail(f"{prefix}{kind} name {name!r} matches {len(matches)} {kind}s: the order must name one by id")
+    return matches[0]
+
+
+def _check_usable(row, kind: str, name: str, where: str | None = None) -> None:
+    prefix = f"{where}: " if where else ""
+    if not row.active:
+        _block(f"{prefix}{kind} {name!r} is inactive in QuickBooks: make it active again to invoice it")
+    if row.sync_state == SyncState.FAILED and row.qb_id is None:
+        _block(f"{prefix}{kind} {name!r} could not be created in QuickBooks: {row.last_error or 'unknown error'}")
+
+
+def _decimal(value, what: str) -> Decimal:
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        _fail(f"{what} {value!r} is not a number")
+    if not number.is_finite():
+        _fail(f"{what} {value!r} is not a number")
+    return number
+
+
+def _plain(number: Decimal) -> Decimal:
+    """2.000000 → 2 and 1.500000 → 1.5, never exponent forms like 1E+2."""
+    return number.to_integral() if number == number.to_integral() else number.normalize()
+
+
+def _fail(reason: str):
+    raise OrderRejected(OrderStatus.FAILED, reason)
+
+
+def _block(reason: str):
+    raise OrderRejected(OrderStatus.BLOCKED, reason)
