@@ -16,6 +16,11 @@ PERCENT = sa.Numeric(9, 4, asdecimal=True)
 CENT = Decimal("0.01")
 
 
+def plain_decimal(number: Decimal) -> Decimal:
+    """2.000000 → 2 and -10.5000 → -10.5, never exponent forms like 1E+2 (which QBO and CSV readers refuse)."""
+    return number.to_integral() if number == number.to_integral() else number.normalize()
+
+
 class RawAmount(TypeDecorator[Decimal]):
     """An amount as the order-entry app wrote it: NUMERIC(18, 6), read back without judging it.
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from qb_pipeline.db.models import Customer, Item, Order, OrderStatus, SyncState
-from qb_pipeline.db.types import CENT
+from qb_pipeline.db.types import CENT, plain_decimal
 from qb_pipeline.sync.pricing import PricingError, effective_price
 
 MAX_DOC_NUMBER_LENGTH = 21  # QBO's limit on Invoice.DocNumber
@@ -131,7 +131,7 @@ def _draft_line(session: Session, order: Order, customer: Customer, line) -> Dra
         except PricingError as error:
             _fail(f"{where}: {error}")
         unit_price, source = quote.unit_price, quote.source
-    return DraftLine(item=item, quantity=_plain(quantity), unit_price=unit_price, amount=line_amount(quantity, unit_price), price_source=source,
+    return DraftLine(item=item, quantity=plain_decimal(quantity), unit_price=unit_price, amount=line_amount(quantity, unit_price), price_source=source,
                      description=line.description)
 
 
@@ -168,11 +168,6 @@ def _decimal(value, what: str) -> Decimal:
     if not number.is_finite():
         _fail(f"{what} {value!r} is not a number")
     return number
-
-
-def _plain(number: Decimal) -> Decimal:
-    """2.000000 → 2 and 1.500000 → 1.5, never exponent forms like 1E+2."""
-    return number.to_integral() if number == number.to_integral() else number.normalize()
 
 
 def _fail(reason: str):
