@@ -23,6 +23,7 @@ from qb_pipeline.db.migrate import upgrade
 from qb_pipeline.db.session import redact_url
 
 STOP_GRACE_SECONDS = 20
+SANDBOX_START_SECONDS = 60
 
 
 @dataclass
@@ -38,6 +39,8 @@ class DevStack:
     dagster_home: Path
     host: str = "127.0.0.1"
     port: int = 3000
+    sandbox_port: int = 8765
+    with_sandbox: bool = True
     children: list[Child] = field(default_factory=list)
 
     def prepare(self) -> dict[str, str]:
@@ -63,8 +66,37 @@ class DevStack:
         self.children.append(child)
         return child
 
+    def start_sandbox(self, env: dict[str, str]) -> Path:
+        """Start the local QuickBooks sandbox (demo data on first start) and wait for its connection file."""
+        sandbox_dir = self.data_dir / "sandbox"
+        connection_file = sandbox_dir / "connection.json"
+        connection_file.unlink(missing_ok=True)  # rewritten by the sandbox once it listens
+        self.start(
+            "sandbox",
+            [
+                sys.executable, "-m", "qb_pipeline.sandbox", "serve",
+                "--host", "127.0.0.1", "--port", str(self.sandbox_port),
+                "--data", str(sandbox_dir), "--seed", "demo",
+            ],
+            env,
+        )
+        deadline = time.monotonic() + SANDBOX_START_SECONDS
+        while not connection_file.exists():
+            if self.children[-1].process.poll() is not None or time.monotonic() > deadline:
+                raise click.ClickException(
+                    f"the QuickBooks sandbox did not start (port {self.sandbox_port} busy? "
+                    "try `make dev` with QB_SANDBOX_PORT set to another port)"
+                )
+            time.sleep(0.1)
+        return connection_file
+
     def run(self) -> int:
         env = self.prepare()
+        if self.with_sandbox:
+            connection_file = self.start_sandbox(env)
+            env.setdefault("QB_ENVIRONMENT", "sandbox-local")
+            env.setdefault("QB_SANDBOX_CONNECTION_FILE", str(connection_file))
+            click.echo(f"[dev] QuickBooks sandbox on http://127.0.0.1:{self.sandbox_port} ({connection_file})")
         self.start(
             "dagster",
             [

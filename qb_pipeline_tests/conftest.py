@@ -2,4 +2,5 @@
 
 pytest_plugins = [
     "qb_pipeline_tests.fixtures.databases",
+    "qb_pipeline_tests.fixtures.sandbox",
 ]

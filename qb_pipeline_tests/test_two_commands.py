@@ -49,7 +49,7 @@ def test_dev_serves_dagster_ui_and_ctrl_c_stops_everything(tmp_path):
     env = {**os.environ}
     env.pop("QB_DATABASE_URL", None)
     process = subprocess.Popen(
-        [*CLI, "dev", "--port", str(port), "--data-dir", str(tmp_path / "data"),
+        [*CLI, "dev", "--port", str(port), "--sandbox-port", str(free_port()), "--data-dir", str(tmp_path / "data"),
          "--dagster-home", str(tmp_path / "home")],
         cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
@@ -62,9 +62,13 @@ def test_dev_serves_dagster_ui_and_ctrl_c_stops_everything(tmp_path):
             assert "dagster_webserver_version" in json.load(response)
         assert (tmp_path / "home" / "dagster.yaml").read_text() == (PROJECT_DIR / "dagster.yaml").read_text()
         assert (tmp_path / "data" / "qb_pipeline.sqlite").exists()
+        connection = json.loads((tmp_path / "data" / "sandbox" / "connection.json").read_text())
+        assert http_ok(connection["discovery_url"])  # the sandbox runs beside Dagster
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         assert process.wait(timeout=60) == 0
         wait_for(lambda: not port_open(port), timeout=30, what="the UI port to close")
+        sandbox_port = int(connection["sandbox_url"].rsplit(":", 1)[1])
+        wait_for(lambda: not port_open(sandbox_port), timeout=30, what="the sandbox to stop")
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)

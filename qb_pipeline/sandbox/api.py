@@ -1,0 +1,246 @@
+"""The QuickBooks Online v3 data API: /v3/company/{realm}/… (read, write, query, batch, CDC).
+
+A raw ASGI app rather than starlette routes, so that injected faults can do what a real network
+does (hold an answer past the client's timeout after the write happened, break a connection
+mid-response). Every call: fault injection → latency → bearer token → rate limit → requestid
+replay → the operation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs
+
+from qb_pipeline.sandbox.entities import READ_ONLY, WRITABLE, Fault, Rules, not_found
+from qb_pipeline.sandbox.faults import FaultInjector
+from qb_pipeline.sandbox.limits import RateLimiter
+from qb_pipeline.sandbox.oauth import OAuthServer
+from qb_pipeline.sandbox.query import QueryError, execute, parse_query
+from qb_pipeline.sandbox.store import COMPANY_TZ, Store, dumps, loads, qbo_time
+
+ENTITY_BY_PATH = {name.lower(): name for name in WRITABLE | READ_ONLY}
+MAX_BATCH_ITEMS = 30
+CDC_MAX_OBJECTS = 1000
+CDC_MAX_AGE = timedelta(days=30)
+
+
+class DataApi:
+    def __init__(self, store: Store, oauth: OAuthServer, limiter: RateLimiter, faults: FaultInjector) -> None:
+        self.store, self.rules, self.oauth, self.limiter, self.faults = store, Rules(store), oauth, limiter, faults
+        self.latency_ms = 0
+        self.counters: Counter[str] = Counter()
+
+    async def __call__(self, scope, receive, send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        path = scope["path"]
+        path = path[3:] if path.startswith("/v3") else path
+        params = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        kind = _kind(scope["method"], path, params)
+
+        fault = self.faults.next_fault(scope["path"])
+        if fault and fault.kind == "drop":
+            self.counters[f"{kind} dropped"] += 1
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+            await send({"type": "http.response.body", "body": b'{"QueryResponse": {', "more_body": True})
+            raise ConnectionAbortedError("sandbox fault: connection dropped mid-response")
+        if fault and fault.kind == "revoke":
+            self.oauth.revoke_all()
+        if self.latency_ms:
+            await asyncio.sleep(self.latency_ms / 1000)
+
+        if fault and fault.kind not in ("timeout", "revoke"):
+            status, payload, extra = _fault_response(fault.kind)
+        else:
+            status, payload, extra = self._handle(scope["method"], path, params, headers, body)
+        if fault and fault.kind == "timeout":
+            await asyncio.sleep(fault.seconds)  # the write above happened; the answer comes too late
+        self.counters[f"{kind} {status}"] += 1
+        raw = payload if isinstance(payload, bytes) else dumps(payload).encode()
+        content_type = extra.pop("content-type", "application/json")
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(raw)).encode()),
+                                *[(k.encode(), v.encode()) for k, v in extra.items()]]})
+        await send({"type": "http.response.body", "body": raw})
+
+    # -- dispatch --------------------------------------------------------------------------------
+    def _handle(self, method: str, path: str, params: dict, headers: dict, body: bytes):
+        parts = [p for p in path.split("/") if p]
+        if len(parts) < 3 or parts[0] != "company":
+            return 404, {"Fault": {"Error": [{"Message": "Not found", "code": "404"}]}, "time": qbo_time()}, {}
+        realm, resource, rest = parts[1], parts[2].lower(), parts[3:]
+        token_realm = self.oauth.authenticate(headers.get("authorization"))
+        if token_realm is None or token_realm != realm:
+            return 401, _auth_fault(), {}
+        wait = self.limiter.check(realm, is_batch=resource == "batch")
+        if wait is not None:
+            status, payload, extra = _fault_response("429")
+            if self.limiter.send_retry_after:
+                extra["retry-after"] = str(max(1, round(wait + 0.5)))
+            return status, payload, extra
+        request_id = params.get("requestid") if method == "POST" else None
+        if request_id:
+            replay = self.store.reply_for(realm, request_id)
+            if replay:
+                return replay[0], replay[1].encode(), {}
+        try:
+            status, payload = 200, self._operation(method, realm, resource, rest, params, body)
+        except Fault as fault:
+            status, payload = fault.status, fault.body()
+        except QueryError as error:
+            status, payload = 400, Fault(error.code, error.message, error.detail).body()
+        if request_id:
+            self.store.remember_reply(realm, request_id, status, dumps(payload))
+        return status, payload, {}
+
+    def _operation(self, method, realm, resource, rest, params, body) -> dict:
+        if resource == "query":
+            text = params.get("query") if method == "GET" else body.decode()
+            return {"QueryResponse": self._query(realm, text or ""), "time": qbo_time()}
+        if resource == "batch" and method == "POST":
+            return self._batch(realm, _json(body))
+        if resource == "cdc" and method == "GET":
+            return self._cdc(realm, params)
+        entity = ENTITY_BY_PATH.get(resource)
+        if entity is None:
+            raise Fault("500", "Unsupported Operation", f"Operation on {resource} is not supported",
+                        fault_type="SystemFault")
+        if method == "GET" and len(rest) == 1:
+            record = self.store.get(realm, entity, int(rest[0])) if rest[0].isdigit() else None
+            if record is None:
+                raise not_found(entity, rest[0])
+            return {entity: record, "time": qbo_time()}
+        if method == "POST" and not rest:
+            return {**self._write(realm, entity, params.get("operation"), _json(body), params), "time": qbo_time()}
+        raise Fault("500", "Unsupported Operation", f"{method} {resource} is not supported", fault_type="SystemFault")
+
+    def _write(self, realm, entity, operation, record: dict, params) -> dict:
+        if operation in ("delete", "void"):
+            if entity != "Invoice":
+                raise Fault("6000", "A business validation error has occurred",
+                            f"{entity} cannot be deleted; make it inactive (Active=false)")
+            if operation == "delete":
+                return {entity: self.rules.delete_invoice(realm, record)}
+            return {entity: self.rules.void_invoice(realm, record)}
+        include = params.get("include", "")
+        return {entity: self.rules.save(realm, entity, record, allow_duplicate_docnum="allowduplicatedocnum" in include)}
+
+    def _query(self, realm: str, text: str) -> dict:
+        query = parse_query(text)
+        result = execute(query, self.store.all(realm, query.entity))
+        if query.count:
+            return {"totalCount": result.total}
+        if not result.rows:
+            return {}
+        return {query.entity: result.rows, "startPosition": result.start_position, "maxResults": len(result.rows)}
+
+    def _batch(self, realm: str, request: dict) -> dict:
+        items = request.get("BatchItemRequest") or []
+        if len(items) > MAX_BATCH_ITEMS:
+            raise Fault("2050", "Batch request too large",
+                        f"A batch may hold at most {MAX_BATCH_ITEMS} items; this one has {len(items)}")
+        answers = []
+        for item in items:
+            answer = {"bId": item.get("bId")}
+            try:
+                if "Query" in item:
+                    answer["QueryResponse"] = self._query(realm, item["Query"])
+                else:
+                    entity = next((k for k in item if k in WRITABLE), None)
+                    if entity is None:
+                        raise Fault("2020", "Required param missing", "batch item names no entity")
+                    operation = item.get("operation", "create")
+                    body = dict(item[entity])
+                    if operation == "create":
+                        body.pop("Id", None)
+                    answer.update(self._write(realm, entity, "delete" if operation == "delete" else None, body, {}))
+            except Fault as fault:
+                answer["Fault"] = fault.body()["Fault"]
+            except QueryError as error:
+                answer["Fault"] = Fault(error.code, error.message, error.detail).body()["Fault"]
+            answers.append(answer)
+        return {"BatchItemResponse": answers, "time": qbo_time()}
+
+    def _cdc(self, realm: str, params: dict) -> dict:
+        since = _parse_since(params.get("changedSince", ""))
+        if datetime.now(timezone.utc) - since > CDC_MAX_AGE:
+            raise Fault("2050", "Invalid changedSince", "changedSince must be within the last 30 days")
+        responses = []
+        budget = CDC_MAX_OBJECTS
+        for name in [e.strip() for e in params.get("entities", "").split(",") if e.strip()]:
+            entity = ENTITY_BY_PATH.get(name.lower())
+            if entity is None:
+                raise Fault("2050", "Invalid entity", f"CDC does not support {name!r}")
+            changed = [r for r in self.store.all(realm, entity) if _updated(r) >= since]
+            changed.sort(key=_updated)
+            deleted = [r for r in self.store.deleted(realm, entity) if _updated(r) >= since]
+            objects = (changed + deleted)[:budget]
+            budget -= len(objects)
+            if objects:
+                responses.append({entity: objects, "startPosition": 1, "maxResults": len(objects),
+                                  "totalCount": len(objects)})
+        return {"CDCResponse": [{"QueryResponse": responses or [{}]}], "time": qbo_time()}
+
+
+def _updated(record: dict) -> datetime:
+    return datetime.fromisoformat(record["MetaData"]["LastUpdatedTime"])
+
+
+def _parse_since(text: str) -> datetime:
+    try:
+        since = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise Fault("2050", "Invalid changedSince", f"changedSince {text!r} is not a date-time") from None
+    # No offset (python-quickbooks' own format): the company's local time, as QBO reads it.
+    return since if since.tzinfo else since.replace(tzinfo=COMPANY_TZ)
+
+
+def _json(body: bytes) -> dict:
+    try:
+        return loads(body.decode() or "{}")
+    except (ValueError, UnicodeDecodeError):
+        raise Fault("2050", "Request has invalid or unsupported property", "the body is not valid JSON") from None
+
+
+def _kind(method: str, path: str, params: dict) -> str:
+    parts = [p for p in path.split("/") if p]
+    resource = parts[2].lower() if len(parts) > 2 else "?"
+    if resource in ("query", "batch", "cdc"):
+        return resource
+    if method == "GET":
+        return f"read {resource}"
+    operation = params.get("operation")
+    return f"{operation} {resource}" if operation else f"write {resource}"
+
+
+def _auth_fault() -> dict:
+    return {"fault": {"error": [{"message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+                                 "detail": "Token expired or revoked", "code": "3200"}], "type": "AUTHENTICATION"},
+            "time": qbo_time()}
+
+
+def _fault_response(kind: str) -> tuple[int, bytes | dict, dict]:
+    if kind == "429":
+        return 429, {"Fault": {"Error": [{"Message": "message=ThrottleExceeded; errorCode=003001; statusCode=429",
+                                          "Detail": "The request limit was reached.", "code": "003001"}],
+                               "type": "SERVICE"}, "time": qbo_time()}, {}
+    if kind == "429-xml":
+        xml = ('<?xml version="1.0" encoding="UTF-8"?><IntuitResponse><Fault type="SERVICE"><Error code="003001">'
+               "<Message>message=ThrottleExceeded; errorCode=003001; statusCode=429</Message></Error></Fault>"
+               "</IntuitResponse>")
+        return 429, xml.encode(), {"content-type": "application/xml"}
+    if kind == "non-json":
+        return 200, b"<html><body><h1>Service Temporarily Unavailable</h1></body></html>", {"content-type": "text/html"}
+    status = int(kind)
+    return status, {"Fault": {"Error": [{"Message": "An application error has occurred while processing your request",
+                                         "Detail": f"System Failure Error: sandbox-injected {status}", "code": "10000"}],
+                              "type": "SystemFault"}, "time": qbo_time()}, {}
+

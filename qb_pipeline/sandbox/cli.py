@@ -1,0 +1,40 @@
+"""`qb-pipeline sandbox …` (also `python -m qb_pipeline.sandbox …`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def sandbox() -> None:
+    """The local QuickBooks Online emulator (no Intuit account needed)."""
+
+
+@sandbox.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
+@click.option("--port", default=8765, show_default=True, help="Port; 0 picks a free one.")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), default=Path(".data/sandbox"), show_default=True,
+              help="State folder (kept across restarts); connection.json is written here.")
+@click.option("--seed", "seed_preset", type=click.Choice(["demo", "none"]), default="demo", show_default=True,
+              help="Data for a new (empty) state folder.")
+@click.option("--customers", default=0, show_default=True, help="Also generate this many customers.")
+@click.option("--items", default=0, show_default=True, help="Also generate this many items.")
+@click.option("--latency-ms", default=0, show_default=True, help="Added latency per API call.")
+@click.option("--limits", default="off", show_default=True, help="Rate limits: off, real, or scaled:F.")
+def serve(host: str, port: int, data_dir: Path, seed_preset: str, customers: int, items: int, latency_ms: int,
+          limits: str) -> None:
+    """Serve the QuickBooks Online v3 API, OAuth 2 and the /_sandbox/ control API."""
+    from qb_pipeline.sandbox.limits import RateLimiter
+    from qb_pipeline.sandbox.server import serve as run
+
+    try:
+        RateLimiter(limits)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--limits") from None
+    try:
+        run(host=host, port=port, data_dir=data_dir.resolve(), seed_preset=seed_preset, customers=customers,
+            items=items, latency_ms=latency_ms, limits=limits)
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None

@@ -1,0 +1,240 @@
+"""QuickBooks Online's rules for the entities the sandbox serves: what a create or update may do.
+
+Fault codes follow Intuit's error-code list where it is documented (5010 stale SyncToken, 6240
+duplicate name, 6140 duplicate DocNumber, 6070 Amount ≠ Qty × UnitPrice, 610 object not found, 2500
+invalid reference). Where Intuit does not document the code, the sandbox uses 2020 for a missing
+required field and 2050 for a value too long or malformed (choices, not facts).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from qb_pipeline.sandbox.store import COMPANY_TZ, Store, qbo_time
+
+CENT = Decimal("0.01")
+WRITABLE = {"Customer", "Item", "Invoice"}
+READ_ONLY = {"Account", "CompanyInfo"}
+ITEM_TYPES = {"Service", "NonInventory", "Inventory"}
+# Fields the server owns: whatever a client sends for them is ignored.
+SERVER_FIELDS = {"Id", "SyncToken", "MetaData", "domain", "sparse", "TotalAmt", "Balance", "FullyQualifiedName",
+                 "BalanceWithJobs", "time"}
+
+
+class Fault(Exception):
+    def __init__(self, code: str, message: str, detail: str = "", *, status: int = 400,
+                 fault_type: str = "ValidationFault", element: str = "") -> None:
+        super().__init__(f"{code} {message}")
+        self.code, self.message, self.detail = code, message, detail or message
+        self.status, self.fault_type, self.element = status, fault_type, element
+
+    def body(self) -> dict:
+        return {"Fault": {"Error": [{"Message": self.message, "Detail": self.detail, "code": self.code,
+                                     "element": self.element}], "type": self.fault_type},
+                "time": qbo_time()}
+
+
+def not_found(entity: str, record_id: object) -> Fault:
+    return Fault("610", "Object Not Found",
+                 f"Object Not Found : Something you're trying to use has been made inactive or deleted. "
+                 f"{entity} Id {record_id}")
+
+
+def _clean(body: dict) -> dict:
+    """Drop what python-quickbooks sends by default but means nothing: "" values and server fields."""
+    return {k: v for k, v in body.items() if k not in SERVER_FIELDS and v != "" and v is not None}
+
+
+def _decimal(value: object, field: str) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise Fault("2050", "Invalid Number", f"{field} is not a number: {value}", element=field) from None
+
+
+def _check_name(value: object, field: str, limit: int, forbidden: str = "") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Fault("2020", "Required param missing, need to supply the required value for the API",
+                    f"Required parameter {field} is missing in the request", element=field)
+    if len(value) > limit:
+        raise Fault("2050", "String length is either shorter or longer than supported by specified field",
+                    f"{field} is {len(value)} characters; at most {limit} are allowed", element=field)
+    bad = [c for c in forbidden if c in value]
+    if bad:
+        raise Fault("2050", "Invalid character", f"{field} cannot contain {bad[0]!r}", element=field)
+    return value
+
+
+def _ref(store: Store, realm: str, entity: str, ref: object, field: str) -> dict:
+    record_id = ref.get("value") if isinstance(ref, dict) else None
+    record = store.get(realm, entity, int(record_id)) if record_id and str(record_id).isdigit() else None
+    if record is None:
+        raise Fault("2500", "Invalid Reference Id", f"Invalid Reference Id : {field} {record_id!r} does not exist",
+                    element=field)
+    return record
+
+
+class Rules:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- save ------------------------------------------------------------------------------------
+    def save(self, realm: str, entity: str, body: dict, *, allow_duplicate_docnum: bool = False) -> dict:
+        """Create (no Id) or update (Id + SyncToken; `sparse: true` merges) one record."""
+        if entity not in WRITABLE:
+            raise Fault("500", "Unsupported Operation", f"{entity} cannot be written", fault_type="SystemFault")
+        if body.get("Id") not in (None, ""):
+            current = self._current(realm, entity, body["Id"])
+            if str(body.get("SyncToken")) != current["SyncToken"]:
+                raise Fault("5010", "Stale Object Error",
+                            f"Stale Object Error : You and {current.get('DisplayName') or 'someone'} were working "
+                            f"on this at the same time. SyncToken {body.get('SyncToken')} is not {current['SyncToken']}")
+            fields = {**{k: v for k, v in current.items() if k not in SERVER_FIELDS}, **_clean(body)} \
+                if body.get("sparse") in (True, "true") else _clean(body)
+            record = self._validate(realm, entity, fields, current, allow_duplicate_docnum)
+            record.update(Id=current["Id"], SyncToken=str(int(current["SyncToken"]) + 1),
+                          MetaData={**current["MetaData"], "LastUpdatedTime": qbo_time()})
+        else:
+            record = self._validate(realm, entity, _clean(body), None, allow_duplicate_docnum)
+            now = qbo_time()
+            record.update(Id=str(self.store.next_id(realm)), SyncToken="0",
+                          MetaData={"CreateTime": now, "LastUpdatedTime": now})
+        record["domain"], record["sparse"] = "QBO", False
+        previous = self.store.get(realm, entity, int(record["Id"]))
+        self.store.put(realm, entity, record)
+        if entity == "Invoice":
+            if previous is not None:
+                self._adjust_balance(realm, previous["CustomerRef"]["value"], -Decimal(str(previous["Balance"])))
+            self._adjust_balance(realm, record["CustomerRef"]["value"], record["Balance"])
+        return record
+
+    def _current(self, realm: str, entity: str, record_id: object) -> dict:
+        record = self.store.get(realm, entity, int(record_id)) if str(record_id).isdigit() else None
+        if record is None:
+            raise not_found(entity, record_id)
+        return record
+
+    def _validate(self, realm, entity, fields, current, allow_duplicate_docnum) -> dict:
+        return {"Customer": self._customer, "Item": self._item, "Invoice": self._invoice}[entity](
+            realm, fields, current, allow_duplicate_docnum)
+
+    def _unique(self, realm: str, entity: str, field: str, value: str, current: dict | None, code: str) -> None:
+        others = self.store.ids_named(realm, entity, value) - ({int(current["Id"])} if current else set())
+        if others:
+            other_id = min(others)
+            raise Fault(code, "Duplicate Name Exists Error" if code == "6240" else "Duplicate Document Number Error",
+                            f"The name supplied already exists. : Another {entity} is already using this "
+                            f"{field}. Id={other_id}", element=field)
+
+    def _customer(self, realm, fields, current, _allow) -> dict:
+        if not fields.get("DisplayName"):
+            parts = [fields.get(k) for k in ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")]
+            fields["DisplayName"] = " ".join(p for p in parts if p) or fields.get("CompanyName") or ""
+        name = _check_name(fields["DisplayName"], "DisplayName", 500, ":\t\n")
+        self._unique(realm, "Customer", "DisplayName", name, current, "6240")
+        fields["FullyQualifiedName"] = name
+        fields["Active"] = fields.get("Active", True) not in (False, "false")
+        fields["Balance"] = current.get("Balance", Decimal("0")) if current else Decimal("0")
+        return fields
+
+    def _item(self, realm, fields, current, _allow) -> dict:
+        name = _check_name(fields.get("Name"), "Name", 100, ":\t\n")
+        self._unique(realm, "Item", "Name", name, current, "6240")
+        item_type = fields.setdefault("Type", "Service")
+        if item_type not in ITEM_TYPES:
+            raise Fault("2050", "Invalid Enumeration", f"Type {item_type!r} is not one of {sorted(ITEM_TYPES)}",
+                        element="Type")
+        if item_type in ("Service", "Inventory"):
+            if not fields.get("IncomeAccountRef"):
+                raise Fault("2020", "Required param missing, need to supply the required value for the API",
+                            "Required parameter IncomeAccountRef is missing in the request", element="IncomeAccountRef")
+            account = _ref(self.store, realm, "Account", fields["IncomeAccountRef"], "IncomeAccountRef")
+            fields["IncomeAccountRef"] = {"value": account["Id"], "name": account["Name"]}
+        price = _decimal(fields.get("UnitPrice"), "UnitPrice")
+        fields["UnitPrice"] = price if price is not None else Decimal("0")
+        fields["FullyQualifiedName"] = name
+        fields["Active"] = fields.get("Active", True) not in (False, "false")
+        return fields
+
+    def _invoice(self, realm, fields, current, allow_duplicate_docnum) -> dict:
+        customer = _ref(self.store, realm, "Customer", fields.get("CustomerRef"), "CustomerRef")
+        fields["CustomerRef"] = {"value": customer["Id"], "name": customer["DisplayName"]}
+        doc_number = fields.get("DocNumber")
+        if doc_number is not None:
+            doc_number = str(doc_number)
+            if len(doc_number) > 21:
+                raise Fault("2050", "String length is either shorter or longer than supported by specified field",
+                            f"DocNumber is {len(doc_number)} characters; at most 21 are allowed", element="DocNumber")
+            if not allow_duplicate_docnum:
+                self._unique(realm, "Invoice", "DocNumber", doc_number, current, "6140")
+        lines = [line for line in fields.get("Line") or [] if line.get("DetailType") != "SubTotalLineDetail"]
+        if not lines:
+            raise Fault("2020", "Required param missing, need to supply the required value for the API",
+                        "Required parameter Line is missing in the request", element="Line")
+        total = Decimal("0")
+        for number, line in enumerate(lines, start=1):
+            total += self._invoice_line(realm, line, number)
+        fields["Line"] = lines + [{"Amount": total, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}]
+        fields["TotalAmt"] = fields["Balance"] = total
+        if not fields.get("TxnDate"):
+            fields["TxnDate"] = datetime.now(timezone.utc).astimezone(COMPANY_TZ).date().isoformat()
+        return fields
+
+    def _invoice_line(self, realm: str, line: dict, number: int) -> Decimal:
+        if line.get("DetailType") != "SalesItemLineDetail":
+            raise Fault("2050", "Invalid Enumeration", f"Line {number}: DetailType {line.get('DetailType')!r} "
+                        "is not supported by the sandbox", element="Line.DetailType")
+        detail = line.setdefault("SalesItemLineDetail", {})
+        item = _ref(self.store, realm, "Item", detail.get("ItemRef"), "ItemRef")
+        detail["ItemRef"] = {"value": item["Id"], "name": item["Name"]}
+        qty = _decimal(detail.get("Qty"), "Qty")
+        price = _decimal(detail.get("UnitPrice"), "UnitPrice")
+        amount = _decimal(line.get("Amount"), "Amount")
+        qty = Decimal("1") if qty is None else qty
+        price = item.get("UnitPrice", Decimal("0")) if price is None else price
+        expected = (qty * price).quantize(CENT, rounding=ROUND_HALF_UP)
+        if amount is None:
+            amount = expected
+        elif amount.quantize(CENT) != expected:
+            raise Fault("6070", "Amount is not equal to UnitPrice * Qty",
+                        f"Line {number}: Amount {amount} is not equal to UnitPrice {price} * Qty {qty}",
+                        element="Line.Amount")
+        detail["Qty"], detail["UnitPrice"] = qty, price
+        line.update(Id=str(number), LineNum=number, Amount=amount.quantize(CENT))
+        return amount.quantize(CENT)
+
+    # -- invoice operations ----------------------------------------------------------------------
+    def delete_invoice(self, realm: str, body: dict) -> dict:
+        current = self._current(realm, "Invoice", body.get("Id"))
+        self._check_token(current, body)
+        self.store.delete(realm, "Invoice", int(current["Id"]), {
+            "domain": "QBO", "status": "Deleted", "Id": current["Id"],
+            "MetaData": {"LastUpdatedTime": qbo_time()},
+        })
+        self._adjust_balance(realm, current["CustomerRef"]["value"], -Decimal(str(current["Balance"])))
+        return {"domain": "QBO", "status": "Deleted", "Id": current["Id"]}
+
+    def void_invoice(self, realm: str, body: dict) -> dict:
+        current = self._current(realm, "Invoice", body.get("Id"))
+        self._check_token(current, body)
+        record = {**current, "TotalAmt": Decimal("0"), "Balance": Decimal("0"), "PrivateNote": "Voided",
+                  "Line": [{**line, "Amount": Decimal("0")} for line in current["Line"]],
+                  "SyncToken": str(int(current["SyncToken"]) + 1),
+                  "MetaData": {**current["MetaData"], "LastUpdatedTime": qbo_time()}}
+        self.store.put(realm, "Invoice", record)
+        self._adjust_balance(realm, current["CustomerRef"]["value"], -Decimal(str(current["Balance"])))
+        return record
+
+    @staticmethod
+    def _check_token(current: dict, body: dict) -> None:
+        if str(body.get("SyncToken")) != current["SyncToken"]:
+            raise Fault("5010", "Stale Object Error", f"SyncToken {body.get('SyncToken')} is not {current['SyncToken']}")
+
+    def _adjust_balance(self, realm: str, customer_id: str, delta: Decimal) -> None:
+        customer = self.store.get(realm, "Customer", int(customer_id))
+        if customer is None or not delta:
+            return
+        self.store.put(realm, "Customer", {**customer, "Balance": Decimal(str(customer.get("Balance", 0))) + delta})

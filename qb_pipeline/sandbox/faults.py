@@ -1,0 +1,70 @@
+"""Faults on demand, for drills and tests: what a flaky QuickBooks does to a client.
+
+Kinds: `500`, `503` (QBO-style JSON fault), `429` (JSON throttle fault), `429-xml` (a non-JSON 429 as
+seen in the wild), `timeout` (the request IS processed, then the answer is held for `seconds`: the
+client times out not knowing whether its write happened — the hardest case), `drop` (the connection
+breaks mid-response), `non-json` (200 with an HTML page), `revoke` (every token revoked, then the
+call proceeds and gets 401). Injected by count (the next N matching calls) or by rate (a probability
+per call, seeded for repeatability), optionally only for paths containing `path_contains`.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import asdict, dataclass
+
+KINDS = {"500", "503", "429", "429-xml", "timeout", "drop", "non-json", "revoke"}
+
+
+@dataclass
+class Injection:
+    kind: str
+    count: int | None = None
+    rate: float | None = None
+    path_contains: str | None = None
+    seconds: float = 120.0
+
+
+class FaultInjector:
+    def __init__(self, seed: int | None = None) -> None:
+        self._lock = threading.Lock()
+        self._injections: list[Injection] = []
+        self._random = random.Random(seed)
+        self.injected: dict[str, int] = {}
+
+    def inject(self, kind: str, *, count: int | None = None, rate: float | None = None,
+               path_contains: str | None = None, seconds: float | None = None, seed: int | None = None) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown fault kind {kind!r} (one of {sorted(KINDS)})")
+        if (count is None) == (rate is None):
+            raise ValueError("give exactly one of count or rate")
+        if rate is not None and not 0 < rate <= 1:
+            raise ValueError("rate must be in (0, 1]")
+        with self._lock:
+            if seed is not None:
+                self._random.seed(seed)
+            self._injections.append(Injection(kind, count, rate, path_contains, 120.0 if seconds is None else seconds))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._injections.clear()
+
+    def next_fault(self, path: str) -> Injection | None:
+        with self._lock:
+            for injection in self._injections:
+                if injection.path_contains and injection.path_contains not in path:
+                    continue
+                if injection.count is not None:
+                    injection.count -= 1
+                    if injection.count <= 0:
+                        self._injections.remove(injection)
+                elif self._random.random() >= injection.rate:
+                    continue
+                self.injected[injection.kind] = self.injected.get(injection.kind, 0) + 1
+                return injection
+        return None
+
+    def describe(self) -> list[dict]:
+        with self._lock:
+            return [asdict(i) for i in self._injections]

@@ -1,0 +1,188 @@
+"""Intuit-compatible OAuth 2 for the sandbox: discovery, authorize, token, revoke.
+
+Works with the unmodified intuit-oauth client, whose `environment` may be any discovery URL. The
+authorization endpoint approves at once. Refresh tokens rotate on every refresh; a superseded one
+keeps working for `rotation_grace` seconds (default 30; 0 makes every race visible), then answers
+`invalid_grant`. No `id_token` is ever returned. Only SHA-256 hashes of tokens are stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+DISCOVERY_PATH = "/.well-known/openid_configuration"
+ACCESS_TTL, REFRESH_TTL = 3600, 8_726_400
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """An application/x-www-form-urlencoded body (no multipart parser needed for OAuth)."""
+    return dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class OAuthServer:
+    def __init__(self, state_path: Path | None, base_url: str, *, access_ttl: int = ACCESS_TTL,
+                 refresh_ttl: int = REFRESH_TTL, rotation_grace: int = 30, clock=time.time) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.access_ttl, self.refresh_ttl, self.rotation_grace, self.clock = access_ttl, refresh_ttl, rotation_grace, clock
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(state_path) if state_path else ":memory:", check_same_thread=False)
+        self._db.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS apps (client_id TEXT PRIMARY KEY, client_secret TEXT);
+            CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, kind TEXT, realm TEXT, expires REAL,
+                                               superseded REAL, revoked INTEGER DEFAULT 0);
+            """
+        )
+        self._codes: dict[str, tuple[str, str, float]] = {}  # code → (realm, redirect_uri, expires)
+        self.token_calls = 0
+
+    @property
+    def discovery_url(self) -> str:
+        return self.base_url + DISCOVERY_PATH
+
+    # -- Python API used by the app and the control API ------------------------------------------
+    def ensure_app(self) -> tuple[str, str]:
+        with self._lock, self._db:
+            row = self._db.execute("SELECT client_id, client_secret FROM apps").fetchone()
+            if row:
+                return row
+            app = ("AB" + secrets.token_hex(16), secrets.token_urlsafe(30))
+            self._db.execute("INSERT INTO apps VALUES (?, ?)", app)
+            return app
+
+    def mint_tokens(self, realm: str) -> dict:
+        """A fresh access + refresh token pair for `realm`, as the token endpoint answers it."""
+        access, refresh = secrets.token_urlsafe(40), "RT1-" + secrets.token_urlsafe(40)
+        now = self.clock()
+        with self._lock, self._db:
+            self._db.executemany("INSERT INTO tokens (hash, kind, realm, expires) VALUES (?, ?, ?, ?)", [
+                (_hash(access), "access", realm, now + self.access_ttl),
+                (_hash(refresh), "refresh", realm, now + self.refresh_ttl),
+            ])
+        return {"access_token": access, "refresh_token": refresh, "token_type": "bearer",
+                "expires_in": self.access_ttl, "x_refresh_token_expires_in": self.refresh_ttl}
+
+    def authenticate(self, authorization: str | None) -> str | None:
+        """The realm of a valid bearer token, else None."""
+        if not authorization or not authorization.lower().startswith("bearer "):
+            return None
+        row = self._db.execute("SELECT realm, expires, revoked FROM tokens WHERE hash = ? AND kind = 'access'",
+                               (_hash(authorization[7:].strip()),)).fetchone()
+        if row is None or row[2] or row[1] < self.clock():
+            return None
+        return row[0]
+
+    def revoke_all(self) -> None:
+        with self._lock, self._db:
+            self._db.execute("UPDATE tokens SET revoked = 1")
+
+    def expire_access_tokens(self) -> None:
+        with self._lock, self._db:
+            self._db.execute("UPDATE tokens SET expires = 0 WHERE kind = 'access'")
+
+    # -- HTTP ------------------------------------------------------------------------------------
+    def routes(self) -> list[Route]:
+        return [
+            Route(DISCOVERY_PATH, self.discovery, methods=["GET"]),
+            Route("/oauth2/v1/authorize", self.authorize, methods=["GET"]),
+            Route("/oauth2/v1/tokens/bearer", self.token, methods=["POST"]),
+            Route("/oauth2/v1/tokens/revoke", self.revoke, methods=["POST"]),
+            Route("/oauth2/v1/userinfo", self.userinfo, methods=["GET"]),
+            Route("/oauth2/v1/keys", lambda _r: JSONResponse({"keys": []}), methods=["GET"]),
+        ]
+
+    async def discovery(self, _request: Request) -> Response:
+        return JSONResponse({
+            "issuer": self.base_url,
+            "authorization_endpoint": self.base_url + "/oauth2/v1/authorize",
+            "token_endpoint": self.base_url + "/oauth2/v1/tokens/bearer",
+            "revocation_endpoint": self.base_url + "/oauth2/v1/tokens/revoke",
+            "userinfo_endpoint": self.base_url + "/oauth2/v1/userinfo",
+            "jwks_uri": self.base_url + "/oauth2/v1/keys",
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+        })
+
+    async def authorize(self, request: Request) -> Response:
+        params = request.query_params
+        if params.get("client_id") != self.ensure_app()[0]:
+            return JSONResponse({"error": "invalid_client"}, status_code=400)
+        redirect_uri = params.get("redirect_uri", "")
+        code = secrets.token_urlsafe(24)
+        realm = params.get("realm_id") or self.default_realm
+        self._codes[code] = (realm, redirect_uri, self.clock() + 600)
+        query = {"code": code, "realmId": realm}
+        if params.get("state"):
+            query["state"] = params["state"]
+        return RedirectResponse(f"{redirect_uri}?{urlencode(query)}", status_code=302)
+
+    default_realm = "9130357992221046"
+
+    def _client_ok(self, request: Request, form) -> bool:
+        client_id, client_secret = form.get("client_id"), form.get("client_secret")
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("basic "):
+            try:
+                client_id, _, client_secret = base64.b64decode(header[6:]).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return False
+        return (client_id, client_secret) == self.ensure_app()
+
+    async def token(self, request: Request) -> Response:
+        self.token_calls += 1
+        form = await _form(request)
+        if not self._client_ok(request, form):
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        grant = form.get("grant_type")
+        if grant == "authorization_code":
+            entry = self._codes.pop(form.get("code", ""), None)
+            if entry is None or entry[2] < self.clock() or entry[1] != form.get("redirect_uri", entry[1]):
+                return JSONResponse({"error": "invalid_grant"}, status_code=400)
+            return JSONResponse(self.mint_tokens(entry[0]))
+        if grant == "refresh_token":
+            return self._refresh(form.get("refresh_token", ""))
+        return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+
+    def _refresh(self, refresh_token: str) -> Response:
+        now = self.clock()
+        with self._lock, self._db:
+            row = self._db.execute("SELECT realm, expires, superseded, revoked FROM tokens "
+                                   "WHERE hash = ? AND kind = 'refresh'", (_hash(refresh_token),)).fetchone()
+            if row is None or row[3] or row[1] < now or (row[2] is not None and now - row[2] > self.rotation_grace):
+                return JSONResponse({"error": "invalid_grant"}, status_code=400)
+            if row[2] is None:
+                self._db.execute("UPDATE tokens SET superseded = ? WHERE hash = ?", (now, _hash(refresh_token)))
+        return JSONResponse(self.mint_tokens(row[0]))
+
+    async def revoke(self, request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = await _form(request)
+        if not self._client_ok(request, body):
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        row = self._db.execute("SELECT realm FROM tokens WHERE hash = ?", (_hash(body.get("token", "")),)).fetchone()
+        if row:
+            with self._lock, self._db:
+                self._db.execute("UPDATE tokens SET revoked = 1 WHERE realm = ?", row)
+        return Response(status_code=200)
+
+    async def userinfo(self, request: Request) -> Response:
+        if self.authenticate(request.headers.get("authorization")) is None:
+            return JSONResponse({"error": "invalid_token"}, status_code=401)
+        return JSONResponse({"sub": "sandbox-user", "email": "sandbox@example.invalid", "emailVerified": True})

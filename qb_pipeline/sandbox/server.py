@@ -1,0 +1,124 @@
+"""Assembles the sandbox and serves it with uvicorn; writes connection.json for clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from qb_pipeline.sandbox.api import DataApi
+from qb_pipeline.sandbox.control import control_routes
+from qb_pipeline.sandbox.faults import FaultInjector
+from qb_pipeline.sandbox.limits import RateLimiter
+from qb_pipeline.sandbox.oauth import OAuthServer
+from qb_pipeline.sandbox.seed import seed
+from qb_pipeline.sandbox.store import Store
+
+DEFAULT_REALM = "9130357992221046"
+REDIRECT_URI = "http://127.0.0.1:8766/callback"  # what `qb-pipeline auth connect` listens on by default
+
+
+class Sandbox:
+    """The whole emulator: state, OAuth, limits, faults, and the ASGI app serving them."""
+
+    def __init__(self, data_dir: Path | None, base_url: str, *, limits: str = "off", latency_ms: int = 0,
+                 realm: str = DEFAULT_REALM) -> None:
+        self.data_dir, self.base_url, self.realm = data_dir, base_url.rstrip("/"), realm
+        if data_dir:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(data_dir / "sandbox.sqlite" if data_dir else None)
+        self.oauth = OAuthServer(data_dir / "oauth.sqlite" if data_dir else None, self.base_url)
+        self.oauth.default_realm = realm
+        self.limiter = RateLimiter(limits)
+        self.faults = FaultInjector()
+        self.api = DataApi(self.store, self.oauth, self.limiter, self.faults)
+        self.api.latency_ms = latency_ms
+        self.app = Starlette(routes=[*self.oauth.routes(), *control_routes(self), Mount("/v3", app=self.api)])
+
+    # -- state -----------------------------------------------------------------------------------
+    def seed(self, preset: str = "none", *, customers: int = 0, items: int = 0) -> None:
+        seed(self.store, self.realm, preset, customers=customers, items=items)
+
+    def reset(self, preset: str = "none") -> None:
+        self.store.reset()
+        self.faults.clear()
+        self.api.counters.clear()
+        self.seed(preset)
+
+    def configure(self, *, latency_ms: int | None = None, limits: str | None = None, access_ttl: int | None = None,
+                  rotation_grace: int | None = None, send_retry_after: bool | None = None) -> None:
+        if latency_ms is not None:
+            self.api.latency_ms = int(latency_ms)
+        if limits is not None:
+            self.limiter.set_mode(limits)
+        if access_ttl is not None:
+            self.oauth.access_ttl = int(access_ttl)
+        if rotation_grace is not None:
+            self.oauth.rotation_grace = int(rotation_grace)
+        if send_retry_after is not None:
+            self.limiter.send_retry_after = bool(send_retry_after)
+
+    def settings(self) -> dict:
+        return {"latency_ms": self.api.latency_ms, "limits": self.limiter.mode, "access_ttl": self.oauth.access_ttl,
+                "rotation_grace": self.oauth.rotation_grace, "send_retry_after": self.limiter.send_retry_after}
+
+    def connection(self) -> dict:
+        """Everything a client needs to connect, including a fresh, valid refresh token."""
+        client_id, client_secret = self.oauth.ensure_app()
+        return {
+            "realm_id": self.realm,
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "redirect_uri": REDIRECT_URI,
+            "discovery_url": self.oauth.discovery_url,
+            "api_base_url": self.base_url + "/v3",
+            "sandbox_url": self.base_url,
+            "refresh_token": self.oauth.mint_tokens(self.realm)["refresh_token"],
+        }
+
+
+def bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def write_connection(path: Path, connection: dict) -> None:
+    """Atomically, readable by the owner only (it holds a client secret and a refresh token)."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(connection, handle, indent=2)
+    os.replace(tmp, path)
+
+
+def serve(*, host: str, port: int, data_dir: Path, seed_preset: str, customers: int, items: int,
+          latency_ms: int, limits: str, quiet: bool = False) -> None:
+    sock = bind(host, port)  # listening before connection.json exists: no client can race the start
+    actual_port = sock.getsockname()[1]
+    sandbox = Sandbox(data_dir, f"http://{host}:{actual_port}", limits=limits, latency_ms=latency_ms)
+    if not sandbox.store.get_meta("seeded"):
+        sandbox.seed(seed_preset, customers=customers, items=items)
+        sandbox.store.set_meta("seeded", seed_preset)
+    elif customers or items:
+        sandbox.seed("none", customers=customers, items=items)
+    connection = sandbox.connection()
+    write_connection(data_dir / "connection.json", connection)
+    if not quiet:
+        shown = {k: ("<in connection.json>" if k in ("client_secret", "refresh_token") else v)
+                 for k, v in connection.items()}
+        print("QuickBooks sandbox listening; connection details:", file=sys.stderr)
+        for key, value in shown.items():
+            print(f"  {key}: {value}", file=sys.stderr)
+        print(f"  file: {data_dir / 'connection.json'}", file=sys.stderr, flush=True)
+    config = uvicorn.Config(sandbox.app, log_level="warning", access_log=False, lifespan="off")
+    uvicorn.Server(config).run(sockets=[sock])

@@ -1,0 +1,139 @@
+"""The real python-quickbooks and intuit-oauth clients, unmodified, against the sandbox: CRUD and errors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from quickbooks.exceptions import AuthorizationException, ObjectNotFoundException, QuickbooksException, ValidationException
+from quickbooks.objects.customer import Customer
+from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
+from quickbooks.objects.invoice import Invoice
+from quickbooks.objects.item import Item
+from quickbooks.objects.account import Account
+
+
+def make_customer(qb, name: str) -> Customer:
+    customer = Customer()
+    customer.DisplayName = name
+    return customer.save(qb=qb)
+
+
+def make_item(qb, name: str, price: str = "10.00") -> Item:
+    income = Account.filter(Name="Services", qb=qb)[0]
+    item = Item()
+    item.Name, item.Type, item.UnitPrice = name, "Service", Decimal(price)
+    item.IncomeAccountRef = income.to_ref()
+    return item.save(qb=qb)
+
+
+def make_invoice(qb, customer, item, qty="2", price="10.00", doc_number="1001", amount=None) -> Invoice:
+    line = SalesItemLine()
+    line.SalesItemLineDetail = SalesItemLineDetail()
+    line.SalesItemLineDetail.ItemRef = item.to_ref()
+    line.SalesItemLineDetail.Qty = Decimal(qty)
+    line.SalesItemLineDetail.UnitPrice = Decimal(price)
+    line.Amount = amount if amount is not None else (Decimal(qty) * Decimal(price)).quantize(Decimal("0.01"))
+    invoice = Invoice()
+    invoice.CustomerRef = customer.to_ref()
+    invoice.DocNumber = doc_number
+    invoice.Line.append(line)
+    return invoice.save(qb=qb)
+
+
+def test_customer_create_read_full_and_sparse_update(sandbox):
+    qb = sandbox.qb_client()
+    created = make_customer(qb, "O'Brien & Sons")
+    assert created.Id and created.SyncToken == "0" and created.MetaData["CreateTime"].endswith("-08:00")
+    read = Customer.get(created.Id, qb=qb)
+    assert read.DisplayName == "O'Brien & Sons"
+    read.CompanyName = "O'Brien Holdings"
+    updated = read.save(qb=qb)
+    assert updated.SyncToken == "1" and updated.CompanyName == "O'Brien Holdings"
+    sparse = Customer()
+    sparse.Id, sparse.SyncToken, sparse.sparse, sparse.GivenName = updated.Id, updated.SyncToken, True, "Pat"
+    result = sparse.save(qb=qb)
+    assert result.GivenName == "Pat" and result.CompanyName == "O'Brien Holdings"
+
+
+def test_stale_sync_token_is_5010(sandbox):
+    qb = sandbox.qb_client()
+    created = make_customer(qb, "Stale Co")
+    first, second = Customer.get(created.Id, qb=qb), Customer.get(created.Id, qb=qb)
+    first.CompanyName = "A"
+    first.save(qb=qb)
+    second.CompanyName = "B"
+    with pytest.raises(QuickbooksException) as caught:
+        second.save(qb=qb)
+    assert caught.value.error_code == 5010
+
+
+def test_duplicate_display_name_is_6240_case_insensitive(sandbox):
+    qb = sandbox.qb_client()
+    make_customer(qb, "Acme")
+    with pytest.raises(QuickbooksException) as caught:
+        make_customer(qb, "ACME")
+    assert caught.value.error_code == 6240
+
+
+@pytest.mark.parametrize("name, code", [("a" * 501, 2050), ("Bad:Name", 2050), ("", 2020)])
+def test_customer_name_rules(sandbox, name, code):
+    with pytest.raises(ValidationException) as caught:
+        make_customer(sandbox.qb_client(), name)
+    assert caught.value.error_code == code
+
+
+def test_item_needs_income_account_and_unique_name(sandbox):
+    qb = sandbox.qb_client()
+    make_item(qb, "Widget")
+    with pytest.raises(QuickbooksException) as caught:
+        make_item(qb, "widget")
+    assert caught.value.error_code == 6240
+    bare = Item()
+    bare.Name, bare.Type = "No Account", "Service"
+    with pytest.raises(ValidationException) as caught:
+        bare.save(qb=qb)
+    assert caught.value.error_code == 2020
+
+
+def test_invoice_totals_docnumber_rules_void_and_delete(sandbox):
+    qb = sandbox.qb_client()
+    customer, item = make_customer(qb, "Buyer"), make_item(qb, "Thing", "19.99")
+    invoice = make_invoice(qb, customer, item, qty="3", price="19.99", doc_number="SO-1")
+    assert invoice.TotalAmt == Decimal("59.97") and invoice.Balance == Decimal("59.97")
+    assert Customer.get(customer.Id, qb=qb).Balance == Decimal("59.97")
+    with pytest.raises(QuickbooksException) as caught:
+        make_invoice(qb, customer, item, doc_number="SO-1")
+    assert caught.value.error_code == 6140
+    with pytest.raises(QuickbooksException) as caught:
+        make_invoice(qb, customer, item, doc_number="X" * 22)
+    assert caught.value.error_code == 2050
+    with pytest.raises(QuickbooksException) as caught:
+        make_invoice(qb, customer, item, qty="2", price="10.00", doc_number="SO-2", amount=Decimal("25.00"))
+    assert caught.value.error_code == 6070
+    voided = Invoice.get(invoice.Id, qb=qb).void(qb=qb)
+    assert Invoice.get(invoice.Id, qb=qb).TotalAmt == 0
+    other = make_invoice(qb, customer, item, doc_number="SO-3")
+    Invoice.get(other.Id, qb=qb).delete(qb=qb)
+    with pytest.raises(ObjectNotFoundException):
+        Invoice.get(other.Id, qb=qb)
+    assert voided is not None
+
+
+def test_customers_cannot_be_deleted_only_made_inactive(sandbox):
+    qb = sandbox.qb_client()
+    customer = make_customer(qb, "Leaving Ltd")
+    with pytest.raises(QuickbooksException) as caught:
+        qb.delete_object("Customer", customer.to_json())
+    assert caught.value.error_code == 6000
+    customer.Active = False
+    assert customer.save(qb=qb).Active is False
+
+
+def test_unknown_record_is_610_and_bad_token_is_401(sandbox):
+    qb = sandbox.qb_client()
+    with pytest.raises(ObjectNotFoundException):
+        Customer.get(999999, qb=qb)
+    sandbox.control("POST", "tokens/revoke")
+    with pytest.raises(AuthorizationException):
+        Customer.all(qb=qb)
