@@ -1,0 +1,150 @@
+"""Queries, CDC, batch, requestid, limits and OAuth through the real clients over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+from intuitlib.exceptions import AuthClientError
+from quickbooks.batch import batch_create
+from quickbooks.cdc import change_data_capture
+from quickbooks.exceptions import QuickbooksException, ValidationException
+from quickbooks.objects.customer import Customer
+from quickbooks.objects.invoice import Invoice
+from quickbooks.objects.item import Item
+
+from qb_pipeline_tests.sandbox.test_conformance_crud import make_customer, make_invoice, make_item
+
+
+def test_paging_to_the_last_of_2500_customers_count_and_inactive(sandbox):
+    sandbox.seed(customers=2500)
+    qb = sandbox.qb_client()
+    assert len(Customer.all(qb=qb)) == 100  # the library's silent default page
+    seen, position = [], 1
+    while True:
+        page = Customer.query(f"SELECT * FROM Customer STARTPOSITION {position} MAXRESULTS 1000", qb=qb)
+        seen += [c.Id for c in page]
+        if len(page) < 1000:
+            break
+        position += 1000
+    assert len(seen) == 2500 and len(set(seen)) == 2500 and [len(seen[:1000]), len(seen[2000:])] == [1000, 500]
+    assert Customer.count(qb=qb) == 2500
+    last = Customer.get(seen[-1], qb=qb)
+    last.Active = False
+    last.save(qb=qb)
+    assert Customer.count(qb=qb) == 2499  # name lists hide inactive rows by default
+    assert Customer.count("Active IN (true, false)", qb=qb) == 2500
+    assert Customer.filter(Active=False, qb=qb)[0].Id == last.Id
+
+
+def test_query_get_form_and_errors(sandbox):
+    qb = sandbox.qb_client()
+    make_customer(qb, "O'Brien")
+    url = f"{sandbox.connection['api_base_url']}/company/{sandbox.realm_id}/query"
+    headers = {"Authorization": f"Bearer {qb.session.access_token}", "Accept": "application/json"}
+    found = requests.get(url, params={"query": "select * from customer where DisplayName = 'O\\'Brien'"},
+                         headers=headers, timeout=10).json()
+    assert found["QueryResponse"]["Customer"][0]["DisplayName"] == "O'Brien"
+    with pytest.raises(ValidationException) as caught:
+        qb.query("SELECT * FROM Customer WHERE DisplayName = 'a' OR Active = true")
+    assert caught.value.error_code == 4000
+    with pytest.raises(ValidationException) as caught:
+        qb.query("SELECT * FROM Customer WHERE Shoe = 'a'")
+    assert caught.value.error_code == 4001
+
+
+def test_cdc_reports_changes_and_deleted_invoice_after_active_ones(sandbox):
+    qb = sandbox.qb_client()
+    since = datetime.now(timezone.utc) - timedelta(seconds=5)
+    customer, item = make_customer(qb, "CDC Buyer"), make_item(qb, "CDC Thing")
+    kept = make_invoice(qb, customer, item, doc_number="CDC-1")
+    gone = make_invoice(qb, customer, item, doc_number="CDC-2")
+    Invoice.get(gone.Id, qb=qb).delete(qb=qb)
+    response = qb.change_data_capture("Customer,Invoice", since.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+    groups = {next(k for k in g if k not in ("startPosition", "maxResults", "totalCount")): g
+              for g in response["CDCResponse"][0]["QueryResponse"]}
+    invoices = groups["Invoice"]["Invoice"]
+    assert [i["Id"] for i in invoices] == [kept.Id, gone.Id]
+    assert invoices[-1]["status"] == "Deleted" and "DocNumber" not in invoices[-1]
+    assert groups["Customer"]["Customer"][0]["DisplayName"] == "CDC Buyer"
+    # The library's helper drops the offset, so QBO reads its time as the company's local time (UTC-8
+    # here): a caller must pass company-local time. Our gateway always sends an explicit offset.
+    company_local = since.astimezone(timezone(timedelta(hours=-8)))
+    assert change_data_capture([Customer], company_local, qb=qb).Customer[0].DisplayName == "CDC Buyer"
+    future = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    assert qb.change_data_capture("Customer", future)["CDCResponse"] == [{"QueryResponse": [{}]}]
+    with pytest.raises(QuickbooksException):
+        qb.change_data_capture("Customer", "2020-01-01T00:00:00+00:00")  # older than 30 days
+
+
+def test_batch_with_mixed_success_and_fault(sandbox):
+    qb = sandbox.qb_client()
+    make_customer(qb, "Taken")
+    fresh, clash = Customer(), Customer()
+    fresh.DisplayName, clash.DisplayName = "Fresh", "Taken"
+    result = batch_create([fresh, clash], qb=qb)
+    assert [c.DisplayName for c in result.successes] == ["Fresh"]
+    assert result.faults[0].Error[0].code == "6240"
+    with pytest.raises(QuickbooksException):  # more than 30 items is refused whole
+        qb.batch_operation(json.dumps({"BatchItemRequest": [{"bId": str(i), "Query": "select * from Item"}
+                                                              for i in range(31)]}))
+
+
+def test_requestid_replays_the_original_response_without_redoing_it(sandbox):
+    qb = sandbox.qb_client()
+    customer = Customer()
+    customer.DisplayName = "Once Only"
+    first = customer.save(qb=qb, request_id="req-123")
+    again = Customer()
+    again.DisplayName = "Once Only"
+    second = again.save(qb=qb, request_id="req-123")
+    assert second.Id == first.Id
+    assert Customer.count("DisplayName = 'Once Only'", qb=qb) == 1
+
+
+@pytest.mark.parametrize("retry_after", [True, False])
+def test_limits_answer_429_with_a_qbo_throttle_fault(sandbox, retry_after):
+    sandbox.settings(limits="scaled:0.3", send_retry_after=retry_after)  # 3 requests per second
+    qb = sandbox.qb_client()
+    url = f"{sandbox.connection['api_base_url']}/company/{sandbox.realm_id}/companyinfo/1"
+    headers = {"Authorization": f"Bearer {qb.session.access_token}", "Accept": "application/json"}
+    answers = [requests.get(url, headers=headers, timeout=10) for _ in range(6)]
+    throttled = [a for a in answers if a.status_code == 429]
+    assert throttled and throttled[0].json()["Fault"]["Error"][0]["code"] == "003001"
+    assert ("Retry-After" in throttled[0].headers) == retry_after
+    with pytest.raises(ValidationException) as caught:  # how python-quickbooks surfaces it
+        Item.all(qb=qb)
+    assert caught.value.error_code == 3001
+
+
+def test_oauth_refresh_rotates_and_superseded_token_dies_after_grace(sandbox):
+    sandbox.settings(rotation_grace=0)
+    auth = sandbox.auth_client()
+    original = sandbox.fresh_refresh_token()
+    auth.refresh(refresh_token=original)
+    assert auth.access_token and auth.refresh_token != original
+    assert auth.x_refresh_token_expires_in == 8726400 and auth.expires_in == 3600
+    assert getattr(auth, "id_token", None) is None
+    with pytest.raises(AuthClientError) as caught:
+        sandbox.auth_client().refresh(refresh_token=original)
+    assert "invalid_grant" in caught.value.content.decode()
+    newest = auth.refresh_token
+    auth.refresh()
+    assert auth.refresh_token != newest
+
+
+def test_authorization_code_flow_and_revoke(sandbox):
+    auth = sandbox.auth_client()
+    from intuitlib.enums import Scopes
+    url = auth.get_authorization_url([Scopes.ACCOUNTING])
+    redirect = requests.get(url, allow_redirects=False, timeout=10)
+    assert redirect.status_code == 302
+    params = dict(p.split("=", 1) for p in redirect.headers["location"].split("?", 1)[1].split("&"))
+    assert params["realmId"] == sandbox.realm_id and params["state"] == auth.state_token
+    auth.get_bearer_token(params["code"], realm_id=params["realmId"])
+    assert auth.access_token and auth.refresh_token
+    assert auth.revoke(token=auth.refresh_token) is True
+    with pytest.raises(AuthClientError):
+        auth.refresh()
