@@ -18,6 +18,7 @@ sandbox company's zone); rows missing the ordered property sort first.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -305,10 +306,17 @@ def _compile(condition: Condition) -> Callable[[dict], bool]:
 
 
 def execute(query: Query, rows: Iterable[dict]) -> QueryResult:
+    """Matching rows of the requested page; `total` counts all matches only for COUNT and ORDERBY
+    queries (a plain page stops scanning once it is full, as paging 100k rows needs)."""
     predicates = [_compile(c) for c in query.conditions]
     if query.entity in NAME_LISTS and not any(c.path == ("Active",) for c in query.conditions):
         predicates.append(lambda row: row.get("Active", True) is not False)
-    matched = [row for row in rows if all(p(row) for p in predicates)] if predicates else list(rows)
+    matching = (row for row in rows if all(p(row) for p in predicates)) if predicates else iter(rows)
+    start = query.start_position - 1
+    if not query.count and not query.order_by:
+        page = list(itertools.islice(matching, start, start + query.max_results))
+        return QueryResult(page, start + len(page), query.start_position, query.max_results)
+    matched = list(matching)
     for path, descending in reversed(query.order_by):
         present = [r for r in matched if _key(path, _field(r, path)) is not None]
         missing = [r for r in matched if _key(path, _field(r, path)) is None]
@@ -316,6 +324,5 @@ def execute(query: Query, rows: Iterable[dict]) -> QueryResult:
         matched = missing + present if not descending else present + missing
     if query.count:
         return QueryResult([], len(matched), query.start_position, query.max_results)
-    start = query.start_position - 1
     return QueryResult(matched[start:start + query.max_results], len(matched), query.start_position,
                        query.max_results)
