@@ -1,0 +1,36 @@
+"""The errors our QuickBooks layer raises. Messages name the entity and QBO's words, never a secret."""
+
+from __future__ import annotations
+
+
+class QuickBooksError(Exception):
+    """Base class; `transient` says whether trying again later may succeed."""
+
+    transient = False
+
+
+class QuickBooksAuthError(QuickBooksError):
+    """The connection is not authorized (revoked, expired refresh token): a person must reconnect."""
+
+
+class QuickBooksThrottled(QuickBooksError):
+    transient = True
+
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__("QuickBooks throttled the request (HTTP 429)"
+                         + (f"; retry after {retry_after:.0f} s" if retry_after else ""))
+        self.retry_after = retry_after
+
+
+class QuickBooksUnavailable(QuickBooksError):
+    """5xx, timeouts, dropped connections, non-JSON answers — after the retry budget was spent."""
+
+    transient = True
+
+
+class QuickBooksValidationError(QuickBooksError):
+    """QBO refused the data; retrying the same request will not help."""
+
+    def __init__(self, entity: str, code: str, message: str) -> None:
+        super().__init__(f"QuickBooks refused {entity}: {message} (code {code})")
+        self.entity, self.code, self.qbo_message = entity, code, message

@@ -1,0 +1,60 @@
+"""Building a gateway from settings: for Intuit (sandbox or production) or the local sandbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from qb_pipeline.db.token_cipher import TokenCipher
+from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
+from qb_pipeline.quickbooks.connection import INTUIT_API, Connection, ConnectionSettings
+from qb_pipeline.quickbooks.gateway import QuickBooksGateway
+from qb_pipeline.quickbooks.stats import CallStats
+
+
+class SandboxNotRunning(Exception):
+    pass
+
+
+def sandbox_settings(connection_file: Path, timeout_seconds: float = 30.0) -> tuple[ConnectionSettings, str]:
+    """Settings for the local sandbox from its connection.json, and the refresh token it offers."""
+    try:
+        data = json.loads(Path(connection_file).read_text())
+    except FileNotFoundError:
+        raise SandboxNotRunning(f"{connection_file} does not exist: start the sandbox (`make dev` or "
+                                "`qb-pipeline sandbox serve`)") from None
+    settings = ConnectionSettings(
+        client_id=data["client_id"], client_secret=data["client_secret"], realm_id=data["realm_id"],
+        redirect_uri=data["redirect_uri"], environment=data["discovery_url"], api_base_url=data["api_base_url"],
+        timeout_seconds=timeout_seconds,
+    )
+    return settings, data["refresh_token"]
+
+
+def intuit_settings(*, client_id: str, client_secret: str, realm_id: str, redirect_uri: str, environment: str,
+                    timeout_seconds: float = 30.0) -> ConnectionSettings:
+    if environment not in INTUIT_API:
+        raise ValueError(f"QB_ENVIRONMENT must be sandbox-local, sandbox or production (got {environment!r})")
+    return ConnectionSettings(client_id=client_id, client_secret=client_secret, realm_id=realm_id,
+                              redirect_uri=redirect_uri, environment=environment,
+                              api_base_url=INTUIT_API[environment], timeout_seconds=timeout_seconds)
+
+
+def build_gateway(settings: ConnectionSettings, engine: sa.Engine, cipher: TokenCipher, *,
+                  bootstrap_refresh_token: str | None = None, retries: int = 3, batch_size: int = 30,
+                  throttle_wait: float = 60.0, progress=lambda _m: None) -> QuickBooksGateway:
+    """A gateway whose tokens live in the project database.
+
+    `bootstrap_refresh_token` (the local sandbox's) is stored only when the realm has no tokens yet:
+    the sandbox needs no OAuth consent step, real QuickBooks does (`qb-pipeline auth connect`).
+    """
+    tokens = DatabaseTokenStore(engine, cipher)
+    if bootstrap_refresh_token and tokens.load(settings.realm_id) is None:
+        with tokens.locked(settings.realm_id) as locked:
+            if locked.load() is None:
+                locked.save(StoredTokens(settings.realm_id, refresh_token=bootstrap_refresh_token))
+    connection = Connection(settings, tokens, CallStats())
+    return QuickBooksGateway(connection, retries=retries, batch_size=batch_size, throttle_wait=throttle_wait,
+                             progress=progress)

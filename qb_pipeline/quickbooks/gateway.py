@@ -1,0 +1,212 @@
+"""The only caller of python-quickbooks: implements `sync.port.QuickBooksPort` over a `Connection`.
+
+Every call goes through the throttle and `_call`, which retries what may succeed later: 429 (waits
+Retry-After when sent, else `throttle_wait` — Intuit advises 60 s), 5xx, timeouts, dropped
+connections and non-JSON answers (bounded, exponential back-off with full jitter); a 401 refreshes
+the tokens once. A refusal of the data (4xx faults) is never retried.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timezone
+from typing import TypeVar
+
+import requests
+from quickbooks.exceptions import AuthorizationException, QuickbooksException
+from quickbooks.mixins import DecimalEncoder
+
+from qb_pipeline.quickbooks.connection import Connection
+from qb_pipeline.quickbooks.errors import (
+    QuickBooksAuthError,
+    QuickBooksError,
+    QuickBooksThrottled,
+    QuickBooksUnavailable,
+    QuickBooksValidationError,
+)
+from qb_pipeline.quickbooks.throttle import Throttle
+from qb_pipeline.sync.port import ChangeSet, WriteOutcome
+
+PAGE_SIZE = 1000
+BATCH_SIZE = 30
+CDC_CAP = 1000
+NAME_FIELD = {"Customer": "DisplayName", "Item": "Name"}
+NAME_LISTS = {"Customer", "Item", "Account"}
+TRANSPORT_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
+T = TypeVar("T")
+
+
+def quote(value: str) -> str:
+    """A QBO query string literal: backslashes and quotes escaped, never pasted raw."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def format_instant(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+class QuickBooksGateway:
+    def __init__(self, connection: Connection, *, retries: int = 3, batch_size: int = BATCH_SIZE,
+                 backoff_base: float = 1.0, backoff_max: float = 30.0, throttle_wait: float = 60.0,
+                 throttle: Throttle | None = None, sleep: Callable[[float], None] = time.sleep,
+                 progress: Callable[[str], None] = lambda _m: None) -> None:
+        self.connection, self.retries, self.batch_size = connection, retries, min(batch_size, BATCH_SIZE)
+        self.backoff_base, self.backoff_max, self.throttle_wait = backoff_base, backoff_max, throttle_wait
+        self.throttle, self.sleep, self.progress = throttle or Throttle(), sleep, progress
+        self.stats = connection.stats
+        self.realm_id = connection.realm_id
+
+    # -- the retry loop ----------------------------------------------------------------------------
+    def _call(self, kind: str, what: str, operation: Callable[[object], T]) -> T:
+        refreshed = False
+        attempt = 0
+        while True:
+            try:
+                client = self.connection.client()  # may refresh first: take the throttle slot after
+                self.throttle.acquire(is_batch=kind == "batch")
+                self.stats.count(kind)
+                return operation(client)
+            except AuthorizationException:
+                if refreshed:
+                    raise QuickBooksAuthError("QuickBooks rejected fresh credentials: run `qb-pipeline auth connect`"
+                                              ) from None
+                refreshed = True
+                self.connection.after_unauthorized()
+                continue
+            except QuickBooksThrottled as error:
+                failure, delay = error, error.retry_after if error.retry_after is not None else self.throttle_wait
+            except QuickBooksUnavailable as error:
+                failure, delay = error, self._backoff(attempt)
+            except TRANSPORT_ERRORS as error:
+                failure = QuickBooksUnavailable(f"{what}: {type(error).__name__} talking to QuickBooks")
+                delay = self._backoff(attempt)
+            except QuickbooksException as error:
+                if error.error_code == 10000 and "Error reading json" in str(error.message):
+                    failure, delay = QuickBooksUnavailable(f"{what}: QuickBooks answered with a non-JSON page"), \
+                        self._backoff(attempt)
+                else:
+                    raise QuickBooksValidationError(what, str(error.error_code),
+                                                    _fault_text(error.message, error.detail)) from None
+            if attempt >= self.retries:
+                if isinstance(failure, QuickBooksThrottled):
+                    raise failure
+                raise QuickBooksUnavailable(f"{failure} (gave up after {attempt + 1} attempts)") from None
+            attempt += 1
+            self.stats.retried()
+            self.progress(f"{what}: {failure}; retry {attempt}/{self.retries} in {delay:.1f} s")
+            self.sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        return random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** attempt))  # full jitter
+
+    # -- reads -------------------------------------------------------------------------------------
+    def query(self, text: str, what: str = "query") -> dict:
+        return self._call("query", what, lambda qb: qb.query(text)).get("QueryResponse", {})
+
+    def query_pages(self, entity: str, *, updated_since: datetime | None = None) -> Iterator[list[dict]]:
+        conditions = ["Active IN (true, false)"] if entity in NAME_LISTS else []
+        if updated_since is not None:
+            conditions.append(f"MetaData.LastUpdatedTime >= {quote(format_instant(updated_since))}")
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        position = 1
+        while True:
+            page = self.query(f"SELECT * FROM {entity}{where} ORDERBY Id STARTPOSITION {position} "
+                              f"MAXRESULTS {PAGE_SIZE}", f"reading {entity} records").get(entity, [])
+            if page:
+                yield page
+            if len(page) < PAGE_SIZE:
+                return
+            position += PAGE_SIZE
+
+    def count(self, entity: str) -> int:
+        where = " WHERE Active IN (true, false)" if entity in NAME_LISTS else ""
+        return int(self.query(f"SELECT COUNT(*) FROM {entity}{where}", f"counting {entity}").get("totalCount", 0))
+
+    def changes_since(self, entity: str, since: datetime) -> ChangeSet:
+        answer = self._call("cdc", f"changes to {entity}",
+                            lambda qb: qb.change_data_capture(entity, format_instant(since)))
+        changed, deleted, total = [], [], 0
+        for group in answer.get("CDCResponse", [{}])[0].get("QueryResponse", []):
+            for record in group.get(entity, []):
+                total += 1
+                (deleted if record.get("status") == "Deleted" else changed).append(record)
+        return ChangeSet(changed=changed, deleted_ids=[str(r["Id"]) for r in deleted], truncated=total >= CDC_CAP)
+
+    def find_by_name(self, entity: str, name: str) -> dict | None:
+        rows = self.query(f"SELECT * FROM {entity} WHERE {NAME_FIELD[entity]} = {quote(name)} "
+                          "AND Active IN (true, false)", f"looking up {entity} {name!r}").get(entity, [])
+        return rows[0] if rows else None
+
+    def find_invoices(self, doc_numbers: Sequence[str]) -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        numbers = list(dict.fromkeys(doc_numbers))
+        for start in range(0, len(numbers), 100):  # keeps each query short
+            chunk = numbers[start:start + 100]
+            rows = self.query(f"SELECT * FROM Invoice WHERE DocNumber IN ({', '.join(quote(n) for n in chunk)}) "
+                              f"MAXRESULTS {PAGE_SIZE}", "looking up invoices by number").get("Invoice", [])
+            found.update({row["DocNumber"]: row for row in rows if row.get("DocNumber") in chunk})
+        return found
+
+    # -- writes ------------------------------------------------------------------------------------
+    def create(self, entity: str, body: dict, request_id: str) -> dict:
+        """One record, with a stable requestid so a retry after a lost answer replays, not repeats."""
+        payload = json.dumps(body, cls=DecimalEncoder)
+        answer = self._call("create", f"creating {entity}",
+                            lambda qb: qb.create_object(entity, payload, request_id=request_id))
+        return answer[entity]
+
+    def create_many(self, entity: str, records: Sequence[tuple[str, dict]]) -> list[WriteOutcome]:
+        return self._batch(entity, "create", records)
+
+    def update_many(self, entity: str, records: Sequence[tuple[str, dict]]) -> list[WriteOutcome]:
+        outcomes = self._batch(entity, "update", records)
+        # A stale SyncToken: read the current one and try once more.
+        bodies = dict(records)
+        for index, outcome in enumerate(outcomes):
+            if outcome.error_code == "5010":
+                body = bodies[outcome.key]
+                try:
+                    current = self._call("read", f"re-reading {entity} {body['Id']}",
+                                         lambda qb, i=body["Id"]: qb.get_single_object(entity, i))[entity]
+                    retried = self._batch(entity, "update", [(outcome.key, {**body, "SyncToken": current["SyncToken"]})])
+                    outcomes[index] = retried[0]
+                except QuickBooksError as error:
+                    outcomes[index] = WriteOutcome(outcome.key, error_message=str(error), transient=error.transient)
+        return outcomes
+
+    def _batch(self, entity: str, operation: str, records: Sequence[tuple[str, dict]]) -> list[WriteOutcome]:
+        outcomes: list[WriteOutcome] = []
+        for start in range(0, len(records), self.batch_size):
+            chunk = records[start:start + self.batch_size]
+            by_bid = {str(n): key for n, (key, _body) in enumerate(chunk)}  # bId ≤ 10 characters
+            request = {"BatchItemRequest": [{"bId": str(n), "operation": operation, entity: body}
+                                            for n, (_key, body) in enumerate(chunk)]}
+            payload = json.dumps(request, cls=DecimalEncoder)
+            try:
+                answer = self._call("batch", f"{operation} {len(chunk)} {entity} records",
+                                    lambda qb: qb.batch_operation(payload))
+            except QuickBooksError as error:
+                outcomes += [WriteOutcome(key, error_message=str(error), transient=error.transient) for key, _ in chunk]
+                continue
+            answered = {item["bId"]: item for item in answer.get("BatchItemResponse", [])}
+            for bid, key in by_bid.items():
+                item = answered.get(bid)
+                if item is None:
+                    outcomes.append(WriteOutcome(key, error_message="no answer for this record in the batch",
+                                                 transient=True))
+                elif "Fault" in item:
+                    error = (item["Fault"].get("Error") or [{}])[0]
+                    outcomes.append(WriteOutcome(key, error_code=str(error.get("code", "")),
+                                                 error_message=_fault_text(error.get("Message"), error.get("Detail"))))
+                else:
+                    outcomes.append(WriteOutcome(key, record=item[entity]))
+            self.progress(f"{entity}: {operation} batch of {len(chunk)} done ({start + len(chunk)}/{len(records)})")
+        return outcomes
+
+
+def _fault_text(message: object, detail: object) -> str:
+    message, detail = str(message or "").strip(), str(detail or "").strip()
+    return message if not detail or detail == message else f"{message}: {detail}"

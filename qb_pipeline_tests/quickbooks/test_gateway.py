@@ -1,0 +1,134 @@
+"""The gateway against the real sandbox over HTTP: paging, faults, retries, tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from qb_pipeline.quickbooks.errors import QuickBooksAuthError, QuickBooksUnavailable, QuickBooksValidationError
+
+
+def customer_ids(gateway):
+    return [c["Id"] for page in gateway.query_pages("Customer") for c in page]
+
+
+def test_pages_of_1000_to_the_last_row_including_inactive(sandbox, make_gateway):
+    sandbox.seed(customers=2500)
+    gateway = make_gateway()
+    qb_ids = customer_ids(gateway)
+    assert len(qb_ids) == 2500 == len(set(qb_ids))
+    assert sandbox.counters()["calls"]["query 200"] == 3  # ⌈2500/1000⌉, never the library's silent 100
+    assert gateway.count("Customer") == 2500
+
+
+@pytest.mark.parametrize("kind", ["503", "500", "drop", "non-json"])
+def test_transient_faults_are_retried_then_succeed(sandbox, make_gateway, kind):
+    sandbox.seed(customers=3)
+    gateway = make_gateway()
+    sandbox.inject(kind, count=2, path_contains="/query")
+    assert len(customer_ids(gateway)) == 3
+    assert gateway.stats.retries == 2
+
+
+def test_a_hanging_call_times_out_and_is_retried(sandbox, make_gateway):
+    sandbox.seed(customers=1)
+    gateway = make_gateway(timeout_seconds=0.5)
+    sandbox.inject("timeout", count=1, seconds=3, path_contains="/query")
+    assert len(customer_ids(gateway)) == 1 and gateway.stats.retries == 1
+
+
+def test_retry_budget_exhausted_is_a_clear_error(sandbox, make_gateway):
+    gateway = make_gateway(retries=2)
+    sandbox.inject("503", count=10, path_contains="/query")
+    with pytest.raises(QuickBooksUnavailable, match=r"HTTP 503 \(gave up after 3 attempts\)"):
+        gateway.count("Customer")
+
+
+def test_429_waits_retry_after_when_sent(sandbox, make_gateway):
+    gateway = make_gateway()
+    gateway.throttle.limits = {"second": 1000, "minute": 100000, "batch_minute": 1000}  # let QBO throttle us
+    gateway.sleep.cap = None  # honour the wait for real, or the retry is throttled again
+    sandbox.settings(limits="scaled:0.2")  # 2 per second
+    for _ in range(4):
+        gateway.count("Customer")
+    assert gateway.sleep.requested and all(s >= 1 for s in gateway.sleep.requested)
+
+
+def test_429_without_retry_after_waits_qbos_advice(sandbox, make_gateway):
+    gateway = make_gateway(throttle_wait=7.0)
+    sandbox.inject("429-xml", count=1)
+    assert gateway.count("Customer") == 0
+    assert gateway.sleep.requested == [7.0]
+
+
+def test_client_throttle_keeps_under_the_per_second_limit(sandbox, make_gateway):
+    gateway = make_gateway()
+    sandbox.settings(limits="real")
+    for _ in range(25):
+        gateway.count("Item")
+    assert "query 429" not in sandbox.counters()["calls"]
+    assert gateway.throttle.waits >= 1
+
+
+def test_expired_access_token_is_refreshed_once_on_401(sandbox, make_gateway):
+    gateway = make_gateway()
+    gateway.count("Customer")
+    sandbox.control("POST", "tokens/expire-access")
+    assert gateway.count("Customer") == 0
+    assert gateway.stats.refreshes == 2  # the first call's, and the one after the 401
+
+
+def test_revoked_connection_fails_with_an_actionable_message_and_no_secret(sandbox, make_gateway):
+    gateway = make_gateway()
+    gateway.count("Customer")
+    sandbox.inject("revoke", count=1)
+    with pytest.raises(QuickBooksAuthError, match="qb-pipeline auth connect") as caught:
+        gateway.count("Customer")
+    assert sandbox.connection["client_secret"] not in str(caught.value)
+
+
+def test_validation_fault_is_typed_and_not_retried(sandbox, make_gateway):
+    gateway = make_gateway()
+    gateway.create("Customer", {"DisplayName": "Acme"}, request_id="c-1")
+    with pytest.raises(QuickBooksValidationError) as caught:
+        gateway.create("Customer", {"DisplayName": "Acme"}, request_id="c-2")
+    assert caught.value.code == "6240" and "Customer" in str(caught.value)
+    assert gateway.stats.retries == 0
+
+
+def test_create_that_times_out_after_qbo_saved_it_is_not_duplicated(sandbox, make_gateway):
+    gateway = make_gateway(timeout_seconds=0.5)
+    sandbox.inject("timeout", count=1, seconds=2, path_contains="/customer")
+    created = gateway.create("Customer", {"DisplayName": "Exactly Once"}, request_id="order-77")
+    assert [r["Id"] for r in sandbox.dump("Customer")["records"]] == [created["Id"]]
+
+
+def test_batches_of_30_with_per_record_outcomes_and_5010_retry(sandbox, make_gateway):
+    gateway = make_gateway()
+    gateway.create("Customer", {"DisplayName": "Taken"}, request_id="t-1")
+    records = [(str(n), {"DisplayName": f"Batch {n}"}) for n in range(64)] + [("dup", {"DisplayName": "taken"})]
+    outcomes = gateway.create_many("Customer", records)
+    assert sandbox.counters()["calls"]["batch 200"] == 3  # ⌈65/30⌉
+    assert [o.key for o in outcomes] == [k for k, _ in records]
+    assert sum(o.ok for o in outcomes) == 64 and outcomes[-1].error_code == "6240"
+    first = outcomes[0].record
+    gateway.update_many("Customer", [("a", {"Id": first["Id"], "SyncToken": first["SyncToken"], "sparse": True,
+                                             "CompanyName": "One"})])
+    stale = gateway.update_many("Customer", [("b", {"Id": first["Id"], "SyncToken": first["SyncToken"],
+                                                    "sparse": True, "CompanyName": "Two"})])
+    assert stale[0].ok and stale[0].record["CompanyName"] == "Two" and stale[0].record["SyncToken"] == "2"
+
+
+def test_cdc_and_lookups_escape_quotes_and_backslashes(sandbox, make_gateway):
+    gateway = make_gateway()
+    since = datetime.now(timezone.utc) - timedelta(seconds=2)
+    gateway.create("Customer", {"DisplayName": "O'Brien \\ Sons"}, request_id="q-1")
+    assert gateway.find_by_name("Customer", "o'brien \\ sons")["DisplayName"] == "O'Brien \\ Sons"
+    changes = gateway.changes_since("Customer", since)
+    assert [c["DisplayName"] for c in changes.changed] == ["O'Brien \\ Sons"] and not changes.truncated
+    item_account = {"value": "2"}
+    gateway.create("Item", {"Name": "Thing", "Type": "Service", "UnitPrice": Decimal("2.50"),
+                            "IncomeAccountRef": item_account}, request_id="i-1")
+    assert gateway.find_invoices(["nope"]) == {}
