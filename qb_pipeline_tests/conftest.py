@@ -3,4 +3,5 @@
 pytest_plugins = [
     "qb_pipeline_tests.fixtures.databases",
     "qb_pipeline_tests.fixtures.sandbox",
+    "qb_pipeline_tests.fixtures.gateway",
 ]

@@ -86,6 +86,7 @@ class Connection:
         self._auth_client = None
         self._client: TimedQuickBooks | None = None
         self._access_token: str | None = None
+        self._tokens: StoredTokens | None = None  # cached while fresh: no database read per API call
         self._lock = threading.Lock()
         allow_plain_http_for_loopback(settings.api_base_url)
         if settings.environment.startswith("http"):
@@ -110,7 +111,7 @@ class Connection:
     def client(self) -> TimedQuickBooks:
         """A client holding a valid access token (refreshing first when it is about to expire)."""
         with self._lock:
-            stored = self.tokens.load(self.realm_id)
+            stored = self._tokens if self._tokens and _fresh(self._tokens) else self.tokens.load(self.realm_id)
             if stored is None:
                 raise QuickBooksAuthError(f"no QuickBooks connection for company {self.realm_id}: "
                                           "run `qb-pipeline auth connect`")
@@ -118,12 +119,13 @@ class Connection:
                 stored = self._refresh(failed_access_token=None)
             if self._client is None or self._access_token != stored.access_token:
                 self._client = self._build(stored)
+            self._tokens = stored
             return self._client
 
     def after_unauthorized(self) -> None:
         """A 401: refresh unless another process already did, then rebuild the client."""
         with self._lock:
-            self._refresh(failed_access_token=self._access_token)
+            self._tokens = self._refresh(failed_access_token=self._access_token)
             self._client = None
 
     def _refresh(self, failed_access_token: str | None) -> StoredTokens:

@@ -110,3 +110,31 @@ def item_payload(row: Any, default_income_account_id: str | None = None) -> dict
     if income_account:
         payload["IncomeAccountRef"] = {"value": income_account}
     return payload
+
+
+def invoice_row(record: dict, realm_id: str) -> dict[str, Any]:
+    """A QBO Invoice as the columns `qb_invoices` mirrors (amounts kept as strings in `lines`)."""
+    lines = [
+        {
+            "item_qb_id": _ref_value((line.get("SalesItemLineDetail") or {}).get("ItemRef")),
+            "qty": str((line.get("SalesItemLineDetail") or {}).get("Qty", "")),
+            "unit_price": str((line.get("SalesItemLineDetail") or {}).get("UnitPrice", "")),
+            "amount": str(money(line.get("Amount"))),
+        }
+        for line in record.get("Line") or []
+        if line.get("DetailType") == "SalesItemLineDetail"
+    ]
+    total, balance = money(record.get("TotalAmt")), money(record.get("Balance"))
+    return {
+        "realm_id": realm_id,
+        "qb_id": str(record["Id"]),
+        "doc_number": record.get("DocNumber") or None,
+        "customer_qb_id": _ref_value(record.get("CustomerRef")),
+        "txn_date": record.get("TxnDate") or None,
+        "total_amt": total,
+        "balance": balance,
+        "status": "paid" if balance == 0 and total else "open",
+        "qb_sync_token": str(record.get("SyncToken", "0")),
+        "qb_updated_at": _last_updated(record),
+        "lines": lines,
+    }

@@ -1,0 +1,59 @@
+"""What the sync rules need from QuickBooks, in QBO's JSON shape (dicts), and nothing more.
+
+`qb_pipeline.quickbooks` implements it against the real API (python-quickbooks, throttled, retried);
+the sync functions take it as an argument, so they run the same in an asset, the CLI or a test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """What CDC reported for one entity since an instant."""
+
+    changed: list[dict] = field(default_factory=list)  # full records, active and inactive
+    deleted_ids: list[str] = field(default_factory=list)  # tombstones (invoices; names lists are never deleted)
+    truncated: bool = False  # QBO's 1000-object cap was hit: the caller must page instead
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """One record of a batch write: the saved record, or QBO's refusal."""
+
+    key: str  # the caller's key for the record (order id, local row id…)
+    record: dict | None = None
+    error_code: str | None = None  # QBO fault code, e.g. "6240", "6140", "5010"
+    error_message: str | None = None  # QBO's message and detail, safe to show a person
+    transient: bool = False  # throttled / unavailable after retries: try again later, the record may exist
+
+    @property
+    def ok(self) -> bool:
+        return self.record is not None
+
+
+class QuickBooksPort(Protocol):
+    realm_id: str
+
+    def query_pages(self, entity: str, *, updated_since: datetime | None = None) -> Iterator[list[dict]]:
+        """Every record (inactive ones too), or those updated at or after `updated_since`, a page
+        (≤1000) at a time, until the last page."""
+
+    def changes_since(self, entity: str, since: datetime) -> ChangeSet:
+        """CDC for one entity since `since` (which must be within QBO's 30-day window)."""
+
+    def create_many(self, entity: str, records: Sequence[tuple[str, dict]]) -> list[WriteOutcome]:
+        """Create records (key, body) in batches of ≤30; per-record outcomes in input order."""
+
+    def update_many(self, entity: str, records: Sequence[tuple[str, dict]]) -> list[WriteOutcome]:
+        """Sparse updates (body carries Id and SyncToken); a stale SyncToken is re-read and retried once."""
+
+    def find_by_name(self, entity: str, name: str) -> dict | None:
+        """The Customer (DisplayName) or Item (Name) with this name, active or not."""
+
+    def find_invoices(self, doc_numbers: Sequence[str]) -> dict[str, dict]:
+        """Existing invoices by DocNumber (one query per ≤1000 numbers)."""

@@ -1,0 +1,144 @@
+"""QuickBooks → database for the name lists (customers, items): full first, incremental after.
+
+- First run (no cursor): page through every record, inactive ones included.
+- Later runs: CDC since the cursor minus an overlap window; when the cursor is older than CDC's
+  30-day window, or CDC hits its 1000-object cap, query by LastUpdatedTime instead (paged).
+- Rows are upserted on the QBO Id, so the overlap re-reads are harmless. The cursor moves to the
+  instant the pull started, and only after every row is committed.
+- QuickBooks wins a conflict (a row edited locally and in QBO since the last sync): the local edit
+  is replaced and the conflict is reported for the activity log.
+- A QBO record whose name matches a local row that was never pushed links to that row instead of
+  creating a second one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from qb_pipeline.db.models import Customer, Item, SyncCursor, SyncState
+from qb_pipeline.db.queries import upsert_by_qb_id
+from qb_pipeline.db.session import session_scope
+from qb_pipeline.db.types import utcnow
+from qb_pipeline.sync.port import QuickBooksPort
+from qb_pipeline.sync.records import customer_row, item_row
+
+OVERLAP = timedelta(minutes=5)  # re-read a little before the cursor: clocks skew, commits land late
+CDC_WINDOW = timedelta(days=30) - timedelta(hours=1)  # QBO's limit, with a margin
+
+
+@dataclass(frozen=True)
+class NameList:
+    entity: str
+    model: type
+    name_column: str
+    to_row: Callable[[dict], dict]
+
+
+NAME_LISTS = {
+    "Customer": NameList("Customer", Customer, "display_name", customer_row),
+    "Item": NameList("Item", Item, "name", item_row),
+}
+
+
+@dataclass
+class PullResult:
+    entity: str
+    mode: str  # "full", "cdc" or "query"
+    pulled: int = 0
+    new: int = 0
+    linked: int = 0  # local unpushed rows matched to their QBO record by name
+    conflicts: list[str] = field(default_factory=list)
+
+
+def pull_name_list(
+    qb: QuickBooksPort,
+    engine: sa.Engine,
+    entity: str,
+    *,
+    now: datetime | None = None,
+    overlap: timedelta = OVERLAP,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> PullResult:
+    spec = NAME_LISTS[entity]
+    started = now or utcnow()
+    with session_scope(engine) as session:
+        cursor = session.get(SyncCursor, (qb.realm_id, entity))
+        covered_until = cursor.covered_until if cursor else None
+
+    if covered_until is None:
+        result = PullResult(entity, "full")
+        pages: Iterable[list[dict]] = qb.query_pages(entity)
+    else:
+        since = covered_until - overlap
+        pages, mode = _incremental_pages(qb, entity, since, started)
+        result = PullResult(entity, mode)
+
+    for page in pages:
+        with session_scope(engine) as session:
+            _apply_page(session, spec, page, result, started)
+        progress(f"{entity}: {result.pulled} records pulled ({result.mode})")
+
+    with session_scope(engine) as session:
+        cursor = session.get(SyncCursor, (qb.realm_id, entity)) or SyncCursor(realm_id=qb.realm_id, entity=entity)
+        cursor.covered_until = started
+        if result.mode == "full":
+            cursor.full_sync_at = started
+        session.add(cursor)
+    return result
+
+
+def _incremental_pages(qb: QuickBooksPort, entity: str, since: datetime, now: datetime):
+    if now - since < CDC_WINDOW:
+        changes = qb.changes_since(entity, since)
+        if not changes.truncated:
+            return ([changes.changed] if changes.changed else []), "cdc"
+    return qb.query_pages(entity, updated_since=since), "query"
+
+
+def _apply_page(session: Session, spec: NameList, records: list[dict], result: PullResult, now: datetime) -> None:
+    if not records:
+        return
+    result.pulled += len(records)
+    model, name_attr = spec.model, getattr(spec.model, spec.name_column)
+    incoming = {row["qb_id"]: row for row in map(spec.to_row, records)}
+    stored = {
+        local.qb_id: local
+        for local in session.scalars(sa.select(model).where(model.qb_id.in_(list(incoming))))
+    }
+    # The overlap window re-reads records we already hold: an unchanged SyncToken means nothing to
+    # write (and a pending local edit of that row must survive to be pushed).
+    changed = {
+        qb_id: row for qb_id, row in incoming.items()
+        if qb_id not in stored or stored[qb_id].qb_sync_token != row["qb_sync_token"]
+    }
+    if not changed:
+        return
+
+    # New to us: adopt a never-pushed local row of the same name rather than duplicating it.
+    new_by_name = {row[spec.name_column].lower(): row for qb_id, row in changed.items() if qb_id not in stored}
+    if new_by_name:
+        unlinked = session.scalars(
+            sa.select(model).where(model.qb_id.is_(None), sa.func.lower(name_attr).in_(list(new_by_name)))
+        ).all()
+        for local in unlinked:
+            local.qb_id = new_by_name[getattr(local, spec.name_column).lower()]["qb_id"]
+        session.flush()
+        result.linked += len(unlinked)
+        result.new += len(new_by_name) - len(unlinked)
+
+    # Changed in QBO while edited here and not yet pushed: QuickBooks wins, and says so.
+    for qb_id in changed.keys() & stored.keys():
+        local = stored[qb_id]
+        if local.local_updated_at is not None and (local.synced_at is None or local.local_updated_at > local.synced_at):
+            result.conflicts.append(
+                f"{spec.entity} {getattr(local, spec.name_column)!r} was edited here and in QuickBooks; "
+                "kept the QuickBooks version"
+            )
+
+    state = {"sync_state": SyncState.SYNCED, "last_error": None, "synced_at": now, "local_updated_at": None}
+    upsert_by_qb_id(session, model, [{**row, **state} for row in changed.values()])

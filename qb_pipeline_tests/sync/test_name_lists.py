@@ -1,0 +1,138 @@
+"""Customers and items both ways, against the sandbox: full pull, incremental pull, push and link."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from qb_pipeline.db.models import Customer, Item, SyncState
+from qb_pipeline.db.session import session_scope
+from qb_pipeline.db.types import utcnow
+from qb_pipeline.sync.pull import pull_name_list
+from qb_pipeline.sync.push import push_name_list
+from qb_pipeline.sync.records import customer_row
+
+
+@pytest.fixture
+def gateway(make_gateway):
+    return make_gateway()
+
+
+def local_mirror(engine, model):
+    with session_scope(engine) as session:
+        return {row.qb_id: row for row in session.scalars(sa.select(model))}
+
+
+def assert_mirror_matches_sandbox(engine, sandbox, model, entity, name_field, name_column):
+    records = sandbox.dump(entity)["records"]
+    mirror = local_mirror(engine, model)
+    assert set(mirror) == {r["Id"] for r in records}
+    for record in records:
+        row = mirror[record["Id"]]
+        assert (getattr(row, name_column), row.active, row.qb_sync_token) == (
+            record[name_field], record["Active"], record["SyncToken"])
+
+
+def test_full_then_incremental_pull_matches_quickbooks_with_few_calls(sandbox, gateway, engine):
+    import time
+
+    sandbox.seed(customers=2500, items=300)
+    time.sleep(2.1)  # QBO times have whole seconds: keep the seed out of the next pull's 1 s overlap
+    first = pull_name_list(gateway, engine, "Customer", overlap=timedelta(seconds=1))
+    pull_name_list(gateway, engine, "Item", overlap=timedelta(seconds=1))
+    assert (first.mode, first.pulled, first.new) == ("full", 2500, 2500)
+
+    qb = sandbox.qb_client()
+    from quickbooks.objects.customer import Customer as QBCustomer
+    records = sandbox.dump("Customer")["records"]
+    for record in records[:7]:
+        c = QBCustomer.get(record["Id"], qb=qb)
+        c.CompanyName = "Changed Inc"
+        c.save(qb=qb)
+    for record in records[7:9]:
+        c = QBCustomer.get(record["Id"], qb=qb)
+        c.Active = False
+        c.save(qb=qb)
+    for n in range(3):
+        c = QBCustomer()
+        c.DisplayName = f"Brand New {n}"
+        c.save(qb=qb)
+
+    sandbox.reset_counters()
+    second = pull_name_list(gateway, engine, "Customer", overlap=timedelta(seconds=1))
+    pull_name_list(gateway, engine, "Item", overlap=timedelta(seconds=1))
+    calls = sandbox.counters()["calls"]
+    assert second.mode == "cdc" and second.new == 3
+    assert sum(calls.values()) <= 3, calls  # one CDC call per entity
+    assert_mirror_matches_sandbox(engine, sandbox, Customer, "Customer", "DisplayName", "display_name")
+    assert_mirror_matches_sandbox(engine, sandbox, Item, "Item", "Name", "name")
+    with session_scope(engine) as session:
+        assert session.scalar(sa.select(sa.func.count()).where(Customer.company_name == "Changed Inc")) == 7
+        assert session.scalar(sa.select(sa.func.count()).where(Customer.active.is_(False))) == 2
+
+
+def test_local_rows_are_pushed_linked_and_a_second_run_pushes_nothing(sandbox, gateway, engine):
+    sandbox.seed(preset="none")
+    existing = gateway.create("Customer", {"DisplayName": "Already There"}, request_id="x-1")
+    with session_scope(engine) as session:
+        session.add_all([Customer(display_name="New Local", email="ap@new.example"),
+                         Customer(display_name="already there"),  # same customer, made in both places
+                         Customer(display_name="Bad: Name"),
+                         Item(name="Local Widget", unit_price=Decimal("12.50"))])
+    result = push_name_list(gateway, engine, "Customer")
+    assert (result.created, result.linked, result.failed) == (1, 1, 1)
+    assert "Bad: Name" in result.errors[0] and "code 2050" in result.errors[0]
+    items = push_name_list(gateway, engine, "Item", default_income_account_id="2")
+    assert items.created == 1
+    mirror = local_mirror(engine, Customer)
+    assert mirror[existing["Id"]].display_name == "already there" and mirror[existing["Id"]].sync_state == SyncState.SYNCED
+    assert {r["DisplayName"] for r in sandbox.dump("Customer")["records"]} == {"Already There", "New Local"}
+
+    sandbox.reset_counters()
+    again = push_name_list(gateway, engine, "Customer")
+    assert (again.created, again.updated, again.failed) == (0, 0, 0)
+    assert sandbox.counters()["total"] == 0
+
+
+def test_local_edit_is_sent_as_sparse_update_and_qbo_wins_a_conflict(sandbox, gateway, engine):
+    sandbox.seed(customers=2)
+    pull_name_list(gateway, engine, "Customer")
+    first, second = sorted(local_mirror(engine, Customer))
+    with session_scope(engine) as session:
+        for qb_id, phone in ((first, "555-0001"), (second, "555-0002")):
+            row = session.scalars(sa.select(Customer).where(Customer.qb_id == qb_id)).one()
+            row.phone, row.local_updated_at = phone, utcnow()
+    # Meanwhile someone edits the second customer in QuickBooks.
+    qb = sandbox.qb_client()
+    from quickbooks.objects.customer import Customer as QBCustomer
+    theirs = QBCustomer.get(second, qb=qb)
+    theirs.CompanyName = "Edited in QuickBooks"
+    theirs.save(qb=qb)
+
+    pulled = pull_name_list(gateway, engine, "Customer")
+    assert len(pulled.conflicts) == 1 and "kept the QuickBooks version" in pulled.conflicts[0]
+    pushed = push_name_list(gateway, engine, "Customer")
+    assert pushed.updated == 1
+    records = {r["Id"]: r for r in sandbox.dump("Customer")["records"]}
+    assert records[first]["PrimaryPhone"]["FreeFormNumber"] == "555-0001"
+    assert "PrimaryPhone" not in records[second] and records[second]["CompanyName"] == "Edited in QuickBooks"
+
+
+def test_overlap_reread_does_not_wipe_a_pending_local_edit(sandbox, gateway, engine):
+    sandbox.seed(customers=1)
+    pull_name_list(gateway, engine, "Customer")
+    with session_scope(engine) as session:
+        row = session.scalars(sa.select(Customer)).one()
+        row.phone, row.local_updated_at = "555-0100", utcnow()
+    pull_name_list(gateway, engine, "Customer")  # re-reads the unchanged record in the overlap window
+    assert push_name_list(gateway, engine, "Customer").updated == 1
+
+
+def test_customer_row_mapping_of_a_real_record(sandbox, gateway):
+    record = gateway.create("Customer", {"DisplayName": "Mapped", "PrimaryEmailAddr": {"Address": "m@x.example"}},
+                            request_id="m-1")
+    row = customer_row(record)
+    assert row["email"] == "m@x.example" and row["qb_updated_at"].tzinfo is not None
