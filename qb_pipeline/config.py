@@ -32,3 +32,12 @@ def env_flag(name: str, default: bool = True) -> bool:
     if normalized in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{name} must be true or false (got {value!r})")
+
+
+def quickbooks_environment() -> str:
+    """sandbox-local (the bundled sandbox), sandbox (Intuit's) or production."""
+    return os.environ.get("QB_ENVIRONMENT", "sandbox-local")
+
+
+def sandbox_connection_file() -> Path:
+    return Path(os.environ.get("QB_SANDBOX_CONNECTION_FILE") or data_dir() / "sandbox" / "connection.json")

@@ -1,9 +1,9 @@
-"""Dagster resources: the project database (and, from the QuickBooks issue on, QuickBooks)."""
+"""Dagster resources: the project database and the QuickBooks connection."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import dagster as dg
@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session
 
 from qb_pipeline import config
 from qb_pipeline.db.session import engine_for, redact_url, session_scope
+from qb_pipeline.db.token_cipher import TokenCipher, load_or_create_key
+from qb_pipeline.quickbooks.factory import build_gateway, intuit_settings, sandbox_settings
+from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 
 
 class DatabaseResource(dg.ConfigurableResource):
@@ -35,8 +38,59 @@ class DatabaseResource(dg.ConfigurableResource):
             yield session
 
 
+class QuickBooksResource(dg.ConfigurableResource):
+    """One QuickBooks Online company: the bundled sandbox (sandbox-local), Intuit's sandbox, or production."""
+
+    environment: str = "sandbox-local"
+    client_id: str = ""
+    client_secret: str = ""
+    realm_id: str = ""
+    redirect_uri: str = "http://127.0.0.1:8766/callback"
+    sandbox_connection_file: str = ""
+    token_key: str = ""  # QB_TOKEN_KEY; empty = the embedded default's generated key file
+    timeout_seconds: float = 30.0
+    retries: int = 3
+    batch_size: int = 30
+    throttle_wait_seconds: float = 60.0
+    default_income_account_id: str = ""  # for new Service items; empty = the first Income account
+
+    def gateway(self, database: DatabaseResource, progress: Callable[[str], None] = lambda _m: None) -> QuickBooksGateway:
+        cipher = TokenCipher(load_or_create_key(self.token_key or None, config.data_dir()))
+        bootstrap = None
+        if self.environment == "sandbox-local":
+            settings, bootstrap = sandbox_settings(self.sandbox_connection_file or config.sandbox_connection_file(),
+                                                   self.timeout_seconds)
+        else:
+            settings = intuit_settings(client_id=self.client_id, client_secret=self.client_secret,
+                                       realm_id=self.realm_id, redirect_uri=self.redirect_uri,
+                                       environment=self.environment, timeout_seconds=self.timeout_seconds)
+        return build_gateway(settings, database.engine, cipher, bootstrap_refresh_token=bootstrap,
+                             retries=self.retries, batch_size=self.batch_size,
+                             throttle_wait=self.throttle_wait_seconds, progress=progress)
+
+
+def _env(name: str, default: str = "") -> str | dg.EnvVar:
+    """An EnvVar when the variable is set (the UI shows its name, never its value), else the default."""
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
 def database_resource() -> DatabaseResource:
-    """From QB_DATABASE_URL when set (as an EnvVar, so the UI never shows the value), else SQLite."""
-    if os.environ.get("QB_DATABASE_URL"):
-        return DatabaseResource(url=dg.EnvVar("QB_DATABASE_URL"))
-    return DatabaseResource(url=config.default_database_url())
+    """From QB_DATABASE_URL when set, else the SQLite file under QB_DATA_DIR."""
+    return DatabaseResource(url=_env("QB_DATABASE_URL", config.default_database_url()))
+
+
+def quickbooks_resource() -> QuickBooksResource:
+    return QuickBooksResource(
+        environment=config.quickbooks_environment(),
+        client_id=_env("QB_CLIENT_ID"),
+        client_secret=_env("QB_CLIENT_SECRET"),
+        realm_id=_env("QB_REALM_ID"),
+        redirect_uri=os.environ.get("QB_REDIRECT_URI", "http://127.0.0.1:8766/callback"),
+        sandbox_connection_file=str(config.sandbox_connection_file()),
+        token_key=_env("QB_TOKEN_KEY"),
+        timeout_seconds=float(os.environ.get("QB_TIMEOUT_SECONDS", "30")),
+        retries=int(os.environ.get("QB_RETRIES", "3")),
+        batch_size=int(os.environ.get("QB_BATCH_SIZE", "30")),
+        throttle_wait_seconds=float(os.environ.get("QB_THROTTLE_WAIT_SECONDS", "60")),
+        default_income_account_id=os.environ.get("QB_DEFAULT_INCOME_ACCOUNT_ID", ""),
+    )

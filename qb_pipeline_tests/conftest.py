@@ -4,4 +4,5 @@ pytest_plugins = [
     "qb_pipeline_tests.fixtures.databases",
     "qb_pipeline_tests.fixtures.sandbox",
     "qb_pipeline_tests.fixtures.gateway",
+    "qb_pipeline_tests.fixtures.dagster_resources",
 ]

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from qb_pipeline.db.models import Base, Order, OrderStatus, SyncLog
+from qb_pipeline.db.models import Base, Customer, Item, Order, OrderStatus, SyncLog
 from qb_pipeline.db.types import utcnow
 
 # SQLite allows 32,766 bound parameters per statement; rows of ~20 columns fit comfortably.
@@ -208,3 +208,18 @@ def prune_sync_log(session: Session, *, retention_days: int = 30, now: datetime 
         sa.delete(SyncLog).where(SyncLog.logged_at < cutoff).execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
+
+
+def link_coverage(session: Session, entity: str) -> tuple[int, int]:
+    """(rows linked to a QuickBooks record, all rows) for Customer or Item."""
+    model = {"Customer": Customer, "Item": Item}[entity]
+    total = session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+    linked = session.scalar(sa.select(sa.func.count()).select_from(model).where(model.qb_id.is_not(None))) or 0
+    return linked, total
+
+
+def unlinked_older_than(session: Session, entity: str, age: timedelta, now: datetime | None = None) -> list[str]:
+    """Names of local rows still without a QuickBooks record after `age`."""
+    model, name = {"Customer": (Customer, Customer.display_name), "Item": (Item, Item.name)}[entity]
+    cutoff = (now or utcnow()) - age
+    return list(session.scalars(sa.select(name).where(model.qb_id.is_(None), model.created_at < cutoff).limit(20)))

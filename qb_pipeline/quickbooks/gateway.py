@@ -140,6 +140,12 @@ class QuickBooksGateway:
                           "AND Active IN (true, false)", f"looking up {entity} {name!r}").get(entity, [])
         return rows[0] if rows else None
 
+    def default_income_account_id(self) -> str | None:
+        """The first active Income account: where a new Service item's sales are booked by default."""
+        rows = self.query("SELECT * FROM Account WHERE AccountType = 'Income' ORDERBY Id MAXRESULTS 1",
+                          "looking up an income account").get("Account", [])
+        return rows[0]["Id"] if rows else None
+
     def find_invoices(self, doc_numbers: Sequence[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}
         numbers = list(dict.fromkeys(doc_numbers))

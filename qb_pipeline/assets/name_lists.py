@@ -1,0 +1,85 @@
+"""The `customers` and `items` assets: QuickBooks name lists mirrored both ways."""
+
+
+import time
+
+import dagster as dg
+import sqlalchemy as sa
+
+from qb_pipeline.db import queries
+from qb_pipeline.db.models import Item
+from qb_pipeline.resources import DatabaseResource, QuickBooksResource
+from qb_pipeline.sync.pull import pull_name_list
+from qb_pipeline.sync.push import push_name_list
+
+GROUP = "quickbooks"
+OWNERS = ["team:data-engineering"]
+
+
+def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource, database: DatabaseResource,
+                   entity: str, label: str) -> dg.MaterializeResult:
+    """Pull what changed in QuickBooks, push what changed here, record one activity-log row."""
+    started = time.monotonic()
+    gateway = quickbooks.gateway(database, progress=context.log.info)
+    try:
+        pulled = pull_name_list(gateway, database.engine, entity, progress=context.log.info)
+        for conflict in pulled.conflicts:
+            context.log.warning(conflict)
+        income_account = None
+        if entity == "Item":
+            with database.session() as session:
+                needs_account = session.scalar(sa.select(sa.func.count()).select_from(Item).where(Item.qb_id.is_(None)))
+            if needs_account:
+                income_account = quickbooks.default_income_account_id or gateway.default_income_account_id()
+        pushed = push_name_list(gateway, database.engine, entity, default_income_account_id=income_account)
+    except Exception as error:
+        with database.session() as session:
+            queries.append_sync_log(session, entity=label, outcome="FAILED", message=str(error),
+                                    run_id=context.run_id, duration_seconds=time.monotonic() - started)
+        raise
+    for error in pushed.errors:
+        context.log.warning(error)
+    seconds = time.monotonic() - started
+    with database.session() as session:
+        linked, total = queries.link_coverage(session, entity)
+        outcome = "PARTIAL" if pushed.failed else "SUCCESS"
+        message = (f"Synced {pulled.new} new {label.lower()} from QuickBooks ({pulled.mode}, {pulled.pulled} read); "
+                   f"pushed {pushed.created} new and {pushed.updated} changed, linked {pushed.linked + pulled.linked}"
+                   + (f", {pushed.failed} failed" if pushed.failed else "")
+                   + (f"; {len(pulled.conflicts)} conflicts kept the QuickBooks version" if pulled.conflicts else ""))
+        queries.append_sync_log(session, entity=label, outcome=outcome, message=message,
+                                processed=pulled.pulled + pushed.created + pushed.updated, failed=pushed.failed,
+                                run_id=context.run_id, duration_seconds=seconds)
+    context.log.info(f"{label.upper()}: {outcome} - {message}")
+    stats = gateway.stats
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": int(total),
+        "pulled": int(pulled.pulled),
+        "new_from_quickbooks": int(pulled.new),
+        "created_in_quickbooks": int(pushed.created),
+        "updated_in_quickbooks": int(pushed.updated),
+        "linked_by_name": int(pushed.linked + pulled.linked),
+        "failed": int(pushed.failed),
+        "conflicts": len(pulled.conflicts),
+        "linked": int(linked),
+        "total": int(total),
+        "api_calls": int(stats.total_calls),
+        "retries": int(stats.retries),
+        "throttle_waits": int(gateway.throttle.waits),
+        "seconds": float(round(seconds, 3)),
+        "pull_mode": pulled.mode,
+    })
+
+
+@dg.asset(group_name=GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS)
+def customers(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
+              database: DatabaseResource) -> dg.MaterializeResult:
+    """QuickBooks customers mirrored in the project database, and local customers pushed to QuickBooks."""
+    return sync_name_list(context, quickbooks, database, "Customer", "Customers")
+
+
+@dg.asset(group_name=GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS)
+def items(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
+          database: DatabaseResource) -> dg.MaterializeResult:
+    """QuickBooks items (products and services) mirrored, and local items pushed to QuickBooks."""
+    return sync_name_list(context, quickbooks, database, "Item", "Items")

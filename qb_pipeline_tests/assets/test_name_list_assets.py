@@ -1,0 +1,64 @@
+"""Materializing `customers` and `items` with real Dagster against the sandbox."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import dagster as dg
+import sqlalchemy as sa
+
+from qb_pipeline.assets.name_lists import customers, items
+from qb_pipeline.checks import customers_linked, items_linked, quickbooks_connection
+from qb_pipeline.db.models import Customer, Item, SyncLog
+from qb_pipeline.db.session import make_engine, session_scope
+
+
+def materialize(resources):
+    return dg.materialize([customers, items], resources=resources)
+
+
+def metadata_of(result, key):
+    return {k: v.value for k, v in result.asset_materializations_for_node(key)[0].metadata.items()}
+
+
+def test_materialize_pulls_pushes_and_reports_numbers(sandbox, resources, database_url):
+    sandbox.seed(preset="demo")
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        session.add_all([Customer(display_name="Walk-in Customer"), Item(name="Gift Wrap", unit_price=Decimal("3.00"))])
+    result = materialize(resources)
+    assert result.success
+    meta = metadata_of(result, "customers")
+    demo_customers = len(sandbox.dump("Customer")["records"])
+    assert meta["created_in_quickbooks"] == 1 and meta["total"] == meta["linked"] == demo_customers
+    assert meta["api_calls"] >= 2 and isinstance(meta["seconds"], float) and meta["dagster/row_count"] == demo_customers
+    assert metadata_of(result, "items")["created_in_quickbooks"] == 1
+    gift_wrap = next(r for r in sandbox.dump("Item")["records"] if r["Name"] == "Gift Wrap")
+    assert gift_wrap["IncomeAccountRef"]["value"] == "1" and gift_wrap["UnitPrice"] == 3.0
+    with session_scope(engine) as session:
+        log = session.scalars(sa.select(SyncLog).order_by(SyncLog.id)).all()
+    assert [(row.entity, row.outcome) for row in log] == [("CUSTOMERS", "SUCCESS"), ("ITEMS", "SUCCESS")]
+    assert "pushed 1 new" in log[0].message
+
+    second = materialize(resources)
+    assert metadata_of(second, "customers")["pull_mode"] == "cdc"
+    assert metadata_of(second, "customers")["created_in_quickbooks"] == 0
+
+
+def test_checks_pass_after_a_sync(sandbox, resources):
+    sandbox.seed(preset="demo")
+    result = dg.materialize([customers, items, customers_linked, items_linked, quickbooks_connection],
+                            resources=resources)
+    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert evaluations == {"customers_linked": True, "items_linked": True, "quickbooks_connection": True}
+
+
+def test_quickbooks_down_fails_the_run_with_a_clear_message_and_logs_it(sandbox, resources, database_url):
+    sandbox.inject("503", count=50)
+    result = dg.materialize([customers], resources=resources, raise_on_error=False)
+    assert not result.success
+    messages = " ".join(str(e.event_specific_data) for e in result.all_events if e.is_step_failure)
+    assert "HTTP 503 (gave up after 4 attempts)" in messages
+    with session_scope(make_engine(database_url)) as session:
+        row = session.scalars(sa.select(SyncLog)).one()
+    assert row.outcome == "FAILED" and "503" in row.message
