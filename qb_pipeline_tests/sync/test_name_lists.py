@@ -136,3 +136,20 @@ def test_customer_row_mapping_of_a_real_record(sandbox, gateway):
                             request_id="m-1")
     row = customer_row(record)
     assert row["email"] == "m@x.example" and row["qb_updated_at"].tzinfo is not None
+
+
+def test_cdc_cap_and_stale_cursor_fall_back_to_paged_queries(sandbox, gateway, engine):
+    from datetime import timedelta
+
+    from qb_pipeline.db.models import SyncCursor
+
+    sandbox.seed(customers=1500)
+    pull_name_list(gateway, engine, "Customer")
+    # All 1500 are inside the overlap window: CDC answers its 1000-object cap, so the pull pages instead.
+    capped = pull_name_list(gateway, engine, "Customer")
+    assert (capped.mode, capped.pulled) == ("query", 1500)
+    with session_scope(engine) as session:
+        session.execute(sa.update(SyncCursor).values(covered_until=utcnow() - timedelta(days=40)))
+    stale = pull_name_list(gateway, engine, "Customer")
+    assert stale.mode == "query"
+    assert len(local_mirror(engine, Customer)) == 1500
