@@ -117,13 +117,13 @@ def _draft_line(session: Session, order: Order, customer: Customer, line) -> Dra
     _check_usable(item, "item", item.name, where)
     quantity = _decimal(line.quantity, f"{where}: quantity")
     if quantity <= 0:
-        _fail(f"{where}: quantity must be greater than zero (got {quantity})")
+        _fail(f"{where}: quantity must be greater than zero (got {plain_decimal(quantity)})")
     if line.unit_price is not None:
         unit_price, source = _decimal(line.unit_price, f"{where}: price"), "order"
         if unit_price < 0:
-            _fail(f"{where}: price must not be negative (got {unit_price})")
+            _fail(f"{where}: price must not be negative (got {plain_decimal(unit_price)})")
         if unit_price != unit_price.quantize(CENT):
-            _fail(f"{where}: price {unit_price.normalize()} has more than two decimals")
+            _fail(f"{where}: price {plain_decimal(unit_price)} has more than two decimals")
         unit_price = unit_price.quantize(CENT)
     else:
         try:
