@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
+from decimal import Decimal
 
 import dagster as dg
+import sqlalchemy as sa
 
+from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import customers, items
 from qb_pipeline.db import queries
-from qb_pipeline.db.models import QBToken
+from qb_pipeline.db.models import Order, OrderStatus, QBInvoice, QBToken
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import QuickBooksError
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
+from qb_pipeline.sync.invoice_draft import OrderRejected, draft_invoice
 
 UNLINKED_GRACE = timedelta(hours=1)
 REFRESH_TOKEN_WARNING = timedelta(days=14)
@@ -59,4 +64,61 @@ def quickbooks_connection(quickbooks: QuickBooksResource, database: DatabaseReso
         severity=dg.AssetCheckSeverity.WARN,
         description="connected" if passed else f"the refresh token expires in {days_left:.1f} days: reconnect soon",
         metadata={"refresh_token_days_left": float(round(days_left, 1)) if days_left is not None else -1.0},
+    )
+
+
+@dg.asset_check(asset=invoices, description=(
+    "No order has waited longer than QB_PENDING_ALERT_MINUTES (default 15) to become an invoice."))
+def orders_not_waiting(database: DatabaseResource) -> dg.AssetCheckResult:
+    limit = timedelta(minutes=float(os.environ.get("QB_PENDING_ALERT_MINUTES", "15")))
+    with database.session() as session:
+        waiting = session.scalars(sa.select(Order.order_number).where(
+            Order.status.in_([OrderStatus.PENDING, OrderStatus.PUSHING]), Order.created_at < utcnow() - limit
+        ).order_by(Order.created_at).limit(20)).all()
+    return dg.AssetCheckResult(
+        passed=not waiting,
+        description=(f"{len(waiting)} orders waiting over {limit}: {', '.join(waiting[:5])}" if waiting
+                     else "no order is waiting"),
+        metadata={"orders_waiting_too_long": len(waiting)},
+    )
+
+
+@dg.asset_check(asset=invoices, description=(
+    "Each synced order's QuickBooks invoice total equals the order's total (newest 2,000 orders)."))
+def invoice_totals_reconcile(database: DatabaseResource) -> dg.AssetCheckResult:
+    mismatches: list[str] = []
+    with database.session() as session:
+        rows = session.execute(
+            sa.select(Order, QBInvoice.total_amt)
+            .join(QBInvoice, QBInvoice.qb_id == Order.qb_invoice_id)
+            .where(Order.status == OrderStatus.SYNCED, Order.qb_invoice_state.is_(None))
+            .order_by(Order.id.desc()).limit(2000)
+        ).all()
+        for order, total in rows:
+            try:
+                expected = draft_invoice(session, order).total
+            except OrderRejected as rejected:
+                mismatches.append(f"{order.order_number} (cannot re-price: {rejected.reason})")
+                continue
+            if total is None or Decimal(total) != expected:
+                mismatches.append(f"{order.order_number} (QuickBooks {total}, order {expected})")
+    return dg.AssetCheckResult(
+        passed=not mismatches,
+        description="; ".join(mismatches[:5]) if mismatches else f"{len(rows)} invoices match their orders",
+        metadata={"checked": len(rows), "mismatches": len(mismatches)},
+    )
+
+
+@dg.asset_check(asset=invoices, description="No two QuickBooks invoices (voided ones included) share a DocNumber.")
+def unique_doc_numbers(database: DatabaseResource) -> dg.AssetCheckResult:
+    with database.session() as session:
+        duplicates = session.execute(
+            sa.select(QBInvoice.doc_number, sa.func.count())
+            .where(QBInvoice.status != "deleted", QBInvoice.doc_number.is_not(None))
+            .group_by(QBInvoice.doc_number).having(sa.func.count() > 1).limit(20)
+        ).all()
+    return dg.AssetCheckResult(
+        passed=not duplicates,
+        description=", ".join(f"{number} ×{count}" for number, count in duplicates) or "every DocNumber is unique",
+        metadata={"duplicated_doc_numbers": len(duplicates)},
     )

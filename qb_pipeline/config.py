@@ -41,3 +41,9 @@ def quickbooks_environment() -> str:
 
 def sandbox_connection_file() -> Path:
     return Path(os.environ.get("QB_SANDBOX_CONNECTION_FILE") or data_dir() / "sandbox" / "connection.json")
+
+
+def pricing_drop_dir() -> Path | None:
+    """QB_PRICING_DROP_DIR: a folder the price_levels asset imports pricing CSV files from."""
+    value = os.environ.get("QB_PRICING_DROP_DIR")
+    return Path(value) if value else None

@@ -1,0 +1,72 @@
+"""The `invoices` asset: new orders become QuickBooks invoices, and QuickBooks invoices are mirrored."""
+
+import os
+import time
+
+import dagster as dg
+import sqlalchemy as sa
+
+from qb_pipeline.assets.name_lists import GROUP, OWNERS, customers, items
+from qb_pipeline.assets.orders import orders
+from qb_pipeline.assets.price_levels import price_levels
+from qb_pipeline.db import queries
+from qb_pipeline.db.models import Item, Order, OrderStatus
+from qb_pipeline.db.types import utcnow
+from qb_pipeline.resources import DatabaseResource, QuickBooksResource
+from qb_pipeline.sync.invoice_mirror import mirror_invoices
+from qb_pipeline.sync.invoices import STALE_CLAIM_AFTER, push_orders
+
+ORDERS_PER_RUN = int(os.environ.get("QB_ORDERS_PER_RUN", "5000"))
+
+
+@dg.asset(group_name=GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, deps=[orders, customers, items, price_levels])
+def invoices(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
+             database: DatabaseResource) -> dg.MaterializeResult:
+    """Pending orders pushed to QuickBooks as invoices (at most one each), and QuickBooks invoices mirrored."""
+    started = time.monotonic()
+    gateway = quickbooks.gateway(database, progress=context.log.info)
+    try:
+        income_account = quickbooks.default_income_account_id or None
+        with database.session() as session:
+            if income_account is None and session.scalar(sa.select(sa.func.count()).where(Item.qb_id.is_(None))):
+                income_account = gateway.default_income_account_id()
+        pushed = push_orders(gateway, database.engine, context.run_id, limit=ORDERS_PER_RUN,
+                             stale_after=STALE_CLAIM_AFTER, default_income_account_id=income_account,
+                             progress=context.log.info)
+        mirrored = mirror_invoices(gateway, database.engine)
+    except Exception as error:
+        with database.session() as session:
+            queries.append_sync_log(session, entity="Invoices", outcome="FAILED", message=str(error),
+                                    run_id=context.run_id, duration_seconds=time.monotonic() - started)
+        raise
+    for reason in pushed.reasons:
+        context.log.warning(reason)
+    seconds = time.monotonic() - started
+    with database.session() as session:
+        pending, oldest = session.execute(
+            sa.select(sa.func.count(), sa.func.min(Order.created_at)).where(Order.status == OrderStatus.PENDING)
+        ).one()
+        outcome = "PARTIAL" if pushed.failed or pushed.blocked else "SUCCESS"
+        message = (f"Synced {pushed.pushed} new invoices"
+                   + (f", linked {pushed.linked} already in QuickBooks" if pushed.linked else "")
+                   + (f", {pushed.failed} failed" if pushed.failed else "")
+                   + (f", {pushed.blocked} blocked" if pushed.blocked else "")
+                   + f"; mirrored {mirrored.updated} invoices ({mirrored.mode})"
+                   + (f", {mirrored.flagged_orders} orders flagged voided/deleted" if mirrored.flagged_orders else ""))
+        queries.append_sync_log(session, entity="Invoices", outcome=outcome, message=message,
+                                processed=pushed.processed, failed=pushed.failed + pushed.blocked,
+                                run_id=context.run_id, duration_seconds=seconds)
+    context.log.info(f"INVOICES: {outcome} - {message}")
+    return dg.MaterializeResult(metadata={
+        "pushed": int(pushed.pushed),
+        "linked_existing": int(pushed.linked),
+        "failed": int(pushed.failed),
+        "blocked": int(pushed.blocked),
+        "pending_after_run": int(pending),
+        "oldest_pending_age_seconds": float((utcnow() - oldest).total_seconds()) if oldest else 0.0,
+        "mirrored": int(mirrored.updated),
+        "voided_or_deleted_flagged": int(mirrored.flagged_orders),
+        "api_calls": int(gateway.stats.total_calls),
+        "retries": int(gateway.stats.retries),
+        "seconds": float(round(seconds, 3)),
+    })

@@ -1,0 +1,94 @@
+"""QuickBooks invoices mirrored into `qb_invoices`: balances, voids and deletes included.
+
+Full on the first run, CDC after (deleted invoices only show up there), paged queries when CDC cannot
+answer. An order whose invoice was voided or deleted in QuickBooks is flagged (`qb_invoice_state`)
+and stays `synced`: it is never pushed again without a person deciding so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from qb_pipeline.db.models import Order, QBInvoice, SyncCursor
+from qb_pipeline.db.queries import upsert_by_qb_id
+from qb_pipeline.db.session import session_scope
+from qb_pipeline.db.types import utcnow
+from qb_pipeline.sync.port import QuickBooksPort
+from qb_pipeline.sync.pull import CDC_WINDOW, OVERLAP
+from qb_pipeline.sync.records import invoice_row
+
+ENTITY = "Invoice"
+
+
+@dataclass
+class MirrorResult:
+    mode: str
+    updated: int = 0
+    deleted: int = 0
+    voided: int = 0
+    flagged_orders: int = 0
+
+
+def is_voided(record: dict) -> bool:
+    """QBO keeps a voided invoice with zero amounts and a 'Voided' note."""
+    return str(record.get("PrivateNote", "")).startswith("Voided") and Decimal(str(record.get("TotalAmt", 0))) == 0
+
+
+def mirror_invoices(qb: QuickBooksPort, engine: sa.Engine, *, now: datetime | None = None,
+                    overlap: timedelta = OVERLAP) -> MirrorResult:
+    started = now or utcnow()
+    with session_scope(engine) as session:
+        cursor = session.get(SyncCursor, (qb.realm_id, ENTITY))
+        covered_until = cursor.covered_until if cursor else None
+    deleted_ids: list[str] = []
+    if covered_until is None:
+        result, pages = MirrorResult("full"), qb.query_pages(ENTITY)
+    else:
+        since = covered_until - overlap
+        changes = qb.changes_since(ENTITY, since) if started - since < CDC_WINDOW else None
+        if changes is not None and not changes.truncated:
+            result, pages, deleted_ids = MirrorResult("cdc"), [changes.changed], changes.deleted_ids
+        else:
+            # Paging cannot see deletions; the next CDC within the window will.
+            result, pages = MirrorResult("query"), qb.query_pages(ENTITY, updated_since=since)
+
+    for page in pages:
+        if not page:
+            continue
+        rows = []
+        for record in page:
+            row = invoice_row(record, qb.realm_id)
+            if is_voided(record):
+                row["status"] = "voided"
+                result.voided += 1
+            rows.append(row)
+        with session_scope(engine) as session:
+            upsert_by_qb_id(session, QBInvoice, rows, conflict_columns=("realm_id", "qb_id"))
+        result.updated += len(rows)
+
+    with session_scope(engine) as session:
+        if deleted_ids:
+            session.execute(sa.update(QBInvoice).where(QBInvoice.realm_id == qb.realm_id,
+                                                       QBInvoice.qb_id.in_(deleted_ids)).values(status="deleted"))
+            result.deleted = len(deleted_ids)
+        gone = sa.select(QBInvoice.qb_id).where(QBInvoice.realm_id == qb.realm_id,
+                                                QBInvoice.status.in_(["voided", "deleted"]))
+        for state in ("voided", "deleted"):
+            flagged = session.execute(
+                sa.update(Order)
+                .where(Order.qb_invoice_id.in_(gone.where(QBInvoice.status == state)),
+                       sa.or_(Order.qb_invoice_state.is_(None), Order.qb_invoice_state != state))
+                .values(qb_invoice_state=state)
+                .execution_options(synchronize_session=False)
+            )
+            result.flagged_orders += flagged.rowcount or 0
+        cursor = session.get(SyncCursor, (qb.realm_id, ENTITY)) or SyncCursor(realm_id=qb.realm_id, entity=ENTITY)
+        cursor.covered_until = started
+        if result.mode == "full":
+            cursor.full_sync_at = started
+        session.add(cursor)
+    return result

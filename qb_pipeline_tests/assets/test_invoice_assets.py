@@ -1,0 +1,66 @@
+"""`invoices` and `price_levels` materialized with real Dagster against the sandbox."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import dagster as dg
+import sqlalchemy as sa
+
+from qb_pipeline.assets.invoices import invoices
+from qb_pipeline.assets.name_lists import customers, items
+from qb_pipeline.assets.price_levels import price_levels
+from qb_pipeline.checks import invoice_totals_reconcile, orders_not_waiting, unique_doc_numbers
+from qb_pipeline.db.models import Customer, Item, Order, OrderLine, SyncLog
+from qb_pipeline.db.session import make_engine, session_scope
+
+ALL = [customers, items, price_levels, invoices, orders_not_waiting, invoice_totals_reconcile, unique_doc_numbers]
+
+
+def meta(result, key):
+    return {k: v.value for k, v in result.asset_materializations_for_node(key)[0].metadata.items()}
+
+
+def test_orders_become_invoices_priced_from_a_dropped_csv_and_voids_are_flagged(sandbox, resources, database_url,
+                                                                                 tmp_path, monkeypatch):
+    sandbox.seed(preset="demo")
+    engine = make_engine(database_url)
+    assert dg.materialize([customers, items], resources=resources).success
+    drop = tmp_path / "pricing"
+    drop.mkdir()
+    # valid_from before the orders: an order is priced as of its own time
+    (drop / "prices.csv").write_text("kind,customer,price_level,item,price,percent,valid_from\n"
+                                     "customer_price,Cool Cars,,Rocks,8.00,,2026-01-01T00:00:00+00:00\n"
+                                     "customer_price,Nobody,,Rocks,8.00,,2026-01-01T00:00:00+00:00\n")
+    monkeypatch.setenv("QB_PRICING_DROP_DIR", str(drop))
+    with session_scope(engine) as session:
+        cool = session.scalars(sa.select(Customer).where(Customer.display_name == "Cool Cars")).one()
+        rocks = session.scalars(sa.select(Item).where(Item.name == "Rocks")).one()
+        session.add_all([
+            Order(order_number="WEB-1", customer_id=cool.id,
+                  lines=[OrderLine(line_number=1, item_id=rocks.id, quantity=Decimal("3"))]),
+            Order(order_number="WEB-2", customer_name="Nobody Inc",
+                  lines=[OrderLine(line_number=1, item_id=rocks.id, quantity=Decimal("1"))]),
+        ])
+    result = dg.materialize(ALL, resources=resources)
+    assert result.success
+    assert meta(result, "price_levels")["changes_this_run"] == 1 and meta(result, "price_levels")["rejected_rows"] == 1
+    assert (drop / "processed").is_dir() and not list(drop.glob("*.csv"))
+    numbers = meta(result, "invoices")
+    assert (numbers["pushed"], numbers["failed"], numbers["pending_after_run"]) == (1, 1, 0)
+    (invoice,) = sandbox.dump("Invoice")["records"]
+    assert invoice["DocNumber"] == "WEB-1" and invoice["TotalAmt"] == 24.0  # 3 × the customer's 8.00
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"orders_not_waiting": True, "invoice_totals_reconcile": True, "unique_doc_numbers": True}
+
+    qb = sandbox.qb_client()
+    from quickbooks.objects.invoice import Invoice
+    Invoice.get(invoice["Id"], qb=qb).void(qb=qb)
+    again = dg.materialize([invoices], resources=resources)
+    assert meta(again, "invoices")["voided_or_deleted_flagged"] == 1
+    with session_scope(engine) as session:
+        order = session.scalars(sa.select(Order).where(Order.order_number == "WEB-1")).one()
+        assert (order.status.value, order.qb_invoice_state) == ("synced", "voided")
+        log = [r.entity for r in session.scalars(sa.select(SyncLog).order_by(SyncLog.id))]
+    assert log.count("INVOICES") == 2 and "PRICING" in log
+    assert len(sandbox.dump("Invoice")["records"]) == 1  # the voided order was not pushed again
