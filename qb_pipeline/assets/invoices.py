@@ -6,11 +6,12 @@ import time
 import dagster as dg
 import sqlalchemy as sa
 
+from qb_pipeline.assets.activity import failure_logged, income_account_for_new_items
 from qb_pipeline.assets.name_lists import GROUP, OWNERS, customers, items
 from qb_pipeline.assets.orders import orders
 from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.db import queries
-from qb_pipeline.db.models import Item, Order, OrderStatus
+from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
@@ -25,20 +26,12 @@ def invoices(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
     """Pending orders pushed to QuickBooks as invoices (at most one each), and QuickBooks invoices mirrored."""
     started = time.monotonic()
     gateway = quickbooks.gateway(database, progress=context.log.info)
-    try:
-        income_account = quickbooks.default_income_account_id or None
-        with database.session() as session:
-            if income_account is None and session.scalar(sa.select(sa.func.count()).where(Item.qb_id.is_(None))):
-                income_account = gateway.default_income_account_id()
+    with failure_logged(database, "Invoices", context.run_id):
+        income_account = income_account_for_new_items(quickbooks, database, gateway)
         pushed = push_orders(gateway, database.engine, context.run_id, limit=ORDERS_PER_RUN,
                              stale_after=STALE_CLAIM_AFTER, default_income_account_id=income_account,
                              progress=context.log.info)
         mirrored = mirror_invoices(gateway, database.engine)
-    except Exception as error:
-        with database.session() as session:
-            queries.append_sync_log(session, entity="Invoices", outcome="FAILED", message=str(error),
-                                    run_id=context.run_id, duration_seconds=time.monotonic() - started)
-        raise
     for reason in pushed.reasons:
         context.log.warning(reason)
     seconds = time.monotonic() - started

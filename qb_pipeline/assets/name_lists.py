@@ -4,10 +4,9 @@
 import time
 
 import dagster as dg
-import sqlalchemy as sa
 
+from qb_pipeline.assets.activity import failure_logged, income_account_for_new_items
 from qb_pipeline.db import queries
-from qb_pipeline.db.models import Item
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.pull import pull_name_list
 from qb_pipeline.sync.push import push_name_list
@@ -21,22 +20,12 @@ def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksReso
     """Pull what changed in QuickBooks, push what changed here, record one activity-log row."""
     started = time.monotonic()
     gateway = quickbooks.gateway(database, progress=context.log.info)
-    try:
+    with failure_logged(database, label, context.run_id):
         pulled = pull_name_list(gateway, database.engine, entity, progress=context.log.info)
         for conflict in pulled.conflicts:
             context.log.warning(conflict)
-        income_account = None
-        if entity == "Item":
-            with database.session() as session:
-                needs_account = session.scalar(sa.select(sa.func.count()).select_from(Item).where(Item.qb_id.is_(None)))
-            if needs_account:
-                income_account = quickbooks.default_income_account_id or gateway.default_income_account_id()
+        income_account = income_account_for_new_items(quickbooks, database, gateway) if entity == "Item" else None
         pushed = push_name_list(gateway, database.engine, entity, default_income_account_id=income_account)
-    except Exception as error:
-        with database.session() as session:
-            queries.append_sync_log(session, entity=label, outcome="FAILED", message=str(error),
-                                    run_id=context.run_id, duration_seconds=time.monotonic() - started)
-        raise
     for error in pushed.errors:
         context.log.warning(error)
     seconds = time.monotonic() - started

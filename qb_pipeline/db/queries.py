@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from qb_pipeline.db.models import Base, Customer, Item, Order, OrderStatus, SyncLog
+from qb_pipeline.db.models import Base, Customer, Item, Order, OrderStatus, SyncCursor, SyncLog
 from qb_pipeline.db.types import utcnow
 
 # SQLite allows 32,766 bound parameters per statement; rows of ~20 columns fit comfortably.
@@ -223,3 +223,17 @@ def unlinked_older_than(session: Session, entity: str, age: timedelta, now: date
     model, name = {"Customer": (Customer, Customer.display_name), "Item": (Item, Item.name)}[entity]
     cutoff = (now or utcnow()) - age
     return list(session.scalars(sa.select(name).where(model.qb_id.is_(None), model.created_at < cutoff).limit(20)))
+
+
+def read_cursor(session: Session, realm_id: str, entity: str) -> datetime | None:
+    cursor = session.get(SyncCursor, (realm_id, entity))
+    return cursor.covered_until if cursor else None
+
+
+def advance_cursor(session: Session, realm_id: str, entity: str, covered_until: datetime, *, full: bool) -> None:
+    """Record what a pull covered; call it only once the pulled rows are committed."""
+    cursor = session.get(SyncCursor, (realm_id, entity)) or SyncCursor(realm_id=realm_id, entity=entity)
+    cursor.covered_until = covered_until
+    if full:
+        cursor.full_sync_at = covered_until
+    session.add(cursor)

@@ -13,7 +13,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from qb_pipeline.db.models import Order, QBInvoice, SyncCursor
+from qb_pipeline.db.models import Order, QBInvoice
+from qb_pipeline.db import queries
 from qb_pipeline.db.queries import upsert_by_qb_id
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
@@ -42,8 +43,7 @@ def mirror_invoices(qb: QuickBooksPort, engine: sa.Engine, *, now: datetime | No
                     overlap: timedelta = OVERLAP) -> MirrorResult:
     started = now or utcnow()
     with session_scope(engine) as session:
-        cursor = session.get(SyncCursor, (qb.realm_id, ENTITY))
-        covered_until = cursor.covered_until if cursor else None
+        covered_until = queries.read_cursor(session, qb.realm_id, ENTITY)
     deleted_ids: list[str] = []
     if covered_until is None:
         result, pages = MirrorResult("full"), qb.query_pages(ENTITY)
@@ -86,9 +86,5 @@ def mirror_invoices(qb: QuickBooksPort, engine: sa.Engine, *, now: datetime | No
                 .execution_options(synchronize_session=False)
             )
             result.flagged_orders += flagged.rowcount or 0
-        cursor = session.get(SyncCursor, (qb.realm_id, ENTITY)) or SyncCursor(realm_id=qb.realm_id, entity=ENTITY)
-        cursor.covered_until = started
-        if result.mode == "full":
-            cursor.full_sync_at = started
-        session.add(cursor)
+        queries.advance_cursor(session, qb.realm_id, ENTITY, started, full=result.mode == "full")
     return result

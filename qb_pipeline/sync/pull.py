@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from qb_pipeline.db.models import Customer, Item, SyncCursor, SyncState
+from qb_pipeline.db.models import Customer, Item, SyncState
+from qb_pipeline.db import queries
 from qb_pipeline.db.queries import upsert_by_qb_id
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
@@ -67,8 +68,7 @@ def pull_name_list(
     spec = NAME_LISTS[entity]
     started = now or utcnow()
     with session_scope(engine) as session:
-        cursor = session.get(SyncCursor, (qb.realm_id, entity))
-        covered_until = cursor.covered_until if cursor else None
+        covered_until = queries.read_cursor(session, qb.realm_id, entity)
 
     if covered_until is None:
         result = PullResult(entity, "full")
@@ -84,11 +84,7 @@ def pull_name_list(
         progress(f"{entity}: {result.pulled} records pulled ({result.mode})")
 
     with session_scope(engine) as session:
-        cursor = session.get(SyncCursor, (qb.realm_id, entity)) or SyncCursor(realm_id=qb.realm_id, entity=entity)
-        cursor.covered_until = started
-        if result.mode == "full":
-            cursor.full_sync_at = started
-        session.add(cursor)
+        queries.advance_cursor(session, qb.realm_id, entity, started, full=result.mode == "full")
     return result
 
 

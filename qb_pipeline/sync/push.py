@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from qb_pipeline.db.models import Customer, Item, SyncState
 from qb_pipeline.db.session import session_scope

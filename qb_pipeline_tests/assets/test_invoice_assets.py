@@ -64,3 +64,18 @@ def test_orders_become_invoices_priced_from_a_dropped_csv_and_voids_are_flagged(
         log = [r.entity for r in session.scalars(sa.select(SyncLog).order_by(SyncLog.id))]
     assert log.count("INVOICES") == 2 and "PRICING" in log
     assert len(sandbox.dump("Invoice")["records"]) == 1  # the voided order was not pushed again
+
+
+def test_an_order_for_a_local_item_creates_the_item_first(sandbox, resources, database_url):
+    sandbox.seed(preset="demo")
+    engine = make_engine(database_url)
+    assert dg.materialize([customers], resources=resources).success
+    with session_scope(engine) as session:
+        buyer = session.scalars(sa.select(Customer).where(Customer.display_name == "Cool Cars")).one()
+        session.add(Order(order_number="WEB-9", customer_id=buyer.id, lines=[
+            OrderLine(line_number=1, item=Item(name="Local Gizmo", unit_price=Decimal("4.25")), quantity=Decimal("2"))]))
+    result = dg.materialize([invoices], resources=resources)
+    assert meta(result, "invoices")["pushed"] == 1
+    gizmo = next(r for r in sandbox.dump("Item")["records"] if r["Name"] == "Local Gizmo")
+    assert gizmo["IncomeAccountRef"]["value"] == "1"  # QuickBooks' first income account
+    assert sandbox.dump("Invoice")["records"][0]["TotalAmt"] == 8.5

@@ -1,0 +1,35 @@
+"""Helpers the assets share: the activity log on failure, and the income account for new items."""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from qb_pipeline.db import queries
+from qb_pipeline.db.models import Item
+from qb_pipeline.quickbooks.gateway import QuickBooksGateway
+from qb_pipeline.resources import DatabaseResource, QuickBooksResource
+
+
+@contextmanager
+def failure_logged(database: DatabaseResource, entity: str, run_id: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    except Exception as error:
+        with database.session() as session:
+            queries.append_sync_log(session, entity=entity, outcome="FAILED", message=str(error), run_id=run_id,
+                                    duration_seconds=time.monotonic() - started)
+        raise
+
+
+def income_account_for_new_items(quickbooks: QuickBooksResource, database: DatabaseResource,
+                                 gateway: QuickBooksGateway) -> str | None:
+    """The configured income account, else QuickBooks' first — asked only when an item needs creating."""
+    if quickbooks.default_income_account_id:
+        return quickbooks.default_income_account_id
+    with database.session() as session:
+        unpushed = session.scalar(sa.select(sa.func.count()).select_from(Item).where(Item.qb_id.is_(None)))
+    # Outside the transaction: never hold the database while talking to QuickBooks.
+    return gateway.default_income_account_id() if unpushed else None
