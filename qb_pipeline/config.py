@@ -47,3 +47,28 @@ def pricing_drop_dir() -> Path | None:
     """QB_PRICING_DROP_DIR: a folder the price_levels asset imports pricing CSV files from."""
     value = os.environ.get("QB_PRICING_DROP_DIR")
     return Path(value) if value else None
+
+
+def sync_frequency_hours() -> int:
+    hours = int(os.environ.get("QB_SYNC_FREQUENCY_HOURS", "1"))
+    if not 1 <= hours <= 24:
+        raise ValueError(f"QB_SYNC_FREQUENCY_HOURS must be between 1 and 24 (got {hours})")
+    return hours
+
+
+def auto_sync(kind: str) -> bool:
+    """QB_AUTO_SYNC_CUSTOMERS / ITEMS / ORDERS / PRICING (default on)."""
+    return env_flag(f"QB_AUTO_SYNC_{kind.upper()}", True)
+
+
+def log_retention_days() -> int:
+    return int(os.environ.get("QB_LOG_RETENTION_DAYS", "30"))
+
+
+def sensor_interval_seconds() -> int:
+    return int(os.environ.get("QB_SENSOR_INTERVAL_SECONDS", "5"))
+
+
+def realm_tag() -> str:
+    """The run tag value that serializes pushes per QuickBooks company (dagster.yaml)."""
+    return os.environ.get("QB_REALM_ID") or quickbooks_environment()

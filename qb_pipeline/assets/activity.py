@@ -6,10 +6,18 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
+from qb_pipeline import config
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import Item
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
+
+
+def record_activity(database: DatabaseResource, **entry) -> None:
+    """One activity-log row; rows older than QB_LOG_RETENTION_DAYS go in the same transaction."""
+    with database.session() as session:
+        queries.append_sync_log(session, **entry)
+        queries.prune_sync_log(session, retention_days=config.log_retention_days())
 
 
 @contextmanager
@@ -18,9 +26,8 @@ def failure_logged(database: DatabaseResource, entity: str, run_id: str) -> Iter
     try:
         yield
     except Exception as error:
-        with database.session() as session:
-            queries.append_sync_log(session, entity=entity, outcome="FAILED", message=str(error), run_id=run_id,
-                                    duration_seconds=time.monotonic() - started)
+        record_activity(database, entity=entity, outcome="FAILED", message=str(error), run_id=run_id,
+                        duration_seconds=time.monotonic() - started)
         raise
 
 

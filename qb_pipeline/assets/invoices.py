@@ -6,11 +6,10 @@ import time
 import dagster as dg
 import sqlalchemy as sa
 
-from qb_pipeline.assets.activity import failure_logged, income_account_for_new_items
+from qb_pipeline.assets.activity import failure_logged, income_account_for_new_items, record_activity
 from qb_pipeline.assets.name_lists import GROUP, OWNERS, customers, items
 from qb_pipeline.assets.orders import orders
 from qb_pipeline.assets.price_levels import price_levels
-from qb_pipeline.db import queries
 from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
@@ -46,9 +45,8 @@ def invoices(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
                    + (f", {pushed.blocked} blocked" if pushed.blocked else "")
                    + f"; mirrored {mirrored.updated} invoices ({mirrored.mode})"
                    + (f", {mirrored.flagged_orders} orders flagged voided/deleted" if mirrored.flagged_orders else ""))
-        queries.append_sync_log(session, entity="Invoices", outcome=outcome, message=message,
-                                processed=pushed.processed, failed=pushed.failed + pushed.blocked,
-                                run_id=context.run_id, duration_seconds=seconds)
+    record_activity(database, entity="Invoices", outcome=outcome, message=message, processed=pushed.processed,
+                    failed=pushed.failed + pushed.blocked, run_id=context.run_id, duration_seconds=seconds)
     context.log.info(f"INVOICES: {outcome} - {message}")
     return dg.MaterializeResult(metadata={
         "pushed": int(pushed.pushed),

@@ -5,7 +5,7 @@ import time
 
 import dagster as dg
 
-from qb_pipeline.assets.activity import failure_logged, income_account_for_new_items
+from qb_pipeline.assets.activity import failure_logged, income_account_for_new_items, record_activity
 from qb_pipeline.db import queries
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.pull import pull_name_list
@@ -36,9 +36,9 @@ def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksReso
                    f"pushed {pushed.created} new and {pushed.updated} changed, linked {pushed.linked + pulled.linked}"
                    + (f", {pushed.failed} failed" if pushed.failed else "")
                    + (f"; {len(pulled.conflicts)} conflicts kept the QuickBooks version" if pulled.conflicts else ""))
-        queries.append_sync_log(session, entity=label, outcome=outcome, message=message,
-                                processed=pulled.pulled + pushed.created + pushed.updated, failed=pushed.failed,
-                                run_id=context.run_id, duration_seconds=seconds)
+    record_activity(database, entity=label, outcome=outcome, message=message,
+                    processed=pulled.pulled + pushed.created + pushed.updated, failed=pushed.failed,
+                    run_id=context.run_id, duration_seconds=seconds)
     context.log.info(f"{label.upper()}: {outcome} - {message}")
     stats = gateway.stats
     return dg.MaterializeResult(metadata={

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from qb_pipeline import config
 from qb_pipeline.assets.name_lists import GROUP, OWNERS, customers, items
-from qb_pipeline.db import queries
+from qb_pipeline.assets.activity import record_activity
 from qb_pipeline.db.models import CustomerItemPrice, CustomerPriceLevel, PriceLevel
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.sync.pricing_csv import import_pricing
@@ -36,12 +36,12 @@ def price_levels(context: dg.AssetExecutionContext, database: DatabaseResource) 
                                 .where(CustomerItemPrice.valid_to.is_(None))) or 0
         assigned = session.scalar(sa.select(sa.func.count(sa.distinct(CustomerPriceLevel.customer_id)))
                                   .where(CustomerPriceLevel.valid_to.is_(None))) or 0
-        if files:
-            queries.append_sync_log(session, entity="Pricing", outcome="PARTIAL" if rejected else "SUCCESS",
-                                    message=f"Applied {applied} pricing rows from {files} files"
-                                            + (f", rejected {rejected}" if rejected else ""),
-                                    processed=applied, failed=rejected, run_id=context.run_id,
-                                    duration_seconds=time.monotonic() - started)
+    if files:
+        record_activity(database, entity="Pricing", outcome="PARTIAL" if rejected else "SUCCESS",
+                        message=f"Applied {applied} pricing rows from {files} files"
+                                + (f", rejected {rejected}" if rejected else ""),
+                        processed=applied, failed=rejected, run_id=context.run_id,
+                        duration_seconds=time.monotonic() - started)
     return dg.MaterializeResult(metadata={
         "price_levels": int(levels),
         "customers_with_custom_prices": int(custom),
