@@ -88,9 +88,14 @@ def dev(host: str, port: int, sandbox_port: int, with_sandbox: bool | None, data
 
 
 def _attach_subcommands() -> None:
+    from qb_pipeline.commands.auth import auth
+    from qb_pipeline.commands.orders import orders
+    from qb_pipeline.commands.pricing import pricing
+    from qb_pipeline.commands.status import log, status
     from qb_pipeline.sandbox.cli import sandbox
 
-    main.add_command(sandbox)
+    for command in (auth, orders, pricing, status, log, sandbox):
+        main.add_command(command)
 
 
 _attach_subcommands()

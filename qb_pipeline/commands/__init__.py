@@ -1,0 +1,1 @@
+"""`qb-pipeline` subcommands, one module per group."""

@@ -1,0 +1,118 @@
+"""`qb-pipeline auth`: connect to a QuickBooks company with OAuth, as a user does in a browser."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import webbrowser
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import click
+
+from qb_pipeline import config
+from qb_pipeline.commands.common import database
+from qb_pipeline.commands.status import collect_status
+from qb_pipeline.db.token_cipher import TokenCipher, load_or_create_key, new_key
+from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
+from qb_pipeline.db.types import utcnow
+from qb_pipeline.quickbooks.connection import Connection, ConnectionSettings
+from qb_pipeline.quickbooks.factory import intuit_settings, sandbox_settings
+
+
+def settings_from_environment() -> ConnectionSettings:
+    if config.quickbooks_environment() == "sandbox-local":
+        return sandbox_settings(config.sandbox_connection_file())[0]
+    missing = [n for n in ("QB_CLIENT_ID", "QB_CLIENT_SECRET") if not os.environ.get(n)]
+    if missing:
+        raise click.ClickException(f"set {' and '.join(missing)} (your Intuit app's keys) first")
+    return intuit_settings(client_id=os.environ["QB_CLIENT_ID"], client_secret=os.environ["QB_CLIENT_SECRET"],
+                           realm_id=os.environ.get("QB_REALM_ID", ""), environment=config.quickbooks_environment(),
+                           redirect_uri=os.environ.get("QB_REDIRECT_URI", "http://127.0.0.1:8766/callback"))
+
+
+@click.group()
+def auth() -> None:
+    """The connection to QuickBooks (tokens are stored encrypted in the project database)."""
+
+
+class _Callback(BaseHTTPRequestHandler):
+    result: dict[str, str] = {}
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        params = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
+        type(self).result = params
+        ok = "code" in params
+        self.send_response(200 if ok else 400)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.end_headers()
+        self.wfile.write(b"Connected to QuickBooks: you can close this tab." if ok
+                         else f"QuickBooks did not authorize: {params.get('error', 'no code')}".encode())
+
+    def log_message(self, *_args) -> None:  # the query string holds the one-time code: keep it out of logs
+        pass
+
+
+@auth.command()
+@click.option("--no-browser", is_flag=True, help="Only print the URL to open.")
+@click.option("--timeout", default=300, show_default=True, help="Seconds to wait for the redirect.")
+def connect(no_browser: bool, timeout: int) -> None:
+    """Authorize this pipeline for a QuickBooks company (OAuth 2 authorization code flow)."""
+    from intuitlib.enums import Scopes
+
+    settings = settings_from_environment()
+    connection = Connection(settings, DatabaseTokenStore(database(), _cipher()))
+    auth_client = connection.auth_client()
+    redirect = urlparse(settings.redirect_uri)
+    if redirect.hostname not in ("127.0.0.1", "localhost"):
+        raise click.ClickException("QB_REDIRECT_URI must point at this machine (http://127.0.0.1:PORT/…)")
+    state = secrets.token_urlsafe(16)
+    url = auth_client.get_authorization_url([Scopes.ACCOUNTING], state_token=state)
+    server = HTTPServer(("127.0.0.1", redirect.port or 80), _Callback)
+    server.timeout = timeout
+    waiter = threading.Thread(target=server.handle_request, daemon=True)
+    waiter.start()
+    click.echo(f"Open this URL to connect QuickBooks:\n{url}")
+    if not no_browser:
+        webbrowser.open(url)
+    waiter.join(timeout + 5)
+    server.server_close()
+    answer = _Callback.result
+    if answer.get("state") != state or "code" not in answer:
+        raise click.ClickException("no valid answer from QuickBooks (timed out, denied, or the state did not match)")
+    try:
+        auth_client.get_bearer_token(answer["code"], realm_id=answer.get("realmId"))
+    except Exception as error:  # the client's error carries the response: never echo it
+        raise click.ClickException(f"QuickBooks refused the authorization code ({type(error).__name__})") from None
+    now = utcnow()
+    realm = answer.get("realmId") or settings.realm_id
+    connection.tokens.save(StoredTokens(
+        realm_id=realm, refresh_token=auth_client.refresh_token, access_token=auth_client.access_token,
+        access_expires_at=now + timedelta(seconds=int(auth_client.expires_in or 3600)),
+        refresh_expires_at=now + timedelta(seconds=int(auth_client.x_refresh_token_expires_in or 8726400))))
+    click.echo(f"connected to QuickBooks company {realm}"
+               + ("" if realm == settings.realm_id or not settings.realm_id else " (set QB_REALM_ID to it)"))
+
+
+@auth.command("status")
+def auth_status() -> None:
+    """Realm, access and refresh token expiry, last refresh."""
+    qb = collect_status(database())["quickbooks"]
+    if not qb["connected"]:
+        raise click.ClickException("not connected: run `qb-pipeline auth connect`")
+    click.echo(f"company {qb['realm_id']} ({qb['environment']})\n"
+               f"access token expires  {qb['access_token_expires_at']}\n"
+               f"refresh token expires {qb['refresh_token_expires_at']}\n"
+               f"last refresh          {qb['last_successful_refresh'] or 'never'}")
+
+
+@auth.command("new-key")
+def new_key_command() -> None:
+    """Print a new QB_TOKEN_KEY (store it in your secret manager)."""
+    click.echo(new_key())
+
+
+def _cipher() -> TokenCipher:
+    return TokenCipher(load_or_create_key(os.environ.get("QB_TOKEN_KEY"), config.data_dir()))

@@ -1,0 +1,49 @@
+"""`qb-pipeline pricing import|export`: per-customer pricing as CSV (format: sync/pricing_csv.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from qb_pipeline.commands.common import database
+from qb_pipeline.db.session import session_scope
+from qb_pipeline.sync.pricing_csv import export_pricing, import_pricing
+
+
+@click.group()
+def pricing() -> None:
+    """Price levels and customer prices as CSV files."""
+
+
+@pricing.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--strict", is_flag=True, help="Apply nothing if any row is bad (default: apply the good rows).")
+def import_command(file: Path, strict: bool) -> None:
+    """Check every row; apply the good ones in one transaction and list the bad ones by line.
+
+    Columns: kind, customer, price_level, item, price, percent, valid_from. Kinds: customer_price,
+    level_percent, level_item, assignment.
+    """
+    with session_scope(database()) as session, file.open(newline="", encoding="utf-8-sig") as source:
+        report = import_pricing(session, source, strict=strict)
+    for line, reason in report.errors:
+        click.echo(f"{file.name}:{line}: {reason}", err=True)
+    if report.strict_rejected:
+        raise click.ClickException(f"{len(report.errors)} bad rows: nothing applied (--strict)")
+    click.echo(f"applied {report.applied} rows" + (f", {len(report.errors)} rejected" if report.errors else ""))
+    if report.errors:
+        raise SystemExit(1)
+
+
+@pricing.command("export")
+@click.option("--history", is_flag=True, help="Every interval, closed ones included (adds valid_to).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
+def export_command(history: bool, output: Path | None) -> None:
+    """The pricing in force (or its history) in the import format."""
+    with session_scope(database()) as session:
+        text = export_pricing(session, include_history=history)
+    if output:
+        output.write_text(text)
+    else:
+        click.echo(text, nl=False)

@@ -1,0 +1,94 @@
+"""The qb-pipeline command as a person runs it: real processes, a real sandbox, a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from qb_pipeline_tests.helpers import free_port
+
+CLI = [sys.executable, "-m", "qb_pipeline.cli"]
+
+
+@pytest.fixture
+def run(sandbox, tmp_path):
+    env = {**os.environ, "QB_DATA_DIR": str(tmp_path / "data"), "QB_ENVIRONMENT": "sandbox-local",
+           "QB_SANDBOX_CONNECTION_FILE": str(sandbox.data_dir / "connection.json")}
+    for name in ("QB_DATABASE_URL", "DAGSTER_HOME"):
+        env.pop(name, None)
+    subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
+
+    def run_cli(*args, check=True, **kwargs):
+        result = subprocess.run([*CLI, *args], env={**env, **kwargs.pop("env", {})}, capture_output=True,
+                                text=True, timeout=120, **kwargs)
+        if check:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    run_cli.env = env
+    return run_cli
+
+
+def test_auth_connect_runs_the_oauth_code_flow_against_the_sandbox(run, sandbox):
+    port = free_port()
+    process = subprocess.Popen([*CLI, "auth", "connect", "--no-browser", "--timeout", "60"],
+                               env={**run.env, "QB_REDIRECT_URI": f"http://127.0.0.1:{port}/callback"},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = ""
+    while not url.startswith("http"):
+        url = process.stdout.readline().strip()
+    # The person's browser: the sandbox approves at once and redirects to our listener.
+    assert "state=" in url and requests.get(url, timeout=10).text.startswith("Connected to QuickBooks")
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert f"connected to QuickBooks company {sandbox.realm_id}" in out
+    status = run("auth", "status").stdout
+    assert sandbox.realm_id in status and "refresh token expires" in status
+    assert sandbox.connection["client_secret"] not in out + err + status
+
+
+def test_orders_add_show_status_and_log(run):
+    number = run("orders", "add", "--customer", "O'Brien & Sons", "--line", "Rocks:3",
+                 "--line", "Sod:2.5:4.75", "--number", "CLI-1").stdout.strip()
+    assert number == "CLI-1"
+    shown = json.loads(run("orders", "show", "CLI-1", "--json").stdout)
+    assert shown["status"] == "pending" and shown["lines"][1] == {"item": "Sod", "quantity": "2.5", "price": "4.75"}
+    status = json.loads(run("status", "--json").stdout)
+    assert status["orders"] == {"pending": 1} and status["customers"] == {"linked": 0, "total": 0}
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:00:00", status["next_scheduled_sync"])
+    assert "no activity" in run("log", "--since", "1h").stdout
+    duplicate = run("orders", "add", "--customer", "X", "--line", "A:1", "--number", "CLI-1", check=False)
+    assert duplicate.returncode == 1 and duplicate.stderr.strip() == "Error: order CLI-1 already exists"
+    bad = run("orders", "add", "--customer", "X", "--line", "A:lots", check=False)
+    assert bad.returncode == 2 and "quantity and price must be numbers" in bad.stderr
+
+
+def test_pricing_import_reports_bad_lines_and_export_round_trips(run, tmp_path):
+    from qb_pipeline.db.models import Customer, Item
+    from qb_pipeline.db.session import make_engine, session_scope
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'qb_pipeline.sqlite'}")
+    with session_scope(engine) as session:
+        session.add_all([Customer(display_name="Acme"), Item(name="Widget")])
+    prices = tmp_path / "prices.csv"
+    prices.write_text("kind,customer,price_level,item,price,percent\ncustomer_price,Acme,,Widget,9.50,\n"
+                      "customer_price,Acme,,Gizmo,1.00,\n")
+    strict = run("pricing", "import", str(prices), "--strict", check=False)
+    assert strict.returncode == 1 and "prices.csv:3: item 'Gizmo' is not in the item list" in strict.stderr
+    assert "nothing applied" in strict.stderr
+    lenient = run("pricing", "import", str(prices), check=False)
+    assert lenient.returncode == 1 and "applied 1 rows, 1 rejected" in lenient.stdout
+    assert "customer_price,Acme,,Widget,9.50" in run("pricing", "export").stdout
+
+
+def test_commands_explain_an_unmigrated_database(tmp_path):
+    env = {**os.environ, "QB_DATA_DIR": str(tmp_path / "empty")}
+    env.pop("QB_DATABASE_URL", None)
+    result = subprocess.run([*CLI, "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "run `qb-pipeline db upgrade`" in result.stderr
