@@ -14,7 +14,8 @@ from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
-from qb_pipeline.sync.invoices import STALE_CLAIM_AFTER, push_orders
+from qb_pipeline.sync.invoices import STALE_CLAIM_AFTER, orders_name_unknown_records, push_orders
+from qb_pipeline.sync.pull import pull_name_list
 
 ORDERS_PER_RUN = int(os.environ.get("QB_ORDERS_PER_RUN", "5000"))
 
@@ -25,9 +26,14 @@ def invoices(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
     """Pending orders pushed to QuickBooks as invoices (at most one each), and QuickBooks invoices mirrored."""
     started = time.monotonic()
     gateway = quickbooks.gateway(database, progress=context.log.info)
-    with failure_logged(database, "Invoices", context.run_id):
+    with failure_logged(database, "Invoices", context.run.run_id):
+        if orders_name_unknown_records(database.engine):
+            # A new order may name a customer or item created in QuickBooks since the last sync.
+            context.log.info("orders name customers or items not mirrored yet: pulling what changed first")
+            for entity in ("Customer", "Item"):
+                pull_name_list(gateway, database.engine, entity, progress=context.log.info)
         income_account = income_account_for_new_items(quickbooks, database, gateway)
-        pushed = push_orders(gateway, database.engine, context.run_id, limit=ORDERS_PER_RUN,
+        pushed = push_orders(gateway, database.engine, context.run.run_id, limit=ORDERS_PER_RUN,
                              stale_after=STALE_CLAIM_AFTER, default_income_account_id=income_account,
                              progress=context.log.info)
         mirrored = mirror_invoices(gateway, database.engine)
@@ -46,7 +52,7 @@ def invoices(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
                    + f"; mirrored {mirrored.updated} invoices ({mirrored.mode})"
                    + (f", {mirrored.flagged_orders} orders flagged voided/deleted" if mirrored.flagged_orders else ""))
     record_activity(database, entity="Invoices", outcome=outcome, message=message, processed=pushed.processed,
-                    failed=pushed.failed + pushed.blocked, run_id=context.run_id, duration_seconds=seconds)
+                    failed=pushed.failed + pushed.blocked, run_id=context.run.run_id, duration_seconds=seconds)
     context.log.info(f"INVOICES: {outcome} - {message}")
     return dg.MaterializeResult(metadata={
         "pushed": int(pushed.pushed),

@@ -20,7 +20,7 @@ def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksReso
     """Pull what changed in QuickBooks, push what changed here, record one activity-log row."""
     started = time.monotonic()
     gateway = quickbooks.gateway(database, progress=context.log.info)
-    with failure_logged(database, label, context.run_id):
+    with failure_logged(database, label, context.run.run_id):
         pulled = pull_name_list(gateway, database.engine, entity, progress=context.log.info)
         for conflict in pulled.conflicts:
             context.log.warning(conflict)
@@ -38,7 +38,7 @@ def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksReso
                    + (f"; {len(pulled.conflicts)} conflicts kept the QuickBooks version" if pulled.conflicts else ""))
     record_activity(database, entity=label, outcome=outcome, message=message,
                     processed=pulled.pulled + pushed.created + pushed.updated, failed=pushed.failed,
-                    run_id=context.run_id, duration_seconds=seconds)
+                    run_id=context.run.run_id, duration_seconds=seconds)
     context.log.info(f"{label.upper()}: {outcome} - {message}")
     stats = gateway.stats
     return dg.MaterializeResult(metadata={

@@ -40,7 +40,7 @@ def price_levels(context: dg.AssetExecutionContext, database: DatabaseResource) 
         record_activity(database, entity="Pricing", outcome="PARTIAL" if rejected else "SUCCESS",
                         message=f"Applied {applied} pricing rows from {files} files"
                                 + (f", rejected {rejected}" if rejected else ""),
-                        processed=applied, failed=rejected, run_id=context.run_id,
+                        processed=applied, failed=rejected, run_id=context.run.run_id,
                         duration_seconds=time.monotonic() - started)
     return dg.MaterializeResult(metadata={
         "price_levels": int(levels),

@@ -62,6 +62,11 @@ def upsert_by_qb_id(
     return written
 
 
+def claimable_orders(now: datetime | None = None) -> sa.ColumnElement[bool]:
+    """The condition an order meets when a run may claim it now."""
+    return _claimable(now or utcnow())
+
+
 def _claimable(now: datetime) -> sa.ColumnElement[bool]:
     """Pending orders, and failed/blocked ones whose retry is due (NULL = waits for a person)."""
     return sa.or_(

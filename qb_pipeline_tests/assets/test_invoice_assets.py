@@ -79,3 +79,14 @@ def test_an_order_for_a_local_item_creates_the_item_first(sandbox, resources, da
     gizmo = next(r for r in sandbox.dump("Item")["records"] if r["Name"] == "Local Gizmo")
     assert gizmo["IncomeAccountRef"]["value"] == "1"  # QuickBooks' first income account
     assert sandbox.dump("Invoice")["records"][0]["TotalAmt"] == 8.5
+
+
+def test_an_order_naming_a_customer_not_mirrored_yet_pulls_it_first(sandbox, resources, database_url):
+    sandbox.seed(preset="demo")  # in QuickBooks, never synced here
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        session.add(Order(order_number="WEB-20", customer_name="cool cars",
+                          lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("2"))]))
+    result = dg.materialize([invoices], resources=resources)
+    assert meta(result, "invoices")["pushed"] == 1
+    assert sandbox.dump("Invoice")["records"][0]["TotalAmt"] == 19.9
