@@ -1,0 +1,112 @@
+"""What a newcomer does after `make dev`: add an order, watch it become an invoice, look at the UI.
+
+Starts the real stack (`qb-pipeline dev`: sandbox + dagster dev with its daemon) in a temporary home.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from qb_pipeline_tests.helpers import PROJECT_DIR, free_port, http_ok, wait_for
+
+CLI = [sys.executable, "-m", "qb_pipeline.cli"]
+ARTIFACTS = PROJECT_DIR / "test-artifacts"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    home = tmp_path_factory.mktemp("stack")
+    ui_port, sandbox_port = free_port(), free_port()
+    env = {**os.environ, "QB_DATA_DIR": str(home / "data"), "QB_SENSOR_INTERVAL_SECONDS": "2"}
+    for name in ("QB_DATABASE_URL", "QB_ENVIRONMENT", "QB_SANDBOX_CONNECTION_FILE", "DAGSTER_HOME"):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [*CLI, "dev", "--port", str(ui_port), "--sandbox-port", str(sandbox_port), "--data-dir", str(home / "data"),
+         "--dagster-home", str(home / "dagster")],
+        cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        wait_for(lambda: http_ok(f"http://127.0.0.1:{ui_port}/server_info") or process.poll() is not None,
+                 timeout=180, what="the Dagster UI")
+        assert process.poll() is None, process.stdout.read()[-3000:]
+        yield {"ui": f"http://127.0.0.1:{ui_port}", "sandbox": f"http://127.0.0.1:{sandbox_port}", "env": env,
+               "ui_port": ui_port}
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def invoices_in_sandbox(stack) -> dict[str, dict]:
+    records = requests.get(f"{stack['sandbox']}/_sandbox/dump/Invoice", timeout=10).json()["records"]
+    return {r["DocNumber"]: r for r in records}
+
+
+def test_an_order_added_with_the_cli_becomes_an_invoice_within_a_minute(stack):
+    added = subprocess.run([*CLI, "orders", "add", "--customer", "Cool Cars", "--line", "Rocks:2",
+                            "--line", "Sod:4", "--number", "E2E-1"], env=stack["env"], capture_output=True,
+                           text=True, timeout=60)
+    assert added.returncode == 0, added.stderr
+    started = time.monotonic()
+    wait_for(lambda: "E2E-1" in invoices_in_sandbox(stack), timeout=60, what="the invoice in QuickBooks")
+    print(f"order to invoice: {time.monotonic() - started:.1f} s")
+    invoice = invoices_in_sandbox(stack)["E2E-1"]
+    assert invoice["TotalAmt"] == 2 * 9.95 + 4 * 4.75
+    shown = json.loads(subprocess.run([*CLI, "orders", "show", "E2E-1", "--json"], env=stack["env"],
+                                      capture_output=True, text=True, timeout=60).stdout)
+    assert shown["status"] == "synced" and shown["qb_invoice_id"] == invoice["Id"]
+
+
+def test_the_hourly_job_launched_through_graphql_succeeds(stack):
+    from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
+
+    client = DagsterGraphQLClient("127.0.0.1", port_number=stack["ui_port"])
+    run_id = client.submit_job_execution("hourly_sync_job", repository_location_name="qb_pipeline",
+                                         repository_name="__repository__")
+
+    def finished() -> bool:
+        try:
+            return client.get_run_status(run_id).value in ("SUCCESS", "FAILURE", "CANCELED")
+        except DagsterGraphQLClientError:
+            return False
+
+    wait_for(finished, timeout=120, what="the hourly job to finish", interval=1)
+    assert client.get_run_status(run_id).value == "SUCCESS"
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _render(url: str, screenshot=None) -> str:
+    args = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
+            f"--user-data-dir={ARTIFACTS / '.chromium-profile'}", "--window-size=1440,1000",
+            "--virtual-time-budget=20000"]
+    if screenshot:
+        return subprocess.run([*args, f"--screenshot={screenshot}", url], capture_output=True, text=True,
+                              timeout=120).stderr
+    return subprocess.run([*args, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+
+
+@pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed (make test installs it with apt-get)")
+def test_the_ui_shows_the_assets_and_the_sensor(stack):
+    ARTIFACTS.mkdir(exist_ok=True)
+    assets_page = _render(f"{stack['ui']}/assets")
+    for name in ("customers", "items", "invoices", "price_levels"):
+        assert f">{name}<" in assets_page, f"asset {name} is not on the assets page"
+    automation = _render(f"{stack['ui']}/automation")
+    assert "new_orders_sensor" in automation and "hourly_sync" in automation
+    _render(f"{stack['ui']}/asset-groups", screenshot=ARTIFACTS / "asset-graph.png")
+    assert (ARTIFACTS / "asset-graph.png").stat().st_size > 10_000
