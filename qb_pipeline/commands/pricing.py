@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 
 from qb_pipeline.commands.common import database
 from qb_pipeline.db.session import session_scope
@@ -43,6 +44,29 @@ def export_command(history: bool, output: Path | None) -> None:
     """The pricing in force (or its history) in the import format."""
     with session_scope(database()) as session:
         text = export_pricing(session, include_history=history)
+    if output:
+        output.write_text(text)
+    else:
+        click.echo(text, nl=False)
+
+
+@pricing.command("learned")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
+def learned_command(output: Path | None) -> None:
+    """Suggest customer prices from QuickBooks invoices (last invoiced price ≠ today's price).
+
+    Run after the invoices asset mirrored QuickBooks. Review the file, then `pricing import` it.
+    """
+    from qb_pipeline.db.models import QBToken
+    from qb_pipeline.sync.learned_prices import as_pricing_csv, learned_prices
+
+    with session_scope(database()) as session:
+        realms = list(session.scalars(sa.select(QBToken.realm_id)))
+        suggestions = [s for realm in realms for s in learned_prices(session, realm)]
+    for s in suggestions:
+        click.echo(f"{s.customer} / {s.item}: invoiced {s.invoiced_price} on {s.invoice_doc_number or 'an invoice'}, "
+                   f"today {s.current_price if s.current_price is not None else 'no price'}", err=True)
+    text = as_pricing_csv(suggestions)
     if output:
         output.write_text(text)
     else:
