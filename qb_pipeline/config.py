@@ -66,7 +66,7 @@ def log_retention_days() -> int:
 
 
 def sensor_interval_seconds() -> int:
-    return int(os.environ.get("QB_SENSOR_INTERVAL_SECONDS", "5"))
+    return int(os.environ.get("QB_SENSOR_INTERVAL_SECONDS", "2"))
 
 
 def realm_tag() -> str:

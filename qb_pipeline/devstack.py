@@ -107,6 +107,7 @@ class DevStack:
             env,
         )
         click.echo(f"[dev] Dagster UI on http://{self.host}:{self.port} — Ctrl-C stops everything")
+        demo = self.start_demo_orders()
         stop_requested = False
 
         def request_stop(_signum, _frame) -> None:
@@ -125,8 +126,22 @@ class DevStack:
                     break
                 time.sleep(0.2)
         finally:
+            if demo is not None:
+                demo.stop()
             self.stop()
         return exit_code
+
+    def start_demo_orders(self):
+        per_minute = float(os.environ.get("QB_DEMO_ORDERS_PER_MINUTE") or 0)
+        if per_minute <= 0 or not self.with_sandbox:
+            return None
+        from qb_pipeline.db.session import engine_for
+        from qb_pipeline.demo import DemoOrders
+
+        demo = DemoOrders(engine_for(config.database_url()), per_minute)
+        demo.start()
+        click.echo(f"[dev] adding {per_minute:g} demo orders a minute (QB_DEMO_ORDERS_PER_MINUTE)")
+        return demo
 
     def stop(self) -> None:
         """SIGINT each child's process group (Dagster shuts its daemon and webserver down), then SIGKILL."""
