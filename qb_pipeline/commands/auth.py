@@ -98,14 +98,15 @@ def connect(no_browser: bool, timeout: int) -> None:
 
 @auth.command("status")
 def auth_status() -> None:
-    """Realm, access and refresh token expiry, last refresh."""
+    """Realm, access and refresh token expiry, last refresh, last successful call."""
     qb = collect_status(database())["quickbooks"]
     if not qb["connected"]:
         raise click.ClickException("not connected: run `qb-pipeline auth connect`")
     click.echo(f"company {qb['realm_id']} ({qb['environment']})\n"
                f"access token expires  {qb['access_token_expires_at']}\n"
                f"refresh token expires {qb['refresh_token_expires_at']}\n"
-               f"last refresh          {qb['last_successful_refresh'] or 'never'}")
+               f"last refresh          {qb['last_successful_refresh'] or 'never'}\n"
+               f"last successful call  {qb['last_successful_call'] or 'never'}")
 
 
 @auth.command("new-key")

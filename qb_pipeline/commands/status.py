@@ -66,6 +66,7 @@ def collect_status(engine: sa.Engine) -> dict:
             "access_token_expires_at": _iso(token.access_expires_at) if token else None,
             "refresh_token_expires_at": _iso(token.refresh_expires_at) if token else None,
             "last_successful_refresh": _iso(token.refreshed_at) if token else None,
+            "last_successful_call": _iso(token.last_success_at) if token else None,
         },
         "customers": {"linked": customers_linked, "total": customers_total},
         "items": {"linked": items_linked, "total": items_total},

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlparse
@@ -27,6 +28,7 @@ from qb_pipeline.quickbooks.stats import CallStats
 
 MINOR_VERSION = 75
 REFRESH_MARGIN = timedelta(minutes=5)
+SUCCESS_STAMP_EVERY = 60.0  # seconds between writes of "last successful call" (shown by auth status)
 INTUIT_API = {"sandbox": "https://sandbox-quickbooks.api.intuit.com/v3", "production": "https://quickbooks.api.intuit.com/v3"}
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -87,6 +89,7 @@ class Connection:
         self._client: TimedQuickBooks | None = None
         self._access_token: str | None = None
         self._tokens: StoredTokens | None = None  # cached while fresh: no database read per API call
+        self._success_stamped = 0.0
         self._lock = threading.Lock()
         allow_plain_http_for_loopback(settings.api_base_url)
         if settings.environment.startswith("http"):
@@ -121,6 +124,13 @@ class Connection:
                 self._client = self._build(stored)
             self._tokens = stored
             return self._client
+
+    def note_success(self) -> None:
+        """Remember that QuickBooks answered (at most one database write a minute)."""
+        now = time.monotonic()
+        if now - self._success_stamped >= SUCCESS_STAMP_EVERY:
+            self._success_stamped = now
+            self.tokens.record_success(self.realm_id)
 
     def after_unauthorized(self) -> None:
         """A 401: refresh unless another process already did, then rebuild the client."""

@@ -68,7 +68,9 @@ class QuickBooksGateway:
                 client = self.connection.client()  # may refresh first: take the throttle slot after
                 self.throttle.acquire(is_batch=kind == "batch")
                 self.stats.count(kind)
-                return operation(client)
+                result = operation(client)
+                self.connection.note_success()
+                return result
             except AuthorizationException:
                 if refreshed:
                     raise QuickBooksAuthError("QuickBooks rejected fresh credentials: run `qb-pipeline auth connect`"

@@ -132,3 +132,13 @@ def test_cdc_and_lookups_escape_quotes_and_backslashes(sandbox, make_gateway):
     gateway.create("Item", {"Name": "Thing", "Type": "Service", "UnitPrice": Decimal("2.50"),
                             "IncomeAccountRef": item_account}, request_id="i-1")
     assert gateway.find_invoices(["nope"]) == {}
+
+
+def test_a_successful_call_is_remembered_for_auth_status(sandbox, make_gateway, engine):
+    from qb_pipeline.db.models import QBToken
+    from qb_pipeline.db.session import session_scope
+
+    gateway = make_gateway()
+    gateway.count("Customer")
+    with session_scope(engine) as session:
+        assert session.get(QBToken, gateway.realm_id).last_success_at is not None
