@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: dev test install browser clean
+.PHONY: dev test bench install browser clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ browser:
 
 test: install browser
 	$(BIN)/python -m pytest
+
+# Measures, never fails on a time (only on a wrong result). Figures: benchmarks/results/*.json.
+bench: install
+	$(BIN)/python benchmarks/full_pull.py
+	$(BIN)/python benchmarks/order_latency.py --orders 20
 
 clean:
 	rm -rf $(VENV) .data .dagster_home .pytest_cache test-artifacts

@@ -313,7 +313,9 @@ def execute(query: Query, rows: Iterable[dict]) -> QueryResult:
         predicates.append(lambda row: row.get("Active", True) is not False)
     matching = (row for row in rows if all(p(row) for p in predicates)) if predicates else iter(rows)
     start = query.start_position - 1
-    if not query.count and not query.order_by:
+    # Rows arrive in ascending Id order, so ORDERBY Id (how clients page) needs no sort either.
+    already_ordered = query.order_by in ((), ((("Id",), False),))
+    if not query.count and already_ordered:
         page = list(itertools.islice(matching, start, start + query.max_results))
         return QueryResult(page, start + len(page), query.start_position, query.max_results)
     matched = list(matching)

@@ -1,0 +1,109 @@
+"""Full pull and an incremental hour: 100,000 customers + 10,000 items into a fresh database.
+
+Runs the same code the `customers` and `items` assets call, against a sandbox with limits off and no
+latency, then with realistic latency per call (the API-bound time). Prints figures beside their
+lower bounds (⌈N/1000⌉ pages) and writes benchmarks/results/full_pull.json. Fails only when a result
+is wrong (row counts).
+
+    .venv/bin/python benchmarks/full_pull.py [--customers 100000] [--items 10000] [--latency-ms 150]
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+import json
+import math
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.sandbox_process import PROJECT, Sandbox  # noqa: E402
+from qb_pipeline.db.migrate import upgrade  # noqa: E402
+from qb_pipeline.db.models import Customer  # noqa: E402
+from qb_pipeline.db.session import make_engine, session_scope  # noqa: E402
+from qb_pipeline.db.token_cipher import TokenCipher, new_key  # noqa: E402
+from qb_pipeline.quickbooks.factory import build_gateway, sandbox_settings  # noqa: E402
+from qb_pipeline.sync.pull import pull_name_list  # noqa: E402
+
+
+def calls(sandbox: Sandbox) -> dict:
+    return sandbox.control("GET", "counters")["calls"]
+
+
+def run(customers: int, items: int, latency_ms: int) -> dict:
+    sandbox = Sandbox("--customers", str(customers), "--items", str(items), "--latency-ms", str(latency_ms))
+    try:
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='qbp-bench-db-')}/bench.sqlite"
+        upgrade(url)
+        engine = make_engine(url)
+        settings, refresh_token = sandbox_settings(sandbox.connection_file)
+        gateway = build_gateway(settings, engine, TokenCipher(new_key()), bootstrap_refresh_token=refresh_token)
+        time.sleep(2.1)  # QBO times have whole seconds: keep the seed out of the incremental pull's 1 s overlap
+        sandbox.control("POST", "counters")
+        started = time.perf_counter()
+        for entity in ("Customer", "Item"):
+            pull_name_list(gateway, engine, entity)
+        full_seconds = time.perf_counter() - started
+        full_calls = calls(sandbox)
+        with session_scope(engine) as session:
+            mirrored = session.query(Customer).count()
+        if mirrored != customers:
+            raise SystemExit(f"wrong result: {mirrored} customers mirrored, {customers} in QuickBooks")
+
+        # An incremental hour: 100 customers change in QuickBooks.
+        qb = gateway.connection.client()
+        ids = [c["Id"] for c in qb.query("SELECT * FROM Customer MAXRESULTS 100")["QueryResponse"]["Customer"]]
+        for record_id in ids:
+            current = qb.get_single_object("Customer", record_id)["Customer"]
+            qb.update_object("Customer", json.dumps({"Id": record_id, "SyncToken": current["SyncToken"],
+                                                     "sparse": True, "CompanyName": "Changed"}))
+        time.sleep(1.1)
+        sandbox.control("POST", "counters")
+        started = time.perf_counter()
+        changed = pull_name_list(gateway, engine, "Customer", overlap=timedelta(seconds=1))
+        incremental_seconds = time.perf_counter() - started
+        return {
+            "customers": customers, "items": items, "latency_ms": latency_ms,
+            "full_pull_seconds": round(full_seconds, 2),
+            "full_pull_rows_per_second": round((customers + items) / full_seconds),
+            "full_pull_api_calls": full_calls,
+            "full_pull_query_calls": full_calls.get("query 200", 0),
+            "lower_bound_pages": math.ceil(customers / 1000) + math.ceil(items / 1000),
+            "incremental_changes": len(ids), "incremental_mode": changed.mode,
+            "incremental_pulled": changed.pulled,
+            "incremental_seconds": round(incremental_seconds, 3),
+            "incremental_api_calls": calls(sandbox),
+        }
+    finally:
+        sandbox.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--latency-ms", type=int, default=150)
+    args = parser.parse_args()
+    results = {"benchmark": "full_pull", "machine": f"{platform.machine()}, Python {platform.python_version()}",
+               "runs": [run(args.customers, args.items, 0), run(args.customers, args.items, args.latency_ms)]}
+    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    for r in results["runs"]:
+        print(f"latency {r['latency_ms']:>3} ms: full pull of {r['customers']:,} customers + {r['items']:,} items in "
+              f"{r['full_pull_seconds']} s ({r['full_pull_rows_per_second']:,} rows/s), "
+              f"{r['full_pull_query_calls']} query calls (lower bound {r['lower_bound_pages']}); "
+              f"incremental hour ({r['incremental_changes']} changes): {r['incremental_pulled']} pulled by "
+              f"{r['incremental_mode']} in {r['incremental_seconds']} s, calls {r['incremental_api_calls']}")
+    print(f"peak RSS of this process: {results['peak_rss_mb']} MB")
+    out = PROJECT / "benchmarks" / "results" / "full_pull.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {out.relative_to(PROJECT)}")
+
+
+if __name__ == "__main__":
+    main()
