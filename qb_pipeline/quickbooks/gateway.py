@@ -60,7 +60,8 @@ class QuickBooksGateway:
         self.realm_id = connection.realm_id
 
     # -- the retry loop ----------------------------------------------------------------------------
-    def _call(self, kind: str, what: str, operation: Callable[[object], T]) -> T:
+    def _call(self, kind: str, what: str, operation: Callable[[object], T], expect: str | None = None) -> T:
+        """`expect`: the key a well-formed answer holds; an answer without it is retried like a 5xx."""
         refreshed = False
         attempt = 0
         while True:
@@ -69,6 +70,8 @@ class QuickBooksGateway:
                 self.throttle.acquire(is_batch=kind == "batch")
                 self.stats.count(kind)
                 result = operation(client)
+                if expect is not None and not (isinstance(result, dict) and expect in result):
+                    raise QuickBooksUnavailable(f"{what}: QuickBooks answered without {expect}")
                 self.connection.note_success()
                 return result
             except AuthorizationException:
@@ -106,7 +109,7 @@ class QuickBooksGateway:
 
     # -- reads -------------------------------------------------------------------------------------
     def query(self, text: str, what: str = "query") -> dict:
-        return self._call("query", what, lambda qb: qb.query(text)).get("QueryResponse", {})
+        return self._call("query", what, lambda qb: qb.query(text), expect="QueryResponse")["QueryResponse"]
 
     def query_pages(self, entity: str, *, updated_since: datetime | None = None) -> Iterator[list[dict]]:
         conditions = ["Active IN (true, false)"] if entity in NAME_LISTS else []
@@ -129,7 +132,7 @@ class QuickBooksGateway:
 
     def changes_since(self, entity: str, since: datetime) -> ChangeSet:
         answer = self._call("cdc", f"changes to {entity}",
-                            lambda qb: qb.change_data_capture(entity, format_instant(since)))
+                            lambda qb: qb.change_data_capture(entity, format_instant(since)), expect="CDCResponse")
         changed, deleted, total = [], [], 0
         for group in answer.get("CDCResponse", [{}])[0].get("QueryResponse", []):
             for record in group.get(entity, []):
@@ -163,7 +166,7 @@ class QuickBooksGateway:
         """One record, with a stable requestid so a retry after a lost answer replays, not repeats."""
         payload = json.dumps(body, cls=DecimalEncoder)
         answer = self._call("create", f"creating {entity}",
-                            lambda qb: qb.create_object(entity, payload, request_id=request_id))
+                            lambda qb: qb.create_object(entity, payload, request_id=request_id), expect=entity)
         return answer[entity]
 
     def create_many(self, entity: str, records: Sequence[tuple[str, dict]]) -> list[WriteOutcome]:
@@ -178,7 +181,8 @@ class QuickBooksGateway:
                 body = bodies[outcome.key]
                 try:
                     current = self._call("read", f"re-reading {entity} {body['Id']}",
-                                         lambda qb, i=body["Id"]: qb.get_single_object(entity, i))[entity]
+                                         lambda qb, i=body["Id"]: qb.get_single_object(entity, i),
+                                         expect=entity)[entity]
                     retried = self._batch(entity, "update", [(outcome.key, {**body, "SyncToken": current["SyncToken"]})])
                     outcomes[index] = retried[0]
                 except QuickBooksError as error:
@@ -195,7 +199,9 @@ class QuickBooksGateway:
             payload = json.dumps(request, cls=DecimalEncoder)
             try:
                 answer = self._call("batch", f"{operation} {len(chunk)} {entity} records",
-                                    lambda qb: qb.batch_operation(payload))
+                                    lambda qb: qb.batch_operation(payload), expect="BatchItemResponse")
+            except QuickBooksAuthError:
+                raise  # every later call would fail too: stop, and the caller's records stay unclaimed
             except QuickBooksError as error:
                 outcomes += [WriteOutcome(key, error_message=str(error), transient=error.transient) for key, _ in chunk]
                 continue

@@ -30,7 +30,8 @@ The control API (not part of QuickBooks; no auth; the server binds 127.0.0.1 by 
 - POST /_sandbox/reset {"seed": "none"|"demo"}          empty the realm (accounts stay), clear faults
 - POST /_sandbox/seed {"preset", "customers": N, "items": N}
 - POST /_sandbox/inject {"kind", "count"|"rate", "path_contains", "seconds", "seed"}; GET lists,
-  DELETE clears. Kinds: 500, 503, 429, 429-xml, timeout, drop, non-json, revoke (faults.py).
+  DELETE clears. Kinds: 500, 503, 429, 429-xml, timeout, drop, non-json, truncated, missing-fields,
+  revoke (faults.py).
 - GET /_sandbox/counters (calls by kind and status, token calls), POST /_sandbox/counters resets
 - GET /_sandbox/dump/{Entity}  every stored record, inactive ones and deletion tombstones included
 - POST /_sandbox/tokens/revoke | expire-access | mint

@@ -237,6 +237,10 @@ def _fault_response(kind: str) -> tuple[int, bytes | dict, dict]:
                "<Message>message=ThrottleExceeded; errorCode=003001; statusCode=429</Message></Error></Fault>"
                "</IntuitResponse>")
         return 429, xml.encode(), {"content-type": "application/xml"}
+    if kind == "truncated":
+        return 200, b'{"QueryResponse": {"Customer": [{"Id": "1", "DisplayName": "Cut', {}
+    if kind == "missing-fields":
+        return 200, {"time": qbo_time()}, {}
     if kind == "non-json":
         return 200, b"<html><body><h1>Service Temporarily Unavailable</h1></body></html>", {"content-type": "text/html"}
     status = int(kind)

@@ -3,7 +3,8 @@
 Kinds: `500`, `503` (QBO-style JSON fault), `429` (JSON throttle fault), `429-xml` (a non-JSON 429 as
 seen in the wild), `timeout` (the request IS processed, then the answer is held for `seconds`: the
 client times out not knowing whether its write happened — the hardest case), `drop` (the connection
-breaks mid-response), `non-json` (200 with an HTML page), `revoke` (every token revoked, then the
+breaks mid-response), `non-json` (200 with an HTML page), `truncated` (200 whose JSON stops half-way),
+`missing-fields` (200 with valid JSON holding none of the expected keys), `revoke` (every token revoked, then the
 call proceeds and gets 401). Injected by count (the next N matching calls) or by rate (a probability
 per call, seeded for repeatability), optionally only for paths containing `path_contains`.
 """
@@ -14,7 +15,7 @@ import random
 import threading
 from dataclasses import asdict, dataclass
 
-KINDS = {"500", "503", "429", "429-xml", "timeout", "drop", "non-json", "revoke"}
+KINDS = {"500", "503", "429", "429-xml", "timeout", "drop", "non-json", "truncated", "missing-fields", "revoke"}
 
 
 @dataclass

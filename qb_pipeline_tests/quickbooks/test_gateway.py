@@ -23,7 +23,7 @@ def test_pages_of_1000_to_the_last_row_including_inactive(sandbox, make_gateway)
     assert gateway.count("Customer") == 2500
 
 
-@pytest.mark.parametrize("kind", ["503", "500", "drop", "non-json"])
+@pytest.mark.parametrize("kind", ["503", "500", "drop", "non-json", "truncated", "missing-fields"])
 def test_transient_faults_are_retried_then_succeed(sandbox, make_gateway, kind):
     sandbox.seed(customers=3)
     gateway = make_gateway()

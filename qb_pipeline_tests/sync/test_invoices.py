@@ -14,7 +14,9 @@ import sqlalchemy as sa
 
 from qb_pipeline.db.models import Customer, Item, Order, OrderLine, OrderStatus
 from qb_pipeline.db.session import session_scope
+from qb_pipeline.db.token_store import StoredTokens
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.quickbooks.errors import QuickBooksAuthError
 from qb_pipeline.sync.invoice_draft import draft_invoice
 from qb_pipeline.sync.invoices import push_orders
 from qb_pipeline_tests.helpers import wait_for
@@ -75,6 +77,23 @@ def test_faults_during_push_end_synced_or_failed_never_twice(sandbox, make_gatew
                             .values(next_attempt_at=utcnow() - timedelta(seconds=1)))
         push_orders(gateway, engine, f"run-{attempt + 2}")
     assert statuses(engine) == {"synced": 90}
+    assert_each_order_has_exactly_one_correct_invoice(sandbox, engine, expected)
+
+
+def test_a_revoked_connection_stops_the_push_and_leaves_orders_pending(sandbox, make_gateway, engine):
+    gateway = make_gateway()
+    build_shop(sandbox, gateway, engine)
+    add_orders(engine, 60)
+    expected = expected_totals(engine)
+    sandbox.inject("revoke", count=1, path_contains="/batch")  # a person disconnected the app mid-run
+    with pytest.raises(QuickBooksAuthError, match="auth connect"):
+        push_orders(gateway, engine, "run-1")
+    assert statuses(engine) == {"pending": 60}  # not failed: nothing is wrong with the orders
+    tokens = sandbox.control("POST", "tokens/mint")  # reconnecting, as `qb-pipeline auth connect` does
+    with gateway.connection.tokens.locked(gateway.realm_id) as locked:
+        locked.save(StoredTokens(gateway.realm_id, refresh_token=tokens["refresh_token"]))
+    push_orders(gateway, engine, "run-2")
+    assert statuses(engine) == {"synced": 60}
     assert_each_order_has_exactly_one_correct_invoice(sandbox, engine, expected)
 
 
