@@ -101,7 +101,8 @@ class QuickBooksGateway:
                 raise QuickBooksUnavailable(f"{failure} (gave up after {attempt + 1} attempts)") from None
             attempt += 1
             self.stats.retried()
-            self.progress(f"{what}: {failure}; retry {attempt}/{self.retries} in {delay:.1f} s")
+            said = str(failure) if str(failure).startswith(what) else f"{what}: {failure}"
+            self.progress(f"{said}; retry {attempt}/{self.retries} in {delay:.1f} s")
             self.sleep(delay)
 
     def _backoff(self, attempt: int) -> float:

@@ -20,6 +20,7 @@ MAX_DOC_NUMBER_LENGTH = 21  # QBO's limit on Invoice.DocNumber
 # QBO documents no line limit; we refuse orders past this so one order cannot produce a request
 # too large to retry safely. An order with 1,000 lines is almost certainly an upstream bug.
 MAX_INVOICE_LINES = 999
+MAX_AMOUNT = Decimal("999999999999.99")  # the largest our money columns (NUMERIC(14, 2)) hold
 
 
 class OrderRejected(Exception):
@@ -101,6 +102,10 @@ def draft_invoice(session: Session, order: Order) -> InvoiceDraft:
     customer = _resolve(session, Customer, order.customer_id, order.customer_name, Customer.display_name, "customer")
     _check_usable(customer, "customer", customer.display_name)
     lines = tuple(_draft_line(session, order, customer, line) for line in order.lines)
+    total = sum((line.amount for line in lines), Decimal(0))
+    if total > MAX_AMOUNT:
+        _fail(f"the order total {plain_decimal(total)} is larger than {plain_decimal(MAX_AMOUNT)}, the most an "
+              "invoice can carry here: check the quantities and prices")
     return InvoiceDraft(
         order_id=order.id,
         doc_number=doc_number,
@@ -131,8 +136,12 @@ def _draft_line(session: Session, order: Order, customer: Customer, line) -> Dra
         except PricingError as error:
             _fail(f"{where}: {error}")
         unit_price, source = quote.unit_price, quote.source
-    return DraftLine(item=item, quantity=plain_decimal(quantity), unit_price=unit_price, amount=line_amount(quantity, unit_price), price_source=source,
-                     description=line.description)
+    amount = line_amount(quantity, unit_price)
+    if amount > MAX_AMOUNT:
+        _fail(f"{where}: amount {plain_decimal(amount)} ({plain_decimal(quantity)} × {plain_decimal(unit_price)}) is "
+              f"larger than {plain_decimal(MAX_AMOUNT)}, the most an invoice line can carry here")
+    return DraftLine(item=item, quantity=plain_decimal(quantity), unit_price=unit_price, amount=amount,
+                     price_source=source, description=line.description)
 
 
 def _resolve(session, model, row_id, name, name_column, kind: str, where: str | None = None):
@@ -164,9 +173,9 @@ def _decimal(value, what: str) -> Decimal:
     try:
         number = value if isinstance(value, Decimal) else Decimal(str(value))
     except (InvalidOperation, ValueError):
-        _fail(f"{what} {value!r} is not a number")
+        _fail(f"{what} {str(value)!r} is not a number")
     if not number.is_finite():
-        _fail(f"{what} {value!r} is not a number")
+        _fail(f"{what} {str(value)!r} is not a number")
     return number
 
 

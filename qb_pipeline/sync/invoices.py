@@ -124,7 +124,7 @@ def _link_existing(qb, engine, drafts, maybe_sent, run_id, result) -> None:
     with session_scope(engine) as session:
         for doc_number, record in existing.items():
             order_id = candidates.get(doc_number)
-            if order_id is not None:
+            if order_id is not None and _same_customer(drafts[order_id], record):
                 _finish_synced(session, order_id, run_id, record, qb.realm_id, result, linked=True)
                 drafts.pop(order_id)
 
@@ -166,12 +166,17 @@ def _create(qb, engine, drafts, run_id, result, progress) -> None:
             draft = drafts[order_id]
             if outcome.ok:
                 _finish_synced(session, order_id, run_id, outcome.record, qb.realm_id, result)
-            elif draft.doc_number in existing:
+            elif draft.doc_number in existing and _same_customer(draft, existing[draft.doc_number]):
                 _finish_synced(session, order_id, run_id, existing[draft.doc_number], qb.realm_id, result, linked=True)
             else:
                 _finish_failed(session, order_id, run_id, outcome, result)
     progress(f"invoices: {result.pushed} created, {result.linked} linked, {result.failed} failed, "
              f"{result.blocked} blocked")
+
+
+def _same_customer(draft: InvoiceDraft, record: dict) -> bool:
+    """An invoice found by number is this order's only if it bills the same customer."""
+    return str((record.get("CustomerRef") or {}).get("value")) == str(draft.customer.qb_id)
 
 
 def _finish_synced(session: Session, order_id, run_id, record, realm_id, result, *, linked: bool = False) -> None:
@@ -188,11 +193,13 @@ def _finish_synced(session: Session, order_id, run_id, record, realm_id, result,
 def _finish_failed(session: Session, order_id, run_id, outcome: WriteOutcome, result) -> None:
     order = session.get(Order, order_id)
     reason = f"QuickBooks refused the invoice: {outcome.error_message or 'no reason given'}"
+    if outcome.transient:
+        reason = f"QuickBooks did not take the invoice this time ({outcome.error_message}); it is retried automatically"
     if outcome.error_code:
         reason += f" (code {outcome.error_code})"
     if outcome.error_code == "6140":
-        reason = (f"invoice number {order.order_number!r} is already used in QuickBooks by an invoice "
-                  "that could not be found by number; check QuickBooks before retrying")
+        reason = (f"invoice number {order.order_number!r} is already used in QuickBooks by an invoice for another "
+                  "customer (or one that could not be found by number); renumber the order or fix that invoice")
     # Transient failures retry with back-off; a refusal of the data waits for a person to fix it.
     next_attempt = utcnow() + retry_delay(order.attempts) if outcome.transient else None
     if queries.finish_claim(session, order_id, run_id, status=OrderStatus.FAILED, reason=reason,

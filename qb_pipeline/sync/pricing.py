@@ -98,6 +98,11 @@ def _level_price(session: Session, level: PriceLevel, item: Item, at: datetime) 
 def _replace(session: Session, model, at: datetime | None, conditions: list, new_row) -> object:
     """Close the interval in force for `conditions` at `at` and open `new_row` from `at`."""
     at = at or utcnow()
+    since = session.scalar(sa.select(sa.func.max(model.valid_from)).where(*conditions, model.valid_to.is_(None)))
+    if since is not None and at < since:
+        # History is appended to, never rewritten: an earlier start would overlap the interval in force.
+        raise PricingError(f"valid_from {at.isoformat()} is before the value in force since {since.isoformat()}; "
+                           "history is not rewritten: give a later valid_from")
     session.execute(
         sa.update(model)
         .where(*conditions, model.valid_to.is_(None))

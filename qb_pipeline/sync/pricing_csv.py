@@ -64,17 +64,26 @@ def import_pricing(session: Session, source: TextIO, *, strict: bool = False, no
     now = now or datetime.now(timezone.utc)
     report = ImportReport()
     reader = csv.DictReader(source)
-    missing = [c for c in ("kind",) if c not in (reader.fieldnames or [])]
+    if not reader.fieldnames:
+        report.errors.append((1, f"the file is empty: expected a header line ({','.join(COLUMNS)}) and rows"))
+        return report
+    missing = [c for c in ("kind",) if c not in reader.fieldnames]
     if missing:
         report.errors.append((1, f"the header has no {missing[0]!r} column (expected: {', '.join(COLUMNS)})"))
         return report
     with session.begin_nested() as savepoint:
+        seen: dict[tuple, tuple[int, tuple]] = {}  # what a row sets → (its line, the values it sets)
         for row in reader:
             line = reader.line_num
+            target, values = _row_identity(row)
             try:
                 with session.begin_nested():  # a bad row leaves no trace of itself
                     _apply_row(session, row, now)
+                    if target in seen and seen[target][1] != values:
+                        raise _RowError(f"conflicts with line {seen[target][0]}: the same {target[0]} for the same "
+                                        "names and valid_from with a different value; keep one of them")
                 report.applied += 1
+                seen.setdefault(target, (line, values))
             except _RowError as error:
                 report.errors.append((line, str(error)))
             except pricing.PricingError as error:
@@ -83,6 +92,18 @@ def import_pricing(session: Session, source: TextIO, *, strict: bool = False, no
             report.strict_rejected, report.applied = True, 0
             savepoint.rollback()
     return report
+
+
+def _row_identity(row: dict) -> tuple[tuple, tuple]:
+    """What a row sets (kind, names, valid_from) and the values it sets them to, for spotting conflicts."""
+    def cell(column: str) -> str:
+        return (row.get(column) or "").strip()
+
+    kind = cell("kind").lower()
+    level = cell("price_level").lower()
+    target = (kind, cell("customer").lower(), "" if kind == "assignment" else level, cell("item").lower(),
+              cell("valid_from"))
+    return target, (cell("price"), cell("percent"), level if kind == "assignment" else "")
 
 
 def _apply_row(session: Session, row: dict, now: datetime) -> None:

@@ -69,8 +69,17 @@ def push_name_list(qb: QuickBooksPort, engine: sa.Engine, entity: str, *, defaul
                     _record_saved(row, outcome.record)
                     result.created += 1
                 elif existing.get(outcome.key) is not None:
-                    _record_saved(row, existing[outcome.key])
-                    row.active = bool(existing[outcome.key].get("Active", True))
+                    record = existing[outcome.key]
+                    holder = session.scalar(sa.select(model).where(model.qb_id == str(record["Id"]),
+                                                                   model.id != row.id))
+                    if holder is not None:  # two local rows for one QuickBooks record: a person must merge them
+                        _record_failure(row, WriteOutcome(outcome.key, error_message=(
+                            f"the name is taken in QuickBooks by {entity} {record['Id']}, which local row "
+                            f"{holder.id} ({name_of(holder)!r}) is already linked to; merge the two rows or rename "
+                            "this one")), result, name_of(row))
+                        continue
+                    _record_saved(row, record)
+                    row.active = bool(record.get("Active", True))
                     result.linked += 1
                 else:
                     _record_failure(row, outcome, result, name_of(row))
