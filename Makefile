@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: dev test bench install browser clean
+.PHONY: dev test bench drill install browser clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,10 +27,15 @@ browser:
 test: install browser
 	$(BIN)/python -m pytest
 
-# Measures, never fails on a time (only on a wrong result). Figures: benchmarks/results/*.json.
+# Measures, never fails on a time (only on a wrong result): benchmarks/results/latest.json + a table.
+# PostgreSQL variants run too when QB_TEST_POSTGRES_URL is set.
 bench: install
-	$(BIN)/python benchmarks/full_pull.py
-	$(BIN)/python benchmarks/order_latency.py --orders 20
+	$(BIN)/python benchmarks/run_all.py
+
+# Faults, SIGKILLs, races, bad input and a secrets scan; exits non-zero on any duplicate, loss or leak.
+# CI runs it at a smaller size (qb_pipeline_tests/test_drill.py).
+drill: install
+	$(BIN)/python -m drills
 
 clean:
 	rm -rf $(VENV) .data .dagster_home .pytest_cache test-artifacts

@@ -2,7 +2,8 @@
 
 Runs the same code the `customers` and `items` assets call, against a sandbox with limits off and no
 latency, then with realistic latency per call (the API-bound time). Prints figures beside their
-lower bounds (⌈N/1000⌉ pages) and writes benchmarks/results/full_pull.json. Fails only when a result
+lower bounds (⌈N/1000⌉ pages) and writes benchmarks/results/full_pull.json (SQLite; PostgreSQL too
+when QB_TEST_POSTGRES_URL is set). Fails only when a result
 is wrong (row counts).
 
     .venv/bin/python benchmarks/full_pull.py [--customers 100000] [--items 10000] [--latency-ms 150]
@@ -11,24 +12,21 @@ is wrong (row counts).
 from __future__ import annotations
 
 import argparse
-from datetime import timedelta
 import json
 import math
-import platform
-import resource
 import sys
-import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.sandbox_process import PROJECT, Sandbox  # noqa: E402
-from qb_pipeline.db.migrate import upgrade  # noqa: E402
+from benchmarks.harness import (  # noqa: E402
+    connect, database_kinds, drop_database, fresh_database, machine, peak_rss_mb, write_result,
+)
+from benchmarks.sandbox_process import Sandbox  # noqa: E402
 from qb_pipeline.db.models import Customer  # noqa: E402
-from qb_pipeline.db.session import make_engine, session_scope  # noqa: E402
-from qb_pipeline.db.token_cipher import TokenCipher, new_key  # noqa: E402
-from qb_pipeline.quickbooks.factory import build_gateway, sandbox_settings  # noqa: E402
+from qb_pipeline.db.session import session_scope  # noqa: E402
 from qb_pipeline.sync.pull import pull_name_list  # noqa: E402
 
 
@@ -36,14 +34,11 @@ def calls(sandbox: Sandbox) -> dict:
     return sandbox.control("GET", "counters")["calls"]
 
 
-def run(customers: int, items: int, latency_ms: int) -> dict:
+def run(kind: str, customers: int, items: int, latency_ms: int) -> dict:
     sandbox = Sandbox("--customers", str(customers), "--items", str(items), "--latency-ms", str(latency_ms))
+    url = fresh_database(kind)
     try:
-        url = f"sqlite:///{tempfile.mkdtemp(prefix='qbp-bench-db-')}/bench.sqlite"
-        upgrade(url)
-        engine = make_engine(url)
-        settings, refresh_token = sandbox_settings(sandbox.connection_file)
-        gateway = build_gateway(settings, engine, TokenCipher(new_key()), bootstrap_refresh_token=refresh_token)
+        engine, gateway = connect(sandbox, url)
         time.sleep(2.1)  # QBO times have whole seconds: keep the seed out of the incremental pull's 1 s overlap
         sandbox.control("POST", "counters")
         started = time.perf_counter()
@@ -68,8 +63,9 @@ def run(customers: int, items: int, latency_ms: int) -> dict:
         started = time.perf_counter()
         changed = pull_name_list(gateway, engine, "Customer", overlap=timedelta(seconds=1))
         incremental_seconds = time.perf_counter() - started
+        engine.dispose()
         return {
-            "customers": customers, "items": items, "latency_ms": latency_ms,
+            "database": kind, "customers": customers, "items": items, "latency_ms": latency_ms,
             "full_pull_seconds": round(full_seconds, 2),
             "full_pull_rows_per_second": round((customers + items) / full_seconds),
             "full_pull_api_calls": full_calls,
@@ -82,6 +78,7 @@ def run(customers: int, items: int, latency_ms: int) -> dict:
         }
     finally:
         sandbox.stop()
+        drop_database(url)
 
 
 def main() -> None:
@@ -90,19 +87,15 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=int, default=150)
     args = parser.parse_args()
-    results = {"benchmark": "full_pull", "machine": f"{platform.machine()}, Python {platform.python_version()}",
-               "runs": [run(args.customers, args.items, 0), run(args.customers, args.items, args.latency_ms)]}
-    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    for r in results["runs"]:
-        print(f"latency {r['latency_ms']:>3} ms: full pull of {r['customers']:,} customers + {r['items']:,} items in "
-              f"{r['full_pull_seconds']} s ({r['full_pull_rows_per_second']:,} rows/s), "
+    runs = [run(kind, args.customers, args.items, 0) for kind in database_kinds()]
+    runs.append(run("sqlite", args.customers, args.items, args.latency_ms))
+    for r in runs:
+        print(f"[{r['database']}, latency {r['latency_ms']} ms] full pull of {r['customers']:,} customers + "
+              f"{r['items']:,} items in {r['full_pull_seconds']} s ({r['full_pull_rows_per_second']:,} rows/s), "
               f"{r['full_pull_query_calls']} query calls (lower bound {r['lower_bound_pages']}); "
               f"incremental hour ({r['incremental_changes']} changes): {r['incremental_pulled']} pulled by "
               f"{r['incremental_mode']} in {r['incremental_seconds']} s, calls {r['incremental_api_calls']}")
-    print(f"peak RSS of this process: {results['peak_rss_mb']} MB")
-    out = PROJECT / "benchmarks" / "results" / "full_pull.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {out.relative_to(PROJECT)}")
+    write_result("full_pull", {"machine": machine(), "peak_rss_mb": peak_rss_mb(), "runs": runs})
 
 
 if __name__ == "__main__":

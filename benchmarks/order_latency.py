@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import socket
 import statistics
@@ -26,6 +25,29 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
+
+from benchmarks.harness import machine, write_result  # noqa: E402
+
+
+def peak_rss_mb_of_tree(root: int) -> int:
+    """Summed peak RSS (VmHWM) of `root` and its descendants: sandbox, webserver, daemon, code servers."""
+    parents, peaks = {}, {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+            pid = int(status.parent.name)
+            parents[pid] = int(fields["PPid"])
+            peaks[pid] = int(fields.get("VmHWM", "0 kB").split()[0])
+        except (OSError, KeyError, ValueError):
+            continue
+    tree, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    return round(sum(peaks.get(pid, 0) for pid in tree) / 1024)
 
 
 def free_port() -> int:
@@ -93,15 +115,15 @@ def main() -> None:
             "min_seconds": round(latencies[0], 2),
             "max_seconds": round(latencies[-1], 2),
             "sensor_interval_seconds": config.sensor_interval_seconds(),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+            "machine": machine(),
+            "peak_rss_mb": peak_rss_mb_of_tree(stack.pid),
         }
     finally:
         os.killpg(stack.pid, signal.SIGINT)
         stack.wait(60)
-    print(json.dumps(result, indent=2))
-    out = PROJECT / "benchmarks" / "results" / "order_latency.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written to {out.relative_to(PROJECT)}")
+    print(f"order to invoice over {result['orders']} orders: median {result['median_seconds']} s, "
+          f"p95 {result['p95_seconds']} s (sensor interval {result['sensor_interval_seconds']} s)")
+    write_result("order_latency", result)
 
 
 if __name__ == "__main__":

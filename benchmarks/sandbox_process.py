@@ -39,4 +39,8 @@ class Sandbox:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(30)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:  # a drill left a call hanging: no graceful shutdown to wait for
+            self.process.kill()
+            self.process.wait(10)

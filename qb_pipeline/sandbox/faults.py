@@ -40,6 +40,8 @@ class FaultInjector:
             raise ValueError(f"unknown fault kind {kind!r} (one of {sorted(KINDS)})")
         if (count is None) == (rate is None):
             raise ValueError("give exactly one of count or rate")
+        rate = None if rate is None else float(rate)  # the control API reads JSON numbers as Decimal
+        seconds = None if seconds is None else float(seconds)
         if rate is not None and not 0 < rate <= 1:
             raise ValueError("rate must be in (0, 1]")
         with self._lock:

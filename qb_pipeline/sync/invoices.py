@@ -30,6 +30,7 @@ from qb_pipeline.sync.records import invoice_row
 STALE_CLAIM_AFTER = timedelta(minutes=15)
 BLOCKED_RETRY = timedelta(hours=1)  # a prerequisite may be fixed in QuickBooks meanwhile
 MAX_RETRY_DELAY = timedelta(hours=6)
+RECORD_EVERY = 30  # one QBO batch
 
 
 @dataclass
@@ -155,8 +156,16 @@ def _ensure_prerequisites(qb, engine, drafts, run_id, result, default_income_acc
 
 
 def _create(qb, engine, drafts, run_id, result, progress) -> None:
-    if not drafts:
-        return
+    pending = list(drafts.items())
+    # Outcomes are recorded batch by batch: a run killed mid-push leaves little to look up again.
+    for start in range(0, len(pending), RECORD_EVERY):
+        _create_and_record(qb, engine, dict(pending[start:start + RECORD_EVERY]), run_id, result)
+    if pending:
+        progress(f"invoices: {result.pushed} created, {result.linked} linked, {result.failed} failed, "
+                 f"{result.blocked} blocked")
+
+
+def _create_and_record(qb, engine, drafts, run_id, result) -> None:
     outcomes: list[WriteOutcome] = qb.create_many("Invoice", [(str(i), d.payload()) for i, d in drafts.items()])
     duplicates = {drafts[int(o.key)].doc_number: int(o.key) for o in outcomes if o.error_code == "6140"}
     existing = qb.find_invoices(list(duplicates)) if duplicates else {}
@@ -170,8 +179,6 @@ def _create(qb, engine, drafts, run_id, result, progress) -> None:
                 _finish_synced(session, order_id, run_id, existing[draft.doc_number], qb.realm_id, result, linked=True)
             else:
                 _finish_failed(session, order_id, run_id, outcome, result)
-    progress(f"invoices: {result.pushed} created, {result.linked} linked, {result.failed} failed, "
-             f"{result.blocked} blocked")
 
 
 def _same_customer(draft: InvoiceDraft, record: dict) -> bool:
