@@ -40,7 +40,8 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
                      f"{r['latency_ms']} ms latency]",
                      f"{r['full_pull_seconds']} s, {r['full_pull_rows_per_second']:,} rows/s, "
                      f"{r['full_pull_query_calls']} query calls",
-                     f"{r['lower_bound_pages']} pages", f"{pull['peak_rss_mb']} MB"))
+                     f"{r['lower_bound_pages']} pages" + (f" ≥ {r['lower_bound_pages'] * r['latency_ms'] / 1000:.1f} s"
+                                                          if r["latency_ms"] else ""), f"{pull['peak_rss_mb']} MB"))
         rows.append((f"incremental hour, {r['incremental_changes']} changes [{r['database']}, {r['latency_ms']} ms]",
                      f"{r['incremental_seconds']} s, {sum(r['incremental_api_calls'].values())} calls "
                      f"({r['incremental_mode']})", "1 CDC call", ""))
