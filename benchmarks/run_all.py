@@ -26,7 +26,7 @@ FULL = {
 }
 QUICK = {
     "full_pull": ["--customers", "5000", "--items", "500", "--latency-ms", "20"],
-    "push": ["--orders", "300", "--limited-orders", "90", "--limits-factor", "0.1"],
+    "push": ["--orders", "300", "--limited-orders", "600", "--limits-factor", "0.5"],
     "order_latency": ["--orders", "3"],
 }
 

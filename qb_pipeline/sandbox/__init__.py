@@ -28,6 +28,7 @@ Choices where QuickBooks' behaviour is not documented ("unsure" in docs/qbo-api.
 
 The control API (not part of QuickBooks; no auth; the server binds 127.0.0.1 by default)
 - POST /_sandbox/reset {"seed": "none"|"demo"}          empty the realm (accounts stay), clear faults
+                                                        (revoked tokens are valid again)
 - POST /_sandbox/seed {"preset", "customers": N, "items": N}
 - POST /_sandbox/inject {"kind", "count"|"rate", "path_contains", "seconds", "seed"}; GET lists,
   DELETE clears. Kinds: 500, 503, 429, 429-xml, timeout, drop, non-json, truncated, missing-fields,

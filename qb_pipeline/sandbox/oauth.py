@@ -91,6 +91,11 @@ class OAuthServer:
         with self._lock, self._db:
             self._db.execute("UPDATE tokens SET revoked = 1")
 
+    def unrevoke_all(self) -> None:
+        """Undo `revoke_all` (a reset clears faults and what they did, so one test's revocation ends there)."""
+        with self._lock, self._db:
+            self._db.execute("UPDATE tokens SET revoked = 0")
+
     def expire_access_tokens(self) -> None:
         with self._lock, self._db:
             self._db.execute("UPDATE tokens SET expires = 0 WHERE kind = 'access'")

@@ -48,6 +48,7 @@ class Sandbox:
     def reset(self, preset: str = "none") -> None:
         self.store.reset()
         self.faults.clear()
+        self.oauth.unrevoke_all()
         self.api.counters.clear()
         self.seed(preset)
 

@@ -101,7 +101,8 @@ def draft_invoice(session: Session, order: Order) -> InvoiceDraft:
 
     customer = _resolve(session, Customer, order.customer_id, order.customer_name, Customer.display_name, "customer")
     _check_usable(customer, "customer", customer.display_name)
-    lines = tuple(_draft_line(session, order, customer, line) for line in order.lines)
+    levels: dict = {}  # the customer's price level, looked up once for all lines
+    lines = tuple(_draft_line(session, order, customer, line, levels) for line in order.lines)
     total = sum((line.amount for line in lines), Decimal(0))
     if total > MAX_AMOUNT:
         _fail(f"the order total {plain_decimal(total)} is larger than {plain_decimal(MAX_AMOUNT)}, the most an "
@@ -116,7 +117,7 @@ def draft_invoice(session: Session, order: Order) -> InvoiceDraft:
     )
 
 
-def _draft_line(session: Session, order: Order, customer: Customer, line) -> DraftLine:
+def _draft_line(session: Session, order: Order, customer: Customer, line, levels: dict) -> DraftLine:
     where = f"line {line.line_number}"
     item = _resolve(session, Item, line.item_id, line.item_name, Item.name, "item", where)
     _check_usable(item, "item", item.name, where)
@@ -132,7 +133,7 @@ def _draft_line(session: Session, order: Order, customer: Customer, line) -> Dra
         unit_price = unit_price.quantize(CENT)
     else:
         try:
-            quote = effective_price(session, customer.id, item, order.ordered_at)
+            quote = effective_price(session, customer.id, item, order.ordered_at, levels)
         except PricingError as error:
             _fail(f"{where}: {error}")
         unit_price, source = quote.unit_price, quote.source

@@ -123,11 +123,13 @@ def _link_existing(qb, engine, drafts, maybe_sent, run_id, result) -> None:
         return
     existing = qb.find_invoices(list(candidates))
     with session_scope(engine) as session:
+        mirrored: dict[str, dict] = {}
         for doc_number, record in existing.items():
             order_id = candidates.get(doc_number)
             if order_id is not None and _same_customer(drafts[order_id], record):
-                _finish_synced(session, order_id, run_id, record, qb.realm_id, result, linked=True)
+                _finish_synced(session, order_id, run_id, record, qb.realm_id, result, mirrored, linked=True)
                 drafts.pop(order_id)
+        _mirror(session, mirrored)
 
 
 def _ensure_prerequisites(qb, engine, drafts, run_id, result, default_income_account_id) -> dict[int, InvoiceDraft]:
@@ -170,15 +172,18 @@ def _create_and_record(qb, engine, drafts, run_id, result) -> None:
     duplicates = {drafts[int(o.key)].doc_number: int(o.key) for o in outcomes if o.error_code == "6140"}
     existing = qb.find_invoices(list(duplicates)) if duplicates else {}
     with session_scope(engine) as session:
+        mirrored: dict[str, dict] = {}
         for outcome in outcomes:
             order_id = int(outcome.key)
             draft = drafts[order_id]
             if outcome.ok:
-                _finish_synced(session, order_id, run_id, outcome.record, qb.realm_id, result)
+                _finish_synced(session, order_id, run_id, outcome.record, qb.realm_id, result, mirrored)
             elif draft.doc_number in existing and _same_customer(draft, existing[draft.doc_number]):
-                _finish_synced(session, order_id, run_id, existing[draft.doc_number], qb.realm_id, result, linked=True)
+                _finish_synced(session, order_id, run_id, existing[draft.doc_number], qb.realm_id, result, mirrored,
+                               linked=True)
             else:
                 _finish_failed(session, order_id, run_id, outcome, result)
+        _mirror(session, mirrored)
 
 
 def _same_customer(draft: InvoiceDraft, record: dict) -> bool:
@@ -186,15 +191,21 @@ def _same_customer(draft: InvoiceDraft, record: dict) -> bool:
     return str((record.get("CustomerRef") or {}).get("value")) == str(draft.customer.qb_id)
 
 
-def _finish_synced(session: Session, order_id, run_id, record, realm_id, result, *, linked: bool = False) -> None:
+def _finish_synced(session: Session, order_id, run_id, record, realm_id, result, mirrored: dict[str, dict], *,
+                   linked: bool = False) -> None:
+    """Record the order synced; its invoice joins `mirrored`, written by `_mirror` in one statement."""
     if not queries.finish_claim(session, order_id, run_id, status=OrderStatus.SYNCED, qb_invoice_id=str(record["Id"])):
         result.lost_claims += 1
         return
-    queries.upsert_by_qb_id(session, QBInvoice, [invoice_row(record, realm_id)], conflict_columns=("realm_id", "qb_id"))
+    mirrored[str(record["Id"])] = invoice_row(record, realm_id)
     if linked:
         result.linked += 1
     else:
         result.pushed += 1
+
+
+def _mirror(session: Session, mirrored: dict[str, dict]) -> None:
+    queries.upsert_by_qb_id(session, QBInvoice, list(mirrored.values()), conflict_columns=("realm_id", "qb_id"))
 
 
 def _finish_failed(session: Session, order_id, run_id, outcome: WriteOutcome, result) -> None:

@@ -60,14 +60,20 @@ def _current(session: Session, model, at: datetime, *conditions):
     ).first()
 
 
-def effective_price(session: Session, customer_id: int, item: Item, at: datetime) -> PriceQuote:
+def effective_price(session: Session, customer_id: int, item: Item, at: datetime,
+                    levels: dict | None = None) -> PriceQuote:
+    """`levels`: a dict the caller keeps across the lines of one order, so the customer's price level
+    as of `at` is looked up once per order rather than once per line."""
     own = _current(session, CustomerItemPrice, at,
                    CustomerItemPrice.customer_id == customer_id, CustomerItemPrice.item_id == item.id)
     if own is not None:
         return PriceQuote(own.unit_price, "customer")
 
-    assignment = _current(session, CustomerPriceLevel, at, CustomerPriceLevel.customer_id == customer_id)
-    level = session.get(PriceLevel, assignment.price_level_id) if assignment else None
+    levels = {} if levels is None else levels
+    if (customer_id, at) not in levels:
+        assignment = _current(session, CustomerPriceLevel, at, CustomerPriceLevel.customer_id == customer_id)
+        levels[(customer_id, at)] = session.get(PriceLevel, assignment.price_level_id) if assignment else None
+    level = levels[(customer_id, at)]
     if level is not None and level.active:
         quote = _level_price(session, level, item, at)
         if quote is not None:
