@@ -13,14 +13,15 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
-from qb_pipeline.sandbox.entities import READ_ONLY, WRITABLE, Fault, Rules, not_found
+from qb_pipeline.sandbox.company import CDC_ENTITIES, PREFERENCES_ID, QUERY_ENTITIES, merge_preferences
+from qb_pipeline.sandbox.entities import WRITABLE, Fault, Rules, not_found
 from qb_pipeline.sandbox.faults import FaultInjector
 from qb_pipeline.sandbox.limits import RateLimiter
 from qb_pipeline.sandbox.oauth import OAuthServer
 from qb_pipeline.sandbox.query import QueryError, execute, parse_query
 from qb_pipeline.sandbox.store import COMPANY_TZ, Store, dumps, loads, qbo_time
 
-ENTITY_BY_PATH = {name.lower(): name for name in WRITABLE | READ_ONLY}
+ENTITY_BY_PATH = {name.lower(): name for name in QUERY_ENTITIES}
 MAX_BATCH_ITEMS = 30
 CDC_MAX_OBJECTS = 1000
 CDC_MAX_AGE = timedelta(days=30)
@@ -30,6 +31,7 @@ class DataApi:
     def __init__(self, store: Store, oauth: OAuthServer, limiter: RateLimiter, faults: FaultInjector) -> None:
         self.store, self.rules, self.oauth, self.limiter, self.faults = store, Rules(store), oauth, limiter, faults
         self.latency_ms = 0
+        self.requestid_replay = True  # a switch, so tests can see what happens in a company where it fails
         self.counters: Counter[str] = Counter()
 
     async def __call__(self, scope, receive, send) -> None:
@@ -86,7 +88,7 @@ class DataApi:
             if self.limiter.send_retry_after:
                 extra["retry-after"] = str(max(1, round(wait + 0.5)))
             return status, payload, extra
-        request_id = params.get("requestid") if method == "POST" else None
+        request_id = params.get("requestid") if method == "POST" and self.requestid_replay else None
         if request_id:
             replay = self.store.reply_for(realm, request_id)
             if replay:
@@ -109,6 +111,8 @@ class DataApi:
             return self._batch(realm, _json(body))
         if resource == "cdc" and method == "GET":
             return self._cdc(realm, params)
+        if resource == "preferences" and not rest:
+            return {"Preferences": self._preferences(realm, method, body), "time": qbo_time()}
         entity = ENTITY_BY_PATH.get(resource)
         if entity is None:
             raise Fault("500", "Unsupported Operation", f"Operation on {resource} is not supported",
@@ -132,6 +136,21 @@ class DataApi:
             return {entity: self.rules.void_invoice(realm, record)}
         include = params.get("include", "")
         return {entity: self.rules.save(realm, entity, record, allow_duplicate_docnum="allowduplicatedocnum" in include)}
+
+    def _preferences(self, realm: str, method: str, body: bytes) -> dict:
+        """One object per company, no id in the URL; POST is a sparse update of its writable blocks."""
+        current = self.store.get(realm, "Preferences", PREFERENCES_ID)
+        if method == "GET":
+            return current
+        update = _json(body)
+        if update.get("SyncToken") not in (None, "") and str(update["SyncToken"]) != current["SyncToken"]:
+            raise Fault("5010", "Stale Object Error",
+                        f"Stale Object Error : SyncToken {update['SyncToken']} is not {current['SyncToken']}")
+        record = merge_preferences(current, update)
+        record.update(SyncToken=str(int(current["SyncToken"]) + 1),
+                      MetaData={**current["MetaData"], "LastUpdatedTime": qbo_time()})
+        self.store.put(realm, "Preferences", record)
+        return record
 
     def _query(self, realm: str, text: str) -> dict:
         query = parse_query(text)
@@ -177,7 +196,7 @@ class DataApi:
         budget = CDC_MAX_OBJECTS
         for name in [e.strip() for e in params.get("entities", "").split(",") if e.strip()]:
             entity = ENTITY_BY_PATH.get(name.lower())
-            if entity is None:
+            if entity not in CDC_ENTITIES:
                 raise Fault("2050", "Invalid entity", f"CDC does not support {name!r}")
             changed = [r for r in self.store.all(realm, entity) if _updated(r) >= since]
             changed.sort(key=_updated)

@@ -23,8 +23,15 @@ def sandbox() -> None:
 @click.option("--items", default=0, show_default=True, help="Also generate this many items.")
 @click.option("--latency-ms", default=0, show_default=True, help="Added latency per API call.")
 @click.option("--limits", default="off", show_default=True, help="Rate limits: off, real, or scaled:F.")
+@click.option("--docnumber-duplicates", type=click.Choice(["refuse", "allow"]), default="refuse", show_default=True,
+              help="A second invoice with an existing DocNumber: refused (6140, QuickBooks' default) or allowed.")
+@click.option("--requestid-replay/--no-requestid-replay", default=True, show_default=True,
+              help="Answer a repeated requestid with the first answer (QuickBooks does, but not in every case).")
+@click.option("--custom-txn-numbers/--no-custom-txn-numbers", default=None,
+              help="Preferences.SalesFormsPrefs.CustomTxnNumbers; when off the sandbox numbers invoices itself. "
+                   "Default: as the state folder has it (on for a new one).")
 def serve(host: str, port: int, data_dir: Path, seed_preset: str, customers: int, items: int, latency_ms: int,
-          limits: str) -> None:
+          limits: str, docnumber_duplicates: str, requestid_replay: bool, custom_txn_numbers: bool | None) -> None:
     """Serve the QuickBooks Online v3 API, OAuth 2 and the /_sandbox/ control API."""
     from qb_pipeline.sandbox.limits import RateLimiter
     from qb_pipeline.sandbox.server import serve as run
@@ -35,6 +42,8 @@ def serve(host: str, port: int, data_dir: Path, seed_preset: str, customers: int
         raise click.BadParameter(str(error), param_hint="--limits") from None
     try:
         run(host=host, port=port, data_dir=data_dir.resolve(), seed_preset=seed_preset, customers=customers,
-            items=items, latency_ms=latency_ms, limits=limits)
+            items=items, latency_ms=latency_ms, limits=limits,
+            company={"docnumber_duplicates": docnumber_duplicates, "requestid_replay": requestid_replay,
+                     "custom_txn_numbers": custom_txn_numbers})
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None

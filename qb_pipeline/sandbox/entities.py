@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from qb_pipeline.sandbox.company import PREFERENCES_ID
 from qb_pipeline.sandbox.store import COMPANY_TZ, Store, qbo_time
 
 CENT = Decimal("0.01")
 WRITABLE = {"Customer", "Item", "Invoice"}
-READ_ONLY = {"Account", "CompanyInfo"}
 ITEM_TYPES = {"Service", "NonInventory", "Inventory"}
 # Fields the server owns: whatever a client sends for them is ignored.
 SERVER_FIELDS = {"Id", "SyncToken", "MetaData", "domain", "sparse", "TotalAmt", "Balance", "FullyQualifiedName",
@@ -80,6 +80,17 @@ def _ref(store: Store, realm: str, entity: str, ref: object, field: str) -> dict
 class Rules:
     def __init__(self, store: Store) -> None:
         self.store = store
+        # "refuse" (QuickBooks' default: 6140) or "allow", as a company whose setting lets duplicates in.
+        self.docnumber_duplicates = "refuse"
+
+    def custom_txn_numbers(self, realm: str) -> bool:
+        prefs = self.store.get(realm, "Preferences", PREFERENCES_ID) or {}
+        return (prefs.get("SalesFormsPrefs") or {}).get("CustomTxnNumbers", True) is not False
+
+    def set_custom_txn_numbers(self, realm: str, enabled: bool) -> None:
+        prefs = self.store.get(realm, "Preferences", PREFERENCES_ID)
+        self.store.put(realm, "Preferences", {**prefs, "SalesFormsPrefs": {**prefs["SalesFormsPrefs"],
+                                                                             "CustomTxnNumbers": enabled}})
 
     # -- save ------------------------------------------------------------------------------------
     def save(self, realm: str, entity: str, body: dict, *, allow_duplicate_docnum: bool = False) -> dict:
@@ -162,6 +173,10 @@ class Rules:
     def _invoice(self, realm, fields, current, allow_duplicate_docnum) -> dict:
         customer = _ref(self.store, realm, "Customer", fields.get("CustomerRef"), "CustomerRef")
         fields["CustomerRef"] = {"value": customer["Id"], "name": customer["DisplayName"]}
+        if not self.custom_txn_numbers(realm):
+            # QuickBooks numbers the form itself and ignores what the client sent.
+            fields["DocNumber"] = current["DocNumber"] if current else self._next_doc_number(realm)
+        allow_duplicate_docnum = allow_duplicate_docnum or self.docnumber_duplicates == "allow"
         doc_number = fields.get("DocNumber")
         if doc_number is not None:
             doc_number = str(doc_number)
@@ -182,6 +197,10 @@ class Rules:
         if not fields.get("TxnDate"):
             fields["TxnDate"] = datetime.now(timezone.utc).astimezone(COMPANY_TZ).date().isoformat()
         return fields
+
+    def _next_doc_number(self, realm: str) -> str:
+        numbers = [int(r["DocNumber"]) for r in self.store.all(realm, "Invoice") if str(r.get("DocNumber", "")).isdigit()]
+        return str(max(numbers, default=1000) + 1)
 
     def _invoice_line(self, realm: str, line: dict, number: int) -> Decimal:
         if line.get("DetailType") != "SalesItemLineDetail":

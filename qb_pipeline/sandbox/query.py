@@ -25,11 +25,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
+from qb_pipeline.sandbox.company import QUERY_ENTITIES
+
 COMPANY_TZ = timezone(timedelta(hours=-8))
 DEFAULT_MAX_RESULTS, MAX_MAX_RESULTS = 100, 1000
 
 _COMMON = ("Id", "MetaData.CreateTime", "MetaData.LastUpdatedTime")
+_NAMED = _COMMON + ("Name", "Active")
+_PERSON = _COMMON + ("DisplayName", "GivenName", "FamilyName", "CompanyName", "Active", "PrimaryEmailAddr")
+_TRANSACTION = _COMMON + ("DocNumber", "TxnDate", "TotalAmt", "CustomerRef", "VendorRef")
+_NAMED_ENTITIES = {"Class", "Department", "Term", "PaymentMethod", "TaxCode", "TaxRate", "CustomerType",
+                   "JournalCode", "Budget", "TaxClassification"}
 QUERYABLE: dict[str, tuple[str, ...]] = {
+    # Every name QBO's query accepts answers (empty where the sandbox holds no rows), with the
+    # properties clients filter on most; the entities the sandbox really serves are listed below.
+    **{entity: _COMMON for entity in QUERY_ENTITIES},
+    **{entity: _NAMED for entity in _NAMED_ENTITIES},
+    **{entity: _PERSON for entity in ("Vendor", "Employee")},
+    **{entity: _TRANSACTION for entity in ("Bill", "BillPayment", "CreditMemo", "Deposit", "Estimate",
+                                           "JournalEntry", "Payment", "Purchase", "PurchaseOrder", "RefundReceipt",
+                                           "SalesReceipt", "Transfer", "VendorCredit", "CreditCardPayment")},
     "Customer": _COMMON + ("DisplayName", "GivenName", "FamilyName", "MiddleName", "CompanyName",
                            "PrimaryEmailAddr", "PrimaryPhone", "Active", "Balance", "FullyQualifiedName",
                            "Job", "ParentRef"),
@@ -39,7 +54,8 @@ QUERYABLE: dict[str, tuple[str, ...]] = {
                           "FullyQualifiedName"),
     "CompanyInfo": _COMMON + ("CompanyName",),
 }
-NAME_LISTS = {"Customer", "Item", "Account"}  # active rows only, unless the query mentions Active
+# Name lists answer active rows only, unless the query mentions Active.
+NAME_LISTS = {"Customer", "Item", "Account", "Vendor", "Employee"} | _NAMED_ENTITIES
 _ENTITY_BY_LOWER = {name.lower(): name for name in QUERYABLE}
 _INSTANT_PATHS = {("MetaData", "CreateTime"), ("MetaData", "LastUpdatedTime")}
 _REF_SUBKEY = {"PrimaryEmailAddr": "Address", "PrimaryPhone": "FreeFormNumber"}
@@ -138,6 +154,13 @@ class _Parser:
         self.i += 1
         return token[1]
 
+    def integer(self) -> int:
+        shown = self._shown()
+        text = self.expect("number")
+        if not text.lstrip("-").isdigit():
+            raise _parse_error(f"Expected a whole number but encountered {shown}")
+        return int(text)
+
     def _shown(self) -> str:
         token = self.peek()
         return f"\"{token[1]}\"" if token else "end of query"
@@ -182,9 +205,9 @@ class _Parser:
                 self.i += 1
         start, maximum = 1, DEFAULT_MAX_RESULTS
         if self.keyword("STARTPOSITION"):
-            start = max(1, int(self.expect("number")))
+            start = max(1, self.integer())
         if self.keyword("MAXRESULTS"):
-            maximum = min(max(1, int(self.expect("number"))), MAX_MAX_RESULTS)
+            maximum = min(max(1, self.integer()), MAX_MAX_RESULTS)
         if self.peek() == ("punct", ";"):
             self.i += 1
         if self.peek() is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from qb_pipeline.sandbox.company import PREFERENCES_ID, company_info, preferences
 from qb_pipeline.sandbox.store import Store, qbo_time
 
 ACCOUNTS = [("Sales of Product Income", "Income", "SalesOfProductIncome"), ("Services", "Income", "ServiceFeeIncome")]
@@ -21,18 +22,19 @@ DEMO_INACTIVE_EVERY = 7  # every 7th demo record is inactive, so inactive handli
 
 
 def seed_company(store: Store, realm: str) -> None:
-    """Accounts and CompanyInfo: present in every realm, even one seeded with `none`."""
-    if store.all(realm, "Account"):
-        return
+    """Accounts, CompanyInfo and Preferences: present in every realm, even one seeded with `none`."""
     now = qbo_time()
     meta = {"CreateTime": now, "LastUpdatedTime": now}
-    store.put_many(realm, "Account", [
-        {"Id": str(i), "Name": name, "AccountType": kind, "AccountSubType": sub, "Classification": "Revenue",
-         "Active": True, "FullyQualifiedName": name, "SyncToken": "0", "MetaData": meta, "domain": "QBO"}
-        for i, (name, kind, sub) in enumerate(ACCOUNTS, start=1)
-    ])
-    store.put(realm, "CompanyInfo", {"Id": "1", "CompanyName": "Sandbox Company", "Country": "US",
-                                     "SyncToken": "0", "MetaData": meta, "domain": "QBO"})
+    if not store.all(realm, "Account"):
+        store.put_many(realm, "Account", [
+            {"Id": str(i), "Name": name, "AccountType": kind, "AccountSubType": sub, "Classification": "Revenue",
+             "Active": True, "FullyQualifiedName": name, "SyncToken": "0", "MetaData": meta, "domain": "QBO"}
+            for i, (name, kind, sub) in enumerate(ACCOUNTS, start=1)
+        ])
+    if store.get(realm, "CompanyInfo", int(realm)) is None:
+        store.put(realm, "CompanyInfo", company_info(realm, meta))
+    if store.get(realm, "Preferences", PREFERENCES_ID) is None:
+        store.put(realm, "Preferences", preferences(meta))
 
 
 def seed_records(store: Store, realm: str, *, customers: list[str], items: list[tuple[str, str]],

@@ -53,7 +53,21 @@ class Sandbox:
         self.seed(preset)
 
     def configure(self, *, latency_ms: int | None = None, limits: str | None = None, access_ttl: int | None = None,
-                  rotation_grace: int | None = None, send_retry_after: bool | None = None) -> None:
+                  rotation_grace: int | None = None, send_retry_after: bool | None = None,
+                  docnumber_duplicates: str | None = None, requestid_replay: bool | None = None,
+                  custom_txn_numbers: bool | None = None) -> None:
+        if docnumber_duplicates is not None and docnumber_duplicates not in ("refuse", "allow"):
+            raise ValueError(f"docnumber_duplicates must be refuse or allow (got {docnumber_duplicates!r})")
+        for name, value in (("requestid_replay", requestid_replay), ("custom_txn_numbers", custom_txn_numbers),
+                            ("send_retry_after", send_retry_after)):
+            if value is not None and not isinstance(value, bool):
+                raise ValueError(f"{name} must be true or false (got {value!r})")
+        if docnumber_duplicates is not None:
+            self.api.rules.docnumber_duplicates = docnumber_duplicates
+        if requestid_replay is not None:
+            self.api.requestid_replay = requestid_replay
+        if custom_txn_numbers is not None:
+            self.api.rules.set_custom_txn_numbers(self.realm, custom_txn_numbers)
         if latency_ms is not None:
             self.api.latency_ms = int(latency_ms)
         if limits is not None:
@@ -67,7 +81,10 @@ class Sandbox:
 
     def settings(self) -> dict:
         return {"latency_ms": self.api.latency_ms, "limits": self.limiter.mode, "access_ttl": self.oauth.access_ttl,
-                "rotation_grace": self.oauth.rotation_grace, "send_retry_after": self.limiter.send_retry_after}
+                "rotation_grace": self.oauth.rotation_grace, "send_retry_after": self.limiter.send_retry_after,
+                "docnumber_duplicates": self.api.rules.docnumber_duplicates,
+                "requestid_replay": self.api.requestid_replay,
+                "custom_txn_numbers": self.api.rules.custom_txn_numbers(self.realm)}
 
     def connection(self) -> dict:
         """Everything a client needs to connect, including a fresh, valid refresh token."""
@@ -103,7 +120,7 @@ def write_connection(path: Path, connection: dict) -> None:
 
 
 def serve(*, host: str, port: int, data_dir: Path, seed_preset: str, customers: int, items: int,
-          latency_ms: int, limits: str, quiet: bool = False) -> None:
+          latency_ms: int, limits: str, quiet: bool = False, company: dict | None = None) -> None:
     sock = bind(host, port)  # listening before connection.json exists: no client can race the start
     actual_port = sock.getsockname()[1]
     sandbox = Sandbox(data_dir, f"http://{host}:{actual_port}", limits=limits, latency_ms=latency_ms)
@@ -112,6 +129,8 @@ def serve(*, host: str, port: int, data_dir: Path, seed_preset: str, customers: 
         sandbox.store.set_meta("seeded", seed_preset)
     elif customers or items:
         sandbox.seed("none", customers=customers, items=items)
+    sandbox.seed("none")  # a state folder from an older version gains what every company has
+    sandbox.configure(**(company or {}))
     connection = sandbox.connection()
     write_connection(data_dir / "connection.json", connection)
     if not quiet:

@@ -15,9 +15,11 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
-COMPANY_TZ = timezone(timedelta(hours=-8))
+COMPANY_TZ = timezone(timedelta(hours=-8))  # the sandbox company's zone: QBO returns local offsets
 # The unique name of each entity, indexed so that a uniqueness check is a dict look-up.
-UNIQUE_FIELDS = {"Customer": "DisplayName", "Item": "Name", "Invoice": "DocNumber", "Account": "Name"}  # the sandbox company's zone: QBO returns local offsets
+UNIQUE_FIELDS = {"Customer": "DisplayName", "Item": "Name", "Invoice": "DocNumber", "Account": "Name"}
+# One record per company, with ids of their own (CompanyInfo's is the realm id): not in the id sequence.
+SINGLETONS = {"CompanyInfo", "Preferences"}
 
 
 def qbo_time(moment: datetime | None = None) -> str:
@@ -80,8 +82,8 @@ class Store:
     # -- records ---------------------------------------------------------------------------------
     def next_id(self, realm: str) -> int:
         with self._lock:
-            ids = [max(e) for entities in (self._records.get(realm, {}), self._deleted.get(realm, {}))
-                   for e in entities.values() if e]
+            ids = [max(ids) for entities in (self._records.get(realm, {}), self._deleted.get(realm, {}))
+                   for entity, ids in entities.items() if ids and entity not in SINGLETONS]
             return max(ids, default=0) + 1
 
     def get(self, realm: str, entity: str, record_id: int) -> dict | None:

@@ -108,7 +108,7 @@ def test_requestid_replays_the_original_response_without_redoing_it(sandbox):
 def test_limits_answer_429_with_a_qbo_throttle_fault(sandbox, retry_after):
     sandbox.settings(limits="scaled:0.3", send_retry_after=retry_after)  # 3 requests per second
     qb = sandbox.qb_client()
-    url = f"{sandbox.connection['api_base_url']}/company/{sandbox.realm_id}/companyinfo/1"
+    url = f"{sandbox.connection['api_base_url']}/company/{sandbox.realm_id}/companyinfo/{sandbox.realm_id}"
     headers = {"Authorization": f"Bearer {qb.session.access_token}", "Accept": "application/json"}
     answers = [requests.get(url, headers=headers, timeout=10) for _ in range(6)]
     throttled = [a for a in answers if a.status_code == 429]
