@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: dev test bench drill install browser clean
+.PHONY: dev test bench drill mutation-check install browser clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ bench: install
 # CI runs it at a smaller size (qb_pipeline_tests/test_drill.py).
 drill: install
 	$(BIN)/python -m drills
+
+# Each at-most-once safeguard switched off in turn: the tests that prove it must then fail.
+# (make test runs it too, through qb_pipeline_tests/test_mutation_check.py.)
+mutation-check: install
+	$(BIN)/python -m qb_pipeline_tests.mutation_check
 
 clean:
 	rm -rf $(VENV) .data .dagster_home .pytest_cache test-artifacts

@@ -123,10 +123,15 @@ class Reckoning:
 
 def reckon(sandbox: Sandbox, engine: sa.Engine, prefix: str = "") -> Reckoning:
     """Our orders (numbers starting with `prefix`) against every invoice QuickBooks holds."""
+    # Counted by the order each invoice names in its PrivateNote marker, not by DocNumber: a company
+    # may allow duplicate numbers, and the marker is what the push writes for auditing.
     by_number: dict[str, list[dict]] = {}
     for record in sandbox.control("GET", "dump/Invoice")["records"]:
-        if str(record.get("DocNumber", "")).startswith(prefix):
-            by_number.setdefault(record["DocNumber"], []).append(record)
+        first_line = str(record.get("PrivateNote", "")).split("\n")[0]
+        number = first_line.removeprefix("qb_pipeline order ") if first_line.startswith("qb_pipeline order ") \
+            else record.get("DocNumber", "")
+        if str(number).startswith(prefix):
+            by_number.setdefault(number, []).append(record)
     with session_scope(engine) as session:
         orders = session.scalars(sa.select(Order).where(Order.order_number.startswith(prefix))).all()
         expected = {o.order_number: (o.status, o.qb_invoice_id, draft_invoice(session, o).total) for o in orders}

@@ -33,19 +33,29 @@ def drill_database(kind: str, args) -> tuple[list[dict], dict]:
     stack = Stack(kind)
     rows: list[dict] = []
     try:
-        started = time.monotonic()
-        faults = run_fault_drill(stack, args.orders, kills=args.kills)
-        r = faults.reckoning
-        rows.append({"drill": f"faults + {faults.killed} SIGKILLs + revocation [{kind}]", "orders": r.orders,
-                     "invoices": r.invoices, "duplicates": r.duplicates, "lost": r.lost,
-                     "wrong totals": r.wrong_totals + r.wrong_links,
-                     "faults injected": sum(faults.faults.values()), "retries": faults.retries,
-                     "detail": {"faults": faults.faults, "runs": faults.runs, "log": faults.log,
-                                "seconds": round(time.monotonic() - started, 1)}})
-        for name, r in run_races(stack, args.race_orders).items():
+        # QuickBooks' defaults, then a company where QuickBooks itself would let a duplicate through:
+        # duplicate DocNumbers allowed and requestid replay off. The invoice push must hold in both.
+        for variant, prefix, company in (("QBO defaults", "F", {}),
+                                         ("duplicates allowed, no requestid replay", "L",
+                                          {"docnumber_duplicates": "allow", "requestid_replay": False})):
+            started = time.monotonic()
+            stack.sandbox.control("POST", "settings", {"docnumber_duplicates": "refuse", "requestid_replay": True,
+                                                       **company})
+            faults = run_fault_drill(stack, args.orders, kills=args.kills, prefix=prefix)
+            r = faults.reckoning
+            rows.append({"drill": f"faults + {faults.killed} SIGKILLs + revocation, {variant} [{kind}]",
+                         "orders": r.orders, "invoices": r.invoices, "duplicates": r.duplicates, "lost": r.lost,
+                         "wrong totals": r.wrong_totals + r.wrong_links,
+                         "faults injected": sum(faults.faults.values()), "retries": faults.retries,
+                         "detail": {"faults": faults.faults, "runs": faults.runs, "log": faults.log,
+                                    "company": company, "seconds": round(time.monotonic() - started, 1)}})
+        stack.sandbox.control("POST", "settings", {"docnumber_duplicates": "refuse", "requestid_replay": True})
+        for name, raced in run_races(stack, args.race_orders).items():
+            r = raced.reckoning
             rows.append({"drill": f"{name} [{kind}]", "orders": r.orders, "invoices": r.invoices,
                          "duplicates": r.duplicates, "lost": r.lost, "wrong totals": r.wrong_totals + r.wrong_links,
-                         "faults injected": "timeouts 3%", "retries": "-"})
+                         "faults injected": sum(raced.faults.values()), "retries": raced.retries,
+                         "detail": {"faults": raced.faults}})
         texts = {f"run process output {n}": output for n, output in enumerate(stack.outputs, 1)}
         texts["project database"] = database_text(stack.engine)
         return rows, {"secrets": stack.secrets, "folders": [stack.home], "texts": texts}

@@ -136,7 +136,8 @@ class Drill:
             return order.id
 
     def push(self, run: str = "drill-1", income_account: str | None = "1"):
-        return push_orders(self.gateway, self.engine, run, default_income_account_id=income_account)
+        return push_orders(self.gateway, self.engine, run, default_income_account_id=income_account,
+                           progress=self.progress.append, resend_wait=0.1)
 
     def order(self, order_id: int) -> Order:
         with session_scope(self.engine) as s:
@@ -280,6 +281,19 @@ def huge_amount(d: Drill) -> str:
     return row.status_reason
 
 
+def two_orders_one_number(d: Drill) -> str:
+    """'W-2' (1 unit) and 'W-2 ' (500 units) for one customer: QuickBooks would trim the second to the first."""
+    d.fresh()
+    first, second = d.add_order("W-2", lines=[(0, "1", None)]), d.add_order("W-2 ", lines=[(0, "500", None)])
+    d.push()
+    d.check_synced_once([first])
+    row = d.order(second)
+    check(row.status == OrderStatus.FAILED and row.qb_invoice_id is None,
+          f"'W-2 ' is {row.status.value}, linked to {row.qb_invoice_id}", row.status_reason or "")
+    needs(row.status_reason, ["'W-2 '", "space"])
+    return row.status_reason
+
+
 ORDER_CASES = [
     ("no lines", bad_order("failed", "no lines", lines=[])),
     ("unknown customer name", bad_order("failed", "Nobody Ltd", "customer list", customer="Nobody Ltd")),
@@ -314,6 +328,10 @@ ORDER_CASES = [
         setup=add_rows((Item, {"name": "Local Widget", "unit_price": D("5.00"), "income_account_qb_id": "999"})))),
     ("order number used in QuickBooks by another customer's invoice", doc_number_taken),
     ("amount beyond the money columns (huge quantity)", huge_amount),
+    ("order number with a trailing space", bad_order("failed", "'W-1 '", "space", number="W-1 ")),
+    ("quantity 1e26 stored raw", bad_order("failed", "quantity", "1E+26", "too large",
+                                                         lines=[(0, Raw("1e26"), None)])),
+    ("two orders that could claim one invoice ('W-2', 'W-2 ')", two_orders_one_number),
     ("quantity with 7 decimals", accepted_exactly(lines=[(0, "1.1234567", None)])),
     ("duplicate line numbers", accepted_exactly(lines=[(0, "1", None, 1), (1, "2", None, 1)])),
 ]

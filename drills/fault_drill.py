@@ -29,9 +29,11 @@ class FaultDrillResult:
     log: list[str] = field(default_factory=list)
 
 
-def run_fault_drill(stack: Stack, orders: int, *, kills: int = 2) -> FaultDrillResult:
+def run_fault_drill(stack: Stack, orders: int, *, kills: int = 2, prefix: str = "F") -> FaultDrillResult:
     sandbox = stack.sandbox
-    add_orders(stack.engine, orders, prefix="F")
+    injected_before = dict(sandbox.control("GET", "inject")["injected"])
+    outputs_before = len(stack.outputs)
+    add_orders(stack.engine, orders, prefix=prefix)
     log: list[str] = []
     for kind, rate, extra in (("500", 0.05, {}), ("503", 0.05, {}), ("timeout", 0.05, {"seconds": 3})):
         sandbox.control("POST", "inject", {"kind": kind, "rate": rate, "path_contains": API, "seed": 7, **extra})
@@ -67,7 +69,8 @@ def run_fault_drill(stack: Stack, orders: int, *, kills: int = 2) -> FaultDrillR
         outcome = stack.run()
         runs += 1
         log.append(f"run {runs}: {'ok' if outcome['success'] else outcome['errors']} → {stack.statuses()}")
-    faults = sandbox.control("GET", "inject")["injected"]
+    faults = stack.injected_since(injected_before)
     sandbox.control("DELETE", "inject")
-    return FaultDrillResult(reckoning=reckon(sandbox, stack.engine, "F-"), faults=faults, retries=stack.run_retries(),
-                            runs=runs, killed=killed, runs_stopped_by_revocation=revoked_runs, log=log)
+    return FaultDrillResult(reckoning=reckon(sandbox, stack.engine, f"{prefix}-"), faults=faults,
+                            retries=stack.run_retries(since=outputs_before), runs=runs, killed=killed,
+                            runs_stopped_by_revocation=revoked_runs, log=log)

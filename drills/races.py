@@ -7,13 +7,24 @@ later runs, as the schedule would; the reckoning must show no duplicate and no l
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from benchmarks.harness import Reckoning, add_orders, reckon
 from drills.stack import Stack
 
 API = "/v3/company"
 
 
-def race(stack: Stack, prefix: str, orders: int, jobs: tuple[str, str]) -> Reckoning:
+@dataclass
+class RaceResult:
+    reckoning: Reckoning
+    faults: dict[str, int]  # counted by the sandbox
+    retries: int  # counted in the runs' logs
+
+
+def race(stack: Stack, prefix: str, orders: int, jobs: tuple[str, str]) -> RaceResult:
+    injected_before = dict(stack.sandbox.control("GET", "inject")["injected"])
+    outputs_before = len(stack.outputs)
     add_orders(stack.engine, orders, prefix=prefix)
     stack.sandbox.control("POST", "settings", {"latency_ms": 20})
     stack.sandbox.control("POST", "inject", {"kind": "timeout", "rate": 0.03, "path_contains": API, "seconds": 3})
@@ -28,10 +39,11 @@ def race(stack: Stack, prefix: str, orders: int, jobs: tuple[str, str]) -> Recko
             break
         stack.let_time_pass()
         stack.run()
-    return reckon(stack.sandbox, stack.engine, f"{prefix}-")
+    return RaceResult(reckon(stack.sandbox, stack.engine, f"{prefix}-"), stack.injected_since(injected_before),
+                      stack.run_retries(since=outputs_before))
 
 
-def run_races(stack: Stack, orders: int) -> dict[str, Reckoning]:
+def run_races(stack: Stack, orders: int) -> dict[str, RaceResult]:
     return {
         "two pushers at once": race(stack, "P", orders, ("push_invoices_job", "push_invoices_job")),
         "push racing the hourly job": race(stack, "H", orders, ("hourly_sync_job", "push_invoices_job")),

@@ -109,9 +109,15 @@ class Stack:
         with session_scope(self.engine) as session:
             return {s.value: n for s, n in session.execute(sa.select(Order.status, sa.func.count()).group_by(Order.status))}
 
-    def run_retries(self) -> int:
-        """Retries the gateway logged in every run, killed runs included (each logs '…; retry n/m in …')."""
-        return sum(output.count("; retry ") for output in self.outputs)
+    def run_retries(self, since: int = 0) -> int:
+        """Retries logged by the runs since the `since`-th, killed runs included: the gateway's and the
+        invoice path's re-sends of a batch whose outcome was unknown (each logs '…; retry n/m …')."""
+        return sum(output.count("; retry ") for output in self.outputs[since:])
+
+    def injected_since(self, before: dict[str, int]) -> dict[str, int]:
+        """Faults the sandbox injected since `before` (its counters only grow)."""
+        now = self.sandbox.control("GET", "inject")["injected"]
+        return {kind: count - before.get(kind, 0) for kind, count in now.items() if count > before.get(kind, 0)}
 
     @staticmethod
     def wait(predicate, what: str, timeout: float = 300) -> None:

@@ -17,6 +17,7 @@ from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import QuickBooksError
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.invoice_draft import OrderRejected, draft_invoice
+from qb_pipeline.sync.invoices import CUSTOM_NUMBERS_OFF
 
 UNLINKED_GRACE = timedelta(hours=1)
 REFRESH_TOKEN_WARNING = timedelta(days=14)
@@ -46,14 +47,18 @@ def items_linked(database: DatabaseResource) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(asset=customers, description=(
-    "The QuickBooks connection answers, and its refresh token is not within 14 days of expiry "
-    "(reconnect with `qb-pipeline auth connect` before it lapses)."))
+    "The QuickBooks connection answers, the company keeps the invoice numbers we send (Custom transaction "
+    "numbers on), and its refresh token is not within 14 days of expiry (reconnect with "
+    "`qb-pipeline auth connect` before it lapses)."))
 def quickbooks_connection(quickbooks: QuickBooksResource, database: DatabaseResource) -> dg.AssetCheckResult:
     try:
         gateway = quickbooks.gateway(database)
         gateway.count("CompanyInfo")
+        keeps_numbers = gateway.custom_txn_numbers()
     except (QuickBooksError, OSError) as error:
         return dg.AssetCheckResult(passed=False, description=f"QuickBooks is not reachable: {error}")
+    if not keeps_numbers:
+        return dg.AssetCheckResult(passed=False, description=CUSTOM_NUMBERS_OFF)
     with database.session() as session:
         token = session.get(QBToken, gateway.realm_id)
         expires = token.refresh_expires_at if token else None

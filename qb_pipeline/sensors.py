@@ -1,39 +1,62 @@
-"""new_orders_sensor: a new order becomes a QuickBooks invoice within seconds."""
+"""new_orders_sensor: an order that is due — new, put back after a failed run, or failed with its retry
+time come — becomes a QuickBooks invoice within seconds."""
+
+import json
+import time
 
 import dagster as dg
 import sqlalchemy as sa
 
 from qb_pipeline import config
-from qb_pipeline.db.models import Order, OrderStatus
+from qb_pipeline.db import queries
+from qb_pipeline.db.models import Order
 from qb_pipeline.jobs import push_invoices_job
 from qb_pipeline.resources import DatabaseResource
 
 ACTIVE_RUN_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
                        dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+# After a push run fails (QuickBooks down, a revoked connection), the orders it held are due again at
+# once; waiting this long before trying them again keeps a broken connection from a run every tick.
+PAUSE_AFTER_FAILED_RUN_SECONDS = 30
 
 
 @dg.sensor(
     job=push_invoices_job,
     minimum_interval_seconds=config.sensor_interval_seconds(),
     default_status=dg.DefaultSensorStatus.RUNNING if config.auto_sync("orders") else dg.DefaultSensorStatus.STOPPED,
-    description=("Launches push_invoices_job when orders newer than the last launch are pending. One run at a time: "
-                 "orders that arrive while a push runs go with the next one. Off when QB_AUTO_SYNC_ORDERS=false."),
+    description=("Launches push_invoices_job when any order is due: pending, or failed with its retry time come. "
+                 "One run at a time: orders that come due while a push runs go with the next one. "
+                 "Off when QB_AUTO_SYNC_ORDERS=false."),
 )
 def new_orders_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource):
-    last_launched = int(context.cursor or 0)
+    # Driven by what is due, not by an order id: a cursor from another database cannot hide an order.
     with database.session() as session:
-        newest, waiting = session.execute(
-            sa.select(sa.func.max(Order.id), sa.func.count())
-            .where(Order.status == OrderStatus.PENDING, Order.id > last_launched)
+        due, newest_created = session.execute(
+            sa.select(sa.func.count(), sa.func.max(Order.created_at)).where(queries.claimable_orders())
         ).one()
-    if not waiting:
-        return dg.SkipReason("no new orders")
+    if not due:
+        return dg.SkipReason("no order is due")
     # Why: a queued or running push claims every due order when it starts; a second run would only wait
     # behind it in the run queue (pushes are serialized per realm).
     busy = context.instance.get_run_records(
         dg.RunsFilter(job_name=push_invoices_job.name, statuses=ACTIVE_RUN_STATUSES), limit=1)
     if busy:
-        return dg.SkipReason(f"{waiting} new orders wait for the push already queued or running")
-    context.update_cursor(str(newest))
-    return dg.RunRequest(run_key=f"orders-through-{newest}",
-                         tags={"qb_pipeline/new_orders": str(waiting)})
+        return dg.SkipReason(f"{due} due orders wait for the push already queued or running")
+    failed = context.instance.get_run_records(
+        dg.RunsFilter(job_name=push_invoices_job.name, statuses=[dg.DagsterRunStatus.FAILURE]), limit=1)
+    if failed and failed[0].end_time and time.time() - failed[0].end_time < PAUSE_AFTER_FAILED_RUN_SECONDS:
+        started = failed[0].start_time or failed[0].end_time
+        if newest_created is None or newest_created.timestamp() <= started:
+            wait = PAUSE_AFTER_FAILED_RUN_SECONDS - (time.time() - failed[0].end_time)
+            return dg.SkipReason(f"the last push failed; {due} due orders are tried again in {wait:.0f} s")
+    launches = _launches(context.cursor) + 1
+    context.update_cursor(json.dumps({"launches": launches}))
+    # The time keeps run keys unique even when someone resets the cursor in the UI.
+    return dg.RunRequest(run_key=f"push-{launches}-{int(time.time())}", tags={"qb_pipeline/due_orders": str(due)})
+
+
+def _launches(cursor: str | None) -> int:
+    try:
+        return int(json.loads(cursor)["launches"]) if cursor else 0
+    except (ValueError, TypeError, KeyError):
+        return 0  # a cursor of an older version (an order id): start counting again

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import json
+from datetime import timedelta
 from decimal import Decimal
 
 import dagster as dg
 
 from qb_pipeline import config
-from qb_pipeline.db.models import Order, OrderLine
+from qb_pipeline.db.models import Order, OrderLine, OrderStatus
 from qb_pipeline.db.session import session_scope
+from qb_pipeline.db.types import utcnow
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.schedules import cron_for
 from qb_pipeline.sensors import new_orders_sensor
@@ -30,29 +33,47 @@ def tick(database_url, instance, cursor=None):
     return new_orders_sensor.evaluate_tick(context), context
 
 
-def test_sensor_launches_one_run_per_batch_of_new_orders(database_url, engine):
-    with dg.instance_for_test() as instance:
-        result, _ = tick(database_url, instance)
-        assert not result.run_requests and result.skip_message == "no new orders"
-        add_order(engine, "SO-1")
-        newest = add_order(engine, "SO-2")
-        result, _ = tick(database_url, instance)
-        (request,) = result.run_requests
-        assert request.run_key == f"orders-through-{newest}" and request.tags["qb_pipeline/new_orders"] == "2"
-        assert result.cursor == str(newest)
-        again, _ = tick(database_url, instance, cursor=result.cursor)
-        assert not again.run_requests and again.skip_message == "no new orders"
-
-
-def test_sensor_waits_while_a_push_is_running(database_url, engine):
+def test_sensor_launches_one_run_for_the_due_orders_and_none_while_it_runs(database_url, engine):
     from qb_pipeline.definitions import defs
 
     with dg.instance_for_test() as instance:
-        job = defs.resolve_job_def("push_invoices_job")
-        instance.create_run_for_job(job_def=job, status=dg.DagsterRunStatus.STARTED)
-        add_order(engine, "SO-9")
         result, _ = tick(database_url, instance)
-        assert not result.run_requests and "wait for the push already queued or running" in result.skip_message
+        assert not result.run_requests and result.skip_message == "no order is due"
+        add_order(engine, "SO-1")
+        add_order(engine, "SO-2")
+        result, _ = tick(database_url, instance, cursor="500")  # an order-id cursor from another database
+        (request,) = result.run_requests
+        assert request.tags["qb_pipeline/due_orders"] == "2" and json.loads(result.cursor) == {"launches": 1}
+        instance.create_run_for_job(job_def=defs.resolve_job_def("push_invoices_job"),
+                                    status=dg.DagsterRunStatus.STARTED)
+        again, _ = tick(database_url, instance, cursor=result.cursor)
+        assert not again.run_requests and "wait for the push already queued or running" in again.skip_message
+
+
+def test_sensor_sees_orders_put_back_or_due_for_a_retry(database_url, engine):
+    from qb_pipeline.definitions import defs
+
+    failed_now = add_order(engine, "SO-RETRY-NOW")
+    failed_later = add_order(engine, "SO-RETRY-LATER")
+    waits_for_a_person = add_order(engine, "SO-PERSON")
+    with session_scope(engine) as session:
+        for order_id, retry_in in ((failed_now, -1), (failed_later, 600), (waits_for_a_person, None)):
+            order = session.get(Order, order_id)
+            order.status = OrderStatus.FAILED
+            order.next_attempt_at = None if retry_in is None else utcnow() + timedelta(seconds=retry_in)
+    with dg.instance_for_test() as instance:
+        result, _ = tick(database_url, instance)
+        (request,) = result.run_requests
+        assert request.tags["qb_pipeline/due_orders"] == "1"
+        # A push run that failed a moment ago: its orders wait a little, a newer order does not.
+        job = defs.resolve_job_def("push_invoices_job")
+        run = instance.create_run_for_job(job_def=job, status=dg.DagsterRunStatus.STARTED)
+        instance.report_run_failed(run)
+        paused, _ = tick(database_url, instance)
+        assert not paused.run_requests and "the last push failed" in paused.skip_message
+        add_order(engine, "SO-NEW")
+        (request,) = tick(database_url, instance)[0].run_requests
+        assert request.tags["qb_pipeline/due_orders"] == "2"
 
 
 def test_schedule_frequency_and_selection_come_from_the_environment(monkeypatch):

@@ -12,6 +12,7 @@ from qb_pipeline.assets.orders import orders
 from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.quickbooks.errors import QuickBooksSetupError
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.invoices import STALE_CLAIM_AFTER, orders_name_unknown_records, push_orders
@@ -33,9 +34,12 @@ def invoices(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
             for entity in ("Customer", "Item"):
                 pull_name_list(gateway, database.engine, entity, progress=context.log.info)
         income_account = income_account_for_new_items(quickbooks, database, gateway)
-        pushed = push_orders(gateway, database.engine, context.run.run_id, limit=ORDERS_PER_RUN,
-                             stale_after=STALE_CLAIM_AFTER, default_income_account_id=income_account,
-                             progress=context.log.info)
+        try:
+            pushed = push_orders(gateway, database.engine, context.run.run_id, limit=ORDERS_PER_RUN,
+                                 stale_after=STALE_CLAIM_AFTER, default_income_account_id=income_account,
+                                 progress=context.log.info)
+        except QuickBooksSetupError as error:  # a QuickBooks setting to change: one sentence, no traceback
+            raise dg.Failure(description=str(error), allow_retries=False) from None
         mirrored = mirror_invoices(gateway, database.engine)
     for reason in pushed.reasons:
         context.log.warning(reason)
@@ -57,6 +61,7 @@ def invoices(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
     return dg.MaterializeResult(metadata={
         "pushed": int(pushed.pushed),
         "linked_existing": int(pushed.linked),
+        "resent_with_first_request_id": int(pushed.resent),
         "failed": int(pushed.failed),
         "blocked": int(pushed.blocked),
         "pending_after_run": int(pending),

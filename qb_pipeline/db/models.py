@@ -122,8 +122,11 @@ class Order(Base):
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     claimed_by: Mapped[str | None] = mapped_column(sa.String(64))
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    qb_invoice_id: Mapped[str | None] = mapped_column(sa.String(32))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the claim's heartbeat, renewed per batch
+    # The write-ahead record of the batch that carried this order and whose outcome is not known yet.
+    invoice_batch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoice_batches.id"), index=True)
+    # One invoice, one order: a second order can never be linked to an invoice another order holds.
+    qb_invoice_id: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
     # Set when the linked invoice was voided or deleted in QBO; such an order is never re-pushed silently.
     qb_invoice_state: Mapped[str | None] = mapped_column(sa.String(16))
     synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -134,6 +137,23 @@ class Order(Base):
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.line_number"
     )
+
+
+class InvoiceBatch(Base):
+    """A batch of invoices recorded before it is sent: which orders, the exact body, and its requestid.
+
+    Any resend of those orders re-sends this body with this requestid first, so QuickBooks can answer
+    with its first result instead of creating the invoices again.
+    """
+
+    __tablename__ = "invoice_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[str] = mapped_column(sa.String(36), unique=True)  # QBO allows ≤36 on /batch
+    run_id: Mapped[str] = mapped_column(sa.String(64))
+    # {"items": [{"order_id", "bId", "body"}]}, amounts as strings: exactly what was sent.
+    payload: Mapped[dict] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class OrderLine(Base):

@@ -108,10 +108,26 @@ def claim_orders(session: Session, run_id: str, *, limit: int = 1000, now: datet
     return sorted(session.execute(statement).scalars())
 
 
+def renew_claims(session: Session, run_id: str, *, now: datetime | None = None) -> set[int]:
+    """The claim's heartbeat: stamp every order `run_id` still holds; returns their ids.
+
+    A run calls it after every batch and right before sending, and sends only what it still holds.
+    """
+    now = now or utcnow()
+    statement = (
+        sa.update(Order)
+        .where(Order.status == OrderStatus.PUSHING, Order.claimed_by == run_id)
+        .values(claimed_at=now)
+        .returning(Order.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(session.execute(statement).scalars())
+
+
 def take_over_stale_claims(
     session: Session, run_id: str, *, older_than: timedelta, now: datetime | None = None
 ) -> list[int]:
-    """Move claims older than `older_than` (a crashed or hung run) to `run_id`.
+    """Move claims whose heartbeat has been silent for `older_than` (a crashed or hung run) to `run_id`.
 
     The caller must look each order's DocNumber up in QuickBooks before pushing it again: the old run
     may have created the invoice and died before recording it.
@@ -136,10 +152,13 @@ def finish_claim(
     reason: str | None = None,
     qb_invoice_id: str | None = None,
     next_attempt_at: datetime | None = None,
+    batch_answered: bool = False,
     now: datetime | None = None,
 ) -> bool:
     """Record an order's outcome and release the claim, only if `run_id` still holds it.
 
+    `batch_answered`: QuickBooks answered the order's recorded batch, so its write-ahead record is done
+    with; otherwise the record stays and the next attempt re-sends that batch first.
     Returns False when the claim was taken over meanwhile (the other run now owns the order).
     """
     if status == OrderStatus.PUSHING:
@@ -155,6 +174,8 @@ def finish_claim(
     }
     if status == OrderStatus.SYNCED:
         values.update(qb_invoice_id=qb_invoice_id, synced_at=now, status_reason=None)
+    if batch_answered or status == OrderStatus.SYNCED:
+        values["invoice_batch_id"] = None
     result = session.execute(
         sa.update(Order)
         .where(Order.id == order_id, Order.status == OrderStatus.PUSHING, Order.claimed_by == run_id)

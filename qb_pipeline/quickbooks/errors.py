@@ -34,3 +34,12 @@ class QuickBooksValidationError(QuickBooksError):
     def __init__(self, entity: str, code: str, message: str) -> None:
         super().__init__(f"QuickBooks refused {entity}: {message} (code {code})")
         self.entity, self.code, self.qbo_message = entity, code, message
+
+
+class QuickBooksOutcomeUnknown(QuickBooksUnavailable):
+    """A write was sent and no usable answer came back (timeout, 5xx, dropped or malformed answer):
+    QuickBooks may or may not have applied it. Never re-sent blindly; the caller decides."""
+
+
+class QuickBooksSetupError(QuickBooksError):
+    """The company's settings do not allow what we need; a person must change a QuickBooks setting."""

@@ -23,6 +23,7 @@ from qb_pipeline.quickbooks.connection import Connection
 from qb_pipeline.quickbooks.errors import (
     QuickBooksAuthError,
     QuickBooksError,
+    QuickBooksOutcomeUnknown,
     QuickBooksThrottled,
     QuickBooksUnavailable,
     QuickBooksValidationError,
@@ -58,10 +59,17 @@ class QuickBooksGateway:
         self.throttle, self.sleep, self.progress = throttle or Throttle(), sleep, progress
         self.stats = connection.stats
         self.realm_id = connection.realm_id
+        self._custom_txn_numbers: bool | None = None  # read once per gateway (one run)
 
     # -- the retry loop ----------------------------------------------------------------------------
-    def _call(self, kind: str, what: str, operation: Callable[[object], T], expect: str | None = None) -> T:
-        """`expect`: the key a well-formed answer holds; an answer without it is retried like a 5xx."""
+    def _call(self, kind: str, what: str, operation: Callable[[object], T], expect: str | None = None, *,
+              resend_unknown: bool = True) -> T:
+        """`expect`: the key a well-formed answer holds; an answer without it is retried like a 5xx.
+
+        `resend_unknown=False` (writes that must not happen twice): a 429 or 401 is retried, since
+        QuickBooks did not process the request; any failure after which it may have (timeout, 5xx,
+        dropped or malformed answer) raises QuickBooksOutcomeUnknown at once.
+        """
         refreshed = False
         attempt = 0
         while True:
@@ -95,6 +103,8 @@ class QuickBooksGateway:
                 else:
                     raise QuickBooksValidationError(what, str(error.error_code),
                                                     _fault_text(error.message, error.detail)) from None
+            if not resend_unknown and not isinstance(failure, QuickBooksThrottled):
+                raise QuickBooksOutcomeUnknown(f"{failure}; QuickBooks may or may not have applied it") from None
             if attempt >= self.retries:
                 if isinstance(failure, QuickBooksThrottled):
                     raise failure
@@ -152,15 +162,36 @@ class QuickBooksGateway:
                           "looking up an income account").get("Account", [])
         return rows[0]["Id"] if rows else None
 
-    def find_invoices(self, doc_numbers: Sequence[str]) -> dict[str, dict]:
-        found: dict[str, dict] = {}
+    def find_invoices(self, doc_numbers: Sequence[str]) -> dict[str, list[dict]]:
+        found: dict[str, list[dict]] = {}
         numbers = list(dict.fromkeys(doc_numbers))
         for start in range(0, len(numbers), 100):  # keeps each query short
             chunk = numbers[start:start + 100]
             rows = self.query(f"SELECT * FROM Invoice WHERE DocNumber IN ({', '.join(quote(n) for n in chunk)}) "
                               f"MAXRESULTS {PAGE_SIZE}", "looking up invoices by number").get("Invoice", [])
-            found.update({row["DocNumber"]: row for row in rows if row.get("DocNumber") in chunk})
+            for row in rows:
+                if row.get("DocNumber") in chunk:
+                    found.setdefault(row["DocNumber"], []).append(row)
         return found
+
+    def existing_ids(self, entity: str, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), 100):
+            chunk = list(ids[start:start + 100])
+            rows = self.query(f"SELECT * FROM {entity} WHERE Id IN ({', '.join(quote(i) for i in chunk)}) "
+                              f"MAXRESULTS {PAGE_SIZE}", f"checking which {entity} records still exist").get(entity, [])
+            found.update(str(row["Id"]) for row in rows)
+        return found
+
+    def custom_txn_numbers(self) -> bool:
+        """Preferences.SalesFormsPrefs.CustomTxnNumbers: whether QuickBooks keeps the DocNumber we send."""
+        if self._custom_txn_numbers is None:
+            answer = self._call("read", "reading the company's preferences",
+                                lambda qb: qb.get(f"{qb.api_url}/company/{qb.company_id}/preferences", {}),
+                                expect="Preferences")
+            sales = answer["Preferences"].get("SalesFormsPrefs") or {}
+            self._custom_txn_numbers = sales.get("CustomTxnNumbers") is True
+        return self._custom_txn_numbers
 
     # -- writes ------------------------------------------------------------------------------------
     def create(self, entity: str, body: dict, request_id: str) -> dict:
@@ -190,6 +221,19 @@ class QuickBooksGateway:
                     outcomes[index] = WriteOutcome(outcome.key, error_message=str(error), transient=error.transient)
         return outcomes
 
+    def send_batch(self, entity: str, items: Sequence[tuple[str, str, dict]], request_id: str) -> list[WriteOutcome]:
+        """One batch of creates (key, bId, body) sent once with `request_id`; never re-sent here.
+
+        Raises QuickBooksOutcomeUnknown when QuickBooks may have applied it without our knowing.
+        """
+        request = {"BatchItemRequest": [{"bId": bid, "operation": "create", entity: body} for _key, bid, body in items]}
+        payload = json.dumps(request, cls=DecimalEncoder)
+        answer = self._call("batch", f"create {len(items)} {entity} records",
+                            lambda qb: qb.post(f"{qb.api_url}/company/{qb.company_id}/batch", payload,
+                                               request_id=request_id),
+                            expect="BatchItemResponse", resend_unknown=False)
+        return _batch_outcomes(entity, answer, {bid: key for key, bid, _body in items})
+
     def _batch(self, entity: str, operation: str, records: Sequence[tuple[str, dict]]) -> list[WriteOutcome]:
         outcomes: list[WriteOutcome] = []
         for start in range(0, len(records), self.batch_size):
@@ -206,20 +250,25 @@ class QuickBooksGateway:
             except QuickBooksError as error:
                 outcomes += [WriteOutcome(key, error_message=str(error), transient=error.transient) for key, _ in chunk]
                 continue
-            answered = {item["bId"]: item for item in answer.get("BatchItemResponse", [])}
-            for bid, key in by_bid.items():
-                item = answered.get(bid)
-                if item is None:
-                    outcomes.append(WriteOutcome(key, error_message="no answer for this record in the batch",
-                                                 transient=True))
-                elif "Fault" in item:
-                    error = (item["Fault"].get("Error") or [{}])[0]
-                    outcomes.append(WriteOutcome(key, error_code=str(error.get("code", "")),
-                                                 error_message=_fault_text(error.get("Message"), error.get("Detail"))))
-                else:
-                    outcomes.append(WriteOutcome(key, record=item[entity]))
+            outcomes += _batch_outcomes(entity, answer, by_bid)
             self.progress(f"{entity}: {operation} batch of {len(chunk)} done ({start + len(chunk)}/{len(records)})")
         return outcomes
+
+
+def _batch_outcomes(entity: str, answer: dict, key_by_bid: dict[str, str]) -> list[WriteOutcome]:
+    answered = {item.get("bId"): item for item in answer.get("BatchItemResponse", [])}
+    outcomes = []
+    for bid, key in key_by_bid.items():
+        item = answered.get(bid)
+        if item is None:
+            outcomes.append(WriteOutcome(key, error_message="no answer for this record in the batch", transient=True))
+        elif "Fault" in item:
+            error = (item["Fault"].get("Error") or [{}])[0]
+            outcomes.append(WriteOutcome(key, error_code=str(error.get("code", "")),
+                                         error_message=_fault_text(error.get("Message"), error.get("Detail"))))
+        else:
+            outcomes.append(WriteOutcome(key, record=item[entity]))
+    return outcomes
 
 
 def _fault_text(message: object, detail: object) -> str:

@@ -21,6 +21,22 @@ MAX_DOC_NUMBER_LENGTH = 21  # QBO's limit on Invoice.DocNumber
 # too large to retry safely. An order with 1,000 lines is almost certainly an upstream bug.
 MAX_INVOICE_LINES = 999
 MAX_AMOUNT = Decimal("999999999999.99")  # the largest our money columns (NUMERIC(14, 2)) hold
+# Quantities and prices are refused at this size before any arithmetic: 1e26 × a price overflows
+# Decimal's 28 digits when quantized (InvalidOperation), which must fail the order, not the run.
+MAX_FACTOR = Decimal("1e12")
+# Every invoice names its order in PrivateNote, so anyone (and the tests) can count invoices per order
+# in QuickBooks without trusting DocNumber.
+MARKER_PREFIX = "qb_pipeline order "
+
+
+def invoice_marker(order_number: str) -> str:
+    return f"{MARKER_PREFIX}{order_number}"
+
+
+def marked_order(record: dict) -> str | None:
+    """The order number an invoice's PrivateNote marker names, or None for an unmarked invoice."""
+    first_line = str(record.get("PrivateNote") or "").split("\n", 1)[0]
+    return first_line[len(MARKER_PREFIX):] if first_line.startswith(MARKER_PREFIX) else None
 
 
 class OrderRejected(Exception):
@@ -77,8 +93,7 @@ class InvoiceDraft:
                 for number, line in enumerate(self.lines, start=1)
             ],
         }
-        if self.memo:
-            body["PrivateNote"] = self.memo[:4000]
+        body["PrivateNote"] = (invoice_marker(self.doc_number) + (f"\n{self.memo}" if self.memo else ""))[:4000]
         return body
 
 
@@ -88,9 +103,13 @@ def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
 
 def draft_invoice(session: Session, order: Order) -> InvoiceDraft:
     """Check and price one order; raises OrderRejected with a specific reason."""
-    doc_number = (order.order_number or "").strip()
-    if not doc_number:
+    doc_number = order.order_number or ""
+    if not doc_number.strip():
         _fail("the order has no order number")
+    if doc_number != doc_number.strip():
+        # QuickBooks trims a DocNumber: "W-1 " would become, and then find, the invoice of order "W-1".
+        _fail(f"order number {doc_number!r} starts or ends with a space: correct it in the order (numbers are "
+              "used exactly as written, so it cannot be mistaken for another order's invoice)")
     if len(doc_number) > MAX_DOC_NUMBER_LENGTH:
         _fail(f"order number {doc_number!r} has {len(doc_number)} characters; QuickBooks invoice numbers "
               f"allow at most {MAX_DOC_NUMBER_LENGTH}")
@@ -177,6 +196,8 @@ def _decimal(value, what: str) -> Decimal:
         _fail(f"{what} {str(value)!r} is not a number")
     if not number.is_finite():
         _fail(f"{what} {str(value)!r} is not a number")
+    if abs(number) >= MAX_FACTOR:
+        _fail(f"{what} {str(value)!r} is too large (at most {plain_decimal(MAX_FACTOR - 1)}): check the order")
     return number
 
 

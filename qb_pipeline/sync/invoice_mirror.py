@@ -53,12 +53,15 @@ def mirror_invoices(qb: QuickBooksPort, engine: sa.Engine, *, now: datetime | No
         if changes is not None and not changes.truncated:
             result, pages, deleted_ids = MirrorResult("cdc"), [changes.changed], changes.deleted_ids
         else:
-            # Paging cannot see deletions; the next CDC within the window will.
-            result, pages = MirrorResult("query"), qb.query_pages(ENTITY, updated_since=since)
+            # CDC cannot answer: page every invoice, so that ids we hold and QuickBooks no longer returns
+            # are seen deleted before the cursor moves on (paging by update time cannot see a deletion).
+            result, pages = MirrorResult("query"), qb.query_pages(ENTITY)
 
+    seen: set[str] = set()
     for page in pages:
         if not page:
             continue
+        seen.update(str(record["Id"]) for record in page)
         rows = []
         for record in page:
             row = invoice_row(record, qb.realm_id)
@@ -70,6 +73,8 @@ def mirror_invoices(qb: QuickBooksPort, engine: sa.Engine, *, now: datetime | No
             upsert_by_qb_id(session, QBInvoice, rows, conflict_columns=("realm_id", "qb_id"))
         result.updated += len(rows)
 
+    if result.mode == "query":
+        deleted_ids = _gone(qb, engine, seen)
     with session_scope(engine) as session:
         if deleted_ids:
             session.execute(sa.update(QBInvoice).where(QBInvoice.realm_id == qb.realm_id,
@@ -88,3 +93,13 @@ def mirror_invoices(qb: QuickBooksPort, engine: sa.Engine, *, now: datetime | No
             result.flagged_orders += flagged.rowcount or 0
         queries.advance_cursor(session, qb.realm_id, ENTITY, started, full=result.mode == "full")
     return result
+
+
+def _gone(qb: QuickBooksPort, engine: sa.Engine, seen: set[str]) -> list[str]:
+    """Mirrored invoices the full listing did not return, confirmed gone by asking for them by id
+    (an invoice created while we paged is missing from the listing but not deleted)."""
+    with session_scope(engine) as session:
+        held = set(session.scalars(sa.select(QBInvoice.qb_id).where(QBInvoice.realm_id == qb.realm_id,
+                                                                    QBInvoice.status != "deleted")))
+    missing = sorted(held - seen)
+    return sorted(set(missing) - qb.existing_ids(ENTITY, missing)) if missing else []

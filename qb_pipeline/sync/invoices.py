@@ -1,50 +1,65 @@
-"""Orders → QuickBooks invoices, at most one invoice per order, no order lost.
+"""Orders → QuickBooks invoices: at most one invoice per order in any QuickBooks company; no order lost.
 
-The three locks:
-1. The database claim: a conditional UPDATE that only one run wins (`db.queries.claim_orders`).
-2. Before creating an invoice for an order that may already have one — a claim taken over from a
-   crashed run, or an order attempted before (a timeout leaves the outcome unknown) — one batched
-   `DocNumber IN (…)` query links the invoices that already exist instead of creating them again.
-3. QBO refuses a second invoice with the same DocNumber (6140); the refusal is answered by linking.
-Outcomes are recorded with `finish_claim`, which only succeeds while this run still holds the claim.
+Independent safeguards, each shown to hold alone by a test with the others switched off
+(`Safeguards.only`; README "At most one invoice per order"):
+1. write_ahead — a batch is recorded (orders, exact body, a requestid) before it is sent, and any
+   resend of those orders re-sends that body with that requestid first, so QuickBooks can answer with
+   its first result. The gateway never re-sends a write whose outcome is unknown; this module decides.
+2. lookup — before any resend whose outcome is unknown, and for an order an earlier attempt may have
+   sent, one `DocNumber IN (…)` query: an invoice it lists is the outcome.
+3. numbering_check — nothing is pushed unless the company keeps the DocNumbers we send
+   (Preferences.SalesFormsPrefs.CustomTxnNumbers).
+4. strict_link — an invoice is linked to an order only when customer, total, line count and marker
+   match, and never to a second order (a unique constraint backs this).
+5. heartbeat — a run renews its claims after every batch and sends only orders it still holds right
+   before sending; a claim is taken over only once its heartbeat has been silent for the stale period.
+Every invoice names its order in PrivateNote, so invoices per order can be counted without us.
+QuickBooks' own refusal of a second DocNumber (6140, a company setting) is answered by linking.
 """
 
 from __future__ import annotations
 
+import json
+import time
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from qb_pipeline.db import queries
-from qb_pipeline.db.models import Customer, Item, Order, OrderLine, OrderStatus, QBInvoice
+from qb_pipeline.db.models import Customer, InvoiceBatch, Item, Order, OrderLine, OrderStatus
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.quickbooks.errors import (
+    QuickBooksAuthError,
+    QuickBooksError,
+    QuickBooksOutcomeUnknown,
+    QuickBooksSetupError,
+)
 from qb_pipeline.sync.invoice_draft import InvoiceDraft, OrderRejected, draft_invoice
+from qb_pipeline.sync.invoice_outcomes import InvoicePushResult, OutcomeRecorder, Safeguards, mirror_invoice_rows
 from qb_pipeline.sync.port import QuickBooksPort, WriteOutcome
 from qb_pipeline.sync.push import push_name_list
-from qb_pipeline.sync.records import invoice_row
 
-STALE_CLAIM_AFTER = timedelta(minutes=15)
-BLOCKED_RETRY = timedelta(hours=1)  # a prerequisite may be fixed in QuickBooks meanwhile
-MAX_RETRY_DELAY = timedelta(hours=6)
-RECORD_EVERY = 30  # one QBO batch
+STALE_CLAIM_AFTER = timedelta(minutes=15)  # of heartbeat silence, not of claim age
+BATCH_SIZE = 30  # QuickBooks' batch limit; outcomes are recorded batch by batch
+RESENDS = 3  # re-sends of one batch whose outcome stayed unknown, within one run
+KEEP_ANSWERED_BATCHES = timedelta(days=1)
+CUSTOM_NUMBERS_OFF = ("QuickBooks numbers invoices itself in this company, so an order's number cannot find its "
+                      "invoice: turn on Account and Settings → Sales → Custom transaction numbers in QuickBooks; "
+                      "orders stay pending until then")
 
 
 @dataclass
-class InvoicePushResult:
-    pushed: int = 0
-    linked: int = 0  # found already in QuickBooks (crash recovery, retries)
-    failed: int = 0
-    blocked: int = 0
-    lost_claims: int = 0  # taken over by another run meanwhile (not an error)
-    reasons: list[str] = field(default_factory=list)
+class _Batch:
+    """One batch on the wire: its requestid, its write-ahead record, and order id → (bId, body)."""
 
-    @property
-    def processed(self) -> int:
-        return self.pushed + self.linked + self.failed + self.blocked
+    request_id: str
+    record_id: int | None
+    items: dict[int, tuple[str, dict]]
 
 
 def orders_name_unknown_records(engine: sa.Engine) -> bool:
@@ -60,11 +75,6 @@ def orders_name_unknown_records(engine: sa.Engine) -> bool:
     return bool(unknown_customer or unknown_item)
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """1, 2, 4 … minutes after each failed attempt, at most six hours."""
-    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_RETRY_DELAY)
-
-
 def push_orders(
     qb: QuickBooksPort,
     engine: sa.Engine,
@@ -74,169 +84,237 @@ def push_orders(
     stale_after: timedelta = STALE_CLAIM_AFTER,
     default_income_account_id: str | None = None,
     progress: Callable[[str], None] = lambda _message: None,
+    safeguards: Safeguards = Safeguards(),
+    resend_wait: float = 2.0,
 ) -> InvoicePushResult:
+    if safeguards.numbering_check and not qb.custom_txn_numbers():
+        raise QuickBooksSetupError(CUSTOM_NUMBERS_OFF)  # before any claim: every order stays pending
     result = InvoicePushResult()
     with session_scope(engine) as session:
         taken_over = set(queries.take_over_stale_claims(session, run_id, older_than=stale_after))
         claimed = queries.claim_orders(session, run_id, limit=limit)
     order_ids = sorted(taken_over | set(claimed))
     if taken_over:
-        progress(f"took over {len(taken_over)} orders from runs that stopped mid-push")
+        progress(f"took over {len(taken_over)} orders from runs whose heartbeat stopped")
     if not order_ids:
         return result
     progress(f"claimed {len(order_ids)} orders")
-
+    push = _InvoicePush(qb, engine, run_id, safeguards, result, progress, resend_wait)
     try:
-        drafts, maybe_sent = _draft_all(engine, order_ids, taken_over, run_id, result)
-        _link_existing(qb, engine, drafts, maybe_sent, run_id, result)
-        drafts = _ensure_prerequisites(qb, engine, drafts, run_id, result, default_income_account_id)
-        _create(qb, engine, drafts, run_id, result, progress)
+        push.resend_recorded(order_ids)
+        drafts, maybe_sent = push.draft_all(order_ids, taken_over)
+        push.link_existing(drafts, maybe_sent)
+        drafts = push.ensure_prerequisites(drafts, default_income_account_id)
+        push.create(drafts)
     finally:
-        # Whatever stopped us, nothing stays claimed by this run: unfinished orders go back to pending.
+        # Whatever stopped us, nothing stays claimed by this run: unfinished orders go back to pending
+        # (an order whose batch outcome is unknown keeps its write-ahead record for the next attempt).
         with session_scope(engine) as session:
             queries.release_claims(session, run_id)
+            _prune_answered_batches(session)
     return result
 
 
-def _draft_all(engine, order_ids, taken_over, run_id, result) -> tuple[dict[int, InvoiceDraft], set[int]]:
-    drafts: dict[int, InvoiceDraft] = {}
-    maybe_sent: set[int] = set()
-    with session_scope(engine) as session:
-        orders = session.scalars(
-            sa.select(Order).where(Order.id.in_(order_ids)).options(selectinload(Order.lines)).order_by(Order.id)
-        ).all()
-        for order in orders:
+class _InvoicePush(OutcomeRecorder):
+    def __init__(self, qb: QuickBooksPort, engine: sa.Engine, run_id: str, safeguards: Safeguards,
+                 result: InvoicePushResult, progress: Callable[[str], None], resend_wait: float) -> None:
+        super().__init__(engine, run_id, qb.realm_id, safeguards, result)
+        self.qb, self.progress, self.resend_wait = qb, progress, resend_wait
+
+    # -- claims ------------------------------------------------------------------------------------
+    def still_ours(self, order_ids) -> set[int]:
+        """The heartbeat: renew this run's claims; then which of `order_ids` it still holds."""
+        wanted = set(order_ids)
+        if not self.safeguards.heartbeat:
+            return wanted
+        with session_scope(self.engine) as session:
+            held = queries.renew_claims(session, self.run_id) & wanted
+        self.result.lost_claims += len(wanted - held)
+        return held
+
+    # -- 1. batches whose outcome is not known yet ---------------------------------------------------
+    def resend_recorded(self, order_ids: list[int]) -> None:
+        with session_scope(self.engine) as session:
+            rows = session.execute(
+                sa.select(Order.id, InvoiceBatch.id, InvoiceBatch.request_id, InvoiceBatch.payload)
+                .join(InvoiceBatch, InvoiceBatch.id == Order.invoice_batch_id)
+                .where(Order.id.in_(order_ids), Order.claimed_by == self.run_id)
+            ).all()
+        batches: dict[int, _Batch] = {}
+        for order_id, record_id, request_id, payload in rows:
+            item = next(i for i in payload["items"] if i["order_id"] == order_id)
+            batches.setdefault(record_id, _Batch(request_id, record_id, {})).items[order_id] = (item["bId"], item["body"])
+        for batch in batches.values():
+            self.progress(f"re-sending recorded batch {batch.request_id} ({len(batch.items)} orders): its outcome "
+                          "was not known")
+            self.result.resent += len(batch.items)
+            self.send(batch, recheck_first=True)
+
+    # -- 2. drafts -----------------------------------------------------------------------------------
+    def draft_all(self, order_ids, taken_over) -> tuple[dict[int, InvoiceDraft], set[int]]:
+        drafts: dict[int, InvoiceDraft] = {}
+        maybe_sent: set[int] = set()
+        with session_scope(self.engine) as session:
+            orders = session.scalars(
+                sa.select(Order).where(Order.id.in_(order_ids), Order.claimed_by == self.run_id,
+                                       Order.status == OrderStatus.PUSHING)
+                .options(selectinload(Order.lines)).order_by(Order.id)
+            ).all()
+            for order in orders:
+                try:
+                    drafts[order.id] = draft_invoice(session, order)
+                except OrderRejected as rejected:
+                    self.finish_rejected(session, order, rejected)
+                    continue
+                except sa.exc.SQLAlchemyError:
+                    raise  # the database's trouble, not the order's
+                except Exception as error:  # a poison order fails alone; the run goes on
+                    self.finish_rejected(session, order, OrderRejected(
+                        OrderStatus.FAILED, f"the order could not be priced ({type(error).__name__}: {error}): "
+                                            "check its quantities and prices"))
+                    continue
+                # attempts counts this claim too: > 1 means an earlier attempt may have reached QBO
+                if order.id in taken_over or order.attempts > 1:
+                    maybe_sent.add(order.id)
+        return drafts, maybe_sent
+
+    def link_existing(self, drafts: dict[int, InvoiceDraft], maybe_sent: set[int]) -> None:
+        """Orders an earlier attempt may have sent: an invoice already in QuickBooks is their outcome."""
+        if not self.safeguards.lookup:
+            return
+        bodies = {i: drafts[i].payload() for i in maybe_sent if i in drafts and _in_quickbooks(drafts[i])}
+        for order_id in self.link_found(bodies):
+            drafts.pop(order_id)
+
+    def ensure_prerequisites(self, drafts, default_income_account_id) -> dict[int, InvoiceDraft]:
+        """Create customers and items the invoices need that are not in QuickBooks yet, then re-draft."""
+        missing_customers = {d.customer.id for d in drafts.values() if d.customer.qb_id is None}
+        missing_items = {line.item.id for d in drafts.values() for line in d.lines if line.item.qb_id is None}
+        if not missing_customers and not missing_items:
+            return drafts
+        if missing_customers:
+            push_name_list(self.qb, self.engine, "Customer", row_ids=sorted(missing_customers))
+        if missing_items:
+            push_name_list(self.qb, self.engine, "Item", row_ids=sorted(missing_items),
+                           default_income_account_id=default_income_account_id)
+        redrafted: dict[int, InvoiceDraft] = {}
+        with session_scope(self.engine) as session:
+            for order_id in self.still_ours(drafts):
+                order = session.get(Order, order_id)
+                try:
+                    draft = draft_invoice(session, order)
+                    if not _in_quickbooks(draft):
+                        raise OrderRejected(OrderStatus.BLOCKED, "a customer or item is not in QuickBooks yet")
+                    redrafted[order_id] = draft
+                except OrderRejected as rejected:
+                    self.finish_rejected(session, order, rejected)
+        return redrafted
+
+    # -- 3. new batches ------------------------------------------------------------------------------
+    def create(self, drafts: dict[int, InvoiceDraft]) -> None:
+        pending = sorted(drafts)
+        for start in range(0, len(pending), BATCH_SIZE):
+            chunk = self.still_ours(pending[start:start + BATCH_SIZE])  # right before sending
+            if chunk:
+                self.send(self.record_batch({i: drafts[i].payload() for i in sorted(chunk)}))
+        if pending:
+            self.progress(f"invoices: {self.result.pushed} created, {self.result.linked} linked, "
+                          f"{self.result.failed} failed, {self.result.blocked} blocked")
+
+    def record_batch(self, bodies: dict[int, dict]) -> _Batch:
+        """Write ahead: which orders, the exact body and a requestid, committed before anything is sent."""
+        # Amounts as strings, exactly as python-quickbooks puts them on the wire.
+        items = {order_id: (str(n), json.loads(json.dumps(body, default=str)))
+                 for n, (order_id, body) in enumerate(bodies.items())}
+        request_id = uuid.uuid4().hex  # 32 characters; QuickBooks allows 36 on /batch
+        if not self.safeguards.write_ahead:
+            return _Batch(request_id, None, items)
+        with session_scope(self.engine) as session:
+            record = InvoiceBatch(request_id=request_id, run_id=self.run_id, payload={"items": [
+                {"order_id": order_id, "bId": bid, "body": body} for order_id, (bid, body) in items.items()]})
+            session.add(record)
+            session.flush()
+            session.execute(sa.update(Order).where(Order.id.in_(list(items))).values(invoice_batch_id=record.id)
+                            .execution_options(synchronize_session=False))
+            return _Batch(request_id, record.id, items)
+
+    def send(self, batch: _Batch, *, recheck_first: bool = False) -> None:
+        """Send once; while the outcome stays unknown: wait, look up, re-send the rest with the same requestid."""
+        unknown: QuickBooksOutcomeUnknown | None = None
+        for attempt in range(RESENDS + 1):
+            if recheck_first or attempt:
+                if attempt:
+                    time.sleep(self.resend_wait * attempt)
+                for order_id in set(batch.items) - self.still_ours(batch.items):
+                    del batch.items[order_id]
+                if self.safeguards.lookup:
+                    for order_id in self.link_found({i: body for i, (_bid, body) in batch.items.items()}):
+                        del batch.items[order_id]
+                if not batch.items:
+                    return
+                if not self.safeguards.write_ahead:
+                    batch.request_id = uuid.uuid4().hex
             try:
-                drafts[order.id] = draft_invoice(session, order)
-            except OrderRejected as rejected:
-                _finish_rejected(session, order, run_id, rejected, result)
+                outcomes = self.qb.send_batch(
+                    "Invoice", [(str(i), bid, body) for i, (bid, body) in batch.items.items()], batch.request_id)
+            except QuickBooksOutcomeUnknown as error:
+                unknown = error
+                if attempt < RESENDS:
+                    self.progress(f"invoice batch {batch.request_id}: {error}; retry {attempt + 1}/{RESENDS} after a "
+                                  "lookup, with the same request id")
                 continue
-            # attempts counts this claim too: > 1 means an earlier attempt may have reached QBO
-            if order.id in taken_over or order.attempts > 1:
-                maybe_sent.add(order.id)
-    return drafts, maybe_sent
+            except QuickBooksAuthError:
+                raise  # every later call would fail too: stop; the orders go back to pending
+            except QuickBooksError as error:  # throttled past the retry budget: not taken this time
+                self.fail_for_now(batch.items, f"QuickBooks did not take the invoice this time ({error}); it is "
+                                               "retried automatically")
+                return
+            self.record_outcomes(batch, outcomes)
+            return
+        self.fail_for_now(batch.items, f"QuickBooks did not say whether it took the invoice (gave up after "
+                                       f"{RESENDS + 1} tries: {unknown}); it is looked up and re-sent with the same "
+                                       "request id automatically")
+
+    def record_outcomes(self, batch: _Batch, outcomes: list[WriteOutcome]) -> None:
+        bodies = {i: body for i, (_bid, body) in batch.items.items()}
+        refused_as_duplicate = [bodies[int(o.key)]["DocNumber"] for o in outcomes if o.error_code == "6140"]
+        existing = self.qb.find_invoices(refused_as_duplicate) if refused_as_duplicate else {}
+        with session_scope(self.engine) as session:
+            mirrored: dict[str, dict] = {}
+            for outcome in outcomes:
+                order_id = int(outcome.key)
+                if outcome.ok:
+                    self.finish_synced(session, order_id, outcome.record, mirrored)
+                elif outcome.error_code == "6140" and existing.get(bodies[order_id]["DocNumber"]):
+                    self.link_or_fail(session, order_id, bodies[order_id], existing[bodies[order_id]["DocNumber"]],
+                                      mirrored)
+                else:
+                    self.finish_failed(session, order_id, outcome)
+            mirror_invoice_rows(session, mirrored)
+
+    # -- linking -------------------------------------------------------------------------------------
+    def link_found(self, bodies: dict[int, dict]) -> set[int]:
+        """Look the bodies' DocNumbers up; orders whose invoice exists are linked (or failed on a mismatch)."""
+        if not bodies:
+            return set()
+        existing = self.qb.find_invoices([body["DocNumber"] for body in bodies.values()])
+        handled: set[int] = set()
+        with session_scope(self.engine) as session:
+            mirrored: dict[str, dict] = {}
+            for order_id, body in bodies.items():
+                candidates = existing.get(body["DocNumber"])
+                if candidates:
+                    self.link_or_fail(session, order_id, body, candidates, mirrored)
+                    handled.add(order_id)
+            mirror_invoice_rows(session, mirrored)
+        return handled
+
+def _in_quickbooks(draft: InvoiceDraft) -> bool:
+    return draft.customer.qb_id is not None and all(line.item.qb_id is not None for line in draft.lines)
 
 
-def _link_existing(qb, engine, drafts, maybe_sent, run_id, result) -> None:
-    candidates = {drafts[i].doc_number: i for i in maybe_sent if i in drafts}
-    if not candidates:
-        return
-    existing = qb.find_invoices(list(candidates))
-    with session_scope(engine) as session:
-        mirrored: dict[str, dict] = {}
-        for doc_number, record in existing.items():
-            order_id = candidates.get(doc_number)
-            if order_id is not None and _same_customer(drafts[order_id], record):
-                _finish_synced(session, order_id, run_id, record, qb.realm_id, result, mirrored, linked=True)
-                drafts.pop(order_id)
-        _mirror(session, mirrored)
-
-
-def _ensure_prerequisites(qb, engine, drafts, run_id, result, default_income_account_id) -> dict[int, InvoiceDraft]:
-    """Create customers and items the invoices need that are not in QuickBooks yet, then re-draft."""
-    missing_customers = {d.customer.id for d in drafts.values() if d.customer.qb_id is None}
-    missing_items = {line.item.id for d in drafts.values() for line in d.lines if line.item.qb_id is None}
-    if not missing_customers and not missing_items:
-        return drafts
-    if missing_customers:
-        push_name_list(qb, engine, "Customer", row_ids=sorted(missing_customers))
-    if missing_items:
-        push_name_list(qb, engine, "Item", row_ids=sorted(missing_items),
-                       default_income_account_id=default_income_account_id)
-    redrafted: dict[int, InvoiceDraft] = {}
-    with session_scope(engine) as session:
-        for order_id in drafts:
-            order = session.get(Order, order_id)
-            try:
-                draft = draft_invoice(session, order)
-                if draft.customer.qb_id is None or any(line.item.qb_id is None for line in draft.lines):
-                    raise OrderRejected(OrderStatus.BLOCKED, "a customer or item is not in QuickBooks yet")
-                redrafted[order_id] = draft
-            except OrderRejected as rejected:
-                _finish_rejected(session, order, run_id, rejected, result)
-    return redrafted
-
-
-def _create(qb, engine, drafts, run_id, result, progress) -> None:
-    pending = list(drafts.items())
-    # Outcomes are recorded batch by batch: a run killed mid-push leaves little to look up again.
-    for start in range(0, len(pending), RECORD_EVERY):
-        _create_and_record(qb, engine, dict(pending[start:start + RECORD_EVERY]), run_id, result)
-    if pending:
-        progress(f"invoices: {result.pushed} created, {result.linked} linked, {result.failed} failed, "
-                 f"{result.blocked} blocked")
-
-
-def _create_and_record(qb, engine, drafts, run_id, result) -> None:
-    outcomes: list[WriteOutcome] = qb.create_many("Invoice", [(str(i), d.payload()) for i, d in drafts.items()])
-    duplicates = {drafts[int(o.key)].doc_number: int(o.key) for o in outcomes if o.error_code == "6140"}
-    existing = qb.find_invoices(list(duplicates)) if duplicates else {}
-    with session_scope(engine) as session:
-        mirrored: dict[str, dict] = {}
-        for outcome in outcomes:
-            order_id = int(outcome.key)
-            draft = drafts[order_id]
-            if outcome.ok:
-                _finish_synced(session, order_id, run_id, outcome.record, qb.realm_id, result, mirrored)
-            elif draft.doc_number in existing and _same_customer(draft, existing[draft.doc_number]):
-                _finish_synced(session, order_id, run_id, existing[draft.doc_number], qb.realm_id, result, mirrored,
-                               linked=True)
-            else:
-                _finish_failed(session, order_id, run_id, outcome, result)
-        _mirror(session, mirrored)
-
-
-def _same_customer(draft: InvoiceDraft, record: dict) -> bool:
-    """An invoice found by number is this order's only if it bills the same customer."""
-    return str((record.get("CustomerRef") or {}).get("value")) == str(draft.customer.qb_id)
-
-
-def _finish_synced(session: Session, order_id, run_id, record, realm_id, result, mirrored: dict[str, dict], *,
-                   linked: bool = False) -> None:
-    """Record the order synced; its invoice joins `mirrored`, written by `_mirror` in one statement."""
-    if not queries.finish_claim(session, order_id, run_id, status=OrderStatus.SYNCED, qb_invoice_id=str(record["Id"])):
-        result.lost_claims += 1
-        return
-    mirrored[str(record["Id"])] = invoice_row(record, realm_id)
-    if linked:
-        result.linked += 1
-    else:
-        result.pushed += 1
-
-
-def _mirror(session: Session, mirrored: dict[str, dict]) -> None:
-    queries.upsert_by_qb_id(session, QBInvoice, list(mirrored.values()), conflict_columns=("realm_id", "qb_id"))
-
-
-def _finish_failed(session: Session, order_id, run_id, outcome: WriteOutcome, result) -> None:
-    order = session.get(Order, order_id)
-    reason = f"QuickBooks refused the invoice: {outcome.error_message or 'no reason given'}"
-    if outcome.transient:
-        reason = f"QuickBooks did not take the invoice this time ({outcome.error_message}); it is retried automatically"
-    if outcome.error_code:
-        reason += f" (code {outcome.error_code})"
-    if outcome.error_code == "6140":
-        reason = (f"invoice number {order.order_number!r} is already used in QuickBooks by an invoice for another "
-                  "customer (or one that could not be found by number); renumber the order or fix that invoice")
-    # Transient failures retry with back-off; a refusal of the data waits for a person to fix it.
-    next_attempt = utcnow() + retry_delay(order.attempts) if outcome.transient else None
-    if queries.finish_claim(session, order_id, run_id, status=OrderStatus.FAILED, reason=reason,
-                            next_attempt_at=next_attempt):
-        result.failed += 1
-        result.reasons.append(f"{order.order_number}: {reason}")
-    else:
-        result.lost_claims += 1
-
-
-def _finish_rejected(session: Session, order: Order, run_id: str, rejected: OrderRejected, result) -> None:
-    blocked = rejected.status == OrderStatus.BLOCKED
-    next_attempt: datetime | None = utcnow() + BLOCKED_RETRY if blocked else None
-    if not queries.finish_claim(session, order.id, run_id, status=rejected.status, reason=rejected.reason,
-                                next_attempt_at=next_attempt):
-        result.lost_claims += 1
-        return
-    if blocked:
-        result.blocked += 1
-    else:
-        result.failed += 1
-    result.reasons.append(f"{order.order_number}: {rejected.reason}")
+def _prune_answered_batches(session: Session) -> None:
+    """Write-ahead records no order points at any more are done with; keep a day of them for inspection."""
+    session.execute(sa.delete(InvoiceBatch).where(
+        InvoiceBatch.created_at < utcnow() - KEEP_ANSWERED_BATCHES,
+        ~sa.exists().where(Order.invoice_batch_id == InvoiceBatch.id)).execution_options(synchronize_session=False))

@@ -55,5 +55,15 @@ class QuickBooksPort(Protocol):
     def find_by_name(self, entity: str, name: str) -> dict | None:
         """The Customer (DisplayName) or Item (Name) with this name, active or not."""
 
-    def find_invoices(self, doc_numbers: Sequence[str]) -> dict[str, dict]:
-        """Existing invoices by DocNumber (one query per ≤1000 numbers)."""
+    def find_invoices(self, doc_numbers: Sequence[str]) -> dict[str, list[dict]]:
+        """Existing invoices by DocNumber, every one that carries it (a company may allow duplicates)."""
+
+    def send_batch(self, entity: str, items: Sequence[tuple[str, str, dict]], request_id: str) -> list[WriteOutcome]:
+        """Creates (key, bId, body) in one batch with `request_id`, sent once: raises
+        QuickBooksOutcomeUnknown when QuickBooks may have applied it without our knowing."""
+
+    def existing_ids(self, entity: str, ids: Sequence[str]) -> set[str]:
+        """Which of these ids QuickBooks still has (deleted records are not returned)."""
+
+    def custom_txn_numbers(self) -> bool:
+        """Whether the company keeps the DocNumber we send (Preferences.SalesFormsPrefs.CustomTxnNumbers)."""

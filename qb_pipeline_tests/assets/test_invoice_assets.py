@@ -90,3 +90,26 @@ def test_an_order_naming_a_customer_not_mirrored_yet_pulls_it_first(sandbox, res
     result = dg.materialize([invoices], resources=resources)
     assert meta(result, "invoices")["pushed"] == 1
     assert sandbox.dump("Invoice")["records"][0]["TotalAmt"] == 19.9
+
+
+def test_a_company_that_numbers_invoices_itself_gets_nothing_pushed_and_a_failed_connection_check(
+        sandbox, resources, database_url):
+    from qb_pipeline.checks import quickbooks_connection
+
+    sandbox.seed(preset="demo")
+    sandbox.settings(custom_txn_numbers=False)
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        session.add(Order(order_number="WEB-30", customer_name="Cool Cars",
+                          lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("1"))]))
+    result = dg.materialize([customers, invoices, quickbooks_connection], resources=resources, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "Custom transaction numbers" in failure.event_specific_data.user_failure_data.description
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed and "Account and Settings → Sales → Custom transaction numbers" in check.description
+    assert sandbox.dump("Invoice")["records"] == []
+    with session_scope(engine) as session:
+        assert session.scalars(sa.select(Order.status)).one().value == "pending"
+    sandbox.settings(custom_txn_numbers=True)  # the setting turned on: the next run pushes
+    assert meta(dg.materialize([invoices], resources=resources), "invoices")["pushed"] == 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -11,6 +14,7 @@ from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync import pricing
 from qb_pipeline.sync.pull import pull_name_list
+from qb_pipeline_tests.helpers import wait_for
 
 D = Decimal
 
@@ -50,8 +54,50 @@ def add_orders(engine, count: int, *, lines: int = 3, prefix: str = "SO") -> lis
         return [o.id for o in orders]
 
 
+def add_one_line_order(engine, number: str, quantity: str) -> int:
+    """An order of one line of the first active item, for the first active customer."""
+    with session_scope(engine) as session:
+        customer = session.scalars(sa.select(Customer).where(Customer.active).order_by(Customer.id)).first()
+        item = session.scalars(sa.select(Item).where(Item.active).order_by(Item.id)).first()
+        order = Order(order_number=number, customer_id=customer.id,
+                      lines=[OrderLine(line_number=1, item_id=item.id, quantity=D(quantity))])
+        session.add(order)
+        session.flush()
+        return order.id
+
+
 def invoices_by_doc_number(sandbox) -> dict[str, list[dict]]:
     found: dict[str, list[dict]] = {}
     for record in sandbox.dump("Invoice")["records"]:
         found.setdefault(record.get("DocNumber"), []).append(record)
     return found
+
+
+CRASHING_PUSH = textwrap.dedent("""
+    import sys
+    from qb_pipeline.db.session import make_engine
+    from qb_pipeline.db.token_cipher import TokenCipher
+    from qb_pipeline.quickbooks.factory import build_gateway, sandbox_settings
+    from qb_pipeline.sync.invoices import Safeguards, push_orders
+    url, key, connection_file, *names = sys.argv[1:]
+    settings, _ = sandbox_settings(connection_file, timeout_seconds=120)
+    gateway = build_gateway(settings, make_engine(url), TokenCipher(key))
+    safeguards = Safeguards() if names == ["all"] else Safeguards.only(*names)
+    push_orders(gateway, make_engine(url), "doomed-run", safeguards=safeguards)
+""")
+
+
+def push_killed_mid_batch(sandbox, database_url: str, key: str, safeguards: list[str] | None = None) -> None:
+    """A push in its own process, SIGKILLed while QuickBooks holds the answer to its first batch, which
+    it has already applied: no cleanup, no release of claims, the outcome recorded nowhere."""
+    sandbox.inject("timeout", count=1, seconds=60, path_contains="/batch")
+    worker = subprocess.Popen([sys.executable, "-c", CRASHING_PUSH, database_url, key,
+                               str(sandbox.data_dir / "connection.json"),
+                               *(["all"] if safeguards is None else safeguards)])
+    try:
+        wait_for(lambda: len(sandbox.dump("Invoice")["records"]) == 30, timeout=60,
+                 what="QuickBooks to accept the first batch")
+    finally:
+        worker.kill()  # SIGKILL
+        worker.wait()
+    sandbox.control("DELETE", "inject")

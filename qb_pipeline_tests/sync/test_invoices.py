@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -19,8 +16,7 @@ from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import QuickBooksAuthError
 from qb_pipeline.sync.invoice_draft import draft_invoice
 from qb_pipeline.sync.invoices import push_orders
-from qb_pipeline_tests.helpers import wait_for
-from qb_pipeline_tests.sync.orders_fixtures import add_orders, build_shop, invoices_by_doc_number
+from qb_pipeline_tests.sync.orders_fixtures import add_orders, build_shop, invoices_by_doc_number, push_killed_mid_batch
 
 
 def statuses(engine) -> dict[str, int]:
@@ -180,20 +176,6 @@ def test_bad_orders_get_reasons_and_the_rest_are_pushed(sandbox, make_gateway, e
     assert "New Local Customer ☕ O'Hara" in {r["DisplayName"] for r in sandbox.dump("Customer")["records"]}
 
 
-CRASHING_PUSH = textwrap.dedent("""
-    import sys
-    from qb_pipeline.db.session import make_engine
-    from qb_pipeline.db.token_cipher import TokenCipher
-    from qb_pipeline.quickbooks.factory import build_gateway, sandbox_settings
-    from qb_pipeline.sync.invoices import push_orders
-    url, key, connection_file = sys.argv[1:4]
-    settings, _ = sandbox_settings(connection_file, timeout_seconds=120)
-    gateway = build_gateway(settings, make_engine(url), TokenCipher(key))
-    print("pushing", flush=True)
-    push_orders(gateway, make_engine(url), "doomed-run")
-""")
-
-
 def test_sigkill_after_quickbooks_accepted_a_batch_loses_nothing_and_duplicates_nothing(
         sandbox, make_gateway, engine, database_url):
     from qb_pipeline.db.token_cipher import new_key
@@ -203,18 +185,8 @@ def test_sigkill_after_quickbooks_accepted_a_batch_loses_nothing_and_duplicates_
     build_shop(sandbox, gateway, engine)
     add_orders(engine, 45)
     expected = expected_totals(engine)
-    # The second batch is saved by QuickBooks, then its answer is held: the process is killed waiting.
-    sandbox.inject("timeout", count=1, seconds=60, path_contains="/batch")
-    worker = subprocess.Popen([sys.executable, "-c", CRASHING_PUSH, database_url, key,
-                               str(sandbox.data_dir / "connection.json")], stdout=subprocess.PIPE, text=True)
-    try:
-        wait_for(lambda: len(sandbox.dump("Invoice")["records"]) == 30, timeout=60,
-                 what="QuickBooks to accept the first batch")
-    finally:
-        worker.kill()  # SIGKILL: no cleanup, no release of claims
-        worker.wait()
+    push_killed_mid_batch(sandbox, database_url, key)
     assert statuses(engine) == {"pushing": 45}  # claimed by the dead run, invoices exist in QuickBooks
-    sandbox.control("DELETE", "inject")
     result = push_orders(gateway, engine, "recovery-run", stale_after=timedelta(seconds=0))
     assert result.linked == 30 and result.pushed == 15
     assert statuses(engine) == {"synced": 45}

@@ -1,0 +1,168 @@
+"""Recording what happened to each order of an invoice push, and when an invoice found by number is the
+order's own (see `sync/invoices.py` for the safeguards)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from qb_pipeline.db import queries
+from qb_pipeline.db.models import Order, OrderStatus, QBInvoice
+from qb_pipeline.db.session import session_scope
+from qb_pipeline.db.types import utcnow
+from qb_pipeline.sync.invoice_draft import OrderRejected, marked_order
+from qb_pipeline.sync.port import WriteOutcome
+from qb_pipeline.sync.records import invoice_row
+
+BLOCKED_RETRY = timedelta(hours=1)  # a prerequisite may be fixed in QuickBooks meanwhile
+MAX_RETRY_DELAY = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class Safeguards:
+    """The protections behind "one order, at most one invoice". All on, always, outside the proof tests."""
+
+    write_ahead: bool = True
+    lookup: bool = True
+    numbering_check: bool = True
+    strict_link: bool = True
+    heartbeat: bool = True
+
+    @classmethod
+    def only(cls, *names: str) -> Safeguards:
+        """Every safeguard off but `names`: how a test shows one of them holding alone."""
+        unknown = set(names) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"no such safeguard: {sorted(unknown)}")
+        return cls(**{f.name: f.name in names for f in fields(cls)})
+
+
+@dataclass
+class InvoicePushResult:
+    pushed: int = 0
+    linked: int = 0  # found already in QuickBooks (crash recovery, retries)
+    failed: int = 0
+    blocked: int = 0
+    lost_claims: int = 0  # taken over by another run meanwhile (not an error)
+    resent: int = 0  # orders of recorded batches sent again with their first requestid
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def processed(self) -> int:
+        return self.pushed + self.linked + self.failed + self.blocked
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """1, 2, 4 … minutes after each failed attempt, at most six hours."""
+    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_RETRY_DELAY)
+
+
+class OutcomeRecorder:
+    """Each order's outcome, recorded only while this run still holds its claim."""
+
+    def __init__(self, engine: sa.Engine, run_id: str, realm_id: str, safeguards: Safeguards,
+                 result: InvoicePushResult) -> None:
+        self.engine, self.run_id, self.realm_id = engine, run_id, realm_id
+        self.safeguards, self.result = safeguards, result
+
+    def link_or_fail(self, session: Session, order_id: int, body: dict, candidates: list[dict], mirrored) -> None:
+        problems = {record["Id"]: self.mismatch(body, record) for record in candidates}
+        matching = [record for record in candidates if not problems[record["Id"]]]
+        if matching:
+            self.finish_synced(session, order_id, min(matching, key=lambda r: int(r["Id"])), mirrored, linked=True)
+            return
+        record = candidates[0]
+        self.finish_refused(session, order_id, (
+            f"QuickBooks already has invoice {body['DocNumber']} (Id {record['Id']}) that is not this order's: "
+            f"{problems[record['Id']]}. Renumber the order, or correct that invoice in QuickBooks, then retry the "
+            "order"))
+
+    def mismatch(self, body: dict, record: dict) -> str | None:
+        """Why an invoice found by number is not this order's, or None when it is."""
+        ours, theirs = str(body["CustomerRef"]["value"]), str((record.get("CustomerRef") or {}).get("value"))
+        if ours != theirs:
+            return f"it bills customer {theirs}, the order customer {ours}"
+        if not self.safeguards.strict_link:
+            return None
+        problems = []
+        total = sum((Decimal(str(line["Amount"])) for line in body["Line"]), Decimal("0"))
+        if Decimal(str(record.get("TotalAmt", "0"))) != total:
+            problems.append(f"its total is {record.get('TotalAmt')}, the order's {total}")
+        lines = [line for line in record.get("Line") or [] if line.get("DetailType") == "SalesItemLineDetail"]
+        if len(lines) != len(body["Line"]):
+            problems.append(f"it has {len(lines)} lines, the order {len(body['Line'])}")
+        marked = marked_order(record)
+        if marked is not None and marked != body["DocNumber"]:
+            problems.append(f"it is marked as the invoice of order {marked!r}")
+        return "; ".join(problems) or None
+
+    # -- outcomes ------------------------------------------------------------------------------------
+    def finish_synced(self, session: Session, order_id: int, record: dict, mirrored: dict[str, dict], *,
+                      linked: bool = False) -> None:
+        invoice_id = str(record["Id"])
+        if self.safeguards.strict_link:
+            holder = session.scalar(sa.select(Order.order_number).where(Order.qb_invoice_id == invoice_id,
+                                                                         Order.id != order_id))
+            if holder is not None:
+                self.finish_refused(session, order_id, f"QuickBooks invoice {record.get('DocNumber')} (Id "
+                                                       f"{invoice_id}) already belongs to order {holder!r}: one "
+                                                       "invoice is never linked to two orders")
+                return
+        if not queries.finish_claim(session, order_id, self.run_id, status=OrderStatus.SYNCED,
+                                    qb_invoice_id=invoice_id):
+            self.result.lost_claims += 1
+            return
+        mirrored[invoice_id] = invoice_row(record, self.realm_id)
+        if linked:
+            self.result.linked += 1
+        else:
+            self.result.pushed += 1
+
+    def finish_failed(self, session: Session, order_id: int, outcome: WriteOutcome) -> None:
+        order = session.get(Order, order_id)
+        reason = f"QuickBooks refused the invoice: {outcome.error_message or 'no reason given'}"
+        if outcome.transient:
+            reason = (f"QuickBooks did not take the invoice this time ({outcome.error_message}); it is retried "
+                      "automatically")
+        if outcome.error_code:
+            reason += f" (code {outcome.error_code})"
+        if outcome.error_code == "6140":
+            reason = (f"invoice number {order.order_number!r} is already used in QuickBooks by an invoice that could "
+                      "not be found by number; renumber the order or fix that invoice")
+        # Transient failures retry with back-off; a refusal of the data waits for a person to fix it.
+        next_attempt = utcnow() + retry_delay(order.attempts) if outcome.transient else None
+        self._finish(session, order, OrderStatus.FAILED, reason, next_attempt, batch_answered=True)
+
+    def finish_refused(self, session: Session, order_id: int, reason: str) -> None:
+        self._finish(session, session.get(Order, order_id), OrderStatus.FAILED, reason, None, batch_answered=True)
+
+    def fail_for_now(self, items, reason: str) -> None:
+        """The outcome is unknown or QuickBooks was busy: retried with back-off; the batch record stays."""
+        with session_scope(self.engine) as session:
+            for order_id in items:
+                order = session.get(Order, order_id)
+                self._finish(session, order, OrderStatus.FAILED, reason, utcnow() + retry_delay(order.attempts))
+
+    def finish_rejected(self, session: Session, order: Order, rejected: OrderRejected) -> None:
+        blocked = rejected.status == OrderStatus.BLOCKED
+        self._finish(session, order, rejected.status, rejected.reason, utcnow() + BLOCKED_RETRY if blocked else None)
+
+    def _finish(self, session: Session, order: Order, status: OrderStatus, reason: str,
+                next_attempt: datetime | None, *, batch_answered: bool = False) -> None:
+        if not queries.finish_claim(session, order.id, self.run_id, status=status, reason=reason,
+                                    next_attempt_at=next_attempt, batch_answered=batch_answered):
+            self.result.lost_claims += 1
+            return
+        if status == OrderStatus.BLOCKED:
+            self.result.blocked += 1
+        else:
+            self.result.failed += 1
+        self.result.reasons.append(f"{order.order_number}: {reason}")
+
+
+def mirror_invoice_rows(session: Session, mirrored: dict[str, dict]) -> None:
+    queries.upsert_by_qb_id(session, QBInvoice, list(mirrored.values()), conflict_columns=("realm_id", "qb_id"))

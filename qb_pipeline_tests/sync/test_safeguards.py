@@ -1,0 +1,224 @@
+"""At most one invoice per order, each safeguard proven alone.
+
+Every `test_safeguard_<name>_…` switches all the other safeguards off (and the sandbox's QuickBooks
+rules that would hide a duplicate: DocNumber refusal, requestid replay where it is not the safeguard's
+own lever), produces the failure its safeguard guards against, and counts invoices per order from the
+sandbox's dump by the PrivateNote marker — never through our lookups. `make mutation-check` runs each
+of them with its own safeguard switched off too (QB_MUTATE) and requires it to fail.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from qb_pipeline.db.models import Order, OrderStatus
+from qb_pipeline.db.session import session_scope
+from qb_pipeline.db.types import utcnow
+from qb_pipeline.quickbooks.errors import QuickBooksSetupError
+from qb_pipeline.sync.invoice_draft import draft_invoice
+from qb_pipeline.sync.invoices import Safeguards, push_orders
+from qb_pipeline_tests.helpers import wait_for
+from qb_pipeline_tests.sync.orders_fixtures import (
+    add_one_line_order,
+    add_orders,
+    build_shop,
+    push_killed_mid_batch,
+)
+
+MUTATED = os.environ.get("QB_MUTATE", "")  # the mutation check switches this safeguard off as well
+
+
+def alone(name: str) -> Safeguards:
+    """Only `name` on; with QB_MUTATE=name nothing is, and the test must then fail."""
+    return Safeguards.only(*([] if name == MUTATED else [name]))
+
+
+def invoices_per_order(sandbox) -> Counter:
+    """From the sandbox's own records: how many invoices name each order in their PrivateNote."""
+    counts: Counter = Counter()
+    for record in sandbox.dump("Invoice")["records"]:
+        first_line = str(record.get("PrivateNote", "")).split("\n")[0]
+        assert first_line.startswith("qb_pipeline order "), f"an invoice without its order: {record['Id']}"
+        counts[first_line.removeprefix("qb_pipeline order ")] += 1
+    return counts
+
+
+def order_numbers(engine, status: OrderStatus | None = None) -> set[str]:
+    with session_scope(engine) as session:
+        query = sa.select(Order.order_number)
+        return set(session.scalars(query.where(Order.status == status) if status else query))
+
+
+def assert_one_invoice_each(sandbox, engine) -> None:
+    counts = invoices_per_order(sandbox)
+    assert {n: c for n, c in counts.items() if c > 1} == {}, "duplicate invoices"
+    assert set(counts) == order_numbers(engine, OrderStatus.SYNCED) == order_numbers(engine), "orders not invoiced"
+
+
+def loose_company(sandbox, *, replay: bool = False) -> None:
+    """A company where QuickBooks itself would let a duplicate through."""
+    sandbox.settings(docnumber_duplicates="allow", requestid_replay=replay)
+
+
+def test_safeguard_write_ahead_resends_a_lost_answer_with_its_first_requestid(sandbox, make_gateway, engine):
+    loose_company(sandbox, replay=True)  # the QuickBooks behaviour this safeguard relies on
+    gateway = make_gateway(timeout_seconds=1.0)
+    build_shop(sandbox, gateway, engine)
+    add_orders(engine, 30)
+    sandbox.inject("timeout", count=1, seconds=2, path_contains="/batch")  # applied; the answer comes too late
+    push_orders(gateway, engine, "run-1", safeguards=alone("write_ahead"), resend_wait=0.1)
+    assert_one_invoice_each(sandbox, engine)
+
+
+def test_safeguard_write_ahead_resends_a_killed_runs_batch_with_its_first_requestid(
+        sandbox, make_gateway, engine, database_url):
+    from qb_pipeline.db.token_cipher import new_key
+
+    loose_company(sandbox, replay=True)
+    key = new_key()
+    gateway = make_gateway(key=key)
+    build_shop(sandbox, gateway, engine)
+    add_orders(engine, 45)
+    push_killed_mid_batch(sandbox, database_url, key, [n for n in ["write_ahead"] if n != MUTATED])
+    push_orders(gateway, engine, "recovery-run", stale_after=timedelta(seconds=0), safeguards=alone("write_ahead"))
+    assert_one_invoice_each(sandbox, engine)
+
+
+def test_safeguard_lookup_finds_the_invoice_before_resending(sandbox, make_gateway, engine):
+    loose_company(sandbox)
+    gateway = make_gateway(timeout_seconds=1.0)
+    build_shop(sandbox, gateway, engine)
+    add_orders(engine, 30)
+    sandbox.inject("timeout", count=1, seconds=2, path_contains="/batch")
+    result = push_orders(gateway, engine, "run-1", safeguards=alone("lookup"), resend_wait=0.1)
+    assert_one_invoice_each(sandbox, engine)
+    assert result.linked == 30
+
+
+def test_safeguard_numbering_check_pushes_nothing_until_custom_numbers_are_on(sandbox, make_gateway, engine):
+    loose_company(sandbox)
+    gateway = make_gateway(timeout_seconds=1.0)
+    build_shop(sandbox, gateway, engine)
+    add_orders(engine, 30)
+    sandbox.settings(custom_txn_numbers=False)  # QuickBooks numbers invoices itself: ours cannot find them
+    sandbox.inject("timeout", count=1, seconds=2, path_contains="/batch")
+    everything_but_this = Safeguards(**{**Safeguards().__dict__, "numbering_check": False})
+    with pytest.raises(QuickBooksSetupError, match="Custom transaction numbers"):
+        push_orders(gateway, engine, "run-1", resend_wait=0.1,
+                    safeguards=everything_but_this if MUTATED == "numbering_check" else Safeguards())
+    assert sandbox.dump("Invoice")["records"] == []
+    assert order_numbers(engine, OrderStatus.PENDING) == order_numbers(engine)  # nothing lost, nothing claimed
+    sandbox.settings(custom_txn_numbers=True)  # a person turns the setting on: the push resumes
+    push_orders(make_gateway(), engine, "run-2", safeguards=alone("numbering_check"))
+    assert_one_invoice_each(sandbox, engine)
+
+
+def test_safeguard_strict_link_refuses_an_invoice_that_is_not_the_orders(sandbox, make_gateway, engine):
+    gateway = make_gateway()
+    build_shop(sandbox, gateway, engine)
+    (order_id,) = add_orders(engine, 1, prefix="H")
+    with session_scope(engine) as session:
+        body = draft_invoice(session, session.get(Order, order_id)).payload()
+    # A person typed invoice H-00000 for the same customer by hand: one line, another amount, no marker.
+    body = {**body, "Line": body["Line"][:1], "PrivateNote": "typed by hand"}
+    typed = gateway.create("Invoice", body, request_id="typed-by-hand")
+    push_orders(gateway, engine, "run-1", safeguards=alone("strict_link"))  # QuickBooks answers 6140
+    with session_scope(engine) as session:
+        order = session.get(Order, order_id)
+        assert (order.status, order.qb_invoice_id) == (OrderStatus.FAILED, None)
+        assert f"Id {typed['Id']}" in order.status_reason and "H-00000" in order.status_reason
+        assert "total" in order.status_reason and "lines" in order.status_reason
+    assert len(sandbox.dump("Invoice")["records"]) == 1
+
+
+def test_safeguard_heartbeat_keeps_a_slow_live_run_from_being_taken_over(sandbox, make_gateway, engine):
+    loose_company(sandbox)
+    build_shop(sandbox, make_gateway(), engine)
+    add_orders(engine, 150)
+    sandbox.settings(latency_ms=400)  # five batches, each slower than nothing, none near the stale period
+    stale = timedelta(seconds=1.5)
+    errors: list[BaseException] = []
+
+    def slow_run() -> None:
+        try:
+            push_orders(make_gateway(), engine, "slow-run", stale_after=stale, safeguards=alone("heartbeat"))
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    started = time.monotonic()
+    slow = threading.Thread(target=slow_run)
+    slow.start()
+    wait_for(lambda: order_numbers(engine, OrderStatus.SYNCED), timeout=60, what="the first batch", interval=0.05)
+    time.sleep(max(0.0, stale.total_seconds() + 0.3 - (time.monotonic() - started)))
+    push_orders(make_gateway(), engine, "second-run", stale_after=stale, safeguards=alone("heartbeat"))
+    slow.join(120)
+    assert not errors
+    assert_one_invoice_each(sandbox, engine)
+
+
+# -- the order-level rules (not switches: always on) ------------------------------------------------
+
+def test_an_order_number_with_spaces_is_refused_not_matched_to_another_orders_invoice(sandbox, make_gateway, engine):
+    gateway = make_gateway()
+    build_shop(sandbox, gateway, engine)
+    add_one_line_order(engine, "W-1", "1")
+    add_one_line_order(engine, "W-1 ", "500")
+    push_orders(gateway, engine, "run-1")
+    with session_scope(engine) as session:
+        spaced = session.scalars(sa.select(Order).where(Order.order_number == "W-1 ")).one()
+        assert spaced.status == OrderStatus.FAILED and spaced.qb_invoice_id is None
+        assert "starts or ends with a space" in spaced.status_reason
+    assert invoices_per_order(sandbox) == Counter({"W-1": 1})
+
+
+def test_one_invoice_is_never_linked_to_two_orders(engine):
+    with session_scope(engine) as session:
+        session.add_all([Order(order_number="A", qb_invoice_id="77"), Order(order_number="B")])
+    with pytest.raises(sa.exc.IntegrityError):
+        with session_scope(engine) as session:
+            session.execute(sa.update(Order).where(Order.order_number == "B").values(qb_invoice_id="77"))
+
+
+def test_a_poison_order_fails_alone_and_the_run_goes_on(sandbox, make_gateway, engine):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's NUMERIC(18, 6) refuses a quantity of 1e26 when the order is written")
+    gateway = make_gateway()
+    build_shop(sandbox, gateway, engine)
+    add_orders(engine, 5)
+    add_one_line_order(engine, "HUGE", "1e26")
+    result = push_orders(gateway, engine, "run-1")
+    assert result.pushed == 5
+    with session_scope(engine) as session:
+        huge = session.scalars(sa.select(Order).where(Order.order_number == "HUGE")).one()
+        assert huge.status == OrderStatus.FAILED and "too large" in huge.status_reason
+    assert set(invoices_per_order(sandbox)) == order_numbers(engine) - {"HUGE"}
+
+
+def test_every_invoice_names_its_order_and_keeps_the_memo(sandbox, make_gateway, engine):
+    gateway = make_gateway()
+    build_shop(sandbox, gateway, engine)
+    (order_id,) = add_orders(engine, 1)
+    with session_scope(engine) as session:
+        session.get(Order, order_id).memo = "leave at the back door"
+    push_orders(gateway, engine, "run-1")
+    (invoice,) = sandbox.dump("Invoice")["records"]
+    assert invoice["PrivateNote"] == "qb_pipeline order SO-00000\nleave at the back door"
+
+
+def test_a_claim_is_not_taken_over_while_its_heartbeat_is_fresh(engine):
+    from qb_pipeline.db import queries
+
+    with session_scope(engine) as session:
+        session.add(Order(order_number="HB-1"))
+    long_ago = utcnow() - timedelta(hours=1)
+    with session_scope(engine) as session:
+        assert queries.claim_orders(session, "live-run", now=long_ago)
+        assert queries.renew_claims(session, "live-run")  # the run's heartbeat, just now
+        assert queries.take_over_stale_claims(session, "other-run", older_than=timedelta(minutes=15)) == []
