@@ -37,7 +37,7 @@ BATCH = 30
 
 
 class OneInvoicePerCall:
-    """The gateway, except that `create_many` sends one create call per record."""
+    """The gateway, except that a batch of invoices goes as one create call per record."""
 
     def __init__(self, gateway) -> None:
         self._gateway = gateway
@@ -45,11 +45,12 @@ class OneInvoicePerCall:
     def __getattr__(self, name):
         return getattr(self._gateway, name)
 
-    def create_many(self, entity: str, records) -> list[WriteOutcome]:
+    def send_batch(self, entity: str, items, request_id: str) -> list[WriteOutcome]:
         outcomes = []
-        for key, body in records:
+        for key, bid, body in items:
             try:
-                outcomes.append(WriteOutcome(key, record=self._gateway.create(entity, body, request_id=f"one-{key}")))
+                outcomes.append(WriteOutcome(key, record=self._gateway.create(entity, body,
+                                                                              request_id=f"{request_id}-{bid}")))
             except QuickBooksValidationError as error:
                 outcomes.append(WriteOutcome(key, error_code=error.code, error_message=error.qbo_message))
             except QuickBooksError as error:

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
 from qb_pipeline.sandbox.company import CDC_ENTITIES, PREFERENCES_ID, QUERY_ENTITIES, merge_preferences
-from qb_pipeline.sandbox.entities import WRITABLE, Fault, Rules, not_found
+from qb_pipeline.sandbox.entities import DELETABLE, WRITABLE, Rules
+from qb_pipeline.sandbox.validation import Fault, not_found
 from qb_pipeline.sandbox.faults import FaultInjector
 from qb_pipeline.sandbox.limits import RateLimiter
 from qb_pipeline.sandbox.oauth import OAuthServer
@@ -31,6 +32,7 @@ class DataApi:
     def __init__(self, store: Store, oauth: OAuthServer, limiter: RateLimiter, faults: FaultInjector) -> None:
         self.store, self.rules, self.oauth, self.limiter, self.faults = store, Rules(store), oauth, limiter, faults
         self.latency_ms = 0
+        self.latency_per_row_ms = 0.0
         self.requestid_replay = True  # a switch, so tests can see what happens in a company where it fails
         self.counters: Counter[str] = Counter()
 
@@ -56,13 +58,14 @@ class DataApi:
             raise ConnectionAbortedError("sandbox fault: connection dropped mid-response")
         if fault and fault.kind == "revoke":
             self.oauth.revoke_all()
-        if self.latency_ms:
-            await asyncio.sleep(self.latency_ms / 1000)
-
         if fault and fault.kind not in ("timeout", "revoke"):
             status, payload, extra = _fault_response(fault.kind)
         else:
             status, payload, extra = self._handle(scope["method"], path, params, headers, body)
+        # A base cost per call plus a cost per returned row: a 1,000-row page costs what it does at Intuit.
+        latency = self.latency_ms + self.latency_per_row_ms * _rows_in(payload)
+        if latency:
+            await asyncio.sleep(latency / 1000)
         if fault and fault.kind == "timeout":
             await asyncio.sleep(fault.seconds)  # the write above happened; the answer comes too late
         self.counters[f"{kind} {status}"] += 1
@@ -127,14 +130,15 @@ class DataApi:
         raise Fault("500", "Unsupported Operation", f"{method} {resource} is not supported", fault_type="SystemFault")
 
     def _write(self, realm, entity, operation, record: dict, params) -> dict:
+        include = params.get("include", "")
+        if operation == "update" and "void" in include:  # how QuickBooks voids a payment
+            operation = "void"
         if operation in ("delete", "void"):
-            if entity != "Invoice":
+            if entity not in DELETABLE:
                 raise Fault("6000", "A business validation error has occurred",
                             f"{entity} cannot be deleted; make it inactive (Active=false)")
-            if operation == "delete":
-                return {entity: self.rules.delete_invoice(realm, record)}
-            return {entity: self.rules.void_invoice(realm, record)}
-        include = params.get("include", "")
+            action = self.rules.delete if operation == "delete" else self.rules.void
+            return {entity: action(realm, entity, record)}
         return {entity: self.rules.save(realm, entity, record, allow_duplicate_docnum="allowduplicatedocnum" in include)}
 
     def _preferences(self, realm: str, method: str, body: bytes) -> dict:
@@ -207,6 +211,20 @@ class DataApi:
                 responses.append({entity: objects, "startPosition": 1, "maxResults": len(objects),
                                   "totalCount": len(objects)})
         return {"CDCResponse": [{"QueryResponse": responses or [{}]}], "time": qbo_time()}
+
+
+def _rows_in(payload) -> int:
+    """Records in an answer: a query page, a CDC answer, a batch answer, or one record."""
+    if not isinstance(payload, dict):
+        return 0
+    if "QueryResponse" in payload:
+        return sum(len(v) for v in payload["QueryResponse"].values() if isinstance(v, list))
+    if "CDCResponse" in payload:
+        return sum(_rows_in({"QueryResponse": group}) for answer in payload["CDCResponse"]
+                   for group in answer.get("QueryResponse", []))
+    if "BatchItemResponse" in payload:
+        return sum(max(1, _rows_in(item)) for item in payload["BatchItemResponse"])
+    return 1 if len(payload) > 1 and "Fault" not in payload else 0
 
 
 def _updated(record: dict) -> datetime:

@@ -79,6 +79,9 @@ def control_routes(sandbox) -> list[Route]:
             return JSONResponse({"error": str(error)}, status_code=400)
         return JSONResponse(sandbox.settings())
 
+    async def webhooks(_request: Request) -> Response:
+        return JSONResponse(sandbox.webhooks.stats)
+
     async def connection(_request: Request) -> Response:
         return JSONResponse(sandbox.connection())
 
@@ -91,4 +94,5 @@ def control_routes(sandbox) -> list[Route]:
         Route("/_sandbox/tokens/{action}", tokens, methods=["POST"]),
         Route("/_sandbox/settings", settings, methods=["GET", "POST"]),
         Route("/_sandbox/connection", connection, methods=["GET"]),
+        Route("/_sandbox/webhooks", webhooks, methods=["GET"]),
     ]

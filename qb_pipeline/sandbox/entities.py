@@ -9,75 +9,29 @@ required field and 2050 for a value too long or malformed (choices, not facts).
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from qb_pipeline.sandbox.company import PREFERENCES_ID
+from qb_pipeline.sandbox.payments import PaymentRules
 from qb_pipeline.sandbox.store import COMPANY_TZ, Store, qbo_time
+from qb_pipeline.sandbox.validation import Fault, check_name, decimal_field, reference, not_found
 
 CENT = Decimal("0.01")
-WRITABLE = {"Customer", "Item", "Invoice"}
+WRITABLE = {"Customer", "Item", "Invoice", "Payment"}
+DELETABLE = {"Invoice", "Payment"}  # customers and items can only be made inactive
 ITEM_TYPES = {"Service", "NonInventory", "Inventory"}
 # Fields the server owns: whatever a client sends for them is ignored.
 SERVER_FIELDS = {"Id", "SyncToken", "MetaData", "domain", "sparse", "TotalAmt", "Balance", "FullyQualifiedName",
                  "BalanceWithJobs", "time"}
 
 
-class Fault(Exception):
-    def __init__(self, code: str, message: str, detail: str = "", *, status: int = 400,
-                 fault_type: str = "ValidationFault", element: str = "") -> None:
-        super().__init__(f"{code} {message}")
-        self.code, self.message, self.detail = code, message, detail or message
-        self.status, self.fault_type, self.element = status, fault_type, element
-
-    def body(self) -> dict:
-        return {"Fault": {"Error": [{"Message": self.message, "Detail": self.detail, "code": self.code,
-                                     "element": self.element}], "type": self.fault_type},
-                "time": qbo_time()}
-
-
-def not_found(entity: str, record_id: object) -> Fault:
-    return Fault("610", "Object Not Found",
-                 f"Object Not Found : Something you're trying to use has been made inactive or deleted. "
-                 f"{entity} Id {record_id}")
-
-
-def _clean(body: dict) -> dict:
+def _clean(body: dict, entity: str) -> dict:
     """Drop what python-quickbooks sends by default but means nothing: "" values and server fields."""
-    return {k: v for k, v in body.items() if k not in SERVER_FIELDS and v != "" and v is not None}
+    owned = SERVER_FIELDS - {"TotalAmt"} if entity == "Payment" else SERVER_FIELDS  # a payment's amount is the client's
+    return {k: v for k, v in body.items() if k not in owned and v != "" and v is not None}
 
 
-def _decimal(value: object, field: str) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        raise Fault("2050", "Invalid Number", f"{field} is not a number: {value}", element=field) from None
-
-
-def _check_name(value: object, field: str, limit: int, forbidden: str = "") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise Fault("2020", "Required param missing, need to supply the required value for the API",
-                    f"Required parameter {field} is missing in the request", element=field)
-    if len(value) > limit:
-        raise Fault("2050", "String length is either shorter or longer than supported by specified field",
-                    f"{field} is {len(value)} characters; at most {limit} are allowed", element=field)
-    bad = [c for c in forbidden if c in value]
-    if bad:
-        raise Fault("2050", "Invalid character", f"{field} cannot contain {bad[0]!r}", element=field)
-    return value
-
-
-def _ref(store: Store, realm: str, entity: str, ref: object, field: str) -> dict:
-    record_id = ref.get("value") if isinstance(ref, dict) else None
-    record = store.get(realm, entity, int(record_id)) if record_id and str(record_id).isdigit() else None
-    if record is None:
-        raise Fault("2500", "Invalid Reference Id", f"Invalid Reference Id : {field} {record_id!r} does not exist",
-                    element=field)
-    return record
-
-
-class Rules:
+class Rules(PaymentRules):
     def __init__(self, store: Store) -> None:
         self.store = store
         # "refuse" (QuickBooks' default: 6140) or "allow", as a company whose setting lets duplicates in.
@@ -103,13 +57,13 @@ class Rules:
                 raise Fault("5010", "Stale Object Error",
                             f"Stale Object Error : You and {current.get('DisplayName') or 'someone'} were working "
                             f"on this at the same time. SyncToken {body.get('SyncToken')} is not {current['SyncToken']}")
-            fields = {**{k: v for k, v in current.items() if k not in SERVER_FIELDS}, **_clean(body)} \
-                if body.get("sparse") in (True, "true") else _clean(body)
+            fields = {**{k: v for k, v in current.items() if k not in SERVER_FIELDS}, **_clean(body, entity)} \
+                if body.get("sparse") in (True, "true") else _clean(body, entity)
             record = self._validate(realm, entity, fields, current, allow_duplicate_docnum)
             record.update(Id=current["Id"], SyncToken=str(int(current["SyncToken"]) + 1),
                           MetaData={**current["MetaData"], "LastUpdatedTime": qbo_time()})
         else:
-            record = self._validate(realm, entity, _clean(body), None, allow_duplicate_docnum)
+            record = self._validate(realm, entity, _clean(body, entity), None, allow_duplicate_docnum)
             now = qbo_time()
             record.update(Id=str(self.store.next_id(realm)), SyncToken="0",
                           MetaData={"CreateTime": now, "LastUpdatedTime": now})
@@ -120,6 +74,9 @@ class Rules:
             if previous is not None:
                 self._adjust_balance(realm, previous["CustomerRef"]["value"], -Decimal(str(previous["Balance"])))
             self._adjust_balance(realm, record["CustomerRef"]["value"], record["Balance"])
+        if entity == "Payment":
+            self.apply_payment_change(realm, previous, record)
+        self.store.notify(realm, entity, "updated" if previous else "created", [record])
         return record
 
     def _current(self, realm: str, entity: str, record_id: object) -> dict:
@@ -129,7 +86,7 @@ class Rules:
         return record
 
     def _validate(self, realm, entity, fields, current, allow_duplicate_docnum) -> dict:
-        return {"Customer": self._customer, "Item": self._item, "Invoice": self._invoice}[entity](
+        return {"Customer": self._customer, "Item": self._item, "Invoice": self._invoice, "Payment": self._payment}[entity](
             realm, fields, current, allow_duplicate_docnum)
 
     def _unique(self, realm: str, entity: str, field: str, value: str, current: dict | None, code: str) -> None:
@@ -144,7 +101,7 @@ class Rules:
         if not fields.get("DisplayName"):
             parts = [fields.get(k) for k in ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")]
             fields["DisplayName"] = " ".join(p for p in parts if p) or fields.get("CompanyName") or ""
-        name = _check_name(fields["DisplayName"], "DisplayName", 500, ":\t\n")
+        name = check_name(fields["DisplayName"], "DisplayName", 500, ":\t\n")
         self._unique(realm, "Customer", "DisplayName", name, current, "6240")
         fields["FullyQualifiedName"] = name
         fields["Active"] = fields.get("Active", True) not in (False, "false")
@@ -152,7 +109,7 @@ class Rules:
         return fields
 
     def _item(self, realm, fields, current, _allow) -> dict:
-        name = _check_name(fields.get("Name"), "Name", 100, ":\t\n")
+        name = check_name(fields.get("Name"), "Name", 100, ":\t\n")
         self._unique(realm, "Item", "Name", name, current, "6240")
         item_type = fields.setdefault("Type", "Service")
         if item_type not in ITEM_TYPES:
@@ -162,16 +119,16 @@ class Rules:
             if not fields.get("IncomeAccountRef"):
                 raise Fault("2020", "Required param missing, need to supply the required value for the API",
                             "Required parameter IncomeAccountRef is missing in the request", element="IncomeAccountRef")
-            account = _ref(self.store, realm, "Account", fields["IncomeAccountRef"], "IncomeAccountRef")
+            account = reference(self.store, realm, "Account", fields["IncomeAccountRef"], "IncomeAccountRef")
             fields["IncomeAccountRef"] = {"value": account["Id"], "name": account["Name"]}
-        price = _decimal(fields.get("UnitPrice"), "UnitPrice")
+        price = decimal_field(fields.get("UnitPrice"), "UnitPrice")
         fields["UnitPrice"] = price if price is not None else Decimal("0")
         fields["FullyQualifiedName"] = name
         fields["Active"] = fields.get("Active", True) not in (False, "false")
         return fields
 
     def _invoice(self, realm, fields, current, allow_duplicate_docnum) -> dict:
-        customer = _ref(self.store, realm, "Customer", fields.get("CustomerRef"), "CustomerRef")
+        customer = reference(self.store, realm, "Customer", fields.get("CustomerRef"), "CustomerRef")
         fields["CustomerRef"] = {"value": customer["Id"], "name": customer["DisplayName"]}
         if not self.custom_txn_numbers(realm):
             # QuickBooks numbers the form itself and ignores what the client sent.
@@ -207,11 +164,11 @@ class Rules:
             raise Fault("2050", "Invalid Enumeration", f"Line {number}: DetailType {line.get('DetailType')!r} "
                         "is not supported by the sandbox", element="Line.DetailType")
         detail = line.setdefault("SalesItemLineDetail", {})
-        item = _ref(self.store, realm, "Item", detail.get("ItemRef"), "ItemRef")
+        item = reference(self.store, realm, "Item", detail.get("ItemRef"), "ItemRef")
         detail["ItemRef"] = {"value": item["Id"], "name": item["Name"]}
-        qty = _decimal(detail.get("Qty"), "Qty")
-        price = _decimal(detail.get("UnitPrice"), "UnitPrice")
-        amount = _decimal(line.get("Amount"), "Amount")
+        qty = decimal_field(detail.get("Qty"), "Qty")
+        price = decimal_field(detail.get("UnitPrice"), "UnitPrice")
+        amount = decimal_field(line.get("Amount"), "Amount")
         qty = Decimal("1") if qty is None else qty
         price = item.get("UnitPrice", Decimal("0")) if price is None else price
         expected = (qty * price).quantize(CENT, rounding=ROUND_HALF_UP)
@@ -226,25 +183,32 @@ class Rules:
         return amount.quantize(CENT)
 
     # -- invoice operations ----------------------------------------------------------------------
-    def delete_invoice(self, realm: str, body: dict) -> dict:
-        current = self._current(realm, "Invoice", body.get("Id"))
+    def delete(self, realm: str, entity: str, body: dict) -> dict:
+        current = self._current(realm, entity, body.get("Id"))
         self._check_token(current, body)
-        self.store.delete(realm, "Invoice", int(current["Id"]), {
-            "domain": "QBO", "status": "Deleted", "Id": current["Id"],
-            "MetaData": {"LastUpdatedTime": qbo_time()},
-        })
-        self._adjust_balance(realm, current["CustomerRef"]["value"], -Decimal(str(current["Balance"])))
+        tombstone = {"domain": "QBO", "status": "Deleted", "Id": current["Id"],
+                     "MetaData": {"LastUpdatedTime": qbo_time()}}
+        self.store.delete(realm, entity, int(current["Id"]), tombstone)
+        if entity == "Payment":
+            self.apply_payment_change(realm, current, None)
+        else:
+            self._adjust_balance(realm, current["CustomerRef"]["value"], -Decimal(str(current["Balance"])))
+        self.store.notify(realm, entity, "deleted", [tombstone])
         return {"domain": "QBO", "status": "Deleted", "Id": current["Id"]}
 
-    def void_invoice(self, realm: str, body: dict) -> dict:
-        current = self._current(realm, "Invoice", body.get("Id"))
+    def void(self, realm: str, entity: str, body: dict) -> dict:
+        current = self._current(realm, entity, body.get("Id"))
         self._check_token(current, body)
-        record = {**current, "TotalAmt": Decimal("0"), "Balance": Decimal("0"), "PrivateNote": "Voided",
-                  "Line": [{**line, "Amount": Decimal("0")} for line in current["Line"]],
-                  "SyncToken": str(int(current["SyncToken"]) + 1),
-                  "MetaData": {**current["MetaData"], "LastUpdatedTime": qbo_time()}}
-        self.store.put(realm, "Invoice", record)
-        self._adjust_balance(realm, current["CustomerRef"]["value"], -Decimal(str(current["Balance"])))
+        if entity == "Payment":
+            record = self.void_payment(realm, current)
+        else:
+            record = {**current, "TotalAmt": Decimal("0"), "Balance": Decimal("0"), "PrivateNote": "Voided",
+                      "Line": [{**line, "Amount": Decimal("0")} for line in current["Line"]],
+                      "SyncToken": str(int(current["SyncToken"]) + 1),
+                      "MetaData": {**current["MetaData"], "LastUpdatedTime": qbo_time()}}
+            self.store.put(realm, "Invoice", record)
+            self._adjust_balance(realm, current["CustomerRef"]["value"], -Decimal(str(current["Balance"])))
+        self.store.notify(realm, entity, "voided", [record])
         return record
 
     @staticmethod

@@ -48,18 +48,21 @@ def seed_records(store: Store, realm: str, *, customers: list[str], items: list[
     def active(n: int) -> bool:
         return not (inactive_every and n % inactive_every == inactive_every - 1)
 
-    store.put_many(realm, "Customer", [
+    seeded_customers = [
         {"Id": str(next_id + n), "DisplayName": name, "FullyQualifiedName": name, "Active": active(n),
          "Balance": Decimal("0"), "SyncToken": "0", "MetaData": meta, "domain": "QBO", "sparse": False}
         for n, name in enumerate(customers)
-    ])
+    ]
     next_id += len(customers)
-    store.put_many(realm, "Item", [
+    seeded_items = [
         {"Id": str(next_id + n), "Name": name, "FullyQualifiedName": name, "Type": "Service",
          "UnitPrice": Decimal(price), "IncomeAccountRef": {"value": "2", "name": "Services"}, "Active": active(n),
          "SyncToken": "0", "MetaData": meta, "domain": "QBO", "sparse": False}
         for n, (name, price) in enumerate(items)
-    ])
+    ]
+    for entity, records in (("Customer", seeded_customers), ("Item", seeded_items)):
+        store.put_many(realm, entity, records)
+        store.notify(realm, entity, "created", records)
 
 
 def seed(store: Store, realm: str, preset: str = "none", *, customers: int = 0, items: int = 0) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from qb_pipeline.sandbox.limits import RateLimiter
 from qb_pipeline.sandbox.oauth import OAuthServer
 from qb_pipeline.sandbox.seed import seed
 from qb_pipeline.sandbox.store import Store
+from qb_pipeline.sandbox.webhooks import WebhookEmitter
 
 DEFAULT_REALM = "9130357992221046"
 REDIRECT_URI = "http://127.0.0.1:8766/callback"  # what `qb-pipeline auth connect` listens on by default
@@ -28,7 +30,7 @@ class Sandbox:
     """The whole emulator: state, OAuth, limits, faults, and the ASGI app serving them."""
 
     def __init__(self, data_dir: Path | None, base_url: str, *, limits: str = "off", latency_ms: int = 0,
-                 realm: str = DEFAULT_REALM) -> None:
+                 latency_per_row_ms: float = 0.0, realm: str = DEFAULT_REALM) -> None:
         self.data_dir, self.base_url, self.realm = data_dir, base_url.rstrip("/"), realm
         if data_dir:
             data_dir.mkdir(parents=True, exist_ok=True)
@@ -39,7 +41,18 @@ class Sandbox:
         self.faults = FaultInjector()
         self.api = DataApi(self.store, self.oauth, self.limiter, self.faults)
         self.api.latency_ms = latency_ms
+        self.api.latency_per_row_ms = latency_per_row_ms
+        self.webhooks = WebhookEmitter(realm, self._webhook_verifier_token())
+        self.store.listeners.append(self.webhooks.notify)
         self.app = Starlette(routes=[*self.oauth.routes(), *control_routes(self), Mount("/v3", app=self.api)])
+
+    def _webhook_verifier_token(self) -> str:
+        """The app's verifier token (Intuit shows it in the developer portal): kept across restarts."""
+        token = self.store.get_meta("webhook_verifier_token")
+        if token is None:
+            token = secrets.token_urlsafe(32)
+            self.store.set_meta("webhook_verifier_token", token)
+        return token
 
     # -- state -----------------------------------------------------------------------------------
     def seed(self, preset: str = "none", *, customers: int = 0, items: int = 0) -> None:
@@ -50,12 +63,15 @@ class Sandbox:
         self.faults.clear()
         self.oauth.unrevoke_all()
         self.api.counters.clear()
+        self.webhooks.reset()
         self.seed(preset)
 
-    def configure(self, *, latency_ms: int | None = None, limits: str | None = None, access_ttl: int | None = None,
+    def configure(self, *, latency_ms: int | None = None, latency_per_row_ms: float | None = None, limits: str | None = None, access_ttl: int | None = None,
                   rotation_grace: int | None = None, send_retry_after: bool | None = None,
                   docnumber_duplicates: str | None = None, requestid_replay: bool | None = None,
-                  custom_txn_numbers: bool | None = None) -> None:
+                  custom_txn_numbers: bool | None = None, webhook_url: str | None = None,
+                  webhook_format: str | None = None, webhook_batch_ms: int | None = None) -> None:
+        self.webhooks.configure(url=webhook_url, format=webhook_format, batch_ms=webhook_batch_ms)
         if docnumber_duplicates is not None and docnumber_duplicates not in ("refuse", "allow"):
             raise ValueError(f"docnumber_duplicates must be refuse or allow (got {docnumber_duplicates!r})")
         for name, value in (("requestid_replay", requestid_replay), ("custom_txn_numbers", custom_txn_numbers),
@@ -70,6 +86,8 @@ class Sandbox:
             self.api.rules.set_custom_txn_numbers(self.realm, custom_txn_numbers)
         if latency_ms is not None:
             self.api.latency_ms = int(latency_ms)
+        if latency_per_row_ms is not None:
+            self.api.latency_per_row_ms = float(latency_per_row_ms)
         if limits is not None:
             self.limiter.set_mode(limits)
         if access_ttl is not None:
@@ -80,11 +98,11 @@ class Sandbox:
             self.limiter.send_retry_after = bool(send_retry_after)
 
     def settings(self) -> dict:
-        return {"latency_ms": self.api.latency_ms, "limits": self.limiter.mode, "access_ttl": self.oauth.access_ttl,
+        return {"latency_ms": self.api.latency_ms, "latency_per_row_ms": self.api.latency_per_row_ms, "limits": self.limiter.mode, "access_ttl": self.oauth.access_ttl,
                 "rotation_grace": self.oauth.rotation_grace, "send_retry_after": self.limiter.send_retry_after,
                 "docnumber_duplicates": self.api.rules.docnumber_duplicates,
                 "requestid_replay": self.api.requestid_replay,
-                "custom_txn_numbers": self.api.rules.custom_txn_numbers(self.realm)}
+                "custom_txn_numbers": self.api.rules.custom_txn_numbers(self.realm), **self.webhooks.settings()}
 
     def connection(self) -> dict:
         """Everything a client needs to connect, including a fresh, valid refresh token."""
@@ -98,6 +116,7 @@ class Sandbox:
             "api_base_url": self.base_url + "/v3",
             "sandbox_url": self.base_url,
             "refresh_token": self.oauth.mint_tokens(self.realm)["refresh_token"],
+            "webhook_verifier_token": self.webhooks.verifier_token,
         }
 
 
@@ -120,21 +139,23 @@ def write_connection(path: Path, connection: dict) -> None:
 
 
 def serve(*, host: str, port: int, data_dir: Path, seed_preset: str, customers: int, items: int,
-          latency_ms: int, limits: str, quiet: bool = False, company: dict | None = None) -> None:
+          latency_ms: int, limits: str, quiet: bool = False, settings: dict | None = None,
+          latency_per_row_ms: float = 0.0) -> None:
     sock = bind(host, port)  # listening before connection.json exists: no client can race the start
     actual_port = sock.getsockname()[1]
-    sandbox = Sandbox(data_dir, f"http://{host}:{actual_port}", limits=limits, latency_ms=latency_ms)
+    sandbox = Sandbox(data_dir, f"http://{host}:{actual_port}", limits=limits, latency_ms=latency_ms,
+                      latency_per_row_ms=latency_per_row_ms)
     if not sandbox.store.get_meta("seeded"):
         sandbox.seed(seed_preset, customers=customers, items=items)
         sandbox.store.set_meta("seeded", seed_preset)
     elif customers or items:
         sandbox.seed("none", customers=customers, items=items)
     sandbox.seed("none")  # a state folder from an older version gains what every company has
-    sandbox.configure(**(company or {}))
+    sandbox.configure(**(settings or {}))
     connection = sandbox.connection()
     write_connection(data_dir / "connection.json", connection)
     if not quiet:
-        shown = {k: ("<in connection.json>" if k in ("client_secret", "refresh_token") else v)
+        shown = {k: ("<in connection.json>" if k in ("client_secret", "refresh_token", "webhook_verifier_token") else v)
                  for k, v in connection.items()}
         print("QuickBooks sandbox listening; connection details:", file=sys.stderr)
         for key, value in shown.items():

@@ -61,6 +61,8 @@ class Store:
         self._records: dict[str, dict[str, dict[int, dict]]] = {}
         self._deleted: dict[str, dict[str, dict[int, dict]]] = {}
         self._names: dict[tuple[str, str], dict[str, set[int]]] = {}
+        # Called with (realm, entity, operation, record) for every change a client could be told of.
+        self.listeners: list = []
         for realm, entity, record_id, deleted, data in self._db.execute(
             "SELECT realm, entity, id, deleted, data FROM records ORDER BY id"
         ):
@@ -131,6 +133,11 @@ class Store:
             self._deleted.setdefault(realm, {}).setdefault(entity, {})[record_id] = tombstone
             self._db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, 1, ?)",
                              (realm, entity, record_id, dumps(tombstone)))
+
+    def notify(self, realm: str, entity: str, operation: str, records: list[dict]) -> None:
+        for listener in self.listeners:
+            for record in records:
+                listener(realm, entity, operation, record)
 
     # -- requestid replay ------------------------------------------------------------------------
     def reply_for(self, realm: str, request_id: str) -> tuple[int, str] | None:

@@ -32,6 +32,10 @@ class MirrorResult:
     deleted: int = 0
     voided: int = 0
     flagged_orders: int = 0
+    # The whole mirror after this run: what customers still owe, and how many invoices are paid.
+    open_balance: Decimal = Decimal("0")
+    paid: int = 0
+    unpaid: int = 0
 
 
 def is_voided(record: dict) -> bool:
@@ -92,6 +96,12 @@ def mirror_invoices(qb: QuickBooksPort, engine: sa.Engine, *, now: datetime | No
             )
             result.flagged_orders += flagged.rowcount or 0
         queries.advance_cursor(session, qb.realm_id, ENTITY, started, full=result.mode == "full")
+        live = (QBInvoice.realm_id == qb.realm_id, QBInvoice.status.in_(["open", "paid"]))
+        balance, result.paid, result.unpaid = session.execute(sa.select(
+            sa.func.coalesce(sa.func.sum(QBInvoice.balance), 0),
+            sa.func.count().filter(QBInvoice.status == "paid"),
+            sa.func.count().filter(QBInvoice.status == "open")).where(*live)).one()
+        result.open_balance = Decimal(str(balance))
     return result
 
 

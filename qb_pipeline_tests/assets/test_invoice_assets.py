@@ -113,3 +113,23 @@ def test_a_company_that_numbers_invoices_itself_gets_nothing_pushed_and_a_failed
         assert session.scalars(sa.select(Order.status)).one().value == "pending"
     sandbox.settings(custom_txn_numbers=True)  # the setting turned on: the next run pushes
     assert meta(dg.materialize([invoices], resources=resources), "invoices")["pushed"] == 1
+
+
+def test_payments_made_in_quickbooks_show_as_paid_invoices_and_open_balance(sandbox, resources, database_url):
+    from quickbooks.objects.customer import Customer as QBCustomer
+    from quickbooks.objects.invoice import Invoice
+
+    from qb_pipeline_tests.sandbox.test_conformance_payments import pay
+
+    sandbox.seed(preset="demo")
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        for number, quantity in (("PAY-1", "2"), ("PAY-2", "3")):
+            session.add(Order(order_number=number, customer_name="Cool Cars",
+                              lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal(quantity))]))
+    assert meta(dg.materialize([invoices], resources=resources), "invoices")["pushed"] == 2
+    qb = sandbox.qb_client()
+    paid = next(r for r in sandbox.dump("Invoice")["records"] if r["DocNumber"] == "PAY-1")
+    pay(qb, QBCustomer.get(paid["CustomerRef"]["value"], qb=qb), Invoice.get(paid["Id"], qb=qb), "19.90")
+    numbers = meta(dg.materialize([invoices], resources=resources), "invoices")
+    assert (numbers["paid_invoices"], numbers["unpaid_invoices"], numbers["open_balance"]) == (1, 1, 29.85)

@@ -1,0 +1,83 @@
+"""Payments through python-quickbooks: applied to invoices, their balances, CDC, void and delete."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from quickbooks.exceptions import QuickbooksException
+from quickbooks.objects.invoice import Invoice
+from quickbooks.objects.payment import Payment, PaymentLine
+
+from qb_pipeline_tests.sandbox.test_conformance_crud import make_customer, make_invoice, make_item
+
+
+def pay(qb, customer, invoice, amount: str, total: str | None = None) -> Payment:
+    line = PaymentLine()
+    line.Amount = Decimal(amount)
+    line.LinkedTxn.append(invoice.to_linked_txn())
+    payment = Payment()
+    payment.CustomerRef = customer.to_ref()
+    payment.TotalAmt = Decimal(total or amount)
+    payment.Line.append(line)
+    return payment.save(qb=qb)
+
+
+def balance(qb, invoice) -> Decimal:
+    return Decimal(str(Invoice.get(invoice.Id, qb=qb).Balance))
+
+
+def test_payments_lower_the_invoice_balance_and_show_in_cdc(sandbox):
+    qb = sandbox.qb_client()
+    since = datetime.now(timezone.utc) - timedelta(seconds=5)
+    customer, item = make_customer(qb, "Payer"), make_item(qb, "Thing")
+    invoice = make_invoice(qb, customer, item, qty="2", price="10.00")  # 20.00
+    first = pay(qb, customer, invoice, "15.00")
+    assert balance(qb, invoice) == Decimal("5.00")
+    second = pay(qb, customer, invoice, "5.00", total="7.00")  # 2.00 left unapplied
+    assert balance(qb, invoice) == 0 and Decimal(str(second.UnappliedAmt)) == Decimal("2.00")
+    assert len(Payment.all(qb=qb)) == 2
+
+    answer = qb.change_data_capture("Invoice,Payment", since.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+    groups = {name: rows for group in answer["CDCResponse"][0]["QueryResponse"] for name, rows in group.items()
+              if isinstance(rows, list)}
+    assert {p["Id"] for p in groups["Payment"]} == {first.Id, second.Id}
+    assert [Decimal(str(i["Balance"])) for i in groups["Invoice"]] == [0]
+
+    with pytest.raises(QuickbooksException) as caught:  # more than the open balance
+        pay(qb, customer, invoice, "0.01")
+    assert caught.value.error_code == 6000
+
+    Payment.get(second.Id, qb=qb).void(qb=qb)
+    assert balance(qb, invoice) == Decimal("5.00")
+    Payment.get(first.Id, qb=qb).delete(qb=qb)
+    assert balance(qb, invoice) == Decimal("20.00")
+    assert [p["Id"] for p in sandbox.dump("Payment")["deleted"]] == [first.Id]
+
+
+def test_a_payment_cannot_pay_another_customers_invoice(sandbox):
+    qb = sandbox.qb_client()
+    item = make_item(qb, "Thing")
+    owner, other = make_customer(qb, "Owner"), make_customer(qb, "Other")
+    invoice = make_invoice(qb, owner, item)
+    with pytest.raises(QuickbooksException) as caught:
+        pay(qb, other, invoice, "1.00")
+    assert caught.value.error_code == 6000
+    assert balance(qb, invoice) == Decimal("20.00")
+
+
+def test_latency_costs_a_base_per_call_plus_a_cost_per_row(sandbox):
+    import time
+
+    sandbox.seed(customers=400)
+    qb = sandbox.qb_client()
+    sandbox.settings(latency_ms=50, latency_per_row_ms=1)
+    started = time.monotonic()
+    qb.query("SELECT * FROM Customer MAXRESULTS 1")
+    one_row = time.monotonic() - started
+    started = time.monotonic()
+    qb.query("SELECT * FROM Customer MAXRESULTS 400")
+    many_rows = time.monotonic() - started
+    assert one_row >= 0.05 and many_rows >= 0.45  # 50 ms + 400 × 1 ms
+    assert sandbox.control("GET", "settings")["latency_per_row_ms"] == 1
