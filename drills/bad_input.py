@@ -23,15 +23,15 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from qb_pipeline.db.migrate import upgrade
-from qb_pipeline.db.models import (Customer, CustomerItemPrice, Item, Order, OrderLine, OrderStatus, QBInvoice,
-                                   SyncCursor, SyncState)
+from qb_pipeline.db.models import (Customer, CustomerItemPrice, Item, ItemPrice, Order, OrderLine, OrderStatus,
+                                   QBInvoice, SyncCursor, SyncState)
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.db.token_cipher import TokenCipher, new_key
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import QuickBooksError
 from qb_pipeline.quickbooks.factory import build_gateway, sandbox_settings
 from qb_pipeline.sync.invoices import push_orders
-from qb_pipeline.sync.pricing_csv import import_pricing
+from qb_pipeline.sync.pricing_csv import PricingFileError, import_pricing, read_pricing_file
 from qb_pipeline.sync.pull import pull_name_list
 from qb_pipeline.sync.push import push_name_list
 
@@ -72,7 +72,7 @@ class Drill:
 
     def control(self, method: str, path: str, payload: dict | None = None) -> dict:
         request = urllib.request.Request(f"{self.url}/_sandbox/{path}", method=method,
-                                         data=json.dumps(payload).encode() if payload is not None else None,
+                                         data=json.dumps(payload, default=float).encode() if payload is not None else None,
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.load(response, parse_float=Decimal)
@@ -235,6 +235,7 @@ def add_rows(*rows):
 def no_item_price(d: Drill) -> None:
     with session_scope(d.engine) as s:
         s.get(Item, d.items[2]).unit_price = None
+        s.execute(sa.delete(ItemPrice).where(ItemPrice.item_id == d.items[2]))  # nor in its price history
 
 
 def invoice_in_qbo_for_other_customer(d: Drill) -> None:
@@ -435,6 +436,17 @@ def bad_csv(rows: str, *needles: str, line: int = 3, header: str = HEADER, good:
     return run
 
 
+def not_utf8_file(d: Drill) -> str:
+    path = d.tmp / "excel.csv"
+    path.write_bytes(f"{HEADER}\ncustomer_price,Café,,Widget,1.00,,\n".encode("cp1252"))
+    try:
+        read_pricing_file(path)
+    except PricingFileError as error:
+        needs(str(error), ["excel.csv", "line 2", "UTF-8"])
+        return str(error)
+    raise CaseFailed("a cp1252 file was read without complaint", "(no error)")
+
+
 CSV_CASES = [
     ("unknown customer", bad_csv("customer_price,Nobody,,Widget,1.00,,", "Nobody", "customer list")),
     ("unknown item", bad_csv("customer_price,Bolt Co,,Gizmo,1.00,,", "Gizmo", "item list")),
@@ -455,6 +467,19 @@ CSV_CASES = [
     ("conflicting duplicate rows (same customer, item, valid_from)", bad_csv("customer_price,Bolt Co,,Widget,12.00,,2026-01-01T00:00:00+00:00\n"
                                            "customer_price,Bolt Co,,Widget,13.00,,2026-01-01T00:00:00+00:00",
                                            "conflicts with line 3", line=4)),
+    ("truncated row (would end the price)", bad_csv("customer_price,Acme,,Widget", "4 fields", "header 7")),
+    ("assignment without its level cell", bad_csv("assignment,Acme", "2 fields")),
+    ("empty price cell (would end the price)", bad_csv("customer_price,Acme,,Widget,,,", "price is empty", "END")),
+    ("unquoted thousands separator (1,250.00)", bad_csv("customer_price,Acme,,Widget,1,250.00,,",
+                                                        "thousands separator")),
+    ("unknown header column (unit_price)", bad_csv("customer_price,Acme,,Widget,8.00,,", "unit_price", line=1,
+                                                   header="kind,customer,price_level,item,unit_price,percent,valid_from",
+                                                   good=False)),
+    ("price 1e30", bad_csv("customer_price,Bolt Co,,Widget,1e30,,", "1e30", "not a number")),
+    ("percent with five decimals", bad_csv("level_percent,,Odd,,,-12.34565,", "-12.34565", "four decimals")),
+    ("past valid_from without --backdate", bad_csv("customer_price,Acme,,Widget,9.00,,2026-02-01T00:00:00+00:00",
+                                                   "in the past", "--backdate")),
+    ("a file that is not UTF-8 (Excel's cp1252)", not_utf8_file),
 ]
 
 

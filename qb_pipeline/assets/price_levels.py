@@ -12,24 +12,32 @@ from qb_pipeline.assets.name_lists import GROUP, OWNERS, customers, items
 from qb_pipeline.assets.activity import record_activity
 from qb_pipeline.db.models import CustomerItemPrice, CustomerPriceLevel, PriceLevel
 from qb_pipeline.resources import DatabaseResource
-from qb_pipeline.sync.pricing_csv import import_pricing
+from qb_pipeline.sync.pricing_csv import PricingFileError, import_pricing, read_pricing_file
 
 
 @dg.asset(group_name=GROUP, kinds={"sql"}, owners=OWNERS, deps=[customers, items])
 def price_levels(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
     """Price levels and customer prices, loaded from CSV files dropped in QB_PRICING_DROP_DIR."""
     started = time.monotonic()
-    applied = rejected = files = 0
+    applied = rejected = files = rejected_files = 0
     drop_dir = config.pricing_drop_dir()
     if drop_dir is not None and drop_dir.is_dir():
         for path in sorted(drop_dir.glob("*.csv")):
-            with database.session() as session, path.open(newline="", encoding="utf-8-sig") as source:
-                report = import_pricing(session, source)
-            for line, reason in report.errors:
-                context.log.warning(f"{path.name} line {line}: {reason}")
-            applied, rejected, files = applied + report.applied, rejected + len(report.errors), files + 1
-            _archive(path, "rejected" if report.errors and not report.applied else "processed")
-            context.log.info(f"{path.name}: {report.applied} rows applied, {len(report.errors)} rejected")
+            files += 1
+            changed, reasons = _import_file(database, path)
+            if reasons:
+                # All or nothing per file: a bad file is set aside with its reasons and never blocks the
+                # files after it, nor this asset (so nor the invoice push downstream).
+                rejected, rejected_files = rejected + len(reasons), rejected_files + 1
+                archived = _archive(path, "rejected")
+                archived.with_name(archived.name + ".reason.txt").write_text("\n".join(reasons) + "\n")
+                for reason in reasons:
+                    context.log.warning(reason)
+                context.log.warning(f"{path.name}: rejected, nothing applied (reasons in {archived.name}.reason.txt)")
+            else:
+                applied += changed
+                _archive(path, "processed")
+                context.log.info(f"{path.name}: applied ({changed} changes)")
     with database.session() as session:
         levels = session.scalar(sa.select(sa.func.count()).select_from(PriceLevel).where(PriceLevel.active)) or 0
         custom = session.scalar(sa.select(sa.func.count(sa.distinct(CustomerItemPrice.customer_id)))
@@ -48,11 +56,27 @@ def price_levels(context: dg.AssetExecutionContext, database: DatabaseResource) 
         "customers_with_a_price_level": int(assigned),
         "changes_this_run": int(applied),
         "rejected_rows": int(rejected),
+        "rejected_files": int(rejected_files),
         "seconds": float(round(time.monotonic() - started, 3)),
     })
 
 
-def _archive(path: Path, folder: str) -> None:
+def _import_file(database: DatabaseResource, path: Path) -> tuple[int, list[str]]:
+    """Import one dropped file strictly: (rows that changed something, the reasons it was refused)."""
+    try:
+        text = read_pricing_file(path)
+        with database.session() as session:
+            report = import_pricing(session, text, strict=True)
+    except PricingFileError as error:
+        return 0, [str(error)]
+    except Exception as error:  # a file we cannot read must not stop the others
+        return 0, [f"{path.name}: could not be imported ({type(error).__name__}: {error})"]
+    return report.applied, [f"{path.name} line {line}: {reason}" for line, reason in report.errors]
+
+
+def _archive(path: Path, folder: str) -> Path:
     target = path.parent / folder
     target.mkdir(exist_ok=True)
-    shutil.move(str(path), target / f"{int(time.time())}-{path.name}")
+    moved = target / f"{int(time.time())}-{path.name}"
+    shutil.move(str(path), moved)
+    return moved

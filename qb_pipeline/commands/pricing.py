@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from qb_pipeline.commands.common import database
 from qb_pipeline.db.session import session_scope
-from qb_pipeline.sync.pricing_csv import export_pricing, import_pricing
+from qb_pipeline.sync.pricing_csv import PricingFileError, export_pricing, import_pricing, read_pricing_file
 
 
 @click.group()
@@ -20,19 +20,28 @@ def pricing() -> None:
 @pricing.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--strict", is_flag=True, help="Apply nothing if any row is bad (default: apply the good rows).")
-def import_command(file: Path, strict: bool) -> None:
+@click.option("--backdate", is_flag=True,
+              help="Allow a valid_from in the past (it changes the price orders of that time would have had; "
+                   "orders already invoiced keep their invoice). Needed to restore a --history export.")
+def import_command(file: Path, strict: bool, backdate: bool) -> None:
     """Check every row; apply the good ones in one transaction and list the bad ones by line.
 
-    Columns: kind, customer, price_level, item, price, percent, valid_from. Kinds: customer_price,
-    level_percent, level_item, assignment.
+    Columns: kind, customer, price_level, item, price, percent, valid_from, source (and valid_to in a
+    --history export). Kinds: customer_price, level_percent, level_item, assignment. END in price (or
+    price_level, for an assignment) ends a price; an empty cell never does.
     """
-    with session_scope(database()) as session, file.open(newline="", encoding="utf-8-sig") as source:
-        report = import_pricing(session, source, strict=strict)
+    try:
+        text = read_pricing_file(file)
+    except PricingFileError as error:
+        raise click.ClickException(str(error)) from None
+    with session_scope(database()) as session:
+        report = import_pricing(session, text, strict=strict, backdate=backdate)
     for line, reason in report.errors:
         click.echo(f"{file.name}:{line}: {reason}", err=True)
     if report.strict_rejected:
         raise click.ClickException(f"{len(report.errors)} bad rows: nothing applied (--strict)")
-    click.echo(f"applied {report.applied} rows" + (f", {len(report.errors)} rejected" if report.errors else ""))
+    click.echo(f"applied {report.applied} rows" + (f", {report.unchanged} unchanged" if report.unchanged else "")
+               + (f", {len(report.errors)} rejected" if report.errors else ""))
     if report.errors:
         raise SystemExit(1)
 
@@ -53,7 +62,7 @@ def export_command(history: bool, output: Path | None) -> None:
 @pricing.command("learned")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
 def learned_command(output: Path | None) -> None:
-    """Suggest customer prices from QuickBooks invoices (last invoiced price ≠ today's price).
+    """Suggest customer prices from QuickBooks invoices (last invoiced price ≠ our price on that date).
 
     Run after the invoices asset mirrored QuickBooks. Review the file, then `pricing import` it.
     """
@@ -65,7 +74,8 @@ def learned_command(output: Path | None) -> None:
         suggestions = [s for realm in realms for s in learned_prices(session, realm)]
     for s in suggestions:
         click.echo(f"{s.customer} / {s.item}: invoiced {s.invoiced_price} on {s.invoice_doc_number or 'an invoice'}, "
-                   f"today {s.current_price if s.current_price is not None else 'no price'}", err=True)
+                   f"{s.invoice_date or ''}; our price then {s.price_then if s.price_then is not None else 'none'}",
+                   err=True)
     text = as_pricing_csv(suggestions)
     if output:
         output.write_text(text)

@@ -127,6 +127,8 @@ class Order(Base):
     invoice_batch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoice_batches.id"), index=True)
     # One invoice, one order: a second order can never be linked to an invoice another order holds.
     qb_invoice_id: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
+    # The total of the invoice as we sent it (or found it): what the reconcile check compares with.
+    invoiced_total: Mapped[Decimal | None] = mapped_column(MONEY)
     # Set when the linked invoice was voided or deleted in QBO; such an order is never re-pushed silently.
     qb_invoice_state: Mapped[str | None] = mapped_column(sa.String(16))
     synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -190,8 +192,12 @@ class PriceLevel(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+INTERVAL_CHECK = "valid_to IS NULL OR valid_to > valid_from"  # no empty or inverted interval
+
+
 class ValidityMixin:
-    """Pricing history: a change closes the current interval and opens a new one, never overwrites."""
+    """Pricing history: a change closes the interval in force and opens a new one; intervals of one
+    key never overlap (checked by `sync.pricing`, and on PostgreSQL by an exclusion constraint)."""
 
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None = still in force
@@ -202,6 +208,7 @@ class PriceLevelPercentage(ValidityMixin, Base):
     """A FixedPercentage level's adjustment over time (−10 = ten percent off the item price)."""
 
     __tablename__ = "price_level_percentages"
+    __table_args__ = (sa.CheckConstraint(INTERVAL_CHECK, name="interval"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     price_level_id: Mapped[int] = mapped_column(sa.ForeignKey("price_levels.id"), index=True)
@@ -216,6 +223,7 @@ class PriceLevelItem(ValidityMixin, Base):
         sa.CheckConstraint(
             "(custom_price IS NULL) <> (custom_percent IS NULL)", name="price_or_percent"
         ),
+        sa.CheckConstraint(INTERVAL_CHECK, name="interval"),
         sa.Index("ix_price_level_items_level_item", "price_level_id", "item_id"),
     )
 
@@ -230,6 +238,7 @@ class CustomerPriceLevel(ValidityMixin, Base):
     """Which price level a customer is assigned to, over time."""
 
     __tablename__ = "customer_price_levels"
+    __table_args__ = (sa.CheckConstraint(INTERVAL_CHECK, name="interval"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
@@ -240,13 +249,25 @@ class CustomerItemPrice(ValidityMixin, Base):
     """A customer's own price for one item, over time. `source` says who set it (import, learned…)."""
 
     __tablename__ = "customer_item_prices"
-    __table_args__ = (sa.Index("ix_customer_item_prices_customer_item", "customer_id", "item_id"),)
+    __table_args__ = (sa.Index("ix_customer_item_prices_customer_item", "customer_id", "item_id"),
+                      sa.CheckConstraint(INTERVAL_CHECK, name="interval"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"))
     item_id: Mapped[int] = mapped_column(sa.ForeignKey("items.id"))
     unit_price: Mapped[Decimal] = mapped_column(MONEY)
     source: Mapped[str] = mapped_column(sa.String(20), default="manual", server_default="manual")
+
+
+class ItemPrice(ValidityMixin, Base):
+    """An item's QuickBooks UnitPrice over time, from every pull: an order is priced as of its own time."""
+
+    __tablename__ = "item_prices"
+    __table_args__ = (sa.CheckConstraint(INTERVAL_CHECK, name="interval"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(sa.ForeignKey("items.id"), index=True)
+    unit_price: Mapped[Decimal] = mapped_column(MONEY)
 
 
 class QBInvoice(Base):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -151,6 +152,7 @@ def finish_claim(
     status: OrderStatus,
     reason: str | None = None,
     qb_invoice_id: str | None = None,
+    invoiced_total: Decimal | None = None,
     next_attempt_at: datetime | None = None,
     batch_answered: bool = False,
     now: datetime | None = None,
@@ -173,7 +175,7 @@ def finish_claim(
         "updated_at": now,
     }
     if status == OrderStatus.SYNCED:
-        values.update(qb_invoice_id=qb_invoice_id, synced_at=now, status_reason=None)
+        values.update(qb_invoice_id=qb_invoice_id, invoiced_total=invoiced_total, synced_at=now, status_reason=None)
     if batch_answered or status == OrderStatus.SYNCED:
         values["invoice_batch_id"] = None
     result = session.execute(

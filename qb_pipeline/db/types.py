@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -14,6 +14,11 @@ MONEY = sa.Numeric(14, 2, asdecimal=True)
 PERCENT = sa.Numeric(9, 4, asdecimal=True)
 
 CENT = Decimal("0.01")
+
+
+def to_cents(value: Decimal) -> Decimal:
+    """Money rounded to the cent, half up (2.125 → 2.13, −2.125 → −2.13): the one rounding rule."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def plain_decimal(number: Decimal) -> Decimal:

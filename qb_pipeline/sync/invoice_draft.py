@@ -7,13 +7,13 @@ which the push path fills in first (creating missing customers and items).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from qb_pipeline.db.models import Customer, Item, Order, OrderStatus, SyncState
-from qb_pipeline.db.types import CENT, plain_decimal
+from qb_pipeline.db.types import CENT, plain_decimal, to_cents
 from qb_pipeline.sync.pricing import PricingError, effective_price
 
 MAX_DOC_NUMBER_LENGTH = 21  # QBO's limit on Invoice.DocNumber
@@ -98,7 +98,7 @@ class InvoiceDraft:
 
 
 def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
-    return (quantity * unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
+    return to_cents(quantity * unit_price)
 
 
 def draft_invoice(session: Session, order: Order) -> InvoiceDraft:

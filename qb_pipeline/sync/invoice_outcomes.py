@@ -16,7 +16,7 @@ from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.invoice_draft import OrderRejected, marked_order
 from qb_pipeline.sync.port import WriteOutcome
-from qb_pipeline.sync.records import invoice_row
+from qb_pipeline.sync.records import invoice_row, money
 
 BLOCKED_RETRY = timedelta(hours=1)  # a prerequisite may be fixed in QuickBooks meanwhile
 MAX_RETRY_DELAY = timedelta(hours=6)
@@ -113,7 +113,7 @@ class OutcomeRecorder:
                                                        "invoice is never linked to two orders")
                 return
         if not queries.finish_claim(session, order_id, self.run_id, status=OrderStatus.SYNCED,
-                                    qb_invoice_id=invoice_id):
+                                    qb_invoice_id=invoice_id, invoiced_total=money(record.get("TotalAmt"))):
             self.result.lost_claims += 1
             return
         mirrored[invoice_id] = invoice_row(record, self.realm_id)

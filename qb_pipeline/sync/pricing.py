@@ -5,16 +5,18 @@ Effective unit price of an item for a customer at an instant (the order time):
 2. the customer's price level applied to the item's price — FixedPercentage: item price × (1 + p/100);
    PerItem: the level's custom price for the item, or item price × (1 + p/100); an item the PerItem
    level does not list keeps its price — else
-3. the item's price (its QuickBooks UnitPrice).
+3. the item's price (its QuickBooks UnitPrice as of the order time: every pull records it, so a
+   retried order is not repriced by a later change in QuickBooks).
 A percentage result is rounded to the cent, half away from zero (QuickBooks Desktop's default
-"no rounding" still stores amounts in cents). Every change closes the current validity interval and
-opens a new one, so an order is priced as of its own time and the history can be listed.
+"no rounding" still stores amounts in cents). Every change closes the interval in force and opens a
+new one; intervals of one key never overlap, and a value equal to the one in force changes nothing.
+A price has at most two decimals and a percent at most four: more is refused, never rounded.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
@@ -24,14 +26,17 @@ from qb_pipeline.db.models import (
     CustomerItemPrice,
     CustomerPriceLevel,
     Item,
+    ItemPrice,
     PriceLevel,
     PriceLevelItem,
     PriceLevelPercentage,
     PriceLevelType,
 )
-from qb_pipeline.db.types import CENT, utcnow
+from qb_pipeline.db.types import CENT, to_cents, utcnow
 
 HUNDRED = Decimal(100)
+MAX_PRICE = Decimal("10000000000")  # far above any real price, far below NUMERIC(14, 2)'s limit
+MIN_PERCENT, MAX_PERCENT = Decimal(-100), Decimal(1000)
 
 
 class PricingError(ValueError):
@@ -47,7 +52,7 @@ class PriceQuote:
 
 def apply_percent(price: Decimal, percent: Decimal) -> Decimal:
     """`price` moved by `percent` (−10 = ten percent off), rounded to the cent."""
-    return (price * (HUNDRED + percent) / HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
+    return to_cents(price * (HUNDRED + percent) / HUNDRED)
 
 
 def _in_force(model, at: datetime):
@@ -79,90 +84,167 @@ def effective_price(session: Session, customer_id: int, item: Item, at: datetime
         if quote is not None:
             return quote
 
-    if item.unit_price is None:
+    item_price = item_price_at(session, item, at)
+    if item_price is None:
         raise PricingError(f"item {item.name!r} has no price: set its UnitPrice in QuickBooks or a customer price")
-    return PriceQuote(item.unit_price, "item")
+    return PriceQuote(item_price, "item")
+
+
+def item_price_at(session: Session, item: Item, at: datetime) -> Decimal | None:
+    """QuickBooks' price of the item in force at `at` (from the pulls' history); the item's current
+    price when the history does not reach back that far (or the item was never pulled)."""
+    recorded = _current(session, ItemPrice, at, ItemPrice.item_id == item.id)
+    return recorded.unit_price if recorded is not None else item.unit_price
 
 
 def _level_price(session: Session, level: PriceLevel, item: Item, at: datetime) -> PriceQuote | None:
     if level.level_type == PriceLevelType.FIXED_PERCENTAGE:
         rate = _current(session, PriceLevelPercentage, at, PriceLevelPercentage.price_level_id == level.id)
-        if rate is None or item.unit_price is None:
+        base = item_price_at(session, item, at) if rate is not None else None
+        if base is None:
             return None
-        return PriceQuote(apply_percent(item.unit_price, rate.percent), "price_level", level.name)
+        return PriceQuote(apply_percent(base, rate.percent), "price_level", level.name)
     rule = _current(session, PriceLevelItem, at,
                     PriceLevelItem.price_level_id == level.id, PriceLevelItem.item_id == item.id)
     if rule is None:
         return None
     if rule.custom_price is not None:
         return PriceQuote(rule.custom_price, "price_level", level.name)
-    if item.unit_price is None:
+    base = item_price_at(session, item, at)
+    if base is None:
         return None
-    return PriceQuote(apply_percent(item.unit_price, rule.custom_percent), "price_level", level.name)
+    return PriceQuote(apply_percent(base, rule.custom_percent), "price_level", level.name)
 
 
-def _replace(session: Session, model, at: datetime | None, conditions: list, new_row) -> object:
-    """Close the interval in force for `conditions` at `at` and open `new_row` from `at`."""
+def _replace(session: Session, model, at: datetime | None, conditions: list, new_row, same) -> bool:
+    """Make `new_row` (None: no value) the value of one key from `at`; returns whether anything changed.
+
+    History is appended to, never rewritten: the value in force at `at` is closed at `at`, and the new
+    one runs until that value would have ended (or, in a gap, until the next value starts), so no two
+    intervals of the key ever overlap — ended ones included. A value equal to the one in force is a
+    no-op, so importing the same file twice changes nothing.
+    """
     at = at or utcnow()
-    since = session.scalar(sa.select(sa.func.max(model.valid_from)).where(*conditions, model.valid_to.is_(None)))
-    if since is not None and at < since:
-        # History is appended to, never rewritten: an earlier start would overlap the interval in force.
-        raise PricingError(f"valid_from {at.isoformat()} is before the value in force since {since.isoformat()}; "
-                           "history is not rewritten: give a later valid_from")
-    session.execute(
-        sa.update(model)
-        .where(*conditions, model.valid_to.is_(None))
-        .values(valid_to=at)
-        .execution_options(synchronize_session=False)
-    )
+    rows = session.scalars(sa.select(model).where(*conditions).order_by(model.valid_from)).all()
+    in_force = next((r for r in rows if r.valid_from <= at and (r.valid_to is None or r.valid_to > at)), None)
+    if (in_force is None and new_row is None) or (in_force is not None and new_row is not None and same(in_force)):
+        return False
+    if in_force is not None and in_force.valid_from == at:
+        raise PricingError(f"a different value already starts at {at.isoformat()}; history is not rewritten: "
+                           "leave valid_from empty to change it from now, or give a later one")
+    if in_force is not None:
+        end = in_force.valid_to
+        in_force.valid_to = at
+    else:
+        end = next((r.valid_from for r in rows if r.valid_from > at), None)
     if new_row is not None:
-        new_row.valid_from = at
+        new_row.valid_from, new_row.valid_to = at, end
         session.add(new_row)
     session.flush()
-    return new_row
+    return True
 
+
+def set_interval(session: Session, model, conditions: list, new_row, valid_from: datetime,
+                 valid_to: datetime | None) -> bool:
+    """Restore one interval exactly (an exported history): refused when it overlaps any interval of the
+    key; a no-op when the same interval with the same value is there already."""
+    rows = session.scalars(sa.select(model).where(*conditions)).all()
+    for row in rows:
+        if row.valid_from == valid_from and row.valid_to == valid_to and _values(row) == _values(new_row):
+            return False
+        if row.valid_from < (valid_to or _END) and valid_from < (row.valid_to or _END):
+            raise PricingError(f"the interval {valid_from.isoformat()} – {valid_to.isoformat() if valid_to else 'open'} "
+                               f"overlaps one from {row.valid_from.isoformat()}: history is not rewritten")
+    new_row.valid_from, new_row.valid_to = valid_from, valid_to
+    session.add(new_row)
+    session.flush()
+    return True
+
+
+_END = datetime.max.replace(tzinfo=timezone.utc)
+_VALUE_COLUMNS = ("unit_price", "percent", "custom_price", "custom_percent", "price_level_id")
+
+
+def _values(row) -> tuple:
+    return tuple(getattr(row, column, None) for column in _VALUE_COLUMNS)
+
+
+# Every setter takes `at` (default now) and returns whether anything changed; with `until` it restores
+# one closed interval exactly instead (an exported history).
 
 def set_customer_item_price(session: Session, customer_id: int, item_id: int, unit_price: Decimal | None,
-                            *, at: datetime | None = None, source: str = "manual") -> None:
+                            *, at: datetime | None = None, until: datetime | None = None,
+                            source: str = "manual") -> bool:
     """A customer's own price for an item from `at` on; None ends it (back to level or item price)."""
-    _replace(
-        session, CustomerItemPrice, at,
-        [CustomerItemPrice.customer_id == customer_id, CustomerItemPrice.item_id == item_id],
-        None if unit_price is None else CustomerItemPrice(
-            customer_id=customer_id, item_id=item_id, unit_price=_cents(unit_price), source=source),
-    )
+    new_row = None if unit_price is None else CustomerItemPrice(
+        customer_id=customer_id, item_id=item_id, unit_price=check_price(unit_price), source=source)
+    return _apply(session, CustomerItemPrice, at, until,
+                  [CustomerItemPrice.customer_id == customer_id, CustomerItemPrice.item_id == item_id], new_row)
 
 
 def assign_price_level(session: Session, customer_id: int, price_level_id: int | None,
-                       *, at: datetime | None = None) -> None:
-    _replace(
-        session, CustomerPriceLevel, at, [CustomerPriceLevel.customer_id == customer_id],
-        None if price_level_id is None else CustomerPriceLevel(customer_id=customer_id, price_level_id=price_level_id),
-    )
+                       *, at: datetime | None = None, until: datetime | None = None) -> bool:
+    new_row = None if price_level_id is None else CustomerPriceLevel(customer_id=customer_id,
+                                                                     price_level_id=price_level_id)
+    return _apply(session, CustomerPriceLevel, at, until, [CustomerPriceLevel.customer_id == customer_id], new_row)
 
 
-def set_level_percentage(session: Session, price_level_id: int, percent: Decimal, *, at: datetime | None = None) -> None:
-    _replace(session, PriceLevelPercentage, at, [PriceLevelPercentage.price_level_id == price_level_id],
-             PriceLevelPercentage(price_level_id=price_level_id, percent=percent))
+def set_level_percentage(session: Session, price_level_id: int, percent: Decimal, *, at: datetime | None = None,
+                         until: datetime | None = None) -> bool:
+    return _apply(session, PriceLevelPercentage, at, until, [PriceLevelPercentage.price_level_id == price_level_id],
+                  PriceLevelPercentage(price_level_id=price_level_id, percent=check_percent(percent)))
 
 
 def set_level_item(session: Session, price_level_id: int, item_id: int, *, custom_price: Decimal | None = None,
-                   custom_percent: Decimal | None = None, at: datetime | None = None) -> None:
+                   custom_percent: Decimal | None = None, at: datetime | None = None,
+                   until: datetime | None = None) -> bool:
     """A PerItem level's rule for one item: exactly one of a price or a percentage (both None removes it)."""
     if custom_price is not None and custom_percent is not None:
         raise PricingError("a price level rule has a custom price or a percentage, not both")
     new_row = None
     if custom_price is not None or custom_percent is not None:
         new_row = PriceLevelItem(price_level_id=price_level_id, item_id=item_id,
-                                 custom_price=None if custom_price is None else _cents(custom_price),
-                                 custom_percent=custom_percent)
-    _replace(session, PriceLevelItem, at,
-             [PriceLevelItem.price_level_id == price_level_id, PriceLevelItem.item_id == item_id], new_row)
+                                 custom_price=None if custom_price is None else check_price(custom_price),
+                                 custom_percent=None if custom_percent is None else check_percent(custom_percent))
+    return _apply(session, PriceLevelItem, at, until,
+                  [PriceLevelItem.price_level_id == price_level_id, PriceLevelItem.item_id == item_id], new_row)
 
 
-def _cents(value: Decimal) -> Decimal:
-    if value != value.quantize(CENT):
-        raise PricingError(f"price {value} has more than two decimals")
+def record_item_price(session: Session, item_id: int, unit_price: Decimal, *, at: datetime) -> bool:
+    """QuickBooks' price of an item from `at` (its LastUpdatedTime) on, as a pull saw it."""
+    latest = session.scalar(sa.select(sa.func.max(ItemPrice.valid_from)).where(ItemPrice.item_id == item_id))
+    if latest is not None and at <= latest:
+        at = latest + timedelta(microseconds=1)  # two changes within QuickBooks' one-second resolution
+    price = to_cents(unit_price)
+    return _replace(session, ItemPrice, at, [ItemPrice.item_id == item_id], ItemPrice(item_id=item_id, unit_price=price),
+                    lambda row: row.unit_price == price)
+
+
+def _apply(session: Session, model, at: datetime | None, until: datetime | None, conditions: list, new_row) -> bool:
+    if until is not None:
+        if new_row is None or at is None:
+            raise PricingError("a closed interval needs a value and a valid_from")
+        return set_interval(session, model, conditions, new_row, at, until)
+    return _replace(session, model, at, conditions, new_row, lambda row: _values(row) == _values(new_row))
+
+
+def check_price(value: Decimal) -> Decimal:
+    """A price as the API and the CSV take it: at most two decimals, not negative, not absurd."""
+    if not value.is_finite():
+        raise PricingError(f"price {value} is not a number")
     if value < 0:
         raise PricingError(f"price {value} is negative")
+    if value >= MAX_PRICE:
+        raise PricingError(f"price {value} is too large (at most {MAX_PRICE - CENT})")
+    if value != value.quantize(CENT, rounding=ROUND_HALF_UP):
+        raise PricingError(f"price {value} has more than two decimals (prices are not rounded: write it in cents)")
     return value.quantize(CENT)
+
+
+def check_percent(value: Decimal) -> Decimal:
+    """A percentage: −100 (free) … 1000, at most four decimals (what the database keeps), never rounded."""
+    if not value.is_finite() or not MIN_PERCENT <= value <= MAX_PERCENT:
+        raise PricingError(f"percent {value} is outside {MIN_PERCENT} … {MAX_PERCENT}")
+    if value != value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP):
+        raise PricingError(f"percent {value} has more than four decimals (percentages are not rounded)")
+    return value

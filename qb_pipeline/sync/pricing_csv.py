@@ -1,28 +1,35 @@
-"""Pricing as CSV: import (every row checked, each bad row reported by line) and export.
+"""Pricing as CSV: a strict import (every row checked, each bad row reported by line) and export.
 
 One file holds all four kinds of pricing row, told apart by the `kind` column:
 
-| kind           | columns used                       | meaning                                        |
-| -------------- | ---------------------------------- | ---------------------------------------------- |
-| customer_price | customer, item, price              | the customer's own price for the item          |
-| level_percent  | price_level, percent               | a FixedPercentage level (−10 = ten percent off) |
-| level_item     | price_level, item, price / percent | a PerItem level's rule for one item            |
-| assignment     | customer, price_level              | the customer's price level                      |
+| kind           | columns it uses (all required)          | meaning                                         |
+| -------------- | --------------------------------------- | ----------------------------------------------- |
+| customer_price | customer, item, price                   | the customer's own price for the item           |
+| level_percent  | price_level, percent                    | a FixedPercentage level (−10 = ten percent off)  |
+| level_item     | price_level, item, price *or* percent   | a PerItem level's rule for one item             |
+| assignment     | customer, price_level                   | the customer's price level                      |
 
-`valid_from` (ISO 8601 with offset; default: now) starts the new interval; the old one is closed,
-never overwritten. An empty price on customer_price, or an empty price_level on assignment, ends it.
-Import applies the good rows in one transaction and reports the bad ones; with strict=True any bad
-row means nothing is applied.
+A column a kind does not use must be empty. Ending something takes the word END, never an empty cell:
+`price=END` ends a customer price or a level rule, `price_level=END` removes a customer's level.
+Prices have at most two decimals and percents at most four (refused, never rounded); no thousands
+separators. `valid_from` (ISO 8601 with an offset) defaults to now; a valid_from in the past changes
+the price orders of that time would have had, so it needs `backdate=True` (`--backdate`); orders
+already invoiced keep their invoice. `valid_to` (in a `--history` export) restores a closed interval
+exactly. A row equal to what is in force is a no-op, so importing an export changes nothing.
+`source` (customer_price only): manual, import (default) or learned. Files are UTF-8, with or without
+a byte-order mark. Import applies the good rows in one transaction and reports the bad ones; with
+strict=True any bad row means nothing is applied.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import TextIO
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -40,13 +47,25 @@ from qb_pipeline.db.models import (
 from qb_pipeline.db.types import plain_decimal
 from qb_pipeline.sync import pricing
 
-COLUMNS = ["kind", "customer", "price_level", "item", "price", "percent", "valid_from"]
-KINDS = ("customer_price", "level_percent", "level_item", "assignment")
+COLUMNS = ["kind", "customer", "price_level", "item", "price", "percent", "valid_from", "source"]
+OPTIONAL_COLUMNS = ["valid_to"]
+USES = {
+    "customer_price": {"customer", "item", "price", "source"},
+    "level_percent": {"price_level", "percent"},
+    "level_item": {"price_level", "item", "price", "percent"},
+    "assignment": {"customer", "price_level"},
+}
+KINDS = tuple(USES)
+SOURCES = ("manual", "import", "learned")
+END = "END"
+BACKDATE_GRACE = timedelta(minutes=5)  # a valid_from this close to now is "now", not a backdating
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
 @dataclass
 class ImportReport:
-    applied: int = 0
+    applied: int = 0  # rows that changed something
+    unchanged: int = 0  # rows equal to what is in force already
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
     strict_rejected: bool = False
 
@@ -55,38 +74,63 @@ class ImportReport:
         return not self.errors
 
 
+class PricingFileError(ValueError):
+    """The file as a whole cannot be read (encoding, header); the message names the file and line."""
+
+
 class _RowError(Exception):
     pass
 
 
-def import_pricing(session: Session, source: TextIO, *, strict: bool = False, now: datetime | None = None) -> ImportReport:
+def read_pricing_file(path: Path) -> str:
+    """The file's text: UTF-8, with or without a byte-order mark; anything else is refused by line."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise PricingFileError(f"{path.name} line {line}: byte 0x{raw[error.start]:02x} is not UTF-8; save the file "
+                               "as UTF-8 (in Excel: \"CSV UTF-8\") and import it again") from None
+
+
+def import_pricing(session: Session, source: str | io.TextIOBase, *, strict: bool = False, backdate: bool = False,
+                   now: datetime | None = None) -> ImportReport:
     """Check every row, then apply the good ones (all or nothing when `strict`)."""
     now = now or datetime.now(timezone.utc)
     report = ImportReport()
-    reader = csv.DictReader(source)
-    if not reader.fieldnames:
-        report.errors.append((1, f"the file is empty: expected a header line ({','.join(COLUMNS)}) and rows"))
-        return report
-    missing = [c for c in ("kind",) if c not in reader.fieldnames]
-    if missing:
-        report.errors.append((1, f"the header has no {missing[0]!r} column (expected: {', '.join(COLUMNS)})"))
+    text = source if isinstance(source, str) else source.read()
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+    header = [name.strip().lower() for name in next(reader, [])]
+    problem = _header_problem(header)
+    if problem:
+        report.errors.append((1, problem))
         return report
     with session.begin_nested() as savepoint:
         seen: dict[tuple, tuple[int, tuple]] = {}  # what a row sets → (its line, the values it sets)
-        for row in reader:
+        for fields_ in reader:
             line = reader.line_num
-            target, values = _row_identity(row)
+            if not any(cell.strip() for cell in fields_):
+                continue
             try:
+                row = _row(header, fields_)
+                target, values = _identity(row, now)
+                if target in seen and seen[target][1] != values:
+                    raise _RowError(f"conflicts with line {seen[target][0]}: the same {target[0]} for the same names "
+                                    "and valid_from with a different value; keep one of them")
+                seen.setdefault(target, (line, values))  # the file contradicts itself even if that row fails
                 with session.begin_nested():  # a bad row leaves no trace of itself
-                    _apply_row(session, row, now)
-                    if target in seen and seen[target][1] != values:
-                        raise _RowError(f"conflicts with line {seen[target][0]}: the same {target[0]} for the same "
-                                        "names and valid_from with a different value; keep one of them")
-                report.applied += 1
-                seen.setdefault(target, (line, values))
-            except _RowError as error:
-                report.errors.append((line, str(error)))
-            except pricing.PricingError as error:
+                    changed = _apply_row(session, row, now)
+                    at = _instant(row.get("valid_from"), now)
+                    if changed and at < now - BACKDATE_GRACE and not backdate:  # leaving the block undoes the row
+                        raise _RowError(
+                            f"valid_from {at.isoformat()} is in the past: it would change the price of orders of that "
+                            "time (those already invoiced keep their invoice). Leave valid_from empty to change it "
+                            "from now, or import with --backdate")
+                if changed:
+                    report.applied += 1
+                else:
+                    report.unchanged += 1
+            except (_RowError, pricing.PricingError) as error:
                 report.errors.append((line, str(error)))
         if strict and report.errors:
             report.strict_rejected, report.applied = True, 0
@@ -94,70 +138,89 @@ def import_pricing(session: Session, source: TextIO, *, strict: bool = False, no
     return report
 
 
-def _row_identity(row: dict) -> tuple[tuple, tuple]:
-    """What a row sets (kind, names, valid_from) and the values it sets them to, for spotting conflicts."""
-    def cell(column: str) -> str:
-        return (row.get(column) or "").strip()
+def _header_problem(header: list[str]) -> str | None:
+    if not header:
+        return f"the file is empty: expected a header line ({','.join(COLUMNS)}) and rows"
+    unknown = [name for name in header if name not in COLUMNS + OPTIONAL_COLUMNS]
+    if unknown:
+        return f"unknown column {unknown[0]!r} in the header (columns: {', '.join(COLUMNS + OPTIONAL_COLUMNS)})"
+    if "kind" not in header:
+        return f"the header has no 'kind' column (expected: {', '.join(COLUMNS)})"
+    if len(set(header)) != len(header):
+        return "a column appears twice in the header"
+    return None
 
-    kind = cell("kind").lower()
-    level = cell("price_level").lower()
-    target = (kind, cell("customer").lower(), "" if kind == "assignment" else level, cell("item").lower(),
-              cell("valid_from"))
-    return target, (cell("price"), cell("percent"), level if kind == "assignment" else "")
 
-
-def _apply_row(session: Session, row: dict, now: datetime) -> None:
-    kind = _text(row, "kind").lower()
-    at = _instant(row.get("valid_from"), now)
-    if kind == "customer_price":
-        customer, item = _customer(session, row), _item(session, row)
-        price = _amount(row, "price", required=False)
-        pricing.set_customer_item_price(session, customer.id, item.id, price, at=at, source="import")
-    elif kind == "level_percent":
-        level = _level(session, row, PriceLevelType.FIXED_PERCENTAGE)
-        pricing.set_level_percentage(session, level.id, _amount(row, "percent", required=True, percent=True), at=at)
-    elif kind == "level_item":
-        level, item = _level(session, row, PriceLevelType.PER_ITEM), _item(session, row)
-        price = _amount(row, "price", required=False)
-        percent = _amount(row, "percent", required=False, percent=True)
-        if price is None and percent is None:
-            raise _RowError("level_item needs a price or a percent")
-        pricing.set_level_item(session, level.id, item.id, custom_price=price, custom_percent=percent, at=at)
-    elif kind == "assignment":
-        customer = _customer(session, row)
-        level_name = (row.get("price_level") or "").strip()
-        level = _level(session, row, None) if level_name else None
-        pricing.assign_price_level(session, customer.id, level.id if level else None, at=at)
-    else:
+def _row(header: list[str], fields_: list[str]) -> dict[str, str]:
+    if len(fields_) != len(header):
+        raise _RowError(f"the row has {len(fields_)} fields, the header {len(header)} (a number written with a "
+                        "thousands separator, like 1,250.00, splits in two: write 1250.00)")
+    row = {name: cell.strip() for name, cell in zip(header, fields_)}
+    kind = row.get("kind", "").lower()
+    if kind not in USES:
         raise _RowError(f"unknown kind {kind!r} (one of: {', '.join(KINDS)})")
+    row["kind"] = kind
+    unused = [name for name, value in row.items() if value and name not in USES[kind] | {"kind", "valid_from",
+                                                                                        "valid_to"}]
+    if unused:
+        raise _RowError(f"{kind} does not use the {unused[0]} column: leave it empty")
+    missing = [name for name in USES[kind] - {"source", "price", "percent"} if not row.get(name)]
+    if missing:
+        raise _RowError(f"{sorted(missing)[0]} is empty")
+    if kind == "level_item" and bool(row.get("price")) == bool(row.get("percent")):
+        raise _RowError("level_item needs a price or a percent (one of them; price=END ends the rule)")
+    if kind in ("customer_price", "level_percent") and not row.get("price" if kind == "customer_price" else "percent"):
+        what = "price" if kind == "customer_price" else "percent"
+        raise _RowError(f"{what} is empty" + (" (write END to end the customer's price)" if what == "price" else ""))
+    return row
 
 
-def _text(row: dict, column: str) -> str:
-    value = (row.get(column) or "").strip()
-    if not value:
-        raise _RowError(f"{column} is empty")
-    return value
+def _identity(row: dict[str, str], now: datetime) -> tuple[tuple, tuple]:
+    """What a row sets (kind, names, instant) and the values it sets them to, compared as values."""
+    kind = row["kind"]
+    level = row.get("price_level", "").lower()
+    target = (kind, row.get("customer", "").lower(), "" if kind == "assignment" else level,
+              row.get("item", "").lower(), _instant(row.get("valid_from"), now))
+    return target, (_number(row, "price"), _number(row, "percent", percent=True),
+                    level if kind == "assignment" else "")
 
 
-def _customer(session: Session, row: dict) -> Customer:
-    name = _text(row, "customer")
-    found = session.scalars(sa.select(Customer).where(sa.func.lower(Customer.display_name) == name.lower())).all()
+def _apply_row(session: Session, row: dict[str, str], now: datetime) -> bool:
+    kind = row["kind"]
+    at = _instant(row.get("valid_from"), now)
+    until = _instant(row.get("valid_to"), None, "valid_to") if row.get("valid_to") else None
+    if kind == "customer_price":
+        customer, item = _find(session, Customer, Customer.display_name, row, "customer"), \
+            _find(session, Item, Item.name, row, "item")
+        source = (row.get("source") or "import").lower()
+        if source not in SOURCES:
+            raise _RowError(f"source {source!r} is not one of {', '.join(SOURCES)}")
+        return pricing.set_customer_item_price(session, customer.id, item.id, _number(row, "price"), at=at,
+                                               until=until, source=source)
+    if kind == "level_percent":
+        level = _level(session, row, PriceLevelType.FIXED_PERCENTAGE)
+        return pricing.set_level_percentage(session, level.id, _number(row, "percent", percent=True), at=at,
+                                            until=until)
+    if kind == "level_item":
+        level, item = _level(session, row, PriceLevelType.PER_ITEM), _find(session, Item, Item.name, row, "item")
+        return pricing.set_level_item(session, level.id, item.id, custom_price=_number(row, "price"),
+                                      custom_percent=_number(row, "percent", percent=True), at=at, until=until)
+    customer = _find(session, Customer, Customer.display_name, row, "customer")
+    level = None if row["price_level"].upper() == END else _level(session, row, None)
+    return pricing.assign_price_level(session, customer.id, level.id if level else None, at=at, until=until)
+
+
+def _find(session: Session, model, column, row: dict[str, str], what: str):
+    name = row[what]
+    found = session.scalars(sa.select(model).where(sa.func.lower(column) == name.lower())).all()
     if len(found) != 1:
-        raise _RowError(f"customer {name!r} " + ("is not in the customer list" if not found else "is ambiguous"))
+        raise _RowError(f"{what} {name!r} " + (f"is not in the {what} list" if not found else "is ambiguous"))
     return found[0]
 
 
-def _item(session: Session, row: dict) -> Item:
-    name = _text(row, "item")
-    found = session.scalars(sa.select(Item).where(sa.func.lower(Item.name) == name.lower())).all()
-    if len(found) != 1:
-        raise _RowError(f"item {name!r} " + ("is not in the item list" if not found else "is ambiguous"))
-    return found[0]
-
-
-def _level(session: Session, row: dict, level_type: PriceLevelType | None) -> PriceLevel:
+def _level(session: Session, row: dict[str, str], level_type: PriceLevelType | None) -> PriceLevel:
     """The named level; a new one is created for a row that defines it (its type from the row kind)."""
-    name = _text(row, "price_level")
+    name = row["price_level"]
     level = session.scalars(sa.select(PriceLevel).where(sa.func.lower(PriceLevel.name) == name.lower())).first()
     if level is None:
         if level_type is None:
@@ -170,38 +233,36 @@ def _level(session: Session, row: dict, level_type: PriceLevelType | None) -> Pr
     return level
 
 
-def _amount(row: dict, column: str, *, required: bool, percent: bool = False) -> Decimal | None:
-    raw = (row.get(column) or "").strip()
-    if not raw:
-        if required:
-            raise _RowError(f"{column} is empty")
+def _number(row: dict[str, str], column: str, *, percent: bool = False) -> Decimal | None:
+    """A price or percent cell as Decimal: None for empty or END; one strict syntax everywhere."""
+    raw = row.get(column, "")
+    if not raw or raw.upper() == END:
         return None
+    text = raw[:-1].strip() if percent and raw.endswith("%") else raw
+    if not _NUMBER.fullmatch(text):
+        raise _RowError(f"{column} {raw!r} is not a number (digits and one decimal point, like 1250.00)")
     try:
-        value = Decimal(raw.rstrip("%")) if percent else Decimal(raw)
+        value = Decimal(text)
     except InvalidOperation:
         raise _RowError(f"{column} {raw!r} is not a number") from None
-    if not value.is_finite():
-        raise _RowError(f"{column} {raw!r} is not a number")
-    if percent and not Decimal(-100) <= value <= Decimal(1000):
-        raise _RowError(f"percent {raw} is outside -100 … 1000")
-    return value
+    return pricing.check_percent(value) if percent else pricing.check_price(value)
 
 
-def _instant(raw: str | None, default: datetime) -> datetime:
+def _instant(raw: str | None, default: datetime | None, what: str = "valid_from") -> datetime:
     raw = (raw or "").strip()
     if not raw:
         return default
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise _RowError(f"valid_from {raw!r} is not an ISO 8601 date-time") from None
+        raise _RowError(f"{what} {raw!r} is not an ISO 8601 date-time (e.g. 2026-12-01T00:00:00+00:00)") from None
     if parsed.tzinfo is None:
-        raise _RowError(f"valid_from {raw!r} needs a time zone offset (e.g. 2026-12-01T00:00:00+00:00)")
+        raise _RowError(f"{what} {raw!r} needs a time zone offset (e.g. 2026-12-01T00:00:00+00:00)")
     return parsed.astimezone(timezone.utc)
 
 
 def export_pricing(session: Session, *, include_history: bool = False) -> str:
-    """The pricing in force (or its whole history) in the import format."""
+    """The pricing in force (or its whole history, with valid_to) in the import format."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS + (["valid_to"] if include_history else []), lineterminator="\n")
     writer.writeheader()
@@ -220,15 +281,19 @@ def export_pricing(session: Session, *, include_history: bool = False) -> str:
             entry["valid_to"] = record.valid_to.isoformat() if record.valid_to else ""
         writer.writerow(entry)
 
+    def text(number: Decimal | None) -> str:
+        return "" if number is None else str(number)  # 0.00 is a price, not an empty cell
+
     for rate, level in rows(PriceLevelPercentage, PriceLevel, PriceLevel.id == PriceLevelPercentage.price_level_id):
         write("level_percent", rate, price_level=level.name, percent=plain_decimal(rate.percent))
     for rule, level, item in rows(PriceLevelItem, PriceLevel, PriceLevel.id == PriceLevelItem.price_level_id,
                                   Item, Item.id == PriceLevelItem.item_id):
-        write("level_item", rule, price_level=level.name, item=item.name, price=rule.custom_price or "",
+        write("level_item", rule, price_level=level.name, item=item.name, price=text(rule.custom_price),
               percent="" if rule.custom_percent is None else plain_decimal(rule.custom_percent))
     for price, customer, item in rows(CustomerItemPrice, Customer, Customer.id == CustomerItemPrice.customer_id,
                                       Item, Item.id == CustomerItemPrice.item_id):
-        write("customer_price", price, customer=customer.display_name, item=item.name, price=price.unit_price)
+        write("customer_price", price, customer=customer.display_name, item=item.name, price=text(price.unit_price),
+              source=price.source)
     for assignment, customer, level in rows(CustomerPriceLevel, Customer, Customer.id == CustomerPriceLevel.customer_id,
                                             PriceLevel, PriceLevel.id == CustomerPriceLevel.price_level_id):
         write("assignment", assignment, customer=customer.display_name, price_level=level.name)

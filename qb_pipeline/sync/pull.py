@@ -20,12 +20,13 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from qb_pipeline.db.models import Customer, Item, SyncState
+from qb_pipeline.db.models import Customer, Item, ItemPrice, SyncState
 from qb_pipeline.db import queries
 from qb_pipeline.db.queries import upsert_by_qb_id
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.port import QuickBooksPort
+from qb_pipeline.sync.pricing import record_item_price
 from qb_pipeline.sync.records import customer_row, item_row
 
 OVERLAP = timedelta(minutes=5)  # re-read a little before the cursor: clocks skew, commits land late
@@ -136,5 +137,25 @@ def _apply_page(session: Session, spec: NameList, records: list[dict], result: P
                 "kept the QuickBooks version"
             )
 
+    previous_prices = {qb_id: local.unit_price for qb_id, local in stored.items()} if model is Item else {}
     state = {"sync_state": SyncState.SYNCED, "last_error": None, "synced_at": now, "local_updated_at": None}
     upsert_by_qb_id(session, model, [{**row, **state} for row in changed.values()])
+    if model is Item:
+        _record_item_prices(session, changed, previous_prices, now)
+
+
+def _record_item_prices(session: Session, changed: dict[str, dict], previous: dict, now: datetime) -> None:
+    """Keep each item's QuickBooks price over time, from the instant QuickBooks says it changed."""
+    moved = {qb_id: row for qb_id, row in changed.items() if row.get("unit_price") is not None
+             and (qb_id not in previous or previous[qb_id] != row["unit_price"])}
+    if not moved:
+        return
+    ids = dict(session.execute(sa.select(Item.qb_id, Item.id).where(Item.qb_id.in_(list(moved)))).all())
+    with_history = set(session.scalars(sa.select(ItemPrice.item_id).where(ItemPrice.item_id.in_(list(ids.values())))))
+    first = [ItemPrice(item_id=ids[qb_id], unit_price=row["unit_price"], valid_from=row["qb_updated_at"] or now)
+             for qb_id, row in moved.items() if ids[qb_id] not in with_history]
+    session.add_all(first)  # a first price needs no interval closed: one insert for a whole full pull
+    for qb_id, row in moved.items():
+        if ids[qb_id] in with_history:
+            record_item_price(session, ids[qb_id], row["unit_price"], at=row["qb_updated_at"] or now)
+    session.flush()

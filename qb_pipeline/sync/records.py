@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from qb_pipeline.db.types import CENT
+from qb_pipeline.db.types import to_cents
 
 
 def parse_instant(value: str | None) -> datetime | None:
@@ -30,11 +30,11 @@ def format_instant(value: datetime) -> str:
 
 
 def money(value: Any) -> Decimal | None:
-    """A QBO amount as Decimal rounded to the cent; None for missing or empty values."""
+    """A QBO amount as Decimal rounded to the cent (half up); None for missing or empty values."""
     if value is None or value == "":
         return None
     try:
-        return Decimal(str(value)).quantize(CENT)
+        return to_cents(Decimal(str(value)))
     except InvalidOperation:
         raise ValueError(f"not an amount: {value!r}") from None
 

@@ -28,12 +28,16 @@ def test_orders_become_invoices_priced_from_a_dropped_csv_and_voids_are_flagged(
     assert dg.materialize([customers, items], resources=resources).success
     drop = tmp_path / "pricing"
     drop.mkdir()
-    # valid_from before the orders: an order is priced as of its own time
     (drop / "prices.csv").write_text("kind,customer,price_level,item,price,percent,valid_from\n"
-                                     "customer_price,Cool Cars,,Rocks,8.00,,2026-01-01T00:00:00+00:00\n"
-                                     "customer_price,Nobody,,Rocks,8.00,,2026-01-01T00:00:00+00:00\n")
+                                     "customer_price,Cool Cars,,Rocks,8.00,,\n")
+    (drop / "typo.csv").write_text("kind,customer,price_level,item,price,percent,valid_from\n"
+                                   "customer_price,Nobody,,Rocks,8.00,,\n")
     monkeypatch.setenv("QB_PRICING_DROP_DIR", str(drop))
-    with session_scope(engine) as session:
+    pricing_run = dg.materialize([price_levels], resources=resources)
+    assert meta(pricing_run, "price_levels")["changes_this_run"] == 1
+    assert meta(pricing_run, "price_levels")["rejected_rows"] == 1
+    assert (drop / "processed").is_dir() and not list(drop.glob("*.csv"))
+    with session_scope(engine) as session:  # orders placed once the new price is in force
         cool = session.scalars(sa.select(Customer).where(Customer.display_name == "Cool Cars")).one()
         rocks = session.scalars(sa.select(Item).where(Item.name == "Rocks")).one()
         session.add_all([
@@ -44,8 +48,6 @@ def test_orders_become_invoices_priced_from_a_dropped_csv_and_voids_are_flagged(
         ])
     result = dg.materialize(ALL, resources=resources)
     assert result.success
-    assert meta(result, "price_levels")["changes_this_run"] == 1 and meta(result, "price_levels")["rejected_rows"] == 1
-    assert (drop / "processed").is_dir() and not list(drop.glob("*.csv"))
     numbers = meta(result, "invoices")
     assert (numbers["pushed"], numbers["failed"], numbers["pending_after_run"]) == (1, 1, 0)
     (invoice,) = sandbox.dump("Invoice")["records"]
@@ -133,3 +135,33 @@ def test_payments_made_in_quickbooks_show_as_paid_invoices_and_open_balance(sand
     pay(qb, QBCustomer.get(paid["CustomerRef"]["value"], qb=qb), Invoice.get(paid["Id"], qb=qb), "19.90")
     numbers = meta(dg.materialize([invoices], resources=resources), "invoices")
     assert (numbers["paid_invoices"], numbers["unpaid_invoices"], numbers["open_balance"]) == (1, 1, 29.85)
+
+
+def test_a_bad_pricing_file_is_set_aside_and_never_jams_the_drop_folder(sandbox, resources, database_url, tmp_path,
+                                                                         monkeypatch):
+    sandbox.seed(preset="demo")
+    engine = make_engine(database_url)
+    assert dg.materialize([customers, items], resources=resources).success
+    drop = tmp_path / "pricing"
+    drop.mkdir()
+    (drop / "1-excel.csv").write_bytes("kind,customer,price_level,item,price,percent,valid_from\n"
+                                       "customer_price,Café Größe,,Rocks,8.00,,\n".encode("cp1252"))
+    (drop / "2-huge.csv").write_text("kind,customer,price_level,item,price,percent,valid_from\n"
+                                     "customer_price,Cool Cars,,Rocks,1e30,,\n")
+    (drop / "3-good.csv").write_text("kind,customer,price_level,item,price,percent,valid_from\n"
+                                     "customer_price,Cool Cars,,Rocks,8.00,,\n")
+    monkeypatch.setenv("QB_PRICING_DROP_DIR", str(drop))
+    with session_scope(engine) as session:
+        session.add(Order(order_number="WEB-40", customer_name="Cool Cars",
+                          lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("2"))]))
+    result = dg.materialize([price_levels, invoices], resources=resources)
+    assert result.success
+    levels = meta(result, "price_levels")
+    assert (levels["changes_this_run"], levels["rejected_files"]) == (1, 2)
+    reasons = {p.name.split("-", 1)[1]: p.read_text() for p in (drop / "rejected").glob("*.reason.txt")}
+    assert "1-excel.csv line 2: byte 0xe9 is not UTF-8" in reasons["1-excel.csv.reason.txt"]
+    assert "2-huge.csv line 2: price '1e30' is not a number" in reasons["2-huge.csv.reason.txt"]
+    assert [p.name.split("-", 1)[1] for p in (drop / "processed").iterdir()] == ["3-good.csv"]
+    assert meta(result, "invoices")["pushed"] == 1  # the push downstream ran
+    # at the price in force when the order was placed, before the new price took effect: 2 × 9.95
+    assert sandbox.dump("Invoice")["records"][0]["TotalAmt"] == 19.9

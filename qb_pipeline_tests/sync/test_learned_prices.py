@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
+from datetime import timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 
-from qb_pipeline.db.models import Customer, Item
+from qb_pipeline.db.models import Customer, CustomerItemPrice, Item
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync import pricing
@@ -37,10 +37,40 @@ def test_last_invoiced_price_that_differs_is_suggested_and_importable(sandbox, m
     with session_scope(engine) as session:
         suggestions = learned_prices(session, gateway.realm_id)
         # Sod was invoiced at its normal price: nothing to learn. Rocks: the last special price.
-        assert [(s.customer, s.item, s.invoiced_price, s.current_price) for s in suggestions] == [
+        assert [(s.customer, s.item, s.invoiced_price, s.price_then) for s in suggestions] == [
             ("Cool Cars", "Rocks", Decimal("7.77"), Decimal("9.95"))]
         assert pricing.effective_price(session, cool.id, rocks, utcnow()).unit_price == Decimal("9.95")  # not applied
-        report = import_pricing(session, io.StringIO(as_pricing_csv(suggestions)))
+        report = import_pricing(session, as_pricing_csv(suggestions))
         assert report.ok and report.applied == 1
+        sources = session.scalars(sa.select(CustomerItemPrice.source)).all()
+        assert sources == ["learned"]
+    with session_scope(engine) as session:
+        assert learned_prices(session, gateway.realm_id) == []
+
+
+def test_7_learned_prices_respect_the_price_of_the_day_and_skip_free_or_mixed_lines(sandbox, make_gateway, engine):
+    gateway = make_gateway()
+    sandbox.seed(preset="demo")
+    pull_name_list(gateway, engine, "Customer")
+    pull_name_list(gateway, engine, "Item")
+    with session_scope(engine) as session:
+        cool = session.scalars(sa.select(Customer).where(Customer.display_name == "Cool Cars")).one()
+        rocks, sod, soil = (session.scalars(sa.select(Item).where(Item.name == n)).one() for n in ("Rocks", "Sod", "Soil"))
+        # our price for Rocks was 7.00 when the invoice below was made; raised to 8.00 since, on purpose
+        pricing.set_customer_item_price(session, cool.id, rocks.id, Decimal("7.00"), at=utcnow() - timedelta(days=30))
+        ids = {"customer": cool.qb_id, "rocks": rocks.qb_id, "sod": sod.qb_id, "soil": soil.qb_id}
+
+    def line(item: str, price: str) -> dict:
+        return {"DetailType": "SalesItemLineDetail", "Amount": Decimal(price),
+                "SalesItemLineDetail": {"ItemRef": {"value": ids[item]}, "Qty": 1, "UnitPrice": Decimal(price)}}
+
+    gateway.create("Invoice", {"DocNumber": "OLD-1", "TxnDate": (utcnow() - timedelta(days=2)).date().isoformat(),
+                               "CustomerRef": {"value": ids["customer"]},
+                               "Line": [line("rocks", "7.00"), line("sod", "0.00"),  # a free replacement
+                                        line("soil", "6.00"), line("soil", "7.50")]},  # two prices: nothing to learn
+                   request_id="old-1")
+    with session_scope(engine) as session:
+        pricing.set_customer_item_price(session, cool.id, rocks.id, Decimal("8.00"))
+    mirror_invoices(gateway, engine)
     with session_scope(engine) as session:
         assert learned_prices(session, gateway.realm_id) == []

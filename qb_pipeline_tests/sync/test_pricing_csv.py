@@ -43,9 +43,9 @@ def test_import_applies_good_rows_and_reports_each_bad_row_by_line(shop):
     assert report.applied == 4
     assert report.errors == [
         (5, "customer 'Nobody' is not in the customer list"),
-        (6, "price 'abc' is not a number"),
-        (7, "price 1.999 has more than two decimals"),
-        (8, "level_item needs a price or a percent"),
+        (6, "price 'abc' is not a number (digits and one decimal point, like 1250.00)"),
+        (7, "price 1.999 has more than two decimals (prices are not rounded: write it in cents)"),
+        (8, "level_item needs a price or a percent (one of them; price=END ends the rule)"),
         (9, "unknown kind 'refund' (one of: customer_price, level_percent, level_item, assignment)"),
         (11, "valid_from '2026-12-01' needs a time zone offset (e.g. 2026-12-01T00:00:00+00:00)"),
     ]
@@ -68,21 +68,21 @@ def test_strict_import_applies_nothing_when_any_row_is_bad(shop):
 
 
 def test_missing_kind_column_is_reported():
-    report = import_pricing(None, io.StringIO("customer,item,price\nAcme,Widget,1\n"))
+    report = import_pricing(None, "customer,item,price\nAcme,Widget,1\n")
     assert report.errors and "no 'kind' column" in report.errors[0][1]
 
 
 def test_export_round_trips_and_history_keeps_closed_intervals(shop):
     with session_scope(shop) as session:
         import_pricing(session, io.StringIO(GOOD_AND_BAD), now=NOW)
-        import_pricing(session, io.StringIO("kind,customer,item,price\ncustomer_price,Acme,Widget,17.00\n"),
+        import_pricing(session, "kind,customer,item,price\ncustomer_price,Acme,Widget,17.00\n",
                        now=NOW + timedelta(days=1))
         current = export_pricing(session)
         history = export_pricing(session, include_history=True)
     assert "customer_price,Acme,,Widget,17.00" in current and "18.50" not in current
     assert "level_percent,,Wholesale,,,-10," in current
     assert "18.50" in history and "17.00" in history
-    # the export is itself a valid import
+    # the export is itself a valid import, and importing it changes nothing
     with session_scope(shop) as session:
-        again = import_pricing(session, io.StringIO(current), now=NOW + timedelta(days=2))
-        assert again.ok, again.errors
+        again = import_pricing(session, current, now=NOW + timedelta(days=2))
+        assert again.ok and (again.applied, again.unchanged) == (0, 4), again.errors
