@@ -12,7 +12,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import TypeVar
 
 import requests
@@ -59,7 +59,7 @@ class QuickBooksGateway:
         self.throttle, self.sleep, self.progress = throttle or Throttle(), sleep, progress
         self.stats = connection.stats
         self.realm_id = connection.realm_id
-        self._custom_txn_numbers: bool | None = None  # read once per gateway (one run)
+        self._preferences: tuple[bool, tzinfo] | None = None  # read once per gateway (one run)
 
     # -- the retry loop ----------------------------------------------------------------------------
     def _call(self, kind: str, what: str, operation: Callable[[object], T], expect: str | None = None, *,
@@ -185,13 +185,25 @@ class QuickBooksGateway:
 
     def custom_txn_numbers(self) -> bool:
         """Preferences.SalesFormsPrefs.CustomTxnNumbers: whether QuickBooks keeps the DocNumber we send."""
-        if self._custom_txn_numbers is None:
+        return self._company_preferences()[0]
+
+    def company_timezone(self) -> tzinfo:
+        """The company's UTC offset now. QuickBooks documents no time zone field, but writes every
+        answer's `time` in the company's local time: its offset is the company's."""
+        return self._company_preferences()[1]
+
+    def _company_preferences(self) -> tuple[bool, tzinfo]:
+        if self._preferences is None:
             answer = self._call("read", "reading the company's preferences",
                                 lambda qb: qb.get(f"{qb.api_url}/company/{qb.company_id}/preferences", {}),
                                 expect="Preferences")
             sales = answer["Preferences"].get("SalesFormsPrefs") or {}
-            self._custom_txn_numbers = sales.get("CustomTxnNumbers") is True
-        return self._custom_txn_numbers
+            try:
+                zone = datetime.fromisoformat(str(answer.get("time"))).tzinfo or timezone.utc
+            except ValueError:
+                zone = timezone.utc
+            self._preferences = (sales.get("CustomTxnNumbers") is True, zone)
+        return self._preferences
 
     # -- writes ------------------------------------------------------------------------------------
     def create(self, entity: str, body: dict, request_id: str) -> dict:

@@ -7,6 +7,7 @@ which the push path fills in first (creating missing customers and items).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
@@ -101,8 +102,9 @@ def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
     return to_cents(quantity * unit_price)
 
 
-def draft_invoice(session: Session, order: Order) -> InvoiceDraft:
-    """Check and price one order; raises OrderRejected with a specific reason."""
+def draft_invoice(session: Session, order: Order, company_timezone: tzinfo = timezone.utc) -> InvoiceDraft:
+    """Check and price one order; raises OrderRejected with a specific reason. The invoice is dated with
+    the company's calendar date of the order's instant."""
     doc_number = order.order_number or ""
     if not doc_number.strip():
         _fail("the order has no order number")
@@ -131,7 +133,7 @@ def draft_invoice(session: Session, order: Order) -> InvoiceDraft:
         doc_number=doc_number,
         customer=customer,
         lines=lines,
-        txn_date=order.ordered_at.date().isoformat(),
+        txn_date=order.ordered_at.astimezone(company_timezone).date().isoformat(),
         memo=order.memo,
     )
 

@@ -120,6 +120,7 @@ class _InvoicePush(OutcomeRecorder):
                  result: InvoicePushResult, progress: Callable[[str], None], resend_wait: float) -> None:
         super().__init__(engine, run_id, qb.realm_id, safeguards, result)
         self.qb, self.progress, self.resend_wait = qb, progress, resend_wait
+        self.company_timezone = qb.company_timezone()
 
     # -- claims ------------------------------------------------------------------------------------
     def still_ours(self, order_ids) -> set[int]:
@@ -162,7 +163,7 @@ class _InvoicePush(OutcomeRecorder):
             ).all()
             for order in orders:
                 try:
-                    drafts[order.id] = draft_invoice(session, order)
+                    drafts[order.id] = draft_invoice(session, order, self.company_timezone)
                 except OrderRejected as rejected:
                     self.finish_rejected(session, order, rejected)
                     continue
@@ -202,7 +203,7 @@ class _InvoicePush(OutcomeRecorder):
             for order_id in self.still_ours(drafts):
                 order = session.get(Order, order_id)
                 try:
-                    draft = draft_invoice(session, order)
+                    draft = draft_invoice(session, order, self.company_timezone)
                     if not _in_quickbooks(draft):
                         raise OrderRejected(OrderStatus.BLOCKED, "a customer or item is not in QuickBooks yet")
                     redrafted[order_id] = draft

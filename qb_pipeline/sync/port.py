@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Protocol
 
 
@@ -64,6 +64,9 @@ class QuickBooksPort(Protocol):
 
     def existing_ids(self, entity: str, ids: Sequence[str]) -> set[str]:
         """Which of these ids QuickBooks still has (deleted records are not returned)."""
+
+    def company_timezone(self) -> tzinfo:
+        """The company's offset from UTC (invoice dates are the company's calendar dates)."""
 
     def custom_txn_numbers(self) -> bool:
         """Whether the company keeps the DocNumber we send (Preferences.SalesFormsPrefs.CustomTxnNumbers)."""

@@ -216,3 +216,35 @@ def test_14_the_python_api_enforces_percent_bounds(shop):
         with pytest.raises(pricing.PricingError, match="outside -100"):
             pricing.set_level_item(session, vip.id, rocks.id, custom_percent=D("-150"))
         assert session.scalar(sa.select(sa.func.count()).select_from(PriceLevelItem)) == 0
+
+
+def test_12_non_ascii_names_match_case_insensitively_on_every_database(engine):
+    from qb_pipeline.db.models import Order, OrderLine
+    from qb_pipeline.sync.invoice_draft import draft_invoice
+
+    with session_scope(engine) as session:
+        session.add_all([Customer(display_name="École Dupont"), Item(name="Öl", unit_price=D("3.00"))])
+        session.flush()
+        order = Order(order_number="E-1", customer_name="ÉCOLE DUPONT",
+                      lines=[OrderLine(line_number=1, item_name="öL", quantity=D("2"))])
+        session.add(order)
+        session.flush()
+        draft = draft_invoice(session, order)
+        assert (draft.customer.display_name, draft.lines[0].item.name, draft.total) == ("École Dupont", "Öl", D("6.00"))
+    report = load(engine, f"{HEADER}\ncustomer_price,ÉCOLE DUPONT,,ÖL,2.50,,\n")
+    assert report.errors == [] and report.applied == 1
+
+
+def test_13_an_invoice_is_dated_with_the_companys_calendar_date(sandbox, make_gateway, engine):
+    from qb_pipeline.db.models import Order
+    from qb_pipeline.sync.invoices import push_orders
+    from qb_pipeline_tests.sync.orders_fixtures import add_one_line_order, build_shop
+
+    gateway = make_gateway()
+    build_shop(sandbox, gateway, engine)
+    order_id = add_one_line_order(engine, "LATE-1", "1")
+    with session_scope(engine) as session:  # 20:00 on Nov 30 in the sandbox company's zone (UTC−8)
+        session.get(Order, order_id).ordered_at = datetime(2026, 12, 1, 4, tzinfo=timezone.utc)
+    push_orders(gateway, engine, "run-1")
+    (invoice,) = sandbox.dump("Invoice")["records"]
+    assert invoice["TxnDate"] == "2026-11-30"
