@@ -23,9 +23,25 @@ What it serves
   invoices 1001, 1002… itself and ignores a DocNumber sent).
 - Rate limits (limits.py): off, real (500/min, 10/s, 40 batch/min per realm) or scaled:F.
 
+Checked against Intuit's documentation, not against ourselves
+- qb_pipeline_tests/sandbox/reference_shapes/*.json hold the key names and JSON types of the answers
+  Intuit documents for CompanyInfo, Preferences, Customer, Item, Invoice, Payment, a query page, CDC,
+  batch and a Fault (from Intuit's API reference samples and the open SDKs' test data; each file names
+  its source and what it leaves out); test_reference_shapes.py requires every documented key, with
+  its type, in the sandbox's own answers, and no JSON null ("only properties with values are returned").
+- What that made the sandbox fill in as QuickBooks does: a customer's Job, BillWithParent, Taxable
+  (false), PreferredDeliveryMethod ("Print"), PrintOnCheckName (the DisplayName), BalanceWithJobs (=
+  Balance) and an Id on each address (a sequence of their own); an item's TrackQtyOnHand; an invoice's
+  PrintStatus (NeedToPrint when the customer prefers print), EmailStatus, DueDate (TxnDate + 30 days,
+  the company's Net 30), Deposit, ApplyTaxAfterDiscount, TxnTaxDetail.TotalTax, LinkedTxn ([]) and
+  each line's TaxCodeRef (NON); a payment's ProcessPayment; Preferences' email messages and custom-
+  field switches.
+
 Choices where QuickBooks' behaviour is not documented ("unsure" in shared/docs/qbo-api.md)
 - Times carry the company's offset, fixed at -08:00 (no DST); a query or CDC time without an offset
-  is read in that zone (python-quickbooks' CDC helper sends none).
+  is read in that zone (python-quickbooks' CDC helper sends none). A changedSince whose offset's "+"
+  was sent unencoded (so it arrives as a space) is refused with 2050, not repaired: a form-decoding
+  server cannot parse it, and QBO was reported to answer "Unparseable date" to such a date.
 - 429 answers carry Retry-After unless settings say send_retry_after=false; `429-xml` faults answer
   with a non-JSON body, as seen in the wild.
 - Undocumented fault codes: 2020 for a missing required field, 2050 for a value too long or
@@ -33,6 +49,26 @@ Choices where QuickBooks' behaviour is not documented ("unsure" in shared/docs/q
 - A repeated requestid returns the stored answer forever (QBO's retention is unknown).
 - STARTPOSITION below 1 counts as 1; MAXRESULTS above 1000 is capped at 1000 silently.
 - Amounts go out as JSON numbers; Qty × UnitPrice is rounded half-up to the cent for the 6070 check.
+
+Clients tried (each unmodified, configured only by URLs, end to end over real HTTP)
+- python-quickbooks 0.9.12 + intuit-oauth 1.2.6, the project's own: `api_url_v3` set per client,
+  AuthClient's `environment` = the discovery URL, OAUTHLIB_INSECURE_TRANSPORT for loopback http
+  (qb_pipeline_tests/fixtures/sandbox.py; every conformance test in qb_pipeline_tests/sandbox).
+- node-quickbooks 2.0.50 (npm), a widely used JavaScript client: its static URLs overridden
+  (V3_ENDPOINT_BASE_URL = …/v3/company/; TOKEN_URL, AUTHORIZATION_URL, USER_INFO_URL, REVOKE_URL read
+  from the sandbox's discovery document, which setOauthVersion('2.0') would do but only for Intuit's
+  hard-coded URLs). qb_pipeline_tests/sandbox/node_quickbooks_probe.js drives it: refresh with its own
+  refreshAccessToken, the authorization-code flow as its oauth2example does it, getUserInfo,
+  getCompanyInfo(realm), findCompanyInfos, getPreferences, find* with fetchAll (paging past 1000
+  customers and items) for every list, count, IN/LIKE/orderby criteria, a 4001 fault, create/read/
+  sparse-update a customer, item, invoices (requestid replay, void, delete), payment (void via
+  include=void, delete), batch, changeDataCapture over all 24 types in one call and one by one,
+  token rotation, revokeAccess then 401. test_other_clients.py installs the pinned version into
+  .cache/node-clients/ (git-ignored) and runs it. It found one disagreement: the client puts
+  changedSince into the URL without encoding "+", so east of UTC the offset arrives as a space; the
+  sandbox silently turned the space back into "+", hiding a request QBO reportedly refuses. Now refused
+  (above); the probe checks the unencoded "+" is refused and "%2B" accepted. Everything else agreed.
+  Not served, so not exercised: reports, PDFs, send, upload, GET exchangerate.
 
 The control API (not part of QuickBooks; no auth; the server binds 127.0.0.1 by default)
 - POST /_sandbox/reset {"seed": "none"|"demo"}          empty the realm (accounts stay), clear faults

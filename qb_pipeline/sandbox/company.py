@@ -38,7 +38,7 @@ def company_info(realm: str, meta: dict) -> dict:
         "CompanyAddr": address, "LegalAddr": dict(address), "CustomerCommunicationAddr": dict(address),
         "PrimaryPhone": {"FreeFormNumber": "(650)944-4444"}, "Email": {"Address": "noreply@example.com"},
         "WebAddr": {}, "CompanyStartDate": "2026-01-01", "FiscalYearStartMonth": "January",
-        "SupportedLanguages": "en", "DefaultTimeZone": "America/Los_Angeles",
+        "SupportedLanguages": "en",
         "NameValue": [{"Name": "NeoEnabled", "Value": "true"}, {"Name": "IndustryType", "Value": "Landscaping"},
                       {"Name": "SubscriptionStatus", "Value": "SUBSCRIBED"}, {"Name": "OfferingSku",
                                                                               "Value": "QuickBooks Online Plus"}],
@@ -51,7 +51,7 @@ def preferences(meta: dict) -> dict:
         "AccountingInfoPrefs": {"TrackDepartments": False, "DepartmentTerminology": "Location",
                                 "ClassTrackingPerTxn": False, "ClassTrackingPerTxnLine": False,
                                 "CustomerTerminology": "Customers", "FirstMonthOfFiscalYear": "January",
-                                "TaxYearMonth": "January", "BookCloseDate": None, "UseAccountNumbers": False},
+                                "TaxYearMonth": "January", "UseAccountNumbers": False},
         "ProductAndServicesPrefs": {"ForSales": True, "ForPurchase": True, "QuantityWithPriceAndRate": True,
                                     "QuantityOnHand": True, "RevenueRecognition": "Disabled"},
         "SalesFormsPrefs": {"CustomTxnNumbers": True, "AllowDeposit": False, "AllowDiscount": True,
@@ -59,17 +59,28 @@ def preferences(meta: dict) -> dict:
                             "AutoApplyCredit": True, "AutoApplyPayments": True, "DefaultTerms": {"value": "3"},
                             "EmailCopyToCompany": False, "ETransactionEnabledStatus": "NotApplicable",
                             "IPNSupportEnabled": False, "UsingPriceLevels": False, "UsingProgressInvoicing": False,
-                            "CustomField": [], "DefaultCustomerMessage": ""},
+                            "ETransactionAttachPDF": False, "ETransactionPaymentEnabled": False,
+                            "CustomField": _custom_fields_off("SalesFormsPrefs.UseSalesCustom"),
+                            "DefaultCustomerMessage": ""},
         "VendorAndPurchasesPrefs": {"BillableExpenseTracking": False, "TrackingByCustomer": False,
-                                    "POCustomField": []},
+                                    "POCustomField": _custom_fields_off("PurchasePrefs.UsePurchaseCustom")},
         "TimeTrackingPrefs": {"UseServices": True, "BillCustomers": True, "ShowBillRateToAll": False,
                               "WorkWeekStartDate": "Monday", "MarkTimeEntriesBillable": True},
         "TaxPrefs": {"UsingSalesTax": False, "PartnerTaxEnabled": False},
         "CurrencyPrefs": {"MultiCurrencyEnabled": False, "HomeCurrency": {"value": "USD"}},
         "ReportPrefs": {"ReportBasis": "Accrual", "CalcAgingReportFromTxnDate": False},
         "OtherPrefs": {"NameValue": [{"Name": "SalesFormsPrefs.DefaultItem", "Value": "1"}]},
-        "EmailMessagesPrefs": {},
+        "EmailMessagesPrefs": {f"{form.replace(' ', '')}Message": {
+            "Subject": f"{form} from Sandbox Company",
+            "Message": f"Your {form.lower()} is attached.\nThank you for your business.\n\nSandbox Company"}
+            for form in ("Invoice", "Estimate", "Sales Receipt", "Statement")},
     }
+
+
+def _custom_fields_off(prefix: str) -> list[dict]:
+    """A form's three custom fields, all unused, nested as QuickBooks sends them (a list of groups)."""
+    return [{"CustomField": [{"Name": f"{prefix}{n}", "Type": "BooleanType", "BooleanValue": False}
+                             for n in (1, 2, 3)]}]
 
 
 # Blocks a client may change; the rest of Preferences is read-only through the API.

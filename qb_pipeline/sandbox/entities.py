@@ -8,7 +8,7 @@ required field and 2050 for a value too long or malformed (choices, not facts).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 from qb_pipeline.sandbox.company import PREFERENCES_ID
@@ -23,6 +23,9 @@ ITEM_TYPES = {"Service", "NonInventory", "Inventory"}
 # Fields the server owns: whatever a client sends for them is ignored.
 SERVER_FIELDS = {"Id", "SyncToken", "MetaData", "domain", "sparse", "TotalAmt", "Balance", "FullyQualifiedName",
                  "BalanceWithJobs", "time"}
+# What QuickBooks fills in on a customer when the client sends nothing for it (Intuit's customer samples).
+CUSTOMER_DEFAULTS = {"Job": False, "BillWithParent": False, "Taxable": False, "PreferredDeliveryMethod": "Print"}
+NET_30 = timedelta(days=30)  # the sandbox company's default terms (Preferences.SalesFormsPrefs.DefaultTerms "3")
 
 
 def _clean(body: dict, entity: str) -> dict:
@@ -106,7 +109,20 @@ class Rules(PaymentRules):
         fields["FullyQualifiedName"] = name
         fields["Active"] = fields.get("Active", True) not in (False, "false")
         fields["Balance"] = current.get("Balance", Decimal("0")) if current else Decimal("0")
+        fields["BalanceWithJobs"] = fields["Balance"]  # the sandbox has no sub-customers (jobs)
+        fields.setdefault("PrintOnCheckName", name)
+        for key, value in CUSTOMER_DEFAULTS.items():
+            fields.setdefault(key, value)
+        for key in ("BillAddr", "ShipAddr"):  # QuickBooks keeps each address as a record with an Id of its own
+            address = fields.get(key)
+            if isinstance(address, dict) and address and not address.get("Id"):
+                fields[key] = {"Id": self._next_address_id(realm), **address}
         return fields
+
+    def _next_address_id(self, realm: str) -> str:
+        number = int(self.store.get_meta(f"address_id:{realm}") or 0) + 1
+        self.store.set_meta(f"address_id:{realm}", str(number))
+        return str(number)
 
     def _item(self, realm, fields, current, _allow) -> dict:
         name = check_name(fields.get("Name"), "Name", 100, ":\t\n")
@@ -125,6 +141,7 @@ class Rules(PaymentRules):
         fields["UnitPrice"] = price if price is not None else Decimal("0")
         fields["FullyQualifiedName"] = name
         fields["Active"] = fields.get("Active", True) not in (False, "false")
+        fields.setdefault("TrackQtyOnHand", item_type == "Inventory")
         return fields
 
     def _invoice(self, realm, fields, current, allow_duplicate_docnum) -> dict:
@@ -153,6 +170,18 @@ class Rules(PaymentRules):
         fields["TotalAmt"] = fields["Balance"] = total
         if not fields.get("TxnDate"):
             fields["TxnDate"] = datetime.now(timezone.utc).astimezone(COMPANY_TZ).date().isoformat()
+        if not fields.get("DueDate"):
+            try:
+                fields["DueDate"] = (date.fromisoformat(str(fields["TxnDate"])) + NET_30).isoformat()
+            except ValueError:
+                pass
+        # What QuickBooks fills in on an invoice (Intuit's "create an invoice" sample): a customer who prefers
+        # printed forms gets NeedToPrint.
+        for key, value in (("PrintStatus", "NeedToPrint" if customer.get("PreferredDeliveryMethod") == "Print"
+                            else "NotSet"), ("EmailStatus", "NotSet"), ("ApplyTaxAfterDiscount", False),
+                           ("Deposit", Decimal("0")), ("TxnTaxDetail", {"TotalTax": Decimal("0")}),
+                           ("LinkedTxn", [])):
+            fields.setdefault(key, value)
         return fields
 
     def _next_doc_number(self, realm: str) -> str:
@@ -179,6 +208,7 @@ class Rules(PaymentRules):
                         f"Line {number}: Amount {amount} is not equal to UnitPrice {price} * Qty {qty}",
                         element="Line.Amount")
         detail["Qty"], detail["UnitPrice"] = qty, price
+        detail["TaxCodeRef"] = detail.get("TaxCodeRef") or {"value": "NON"}  # the company charges no sales tax
         line.update(Id=str(number), LineNum=number, Amount=amount.quantize(CENT))
         return amount.quantize(CENT)
 
@@ -220,4 +250,5 @@ class Rules(PaymentRules):
         customer = self.store.get(realm, "Customer", int(customer_id))
         if customer is None or not delta:
             return
-        self.store.put(realm, "Customer", {**customer, "Balance": Decimal(str(customer.get("Balance", 0))) + delta})
+        balance = Decimal(str(customer.get("Balance", 0))) + delta
+        self.store.put(realm, "Customer", {**customer, "Balance": balance, "BalanceWithJobs": balance})

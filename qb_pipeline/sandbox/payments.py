@@ -67,6 +67,7 @@ class PaymentRules:
                             f"The payment applies {amount} to invoice {invoice_id}, whose open balance is {available}")
         if not fields.get("TxnDate"):
             fields["TxnDate"] = datetime.now(timezone.utc).astimezone(COMPANY_TZ).date().isoformat()
+        fields.setdefault("ProcessPayment", False)  # no merchant service behind the sandbox
         return fields
 
     def apply_payment_change(self, realm: str, before: dict | None, after: dict | None) -> None:

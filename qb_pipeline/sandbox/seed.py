@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from qb_pipeline.sandbox.company import PREFERENCES_ID, company_info, preferences
+from qb_pipeline.sandbox.entities import CUSTOMER_DEFAULTS
 from qb_pipeline.sandbox.store import Store, qbo_time
 
 ACCOUNTS = [("Sales of Product Income", "Income", "SalesOfProductIncome"), ("Services", "Income", "ServiceFeeIncome")]
@@ -49,15 +50,16 @@ def seed_records(store: Store, realm: str, *, customers: list[str], items: list[
         return not (inactive_every and n % inactive_every == inactive_every - 1)
 
     seeded_customers = [
-        {"Id": str(next_id + n), "DisplayName": name, "FullyQualifiedName": name, "Active": active(n),
-         "Balance": Decimal("0"), "SyncToken": "0", "MetaData": meta, "domain": "QBO", "sparse": False}
+        {"Id": str(next_id + n), "DisplayName": name, "FullyQualifiedName": name, "PrintOnCheckName": name,
+         "Active": active(n), "Balance": Decimal("0"), "BalanceWithJobs": Decimal("0"), **CUSTOMER_DEFAULTS,
+         "SyncToken": "0", "MetaData": meta, "domain": "QBO", "sparse": False}
         for n, name in enumerate(customers)
     ]
     next_id += len(customers)
     seeded_items = [
         {"Id": str(next_id + n), "Name": name, "FullyQualifiedName": name, "Type": "Service",
          "UnitPrice": Decimal(price), "IncomeAccountRef": {"value": "2", "name": "Services"}, "Active": active(n),
-         "SyncToken": "0", "MetaData": meta, "domain": "QBO", "sparse": False}
+         "TrackQtyOnHand": False, "SyncToken": "0", "MetaData": meta, "domain": "QBO", "sparse": False}
         for n, (name, price) in enumerate(items)
     ]
     for entity, records in (("Customer", seeded_customers), ("Item", seeded_items)):
