@@ -1,12 +1,13 @@
 """Full pull and an incremental hour: 100,000 customers + 10,000 items into a fresh database.
 
 Runs the same code the `customers` and `items` assets call, against a sandbox with limits off and no
-latency, then with realistic latency per call (the API-bound time). Prints figures beside their
+latency, then with realistic latency: a base per call plus a cost per returned row (the API-bound time). Prints figures beside their
 lower bounds (⌈N/1000⌉ pages) and writes benchmarks/results/full_pull.json (SQLite; PostgreSQL too
 when QB_TEST_POSTGRES_URL is set). Fails only when a result
 is wrong (row counts).
 
     .venv/bin/python benchmarks/full_pull.py [--customers 100000] [--items 10000] [--latency-ms 150]
+                                             [--latency-per-row-ms 1]
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ def calls(sandbox: Sandbox) -> dict:
     return sandbox.control("GET", "counters")["calls"]
 
 
-def run(kind: str, customers: int, items: int, latency_ms: int) -> dict:
-    sandbox = Sandbox("--customers", str(customers), "--items", str(items), "--latency-ms", str(latency_ms))
+def run(kind: str, customers: int, items: int, latency_ms: int, per_row_ms: float = 0.0) -> dict:
+    sandbox = Sandbox("--customers", str(customers), "--items", str(items), "--latency-ms", str(latency_ms),
+                      "--latency-per-row-ms", str(per_row_ms))
     url = fresh_database(kind)
     try:
         engine, gateway = connect(sandbox, url)
@@ -66,6 +68,10 @@ def run(kind: str, customers: int, items: int, latency_ms: int) -> dict:
         engine.dispose()
         return {
             "database": kind, "customers": customers, "items": items, "latency_ms": latency_ms,
+            "latency_per_row_ms": per_row_ms,
+            # what the sandbox's latency alone costs, one page after another: the API-bound time
+            "latency_bound_seconds": round((math.ceil(customers / 1000) + math.ceil(items / 1000)) * latency_ms / 1000
+                                           + (customers + items) * per_row_ms / 1000, 1),
             "full_pull_seconds": round(full_seconds, 2),
             "full_pull_rows_per_second": round((customers + items) / full_seconds),
             "full_pull_api_calls": full_calls,
@@ -86,13 +92,16 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=int, default=150)
+    parser.add_argument("--latency-per-row-ms", type=float, default=1.0,
+                        help="the sandbox's cost per returned row (a 1,000-row page costs 1–3 s at Intuit)")
     args = parser.parse_args()
     runs = [run(kind, args.customers, args.items, 0) for kind in database_kinds()]
-    runs.append(run("sqlite", args.customers, args.items, args.latency_ms))
+    runs.append(run("sqlite", args.customers, args.items, args.latency_ms, args.latency_per_row_ms))
     for r in runs:
-        print(f"[{r['database']}, latency {r['latency_ms']} ms] full pull of {r['customers']:,} customers + "
+        print(f"[{r['database']}, latency {r['latency_ms']} ms + {r['latency_per_row_ms']} ms/row] full pull of {r['customers']:,} customers + "
               f"{r['items']:,} items in {r['full_pull_seconds']} s ({r['full_pull_rows_per_second']:,} rows/s), "
-              f"{r['full_pull_query_calls']} query calls (lower bound {r['lower_bound_pages']}); "
+              f"{r['full_pull_query_calls']} query calls (lower bound {r['lower_bound_pages']}; latency alone "
+              f"{r['latency_bound_seconds']} s); "
               f"incremental hour ({r['incremental_changes']} changes): {r['incremental_pulled']} pulled by "
               f"{r['incremental_mode']} in {r['incremental_seconds']} s, calls {r['incremental_api_calls']}")
     write_result("full_pull", {"machine": machine(), "peak_rss_mb": peak_rss_mb(), "runs": runs})

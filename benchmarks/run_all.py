@@ -36,12 +36,14 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
     rows = []
     pull = results.get("full_pull", {})
     for r in pull.get("runs", []):
+        per_row = r.get("latency_per_row_ms", 0)
         rows.append((f"full pull {r['customers']:,} customers + {r['items']:,} items [{r['database']}, "
-                     f"{r['latency_ms']} ms latency]",
+                     f"{r['latency_ms']} ms latency" + (f" + {per_row} ms/row" if per_row else "") + "]",
                      f"{r['full_pull_seconds']} s, {r['full_pull_rows_per_second']:,} rows/s, "
                      f"{r['full_pull_query_calls']} query calls",
-                     f"{r['lower_bound_pages']} pages" + (f" ≥ {r['lower_bound_pages'] * r['latency_ms'] / 1000:.1f} s"
-                                                          if r["latency_ms"] else ""), f"{pull['peak_rss_mb']} MB"))
+                     f"{r['lower_bound_pages']} pages" + (f" ≥ {r.get('latency_bound_seconds', 0)} s"
+                                                          if r["latency_ms"] or per_row else ""),
+                     f"{pull['peak_rss_mb']} MB"))
         rows.append((f"incremental hour, {r['incremental_changes']} changes [{r['database']}, {r['latency_ms']} ms]",
                      f"{r['incremental_seconds']} s, {sum(r['incremental_api_calls'].values())} calls "
                      f"({r['incremental_mode']})", "1 CDC call", ""))
