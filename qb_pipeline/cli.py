@@ -11,9 +11,31 @@ import click
 from qb_pipeline import config
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+class _OneLineErrors(click.Group):
+    """A setting or connection a person must fix is one line and a non-zero exit, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from qb_pipeline.db.token_cipher import TokenKeyError
+        from qb_pipeline.quickbooks.errors import QuickBooksError
+        from qb_pipeline.quickbooks.factory import SandboxNotRunning
+
+        try:
+            return super().invoke(ctx)
+        except (TokenKeyError, SandboxNotRunning, QuickBooksError) as error:
+            raise click.ClickException(_first_line(error)) from None
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """qb_pipeline: keep an order-entry database and QuickBooks Online in sync."""
+    # With Intuit the token key must come from the environment: stop before any command touches tokens
+    # (making the key, and the local sandbox, need none).
+    wanted = [ctx.invoked_subcommand, *ctx.args[:1]]
+    if wanted != ["auth", "new-key"] and ctx.invoked_subcommand != "sandbox" and "--help" not in ctx.args:
+        from qb_pipeline.db.token_cipher import require_token_key
+
+        require_token_key(os.environ.get("QB_TOKEN_KEY"), config.quickbooks_environment())
 
 
 @main.group()

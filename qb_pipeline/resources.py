@@ -55,7 +55,7 @@ class QuickBooksResource(dg.ConfigurableResource):
     default_income_account_id: str = ""  # for new Service items; empty = the first Income account
 
     def gateway(self, database: DatabaseResource, progress: Callable[[str], None] = lambda _m: None) -> QuickBooksGateway:
-        cipher = TokenCipher(load_or_create_key(self.token_key or None, config.data_dir()))
+        cipher = TokenCipher(load_or_create_key(self.token_key or None, config.data_dir(), self.environment))
         bootstrap = None
         if self.environment == "sandbox-local":
             settings, bootstrap = sandbox_settings(self.sandbox_connection_file or config.sandbox_connection_file(),

@@ -92,3 +92,27 @@ def test_commands_explain_an_unmigrated_database(tmp_path):
     env.pop("QB_DATABASE_URL", None)
     result = subprocess.run([*CLI, "status"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "run `qb-pipeline db upgrade`" in result.stderr
+
+
+@pytest.mark.parametrize("environment", ["production", "sandbox"])
+def test_intuit_without_a_token_key_stops_with_one_line_and_writes_no_key_file(run, tmp_path, environment):
+    env = {"QB_ENVIRONMENT": environment, "QB_CLIENT_ID": "id", "QB_CLIENT_SECRET": "secret", "QB_REALM_ID": "1"}
+    result = run("auth", "new-key")  # needs no key, and works
+    assert len(result.stdout.strip()) == 44
+    for command in (("auth", "status"), ("auth", "connect", "--no-browser", "--timeout", "1")):
+        result = run(*command, check=False, env={**env, "QB_TOKEN_KEY": ""})
+        assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+        assert "QB_TOKEN_KEY is not set" in result.stderr and "qb-pipeline auth new-key" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "data" / "token.key").exists()
+
+
+def test_a_run_against_intuit_without_a_token_key_writes_no_key_file(database_url, tmp_path, monkeypatch):
+    from qb_pipeline.db.token_cipher import TokenKeyError
+    from qb_pipeline.resources import DatabaseResource, QuickBooksResource
+
+    monkeypatch.setenv("QB_DATA_DIR", str(tmp_path / "pod"))
+    resource = QuickBooksResource(environment="production", client_id="id", client_secret="s", realm_id="1")
+    with pytest.raises(TokenKeyError, match="QB_TOKEN_KEY is not set"):
+        resource.gateway(DatabaseResource(url=database_url))
+    assert not (tmp_path / "pod" / "token.key").exists()

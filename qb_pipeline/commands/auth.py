@@ -116,4 +116,5 @@ def new_key_command() -> None:
 
 
 def _cipher() -> TokenCipher:
-    return TokenCipher(load_or_create_key(os.environ.get("QB_TOKEN_KEY"), config.data_dir()))
+    return TokenCipher(load_or_create_key(os.environ.get("QB_TOKEN_KEY"), config.data_dir(),
+                                          config.quickbooks_environment()))

@@ -303,6 +303,10 @@ class QBToken(Base):
     refresh_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Who may refresh now, until when: refreshes are serialized without holding a database lock over
+    # the HTTP call to Intuit (an expired lease is free again, so a process that died cannot block).
+    refresh_lease_owner: Mapped[str | None] = mapped_column(sa.String(64))
+    refresh_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

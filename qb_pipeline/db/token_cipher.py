@@ -50,10 +50,21 @@ def new_key() -> str:
     return Fernet.generate_key().decode("ascii")
 
 
-def load_or_create_key(explicit_key: str | None, data_dir: Path) -> str:
-    """QB_TOKEN_KEY when given; else the embedded default's key file, created on first use."""
+def require_token_key(explicit_key: str | None, environment: str) -> None:
+    if not explicit_key and environment != "sandbox-local":
+        raise TokenKeyError(f"QB_TOKEN_KEY is not set: with QB_ENVIRONMENT={environment} every machine must use "
+                            "the same key from your secret store (create one with `qb-pipeline auth new-key`)")
+
+
+def load_or_create_key(explicit_key: str | None, data_dir: Path, environment: str = "sandbox-local") -> str:
+    """QB_TOKEN_KEY when given; else, for the embedded default only, its key file, created on first use.
+
+    With Intuit (QB_ENVIRONMENT sandbox or production) a generated file would give each machine or pod
+    its own key, unable to read the tokens another one saved: the key must come from the environment.
+    """
     if explicit_key:
         return explicit_key
+    require_token_key(explicit_key, environment)
     path = data_dir / KEY_FILE_NAME
     if path.exists():
         return path.read_text().strip()

@@ -1,10 +1,11 @@
-"""OAuth tokens in `qb_tokens`, encrypted, with a cross-process lock for refreshing.
+"""OAuth tokens in `qb_tokens`, encrypted, with a cross-process lease for refreshing.
 
 Refresh races between processes are the most reported failure of QuickBooks integrations: two
 processes refresh with the same refresh token, one of the new refresh tokens is lost, and the next
-refresh fails with `invalid_grant`. `locked()` serializes refreshes per realm across processes (a
-PostgreSQL advisory lock; SQLite's write lock) and hands back what is stored *now*, so the second
-process sees the first one's new tokens and does not refresh again.
+refresh fails with `invalid_grant`. A refresh lease (a row update in a short transaction) serializes
+refreshes per realm across processes without holding any database lock while Intuit is asked; the
+refresher re-reads what is stored once it holds the lease, so a second process sees the first one's
+new tokens and does not refresh again. `locked()` is for short read-modify-writes (connecting, tests).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -79,6 +80,35 @@ class DatabaseTokenStore:
                 session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(realm_id))))
             # On SQLite every transaction starts with BEGIN IMMEDIATE: we already hold the write lock.
             yield LockedTokens(session, self.cipher, realm_id)
+
+    def take_refresh_lease(self, realm_id: str, owner: str, seconds: float) -> bool:
+        """Become the one process refreshing this company's tokens, for `seconds` at most.
+
+        A short transaction: nothing is held while the refresh talks to Intuit, so no other writer (an
+        order-entry app writing an order, on SQLite) waits on it. An expired lease is anyone's.
+        """
+        now = utcnow()
+        with session_scope(self.engine) as session:
+            taken = session.execute(
+                sa.update(QBToken)
+                .where(QBToken.realm_id == realm_id,
+                       sa.or_(QBToken.refresh_lease_until.is_(None), QBToken.refresh_lease_until < now,
+                              QBToken.refresh_lease_owner == owner))
+                .values(refresh_lease_owner=owner, refresh_lease_until=now + timedelta(seconds=seconds))
+                .execution_options(synchronize_session=False))
+            return taken.rowcount == 1
+
+    def release_refresh_lease(self, realm_id: str, owner: str) -> None:
+        with session_scope(self.engine) as session:
+            session.execute(
+                sa.update(QBToken).where(QBToken.realm_id == realm_id, QBToken.refresh_lease_owner == owner)
+                .values(refresh_lease_owner=None, refresh_lease_until=None)
+                .execution_options(synchronize_session=False))
+
+    def save_refreshed(self, tokens: StoredTokens) -> None:
+        """Store what a refresh returned (stamps the refresh time)."""
+        with session_scope(self.engine) as session:
+            _write(session, self.cipher, tokens, refreshed=True)
 
     def record_success(self, realm_id: str) -> None:
         """When the last API call succeeded (shown by `qb-pipeline auth status`)."""

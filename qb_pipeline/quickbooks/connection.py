@@ -3,10 +3,15 @@
 - intuit-oauth's AuthClient fetches its discovery document in its constructor: built lazily.
 - python-quickbooks has no timeouts and hides HTTP statuses behind its exceptions: `TimedQuickBooks`
   adds a timeout to every request and raises our own errors for 429 and 5xx before it parses.
-- Tokens: refreshed when the access token is within REFRESH_MARGIN of expiry or after a 401, under
-  the token store's cross-process lock, re-reading inside it; the new refresh token is committed
-  before the new access token is used. A refreshed AuthClient does not update an existing client's
-  session, so a new QuickBooks client is built after every refresh.
+- intuit-oauth has no timeouts either: `TimedAuthClient` gives every request it makes (discovery,
+  token refresh, code exchange, revoke) `timeout_seconds`; a token endpoint that never answers fails
+  the call like any other timeout, and the gateway's retry rules apply.
+- Tokens: refreshed when the access token is within REFRESH_MARGIN of expiry or after a 401, by one
+  process per company at a time (a lease row, not a database lock: an order written meanwhile never
+  waits on Intuit), re-reading inside the lease; the new refresh token is saved before the new access
+  token is used, the save is retried, and if it still fails the newest tokens are kept in memory,
+  tried when the stored refresh token is refused, and saved again before the next call. A refreshed
+  AuthClient does not update an existing client's session, so a new client is built after a refresh.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
 import requests
+import sqlalchemy as sa
+from intuitlib.client import AuthClient
 from quickbooks import QuickBooks
 
 from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
@@ -27,6 +34,7 @@ from qb_pipeline.quickbooks.errors import QuickBooksAuthError, QuickBooksThrottl
 from qb_pipeline.quickbooks.stats import CallStats
 
 MINOR_VERSION = 75
+SAVE_ATTEMPTS = 4
 REFRESH_MARGIN = timedelta(minutes=5)
 SUCCESS_STAMP_EVERY = 60.0  # seconds between writes of "last successful call" (shown by auth status)
 INTUIT_API = {"sandbox": "https://sandbox-quickbooks.api.intuit.com/v3", "production": "https://quickbooks.api.intuit.com/v3"}
@@ -54,6 +62,24 @@ def allow_plain_http_for_loopback(url: str) -> None:
         if parsed.hostname not in LOOPBACK_HOSTS:
             raise ValueError(f"refusing plain HTTP to {parsed.hostname}: QuickBooks must be reached over HTTPS")
         os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+
+
+class TimedAuthClient(AuthClient):
+    """intuit-oauth's client (itself a requests.Session) with a timeout on every request it makes: the
+    discovery document in its constructor, the token endpoint (refresh, code exchange) and revoke."""
+
+    def __init__(self, *args, timeout_seconds: float, **kwargs) -> None:
+        self.timeout_seconds = timeout_seconds
+        super().__init__(*args, **kwargs)
+
+    def request(self, method, url, *args, **kwargs):
+        kwargs.setdefault("timeout", self.timeout_seconds)
+        return super().request(method, url, *args, **kwargs)
+
+
+def _timed_auth_client(s: ConnectionSettings) -> TimedAuthClient:
+    return TimedAuthClient(s.client_id, s.client_secret, s.redirect_uri, environment=s.environment,
+                           timeout_seconds=s.timeout_seconds)
 
 
 class TimedQuickBooks(QuickBooks):
@@ -89,6 +115,9 @@ class Connection:
         self._client: TimedQuickBooks | None = None
         self._access_token: str | None = None
         self._tokens: StoredTokens | None = None  # cached while fresh: no database read per API call
+        self._newest: StoredTokens | None = None  # what our last refresh returned, saved or not
+        self._refreshed_from: str | None = None  # the refresh token that refresh consumed
+        self._unsaved: StoredTokens | None = None  # refreshed tokens no save has stored yet: tried again
         self._success_stamped = 0.0
         self._lock = threading.Lock()
         allow_plain_http_for_loopback(settings.api_base_url)
@@ -101,11 +130,12 @@ class Connection:
 
     def auth_client(self):
         if self._auth_client is None:
-            from intuitlib.client import AuthClient
-
             s = self.settings
             try:
-                self._auth_client = AuthClient(s.client_id, s.client_secret, s.redirect_uri, environment=s.environment)
+                self._auth_client = _timed_auth_client(s)
+            except requests.Timeout:
+                raise QuickBooksUnavailable(f"the QuickBooks OAuth discovery document did not come within "
+                                            f"{s.timeout_seconds:g} s") from None
             except (requests.RequestException, ValueError) as error:
                 raise QuickBooksUnavailable(f"cannot reach the QuickBooks OAuth discovery document: "
                                             f"{type(error).__name__}") from None
@@ -114,6 +144,7 @@ class Connection:
     def client(self) -> TimedQuickBooks:
         """A client holding a valid access token (refreshing first when it is about to expire)."""
         with self._lock:
+            self._save_unsaved()  # a save that failed after a refresh is tried again before each call
             stored = self._tokens if self._tokens and _fresh(self._tokens) else self.tokens.load(self.realm_id)
             if stored is None:
                 raise QuickBooksAuthError(f"no QuickBooks connection for company {self.realm_id}: "
@@ -139,37 +170,97 @@ class Connection:
             self._client = None
 
     def _refresh(self, failed_access_token: str | None) -> StoredTokens:
-        with self.tokens.locked(self.realm_id) as locked:
-            current = locked.load()
+        """One refresh per company at a time (a lease, not a database lock: nothing waits on Intuit but
+        other refreshers), re-reading what is stored once we may refresh."""
+        owner, lease = f"{os.getpid()}-{id(self)}", self.settings.timeout_seconds * 2 + 10
+        deadline = time.monotonic() + lease + 5
+        while True:
+            current = self.tokens.load(self.realm_id)
             if current is None:
                 raise QuickBooksAuthError("the QuickBooks connection was removed: run `qb-pipeline auth connect`")
-            # Someone refreshed while we waited for the lock: use theirs.
-            if current.access_token != failed_access_token and _fresh(current):
+            if self._refreshed_by_another(current, failed_access_token):
+                return current  # another process refreshed while we waited
+            if self.tokens.take_refresh_lease(self.realm_id, owner, lease):
+                break
+            if time.monotonic() > deadline:
+                raise QuickBooksUnavailable("another process has been refreshing the QuickBooks connection for too "
+                                            "long; try again")
+            time.sleep(0.2)
+        try:
+            current = self.tokens.load(self.realm_id)
+            if self._refreshed_by_another(current, failed_access_token):
                 return current
-            auth = self.auth_client()
-            self.stats.count("token")
-            self.stats.refreshes += 1
             try:
-                auth.refresh(refresh_token=current.refresh_token)
-            except Exception as error:  # AuthClientError carries the response: never echo it
-                status = getattr(error, "status_code", None)
-                if status in (400, 401):
-                    raise QuickBooksAuthError(
-                        "QuickBooks refused to refresh the connection (the refresh token was revoked, expired, "
-                        "or used elsewhere): run `qb-pipeline auth connect`") from None
-                raise QuickBooksUnavailable(f"QuickBooks token refresh failed ({type(error).__name__}"
-                                            f"{f', HTTP {status}' if status else ''})") from None
-            now = utcnow()
-            fresh = StoredTokens(
-                realm_id=self.realm_id,
-                refresh_token=auth.refresh_token,
-                access_token=auth.access_token,
-                access_expires_at=now + timedelta(seconds=int(auth.expires_in or 3600)),
-                refresh_expires_at=now + timedelta(seconds=int(auth.x_refresh_token_expires_in or 0))
-                if auth.x_refresh_token_expires_in else current.refresh_expires_at,
-            )
-            locked.save(fresh)
-        return fresh  # committed when the lock's block ended, before anyone uses it
+                fresh = self._exchange(current.refresh_token, current)
+            except QuickBooksAuthError:
+                # The stored token was refused: if a refresh of ours succeeded but could not be saved, the
+                # newest refresh token is the one in memory. Try it before giving the connection up.
+                newest = self._newest
+                if newest is None or newest.refresh_token == current.refresh_token:
+                    raise
+                fresh = self._exchange(newest.refresh_token, current)
+            self._newest, self._refreshed_from = fresh, current.refresh_token
+            self._save_refreshed(fresh)
+            return fresh
+        finally:
+            self.tokens.release_refresh_lease(self.realm_id, owner)
+
+    def _refreshed_by_another(self, stored: StoredTokens, failed_access_token: str | None) -> bool:
+        """Whether what is stored came from a refresh newer than ours (then use it, and refresh nothing).
+        Stored tokens still holding the refresh token our last refresh consumed are older than the ones
+        we hold: our save of the new ones failed."""
+        if self._newest is not None and stored.refresh_token == self._refreshed_from:
+            return False
+        return stored.access_token != failed_access_token and _fresh(stored)
+
+    def _exchange(self, refresh_token: str, current: StoredTokens) -> StoredTokens:
+        """Trade a refresh token for new tokens at Intuit's token endpoint (timed out, never echoed)."""
+        auth = self.auth_client()
+        self.stats.count("token")
+        self.stats.refreshes += 1
+        try:
+            auth.refresh(refresh_token=refresh_token)
+        except requests.Timeout:
+            raise QuickBooksUnavailable(f"the QuickBooks token endpoint did not answer within "
+                                        f"{self.settings.timeout_seconds:g} s") from None
+        except Exception as error:  # AuthClientError carries the response: never echo it
+            status = getattr(error, "status_code", None)
+            if status in (400, 401):
+                raise QuickBooksAuthError(
+                    "QuickBooks refused to refresh the connection (the refresh token was revoked, expired, "
+                    "or used elsewhere): run `qb-pipeline auth connect`") from None
+            raise QuickBooksUnavailable(f"QuickBooks token refresh failed ({type(error).__name__}"
+                                        f"{f', HTTP {status}' if status else ''})") from None
+        now = utcnow()
+        return StoredTokens(
+            realm_id=self.realm_id,
+            refresh_token=auth.refresh_token,
+            access_token=auth.access_token,
+            access_expires_at=now + timedelta(seconds=int(auth.expires_in or 3600)),
+            refresh_expires_at=now + timedelta(seconds=int(auth.x_refresh_token_expires_in or 0))
+            if auth.x_refresh_token_expires_in else current.refresh_expires_at,
+        )
+
+    def _save_refreshed(self, fresh: StoredTokens) -> None:
+        """The new refresh token must outlive this process: retry the save; if it still fails, the run
+        goes on with the tokens in memory (and `_refresh` tries them when the stored one is refused)."""
+        self._unsaved = fresh
+        for attempt in range(SAVE_ATTEMPTS):
+            if self._save_unsaved():
+                return
+            time.sleep(0.2 * (attempt + 1))
+        self.stats.unsaved_refreshes += 1
+
+    def _save_unsaved(self) -> bool:
+        """Store the tokens a refresh returned and a save has not stored yet; whether they are stored now."""
+        if self._unsaved is None:
+            return True
+        try:
+            self.tokens.save_refreshed(self._unsaved)
+        except sa.exc.SQLAlchemyError:
+            return False
+        self._unsaved = None
+        return True
 
     def _build(self, stored: StoredTokens) -> TimedQuickBooks:
         auth = self.auth_client()

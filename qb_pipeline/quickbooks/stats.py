@@ -12,6 +12,7 @@ class CallStats:
     calls: Counter = field(default_factory=Counter)  # by kind: query, batch, cdc, create, token…
     retries: int = 0
     refreshes: int = 0
+    unsaved_refreshes: int = 0  # refreshes whose new tokens could not be saved (kept in memory)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, kind: str) -> None:

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 DISCOVERY_PATH = "/.well-known/openid_configuration"
+OAUTH_PATHS = (DISCOVERY_PATH, "/oauth2/")  # where injected faults reach the OAuth endpoints
 ACCESS_TTL, REFRESH_TTL = 3600, 8_726_400
 
 

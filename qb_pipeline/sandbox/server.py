@@ -15,9 +15,9 @@ from starlette.routing import Mount
 
 from qb_pipeline.sandbox.api import DataApi
 from qb_pipeline.sandbox.control import control_routes
-from qb_pipeline.sandbox.faults import FaultInjector
+from qb_pipeline.sandbox.faults import FaultInjector, OAuthFaults
 from qb_pipeline.sandbox.limits import RateLimiter
-from qb_pipeline.sandbox.oauth import OAuthServer
+from qb_pipeline.sandbox.oauth import OAUTH_PATHS, OAuthServer
 from qb_pipeline.sandbox.seed import seed
 from qb_pipeline.sandbox.store import Store
 from qb_pipeline.sandbox.webhooks import WebhookEmitter
@@ -44,7 +44,9 @@ class Sandbox:
         self.api.latency_per_row_ms = latency_per_row_ms
         self.webhooks = WebhookEmitter(realm, self._webhook_verifier_token())
         self.store.listeners.append(self.webhooks.notify)
-        self.app = Starlette(routes=[*self.oauth.routes(), *control_routes(self), Mount("/v3", app=self.api)])
+        self.app = OAuthFaults(
+            Starlette(routes=[*self.oauth.routes(), *control_routes(self), Mount("/v3", app=self.api)]),
+            self.faults, OAUTH_PATHS)
 
     def _webhook_verifier_token(self) -> str:
         """The app's verifier token (Intuit shows it in the developer portal): kept across restarts."""
