@@ -93,8 +93,10 @@ def main() -> None:
         from qb_pipeline.db.models import Order, OrderLine
         from qb_pipeline.db.session import make_engine, session_scope
 
+        from qb_pipeline.sandbox.client import SandboxClient
+
         engine = make_engine(config.database_url())
-        sandbox = f"http://127.0.0.1:{sandbox_port}"
+        sandbox = SandboxClient(home / "data" / "sandbox" / "connection.json")
         latencies = []
         for n in range(args.orders):
             number = f"LAT-{n:03d}"
@@ -103,7 +105,7 @@ def main() -> None:
                                   lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal(1 + n % 3))]))
             committed = time.monotonic()
             wait(lambda: any(r.get("DocNumber") == number
-                             for r in get_json(f"{sandbox}/_sandbox/dump/Invoice")["records"]), 120, number)
+                             for r in sandbox.control("GET", "dump/Invoice")["records"]), 120, number)
             latencies.append(time.monotonic() - committed)
             print(f"{number}: {latencies[-1]:.2f} s", flush=True)
         latencies.sort()

@@ -58,6 +58,7 @@ def drill_database(kind: str, args) -> tuple[list[dict], dict]:
                          "detail": {"faults": raced.faults}})
         texts = {f"run process output {n}": output for n, output in enumerate(stack.outputs, 1)}
         texts["project database"] = database_text(stack.engine)
+        texts["the sandbox's own output"] = stack.sandbox.log_file.read_text()
         return rows, {"secrets": stack.secrets, "folders": [stack.home], "texts": texts}
     finally:
         stack.close()

@@ -9,7 +9,6 @@ failed with the reason; this module never changes product behaviour to make a ca
 from __future__ import annotations
 
 import io
-import json
 import tempfile
 import urllib.error
 import urllib.request
@@ -30,6 +29,7 @@ from qb_pipeline.db.token_cipher import TokenCipher, new_key
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import QuickBooksError
 from qb_pipeline.quickbooks.factory import build_gateway, sandbox_settings
+from qb_pipeline.sandbox.client import SandboxClient
 from qb_pipeline.sync.invoices import push_orders
 from qb_pipeline.sync.pricing_csv import PricingFileError, import_pricing, read_pricing_file
 from qb_pipeline.sync.pull import pull_name_list
@@ -63,6 +63,7 @@ class Raw(str):
 class Drill:
     def __init__(self, sandbox_url: str, connection_file: Path, database_url: str) -> None:
         self.url, self.connection_file = sandbox_url.rstrip("/"), Path(connection_file)
+        self.client = SandboxClient(self.connection_file)
         self.settings, self.refresh_token = sandbox_settings(self.connection_file, timeout_seconds=2)
         upgrade(database_url)
         self.next_url, self.tmp, self.count = database_url, Path(tempfile.mkdtemp(prefix="bad-input-")), 0
@@ -71,11 +72,7 @@ class Drill:
         self.progress: list[str] = []
 
     def control(self, method: str, path: str, payload: dict | None = None) -> dict:
-        request = urllib.request.Request(f"{self.url}/_sandbox/{path}", method=method,
-                                         data=json.dumps(payload, default=float).encode() if payload is not None else None,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.load(response, parse_float=Decimal)
+        return self.client.control(method, path, payload, timeout=60, decimals=True)
 
     def inject(self, kind: str, path: str, count: int = 1, **extra) -> None:
         try:

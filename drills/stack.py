@@ -32,8 +32,10 @@ class Stack:
         self.database_url = fresh_database(database_kind)
         self.key = new_key()
         self.engine, self.gateway = connect(self.sandbox, self.database_url, key=self.key)
-        self.secrets = {"client secret": json.loads(self.sandbox.connection_file.read_text())["client_secret"],
-                        "encryption key": self.key}
+        connection = self.sandbox.connection
+        self.secrets = {"client secret": connection["client_secret"], "encryption key": self.key,
+                        "webhook verifier token": connection["webhook_verifier_token"],
+                        "sandbox control token": connection["control_token"]}
         self.outputs: list[str] = []  # everything the run processes printed
         dagster_home = self.home / "dagster"
         dagster_home.mkdir()

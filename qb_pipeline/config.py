@@ -72,3 +72,12 @@ def sensor_interval_seconds() -> int:
 def realm_tag() -> str:
     """The run tag value that serializes pushes per QuickBooks company (dagster.yaml)."""
     return os.environ.get("QB_REALM_ID") or quickbooks_environment()
+
+
+def max_runtime_seconds() -> int:
+    """QB_MAX_RUNTIME_SECONDS: a QuickBooks run still going after this long is failed by Dagster's run
+    monitoring (its claimed orders go back to pending, and the company's run slot frees)."""
+    seconds = int(os.environ.get("QB_MAX_RUNTIME_SECONDS", "3600"))
+    if seconds < 1:
+        raise ValueError(f"QB_MAX_RUNTIME_SECONDS must be a positive number of seconds (got {seconds})")
+    return seconds

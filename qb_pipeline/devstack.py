@@ -21,6 +21,7 @@ import click
 from qb_pipeline import config
 from qb_pipeline.db.migrate import upgrade
 from qb_pipeline.db.session import redact_url
+from qb_pipeline.sandbox.client import SandboxNotStarted, serve_command, wait_for_connection
 
 STOP_GRACE_SECONDS = 20
 SANDBOX_START_SECONDS = 60
@@ -70,24 +71,16 @@ class DevStack:
         """Start the local QuickBooks sandbox (demo data on first start) and wait for its connection file."""
         sandbox_dir = self.data_dir / "sandbox"
         connection_file = sandbox_dir / "connection.json"
-        connection_file.unlink(missing_ok=True)  # rewritten by the sandbox once it listens
-        self.start(
-            "sandbox",
-            [
-                sys.executable, "-m", "qb_pipeline.sandbox", "serve",
-                "--host", "127.0.0.1", "--port", str(self.sandbox_port),
-                "--data", str(sandbox_dir), "--seed", "demo",
-            ],
-            env,
-        )
-        deadline = time.monotonic() + SANDBOX_START_SECONDS
-        while not connection_file.exists():
-            if self.children[-1].process.poll() is not None or time.monotonic() > deadline:
-                raise click.ClickException(
-                    f"the QuickBooks sandbox did not start (port {self.sandbox_port} busy? "
-                    "try `make dev` with QB_SANDBOX_PORT set to another port)"
-                )
-            time.sleep(0.1)
+        # Left as it is until the new sandbox rewrites it: a failed start must not break a running one.
+        before = connection_file.stat().st_mtime if connection_file.exists() else None
+        child = self.start("sandbox", serve_command(sandbox_dir, port=self.sandbox_port, seed="demo"), env)
+        try:
+            wait_for_connection(connection_file, child.process, written_after=before, timeout=SANDBOX_START_SECONDS)
+        except SandboxNotStarted:
+            raise click.ClickException(
+                f"the QuickBooks sandbox did not start (port {self.sandbox_port} busy? "
+                "try `make dev` with QB_SANDBOX_PORT set to another port)"
+            ) from None
         return connection_file
 
     def run(self) -> int:

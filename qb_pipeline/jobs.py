@@ -14,7 +14,9 @@ def hourly_selection() -> list[str]:
 
 
 def realm_tags() -> dict[str, str]:
-    return {REALM_TAG: config.realm_tag()}
+    """One run per company at a time (dagster.yaml), and a hung run is failed after QB_MAX_RUNTIME_SECONDS
+    by Dagster's run monitoring (dagster.yaml)."""
+    return {REALM_TAG: config.realm_tag(), "dagster/max_runtime": str(config.max_runtime_seconds())}
 
 
 hourly_sync_job = dg.define_asset_job(

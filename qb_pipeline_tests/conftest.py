@@ -6,3 +6,8 @@ pytest_plugins = [
     "qb_pipeline_tests.fixtures.gateway",
     "qb_pipeline_tests.fixtures.dagster_resources",
 ]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", default=False,
+                     help="run the long variants (e.g. 50,000 query-parser fuzz cases instead of 3,000)")

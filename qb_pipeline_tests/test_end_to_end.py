@@ -12,10 +12,11 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import pytest
-import requests
 
+from qb_pipeline.sandbox.client import SandboxClient
 from qb_pipeline_tests.helpers import PROJECT_DIR, free_port, http_ok, wait_for
 
 CLI = [sys.executable, "-m", "qb_pipeline.cli"]
@@ -23,11 +24,11 @@ ARTIFACTS = PROJECT_DIR / "test-artifacts"
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    home = tmp_path_factory.mktemp("stack")
+@contextmanager
+def running_stack(home, **extra_env: str):
+    """`qb-pipeline dev` (sandbox + dagster dev with its daemon) in `home`, stopped with Ctrl-C after."""
     ui_port, sandbox_port = free_port(), free_port()
-    env = {**os.environ, "QB_DATA_DIR": str(home / "data"), "QB_SENSOR_INTERVAL_SECONDS": "2"}
+    env = {**os.environ, "QB_DATA_DIR": str(home / "data"), "QB_SENSOR_INTERVAL_SECONDS": "2", **extra_env}
     for name in ("QB_DATABASE_URL", "QB_ENVIRONMENT", "QB_SANDBOX_CONNECTION_FILE", "DAGSTER_HOME"):
         env.pop(name, None)
     process = subprocess.Popen(
@@ -38,8 +39,8 @@ def stack(tmp_path_factory):
         wait_for(lambda: http_ok(f"http://127.0.0.1:{ui_port}/server_info") or process.poll() is not None,
                  timeout=180, what="the Dagster UI")
         assert process.poll() is None, process.stdout.read()[-3000:]
-        yield {"ui": f"http://127.0.0.1:{ui_port}", "sandbox": f"http://127.0.0.1:{sandbox_port}", "env": env,
-               "ui_port": ui_port}
+        yield {"ui": f"http://127.0.0.1:{ui_port}", "sandbox": SandboxClient(home / "data" / "sandbox" / "connection.json"),
+               "env": env, "ui_port": ui_port}
     finally:
         os.killpg(process.pid, signal.SIGINT)
         try:
@@ -48,8 +49,14 @@ def stack(tmp_path_factory):
             os.killpg(process.pid, signal.SIGKILL)
 
 
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running
+
+
 def invoices_in_sandbox(stack) -> dict[str, dict]:
-    records = requests.get(f"{stack['sandbox']}/_sandbox/dump/Invoice", timeout=10).json()["records"]
+    records = stack["sandbox"].control("GET", "dump/Invoice", timeout=10)["records"]
     return {r["DocNumber"]: r for r in records}
 
 

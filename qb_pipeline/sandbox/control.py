@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -10,7 +12,25 @@ from qb_pipeline.sandbox.store import dumps, loads
 
 
 def control_routes(sandbox) -> list[Route]:
-    """`sandbox` is the running `Sandbox` (server.py): store, oauth, limiter, faults, api, realm."""
+    """`sandbox` is the running `Sandbox` (server.py): store, oauth, limiter, faults, api, realm.
+
+    Every route needs `Authorization: Bearer <control_token>` (from connection.json; 401 without it),
+    and a request whose Origin is not the sandbox's own is refused (403): a web page open in the
+    developer's browser cannot reset, seed or read the sandbox.
+    """
+
+    def guarded(endpoint):
+        async def check(request: Request) -> Response:
+            origin = request.headers.get("origin")
+            if origin is not None and origin.rstrip("/") != sandbox.base_url:
+                return JSONResponse({"error": "cross-origin requests to the control API are refused"},
+                                    status_code=403)
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {sandbox.control_token}".encode()):
+                return JSONResponse({"error": "the control API needs Authorization: Bearer <control_token from "
+                                              "connection.json>"}, status_code=401)
+            return await endpoint(request)
+        return check
 
     async def body(request: Request) -> dict:
         raw = await request.body()
@@ -85,7 +105,7 @@ def control_routes(sandbox) -> list[Route]:
     async def connection(_request: Request) -> Response:
         return JSONResponse(sandbox.connection())
 
-    return [
+    routes = [
         Route("/_sandbox/reset", reset, methods=["POST"]),
         Route("/_sandbox/seed", seed, methods=["POST"]),
         Route("/_sandbox/inject", inject, methods=["GET", "POST", "DELETE"]),
@@ -96,3 +116,4 @@ def control_routes(sandbox) -> list[Route]:
         Route("/_sandbox/connection", connection, methods=["GET"]),
         Route("/_sandbox/webhooks", webhooks, methods=["GET"]),
     ]
+    return [Route(route.path, guarded(route.endpoint), methods=route.methods) for route in routes]

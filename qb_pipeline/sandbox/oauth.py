@@ -21,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from qb_pipeline.sandbox.store import private_file
+
 DISCOVERY_PATH = "/.well-known/openid_configuration"
 OAUTH_PATHS = (DISCOVERY_PATH, "/oauth2/")  # where injected faults reach the OAuth endpoints
 ACCESS_TTL, REFRESH_TTL = 3600, 8_726_400
@@ -41,7 +43,7 @@ class OAuthServer:
         self.base_url = base_url.rstrip("/")
         self.access_ttl, self.refresh_ttl, self.rotation_grace, self.clock = access_ttl, refresh_ttl, rotation_grace, clock
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(state_path) if state_path else ":memory:", check_same_thread=False)
+        self._db = sqlite3.connect(private_file(state_path), check_same_thread=False)
         self._db.executescript(
             """
             CREATE TABLE IF NOT EXISTS apps (client_id TEXT PRIMARY KEY, client_secret TEXT);

@@ -23,7 +23,8 @@ from qb_pipeline.sandbox.store import Store
 from qb_pipeline.sandbox.webhooks import WebhookEmitter
 
 DEFAULT_REALM = "9130357992221046"
-REDIRECT_URI = "http://127.0.0.1:8766/callback"  # what `qb-pipeline auth connect` listens on by default
+REDIRECT_URI = "http://127.0.0.1:8766/callback"
+SECRET_KEYS = ("client_secret", "refresh_token", "webhook_verifier_token", "control_token")  # what `qb-pipeline auth connect` listens on by default
 
 
 class Sandbox:
@@ -34,6 +35,7 @@ class Sandbox:
         self.data_dir, self.base_url, self.realm = data_dir, base_url.rstrip("/"), realm
         if data_dir:
             data_dir.mkdir(parents=True, exist_ok=True)
+            data_dir.chmod(0o700)  # it holds the client secret and tokens: readable by its owner only
         self.store = Store(data_dir / "sandbox.sqlite" if data_dir else None)
         self.oauth = OAuthServer(data_dir / "oauth.sqlite" if data_dir else None, self.base_url)
         self.oauth.default_realm = realm
@@ -42,18 +44,20 @@ class Sandbox:
         self.api = DataApi(self.store, self.oauth, self.limiter, self.faults)
         self.api.latency_ms = latency_ms
         self.api.latency_per_row_ms = latency_per_row_ms
-        self.webhooks = WebhookEmitter(realm, self._webhook_verifier_token())
+        self.webhooks = WebhookEmitter(realm, self._secret("webhook_verifier_token"))
+        self.control_token = self._secret("control_token")
         self.store.listeners.append(self.webhooks.notify)
         self.app = OAuthFaults(
             Starlette(routes=[*self.oauth.routes(), *control_routes(self), Mount("/v3", app=self.api)]),
             self.faults, OAUTH_PATHS)
 
-    def _webhook_verifier_token(self) -> str:
-        """The app's verifier token (Intuit shows it in the developer portal): kept across restarts."""
-        token = self.store.get_meta("webhook_verifier_token")
+    def _secret(self, name: str) -> str:
+        """A random secret kept across restarts: the webhook verifier token (Intuit shows the app's in its
+        developer portal) and the control API's token (the sandbox's own)."""
+        token = self.store.get_meta(name)
         if token is None:
             token = secrets.token_urlsafe(32)
-            self.store.set_meta("webhook_verifier_token", token)
+            self.store.set_meta(name, token)
         return token
 
     # -- state -----------------------------------------------------------------------------------
@@ -119,6 +123,7 @@ class Sandbox:
             "sandbox_url": self.base_url,
             "refresh_token": self.oauth.mint_tokens(self.realm)["refresh_token"],
             "webhook_verifier_token": self.webhooks.verifier_token,
+            "control_token": self.control_token,  # Authorization: Bearer … on every /_sandbox/ call
         }
 
 
@@ -157,7 +162,7 @@ def serve(*, host: str, port: int, data_dir: Path, seed_preset: str, customers: 
     connection = sandbox.connection()
     write_connection(data_dir / "connection.json", connection)
     if not quiet:
-        shown = {k: ("<in connection.json>" if k in ("client_secret", "refresh_token", "webhook_verifier_token") else v)
+        shown = {k: ("<in connection.json>" if k in SECRET_KEYS else v)
                  for k, v in connection.items()}
         print("QuickBooks sandbox listening; connection details:", file=sys.stderr)
         for key, value in shown.items():

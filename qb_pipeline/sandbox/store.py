@@ -8,6 +8,7 @@ realm so a repeated request returns the original response.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -20,6 +21,19 @@ COMPANY_TZ = timezone(timedelta(hours=-8))  # the sandbox company's zone: QBO re
 UNIQUE_FIELDS = {"Customer": "DisplayName", "Item": "Name", "Invoice": "DocNumber", "Account": "Name"}
 # One record per company, with ids of their own (CompanyInfo's is the realm id): not in the id sequence.
 SINGLETONS = {"CompanyInfo", "Preferences"}
+
+
+def private_file(path: Path | None) -> str:
+    """A SQLite file readable by its owner only (it holds secrets); ":memory:" without a path. SQLite
+    gives its -wal and -shm files the database file's mode."""
+    if path is None:
+        return ":memory:"
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if file.exists():
+            file.chmod(0o600)
+    return str(path)
 
 
 def qbo_time(moment: datetime | None = None) -> str:
@@ -46,7 +60,7 @@ def loads(text: str):
 class Store:
     def __init__(self, path: Path | None = None) -> None:
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
+        self._db = sqlite3.connect(private_file(path), check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(
             """

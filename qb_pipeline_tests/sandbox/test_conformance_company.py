@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import urllib.error
+
 import pytest
 import requests
 from quickbooks.exceptions import ValidationException
@@ -85,7 +87,7 @@ def test_docnumber_duplicates_and_requestid_replay_are_switches(sandbox):
     assert again.json()["Fault"]["Error"][0]["code"] == "6240"  # processed again, not replayed
     settings = sandbox.control("GET", "settings")
     assert (settings["docnumber_duplicates"], settings["requestid_replay"]) == ("allow", False)
-    with pytest.raises(requests.HTTPError):
+    with pytest.raises(urllib.error.HTTPError):
         sandbox.settings(docnumber_duplicates="sometimes")
 
 
