@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from qb_pipeline import config
 from datetime import timedelta
 from decimal import Decimal
 
@@ -75,7 +75,7 @@ def quickbooks_connection(quickbooks: QuickBooksResource, database: DatabaseReso
 @dg.asset_check(asset=invoices, description=(
     "No order has waited longer than QB_PENDING_ALERT_MINUTES (default 15) to become an invoice."))
 def orders_not_waiting(database: DatabaseResource) -> dg.AssetCheckResult:
-    limit = timedelta(minutes=float(os.environ.get("QB_PENDING_ALERT_MINUTES", "15")))
+    limit = timedelta(minutes=config.settings().pending_alert_minutes)
     with database.session() as session:
         waiting = session.scalars(sa.select(Order.order_number).where(
             Order.status.in_([OrderStatus.PENDING, OrderStatus.PUSHING]), Order.created_at < utcnow() - limit

@@ -21,7 +21,7 @@ class _OneLineErrors(click.Group):
 
         try:
             return super().invoke(ctx)
-        except (TokenKeyError, SandboxNotRunning, QuickBooksError) as error:
+        except (TokenKeyError, SandboxNotRunning, QuickBooksError, config.SettingsError) as error:
             raise click.ClickException(_first_line(error)) from None
 
 
@@ -35,7 +35,8 @@ def main(ctx: click.Context) -> None:
     if wanted != ["auth", "new-key"] and ctx.invoked_subcommand != "sandbox" and "--help" not in ctx.args:
         from qb_pipeline.db.token_cipher import require_token_key
 
-        require_token_key(os.environ.get("QB_TOKEN_KEY"), config.quickbooks_environment())
+        current = config.settings()  # a bad setting stops here, in one line, before anything runs
+        require_token_key(current.token_key, current.environment)
 
 
 @main.group()
@@ -103,7 +104,7 @@ def dev(host: str, port: int, sandbox_port: int, with_sandbox: bool | None, data
         sandbox_port=sandbox_port,
         with_sandbox=(
             with_sandbox if with_sandbox is not None
-            else os.environ.get("QB_ENVIRONMENT", "sandbox-local") == "sandbox-local"
+            else config.quickbooks_environment() == "sandbox-local"
         ),
     )
     sys.exit(stack.run())

@@ -1,16 +1,23 @@
-"""Environment → settings, read in one place. Every variable is listed in the README."""
+"""The settings the code reads, from the one validated `Settings` (qb_pipeline/settings.py).
+
+Each function reads the environment as it is now (tests and `make dev` set variables before they
+call), through `Settings.from_env`, so a bad value is refused the same way wherever it is read.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-DEFAULT_DATA_DIR = ".data"
+from qb_pipeline.settings import Settings, SettingsError  # noqa: F401  (SettingsError: re-exported)
+
+
+def settings() -> Settings:
+    return Settings.from_env()
 
 
 def data_dir() -> Path:
     """Where the embedded default keeps its state (project database, sandbox, token key)."""
-    return Path(os.environ.get("QB_DATA_DIR", DEFAULT_DATA_DIR)).resolve()
+    return settings().resolved_data_dir
 
 
 def default_database_url() -> str:
@@ -19,65 +26,58 @@ def default_database_url() -> str:
 
 def database_url() -> str:
     """QB_DATABASE_URL, else the SQLite file under the data folder."""
-    return os.environ.get("QB_DATABASE_URL") or default_database_url()
-
-
-def env_flag(name: str, default: bool = True) -> bool:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    normalized = value.strip().lower()
-    if normalized in ("1", "true", "yes", "on"):
-        return True
-    if normalized in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name} must be true or false (got {value!r})")
+    return settings().resolved_database_url
 
 
 def quickbooks_environment() -> str:
     """sandbox-local (the bundled sandbox), sandbox (Intuit's) or production."""
-    return os.environ.get("QB_ENVIRONMENT", "sandbox-local")
+    return settings().environment
 
 
 def sandbox_connection_file() -> Path:
-    return Path(os.environ.get("QB_SANDBOX_CONNECTION_FILE") or data_dir() / "sandbox" / "connection.json")
+    current = settings()
+    return current.sandbox_connection_file or current.resolved_data_dir / "sandbox" / "connection.json"
 
 
 def pricing_drop_dir() -> Path | None:
     """QB_PRICING_DROP_DIR: a folder the price_levels asset imports pricing CSV files from."""
-    value = os.environ.get("QB_PRICING_DROP_DIR")
-    return Path(value) if value else None
+    return settings().pricing_drop_dir
 
 
 def sync_frequency_hours() -> int:
-    hours = int(os.environ.get("QB_SYNC_FREQUENCY_HOURS", "1"))
-    if not 1 <= hours <= 24:
-        raise ValueError(f"QB_SYNC_FREQUENCY_HOURS must be between 1 and 24 (got {hours})")
-    return hours
+    return settings().sync_frequency_hours
 
 
 def auto_sync(kind: str) -> bool:
     """QB_AUTO_SYNC_CUSTOMERS / ITEMS / ORDERS / PRICING (default on)."""
-    return env_flag(f"QB_AUTO_SYNC_{kind.upper()}", True)
+    return settings().auto_sync(kind)
 
 
 def log_retention_days() -> int:
-    return int(os.environ.get("QB_LOG_RETENTION_DAYS", "30"))
+    return settings().log_retention_days
 
 
 def sensor_interval_seconds() -> int:
-    return int(os.environ.get("QB_SENSOR_INTERVAL_SECONDS", "2"))
+    return settings().sensor_interval_seconds
 
 
 def realm_tag() -> str:
-    """The run tag value that serializes pushes per QuickBooks company (dagster.yaml)."""
-    return os.environ.get("QB_REALM_ID") or quickbooks_environment()
+    """The run tag value that serializes pushes per QuickBooks company (dagster.yaml): the company id
+    (the bundled sandbox's is in its connection file)."""
+    current = settings()
+    if current.realm_id:
+        return current.realm_id
+    if current.environment == "sandbox-local":
+        try:
+            import json
+
+            return str(json.loads(sandbox_connection_file().read_text())["realm_id"])
+        except (OSError, ValueError, KeyError):
+            pass
+    return current.environment
 
 
 def max_runtime_seconds() -> int:
     """QB_MAX_RUNTIME_SECONDS: a QuickBooks run still going after this long is failed by Dagster's run
     monitoring (its claimed orders go back to pending, and the company's run slot frees)."""
-    seconds = int(os.environ.get("QB_MAX_RUNTIME_SECONDS", "3600"))
-    if seconds < 1:
-        raise ValueError(f"QB_MAX_RUNTIME_SECONDS must be a positive number of seconds (got {seconds})")
-    return seconds
+    return settings().max_runtime_seconds

@@ -1,7 +1,10 @@
 """The embedded default stack behind `make dev`: database, Dagster home, and `dagster dev`.
 
-Everything it starts is a child process in its own process group; Ctrl-C (SIGINT) or SIGTERM stops
-them all, and so does any one of them exiting.
+One stack per data folder and Dagster home (a lock taken before anything is touched; a second start
+says who holds it and changes nothing). The settings and the ports are checked before any process
+starts. Everything it starts is a child process in its own process group; Ctrl-C (SIGINT) or SIGTERM
+stops them all within STOP_SECONDS, and so does any one of them exiting or any failure after the
+first start.
 """
 
 from __future__ import annotations
@@ -23,8 +26,53 @@ from qb_pipeline.db.migrate import upgrade
 from qb_pipeline.db.session import redact_url
 from qb_pipeline.sandbox.client import SandboxNotStarted, serve_command, wait_for_connection
 
-STOP_GRACE_SECONDS = 20
+STOP_SECONDS = 5  # Ctrl-C to nothing left: SIGINT, then SIGKILL for what is still there
 SANDBOX_START_SECONDS = 60
+LOCK_FILE = ".qb-pipeline-dev.lock"
+
+
+class StackLock:
+    """An exclusive lock on a folder for the life of this process (released by the OS if it dies)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_FILE
+        self._handle = None
+
+    def acquire(self, holder: str) -> None:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            held_by = handle.read().strip() or "another process"
+            handle.close()
+            raise click.ClickException(f"make dev is already running for {self.path.parent} ({held_by}); "
+                                       "stop it with Ctrl-C in its terminal, or use another QB_DATA_DIR") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(holder)
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass
@@ -84,48 +132,58 @@ class DevStack:
         return connection_file
 
     def run(self) -> int:
-        env = self.prepare()
-        if self.with_sandbox:
-            connection_file = self.start_sandbox(env)
-            env.setdefault("QB_ENVIRONMENT", "sandbox-local")
-            env.setdefault("QB_SANDBOX_CONNECTION_FILE", str(connection_file))
-            click.echo(f"[dev] QuickBooks sandbox on http://127.0.0.1:{self.sandbox_port} ({connection_file})")
-        self.start(
-            "dagster",
-            [
-                sys.executable, "-m", "dagster", "dev",
-                "-h", self.host, "-p", str(self.port),
-                "-w", str(self.project_dir / "workspace.yaml"),
-            ],
-            env,
-        )
-        click.echo(f"[dev] Dagster UI on http://{self.host}:{self.port} — Ctrl-C stops everything")
-        demo = self.start_demo_orders()
-        stop_requested = False
+        holder = f"pid {os.getpid()}, UI http://{self.host}:{self.port}"
+        locks = [StackLock(self.data_dir), StackLock(self.dagster_home)]
+        for lock in locks:
+            lock.acquire(holder)
+        try:
+            busy = [f"{what} port {port}" for what, host, port in (
+                ("the Dagster UI", self.host, self.port), ("the sandbox", "127.0.0.1", self.sandbox_port))
+                if (what == "the Dagster UI" or self.with_sandbox) and not _port_free(host, port)]
+            if busy:
+                raise click.ClickException(f"{' and '.join(busy)} already in use: set --port / QB_SANDBOX_PORT to "
+                                           "free ones")
+            return self._run()
+        finally:
+            for lock in locks:
+                lock.release()
 
+    def _run(self) -> int:
         def request_stop(_signum, _frame) -> None:
-            nonlocal stop_requested
-            stop_requested = True
+            raise KeyboardInterrupt  # during start-up as well: whatever started so far is stopped below
 
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
-        exit_code = 0
+        demo, exit_code = None, 0
         try:
-            while not stop_requested:
+            env = self.prepare()
+            if self.with_sandbox:
+                connection_file = self.start_sandbox(env)
+                env.setdefault("QB_ENVIRONMENT", "sandbox-local")
+                env.setdefault("QB_SANDBOX_CONNECTION_FILE", str(connection_file))
+                click.echo(f"[dev] QuickBooks sandbox on http://127.0.0.1:{self.sandbox_port} ({connection_file})")
+            self.start("dagster", [sys.executable, "-m", "dagster", "dev", "-h", self.host, "-p", str(self.port),
+                                   "-w", str(self.project_dir / "workspace.yaml")], env)
+            click.echo(f"[dev] Dagster UI on http://{self.host}:{self.port} — Ctrl-C stops everything")
+            demo = self.start_demo_orders()
+            while True:
                 exited = next((c for c in self.children if c.process.poll() is not None), None)
                 if exited is not None:
                     click.echo(f"[dev] {exited.name} exited with code {exited.process.returncode}", err=True)
                     exit_code = exited.process.returncode or 1
                     break
                 time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
         finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
             if demo is not None:
                 demo.stop()
             self.stop()
         return exit_code
 
     def start_demo_orders(self):
-        per_minute = float(os.environ.get("QB_DEMO_ORDERS_PER_MINUTE") or 0)
+        per_minute = config.settings().demo_orders_per_minute
         if per_minute <= 0 or not self.with_sandbox:
             return None
         from qb_pipeline.db.session import engine_for
@@ -137,18 +195,19 @@ class DevStack:
         return demo
 
     def stop(self) -> None:
-        """SIGINT each child's process group (Dagster shuts its daemon and webserver down), then SIGKILL."""
+        """SIGINT each child's process group (Dagster shuts its daemon and webserver down); whatever is still
+        there a second before STOP_SECONDS gets SIGKILL, grandchildren (code server, daemon) included."""
         for child in reversed(self.children):
             _signal_group(child.process, signal.SIGINT)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        deadline = time.monotonic() + STOP_SECONDS - 1
         for child in reversed(self.children):
             try:
                 child.process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                _signal_group(child.process, signal.SIGKILL)
-                child.process.wait()
-            # Grandchildren (code server, daemon) share the group: make sure none outlives us.
+                pass
+        for child in reversed(self.children):
             _signal_group(child.process, signal.SIGKILL)
+            child.process.wait()
         click.echo("[dev] stopped")
 
 

@@ -80,17 +80,18 @@ def database_resource() -> DatabaseResource:
 
 
 def quickbooks_resource() -> QuickBooksResource:
+    current = config.settings()
     return QuickBooksResource(
-        environment=config.quickbooks_environment(),
+        environment=current.environment,
         client_id=_env("QB_CLIENT_ID"),
         client_secret=_env("QB_CLIENT_SECRET"),
         realm_id=_env("QB_REALM_ID"),
-        redirect_uri=os.environ.get("QB_REDIRECT_URI", "http://127.0.0.1:8766/callback"),
+        redirect_uri=current.redirect_uri,
         sandbox_connection_file=str(config.sandbox_connection_file()),
         token_key=_env("QB_TOKEN_KEY"),
-        timeout_seconds=float(os.environ.get("QB_TIMEOUT_SECONDS", "30")),
-        retries=int(os.environ.get("QB_RETRIES", "3")),
-        batch_size=int(os.environ.get("QB_BATCH_SIZE", "30")),
-        throttle_wait_seconds=float(os.environ.get("QB_THROTTLE_WAIT_SECONDS", "60")),
-        default_income_account_id=os.environ.get("QB_DEFAULT_INCOME_ACCOUNT_ID", ""),
+        timeout_seconds=current.timeout_seconds,
+        retries=current.retries,
+        batch_size=current.batch_size,
+        throttle_wait_seconds=current.throttle_wait_seconds,
+        default_income_account_id=current.default_income_account_id,
     )

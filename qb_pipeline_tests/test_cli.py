@@ -116,3 +116,24 @@ def test_a_run_against_intuit_without_a_token_key_writes_no_key_file(database_ur
     with pytest.raises(TokenKeyError, match="QB_TOKEN_KEY is not set"):
         resource.gateway(DatabaseResource(url=database_url))
     assert not (tmp_path / "pod" / "token.key").exists()
+
+
+@pytest.mark.parametrize(("variable", "value", "allowed"), [
+    ("QB_SYNC_FREQUENCY_HOURS", "0", "a whole number from 1 to 24"),
+    ("QB_SYNC_FREQUENCY_HOURS", "two", "a whole number from 1 to 24"),
+    ("QB_AUTO_SYNC_ORDERS", "maybe", "true or false"),
+    ("QB_ENVIRONMENT", "prod", "sandbox-local or sandbox or production"),
+    ("QB_TIMEOUT_SECONDS", "-1", "seconds, 0.1 to 600"),
+])
+def test_a_bad_setting_is_one_line_naming_the_variable_and_what_it_allows(run, variable, value, allowed):
+    result = run("status", check=False, env={variable: value})
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [f"Error: {variable}={value!r} is not allowed: use {allowed}"]
+
+
+def test_the_code_location_refuses_a_bad_setting_with_that_line(tmp_path):
+    env = {**os.environ, "QB_SYNC_FREQUENCY_HOURS": "25", "QB_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", "import qb_pipeline.definitions"], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode != 0
+    assert "SettingsError: QB_SYNC_FREQUENCY_HOURS='25' is not allowed: use a whole number from 1 to 24" in result.stderr

@@ -40,11 +40,13 @@ def running_stack(home, **extra_env: str):
                  timeout=180, what="the Dagster UI")
         assert process.poll() is None, process.stdout.read()[-3000:]
         yield {"ui": f"http://127.0.0.1:{ui_port}", "sandbox": SandboxClient(home / "data" / "sandbox" / "connection.json"),
-               "env": env, "ui_port": ui_port}
+               "env": env, "ui_port": ui_port, "sandbox_port": sandbox_port, "home": home, "process": process}
     finally:
-        os.killpg(process.pid, signal.SIGINT)
         try:
+            os.killpg(process.pid, signal.SIGINT)
             process.wait(60)
+        except ProcessLookupError:
+            pass  # a test stopped it already
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
 
@@ -117,3 +119,45 @@ def test_the_ui_shows_the_assets_and_the_sensor(stack):
     assert "new_orders_sensor" in automation and "hourly_sync" in automation
     _render(f"{stack['ui']}/asset-groups", screenshot=ARTIFACTS / "asset-graph.png")
     assert (ARTIFACTS / "asset-graph.png").stat().st_size > 10_000
+
+
+def dev(stack, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """Another `qb-pipeline dev`, as a user would start a second one."""
+    return subprocess.run([*CLI, "dev", *args], cwd=PROJECT_DIR, env={**stack["env"], **env}, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_a_second_make_dev_on_the_same_data_folder_changes_nothing(stack, tmp_path):
+    connection_file = stack["home"] / "data" / "sandbox" / "connection.json"
+    before = (connection_file.stat().st_mtime, connection_file.read_text())
+    second = dev(stack, "--port", str(free_port()), "--sandbox-port", str(free_port()),
+                 "--data-dir", str(stack["home"] / "data"), "--dagster-home", str(tmp_path / "other-home"))
+    assert second.returncode != 0 and "Traceback" not in second.stderr
+    assert "already running" in second.stderr and f"UI {stack['ui']}" in second.stderr
+    assert (connection_file.stat().st_mtime, connection_file.read_text()) == before
+    assert stack["sandbox"].control("GET", "settings")["limits"] == "off"  # the first one still serves
+
+
+def test_a_busy_port_or_a_bad_setting_starts_nothing(stack, tmp_path):
+    sandbox_port = free_port()
+    busy = dev(stack, "--port", str(stack["ui_port"]), "--sandbox-port", str(sandbox_port),
+               "--data-dir", str(tmp_path / "data"), "--dagster-home", str(tmp_path / "home"))
+    assert busy.returncode != 0 and f"port {stack['ui_port']} already in use" in busy.stderr
+    bad = dev(stack, "--port", str(free_port()), "--sandbox-port", str(sandbox_port), "--data-dir",
+              str(tmp_path / "data"), "--dagster-home", str(tmp_path / "home"), QB_DEMO_ORDERS_PER_MINUTE="lots")
+    assert bad.returncode != 0 and bad.stderr.strip().splitlines() == [
+        "Error: QB_DEMO_ORDERS_PER_MINUTE='lots' is not allowed: use a number from 0 to 600"]
+    assert not (tmp_path / "data" / "qb_pipeline.sqlite").exists()  # nothing was touched
+
+
+def test_ctrl_c_stops_every_process_it_started(stack):
+    import socket
+
+    process = stack["process"]
+    os.killpg(process.pid, signal.SIGINT)
+    process.wait(60)
+    with pytest.raises(ProcessLookupError):  # no process of its group is left
+        os.killpg(process.pid, 0)
+    for port in (stack["ui_port"], stack["sandbox_port"]):
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"

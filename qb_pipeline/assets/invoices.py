@@ -1,6 +1,6 @@
 """The `invoices` asset: new orders become QuickBooks invoices, and QuickBooks invoices are mirrored."""
 
-import os
+from qb_pipeline import config
 import time
 
 import dagster as dg
@@ -18,7 +18,6 @@ from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.invoices import STALE_CLAIM_AFTER, orders_name_unknown_records, push_orders
 from qb_pipeline.sync.pull import pull_name_list
 
-ORDERS_PER_RUN = int(os.environ.get("QB_ORDERS_PER_RUN", "5000"))
 
 
 @dg.asset(group_name=GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, deps=[orders, customers, items, price_levels])
@@ -35,7 +34,7 @@ def invoices(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
                 pull_name_list(gateway, database.engine, entity, progress=context.log.info)
         income_account = income_account_for_new_items(quickbooks, database, gateway)
         try:
-            pushed = push_orders(gateway, database.engine, context.run.run_id, limit=ORDERS_PER_RUN,
+            pushed = push_orders(gateway, database.engine, context.run.run_id, limit=config.settings().orders_per_run,
                                  stale_after=STALE_CLAIM_AFTER, default_income_account_id=income_account,
                                  progress=context.log.info)
         except QuickBooksSetupError as error:  # a QuickBooks setting to change: one sentence, no traceback

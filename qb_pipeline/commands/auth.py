@@ -116,5 +116,5 @@ def new_key_command() -> None:
 
 
 def _cipher() -> TokenCipher:
-    return TokenCipher(load_or_create_key(os.environ.get("QB_TOKEN_KEY"), config.data_dir(),
-                                          config.quickbooks_environment()))
+    current = config.settings()
+    return TokenCipher(load_or_create_key(current.token_key or None, current.resolved_data_dir, current.environment))

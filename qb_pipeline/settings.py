@@ -1,0 +1,151 @@
+"""Every setting, checked in one place: environment variables → one typed, validated `Settings`.
+
+A bad value stops whatever is starting — `make dev`, a CLI command, the Dagster code location — with
+one line naming the variable and the values it allows, before anything runs. Every variable is
+listed in the README.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("sandbox-local", "sandbox", "production")
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+class SettingsError(ValueError):
+    """One line: the variable, the value given, and what it allows."""
+
+
+def _flag(text: str) -> bool:
+    if text.lower() in TRUE:
+        return True
+    if text.lower() in FALSE:
+        return False
+    raise ValueError
+
+
+def _number(kind: type, low: float | None = None, high: float | None = None) -> Callable[[str], Any]:
+    def parse(text: str):
+        value = kind(text)
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ValueError
+        return value
+    return parse
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in allowed:
+            raise ValueError
+        return text
+    return parse
+
+
+@dataclass(frozen=True)
+class Spec:
+    variable: str
+    parse: Callable[[str], Any]
+    allows: str  # what to tell a person who got it wrong
+
+
+# field name → how its variable is read; a field absent from the environment keeps its default.
+SPECS = {
+    "data_dir": Spec("QB_DATA_DIR", Path, "a folder"),
+    "database_url": Spec("QB_DATABASE_URL", str, "a SQLAlchemy URL"),
+    "environment": Spec("QB_ENVIRONMENT", _choice(*ENVIRONMENTS), " or ".join(ENVIRONMENTS)),
+    "sandbox_connection_file": Spec("QB_SANDBOX_CONNECTION_FILE", Path, "a file"),
+    "sandbox_port": Spec("QB_SANDBOX_PORT", _number(int, 1, 65535), "a port number, 1 to 65535"),
+    "client_id": Spec("QB_CLIENT_ID", str, "your Intuit app's client id"),
+    "client_secret": Spec("QB_CLIENT_SECRET", str, "your Intuit app's client secret"),
+    "realm_id": Spec("QB_REALM_ID", str, "the QuickBooks company id"),
+    "redirect_uri": Spec("QB_REDIRECT_URI", str, "a URL"),
+    "token_key": Spec("QB_TOKEN_KEY", str, "a key from `qb-pipeline auth new-key`"),
+    "timeout_seconds": Spec("QB_TIMEOUT_SECONDS", _number(float, 0.1, 600), "seconds, 0.1 to 600"),
+    "retries": Spec("QB_RETRIES", _number(int, 0, 10), "a whole number from 0 to 10"),
+    "batch_size": Spec("QB_BATCH_SIZE", _number(int, 1, 30), "a whole number from 1 to 30"),
+    "throttle_wait_seconds": Spec("QB_THROTTLE_WAIT_SECONDS", _number(float, 0, 600), "seconds, 0 to 600"),
+    "default_income_account_id": Spec("QB_DEFAULT_INCOME_ACCOUNT_ID", str, "a QuickBooks account id"),
+    "sync_frequency_hours": Spec("QB_SYNC_FREQUENCY_HOURS", _number(int, 1, 24), "a whole number from 1 to 24"),
+    "auto_sync_customers": Spec("QB_AUTO_SYNC_CUSTOMERS", _flag, "true or false"),
+    "auto_sync_items": Spec("QB_AUTO_SYNC_ITEMS", _flag, "true or false"),
+    "auto_sync_pricing": Spec("QB_AUTO_SYNC_PRICING", _flag, "true or false"),
+    "auto_sync_orders": Spec("QB_AUTO_SYNC_ORDERS", _flag, "true or false"),
+    "sensor_interval_seconds": Spec("QB_SENSOR_INTERVAL_SECONDS", _number(int, 1, 3600),
+                                    "a whole number of seconds from 1 to 3600"),
+    "log_retention_days": Spec("QB_LOG_RETENTION_DAYS", _number(int, 1, 3650), "a whole number of days, 1 to 3650"),
+    "pending_alert_minutes": Spec("QB_PENDING_ALERT_MINUTES", _number(float, 1, 10080), "minutes, 1 to 10080"),
+    "orders_per_run": Spec("QB_ORDERS_PER_RUN", _number(int, 1, 100_000), "a whole number from 1 to 100000"),
+    "pricing_drop_dir": Spec("QB_PRICING_DROP_DIR", Path, "a folder"),
+    "demo_orders_per_minute": Spec("QB_DEMO_ORDERS_PER_MINUTE", _number(float, 0, 600), "a number from 0 to 600"),
+    "max_runtime_seconds": Spec("QB_MAX_RUNTIME_SECONDS", _number(int, 60, 7 * 86400),
+                                "a whole number of seconds from 60 to 604800"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path(".data")
+    database_url: str | None = None
+    environment: str = "sandbox-local"
+    sandbox_connection_file: Path | None = None
+    sandbox_port: int = 8765
+    client_id: str = ""
+    client_secret: str = ""
+    realm_id: str = ""
+    redirect_uri: str = "http://127.0.0.1:8766/callback"
+    token_key: str = ""
+    timeout_seconds: float = 30.0
+    retries: int = 3
+    batch_size: int = 30
+    throttle_wait_seconds: float = 60.0
+    default_income_account_id: str = ""
+    sync_frequency_hours: int = 1
+    auto_sync_customers: bool = True
+    auto_sync_items: bool = True
+    auto_sync_pricing: bool = True
+    auto_sync_orders: bool = True
+    sensor_interval_seconds: int = 2
+    log_retention_days: int = 30
+    pending_alert_minutes: float = 15.0
+    orders_per_run: int = 5000
+    pricing_drop_dir: Path | None = None
+    demo_orders_per_minute: float = 0.0
+    max_runtime_seconds: int = 3600
+
+    def __repr__(self) -> str:  # the secrets never reach a log line through a repr
+        return f"Settings(environment={self.environment!r}, data_dir={str(self.data_dir)!r})"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, spec in SPECS.items():
+            raw = environ.get(spec.variable)
+            if raw is None or raw.strip() == "":
+                continue
+            try:
+                values[name] = spec.parse(raw.strip())
+            except (ValueError, TypeError):
+                shown = "<hidden>" if name in ("client_secret", "token_key") else repr(raw)
+                raise SettingsError(f"{spec.variable}={shown} is not allowed: use {spec.allows}") from None
+        return cls(**values)
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        """QB_DATABASE_URL, else the SQLite file under the data folder."""
+        return self.database_url or f"sqlite:///{self.resolved_data_dir / 'qb_pipeline.sqlite'}"
+
+    def auto_sync(self, kind: str) -> bool:
+        return getattr(self, f"auto_sync_{kind}")
+
+
+assert set(SPECS) == {f.name for f in fields(Settings)}, "every setting has its variable, and only one"
