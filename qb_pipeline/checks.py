@@ -18,6 +18,7 @@ from qb_pipeline.quickbooks.errors import QuickBooksError
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.invoice_draft import OrderRejected, draft_invoice
 from qb_pipeline.sync.invoices import CUSTOM_NUMBERS_OFF
+from qb_pipeline.sync.order_actions import order_counts
 
 UNLINKED_GRACE = timedelta(hours=1)
 REFRESH_TOKEN_WARNING = timedelta(days=14)
@@ -86,6 +87,19 @@ def orders_not_waiting(database: DatabaseResource) -> dg.AssetCheckResult:
                      else "no order is waiting"),
         metadata={"orders_waiting_too_long": len(waiting)},
     )
+
+
+@dg.asset_check(asset=invoices, description=(
+    "No order is failed or blocked: each one that is waits for a person (or for a customer or item to reach "
+    "QuickBooks). `qb-pipeline orders list --status failed` shows them; `orders retry` sends them again."))
+def no_failed_orders(database: DatabaseResource) -> dg.AssetCheckResult:
+    with database.session() as session:
+        counts = order_counts(session)
+    stuck = (f"{counts.failed} orders failed and {counts.blocked} blocked; the oldest, {counts.oldest_stuck}, since "
+             f"{counts.oldest_stuck_at:%Y-%m-%d %H:%M} UTC: see `qb-pipeline orders list --status failed`"
+             if counts.stuck else "no order is failed or blocked")
+    return dg.AssetCheckResult(passed=not counts.stuck, description=stuck,
+                               metadata={"failed": counts.failed, "blocked": counts.blocked})
 
 
 @dg.asset_check(asset=invoices, description=(

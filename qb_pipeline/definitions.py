@@ -10,20 +10,21 @@ from qb_pipeline.checks import (
     customers_linked,
     invoice_totals_reconcile,
     items_linked,
+    no_failed_orders,
     orders_not_waiting,
     quickbooks_connection,
     unique_doc_numbers,
 )
-from qb_pipeline.jobs import hourly_sync_job, push_invoices_job
+from qb_pipeline.jobs import hourly_sync_job, push_invoices_job, retry_orders_job
 from qb_pipeline.resources import database_resource, quickbooks_resource
 from qb_pipeline.schedules import hourly_sync
 from qb_pipeline.sensors import new_orders_sensor
 
 defs = dg.Definitions(
     assets=[orders, customers, items, price_levels, invoices],
-    asset_checks=[customers_linked, items_linked, quickbooks_connection, orders_not_waiting,
+    asset_checks=[customers_linked, items_linked, quickbooks_connection, orders_not_waiting, no_failed_orders,
                   invoice_totals_reconcile, unique_doc_numbers],
-    jobs=[hourly_sync_job, push_invoices_job],
+    jobs=[hourly_sync_job, push_invoices_job, retry_orders_job],
     schedules=[hourly_sync],
     sensors=[new_orders_sensor],
     resources={"database": database_resource(), "quickbooks": quickbooks_resource()},

@@ -3,6 +3,9 @@
 import dagster as dg
 
 from qb_pipeline import config
+from qb_pipeline.assets.activity import record_activity
+from qb_pipeline.resources import DatabaseResource
+from qb_pipeline.sync.order_actions import retry_orders
 
 AUTO_SYNC_ASSETS = {"customers": "customers", "items": "items", "pricing": "price_levels", "orders": "invoices"}
 REALM_TAG = "qb_pipeline/realm"  # dagster.yaml limits runs per value of this tag to one
@@ -32,3 +35,28 @@ push_invoices_job = dg.define_asset_job(
     description="New orders to QuickBooks invoices (launched by new_orders_sensor).",
     tags=realm_tags(),
 )
+
+
+class RetryOrdersConfig(dg.Config):
+    order_numbers: list[str] = []
+    all_failed: bool = False
+
+
+@dg.op(description="Failed or blocked orders back to pending; new_orders_sensor pushes them within seconds.")
+def retry_orders_op(context: dg.OpExecutionContext, config: RetryOrdersConfig, database: DatabaseResource) -> None:
+    if not config.order_numbers and not config.all_failed:
+        raise dg.Failure(description="say which orders: order_numbers: [SO-1, …], or all_failed: true")
+    with database.session() as session:
+        retried, not_retried = retry_orders(session, config.order_numbers, all_failed=config.all_failed)
+    context.log.info(f"{len(retried)} orders go again: {', '.join(retried[:20]) or 'none'}")
+    if not_retried:
+        context.log.warning(f"not failed or blocked (or no such order): {', '.join(not_retried)}")
+    record_activity(database, entity="Orders", outcome="SUCCESS", processed=len(retried),
+                    message=f"Sent {len(retried)} failed or blocked orders again (a person asked)",
+                    run_id=context.run.run_id)
+
+
+@dg.job(description=("Send failed or blocked orders again: run config `order_numbers` (a list) or "
+                     "`all_failed: true`. The same as `qb-pipeline orders retry`."))
+def retry_orders_job():
+    retry_orders_op()

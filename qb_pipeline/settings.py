@@ -82,6 +82,7 @@ SPECS = {
     "orders_per_run": Spec("QB_ORDERS_PER_RUN", _number(int, 1, 100_000), "a whole number from 1 to 100000"),
     "pricing_drop_dir": Spec("QB_PRICING_DROP_DIR", Path, "a folder"),
     "demo_orders_per_minute": Spec("QB_DEMO_ORDERS_PER_MINUTE", _number(float, 0, 600), "a number from 0 to 600"),
+    "dagster_home": Spec("DAGSTER_HOME", Path, "a folder"),
     "max_runtime_seconds": Spec("QB_MAX_RUNTIME_SECONDS", _number(int, 60, 7 * 86400),
                                 "a whole number of seconds from 60 to 604800"),
 }
@@ -116,6 +117,7 @@ class Settings:
     pricing_drop_dir: Path | None = None
     demo_orders_per_minute: float = 0.0
     max_runtime_seconds: int = 3600
+    dagster_home: Path | None = None  # unset: the folder `make dev` uses (.dagster_home), where it exists
 
     def __repr__(self) -> str:  # the secrets never reach a log line through a repr
         return f"Settings(environment={self.environment!r}, data_dir={str(self.data_dir)!r})"

@@ -123,5 +123,5 @@ def test_asset_graph_snapshot():
         "invoices": ("quickbooks", ["customers", "items", "orders", "price_levels"]),
     }
     assert {key.name for key in graph.asset_check_keys} == {
-        "customers_linked", "items_linked", "quickbooks_connection", "orders_not_waiting",
+        "customers_linked", "items_linked", "quickbooks_connection", "orders_not_waiting", "no_failed_orders",
         "invoice_totals_reconcile", "unique_doc_numbers"}

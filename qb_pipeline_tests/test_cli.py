@@ -10,6 +10,7 @@ import sys
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from qb_pipeline_tests.helpers import free_port
 
@@ -137,3 +138,66 @@ def test_the_code_location_refuses_a_bad_setting_with_that_line(tmp_path):
                             text=True, timeout=120)
     assert result.returncode != 0
     assert "SettingsError: QB_SYNC_FREQUENCY_HOURS='25' is not allowed: use a whole number from 1 to 24" in result.stderr
+
+
+@pytest.mark.parametrize(("line", "said"), [("Rocks:-2", "greater than zero"), ("Rocks:0", "greater than zero"),
+                                            ("Rocks:2:9.995", "at most two decimals"),
+                                            ("Rocks:two", "must be numbers")])
+def test_orders_add_refuses_what_it_can_know_is_wrong(run, line, said):
+    bad = run("orders", "add", "--customer", "Cool Cars", "--line", line, check=False)
+    assert bad.returncode == 2 and said in bad.stderr
+    assert json.loads(run("orders", "list", "--json").stdout) == []
+
+
+def test_failed_orders_are_listed_and_sent_again(run):
+    from qb_pipeline.db.models import Order, OrderStatus
+    from qb_pipeline.db.session import make_engine, session_scope
+
+    added = run("orders", "add", "--customer", "Nobody Yet", "--line", "Rocks:1", "--number", "F-1")
+    assert "warning: no customer 'Nobody Yet' here yet" in added.stderr
+    run("orders", "add", "--customer", "Nobody Yet", "--line", "Rocks:1", "--number", "F-2")
+    engine = make_engine(f"sqlite:///{run.env['QB_DATA_DIR']}/qb_pipeline.sqlite")
+    with session_scope(engine) as session:  # as the push leaves them
+        for order in session.scalars(sa.select(Order)):
+            order.status, order.status_reason = OrderStatus.FAILED, "customer 'Nobody Yet' is not in the customer list"
+    listed = run("orders", "list", "--status", "failed").stdout
+    assert "F-1" in listed and "F-2" in listed and "not in the customer list" in listed
+    assert "1 order goes again: F-1" in run("orders", "retry", "F-1").stdout
+    assert [o["order_number"] for o in json.loads(run("orders", "list", "--status", "pending", "--json").stdout)] == \
+        ["F-1"]
+    unknown = run("orders", "retry", "F-1", "NOPE", check=False)  # F-1 is pending now
+    assert unknown.returncode == 1 and "not failed or blocked, or no such order: F-1, NOPE" in unknown.stderr
+    assert "1 order goes again: F-2" in run("orders", "retry", "--all-failed").stdout
+    assert "Sent 1 failed or blocked orders again" in run("log", "--since", "1h").stdout
+
+
+def test_status_tells_the_truth_about_the_connection_and_automation(run):
+    from datetime import timedelta
+
+    from qb_pipeline.commands.status import connection_state
+    from qb_pipeline.db.models import QBToken
+    from qb_pipeline.db.types import utcnow
+    from qb_pipeline.settings import Settings
+
+    shown = json.loads(run("status", "--json").stdout)
+    assert shown["quickbooks"]["state"] == "connects on first sync" and not shown["quickbooks"]["connected"]
+    assert set(shown["automation"].values()) == {"RUNNING (by default; no Dagster instance here yet: start make dev)"}
+    intuit = run("status", "--json", env={"QB_ENVIRONMENT": "production", "QB_TOKEN_KEY": "x" * 43 + "="})
+    assert json.loads(intuit.stdout)["quickbooks"]["state"] == \
+        "not configured: set QB_CLIENT_ID, QB_CLIENT_SECRET, QB_REALM_ID"
+
+    now = utcnow()
+    token = QBToken(realm_id="42", refresh_token_encrypted="x", last_success_at=now - timedelta(hours=3))
+    assert connection_state(Settings(), token, "QuickBooks is not reachable: ConnectionError", now) == (
+        False, "last successful call 3 hours ago: QuickBooks is not reachable: ConnectionError")
+    token.last_success_at = now - timedelta(minutes=5)
+    assert connection_state(Settings(), token, None, now) == (True, "connected to company 42")
+    other = Settings(environment="production", client_id="i", client_secret="s", realm_id="7")
+    assert connection_state(other, token, None, now)[1].startswith("not connected to company 7 (the stored tokens")
+
+
+def test_log_filters_are_checked_and_an_empty_answer_says_what_was_asked(run):
+    assert run("log", "--entity", "invoice", check=False).returncode == 2
+    assert run("log", "--limit", "-1", check=False).returncode == 2
+    assert run("log", "--failed").stdout.strip() == "no failed or partial activity since 7d"
+    assert run("log", "--entity", "Invoices", "--since", "1h").stdout.strip() == "no invoices activity since 1h"

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from qb_pipeline import config
 from qb_pipeline.db import queries
-from qb_pipeline.db.models import Item
+from qb_pipeline.db.models import Item, SyncLog
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 
@@ -18,6 +18,15 @@ def record_activity(database: DatabaseResource, **entry) -> None:
     with database.session() as session:
         queries.append_sync_log(session, **entry)
         queries.prune_sync_log(session, retention_days=config.log_retention_days())
+
+
+def recent_activity(session, limit: int = 15) -> str:
+    """The activity log's newest rows as a Markdown table (shown on the asset's page in the UI)."""
+    rows = session.scalars(sa.select(SyncLog).order_by(SyncLog.logged_at.desc(), SyncLog.id.desc()).limit(limit))
+    lines = ["| when (UTC) | what | outcome | message |", "| --- | --- | --- | --- |"]
+    lines += [f"| {row.logged_at:%Y-%m-%d %H:%M:%S} | {row.entity} | {row.outcome} | "
+              f"{row.message.replace('|', '/')[:200]} |" for row in rows]
+    return "\n".join(lines)
 
 
 @contextmanager

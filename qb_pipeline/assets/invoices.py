@@ -6,7 +6,7 @@ import time
 import dagster as dg
 import sqlalchemy as sa
 
-from qb_pipeline.assets.activity import failure_logged, income_account_for_new_items, record_activity
+from qb_pipeline.assets.activity import failure_logged, income_account_for_new_items, recent_activity, record_activity
 from qb_pipeline.assets.name_lists import GROUP, OWNERS, customers, items
 from qb_pipeline.assets.orders import orders
 from qb_pipeline.assets.price_levels import price_levels
@@ -16,6 +16,7 @@ from qb_pipeline.quickbooks.errors import QuickBooksSetupError
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.invoices import STALE_CLAIM_AFTER, orders_name_unknown_records, push_orders
+from qb_pipeline.sync.order_actions import order_counts, revive_orders_naming_known_records
 from qb_pipeline.sync.pull import pull_name_list
 
 
@@ -32,6 +33,8 @@ def invoices(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
             context.log.info("orders name customers or items not mirrored yet: pulling what changed first")
             for entity in ("Customer", "Item"):
                 pull_name_list(gateway, database.engine, entity, progress=context.log.info)
+            with database.session() as session:
+                revive_orders_naming_known_records(session)
         income_account = income_account_for_new_items(quickbooks, database, gateway)
         try:
             pushed = push_orders(gateway, database.engine, context.run.run_id, limit=config.settings().orders_per_run,
@@ -47,6 +50,7 @@ def invoices(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
         pending, oldest = session.execute(
             sa.select(sa.func.count(), sa.func.min(Order.created_at)).where(Order.status == OrderStatus.PENDING)
         ).one()
+        counts = order_counts(session)
         outcome = "PARTIAL" if pushed.failed or pushed.blocked else "SUCCESS"
         message = (f"Synced {pushed.pushed} new invoices"
                    + (f", linked {pushed.linked} already in QuickBooks" if pushed.linked else "")
@@ -57,6 +61,14 @@ def invoices(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
     record_activity(database, entity="Invoices", outcome=outcome, message=message, processed=pushed.processed,
                     failed=pushed.failed + pushed.blocked, run_id=context.run.run_id, duration_seconds=seconds)
     context.log.info(f"INVOICES: {outcome} - {message}")
+    with database.session() as session:
+        recent = recent_activity(session)
+    # The orders table is written by the order-entry app, not by a run: observe it, so its page has numbers.
+    context.log_event(dg.AssetObservation(asset_key="orders", metadata={
+        "pending": counts.pending, "pushing": counts.pushing, "synced": counts.synced, "failed": counts.failed,
+        "blocked": counts.blocked,
+        "newest_order_at": dg.MetadataValue.timestamp(counts.newest_order_at) if counts.newest_order_at else "none",
+    }))
     return dg.MaterializeResult(metadata={
         "pushed": int(pushed.pushed),
         "linked_existing": int(pushed.linked),
@@ -70,7 +82,13 @@ def invoices(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
         "open_balance": float(mirrored.open_balance),
         "paid_invoices": int(mirrored.paid),
         "unpaid_invoices": int(mirrored.unpaid),
+        # every order now, not only this run's: a failure stays visible until someone deals with it
+        "orders_pending": int(counts.pending),
+        "orders_failed": int(counts.failed),
+        "orders_blocked": int(counts.blocked),
+        "orders_synced": int(counts.synced),
         "api_calls": int(gateway.stats.total_calls),
         "retries": int(gateway.stats.retries),
         "seconds": float(round(seconds, 3)),
+        "recent_activity": dg.MetadataValue.md(recent),
     })

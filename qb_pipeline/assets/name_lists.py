@@ -8,6 +8,7 @@ import dagster as dg
 from qb_pipeline.assets.activity import failure_logged, income_account_for_new_items, record_activity
 from qb_pipeline.db import queries
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
+from qb_pipeline.sync.order_actions import revive_orders_naming_known_records
 from qb_pipeline.sync.pull import pull_name_list
 from qb_pipeline.sync.push import push_name_list
 
@@ -30,6 +31,7 @@ def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksReso
         context.log.warning(error)
     seconds = time.monotonic() - started
     with database.session() as session:
+        released = revive_orders_naming_known_records(session)
         linked, total = queries.link_coverage(session, entity)
         outcome = "PARTIAL" if pushed.failed else "SUCCESS"
         message = (f"Synced {pulled.new} new {label.lower()} from QuickBooks ({pulled.mode}, {pulled.pulled} read); "
@@ -40,6 +42,9 @@ def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksReso
                     processed=pulled.pulled + pushed.created + pushed.updated, failed=pushed.failed,
                     run_id=context.run.run_id, duration_seconds=seconds)
     context.log.info(f"{label.upper()}: {outcome} - {message}")
+    if released:
+        context.log.info(f"{len(released)} orders that named a {entity.lower()} unknown until now go again: "
+                         + ", ".join(released[:10]))
     stats = gateway.stats
     return dg.MaterializeResult(metadata={
         "dagster/row_count": int(total),
@@ -56,6 +61,7 @@ def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksReso
         "retries": int(stats.retries),
         "throttle_waits": int(gateway.throttle.waits),
         "seconds": float(round(seconds, 3)),
+        "orders_released": len(released),
         "pull_mode": pulled.mode,
     })
 

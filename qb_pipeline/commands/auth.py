@@ -100,9 +100,10 @@ def connect(no_browser: bool, timeout: int) -> None:
 def auth_status() -> None:
     """Realm, access and refresh token expiry, last refresh, last successful call."""
     qb = collect_status(database())["quickbooks"]
-    if not qb["connected"]:
-        raise click.ClickException("not connected: run `qb-pipeline auth connect`")
-    click.echo(f"company {qb['realm_id']} ({qb['environment']})\n"
+    if qb["realm_id"] is None:
+        raise click.ClickException(qb["state"] if qb["state"].startswith("not configured")
+                                   else "not connected: run `qb-pipeline auth connect`")
+    click.echo(f"company {qb['realm_id']} ({qb['environment']}): {qb['state']}\n"
                f"access token expires  {qb['access_token_expires_at']}\n"
                f"refresh token expires {qb['refresh_token_expires_at']}\n"
                f"last refresh          {qb['last_successful_refresh'] or 'never'}\n"

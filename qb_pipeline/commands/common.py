@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import click
 import sqlalchemy as sa
 from click import ClickException
 
@@ -21,3 +28,42 @@ def database() -> sa.Engine:
     if current != head_revision():
         raise ClickException(f"the database {redact_url(url)} is not up to date: run `qb-pipeline db upgrade`")
     return engine
+
+
+MAKE_DEV_DAGSTER_HOME = Path(".dagster_home")  # what `qb-pipeline dev` (make dev) uses by default
+
+
+def dagster_home() -> Path | None:
+    """DAGSTER_HOME, else the folder make dev uses, when it has been set up here."""
+    home = config.settings().dagster_home or MAKE_DEV_DAGSTER_HOME
+    return home.resolve() if (home / "dagster.yaml").exists() else None
+
+
+@contextmanager
+def dagster_instance() -> Iterator[object | None]:
+    """The Dagster instance make dev (or your deployment) runs, or None when there is none here."""
+    home = dagster_home()
+    if home is None:
+        yield None
+        return
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        yield instance
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """An age (30m, 2h, 7d) or an ISO date-time (UTC when it has no offset)."""
+    match = re.fullmatch(r"(\d+)\s*([mhd])", text.strip())
+    if match:
+        amount, unit = int(match[1]), match[2]
+        return now - {"m": timedelta(minutes=amount), "h": timedelta(hours=amount), "d": timedelta(days=amount)}[unit]
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: use 30m, 2h, 7d or an ISO date-time", param_hint="--since") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"

@@ -8,10 +8,12 @@ from decimal import Decimal, InvalidOperation
 import click
 import sqlalchemy as sa
 
-from qb_pipeline.commands.common import database
-from qb_pipeline.db.models import Order, OrderLine
+from qb_pipeline.commands.common import database, parse_since
+from qb_pipeline.db import queries
+from qb_pipeline.db.models import Customer, Item, Order, OrderLine, OrderStatus
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import plain_decimal, utcnow
+from qb_pipeline.sync.order_actions import list_orders, retry_orders
 
 
 @click.group()
@@ -20,15 +22,22 @@ def orders() -> None:
 
 
 def _line(text: str) -> tuple[str, Decimal, Decimal | None]:
+    """ITEM:QTY[:PRICE], refusing what is wrong whatever QuickBooks holds: a quantity that is not a
+    positive number, a price that is not a number of at most two decimals."""
     parts = text.rsplit(":", 2)
-    if len(parts) < 2:
+    if len(parts) < 2 or not parts[0].strip():
         raise click.BadParameter(f"{text!r}: write ITEM:QTY or ITEM:QTY:PRICE", param_hint="--line")
     try:
-        if len(parts) == 3:
-            return parts[0], Decimal(parts[1]), Decimal(parts[2])
-        return parts[0], Decimal(parts[1]), None
+        quantity = Decimal(parts[1])
+        price = Decimal(parts[2]) if len(parts) == 3 else None
     except InvalidOperation:
         raise click.BadParameter(f"{text!r}: quantity and price must be numbers", param_hint="--line") from None
+    if not quantity.is_finite() or quantity <= 0:
+        raise click.BadParameter(f"{text!r}: the quantity must be greater than zero", param_hint="--line")
+    if price is not None and (not price.is_finite() or price < 0 or price != price.quantize(Decimal("0.01"))):
+        raise click.BadParameter(f"{text!r}: the price must be a number of at most two decimals, not negative",
+                                 param_hint="--line")
+    return parts[0], quantity, price
 
 
 @orders.command("add")
@@ -45,6 +54,13 @@ def add(customer: str, lines: tuple[str, ...], number: str | None, memo: str | N
     with session_scope(engine) as session:
         if session.scalar(sa.select(Order.id).where(Order.order_number == number)):
             raise click.ClickException(f"order {number} already exists")
+        # An unknown name is accepted (it may exist in QuickBooks and arrive with the next sync), but said.
+        for kind, model, column, name in [("customer", Customer, Customer.display_name, customer),
+                                          *(("item", Item, Item.name, item) for item, _q, _p in parsed)]:
+            if not session.scalar(sa.select(sa.func.count()).select_from(model)
+                                  .where(sa.func.lower(column) == name.strip().lower())):
+                click.echo(f"warning: no {kind} {name!r} here yet: the order waits until a sync brings it in "
+                           "from QuickBooks, or fails with a reason", err=True)
         session.add(Order(order_number=number, customer_name=customer, memo=memo, lines=[
             OrderLine(line_number=n, item_name=item, quantity=qty, unit_price=price)
             for n, (item, qty, price) in enumerate(parsed, start=1)]))
@@ -79,3 +95,46 @@ def show(number: str, as_json: bool) -> None:
         click.echo(f"  reason: {data['reason']}")
     for line in data["lines"]:
         click.echo(f"  {line['item']} × {line['quantity']}" + (f" @ {line['price']}" if line["price"] else ""))
+
+
+@orders.command("list")
+@click.option("--status", "statuses", multiple=True, type=click.Choice([s.value for s in OrderStatus]),
+              help="Only these statuses (repeat for more).")
+@click.option("--since", default=None, help="Only orders created since: an age (6h, 2d) or a date-time.")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_command(statuses: tuple[str, ...], since: str | None, limit: int, as_json: bool) -> None:
+    """Orders, newest first, with their status and, for those that did not go through, why."""
+    with session_scope(database()) as session:
+        found = [{"order_number": o.order_number, "status": o.status.value, "created_at": o.created_at.isoformat(),
+                  "customer": o.customer_name or o.customer_id, "reason": o.status_reason,
+                  "qb_invoice_id": o.qb_invoice_id}
+                 for o in list_orders(session, statuses=[OrderStatus(s) for s in statuses],
+                                      since=parse_since(since, utcnow()) if since else None, limit=limit)]
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    if not found:
+        click.echo("no order matches" + (f" (status {', '.join(statuses)})" if statuses else ""))
+        return
+    for order in found:
+        click.echo(f"{order['order_number']:<22}{order['status']:<9}{order['created_at'][:19]}"
+                   + (f"  invoice {order['qb_invoice_id']}" if order["qb_invoice_id"] else "")
+                   + (f"\n    {order['reason']}" if order["reason"] and order["status"] != "synced" else ""))
+
+
+@orders.command("retry")
+@click.argument("numbers", nargs=-1)
+@click.option("--all-failed", is_flag=True, help="Every failed or blocked order.")
+def retry_command(numbers: tuple[str, ...], all_failed: bool) -> None:
+    """Send failed or blocked orders again: back to pending, pushed within seconds by the sensor."""
+    if not numbers and not all_failed:
+        raise click.UsageError("give order numbers, or --all-failed")
+    with session_scope(database()) as session:
+        retried, not_retried = retry_orders(session, numbers, all_failed=all_failed)
+        queries.append_sync_log(session, entity="Orders", outcome="SUCCESS", processed=len(retried),
+                                message=f"Sent {len(retried)} failed or blocked orders again (a person asked)")
+    click.echo(f"{len(retried)} {'order goes' if len(retried) == 1 else 'orders go'} again"
+               + (f": {', '.join(retried)}" if retried else ""))
+    if not_retried:
+        raise click.ClickException(f"not failed or blocked, or no such order: {', '.join(not_retried)}")

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import click
 import sqlalchemy as sa
 
 from qb_pipeline import config
-from qb_pipeline.commands.common import database
+from qb_pipeline.commands.common import dagster_instance, database, parse_since, plural
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import CustomerItemPrice, CustomerPriceLevel, Order, QBToken, SyncLog
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
+
+
+CONNECTED_MARGIN = timedelta(minutes=30)  # "connected" = QuickBooks answered within one sync interval and this
+LOG_ENTITIES = ["customers", "items", "invoices", "pricing", "orders"]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -31,18 +33,49 @@ def next_run(hours: int, now: datetime) -> datetime:
 
 
 def _automation_states() -> dict[str, str]:
-    """hourly_sync and new_orders_sensor as the Dagster instance knows them (when DAGSTER_HOME is set)."""
-    states = {"hourly_sync": "RUNNING (default)",
-              "new_orders_sensor": "RUNNING (default)" if config.auto_sync("orders") else "STOPPED (default)"}
-    if not os.environ.get("DAGSTER_HOME"):
-        return {name: f"{state}; DAGSTER_HOME not set" for name, state in states.items()}
-    from dagster import DagsterInstance
-
-    with DagsterInstance.get() as instance:
+    """hourly_sync and new_orders_sensor as the Dagster instance that runs them knows them: RUNNING or
+    STOPPED (a state left to the code is the code's default)."""
+    states = {"hourly_sync": "RUNNING", "new_orders_sensor": "RUNNING" if config.auto_sync("orders") else "STOPPED"}
+    with dagster_instance() as instance:
+        if instance is None:
+            return {name: f"{state} (by default; no Dagster instance here yet: start make dev)"
+                    for name, state in states.items()}
         for state in instance.all_instigator_state():
-            if state.name in states:
+            if state.name in states and state.status.value in ("RUNNING", "STOPPED"):
                 states[state.name] = state.status.value
     return states
+
+
+def connection_state(current, token, last_failure: str | None, now: datetime) -> tuple[bool, str]:
+    """(connected, what to tell a person): connected only when QuickBooks answered recently."""
+    if current.environment != "sandbox-local":
+        missing = [name for name, value in (("QB_CLIENT_ID", current.client_id),
+                                            ("QB_CLIENT_SECRET", current.client_secret),
+                                            ("QB_REALM_ID", current.realm_id)) if not value]
+        if missing:
+            return False, f"not configured: set {', '.join(missing)}"
+        if token is not None and token.realm_id != current.realm_id:
+            return False, (f"not connected to company {current.realm_id} (the stored tokens are for "
+                           f"{token.realm_id}): run `qb-pipeline auth connect`")
+    if token is None:
+        return False, ("connects on first sync" if current.environment == "sandbox-local"
+                       else "not connected: run `qb-pipeline auth connect`")
+    recently = timedelta(hours=current.sync_frequency_hours) + CONNECTED_MARGIN
+    if token.last_success_at and now - token.last_success_at <= recently:
+        return True, f"connected to company {token.realm_id}"
+    if token.last_success_at is None:
+        return False, "no successful call yet" + (f": {last_failure}" if last_failure else "")
+    return False, (f"last successful call {_ago(now - token.last_success_at)} ago"
+                   + (f": {last_failure}" if last_failure else ""))
+
+
+def _ago(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 90:
+        return plural(minutes, "minute")
+    if minutes < 48 * 60:
+        return plural(minutes // 60, "hour")
+    return plural(minutes // 1440, "day")
 
 
 def collect_status(engine: sa.Engine) -> dict:
@@ -58,10 +91,14 @@ def collect_status(engine: sa.Engine) -> dict:
                                  .where(CustomerPriceLevel.valid_to.is_(None))) or 0
         last = {row.entity: row for row in session.scalars(
             sa.select(SyncLog).where(SyncLog.id.in_(sa.select(sa.func.max(SyncLog.id)).group_by(SyncLog.entity))))}
+        failure = session.scalars(sa.select(SyncLog.message).where(SyncLog.outcome == "FAILED")
+                                  .order_by(SyncLog.id.desc()).limit(1)).first()
+    connected, state = connection_state(config.settings(), token, failure, now)
     return {
         "quickbooks": {
             "environment": config.quickbooks_environment(),
-            "connected": token is not None,
+            "connected": connected,
+            "state": state,
             "realm_id": token.realm_id if token else None,
             "access_token_expires_at": _iso(token.access_expires_at) if token else None,
             "refresh_token_expires_at": _iso(token.refresh_expires_at) if token else None,
@@ -88,14 +125,13 @@ def status(as_json: bool) -> None:
         click.echo(json.dumps(data, indent=2))
         return
     qb = data["quickbooks"]
-    click.echo(f"QuickBooks     {qb['environment']}: " + (f"connected to company {qb['realm_id']}, refresh token "
-               f"valid until {qb['refresh_token_expires_at'] or 'unknown'}" if qb["connected"]
-               else "not connected (run `qb-pipeline auth connect`)"))
+    click.echo(f"QuickBooks     {qb['environment']}: {qb['state']}"
+               + (f", refresh token valid until {qb['refresh_token_expires_at'] or 'unknown'}" if qb["connected"] else ""))
     for kind in ("customers", "items"):
         click.echo(f"{kind.capitalize():<14} {data[kind]['linked']}/{data[kind]['total']} linked")
     orders = data["orders"]
     click.echo("Orders         " + (", ".join(f"{n} {s}" for s, n in sorted(orders.items())) or "none"))
-    click.echo(f"Pricing        {data['customers_with_custom_pricing']} customers with custom pricing")
+    click.echo(f"Pricing        {plural(data['customers_with_custom_pricing'], 'customer')} with custom pricing")
     for entity, last in sorted(data["last_sync"].items()):
         click.echo(f"Last {entity.lower():<9} {last['at']} {last['outcome']} - {last['message']}")
     click.echo(f"Next sync      {data['next_scheduled_sync']} (every {config.sync_frequency_hours()} h)")
@@ -103,23 +139,12 @@ def status(as_json: bool) -> None:
         click.echo(f"{name:<14} {state}")
 
 
-def parse_since(text: str, now: datetime) -> datetime:
-    match = re.fullmatch(r"(\d+)\s*([mhd])", text.strip())
-    if match:
-        amount, unit = int(match[1]), match[2]
-        return now - {"m": timedelta(minutes=amount), "h": timedelta(hours=amount), "d": timedelta(days=amount)}[unit]
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter(f"{text!r}: use 30m, 2h, 7d or an ISO date-time", param_hint="--since") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 @click.command("log")
 @click.option("--since", default="7d", show_default=True, help="30m, 2h, 7d, or an ISO date-time.")
-@click.option("--entity", default=None, help="customers, items, invoices or pricing.")
+@click.option("--entity", default=None, type=click.Choice(LOG_ENTITIES, case_sensitive=False),
+              help="Only this kind of activity.")
 @click.option("--failed", is_flag=True, help="Only FAILED and PARTIAL entries.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 def log(since: str, entity: str | None, failed: bool, limit: int) -> None:
     """The activity log, newest first."""
     query = sa.select(SyncLog).where(SyncLog.logged_at >= parse_since(since, utcnow()))
@@ -130,6 +155,8 @@ def log(since: str, entity: str | None, failed: bool, limit: int) -> None:
     with session_scope(database()) as session:
         rows = session.scalars(query.order_by(SyncLog.logged_at.desc(), SyncLog.id.desc()).limit(limit)).all()
     if not rows:
-        click.echo("no activity in that window")
+        what = " ".join(part for part in ("failed or partial" if failed else "", entity.lower() if entity else "")
+                        if part)
+        click.echo(f"no {what + ' ' if what else ''}activity since {since}")
     for row in rows:
         click.echo(f"{row.logged_at:%Y-%m-%d %H:%M:%S}  {row.entity}: {row.outcome} - {row.message}")

@@ -28,6 +28,9 @@ MAX_FACTOR = Decimal("1e12")
 # Every invoice names its order in PrivateNote, so anyone (and the tests) can count invoices per order
 # in QuickBooks without trusting DocNumber.
 MARKER_PREFIX = "qb_pipeline order "
+# How a reason says a customer or item name is unknown: such an order goes again by itself once a
+# customers or items sync brings the name in (sync/order_actions.py).
+UNKNOWN_NAME = "add it, or correct the order"
 
 
 def invoice_marker(order_number: str) -> str:
@@ -177,7 +180,7 @@ def _resolve(session, model, row_id, name, name_column, kind: str, where: str | 
         _fail(f"{prefix}no {kind} given")
     matches = session.scalars(sa.select(model).where(sa.func.lower(name_column) == name.strip().lower())).all()
     if not matches:
-        _fail(f"{prefix}{kind} {name!r} is not in the {kind} list: add it, or correct the order")
+        _fail(f"{prefix}{kind} {name!r} is not in the {kind} list: {UNKNOWN_NAME}")
     if len(matches) > 1:
         _fail(f"{prefix}{kind} name {name!r} matches {len(matches)} {kind}s: the order must name one by id")
     return matches[0]

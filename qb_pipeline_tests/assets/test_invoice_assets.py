@@ -165,3 +165,50 @@ def test_a_bad_pricing_file_is_set_aside_and_never_jams_the_drop_folder(sandbox,
     assert meta(result, "invoices")["pushed"] == 1  # the push downstream ran
     # at the price in force when the order was placed, before the new price took effect: 2 × 9.95
     assert sandbox.dump("Invoice")["records"][0]["TotalAmt"] == 19.9
+
+
+def test_no_green_over_a_failure_and_an_unknown_customer_goes_again_once_synced(sandbox, resources, database_url):
+    from qb_pipeline.checks import no_failed_orders
+    from qb_pipeline.jobs import retry_orders_job
+
+    sandbox.seed(preset="demo")
+    engine = make_engine(database_url)
+    assert dg.materialize([customers, items], resources=resources).success
+    with session_scope(engine) as session:
+        session.add_all([
+            Order(order_number="LATE-CUST", customer_name="Brand New Co",
+                  lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("1"))]),
+            Order(order_number="ZERO", customer_name="Cool Cars",
+                  lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("0"))]),
+        ])
+    first = dg.materialize([invoices, no_failed_orders], resources=resources)
+    assert first.success  # the run did its job; the check is what turns red
+    (check,) = first.get_asset_check_evaluations()
+    assert not check.passed and "2 orders failed and 0 blocked" in check.description
+    numbers = meta(first, "invoices")
+    assert (numbers["failed"], numbers["orders_failed"], numbers["orders_synced"]) == (2, 2, 0)
+    assert "INVOICES" in numbers["recent_activity"]
+    (observation,) = [e for e in first.all_events if e.event_type_value == "ASSET_OBSERVATION"]
+    assert observation.asset_key == dg.AssetKey("orders")
+    assert observation.event_specific_data.asset_observation.metadata["failed"].value == 2
+
+    sandbox.qb_client()  # the customer is created in QuickBooks by a person…
+    from qb_pipeline_tests.sandbox.test_conformance_crud import make_customer
+    make_customer(sandbox.qb_client(), "Brand New Co")
+    synced = dg.materialize([customers], resources=resources)  # …and the next customers sync brings it in
+    assert meta(synced, "customers")["orders_released"] == 1
+    again = dg.materialize([invoices, no_failed_orders], resources=resources)
+    assert meta(again, "invoices")["pushed"] == 1
+    (check,) = again.get_asset_check_evaluations()
+    assert "1 orders failed" in check.description and "ZERO" in check.description
+
+    with session_scope(engine) as session:  # a person fixes the order, then sends it again from the UI
+        zero = session.scalars(sa.select(Order).where(Order.order_number == "ZERO")).one()
+        zero.lines[0].quantity = Decimal("2")
+    retried = retry_orders_job.execute_in_process(
+        run_config={"ops": {"retry_orders_op": {"config": {"order_numbers": ["ZERO"]}}}},
+        resources={"database": resources["database"]})
+    assert retried.success
+    final = dg.materialize([invoices, no_failed_orders], resources=resources)
+    assert meta(final, "invoices")["pushed"] == 1 and final.get_asset_check_evaluations()[0].passed
+    assert sorted(r["DocNumber"] for r in sandbox.dump("Invoice")["records"]) == ["LATE-CUST", "ZERO"]
