@@ -23,11 +23,13 @@ FULL = {
     "full_pull": [],
     "push": [],
     "order_latency": ["--orders", "20"],
+    "dev_stop": ["--stops", "10"],
 }
 QUICK = {
     "full_pull": ["--customers", "5000", "--items", "500", "--latency-ms", "20"],
     "push": ["--orders", "300", "--limited-orders", "600", "--limits-factor", "0.5"],
     "order_latency": ["--orders", "3"],
+    "dev_stop": ["--stops", "2"],
 }
 
 
@@ -67,6 +69,11 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
         rows.append((f"order → invoice under make dev ({latency['orders']} orders)",
                      f"median {latency['median_seconds']} s, p95 {latency['p95_seconds']} s",
                      f"sensor interval {latency['sensor_interval_seconds']} s", f"{latency['peak_rss_mb']} MB (stack)"))
+    stop = results.get("dev_stop")
+    if stop:
+        rows.append((f"Ctrl-C to everything stopped under make dev ({stop['stops']} stops)",
+                     f"median {stop['median_seconds']} s, slowest {stop['max_seconds']} s",
+                     f"goal {stop['goal_seconds']} s", ""))
     return rows
 
 

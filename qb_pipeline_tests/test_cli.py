@@ -84,7 +84,7 @@ def test_pricing_import_reports_bad_lines_and_export_round_trips(run, tmp_path):
     assert strict.returncode == 1 and "prices.csv:3: item 'Gizmo' is not in the item list" in strict.stderr
     assert "nothing applied" in strict.stderr
     lenient = run("pricing", "import", str(prices), check=False)
-    assert lenient.returncode == 1 and "applied 1 rows, 1 rejected" in lenient.stdout
+    assert lenient.returncode == 1 and "applied 1 row, 1 rejected" in lenient.stdout
     assert "customer_price,Acme,,Widget,9.50" in run("pricing", "export").stdout
 
 
@@ -201,3 +201,24 @@ def test_log_filters_are_checked_and_an_empty_answer_says_what_was_asked(run):
     assert run("log", "--limit", "-1", check=False).returncode == 2
     assert run("log", "--failed").stdout.strip() == "no failed or partial activity since 7d"
     assert run("log", "--entity", "Invoices", "--since", "1h").stdout.strip() == "no invoices activity since 1h"
+
+
+def test_a_cli_pricing_import_is_in_the_activity_log_and_on_the_price_levels_page(run, tmp_path):
+    import dagster as dg
+
+    from qb_pipeline.db.models import Customer, Item
+    from qb_pipeline.db.session import make_engine, session_scope
+
+    home = tmp_path / "dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    engine = make_engine(f"sqlite:///{run.env['QB_DATA_DIR']}/qb_pipeline.sqlite")
+    with session_scope(engine) as session:
+        session.add_all([Customer(display_name="Acme"), Item(name="Widget")])
+    prices = tmp_path / "prices.csv"
+    prices.write_text("kind,customer,price_level,item,price,percent\ncustomer_price,Acme,,Widget,9.50,\n")
+    assert run("pricing", "import", str(prices), env={"DAGSTER_HOME": str(home)}).stdout.strip() == "applied 1 row"
+    assert "PRICING: SUCCESS - qb-pipeline pricing import prices.csv: applied 1 row" in run("log").stdout
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        observed = instance.fetch_observations(dg.AssetKey("price_levels"), limit=1).records
+    assert observed[0].asset_observation.metadata["changes"].value == 1

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 
-from qb_pipeline.commands.common import database
+from qb_pipeline.commands.common import dagster_instance, database, plural
+from qb_pipeline.db import queries
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.sync.pricing_csv import PricingFileError, export_pricing, import_pricing, read_pricing_file
 
@@ -36,14 +37,32 @@ def import_command(file: Path, strict: bool, backdate: bool) -> None:
         raise click.ClickException(str(error)) from None
     with session_scope(database()) as session:
         report = import_pricing(session, text, strict=strict, backdate=backdate)
+        summary = (f"applied {plural(report.applied, 'row')}"
+                   + (f", {report.unchanged} unchanged" if report.unchanged else "")
+                   + (f", {len(report.errors)} rejected" if report.errors else ""))
+        queries.append_sync_log(session, entity="Pricing", processed=report.applied, failed=len(report.errors),
+                                outcome="FAILED" if report.strict_rejected else "PARTIAL" if report.errors else "SUCCESS",
+                                message=f"qb-pipeline pricing import {file.name}: {summary}")
+    _observe_price_levels(report.applied, len(report.errors), file.name)
     for line, reason in report.errors:
         click.echo(f"{file.name}:{line}: {reason}", err=True)
     if report.strict_rejected:
-        raise click.ClickException(f"{len(report.errors)} bad rows: nothing applied (--strict)")
-    click.echo(f"applied {report.applied} rows" + (f", {report.unchanged} unchanged" if report.unchanged else "")
-               + (f", {len(report.errors)} rejected" if report.errors else ""))
+        raise click.ClickException(f"{plural(len(report.errors), 'bad row')}: nothing applied (--strict)")
+    click.echo(summary)
     if report.errors:
         raise SystemExit(1)
+
+
+def _observe_price_levels(applied: int, rejected: int, file_name: str) -> None:
+    """Tell the Dagster instance (make dev's, or DAGSTER_HOME's) that price_levels changed outside a run,
+    so its page in the UI shows it."""
+    with dagster_instance() as instance:
+        if instance is None:
+            return
+        import dagster as dg
+
+        instance.report_runless_asset_event(dg.AssetObservation(asset_key="price_levels", metadata={
+            "changes": applied, "rejected_rows": rejected, "source": f"qb-pipeline pricing import {file_name}"}))
 
 
 @pricing.command("export")

@@ -1,0 +1,77 @@
+"""How long Ctrl-C takes to stop `make dev`: N times, start the whole stack, wait for the UI, send
+SIGINT as a terminal would, and time until every process it started is gone. Prints the median and
+the slowest, and writes benchmarks/results/dev_stop.json. Fails only when something outlives a stop.
+
+    .venv/bin/python benchmarks/dev_stop.py [--stops 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+
+from benchmarks.harness import machine, write_result  # noqa: E402
+from benchmarks.order_latency import free_port, get_json, wait  # noqa: E402
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def one_stop() -> float:
+    home = Path(tempfile.mkdtemp(prefix="qbp-stop-"))
+    ui, sandbox_port = free_port(), free_port()
+    env = {**os.environ, "QB_DATA_DIR": str(home / "data")}
+    for name in ("QB_DATABASE_URL", "QB_ENVIRONMENT", "QB_SANDBOX_CONNECTION_FILE", "DAGSTER_HOME"):
+        env.pop(name, None)
+    stack = subprocess.Popen(
+        [sys.executable, "-m", "qb_pipeline.cli", "dev", "--port", str(ui), "--sandbox-port", str(sandbox_port),
+         "--data-dir", str(home / "data"), "--dagster-home", str(home / "dagster")],
+        cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    wait(lambda: get_json(f"http://127.0.0.1:{ui}/server_info"), 180, "the Dagster UI")
+    time.sleep(3)  # the daemon and the code server are up too
+    started = time.monotonic()
+    os.killpg(stack.pid, signal.SIGINT)
+    stack.wait(120)
+    deadline = time.monotonic() + 60
+    while group_alive(stack.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    seconds = time.monotonic() - started
+    if group_alive(stack.pid):
+        os.killpg(stack.pid, signal.SIGKILL)
+        raise SystemExit(f"processes outlived the stop after {seconds:.1f} s")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stops", type=int, default=10)
+    args = parser.parse_args()
+    times = []
+    for n in range(args.stops):
+        times.append(one_stop())
+        print(f"stop {n + 1}: {times[-1]:.2f} s", flush=True)
+    result = {"machine": machine(), "stops": len(times), "seconds": [round(t, 2) for t in times],
+              "median_seconds": round(statistics.median(times), 2), "max_seconds": round(max(times), 2),
+              "goal_seconds": 5}
+    print(f"Ctrl-C to everything stopped: median {result['median_seconds']} s, slowest {result['max_seconds']} s "
+          f"over {len(times)} stops (goal: under 5 s)")
+    write_result("dev_stop", result)
+
+
+if __name__ == "__main__":
+    main()
