@@ -35,7 +35,7 @@ def group_alive(pgid: int) -> bool:
 def one_stop() -> float:
     home = Path(tempfile.mkdtemp(prefix="qbp-stop-"))
     ui, sandbox_port = free_port(), free_port()
-    env = {**os.environ, "QB_DATA_DIR": str(home / "data")}
+    env = {**os.environ, "QB_DATA_DIR": str(home / "data"), "QB_WEBHOOK_PORT": str(free_port())}
     for name in ("QB_DATABASE_URL", "QB_ENVIRONMENT", "QB_SANDBOX_CONNECTION_FILE", "DAGSTER_HOME"):
         env.pop(name, None)
     stack = subprocess.Popen(

@@ -79,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="qbp-latency-"))
     ui, sandbox_port = free_port(), free_port()
-    env = {**os.environ, "QB_DATA_DIR": str(home / "data")}
+    env = {**os.environ, "QB_DATA_DIR": str(home / "data"), "QB_WEBHOOK_PORT": str(free_port())}
     for name in ("QB_DATABASE_URL", "QB_ENVIRONMENT", "QB_SANDBOX_CONNECTION_FILE", "DAGSTER_HOME"):
         env.pop(name, None)
     stack = subprocess.Popen(

@@ -102,6 +102,7 @@ def dev(host: str, port: int, sandbox_port: int, with_sandbox: bool | None, data
         host=host,
         port=port,
         sandbox_port=sandbox_port,
+        webhook_port=config.settings().webhook_port,
         with_sandbox=(
             with_sandbox if with_sandbox is not None
             else config.quickbooks_environment() == "sandbox-local"
@@ -115,9 +116,10 @@ def _attach_subcommands() -> None:
     from qb_pipeline.commands.orders import orders
     from qb_pipeline.commands.pricing import pricing
     from qb_pipeline.commands.status import log, status
+    from qb_pipeline.commands.webhooks import webhooks
     from qb_pipeline.sandbox.cli import sandbox
 
-    for command in (auth, orders, pricing, status, log, sandbox):
+    for command in (auth, orders, pricing, status, log, sandbox, webhooks):
         main.add_command(command)
 
 

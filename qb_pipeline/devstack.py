@@ -89,6 +89,7 @@ class DevStack:
     host: str = "127.0.0.1"
     port: int = 3000
     sandbox_port: int = 8765
+    webhook_port: int = 8767
     with_sandbox: bool = True
     children: list[Child] = field(default_factory=list)
 
@@ -121,7 +122,9 @@ class DevStack:
         connection_file = sandbox_dir / "connection.json"
         # Left as it is until the new sandbox rewrites it: a failed start must not break a running one.
         before = connection_file.stat().st_mtime if connection_file.exists() else None
-        child = self.start("sandbox", serve_command(sandbox_dir, port=self.sandbox_port, seed="demo"), env)
+        receiver = f"http://127.0.0.1:{self.webhook_port}/quickbooks/webhooks"
+        child = self.start("sandbox", serve_command(sandbox_dir, port=self.sandbox_port, seed="demo",
+                                                    extra=["--webhook-url", receiver]), env)
         try:
             wait_for_connection(connection_file, child.process, written_after=before, timeout=SANDBOX_START_SECONDS)
         except SandboxNotStarted:
@@ -138,11 +141,12 @@ class DevStack:
             lock.acquire(holder)
         try:
             busy = [f"{what} port {port}" for what, host, port in (
-                ("the Dagster UI", self.host, self.port), ("the sandbox", "127.0.0.1", self.sandbox_port))
+                ("the Dagster UI", self.host, self.port), ("the sandbox", "127.0.0.1", self.sandbox_port),
+                ("the webhook receiver", "127.0.0.1", self.webhook_port))
                 if (what == "the Dagster UI" or self.with_sandbox) and not _port_free(host, port)]
             if busy:
-                raise click.ClickException(f"{' and '.join(busy)} already in use: set --port / QB_SANDBOX_PORT to "
-                                           "free ones")
+                raise click.ClickException(f"{' and '.join(busy)} already in use: set --port / QB_SANDBOX_PORT / "
+                                           "QB_WEBHOOK_PORT to free ones")
             return self._run()
         finally:
             for lock in locks:
@@ -162,6 +166,10 @@ class DevStack:
                 env.setdefault("QB_ENVIRONMENT", "sandbox-local")
                 env.setdefault("QB_SANDBOX_CONNECTION_FILE", str(connection_file))
                 click.echo(f"[dev] QuickBooks sandbox on http://127.0.0.1:{self.sandbox_port} ({connection_file})")
+                # The sandbox notifies changes like Intuit does, signed with the token in its connection file.
+                self.start("webhooks", [sys.executable, "-m", "qb_pipeline.cli", "webhooks", "serve",
+                                        "--port", str(self.webhook_port)], env)
+                click.echo(f"[dev] webhook receiver on http://127.0.0.1:{self.webhook_port}/quickbooks/webhooks")
             self.start("dagster", [sys.executable, "-m", "dagster", "dev", "-h", self.host, "-p", str(self.port),
                                    "-w", str(self.project_dir / "workspace.yaml")], env)
             click.echo(f"[dev] Dagster UI on http://{self.host}:{self.port} — Ctrl-C stops everything")

@@ -29,6 +29,17 @@ hourly_sync_job = dg.define_asset_job(
     tags=realm_tags(),
 )
 
+WEBHOOK_EVENTS_TAG = "qb_pipeline/webhook_events"  # how many change notifications a run serves
+WEBHOOK_THROUGH_TAG = "qb_pipeline/webhook_events_through"  # the newest one's id
+
+quickbooks_changes_job = dg.define_asset_job(
+    "quickbooks_changes_job",
+    selection=dg.AssetSelection.assets("customers", "items", "invoices"),
+    description=("Pulls what QuickBooks said changed (webhooks): the assets the notifications concern, each by CDC "
+                 "since its cursor (launched by quickbooks_changes_sensor)."),
+    tags=realm_tags(),
+)
+
 push_invoices_job = dg.define_asset_job(
     "push_invoices_job",
     selection=dg.AssetSelection.assets("invoices"),

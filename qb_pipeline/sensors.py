@@ -1,5 +1,6 @@
-"""new_orders_sensor: an order that is due — new, put back after a failed run, or failed with its retry
-time come — becomes a QuickBooks invoice within seconds."""
+"""The sensors: new_orders_sensor (an order that is due — new, put back after a failed run, or failed with
+its retry time come — becomes a QuickBooks invoice within seconds) and quickbooks_changes_sensor (a
+change QuickBooks notified reaches the database in seconds)."""
 
 import json
 import time
@@ -10,7 +11,9 @@ import sqlalchemy as sa
 from qb_pipeline import config
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import Order
-from qb_pipeline.jobs import push_invoices_job
+from qb_pipeline.db.types import utcnow
+from qb_pipeline.jobs import WEBHOOK_EVENTS_TAG, WEBHOOK_THROUGH_TAG, push_invoices_job, quickbooks_changes_job
+from qb_pipeline.sync.webhook_events import mark_served, waiting_events
 from qb_pipeline.resources import DatabaseResource
 
 ACTIVE_RUN_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
@@ -60,3 +63,48 @@ def _launches(cursor: str | None) -> int:
         return int(json.loads(cursor)["launches"]) if cursor else 0
     except (ValueError, TypeError, KeyError):
         return 0  # a cursor of an older version (an order id): start counting again
+
+
+@dg.sensor(
+    job=quickbooks_changes_job,
+    minimum_interval_seconds=config.sensor_interval_seconds(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=("When QuickBooks change notifications (webhooks) wait, launches one run that pulls the assets they "
+                 "concern by CDC — many notifications, one pull — and marks them served once that run succeeded. "
+                 "One run at a time; notifications that arrive meanwhile go with the next."),
+)
+def quickbooks_changes_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource):
+    acknowledged = _cursor(context.cursor).get("acknowledged")
+    last = context.instance.get_run_records(dg.RunsFilter(job_name=quickbooks_changes_job.name), limit=1)
+    if last:
+        run = last[0].dagster_run
+        if run.status in ACTIVE_RUN_STATUSES:
+            return dg.SkipReason(f"{run.tags.get(WEBHOOK_EVENTS_TAG, '?')} notifications are being pulled now")
+        through = run.tags.get(WEBHOOK_THROUGH_TAG)
+        if run.status == dg.DagsterRunStatus.SUCCESS and through and run.run_id != acknowledged:
+            with database.session() as session:
+                served = mark_served(session, int(through), run.run_id, utcnow())
+                queries.append_sync_log(session, entity="Webhooks", outcome="SUCCESS", processed=served,
+                                        run_id=run.run_id, message=f"Pulled what {served} QuickBooks change "
+                                                                   "notifications named")
+            acknowledged = run.run_id
+            context.update_cursor(json.dumps({"acknowledged": acknowledged}))
+        elif (run.status == dg.DagsterRunStatus.FAILURE and last[0].end_time
+              and time.time() - last[0].end_time < PAUSE_AFTER_FAILED_RUN_SECONDS):
+            return dg.SkipReason("the last pull failed; its notifications are pulled again shortly")
+    with database.session() as session:
+        count, newest, assets = waiting_events(session)
+    if not count:
+        return dg.SkipReason("no QuickBooks change notification is waiting")
+    # A notified invoice change is mirrored only: pushing orders is new_orders_sensor's job.
+    run_config = {"ops": {"invoices": {"config": {"push_orders": False}}}} if "invoices" in assets else {}
+    return dg.RunRequest(run_key=f"changes-through-{newest}-{int(time.time())}",
+                         asset_selection=[dg.AssetKey(name) for name in sorted(assets)], run_config=run_config,
+                         tags={WEBHOOK_EVENTS_TAG: str(count), WEBHOOK_THROUGH_TAG: str(newest)})
+
+
+def _cursor(text: str | None) -> dict:
+    try:
+        return json.loads(text) if text else {}
+    except ValueError:
+        return {}

@@ -83,6 +83,8 @@ SPECS = {
     "pricing_drop_dir": Spec("QB_PRICING_DROP_DIR", Path, "a folder"),
     "demo_orders_per_minute": Spec("QB_DEMO_ORDERS_PER_MINUTE", _number(float, 0, 600), "a number from 0 to 600"),
     "dagster_home": Spec("DAGSTER_HOME", Path, "a folder"),
+    "webhook_verifier_token": Spec("QB_WEBHOOK_VERIFIER_TOKEN", str, "your Intuit app's webhook verifier token"),
+    "webhook_port": Spec("QB_WEBHOOK_PORT", _number(int, 1, 65535), "a port number, 1 to 65535"),
     "max_runtime_seconds": Spec("QB_MAX_RUNTIME_SECONDS", _number(int, 60, 7 * 86400),
                                 "a whole number of seconds from 60 to 604800"),
 }
@@ -118,6 +120,8 @@ class Settings:
     demo_orders_per_minute: float = 0.0
     max_runtime_seconds: int = 3600
     dagster_home: Path | None = None  # unset: the folder `make dev` uses (.dagster_home), where it exists
+    webhook_verifier_token: str = ""  # unset with sandbox-local: the sandbox's, from its connection file
+    webhook_port: int = 8767
 
     def __repr__(self) -> str:  # the secrets never reach a log line through a repr
         return f"Settings(environment={self.environment!r}, data_dir={str(self.data_dir)!r})"
@@ -133,7 +137,7 @@ class Settings:
             try:
                 values[name] = spec.parse(raw.strip())
             except (ValueError, TypeError):
-                shown = "<hidden>" if name in ("client_secret", "token_key") else repr(raw)
+                shown = "<hidden>" if name in ("client_secret", "token_key", "webhook_verifier_token") else repr(raw)
                 raise SettingsError(f"{spec.variable}={shown} is not allowed: use {spec.allows}") from None
         return cls(**values)
 

@@ -28,7 +28,8 @@ pytestmark = pytest.mark.slow
 def running_stack(home, **extra_env: str):
     """`qb-pipeline dev` (sandbox + dagster dev with its daemon) in `home`, stopped with Ctrl-C after."""
     ui_port, sandbox_port = free_port(), free_port()
-    env = {**os.environ, "QB_DATA_DIR": str(home / "data"), "QB_SENSOR_INTERVAL_SECONDS": "2", **extra_env}
+    env = {**os.environ, "QB_DATA_DIR": str(home / "data"), "QB_SENSOR_INTERVAL_SECONDS": "2",
+           "QB_WEBHOOK_PORT": str(free_port()), **extra_env}
     for name in ("QB_DATABASE_URL", "QB_ENVIRONMENT", "QB_SANDBOX_CONNECTION_FILE", "DAGSTER_HOME"):
         env.pop(name, None)
     process = subprocess.Popen(

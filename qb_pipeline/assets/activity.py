@@ -4,6 +4,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import dagster as dg
 import sqlalchemy as sa
 
 from qb_pipeline import config
@@ -18,6 +19,11 @@ def record_activity(database: DatabaseResource, **entry) -> None:
     with database.session() as session:
         queries.append_sync_log(session, **entry)
         queries.prune_sync_log(session, retention_days=config.log_retention_days())
+
+
+def webhook_events_served(context: dg.AssetExecutionContext) -> int:
+    """How many QuickBooks change notifications this run serves (0 for a run no webhook launched)."""
+    return int(context.run.tags.get("qb_pipeline/webhook_events", "0"))
 
 
 def recent_activity(session, limit: int = 15) -> str:

@@ -1,12 +1,18 @@
 """The `invoices` asset: new orders become QuickBooks invoices, and QuickBooks invoices are mirrored."""
 
-from qb_pipeline import config
+from qb_pipeline import config as settings
 import time
 
 import dagster as dg
 import sqlalchemy as sa
 
-from qb_pipeline.assets.activity import failure_logged, income_account_for_new_items, recent_activity, record_activity
+from qb_pipeline.assets.activity import (
+    failure_logged,
+    income_account_for_new_items,
+    recent_activity,
+    record_activity,
+    webhook_events_served,
+)
 from qb_pipeline.assets.name_lists import GROUP, OWNERS, customers, items
 from qb_pipeline.assets.orders import orders
 from qb_pipeline.assets.price_levels import price_levels
@@ -15,33 +21,40 @@ from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import QuickBooksSetupError
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
+from qb_pipeline.sync.invoice_outcomes import InvoicePushResult
 from qb_pipeline.sync.invoices import STALE_CLAIM_AFTER, orders_name_unknown_records, push_orders
 from qb_pipeline.sync.order_actions import order_counts, revive_orders_naming_known_records
 from qb_pipeline.sync.pull import pull_name_list
 
 
 
+class InvoicesConfig(dg.Config):
+    push_orders: bool = True  # False: only mirror QuickBooks invoices (what a webhook-triggered run does)
+
+
 @dg.asset(group_name=GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, deps=[orders, customers, items, price_levels])
-def invoices(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
+def invoices(context: dg.AssetExecutionContext, config: InvoicesConfig, quickbooks: QuickBooksResource,
              database: DatabaseResource) -> dg.MaterializeResult:
     """Pending orders pushed to QuickBooks as invoices (at most one each), and QuickBooks invoices mirrored."""
     started = time.monotonic()
     gateway = quickbooks.gateway(database, progress=context.log.info)
     with failure_logged(database, "Invoices", context.run.run_id):
-        if orders_name_unknown_records(database.engine):
+        if config.push_orders and orders_name_unknown_records(database.engine):
             # A new order may name a customer or item created in QuickBooks since the last sync.
             context.log.info("orders name customers or items not mirrored yet: pulling what changed first")
             for entity in ("Customer", "Item"):
                 pull_name_list(gateway, database.engine, entity, progress=context.log.info)
             with database.session() as session:
                 revive_orders_naming_known_records(session)
-        income_account = income_account_for_new_items(quickbooks, database, gateway)
-        try:
-            pushed = push_orders(gateway, database.engine, context.run.run_id, limit=config.settings().orders_per_run,
-                                 stale_after=STALE_CLAIM_AFTER, default_income_account_id=income_account,
-                                 progress=context.log.info)
-        except QuickBooksSetupError as error:  # a QuickBooks setting to change: one sentence, no traceback
-            raise dg.Failure(description=str(error), allow_retries=False) from None
+        pushed = InvoicePushResult()
+        if config.push_orders:
+            income_account = income_account_for_new_items(quickbooks, database, gateway)
+            try:
+                pushed = push_orders(gateway, database.engine, context.run.run_id,
+                                     limit=settings.settings().orders_per_run, stale_after=STALE_CLAIM_AFTER,
+                                     default_income_account_id=income_account, progress=context.log.info)
+            except QuickBooksSetupError as error:  # a QuickBooks setting to change: one sentence, no traceback
+                raise dg.Failure(description=str(error), allow_retries=False) from None
         mirrored = mirror_invoices(gateway, database.engine)
     for reason in pushed.reasons:
         context.log.warning(reason)
@@ -90,5 +103,6 @@ def invoices(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
         "api_calls": int(gateway.stats.total_calls),
         "retries": int(gateway.stats.retries),
         "seconds": float(round(seconds, 3)),
+        "webhook_events_served": webhook_events_served(context),
         "recent_activity": dg.MetadataValue.md(recent),
     })

@@ -5,7 +5,12 @@ import time
 
 import dagster as dg
 
-from qb_pipeline.assets.activity import failure_logged, income_account_for_new_items, record_activity
+from qb_pipeline.assets.activity import (
+    failure_logged,
+    income_account_for_new_items,
+    record_activity,
+    webhook_events_served,
+)
 from qb_pipeline.db import queries
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.order_actions import revive_orders_naming_known_records
@@ -62,6 +67,7 @@ def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksReso
         "throttle_waits": int(gateway.throttle.waits),
         "seconds": float(round(seconds, 3)),
         "orders_released": len(released),
+        "webhook_events_served": webhook_events_served(context),
         "pull_mode": pulled.mode,
     })
 

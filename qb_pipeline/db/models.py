@@ -336,3 +336,21 @@ class SyncLog(Base):
     message: Mapped[str] = mapped_column(sa.Text)
     run_id: Mapped[str | None] = mapped_column(sa.String(64))
     duration_seconds: Mapped[float | None] = mapped_column(sa.Float)
+
+
+class WebhookEvent(Base):
+    """A QuickBooks change notification, stored as it arrived (one row per event; a redelivery adds none)."""
+
+    __tablename__ = "qb_webhook_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # CloudEvents `id`, or realm|entity|id|operation|lastUpdated for the legacy format
+    event_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    realm_id: Mapped[str] = mapped_column(sa.String(32))
+    entity: Mapped[str] = mapped_column(sa.String(32))
+    entity_id: Mapped[str] = mapped_column(sa.String(32))
+    operation: Mapped[str] = mapped_column(sa.String(16))  # created, updated, deleted, voided, merged
+    occurred_at: Mapped[str | None] = mapped_column(sa.String(40))  # as QuickBooks wrote it
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    run_id: Mapped[str | None] = mapped_column(sa.String(64))  # the run whose pull served it

@@ -1,0 +1,140 @@
+"""QuickBooks change notifications: verify, read (both of Intuit's formats), store once each.
+
+Intuit signs each delivery: header `intuit-signature` = base64(HMAC-SHA256(verifier token, raw body)).
+Events carry ids only; the records are fetched by the next CDC pull (quickbooks_changes_sensor), so a
+notification lost on the way costs nothing but time: the hourly sync pulls the change anyway.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from qb_pipeline.db.models import WebhookEvent
+
+# The entities whose changes we pull, and the asset that pulls each (Payment changes invoice balances).
+ASSET_FOR_ENTITY = {"Customer": "customers", "Item": "items", "Invoice": "invoices", "Payment": "invoices"}
+OPERATIONS = {"create": "created", "update": "updated", "delete": "deleted", "void": "voided", "merge": "merged",
+              "emailed": "updated"}
+
+
+class BadDelivery(ValueError):
+    """The body is not a QuickBooks notification (the receiver answers 400 with this message)."""
+
+
+@dataclass(frozen=True)
+class Event:
+    key: str
+    realm_id: str
+    entity: str
+    entity_id: str
+    operation: str
+    occurred_at: str | None
+
+
+@dataclass
+class Stored:
+    stored: int = 0
+    duplicates: int = 0
+    skipped: list[str] = field(default_factory=list)  # why each skipped event was skipped
+
+
+def signature_ok(verifier_token: str, body: bytes, signature: str | None) -> bool:
+    if not signature or not verifier_token:
+        return False
+    expected = base64.b64encode(hmac.new(verifier_token.encode(), body, hashlib.sha256).digest()).decode()
+    return hmac.compare_digest(expected.encode(), signature.strip().encode())
+
+
+def parse_delivery(body: bytes) -> list[Event]:
+    """The events of one delivery: a CloudEvents array, or the legacy eventNotifications object."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise BadDelivery("the body is not JSON in UTF-8") from None
+    if isinstance(payload, list):
+        return [_cloud_event(item, n) for n, item in enumerate(payload)]
+    if isinstance(payload, dict) and isinstance(payload.get("eventNotifications"), list):
+        return [event for notification in payload["eventNotifications"] for event in _legacy(notification)]
+    raise BadDelivery("not a QuickBooks notification: expected a CloudEvents array or eventNotifications")
+
+
+def _cloud_event(item: object, n: int) -> Event:
+    if not isinstance(item, dict):
+        raise BadDelivery(f"event {n} is not an object")
+    kind = str(item.get("type", ""))
+    parts = kind.split(".")
+    if len(parts) != 4 or parts[0] != "qbo" or not item.get("id") or not item.get("intuitentityid"):
+        raise BadDelivery(f"event {n} is not a QuickBooks CloudEvent (type qbo.<entity>.<operation>.v1, id, "
+                          "intuitentityid)")
+    return Event(key=str(item["id"])[:255], realm_id=str(item.get("intuitaccountid", "")),
+                 entity=parts[1].capitalize() if parts[1].islower() else parts[1], entity_id=str(item["intuitentityid"]),
+                 operation=parts[2].lower(), occurred_at=_text(item.get("time")))
+
+
+def _legacy(notification: object) -> list[Event]:
+    if not isinstance(notification, dict):
+        raise BadDelivery("an eventNotifications entry is not an object")
+    realm = str(notification.get("realmId", ""))
+    entities = (notification.get("dataChangeEvent") or {}).get("entities")
+    if not isinstance(entities, list):
+        raise BadDelivery("an eventNotifications entry has no dataChangeEvent.entities list")
+    events = []
+    for entity in entities:
+        if not isinstance(entity, dict) or not entity.get("name") or not entity.get("id"):
+            raise BadDelivery("a dataChangeEvent entity has no name or id")
+        operation = OPERATIONS.get(str(entity.get("operation", "")).lower(), str(entity.get("operation", "")).lower())
+        key = "|".join([realm, str(entity["name"]), str(entity["id"]), operation, _text(entity.get("lastUpdated")) or ""])
+        events.append(Event(key=key[:255], realm_id=realm, entity=str(entity["name"]), entity_id=str(entity["id"]),
+                            operation=operation, occurred_at=_text(entity.get("lastUpdated"))))
+    return events
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)[:40]
+
+
+def store_events(session: Session, events: list[Event], realm_id: str) -> Stored:
+    """Each event of our company for an entity we sync, once: a redelivered event stores nothing new."""
+    result = Stored()
+    rows = []
+    for event in events:
+        if event.realm_id != realm_id:
+            result.skipped.append(f"company {event.realm_id or '?'} is not ours")
+        elif event.entity not in ASSET_FOR_ENTITY:
+            result.skipped.append(f"{event.entity} changes are not synced")
+        else:
+            rows.append({"event_key": event.key, "realm_id": event.realm_id, "entity": event.entity,
+                         "entity_id": event.entity_id[:32], "operation": event.operation[:16],
+                         "occurred_at": event.occurred_at})
+    unique = list({row["event_key"]: row for row in rows}.values())
+    if unique:
+        insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[session.get_bind().dialect.name]
+        inserted = session.execute(insert(WebhookEvent).on_conflict_do_nothing(index_elements=["event_key"])
+                                   .returning(WebhookEvent.id), unique).all()
+        result.stored = len(inserted)
+    result.duplicates = len(rows) - result.stored
+    return result
+
+
+def waiting_events(session: Session) -> tuple[int, int | None, set[str]]:
+    """(events not served yet, the newest one's id, the assets they concern)."""
+    count, newest = session.execute(sa.select(sa.func.count(), sa.func.max(WebhookEvent.id))
+                                    .where(WebhookEvent.processed_at.is_(None))).one()
+    entities = set(session.scalars(sa.select(sa.distinct(WebhookEvent.entity)).where(WebhookEvent.processed_at.is_(None))))
+    return count, newest, {ASSET_FOR_ENTITY[e] for e in entities if e in ASSET_FOR_ENTITY}
+
+
+def mark_served(session: Session, through_id: int, run_id: str, now) -> int:
+    """Events up to `through_id` were pulled by a run that succeeded."""
+    done = session.execute(sa.update(WebhookEvent).where(WebhookEvent.id <= through_id,
+                                                          WebhookEvent.processed_at.is_(None))
+                           .values(processed_at=now, run_id=run_id).execution_options(synchronize_session=False))
+    return done.rowcount or 0
