@@ -15,6 +15,7 @@ import time
 from contextlib import contextmanager
 
 import pytest
+import sqlalchemy as sa
 
 from qb_pipeline.sandbox.client import SandboxClient
 from qb_pipeline_tests.helpers import PROJECT_DIR, free_port, http_ok, wait_for
@@ -122,6 +123,42 @@ def test_the_ui_shows_the_assets_and_the_sensor(stack):
     assert (ARTIFACTS / "asset-graph.png").stat().st_size > 10_000
 
 
+def test_a_customer_edited_in_quickbooks_reaches_our_table_by_itself(stack):
+    """Through real processes: the sandbox notifies, the receiver stores, the sensor pulls by CDC."""
+    from quickbooks import QuickBooks
+    from quickbooks.objects.customer import Customer as QBCustomer
+
+    from qb_pipeline.db.models import Customer
+    from qb_pipeline.db.session import make_engine, session_scope
+
+    sandbox = stack["sandbox"]
+    connection = sandbox.connection
+    qb = QuickBooks(auth_client=_auth_client(connection), refresh_token=sandbox.control("POST", "tokens/mint")[
+        "refresh_token"], company_id=connection["realm_id"], minorversion=75)
+    qb.api_url_v3 = connection["api_base_url"]
+    customer = QBCustomer.filter(DisplayName="Kate Whelan", qb=qb)[0]
+    customer.CompanyName = "Whelan Webhooks Ltd"
+    customer.save(qb=qb)
+    engine = make_engine(f"sqlite:///{stack['home'] / 'data' / 'qb_pipeline.sqlite'}")
+
+    def company_name() -> str | None:
+        with session_scope(engine) as session:
+            return session.scalar(sa.select(Customer.company_name).where(Customer.display_name == "Kate Whelan"))
+
+    wait_for(lambda: company_name() == "Whelan Webhooks Ltd", timeout=90, what="the change in our customers table",
+             interval=0.5)
+    shown = json.loads(subprocess.run([*CLI, "status", "--json"], env=stack["env"], capture_output=True, text=True,
+                                      timeout=60).stdout)
+    assert shown["webhook_events"]["received"] >= 1
+
+
+def _auth_client(connection):
+    from intuitlib.client import AuthClient
+
+    return AuthClient(connection["client_id"], connection["client_secret"], connection["redirect_uri"],
+                      environment=connection["discovery_url"])
+
+
 def dev(stack, *args: str, **env: str) -> subprocess.CompletedProcess:
     """Another `qb-pipeline dev`, as a user would start a second one."""
     return subprocess.run([*CLI, "dev", *args], cwd=PROJECT_DIR, env={**stack["env"], **env}, capture_output=True,
@@ -143,7 +180,8 @@ def test_a_busy_port_or_a_bad_setting_starts_nothing(stack, tmp_path):
     sandbox_port = free_port()
     busy = dev(stack, "--port", str(stack["ui_port"]), "--sandbox-port", str(sandbox_port),
                "--data-dir", str(tmp_path / "data"), "--dagster-home", str(tmp_path / "home"))
-    assert busy.returncode != 0 and f"port {stack['ui_port']} already in use" in busy.stderr
+    assert busy.returncode != 0 and f"the Dagster UI port {stack['ui_port']}" in busy.stderr
+    assert "already in use" in busy.stderr
     bad = dev(stack, "--port", str(free_port()), "--sandbox-port", str(sandbox_port), "--data-dir",
               str(tmp_path / "data"), "--dagster-home", str(tmp_path / "home"), QB_DEMO_ORDERS_PER_MINUTE="lots")
     assert bad.returncode != 0 and bad.stderr.strip().splitlines() == [

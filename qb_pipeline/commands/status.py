@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from qb_pipeline import config
 from qb_pipeline.commands.common import dagster_instance, database, parse_since, plural
 from qb_pipeline.db import queries
-from qb_pipeline.db.models import CustomerItemPrice, CustomerPriceLevel, Order, QBToken, SyncLog
+from qb_pipeline.db.models import CustomerItemPrice, CustomerPriceLevel, Order, QBToken, SyncLog, WebhookEvent
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 
@@ -91,6 +91,9 @@ def collect_status(engine: sa.Engine) -> dict:
                                  .where(CustomerPriceLevel.valid_to.is_(None))) or 0
         last = {row.entity: row for row in session.scalars(
             sa.select(SyncLog).where(SyncLog.id.in_(sa.select(sa.func.max(SyncLog.id)).group_by(SyncLog.entity))))}
+        received, waiting, last_event = session.execute(sa.select(
+            sa.func.count(), sa.func.count().filter(WebhookEvent.processed_at.is_(None)),
+            sa.func.max(WebhookEvent.received_at))).one()
         failure = session.scalars(sa.select(SyncLog.message).where(SyncLog.outcome == "FAILED")
                                   .order_by(SyncLog.id.desc()).limit(1)).first()
     connected, state = connection_state(config.settings(), token, failure, now)
@@ -112,6 +115,7 @@ def collect_status(engine: sa.Engine) -> dict:
         "last_sync": {entity: {"at": _iso(row.logged_at), "outcome": row.outcome, "message": row.message}
                       for entity, row in last.items()},
         "next_scheduled_sync": _iso(next_run(config.sync_frequency_hours(), now)),
+        "webhook_events": {"received": received, "waiting": waiting, "last_received_at": _iso(last_event)},
         "automation": _automation_states(),
     }
 
@@ -135,6 +139,9 @@ def status(as_json: bool) -> None:
     for entity, last in sorted(data["last_sync"].items()):
         click.echo(f"Last {entity.lower():<9} {last['at']} {last['outcome']} - {last['message']}")
     click.echo(f"Next sync      {data['next_scheduled_sync']} (every {config.sync_frequency_hours()} h)")
+    events = data["webhook_events"]
+    click.echo(f"Webhooks       {plural(events['received'], 'event')} received, {events['waiting']} waiting"
+               + (f", last at {events['last_received_at']}" if events["last_received_at"] else ""))
     for name, state in data["automation"].items():
         click.echo(f"{name:<14} {state}")
 
