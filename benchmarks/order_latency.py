@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from contextlib import contextmanager
 import os
 import signal
 import socket
@@ -73,11 +74,10 @@ def wait(predicate, timeout: float, what: str) -> None:
     raise SystemExit(f"timed out waiting for {what}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=20)
-    args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="qbp-latency-"))
+@contextmanager
+def dev_stack(prefix: str):
+    """`qb-pipeline dev` in a fresh folder on free ports, up to its UI; stopped with Ctrl-C afterwards."""
+    home = Path(tempfile.mkdtemp(prefix=prefix))
     ui, sandbox_port = free_port(), free_port()
     env = {**os.environ, "QB_DATA_DIR": str(home / "data"), "QB_WEBHOOK_PORT": str(free_port())}
     for name in ("QB_DATABASE_URL", "QB_ENVIRONMENT", "QB_SANDBOX_CONNECTION_FILE", "DAGSTER_HOME"):
@@ -89,10 +89,20 @@ def main() -> None:
     try:
         wait(lambda: get_json(f"http://127.0.0.1:{ui}/server_info"), 180, "the Dagster UI")
         os.environ["QB_DATA_DIR"] = env["QB_DATA_DIR"]
+        yield home, stack
+    finally:
+        os.killpg(stack.pid, signal.SIGINT)
+        stack.wait(60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=20)
+    args = parser.parse_args()
+    with dev_stack("qbp-latency-") as (home, stack):
         from qb_pipeline import config
         from qb_pipeline.db.models import Order, OrderLine
         from qb_pipeline.db.session import make_engine, session_scope
-
         from qb_pipeline.sandbox.client import SandboxClient
 
         engine = make_engine(config.database_url())
@@ -120,9 +130,6 @@ def main() -> None:
             "machine": machine(),
             "peak_rss_mb": peak_rss_mb_of_tree(stack.pid),
         }
-    finally:
-        os.killpg(stack.pid, signal.SIGINT)
-        stack.wait(60)
     print(f"order to invoice over {result['orders']} orders: median {result['median_seconds']} s, "
           f"p95 {result['p95_seconds']} s (sensor interval {result['sensor_interval_seconds']} s)")
     write_result("order_latency", result)

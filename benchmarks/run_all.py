@@ -24,12 +24,14 @@ FULL = {
     "push": [],
     "order_latency": ["--orders", "20"],
     "dev_stop": ["--stops", "10"],
+    "webhook_latency": ["--changes", "20"],
 }
 QUICK = {
     "full_pull": ["--customers", "5000", "--items", "500", "--latency-ms", "20"],
     "push": ["--orders", "300", "--limited-orders", "600", "--limits-factor", "0.5"],
     "order_latency": ["--orders", "3"],
     "dev_stop": ["--stops", "2"],
+    "webhook_latency": ["--changes", "3"],
 }
 
 
@@ -69,6 +71,11 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
         rows.append((f"order → invoice under make dev ({latency['orders']} orders)",
                      f"median {latency['median_seconds']} s, p95 {latency['p95_seconds']} s",
                      f"sensor interval {latency['sensor_interval_seconds']} s", f"{latency['peak_rss_mb']} MB (stack)"))
+    hook = results.get("webhook_latency")
+    if hook:
+        rows.append((f"QuickBooks change → our row via webhooks ({hook['changes']} changes)",
+                     f"median {hook['median_seconds']} s, p95 {hook['p95_seconds']} s",
+                     f"about {hook['floor_seconds']} s (sensor interval + a run's start)", ""))
     stop = results.get("dev_stop")
     if stop:
         rows.append((f"Ctrl-C to everything stopped under make dev ({stop['stops']} stops)",

@@ -30,6 +30,7 @@ from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import QuickBooksError
 from qb_pipeline.quickbooks.factory import build_gateway, sandbox_settings
 from qb_pipeline.sandbox.client import SandboxClient
+from drills.bad_webhooks import WEBHOOK_CASES
 from qb_pipeline.sync.invoices import push_orders
 from qb_pipeline.sync.pricing_csv import PricingFileError, import_pricing, read_pricing_file
 from qb_pipeline.sync.pull import pull_name_list
@@ -574,7 +575,8 @@ QBO_CASES = [
 
 def all_cases() -> list[tuple[str, str, Callable[[Drill], str]]]:
     return ([("order", name, fn) for name, fn in ORDER_CASES] + [(c, name, fn) for c, name, fn in NAME_CASES]
-            + [("pricing csv", name, fn) for name, fn in CSV_CASES] + [("qbo response", name, fn) for name, fn in QBO_CASES])
+            + [("pricing csv", name, fn) for name, fn in CSV_CASES] + [("qbo response", name, fn) for name, fn in QBO_CASES]
+            + [("webhook", name, fn) for name, fn in WEBHOOK_CASES])
 
 
 def run_bad_input_corpus(sandbox_url: str, connection_file: Path, database_url: str) -> list[CaseResult]:
