@@ -85,8 +85,8 @@ SPECS = {
     "dagster_home": Spec("DAGSTER_HOME", Path, "a folder"),
     "webhook_verifier_token": Spec("QB_WEBHOOK_VERIFIER_TOKEN", str, "your Intuit app's webhook verifier token"),
     "webhook_port": Spec("QB_WEBHOOK_PORT", _number(int, 1, 65535), "a port number, 1 to 65535"),
-    "max_runtime_seconds": Spec("QB_MAX_RUNTIME_SECONDS", _number(int, 60, 7 * 86400),
-                                "a whole number of seconds from 60 to 604800"),
+    "max_runtime_seconds": Spec("QB_MAX_RUNTIME_SECONDS", _number(int, 10, 7 * 86400),
+                                "a whole number of seconds from 10 to 604800"),
 }
 
 
