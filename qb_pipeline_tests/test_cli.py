@@ -59,7 +59,8 @@ def test_orders_add_show_status_and_log(run):
                  "--line", "Sod:2.5:4.75", "--number", "CLI-1").stdout.strip()
     assert number == "CLI-1"
     shown = json.loads(run("orders", "show", "CLI-1", "--json").stdout)
-    assert shown["status"] == "pending" and shown["lines"][1] == {"item": "Sod", "quantity": "2.5", "price": "4.75"}
+    assert shown["status"] == "pending" and shown["lines"][1] == {
+        "item": "Sod", "quantity": "2.5", "unit_price": "4.75", "amount": None, "price_source": "explicit"}
     status = json.loads(run("status", "--json").stdout)
     assert status["orders"] == {"pending": 1} and status["customers"] == {"linked": 0, "total": 0}
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:00:00", status["next_scheduled_sync"])
@@ -222,3 +223,22 @@ def test_a_cli_pricing_import_is_in_the_activity_log_and_on_the_price_levels_pag
     with dg.DagsterInstance.from_config(str(home)) as instance:
         observed = instance.fetch_observations(dg.AssetKey("price_levels"), limit=1).records
     assert observed[0].asset_observation.metadata["changes"].value == 1
+
+
+def test_orders_show_prices_each_line_and_says_where_the_price_comes_from(run):
+    from decimal import Decimal
+
+    from qb_pipeline.db.models import Customer, Item
+    from qb_pipeline.db.session import make_engine, session_scope
+
+    engine = make_engine(f"sqlite:///{run.env['QB_DATA_DIR']}/qb_pipeline.sqlite")
+    with session_scope(engine) as session:
+        session.add_all([Customer(display_name="Cool Cars"), Item(name="Rocks", unit_price=Decimal("9.95")),
+                         Item(name="Sod", unit_price=Decimal("4.75"))])
+    run("orders", "add", "--customer", "Cool Cars", "--line", "Rocks:2", "--line", "Sod:1:4.00", "--number", "P-1")
+    shown = json.loads(run("orders", "show", "P-1", "--json").stdout)
+    assert [(line["unit_price"], line["amount"], line["price_source"]) for line in shown["lines"]] == [
+        ("9.95", "19.90", "item price"), ("4.00", "4.00", "explicit")]
+    assert shown["total"] == "23.90"
+    text = run("orders", "show", "P-1").stdout
+    assert "Rocks × 2 @ 9.95 = 19.90 (item price)" in text and "total 23.90" in text

@@ -13,6 +13,7 @@ from qb_pipeline.db import queries
 from qb_pipeline.db.models import Customer, Item, Order, OrderLine, OrderStatus
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import plain_decimal, utcnow
+from qb_pipeline.sync.invoice_draft import OrderRejected, draft_invoice
 from qb_pipeline.sync.order_actions import list_orders, retry_orders
 
 
@@ -67,34 +68,58 @@ def add(customer: str, lines: tuple[str, ...], number: str | None, memo: str | N
     click.echo(number)
 
 
+def _shown(value) -> str:
+    return str(plain_decimal(value)) if isinstance(value, Decimal) else str(value)
+
+
+SOURCES = {"order": "explicit", "customer": "customer price", "price_level": "price level", "item": "item price"}
+
+
 @orders.command("show")
 @click.argument("number")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def show(number: str, as_json: bool) -> None:
-    """An order, its lines and where it stands on its way to QuickBooks."""
+    """An order: each line priced (unit price, amount, where the price comes from), its total, and where it
+    stands on its way to QuickBooks."""
     with session_scope(database()) as session:
         order = session.scalars(sa.select(Order).where(Order.order_number == number)).first()
         if order is None:
             raise click.ClickException(f"no order {number}")
+        try:
+            draft = draft_invoice(session, order)
+        except OrderRejected:
+            draft = None  # its reason is the order's status_reason
+        lines = [{"item": line.item_name or line.item_id, "quantity": _shown(line.quantity),
+                  "unit_price": None if line.unit_price is None else _shown(line.unit_price), "amount": None,
+                  "price_source": None if line.unit_price is None else "explicit"} for line in order.lines]
+        if draft is not None:
+            for shown, drafted in zip(lines, draft.lines):
+                shown.update(item=drafted.item.name, unit_price=str(drafted.unit_price), amount=str(drafted.amount),
+                             price_source=SOURCES.get(drafted.price_source, drafted.price_source))
         data = {
-            "order_number": order.order_number, "customer": order.customer_name or order.customer_id,
-            "status": order.status.value, "reason": order.status_reason, "attempts": order.attempts,
+            "order_number": order.order_number, "customer": draft.customer.display_name if draft else
+            (order.customer_name or order.customer_id), "status": order.status.value, "reason": order.status_reason,
+            "attempts": order.attempts,
             "next_attempt_at": order.next_attempt_at.isoformat() if order.next_attempt_at else None,
-            "qb_invoice_id": order.qb_invoice_id, "qb_invoice_state": order.qb_invoice_state,
-            "lines": [{"item": line.item_name or line.item_id, "quantity": str(plain_decimal(Decimal(line.quantity))),
-                       "price": None if line.unit_price is None else str(plain_decimal(Decimal(line.unit_price)))}
-                      for line in order.lines],
+            "total": str(draft.total) if draft else None,
+            "invoiced_total": str(order.invoiced_total) if order.invoiced_total is not None else None,
+            "qb_invoice_id": order.qb_invoice_id, "qb_invoice_state": order.qb_invoice_state, "lines": lines,
         }
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    click.echo(f"{data['order_number']}  {data['status']}"
+    click.echo(f"{data['order_number']}  {data['customer']}  {data['status']}"
                + (f"  invoice {data['qb_invoice_id']}" if data["qb_invoice_id"] else "")
                + (f" ({data['qb_invoice_state']} in QuickBooks)" if data["qb_invoice_state"] else ""))
     if data["reason"]:
         click.echo(f"  reason: {data['reason']}")
     for line in data["lines"]:
-        click.echo(f"  {line['item']} × {line['quantity']}" + (f" @ {line['price']}" if line["price"] else ""))
+        priced = f" @ {line['unit_price']} = {line['amount']} ({line['price_source']})" if line["unit_price"] else ""
+        click.echo(f"  {line['item']} × {line['quantity']}{priced}")
+    if data["total"]:
+        click.echo(f"  total {data['total']}" + (f" (invoiced at {data['invoiced_total']})"
+                                                 if data["invoiced_total"] and data["invoiced_total"] != data["total"]
+                                                 else ""))
 
 
 @orders.command("list")
