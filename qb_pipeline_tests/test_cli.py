@@ -183,6 +183,7 @@ def test_status_tells_the_truth_about_the_connection_and_automation(run):
     shown = json.loads(run("status", "--json").stdout)
     assert shown["quickbooks"]["state"] == "connects on first sync" and not shown["quickbooks"]["connected"]
     assert set(shown["automation"].values()) == {"RUNNING (by default; no Dagster instance here yet: start make dev)"}
+    assert shown["dagster_daemon"] == "unknown (no Dagster instance here yet: start make dev)"
     intuit = run("status", "--json", env={"QB_ENVIRONMENT": "production", "QB_TOKEN_KEY": "x" * 43 + "="})
     assert json.loads(intuit.stdout)["quickbooks"]["state"] == \
         "not configured: set QB_CLIENT_ID, QB_CLIENT_SECRET, QB_REALM_ID"

@@ -147,9 +147,11 @@ def test_a_customer_edited_in_quickbooks_reaches_our_table_by_itself(stack):
 
     wait_for(lambda: company_name() == "Whelan Webhooks Ltd", timeout=90, what="the change in our customers table",
              interval=0.5)
-    shown = json.loads(subprocess.run([*CLI, "status", "--json"], env=stack["env"], capture_output=True, text=True,
-                                      timeout=60).stdout)
+    shown = json.loads(subprocess.run([*CLI, "status", "--json"], capture_output=True, text=True, timeout=60,
+                                      env={**stack["env"], "DAGSTER_HOME": str(stack["home"] / "dagster")}).stdout)
     assert shown["webhook_events"]["received"] >= 1
+    assert shown["dagster_daemon"].startswith("alive")
+    assert shown["automation"] == {"hourly_sync": "RUNNING", "new_orders_sensor": "RUNNING"}
 
 
 def _auth_client(connection):

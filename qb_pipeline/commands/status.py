@@ -17,7 +17,8 @@ from qb_pipeline.db.types import utcnow
 
 
 CONNECTED_MARGIN = timedelta(minutes=30)  # "connected" = QuickBooks answered within one sync interval and this
-LOG_ENTITIES = ["customers", "items", "invoices", "pricing", "orders"]
+LOG_ENTITIES = ["customers", "items", "invoices", "pricing", "orders", "webhooks"]
+DAEMON_SILENT_AFTER = 120  # seconds without a heartbeat before the daemon counts as not running
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -44,6 +45,19 @@ def _automation_states() -> dict[str, str]:
             if state.name in states and state.status.value in ("RUNNING", "STOPPED"):
                 states[state.name] = state.status.value
     return states
+
+
+def _daemon_state(now: datetime) -> str:
+    """Whether the Dagster daemon (schedules, sensors, run queue) is alive: its newest heartbeat."""
+    with dagster_instance() as instance:
+        if instance is None:
+            return "unknown (no Dagster instance here yet: start make dev)"
+        beats = [beat.timestamp for beat in instance.get_daemon_heartbeats().values() if beat]
+    if not beats:
+        return "not running (no heartbeat): schedules and sensors are not evaluated"
+    age = now.timestamp() - max(beats)
+    return (f"alive (last heartbeat {age:.0f} s ago)" if age < DAEMON_SILENT_AFTER
+            else f"not running: last heartbeat {_ago(timedelta(seconds=age))} ago")
 
 
 def connection_state(current, token, last_failure: str | None, now: datetime) -> tuple[bool, str]:
@@ -85,10 +99,10 @@ def collect_status(engine: sa.Engine) -> dict:
         by_status = dict(session.execute(sa.select(Order.status, sa.func.count()).group_by(Order.status)).all())
         customers_linked, customers_total = queries.link_coverage(session, "Customer")
         items_linked, items_total = queries.link_coverage(session, "Item")
-        custom = session.scalar(sa.select(sa.func.count(sa.distinct(CustomerItemPrice.customer_id)))
-                                .where(CustomerItemPrice.valid_to.is_(None))) or 0
-        leveled = session.scalar(sa.select(sa.func.count(sa.distinct(CustomerPriceLevel.customer_id)))
-                                 .where(CustomerPriceLevel.valid_to.is_(None))) or 0
+        # customers with their own prices or a price level, each counted once
+        priced = sa.union(sa.select(CustomerItemPrice.customer_id).where(CustomerItemPrice.valid_to.is_(None)),
+                          sa.select(CustomerPriceLevel.customer_id).where(CustomerPriceLevel.valid_to.is_(None)))
+        custom = session.scalar(sa.select(sa.func.count()).select_from(priced.subquery())) or 0
         last = {row.entity: row for row in session.scalars(
             sa.select(SyncLog).where(SyncLog.id.in_(sa.select(sa.func.max(SyncLog.id)).group_by(SyncLog.entity))))}
         received, waiting, last_event = session.execute(sa.select(
@@ -111,7 +125,8 @@ def collect_status(engine: sa.Engine) -> dict:
         "customers": {"linked": customers_linked, "total": customers_total},
         "items": {"linked": items_linked, "total": items_total},
         "orders": {status.value: count for status, count in by_status.items()},
-        "customers_with_custom_pricing": int(max(custom, leveled)),
+        "customers_with_custom_pricing": int(custom),
+        "dagster_daemon": _daemon_state(now),
         "last_sync": {entity: {"at": _iso(row.logged_at), "outcome": row.outcome, "message": row.message}
                       for entity, row in last.items()},
         "next_scheduled_sync": _iso(next_run(config.sync_frequency_hours(), now)),
@@ -132,10 +147,12 @@ def status(as_json: bool) -> None:
     click.echo(f"QuickBooks     {qb['environment']}: {qb['state']}"
                + (f", refresh token valid until {qb['refresh_token_expires_at'] or 'unknown'}" if qb["connected"] else ""))
     for kind in ("customers", "items"):
-        click.echo(f"{kind.capitalize():<14} {data[kind]['linked']}/{data[kind]['total']} linked")
+        click.echo(f"{kind.capitalize():<14} {data[kind]['linked']}/{data[kind]['total']} synced")
     orders = data["orders"]
     click.echo("Orders         " + (", ".join(f"{n} {s}" for s, n in sorted(orders.items())) or "none"))
-    click.echo(f"Pricing        {plural(data['customers_with_custom_pricing'], 'customer')} with custom pricing")
+    click.echo(f"Pricing        {plural(data['customers_with_custom_pricing'], 'customer')} with their own prices "
+               "or a price level")
+    click.echo(f"Dagster daemon {data['dagster_daemon']}")
     for entity, last in sorted(data["last_sync"].items()):
         click.echo(f"Last {entity.lower():<9} {last['at']} {last['outcome']} - {last['message']}")
     click.echo(f"Next sync      {data['next_scheduled_sync']} (every {config.sync_frequency_hours()} h)")
