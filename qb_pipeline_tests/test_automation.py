@@ -125,3 +125,18 @@ def test_asset_graph_snapshot():
     assert {key.name for key in graph.asset_check_keys} == {
         "customers_linked", "items_linked", "quickbooks_connection", "orders_not_waiting", "no_failed_orders",
         "invoice_totals_reconcile", "unique_doc_numbers"}
+
+
+def test_quickbooks_assets_carry_a_freshness_policy_that_follows_the_sync_frequency(monkeypatch):
+    from datetime import timedelta
+
+    from qb_pipeline.assets.name_lists import sync_freshness
+    from qb_pipeline.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    policies = {key.to_user_string(): graph.get(key).freshness_policy for key in graph.get_all_asset_keys()}
+    assert {name for name, policy in policies.items() if policy} == {"customers", "items", "invoices"}
+    monkeypatch.setenv("QB_SYNC_FREQUENCY_HOURS", "4")
+    policy = sync_freshness()
+    assert (policy.warn_window.to_timedelta(), policy.fail_window.to_timedelta()) == (
+        timedelta(hours=4, minutes=15), timedelta(hours=8, minutes=15))

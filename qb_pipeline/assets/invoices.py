@@ -13,7 +13,7 @@ from qb_pipeline.assets.activity import (
     record_activity,
     webhook_events_served,
 )
-from qb_pipeline.assets.name_lists import GROUP, OWNERS, customers, items
+from qb_pipeline.assets.name_lists import GROUP, OWNERS, customers, items, sync_freshness
 from qb_pipeline.assets.orders import orders
 from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.db.models import Order, OrderStatus
@@ -32,7 +32,8 @@ class InvoicesConfig(dg.Config):
     push_orders: bool = True  # False: only mirror QuickBooks invoices (what a webhook-triggered run does)
 
 
-@dg.asset(group_name=GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, deps=[orders, customers, items, price_levels])
+@dg.asset(group_name=GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, deps=[orders, customers, items, price_levels],
+          freshness_policy=sync_freshness())
 def invoices(context: dg.AssetExecutionContext, config: InvoicesConfig, quickbooks: QuickBooksResource,
              database: DatabaseResource) -> dg.MaterializeResult:
     """Pending orders pushed to QuickBooks as invoices (at most one each), and QuickBooks invoices mirrored."""

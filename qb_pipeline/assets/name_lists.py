@@ -2,8 +2,11 @@
 
 
 import time
+from datetime import timedelta
 
 import dagster as dg
+
+from qb_pipeline import config
 
 from qb_pipeline.assets.activity import (
     failure_logged,
@@ -19,6 +22,16 @@ from qb_pipeline.sync.push import push_name_list
 
 GROUP = "quickbooks"
 OWNERS = ["team:data-engineering"]
+
+
+def sync_freshness() -> dg.FreshnessPolicy:
+    """Fresh while materialized within one sync interval (QB_SYNC_FREQUENCY_HOURS); late past it, failed
+    past two: the UI shows it on each QuickBooks asset."""
+    hours = timedelta(hours=config.sync_frequency_hours())
+    return dg.FreshnessPolicy.time_window(fail_window=2 * hours + FRESHNESS_MARGIN, warn_window=hours + FRESHNESS_MARGIN)
+
+
+FRESHNESS_MARGIN = timedelta(minutes=15)  # the run itself takes a while
 
 
 def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource, database: DatabaseResource,
@@ -72,14 +85,14 @@ def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksReso
     })
 
 
-@dg.asset(group_name=GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS)
+@dg.asset(group_name=GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, freshness_policy=sync_freshness())
 def customers(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
               database: DatabaseResource) -> dg.MaterializeResult:
     """QuickBooks customers mirrored in the project database, and local customers pushed to QuickBooks."""
     return sync_name_list(context, quickbooks, database, "Customer", "Customers")
 
 
-@dg.asset(group_name=GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS)
+@dg.asset(group_name=GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, freshness_policy=sync_freshness())
 def items(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
           database: DatabaseResource) -> dg.MaterializeResult:
     """QuickBooks items (products and services) mirrored, and local items pushed to QuickBooks."""
