@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from qb_pipeline.assets.health import sync_health, sync_health_24h
 from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import customers, items
 from qb_pipeline.assets.orders import orders
@@ -21,9 +22,9 @@ from qb_pipeline.schedules import hourly_sync
 from qb_pipeline.sensors import new_orders_sensor, quickbooks_changes_sensor
 
 defs = dg.Definitions(
-    assets=[orders, customers, items, price_levels, invoices],
+    assets=[orders, customers, items, price_levels, invoices, sync_health],
     asset_checks=[customers_linked, items_linked, quickbooks_connection, orders_not_waiting, no_failed_orders,
-                  invoice_totals_reconcile, unique_doc_numbers],
+                  invoice_totals_reconcile, unique_doc_numbers, sync_health_24h],
     jobs=[hourly_sync_job, push_invoices_job, quickbooks_changes_job, retry_orders_job],
     schedules=[hourly_sync],
     sensors=[new_orders_sensor, quickbooks_changes_sensor],

@@ -13,7 +13,7 @@ REALM_TAG = "qb_pipeline/realm"  # dagster.yaml limits runs per value of this ta
 
 def hourly_selection() -> list[str]:
     """The assets QB_AUTO_SYNC_CUSTOMERS / ITEMS / PRICING / ORDERS leave switched on."""
-    return [asset for kind, asset in AUTO_SYNC_ASSETS.items() if config.auto_sync(kind)]
+    return [asset for kind, asset in AUTO_SYNC_ASSETS.items() if config.auto_sync(kind)] + ["sync_health"]
 
 
 def realm_tags() -> dict[str, str]:

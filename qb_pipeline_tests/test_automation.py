@@ -89,7 +89,7 @@ def test_schedule_frequency_and_selection_come_from_the_environment(monkeypatch)
         importlib.reload(jobs)
         importlib.reload(schedules)
         importlib.reload(sensors)
-        assert jobs.hourly_selection() == ["customers", "items"]
+        assert jobs.hourly_selection() == ["customers", "items", "sync_health"]
         assert schedules.hourly_sync.cron_schedule == "0 */4 * * *"
         assert schedules.hourly_sync.default_status == dg.DefaultScheduleStatus.RUNNING
         assert sensors.new_orders_sensor.default_status == dg.DefaultSensorStatus.STOPPED
@@ -121,10 +121,11 @@ def test_asset_graph_snapshot():
         "items": ("quickbooks", []),
         "price_levels": ("quickbooks", ["customers", "items"]),
         "invoices": ("quickbooks", ["customers", "items", "orders", "price_levels"]),
+        "sync_health": ("health", ["customers", "invoices", "items", "price_levels"]),
     }
     assert {key.name for key in graph.asset_check_keys} == {
         "customers_linked", "items_linked", "quickbooks_connection", "orders_not_waiting", "no_failed_orders",
-        "invoice_totals_reconcile", "unique_doc_numbers"}
+        "invoice_totals_reconcile", "unique_doc_numbers", "sync_health_24h"}
 
 
 def test_quickbooks_assets_carry_a_freshness_policy_that_follows_the_sync_frequency(monkeypatch):

@@ -73,7 +73,8 @@ def invoices(context: dg.AssetExecutionContext, config: InvoicesConfig, quickboo
                    + f"; mirrored {mirrored.updated} invoices ({mirrored.mode})"
                    + (f", {mirrored.flagged_orders} orders flagged voided/deleted" if mirrored.flagged_orders else ""))
     record_activity(database, entity="Invoices", outcome=outcome, message=message, processed=pushed.processed,
-                    failed=pushed.failed + pushed.blocked, run_id=context.run.run_id, duration_seconds=seconds)
+                    failed=pushed.failed + pushed.blocked, run_id=context.run.run_id, duration_seconds=seconds,
+                    api_calls=gateway.stats.total_calls, retries=gateway.stats.retries)
     context.log.info(f"INVOICES: {outcome} - {message}")
     with database.session() as session:
         recent = recent_activity(session)

@@ -58,7 +58,8 @@ def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksReso
                    + (f"; {len(pulled.conflicts)} conflicts kept the QuickBooks version" if pulled.conflicts else ""))
     record_activity(database, entity=label, outcome=outcome, message=message,
                     processed=pulled.pulled + pushed.created + pushed.updated, failed=pushed.failed,
-                    run_id=context.run.run_id, duration_seconds=seconds)
+                    run_id=context.run.run_id, duration_seconds=seconds, api_calls=gateway.stats.total_calls,
+                    retries=gateway.stats.retries)
     context.log.info(f"{label.upper()}: {outcome} - {message}")
     if released:
         context.log.info(f"{len(released)} orders that named a {entity.lower()} unknown until now go again: "

@@ -336,6 +336,8 @@ class SyncLog(Base):
     message: Mapped[str] = mapped_column(sa.Text)
     run_id: Mapped[str | None] = mapped_column(sa.String(64))
     duration_seconds: Mapped[float | None] = mapped_column(sa.Float)
+    api_calls: Mapped[int | None] = mapped_column(sa.Integer)  # QuickBooks calls the run made
+    retries: Mapped[int | None] = mapped_column(sa.Integer)
 
 
 class WebhookEvent(Base):

@@ -209,6 +209,8 @@ def append_sync_log(
     failed: int = 0,
     run_id: str | None = None,
     duration_seconds: float | None = None,
+    api_calls: int | None = None,
+    retries: int | None = None,
 ) -> SyncLog:
     """One activity-log row, e.g. entity=CUSTOMERS outcome=SUCCESS message="Synced 5 new customers"."""
     row = SyncLog(
@@ -219,6 +221,8 @@ def append_sync_log(
         failed=failed,
         run_id=run_id,
         duration_seconds=duration_seconds,
+        api_calls=api_calls,
+        retries=retries,
     )
     session.add(row)
     session.flush()

@@ -212,3 +212,28 @@ def test_no_green_over_a_failure_and_an_unknown_customer_goes_again_once_synced(
     final = dg.materialize([invoices, no_failed_orders], resources=resources)
     assert meta(final, "invoices")["pushed"] == 1 and final.get_asset_check_evaluations()[0].passed
     assert sorted(r["DocNumber"] for r in sandbox.dump("Invoice")["records"]) == ["LATE-CUST", "ZERO"]
+
+
+def test_sync_health_charts_the_last_days_and_its_check_fails_below_95_percent(sandbox, resources, database_url):
+    from qb_pipeline.assets.health import sync_health, sync_health_24h
+    from qb_pipeline.db import queries
+
+    sandbox.seed(preset="demo")
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        session.add(Order(order_number="H-1", customer_name="Cool Cars",
+                          lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("1"))]))
+    assert dg.materialize([customers, items, invoices], resources=resources).success
+    healthy = dg.materialize([sync_health, sync_health_24h], resources=resources)
+    numbers = meta(healthy, "sync_health")
+    assert numbers["runs_24h"] == 3 and numbers["success_rate_24h"] == 1.0
+    assert "| INVOICES |" in numbers["by_day_and_type"].replace("  ", " ") or "INVOICES" in numbers["by_day_and_type"]
+    assert "median_seconds" in numbers["order_latency_by_day"]
+    assert numbers["open_balance"] == 9.95
+    assert healthy.get_asset_check_evaluations()[0].passed
+    with session_scope(engine) as session:  # a bad afternoon: three failed runs
+        for _ in range(3):
+            queries.append_sync_log(session, entity="Invoices", outcome="FAILED", message="QuickBooks is down")
+    sick = dg.materialize([sync_health, sync_health_24h], resources=resources)
+    (check,) = sick.get_asset_check_evaluations()
+    assert not check.passed and "only 50% of 6 runs succeeded" in check.description
