@@ -19,7 +19,7 @@ from qb_pipeline.checks import (
 from qb_pipeline.jobs import hourly_sync_job, push_invoices_job, quickbooks_changes_job, retry_orders_job
 from qb_pipeline.resources import database_resource, quickbooks_resource
 from qb_pipeline.schedules import hourly_sync
-from qb_pipeline.sensors import new_orders_sensor, quickbooks_changes_sensor
+from qb_pipeline.sensors import new_orders_sensor, quickbooks_automation_sensor, quickbooks_changes_sensor
 
 defs = dg.Definitions(
     assets=[orders, customers, items, price_levels, invoices, sync_health],
@@ -27,7 +27,7 @@ defs = dg.Definitions(
                   invoice_totals_reconcile, unique_doc_numbers, sync_health_24h],
     jobs=[hourly_sync_job, push_invoices_job, quickbooks_changes_job, retry_orders_job],
     schedules=[hourly_sync],
-    sensors=[new_orders_sensor, quickbooks_changes_sensor],
+    sensors=[new_orders_sensor, quickbooks_changes_sensor, quickbooks_automation_sensor],
     resources={"database": database_resource(), "quickbooks": quickbooks_resource()},
     # One process per run: a new order's run starts in about a second instead of spawning step processes.
     executor=dg.in_process_executor,

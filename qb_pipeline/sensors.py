@@ -12,7 +12,13 @@ from qb_pipeline import config
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import Order
 from qb_pipeline.db.types import utcnow
-from qb_pipeline.jobs import WEBHOOK_EVENTS_TAG, WEBHOOK_THROUGH_TAG, push_invoices_job, quickbooks_changes_job
+from qb_pipeline.jobs import (
+    WEBHOOK_EVENTS_TAG,
+    WEBHOOK_THROUGH_TAG,
+    push_invoices_job,
+    quickbooks_changes_job,
+    realm_tags,
+)
 from qb_pipeline.sync.webhook_events import mark_served, waiting_events
 from qb_pipeline.resources import DatabaseResource
 
@@ -101,6 +107,14 @@ def quickbooks_changes_sensor(context: dg.SensorEvaluationContext, database: Dat
     return dg.RunRequest(run_key=f"changes-through-{newest}-{int(time.time())}",
                          asset_selection=[dg.AssetKey(name) for name in sorted(assets)], run_config=run_config,
                          tags={WEBHOOK_EVENTS_TAG: str(count), WEBHOOK_THROUGH_TAG: str(newest)})
+
+
+# Declarative automation: customers and items are synced as soon as a fresh stack starts (on_missing),
+# without waiting for the first hourly run.
+quickbooks_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "quickbooks_automation_sensor", target=dg.AssetSelection.assets("customers", "items"),
+    default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=10, run_tags=realm_tags(),
+    description="Materializes customers and items when they have never been (a fresh stack).")
 
 
 def _cursor(text: str | None) -> dict:

@@ -64,6 +64,23 @@ def invoices_in_sandbox(stack) -> dict[str, dict]:
     return {r["DocNumber"]: r for r in records}
 
 
+def stack_instance(stack):
+    import dagster as dg
+
+    return dg.DagsterInstance.from_config(str(stack["home"] / "dagster"))
+
+
+def test_a_fresh_stack_syncs_customers_and_items_without_waiting_for_the_hour(stack):
+    import dagster as dg
+
+    def materialized() -> bool:
+        with stack_instance(stack) as instance:
+            return all(instance.get_latest_materialization_event(dg.AssetKey(name)) for name in ("customers", "items"))
+
+    wait_for(materialized, timeout=120, what="customers and items to be materialized by declarative automation",
+             interval=1)
+
+
 def test_an_order_added_with_the_cli_becomes_an_invoice_within_a_minute(stack):
     added = subprocess.run([*CLI, "orders", "add", "--customer", "Cool Cars", "--line", "Rocks:2",
                             "--line", "Sod:4", "--number", "E2E-1"], env=stack["env"], capture_output=True,

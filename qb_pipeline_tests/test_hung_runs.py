@@ -16,6 +16,15 @@ from qb_pipeline_tests.test_end_to_end import CLI, invoices_in_sandbox, running_
 pytestmark = pytest.mark.slow
 
 
+def idle(home) -> bool:
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        return not instance.get_run_records(dg.RunsFilter(statuses=[
+            dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+            dg.DagsterRunStatus.STARTED]), limit=1)
+
+
 def add_order(stack, number: str) -> None:
     added = subprocess.run([*CLI, "orders", "add", "--customer", "Cool Cars", "--line", "Rocks:1", "--number", number],
                            env=stack["env"], capture_output=True, text=True, timeout=60)
@@ -29,6 +38,7 @@ def test_a_push_past_its_maximum_run_time_is_failed_and_its_orders_are_released(
         engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'qb_pipeline.sqlite'}")
         add_order(stack, "FAST-1")  # the first push also mirrors customers and items
         wait_for(lambda: "FAST-1" in invoices_in_sandbox(stack), timeout=90, what="the first invoice")
+        wait_for(lambda: idle(tmp_path), timeout=120, what="the stack's start-up runs to finish", interval=1)
         stack["sandbox"].control("POST", "settings", {"latency_ms": 25_000})  # every call answers in 25 s
         add_order(stack, "SLOW-1")
 

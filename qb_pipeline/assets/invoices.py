@@ -43,8 +43,11 @@ def invoices(context: dg.AssetExecutionContext, config: InvoicesConfig, quickboo
         if config.push_orders and orders_name_unknown_records(database.engine):
             # A new order may name a customer or item created in QuickBooks since the last sync.
             context.log.info("orders name customers or items not mirrored yet: pulling what changed first")
-            for entity in ("Customer", "Item"):
-                pull_name_list(gateway, database.engine, entity, progress=context.log.info)
+            for entity, asset in (("Customer", "customers"), ("Item", "items")):
+                pulled = pull_name_list(gateway, database.engine, entity, progress=context.log.info)
+                # The pull is that asset's work: say so, so its page does not read "never materialized".
+                context.log_event(dg.AssetMaterialization(asset_key=asset, description="pulled by the invoices run",
+                                                          metadata={"pulled": pulled.pulled, "pull_mode": pulled.mode}))
             with database.session() as session:
                 revive_orders_naming_known_records(session)
         pushed = InvoicePushResult()

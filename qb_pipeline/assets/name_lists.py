@@ -32,6 +32,10 @@ def sync_freshness() -> dg.FreshnessPolicy:
 
 
 FRESHNESS_MARGIN = timedelta(minutes=15)  # the run itself takes a while
+# Never materialized, nothing running for it and its last try did not fail: sync it now. (on_missing()
+# does not fire on its first evaluation, which is exactly a fresh stack's case.)
+SYNC_WHEN_MISSING = (dg.AutomationCondition.missing() & ~dg.AutomationCondition.in_progress()
+                     & ~dg.AutomationCondition.execution_failed())
 
 
 def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource, database: DatabaseResource,
@@ -86,14 +90,16 @@ def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksReso
     })
 
 
-@dg.asset(group_name=GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, freshness_policy=sync_freshness())
+@dg.asset(group_name=GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, freshness_policy=sync_freshness(),
+          automation_condition=SYNC_WHEN_MISSING)  # a fresh stack syncs them at once
 def customers(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
               database: DatabaseResource) -> dg.MaterializeResult:
     """QuickBooks customers mirrored in the project database, and local customers pushed to QuickBooks."""
     return sync_name_list(context, quickbooks, database, "Customer", "Customers")
 
 
-@dg.asset(group_name=GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, freshness_policy=sync_freshness())
+@dg.asset(group_name=GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, freshness_policy=sync_freshness(),
+          automation_condition=SYNC_WHEN_MISSING)
 def items(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
           database: DatabaseResource) -> dg.MaterializeResult:
     """QuickBooks items (products and services) mirrored, and local items pushed to QuickBooks."""

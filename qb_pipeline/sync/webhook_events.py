@@ -128,7 +128,7 @@ def waiting_events(session: Session) -> tuple[int, int | None, set[str]]:
     """(events not served yet, the newest one's id, the assets they concern)."""
     count, newest = session.execute(sa.select(sa.func.count(), sa.func.max(WebhookEvent.id))
                                     .where(WebhookEvent.processed_at.is_(None))).one()
-    entities = set(session.scalars(sa.select(sa.distinct(WebhookEvent.entity)).where(WebhookEvent.processed_at.is_(None))))
+    entities = set(session.scalars(sa.select(WebhookEvent.entity).where(WebhookEvent.processed_at.is_(None)).distinct()))
     return count, newest, {ASSET_FOR_ENTITY[e] for e in entities if e in ASSET_FOR_ENTITY}
 
 

@@ -18,7 +18,8 @@ ALL = [customers, items, price_levels, invoices, orders_not_waiting, invoice_tot
 
 
 def meta(result, key):
-    return {k: v.value for k, v in result.asset_materializations_for_node(key)[0].metadata.items()}
+    (materialization,) = [m for m in result.asset_materializations_for_node(key) if m.asset_key.path == [key]]
+    return {k: v.value for k, v in materialization.metadata.items()}
 
 
 def test_orders_become_invoices_priced_from_a_dropped_csv_and_voids_are_flagged(sandbox, resources, database_url,
@@ -237,3 +238,15 @@ def test_sync_health_charts_the_last_days_and_its_check_fails_below_95_percent(s
     sick = dg.materialize([sync_health, sync_health_24h], resources=resources)
     (check,) = sick.get_asset_check_evaluations()
     assert not check.passed and "only 50% of 6 runs succeeded" in check.description
+
+
+def test_when_the_invoices_run_pulls_customers_and_items_their_pages_say_so(sandbox, resources, database_url):
+    sandbox.seed(preset="demo")  # never synced here: the order's names make the invoices run pull them
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        session.add(Order(order_number="M-1", customer_name="Cool Cars",
+                          lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("1"))]))
+    result = dg.materialize([invoices], resources=resources)
+    reported = {m.asset_key.to_user_string(): m.metadata["pulled"].value
+                for m in result.asset_materializations_for_node("invoices") if m.asset_key.path != ["invoices"]}
+    assert reported == {"customers": 28, "items": 16}
