@@ -116,10 +116,11 @@ def _attach_subcommands() -> None:
     from qb_pipeline.commands.orders import orders
     from qb_pipeline.commands.pricing import pricing
     from qb_pipeline.commands.status import log, status
+    from qb_pipeline.commands.sync import sync
     from qb_pipeline.commands.webhooks import webhooks
     from qb_pipeline.sandbox.cli import sandbox
 
-    for command in (auth, orders, pricing, status, log, sandbox, webhooks):
+    for command in (auth, orders, pricing, status, log, sandbox, webhooks, sync):
         main.add_command(command)
 
 

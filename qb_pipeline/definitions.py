@@ -16,7 +16,15 @@ from qb_pipeline.checks import (
     quickbooks_connection,
     unique_doc_numbers,
 )
-from qb_pipeline.jobs import hourly_sync_job, push_invoices_job, quickbooks_changes_job, retry_orders_job
+from qb_pipeline.jobs import (
+    hourly_sync_job,
+    push_invoices_job,
+    quickbooks_changes_job,
+    retry_orders_job,
+    sync_customers_job,
+    sync_items_job,
+    sync_pricing_job,
+)
 from qb_pipeline.resources import database_resource, quickbooks_resource
 from qb_pipeline.schedules import hourly_sync
 from qb_pipeline.sensors import new_orders_sensor, quickbooks_automation_sensor, quickbooks_changes_sensor
@@ -25,7 +33,8 @@ defs = dg.Definitions(
     assets=[orders, customers, items, price_levels, invoices, sync_health],
     asset_checks=[customers_linked, items_linked, quickbooks_connection, orders_not_waiting, no_failed_orders,
                   invoice_totals_reconcile, unique_doc_numbers, sync_health_24h],
-    jobs=[hourly_sync_job, push_invoices_job, quickbooks_changes_job, retry_orders_job],
+    jobs=[hourly_sync_job, push_invoices_job, quickbooks_changes_job, retry_orders_job, sync_customers_job,
+          sync_items_job, sync_pricing_job],
     schedules=[hourly_sync],
     sensors=[new_orders_sensor, quickbooks_changes_sensor, quickbooks_automation_sensor],
     resources={"database": database_resource(), "quickbooks": quickbooks_resource()},

@@ -29,6 +29,15 @@ hourly_sync_job = dg.define_asset_job(
     tags=realm_tags(),
 )
 
+def _sync_job(name: str, asset: str, what: str):
+    return dg.define_asset_job(name, selection=dg.AssetSelection.assets(asset), tags=realm_tags(),
+                               description=f"Sync {what} now (`qb-pipeline sync`, or Materialize in the UI).")
+
+
+sync_customers_job = _sync_job("sync_customers_job", "customers", "customers")
+sync_items_job = _sync_job("sync_items_job", "items", "items")
+sync_pricing_job = _sync_job("sync_pricing_job", "price_levels", "pricing (the CSV drop folder)")
+
 WEBHOOK_EVENTS_TAG = "qb_pipeline/webhook_events"  # how many change notifications a run serves
 WEBHOOK_THROUGH_TAG = "qb_pipeline/webhook_events_through"  # the newest one's id
 

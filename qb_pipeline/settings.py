@@ -85,6 +85,7 @@ SPECS = {
     "dagster_home": Spec("DAGSTER_HOME", Path, "a folder"),
     "webhook_verifier_token": Spec("QB_WEBHOOK_VERIFIER_TOKEN", str, "your Intuit app's webhook verifier token"),
     "webhook_port": Spec("QB_WEBHOOK_PORT", _number(int, 1, 65535), "a port number, 1 to 65535"),
+    "dagster_url": Spec("QB_DAGSTER_URL", str, "the Dagster UI's address, e.g. http://127.0.0.1:3000"),
     "max_runtime_seconds": Spec("QB_MAX_RUNTIME_SECONDS", _number(int, 10, 7 * 86400),
                                 "a whole number of seconds from 10 to 604800"),
 }
@@ -122,6 +123,7 @@ class Settings:
     dagster_home: Path | None = None  # unset: the folder `make dev` uses (.dagster_home), where it exists
     webhook_verifier_token: str = ""  # unset with sandbox-local: the sandbox's, from its connection file
     webhook_port: int = 8767
+    dagster_url: str = "http://127.0.0.1:3000"  # where `qb-pipeline sync` launches runs
 
     def __repr__(self) -> str:  # the secrets never reach a log line through a repr
         return f"Settings(environment={self.environment!r}, data_dir={str(self.data_dir)!r})"

@@ -132,12 +132,20 @@ def _render(url: str, screenshot=None) -> str:
 def test_the_ui_shows_the_assets_and_the_sensor(stack):
     ARTIFACTS.mkdir(exist_ok=True)
     assets_page = _render(f"{stack['ui']}/assets")
-    for name in ("customers", "items", "invoices", "price_levels"):
+    for name in ("customers", "items", "invoices", "price_levels", "sync_health"):
         assert f">{name}<" in assets_page, f"asset {name} is not on the assets page"
     automation = _render(f"{stack['ui']}/automation")
     assert "new_orders_sensor" in automation and "hourly_sync" in automation
     _render(f"{stack['ui']}/asset-groups", screenshot=ARTIFACTS / "asset-graph.png")
     assert (ARTIFACTS / "asset-graph.png").stat().st_size > 10_000
+    # After a fresh start customers are materialized (declarative automation), so their page has numbers;
+    # sync_health was materialized by the hourly job (the test above).
+    customers_page = _render(f"{stack['ui']}/assets/customers")
+    assert "Never materialized" not in customers_page
+    health = _render(f"{stack['ui']}/assets/sync_health")
+    assert "sync_health" in health and "Never materialized" not in health
+    _render(f"{stack['ui']}/assets/sync_health", screenshot=ARTIFACTS / "sync-health.png")
+    assert (ARTIFACTS / "sync-health.png").stat().st_size > 10_000
 
 
 def test_a_customer_edited_in_quickbooks_reaches_our_table_by_itself(stack):
@@ -208,6 +216,21 @@ def test_a_busy_port_or_a_bad_setting_starts_nothing(stack, tmp_path):
     assert not (tmp_path / "data" / "qb_pipeline.sqlite").exists()  # nothing was touched
 
 
+def test_a_type_is_synced_from_a_terminal_on_the_running_dagster(stack):
+    done = subprocess.run([*CLI, "sync", "items", "--wait", "--url", stack["ui"]], env=stack["env"],
+                          capture_output=True, text=True, timeout=300)
+    with stack_instance(stack) as instance:
+        runs = [(r.dagster_run.job_name, r.dagster_run.status.value) for r in instance.get_run_records(limit=10)]
+    assert done.returncode == 0, f"{done.stderr}\nruns: {runs}"
+    assert "sync_items_job launched: run " in done.stdout and f"{stack['ui']}/runs/" in done.stdout
+    assert done.stdout.strip().endswith("SUCCESS")
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    nobody = subprocess.run([*CLI, "sync", "items", "--url", nowhere], env=stack["env"], capture_output=True,
+                            text=True, timeout=60)
+    assert nobody.returncode == 1 and nobody.stderr.strip().splitlines() == [
+        f"Error: no Dagster answers at {nowhere}: start it with `make dev` (or add --in-process to run the sync here)"]
+
+
 def test_ctrl_c_stops_every_process_it_started(stack):
     import socket
 
@@ -219,3 +242,4 @@ def test_ctrl_c_stops_every_process_it_started(stack):
     for port in (stack["ui_port"], stack["sandbox_port"]):
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
+
