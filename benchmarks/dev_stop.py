@@ -11,9 +11,7 @@ import argparse
 import os
 import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +19,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
 from benchmarks.harness import machine, write_result  # noqa: E402
-from benchmarks.order_latency import free_port, get_json, wait  # noqa: E402
+from benchmarks.order_latency import dev_stack  # noqa: E402
 
 
 def group_alive(pgid: int) -> bool:
@@ -33,27 +31,18 @@ def group_alive(pgid: int) -> bool:
 
 
 def one_stop() -> float:
-    home = Path(tempfile.mkdtemp(prefix="qbp-stop-"))
-    ui, sandbox_port = free_port(), free_port()
-    env = {**os.environ, "QB_DATA_DIR": str(home / "data"), "QB_WEBHOOK_PORT": str(free_port())}
-    for name in ("QB_DATABASE_URL", "QB_ENVIRONMENT", "QB_SANDBOX_CONNECTION_FILE", "DAGSTER_HOME"):
-        env.pop(name, None)
-    stack = subprocess.Popen(
-        [sys.executable, "-m", "qb_pipeline.cli", "dev", "--port", str(ui), "--sandbox-port", str(sandbox_port),
-         "--data-dir", str(home / "data"), "--dagster-home", str(home / "dagster")],
-        cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    wait(lambda: get_json(f"http://127.0.0.1:{ui}/server_info"), 180, "the Dagster UI")
-    time.sleep(3)  # the daemon and the code server are up too
-    started = time.monotonic()
-    os.killpg(stack.pid, signal.SIGINT)
-    stack.wait(120)
-    deadline = time.monotonic() + 60
-    while group_alive(stack.pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    seconds = time.monotonic() - started
-    if group_alive(stack.pid):
-        os.killpg(stack.pid, signal.SIGKILL)
-        raise SystemExit(f"processes outlived the stop after {seconds:.1f} s")
+    with dev_stack("qbp-stop-") as (_home, stack):
+        time.sleep(3)  # the daemon and the code server are up too
+        started = time.monotonic()
+        os.killpg(stack.pid, signal.SIGINT)
+        stack.wait(120)
+        deadline = time.monotonic() + 60
+        while group_alive(stack.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        seconds = time.monotonic() - started
+        if group_alive(stack.pid):
+            os.killpg(stack.pid, signal.SIGKILL)
+            raise SystemExit(f"processes outlived the stop after {seconds:.1f} s")
     return seconds
 
 

@@ -91,8 +91,11 @@ def dev_stack(prefix: str):
         os.environ["QB_DATA_DIR"] = env["QB_DATA_DIR"]
         yield home, stack
     finally:
-        os.killpg(stack.pid, signal.SIGINT)
-        stack.wait(60)
+        try:
+            os.killpg(stack.pid, signal.SIGINT)
+            stack.wait(60)
+        except ProcessLookupError:
+            pass  # the caller stopped it already
 
 
 def main() -> None:
