@@ -17,15 +17,19 @@ from qb_pipeline.sync.pricing_csv import import_pricing
 from qb_pipeline.sync.pull import pull_name_list
 
 
-def test_last_invoiced_price_that_differs_is_suggested_and_importable(sandbox, make_gateway, engine):
-    gateway = make_gateway()
+def demo_mirrored(sandbox, gateway, engine, *items: str):
+    """The demo company mirrored here: Cool Cars and the named items, as rows of our database."""
     sandbox.seed(preset="demo")
     pull_name_list(gateway, engine, "Customer")
     pull_name_list(gateway, engine, "Item")
     with session_scope(engine) as session:
         cool = session.scalars(sa.select(Customer).where(Customer.display_name == "Cool Cars")).one()
-        rocks = session.scalars(sa.select(Item).where(Item.name == "Rocks")).one()
-        sod = session.scalars(sa.select(Item).where(Item.name == "Sod")).one()
+        return cool, *(session.scalars(sa.select(Item).where(Item.name == name)).one() for name in items)
+
+
+def test_last_invoiced_price_that_differs_is_suggested_and_importable(sandbox, make_gateway, engine):
+    gateway = make_gateway()
+    cool, rocks, sod = demo_mirrored(sandbox, gateway, engine, "Rocks", "Sod")
     for doc, price in (("HAND-1", "8.50"), ("HAND-2", "7.77")):  # typed in QuickBooks by a person
         gateway.create("Invoice", {"DocNumber": doc, "CustomerRef": {"value": cool.qb_id}, "Line": [
             {"DetailType": "SalesItemLineDetail", "Amount": Decimal(price),
@@ -50,12 +54,8 @@ def test_last_invoiced_price_that_differs_is_suggested_and_importable(sandbox, m
 
 def test_7_learned_prices_respect_the_price_of_the_day_and_skip_free_or_mixed_lines(sandbox, make_gateway, engine):
     gateway = make_gateway()
-    sandbox.seed(preset="demo")
-    pull_name_list(gateway, engine, "Customer")
-    pull_name_list(gateway, engine, "Item")
+    cool, rocks, sod, soil = demo_mirrored(sandbox, gateway, engine, "Rocks", "Sod", "Soil")
     with session_scope(engine) as session:
-        cool = session.scalars(sa.select(Customer).where(Customer.display_name == "Cool Cars")).one()
-        rocks, sod, soil = (session.scalars(sa.select(Item).where(Item.name == n)).one() for n in ("Rocks", "Sod", "Soil"))
         # our price for Rocks was 7.00 when the invoice below was made; raised to 8.00 since, on purpose
         pricing.set_customer_item_price(session, cool.id, rocks.id, Decimal("7.00"), at=utcnow() - timedelta(days=30))
         ids = {"customer": cool.qb_id, "rocks": rocks.qb_id, "sod": sod.qb_id, "soil": soil.qb_id}
