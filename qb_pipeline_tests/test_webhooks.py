@@ -61,7 +61,7 @@ def stored(engine) -> list[tuple[str, str, str]]:
                                                             WebhookEvent.operation).order_by(WebhookEvent.id))]
 
 
-def test_signed_events_are_stored_once_and_answered_without_calling_quickbooks(receiver, engine):
+def test_signed_events_are_stored_once_and_a_redelivery_adds_nothing(receiver, engine):
     body = json.dumps([cloud_event(1), cloud_event(2, "invoice", operation="voided"), cloud_event(3, "vendor"),
                        cloud_event(4, realm="999")]).encode()
     answer = post(receiver, body)
