@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pandas as pd
 import sqlalchemy as sa
@@ -23,7 +24,7 @@ class Health:
     runs_24h: int
     success_rate_24h: float  # 1.0 when there was no run
     latency_p95_24h: float  # seconds; 0.0 when no order was invoiced
-    open_balance: float
+    open_balance: Decimal  # money stays Decimal; the asset turns it into a float for the UI's plot
 
 
 def sync_health(session: Session, now: datetime) -> Health:
@@ -57,5 +58,5 @@ def sync_health(session: Session, now: datetime) -> Health:
         by_day_and_type=by_day, latency_by_day=latency, runs_24h=int(len(recent)),
         success_rate_24h=float(recent["ok"].mean()) if len(recent) else 1.0,
         latency_p95_24h=float(recent_orders["seconds"].quantile(0.95)) if len(recent_orders) else 0.0,
-        open_balance=float(balance),
+        open_balance=Decimal(str(balance)),
     )
