@@ -8,66 +8,36 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
 
-from qb_pipeline.sandbox.client import SandboxClient
-from qb_pipeline_tests.helpers import PROJECT_DIR, free_port, http_ok, wait_for
+from qb_pipeline.dev_process import running_dev_stack
+from qb_pipeline_tests.helpers import PROJECT_DIR, free_port, wait_for
 
 CLI = [sys.executable, "-m", "qb_pipeline.cli"]
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
 pytestmark = pytest.mark.slow
 
 
-@contextmanager
-def running_stack(home, **extra_env: str):
-    """`qb-pipeline dev` (sandbox + dagster dev with its daemon) in `home`, stopped with Ctrl-C after."""
-    ui_port, sandbox_port = free_port(), free_port()
-    env = {**os.environ, "QB_DATA_DIR": str(home / "data"), "QB_SENSOR_INTERVAL_SECONDS": "2",
-           "QB_WEBHOOK_PORT": str(free_port()), **extra_env}
-    for name in ("QB_DATABASE_URL", "QB_ENVIRONMENT", "QB_SANDBOX_CONNECTION_FILE", "DAGSTER_HOME"):
-        env.pop(name, None)
-    process = subprocess.Popen(
-        [*CLI, "dev", "--port", str(ui_port), "--sandbox-port", str(sandbox_port), "--data-dir", str(home / "data"),
-         "--dagster-home", str(home / "dagster")],
-        cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        wait_for(lambda: http_ok(f"http://127.0.0.1:{ui_port}/server_info") or process.poll() is not None,
-                 timeout=180, what="the Dagster UI")
-        assert process.poll() is None, process.stdout.read()[-3000:]
-        yield {"ui": f"http://127.0.0.1:{ui_port}", "sandbox": SandboxClient(home / "data" / "sandbox" / "connection.json"),
-               "env": env, "ui_port": ui_port, "sandbox_port": sandbox_port, "home": home, "process": process}
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGINT)
-            process.wait(60)
-        except ProcessLookupError:
-            pass  # a test stopped it already
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+    with running_dev_stack(tmp_path_factory.mktemp("stack"), QB_SENSOR_INTERVAL_SECONDS="2") as running:
         yield running
 
 
 def invoices_in_sandbox(stack) -> dict[str, dict]:
-    records = stack["sandbox"].control("GET", "dump/Invoice", timeout=10)["records"]
+    records = stack.sandbox.control("GET", "dump/Invoice", timeout=10)["records"]
     return {r["DocNumber"]: r for r in records}
 
 
 def stack_instance(stack):
     import dagster as dg
 
-    return dg.DagsterInstance.from_config(str(stack["home"] / "dagster"))
+    return dg.DagsterInstance.from_config(str(stack.home / "dagster"))
 
 
 def test_a_fresh_stack_syncs_customers_and_items_without_waiting_for_the_hour(stack):
@@ -83,7 +53,7 @@ def test_a_fresh_stack_syncs_customers_and_items_without_waiting_for_the_hour(st
 
 def test_an_order_added_with_the_cli_becomes_an_invoice_within_a_minute(stack):
     added = subprocess.run([*CLI, "orders", "add", "--customer", "Cool Cars", "--line", "Rocks:2",
-                            "--line", "Sod:4", "--number", "E2E-1"], env=stack["env"], capture_output=True,
+                            "--line", "Sod:4", "--number", "E2E-1"], env=stack.env, capture_output=True,
                            text=True, timeout=60)
     assert added.returncode == 0, added.stderr
     started = time.monotonic()
@@ -91,7 +61,7 @@ def test_an_order_added_with_the_cli_becomes_an_invoice_within_a_minute(stack):
     print(f"order to invoice: {time.monotonic() - started:.1f} s")
     invoice = invoices_in_sandbox(stack)["E2E-1"]
     assert invoice["TotalAmt"] == 2 * 9.95 + 4 * 4.75
-    shown = json.loads(subprocess.run([*CLI, "orders", "show", "E2E-1", "--json"], env=stack["env"],
+    shown = json.loads(subprocess.run([*CLI, "orders", "show", "E2E-1", "--json"], env=stack.env,
                                       capture_output=True, text=True, timeout=60).stdout)
     assert shown["status"] == "synced" and shown["qb_invoice_id"] == invoice["Id"]
 
@@ -99,7 +69,7 @@ def test_an_order_added_with_the_cli_becomes_an_invoice_within_a_minute(stack):
 def test_the_hourly_job_launched_through_graphql_succeeds(stack):
     from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-    client = DagsterGraphQLClient("127.0.0.1", port_number=stack["ui_port"])
+    client = DagsterGraphQLClient("127.0.0.1", port_number=stack.ui_port)
     run_id = client.submit_job_execution("hourly_sync_job", repository_location_name="qb_pipeline",
                                          repository_name="__repository__")
 
@@ -111,6 +81,28 @@ def test_the_hourly_job_launched_through_graphql_succeeds(stack):
 
     wait_for(finished, timeout=120, what="the hourly job to finish", interval=1)
     assert client.get_run_status(run_id).value == "SUCCESS"
+
+
+def test_two_quickbooks_materializations_launched_at_once_run_one_after_the_other(stack):
+    """As from the UI's Materialize button: no company tag, only the assets' `quickbooks` pool keeps them apart."""
+    from dagster_graphql import DagsterGraphQLClient
+
+    client = DagsterGraphQLClient("127.0.0.1", port_number=stack.ui_port)
+    stack.sandbox.control("POST", "settings", {"latency_ms": 700})  # each run lasts a few seconds
+    try:
+        run_ids = [client.submit_job_execution("__ASSET_JOB", repository_location_name="qb_pipeline",
+                                               repository_name="__repository__", asset_selection=[name])
+                   for name in ("customers", "items")]
+        wait_for(lambda: all(client.get_run_status(run_id).value in ("SUCCESS", "FAILURE", "CANCELED")
+                             for run_id in run_ids), timeout=180, what="both runs to finish", interval=1)
+    finally:
+        stack.sandbox.control("POST", "settings", {"latency_ms": 0})
+    with stack_instance(stack) as instance:
+        records = sorted((instance.get_run_record_by_id(run_id) for run_id in run_ids), key=lambda r: r.start_time)
+    assert [r.dagster_run.status.value for r in records] == ["SUCCESS", "SUCCESS"]
+    first, second = records
+    assert second.start_time >= first.end_time, (
+        f"the runs overlapped: {first.start_time:.1f}-{first.end_time:.1f} and {second.start_time:.1f}-{second.end_time:.1f}")
 
 
 def _chromium() -> str | None:
@@ -131,20 +123,20 @@ def _render(url: str, screenshot=None) -> str:
 @pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed (make test installs it with apt-get)")
 def test_the_ui_shows_the_assets_and_the_sensor(stack):
     ARTIFACTS.mkdir(exist_ok=True)
-    assets_page = _render(f"{stack['ui']}/assets")
+    assets_page = _render(f"{stack.ui}/assets")
     for name in ("customers", "items", "invoices", "price_levels", "sync_health"):
         assert f">{name}<" in assets_page, f"asset {name} is not on the assets page"
-    automation = _render(f"{stack['ui']}/automation")
+    automation = _render(f"{stack.ui}/automation")
     assert "new_orders_sensor" in automation and "hourly_sync" in automation
-    _render(f"{stack['ui']}/asset-groups", screenshot=ARTIFACTS / "asset-graph.png")
+    _render(f"{stack.ui}/asset-groups", screenshot=ARTIFACTS / "asset-graph.png")
     assert (ARTIFACTS / "asset-graph.png").stat().st_size > 10_000
     # After a fresh start customers are materialized (declarative automation), so their page has numbers;
     # sync_health was materialized by the hourly job (the test above).
-    customers_page = _render(f"{stack['ui']}/assets/customers")
+    customers_page = _render(f"{stack.ui}/assets/customers")
     assert "Never materialized" not in customers_page
-    health = _render(f"{stack['ui']}/assets/sync_health")
+    health = _render(f"{stack.ui}/assets/sync_health")
     assert "sync_health" in health and "Never materialized" not in health
-    _render(f"{stack['ui']}/assets/sync_health", screenshot=ARTIFACTS / "sync-health.png")
+    _render(f"{stack.ui}/assets/sync_health", screenshot=ARTIFACTS / "sync-health.png")
     assert (ARTIFACTS / "sync-health.png").stat().st_size > 10_000
 
 
@@ -156,7 +148,7 @@ def test_a_customer_edited_in_quickbooks_reaches_our_table_by_itself(stack):
     from qb_pipeline.db.models import Customer
     from qb_pipeline.db.session import make_engine, session_scope
 
-    sandbox = stack["sandbox"]
+    sandbox = stack.sandbox
     connection = sandbox.connection
     qb = QuickBooks(auth_client=_auth_client(connection), refresh_token=sandbox.control("POST", "tokens/mint")[
         "refresh_token"], company_id=connection["realm_id"], minorversion=75)
@@ -164,7 +156,7 @@ def test_a_customer_edited_in_quickbooks_reaches_our_table_by_itself(stack):
     customer = QBCustomer.filter(DisplayName="Kate Whelan", qb=qb)[0]
     customer.CompanyName = "Whelan Webhooks Ltd"
     customer.save(qb=qb)
-    engine = make_engine(f"sqlite:///{stack['home'] / 'data' / 'qb_pipeline.sqlite'}")
+    engine = make_engine(stack.database_url)
 
     def company_name() -> str | None:
         with session_scope(engine) as session:
@@ -173,7 +165,7 @@ def test_a_customer_edited_in_quickbooks_reaches_our_table_by_itself(stack):
     wait_for(lambda: company_name() == "Whelan Webhooks Ltd", timeout=90, what="the change in our customers table",
              interval=0.5)
     shown = json.loads(subprocess.run([*CLI, "status", "--json"], capture_output=True, text=True, timeout=60,
-                                      env={**stack["env"], "DAGSTER_HOME": str(stack["home"] / "dagster")}).stdout)
+                                      env={**stack.env, "DAGSTER_HOME": str(stack.home / "dagster")}).stdout)
     assert shown["webhook_events"]["received"] >= 1
     assert shown["dagster_daemon"].startswith("alive")
     assert shown["automation"] == {"hourly_sync": "RUNNING", "new_orders_sensor": "RUNNING"}
@@ -188,26 +180,26 @@ def _auth_client(connection):
 
 def dev(stack, *args: str, **env: str) -> subprocess.CompletedProcess:
     """Another `qb-pipeline dev`, as a user would start a second one."""
-    return subprocess.run([*CLI, "dev", *args], cwd=PROJECT_DIR, env={**stack["env"], **env}, capture_output=True,
+    return subprocess.run([*CLI, "dev", *args], cwd=PROJECT_DIR, env={**stack.env, **env}, capture_output=True,
                           text=True, timeout=120)
 
 
 def test_a_second_make_dev_on_the_same_data_folder_changes_nothing(stack, tmp_path):
-    connection_file = stack["home"] / "data" / "sandbox" / "connection.json"
+    connection_file = stack.home / "data" / "sandbox" / "connection.json"
     before = (connection_file.stat().st_mtime, connection_file.read_text())
     second = dev(stack, "--port", str(free_port()), "--sandbox-port", str(free_port()),
-                 "--data-dir", str(stack["home"] / "data"), "--dagster-home", str(tmp_path / "other-home"))
+                 "--data-dir", str(stack.home / "data"), "--dagster-home", str(tmp_path / "other-home"))
     assert second.returncode != 0 and "Traceback" not in second.stderr
-    assert "already running" in second.stderr and f"UI {stack['ui']}" in second.stderr
+    assert "already running" in second.stderr and f"UI {stack.ui}" in second.stderr
     assert (connection_file.stat().st_mtime, connection_file.read_text()) == before
-    assert stack["sandbox"].control("GET", "settings")["limits"] == "off"  # the first one still serves
+    assert stack.sandbox.control("GET", "settings")["limits"] == "off"  # the first one still serves
 
 
 def test_a_busy_port_or_a_bad_setting_starts_nothing(stack, tmp_path):
     sandbox_port = free_port()
-    busy = dev(stack, "--port", str(stack["ui_port"]), "--sandbox-port", str(sandbox_port),
+    busy = dev(stack, "--port", str(stack.ui_port), "--sandbox-port", str(sandbox_port),
                "--data-dir", str(tmp_path / "data"), "--dagster-home", str(tmp_path / "home"))
-    assert busy.returncode != 0 and f"the Dagster UI port {stack['ui_port']}" in busy.stderr
+    assert busy.returncode != 0 and f"the Dagster UI port {stack.ui_port}" in busy.stderr
     assert "already in use" in busy.stderr
     bad = dev(stack, "--port", str(free_port()), "--sandbox-port", str(sandbox_port), "--data-dir",
               str(tmp_path / "data"), "--dagster-home", str(tmp_path / "home"), QB_DEMO_ORDERS_PER_MINUTE="lots")
@@ -217,15 +209,15 @@ def test_a_busy_port_or_a_bad_setting_starts_nothing(stack, tmp_path):
 
 
 def test_a_type_is_synced_from_a_terminal_on_the_running_dagster(stack):
-    done = subprocess.run([*CLI, "sync", "items", "--wait", "--url", stack["ui"]], env=stack["env"],
+    done = subprocess.run([*CLI, "sync", "items", "--wait", "--url", stack.ui], env=stack.env,
                           capture_output=True, text=True, timeout=300)
     with stack_instance(stack) as instance:
         runs = [(r.dagster_run.job_name, r.dagster_run.status.value) for r in instance.get_run_records(limit=10)]
     assert done.returncode == 0, f"{done.stderr}\nruns: {runs}"
-    assert "sync_items_job launched: run " in done.stdout and f"{stack['ui']}/runs/" in done.stdout
+    assert "sync_items_job launched: run " in done.stdout and f"{stack.ui}/runs/" in done.stdout
     assert done.stdout.strip().endswith("SUCCESS")
     nowhere = f"http://127.0.0.1:{free_port()}"
-    nobody = subprocess.run([*CLI, "sync", "items", "--url", nowhere], env=stack["env"], capture_output=True,
+    nobody = subprocess.run([*CLI, "sync", "items", "--url", nowhere], env=stack.env, capture_output=True,
                             text=True, timeout=60)
     assert nobody.returncode == 1 and nobody.stderr.strip().splitlines() == [
         f"Error: no Dagster answers at {nowhere}: start it with `make dev` (or add --in-process to run the sync here)"]
@@ -234,12 +226,12 @@ def test_a_type_is_synced_from_a_terminal_on_the_running_dagster(stack):
 def test_ctrl_c_stops_every_process_it_started(stack):
     import socket
 
-    process = stack["process"]
-    os.killpg(process.pid, signal.SIGINT)
+    process = stack.process
+    stack.interrupt()
     process.wait(60)
     with pytest.raises(ProcessLookupError):  # no process of its group is left
         os.killpg(process.pid, 0)
-    for port in (stack["ui_port"], stack["sandbox_port"]):
+    for port in (stack.ui_port, stack.sandbox_port):
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
 

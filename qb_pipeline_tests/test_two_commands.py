@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import urllib.request
 
 import pytest
 
-from qb_pipeline_tests.helpers import PROJECT_DIR, free_port, http_ok, port_open, wait_for
+from qb_pipeline.dev_process import running_dev_stack
+from qb_pipeline_tests.helpers import PROJECT_DIR, http_ok, port_open, wait_for
 
 CLI = [sys.executable, "-m", "qb_pipeline.cli"]
 
@@ -45,30 +45,15 @@ def test_db_upgrade_error_is_one_line_without_password(tmp_path):
 
 @pytest.mark.slow
 def test_dev_serves_dagster_ui_and_ctrl_c_stops_everything(tmp_path):
-    port = free_port()
-    env = {**os.environ}
-    env.pop("QB_DATABASE_URL", None)
-    process = subprocess.Popen(
-        [*CLI, "dev", "--port", str(port), "--sandbox-port", str(free_port()), "--data-dir", str(tmp_path / "data"),
-         "--dagster-home", str(tmp_path / "home")],
-        cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )
-    try:
-        wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/server_info") or process.poll() is not None,
-                 timeout=180, what="the Dagster UI")
-        assert process.poll() is None, process.stdout.read()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5) as response:
+    with running_dev_stack(tmp_path) as stack:
+        with urllib.request.urlopen(f"{stack.ui}/server_info", timeout=5) as response:
             assert "dagster_webserver_version" in json.load(response)
-        assert (tmp_path / "home" / "dagster.yaml").read_text() == (PROJECT_DIR / "dagster.yaml").read_text()
+        assert (tmp_path / "dagster" / "dagster.yaml").read_text() == (PROJECT_DIR / "dagster.yaml").read_text()
         assert (tmp_path / "data" / "qb_pipeline.sqlite").exists()
         connection = json.loads((tmp_path / "data" / "sandbox" / "connection.json").read_text())
         assert http_ok(connection["discovery_url"])  # the sandbox runs beside Dagster
-        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        assert process.wait(timeout=60) == 0
-        wait_for(lambda: not port_open(port), timeout=30, what="the UI port to close")
+        stack.interrupt()  # what Ctrl-C in a terminal does
+        assert stack.process.wait(timeout=60) == 0
+        wait_for(lambda: not port_open(stack.ui_port), timeout=30, what="the UI port to close")
         sandbox_port = int(connection["sandbox_url"].rsplit(":", 1)[1])
         wait_for(lambda: not port_open(sandbox_port), timeout=30, what="the sandbox to stop")
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
