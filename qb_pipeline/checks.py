@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from qb_pipeline import config
 from datetime import timedelta
 from decimal import Decimal
 
 import dagster as dg
 import sqlalchemy as sa
 
+from qb_pipeline import config
+from qb_pipeline.assets.constants import QUICKBOOKS_POOL
 from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import customers, items
 from qb_pipeline.db import queries
@@ -47,7 +48,7 @@ def items_linked(database: DatabaseResource) -> dg.AssetCheckResult:
     return _link_check("Item", database)
 
 
-@dg.asset_check(asset=customers, description=(
+@dg.asset_check(asset=customers, pool=QUICKBOOKS_POOL, description=(
     "The QuickBooks connection answers, the company keeps the invoice numbers we send (Custom transaction "
     "numbers on), and its refresh token is not within 14 days of expiry (reconnect with "
     "`qb-pipeline auth connect` before it lapses)."))

@@ -21,9 +21,11 @@ def shipped_config() -> str:
 def test_shipped_settings_load_into_an_instance(tmp_path):
     (tmp_path / "dagster.yaml").write_text(shipped_config())
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
-        coordinator = instance.run_coordinator
-        assert coordinator.dequeue_interval_seconds == 1
-        assert coordinator.get_run_queue_config().tag_concurrency_limits[0]["key"] == "qb_pipeline/realm"
+        assert instance.run_coordinator.dequeue_interval_seconds == 1
+        concurrency = instance.get_concurrency_config()  # what the run queue daemon applies
+        assert concurrency.run_queue_config.tag_concurrency_limits[0]["key"] == "qb_pipeline/realm"
+        assert concurrency.pool_config.pool_granularity.value == "run"
+        assert concurrency.pool_config.default_pool_limit == 1
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
 
 

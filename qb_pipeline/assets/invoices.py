@@ -1,11 +1,11 @@
 """The `invoices` asset: new orders become QuickBooks invoices, and QuickBooks invoices are mirrored."""
 
-from qb_pipeline import config as settings
 import time
 
 import dagster as dg
 import sqlalchemy as sa
 
+from qb_pipeline import config as settings  # `config` is the asset's run config below
 from qb_pipeline.assets.activity import (
     failure_logged,
     income_account_for_new_items,
@@ -13,7 +13,8 @@ from qb_pipeline.assets.activity import (
     record_activity,
     webhook_events_served,
 )
-from qb_pipeline.assets.name_lists import GROUP, OWNERS, customers, items, sync_freshness
+from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL
+from qb_pipeline.assets.name_lists import customers, items, sync_freshness
 from qb_pipeline.assets.orders import orders
 from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.db.models import Order, OrderStatus
@@ -32,8 +33,8 @@ class InvoicesConfig(dg.Config):
     push_orders: bool = True  # False: only mirror QuickBooks invoices (what a webhook-triggered run does)
 
 
-@dg.asset(group_name=GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, deps=[orders, customers, items, price_levels],
-          freshness_policy=sync_freshness())
+@dg.asset(group_name=QUICKBOOKS_GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, pool=QUICKBOOKS_POOL,
+          deps=[orders, customers, items, price_levels], freshness_policy=sync_freshness())
 def invoices(context: dg.AssetExecutionContext, config: InvoicesConfig, quickbooks: QuickBooksResource,
              database: DatabaseResource) -> dg.MaterializeResult:
     """Pending orders pushed to QuickBooks as invoices (at most one each), and QuickBooks invoices mirrored."""

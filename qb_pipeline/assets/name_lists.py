@@ -8,6 +8,7 @@ import dagster as dg
 
 from qb_pipeline import config
 
+from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL
 from qb_pipeline.assets.activity import (
     failure_logged,
     income_account_for_new_items,
@@ -19,10 +20,6 @@ from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.order_actions import revive_orders_naming_known_records
 from qb_pipeline.sync.pull import pull_name_list
 from qb_pipeline.sync.push import push_name_list
-
-GROUP = "quickbooks"
-OWNERS = ["team:data-engineering"]
-
 
 def sync_freshness() -> dg.FreshnessPolicy:
     """Fresh while materialized within one sync interval (QB_SYNC_FREQUENCY_HOURS); late past it, failed
@@ -90,7 +87,8 @@ def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksReso
     })
 
 
-@dg.asset(group_name=GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, freshness_policy=sync_freshness(),
+@dg.asset(group_name=QUICKBOOKS_GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, pool=QUICKBOOKS_POOL,
+          freshness_policy=sync_freshness(),
           automation_condition=SYNC_WHEN_MISSING)  # a fresh stack syncs them at once
 def customers(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
               database: DatabaseResource) -> dg.MaterializeResult:
@@ -98,7 +96,8 @@ def customers(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
     return sync_name_list(context, quickbooks, database, "Customer", "Customers")
 
 
-@dg.asset(group_name=GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, freshness_policy=sync_freshness(),
+@dg.asset(group_name=QUICKBOOKS_GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, pool=QUICKBOOKS_POOL,
+          freshness_policy=sync_freshness(),
           automation_condition=SYNC_WHEN_MISSING)
 def items(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
           database: DatabaseResource) -> dg.MaterializeResult:
