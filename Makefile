@@ -30,7 +30,7 @@ test: install browser
 # Measures, never fails on a time (only on a wrong result): benchmarks/results/latest.json + a table.
 # PostgreSQL variants run too when QB_TEST_POSTGRES_URL is set.
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python -m benchmarks.run_all
 
 # Faults, SIGKILLs, races, bad input and a secrets scan; exits non-zero on any duplicate, loss or leak.
 # CI runs it at a smaller size (qb_pipeline_tests/test_drill.py).

@@ -2,7 +2,7 @@
 SIGINT as a terminal would, and time until every process it started is gone. Prints the median and
 the slowest, and writes benchmarks/results/dev_stop.json. Fails only when something outlives a stop.
 
-    .venv/bin/python benchmarks/dev_stop.py [--stops 10]
+    .venv/bin/python -m benchmarks.dev_stop [--stops 10]
 """
 
 from __future__ import annotations
@@ -11,15 +11,10 @@ import argparse
 import os
 import signal
 import statistics
-import sys
 import time
-from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT))
-
-from benchmarks.harness import machine, write_result  # noqa: E402
-from benchmarks.order_latency import dev_stack  # noqa: E402
+from benchmarks.harness import machine, write_result
+from benchmarks.order_latency import dev_stack
 
 
 def group_alive(pgid: int) -> bool:
@@ -31,17 +26,18 @@ def group_alive(pgid: int) -> bool:
 
 
 def one_stop() -> float:
-    with dev_stack("qbp-stop-") as (_home, stack):
+    with dev_stack("qbp-stop-") as stack:
         time.sleep(3)  # the daemon and the code server are up too
+        group = stack.process.pid
         started = time.monotonic()
-        os.killpg(stack.pid, signal.SIGINT)
-        stack.wait(120)
+        stack.interrupt()
+        stack.process.wait(120)
         deadline = time.monotonic() + 60
-        while group_alive(stack.pid) and time.monotonic() < deadline:
+        while group_alive(group) and time.monotonic() < deadline:
             time.sleep(0.02)
         seconds = time.monotonic() - started
-        if group_alive(stack.pid):
-            os.killpg(stack.pid, signal.SIGKILL)
+        if group_alive(group):
+            os.killpg(group, signal.SIGKILL)
             raise SystemExit(f"processes outlived the stop after {seconds:.1f} s")
     return seconds
 

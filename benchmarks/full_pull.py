@@ -6,7 +6,7 @@ lower bounds (⌈N/1000⌉ pages) and writes benchmarks/results/full_pull.json (
 when QB_TEST_POSTGRES_URL is set). Fails only when a result
 is wrong (row counts).
 
-    .venv/bin/python benchmarks/full_pull.py [--customers 100000] [--items 10000] [--latency-ms 150]
+    .venv/bin/python -m benchmarks.full_pull [--customers 100000] [--items 10000] [--latency-ms 150]
                                              [--latency-per-row-ms 1]
 """
 
@@ -15,20 +15,22 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.harness import (  # noqa: E402
-    connect, database_kinds, drop_database, fresh_database, machine, peak_rss_mb, write_result,
+from benchmarks.harness import (
+    connect,
+    database_kinds,
+    drop_database,
+    fresh_database,
+    machine,
+    peak_rss_mb,
+    write_result,
 )
-from benchmarks.sandbox_process import Sandbox  # noqa: E402
-from qb_pipeline.db.models import Customer  # noqa: E402
-from qb_pipeline.db.session import session_scope  # noqa: E402
-from qb_pipeline.sync.pull import pull_name_list  # noqa: E402
+from benchmarks.sandbox_process import Sandbox
+from qb_pipeline.db.models import Customer
+from qb_pipeline.db.session import session_scope
+from qb_pipeline.sync.pull import pull_name_list
 
 
 def calls(sandbox: Sandbox) -> dict:

@@ -4,30 +4,25 @@ Starts the real stack (`qb-pipeline dev`: sandbox + dagster dev + daemon) in a t
 orders one at a time the way the order-entry app does (a committed row), and times each until its
 invoice exists in the sandbox. Prints the figures and writes them to benchmarks/results/.
 
-    .venv/bin/python benchmarks/order_latency.py [--orders 20]
+    .venv/bin/python -m benchmarks.order_latency [--orders 20]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-from contextlib import contextmanager
-import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT))
-
-from benchmarks.harness import machine, write_result  # noqa: E402
+from benchmarks.harness import machine, write_result
+from qb_pipeline import config
+from qb_pipeline.db.models import Order, OrderLine
+from qb_pipeline.db.session import make_engine, session_scope
+from qb_pipeline.dev_process import DevStack, running_dev_stack
 
 
 def peak_rss_mb_of_tree(root: int) -> int:
@@ -51,17 +46,6 @@ def peak_rss_mb_of_tree(root: int) -> int:
     return round(sum(peaks.get(pid, 0) for pid in tree) / 1024)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def get_json(url: str):
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.load(response)
-
-
 def wait(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -75,41 +59,19 @@ def wait(predicate, timeout: float, what: str) -> None:
 
 
 @contextmanager
-def dev_stack(prefix: str):
-    """`qb-pipeline dev` in a fresh folder on free ports, up to its UI; stopped with Ctrl-C afterwards."""
-    home = Path(tempfile.mkdtemp(prefix=prefix))
-    ui, sandbox_port = free_port(), free_port()
-    env = {**os.environ, "QB_DATA_DIR": str(home / "data"), "QB_WEBHOOK_PORT": str(free_port())}
-    for name in ("QB_DATABASE_URL", "QB_ENVIRONMENT", "QB_SANDBOX_CONNECTION_FILE", "DAGSTER_HOME"):
-        env.pop(name, None)
-    stack = subprocess.Popen(
-        [sys.executable, "-m", "qb_pipeline.cli", "dev", "--port", str(ui), "--sandbox-port", str(sandbox_port),
-         "--data-dir", str(home / "data"), "--dagster-home", str(home / "dagster")],
-        cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait(lambda: get_json(f"http://127.0.0.1:{ui}/server_info"), 180, "the Dagster UI")
-        os.environ["QB_DATA_DIR"] = env["QB_DATA_DIR"]
-        yield home, stack
-    finally:
-        try:
-            os.killpg(stack.pid, signal.SIGINT)
-            stack.wait(60)
-        except ProcessLookupError:
-            pass  # the caller stopped it already
+def dev_stack(prefix: str) -> Iterator[DevStack]:
+    """`qb-pipeline dev` in a fresh temporary folder (qb_pipeline.dev_process), stopped with Ctrl-C afterwards."""
+    with running_dev_stack(Path(tempfile.mkdtemp(prefix=prefix))) as stack:
+        yield stack
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=20)
     args = parser.parse_args()
-    with dev_stack("qbp-latency-") as (home, stack):
-        from qb_pipeline import config
-        from qb_pipeline.db.models import Order, OrderLine
-        from qb_pipeline.db.session import make_engine, session_scope
-        from qb_pipeline.sandbox.client import SandboxClient
-
-        engine = make_engine(config.database_url())
-        sandbox = SandboxClient(home / "data" / "sandbox" / "connection.json")
+    with dev_stack("qbp-latency-") as stack:
+        engine = make_engine(stack.database_url)
+        sandbox = stack.sandbox
         latencies = []
         for n in range(args.orders):
             number = f"LAT-{n:03d}"
@@ -131,7 +93,7 @@ def main() -> None:
             "max_seconds": round(latencies[-1], 2),
             "sensor_interval_seconds": config.sensor_interval_seconds(),
             "machine": machine(),
-            "peak_rss_mb": peak_rss_mb_of_tree(stack.pid),
+            "peak_rss_mb": peak_rss_mb_of_tree(stack.process.pid),
         }
     print(f"order to invoice over {result['orders']} orders: median {result['median_seconds']} s, "
           f"p95 {result['p95_seconds']} s (sensor interval {result['sensor_interval_seconds']} s)")

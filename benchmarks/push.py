@@ -9,29 +9,33 @@
 Lower bounds are printed beside each figure. Fails only when a result is wrong (a lost or duplicated
 invoice, a total that differs). Writes benchmarks/results/push.json.
 
-    .venv/bin/python benchmarks/push.py [--orders 10000] [--limited-orders 3000] [--limits-factor 1]
+    .venv/bin/python -m benchmarks.push [--orders 10000] [--limited-orders 3000] [--limits-factor 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.harness import (  # noqa: E402
-    add_orders, build_shop, connect, database_kinds, drop_database, fresh_database, machine, peak_rss_mb, reckon,
+from benchmarks.harness import (
+    add_orders,
+    build_shop,
+    connect,
+    database_kinds,
+    drop_database,
+    fresh_database,
+    machine,
+    peak_rss_mb,
+    reckon,
     write_result,
 )
-from benchmarks.sandbox_process import Sandbox  # noqa: E402
-from qb_pipeline.quickbooks.errors import QuickBooksError, QuickBooksValidationError  # noqa: E402
-from qb_pipeline.quickbooks.throttle import DEFAULT_LIMITS, Throttle  # noqa: E402
-from qb_pipeline.sandbox.limits import REAL_RATES  # noqa: E402
-from qb_pipeline.sync.invoices import push_orders  # noqa: E402
-from qb_pipeline.sync.port import WriteOutcome  # noqa: E402
+from benchmarks.sandbox_process import Sandbox
+from qb_pipeline.quickbooks.errors import QuickBooksError, QuickBooksValidationError
+from qb_pipeline.quickbooks.throttle import DEFAULT_LIMITS, Throttle
+from qb_pipeline.sandbox.limits import REAL_RATES
+from qb_pipeline.sync.invoices import push_orders
+from qb_pipeline.sync.port import WriteOutcome
 
 BATCH = 30
 

@@ -3,7 +3,7 @@
 Each benchmark starts its own sandbox and fresh databases and writes benchmarks/results/<name>.json;
 this gathers them with the machine they ran on. Benchmarks fail only on a wrong result, never on time.
 
-    .venv/bin/python benchmarks/run_all.py [--quick]   (--quick: small sizes, to check the harness)
+    .venv/bin/python -m benchmarks.run_all [--quick]   (--quick: small sizes, to check the harness)
 """
 
 from __future__ import annotations
@@ -13,11 +13,8 @@ import json
 import subprocess
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.harness import PROJECT, RESULTS, database_kinds, machine  # noqa: E402
+from benchmarks.harness import PROJECT, RESULTS, database_kinds, machine
 
 FULL = {
     "full_pull": [],
@@ -91,7 +88,7 @@ def main() -> int:
     results, failed = {}, []
     for name, arguments in (QUICK if args.quick else FULL).items():
         print(f"== {name}", flush=True)
-        done = subprocess.run([sys.executable, str(PROJECT / "benchmarks" / f"{name}.py"), *arguments], cwd=PROJECT)
+        done = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", *arguments], cwd=PROJECT)
         if done.returncode != 0:
             failed.append(name)
             continue

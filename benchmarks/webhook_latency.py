@@ -3,7 +3,7 @@ notifies the webhook receiver, quickbooks_changes_sensor launches a CDC pull. N 
 median and p95 beside the floor (one sensor interval plus a run's start). Writes
 benchmarks/results/webhook_latency.json.
 
-    .venv/bin/python benchmarks/webhook_latency.py [--changes 20]
+    .venv/bin/python -m benchmarks.webhook_latency [--changes 20]
 """
 
 from __future__ import annotations
@@ -11,15 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT))
+import sqlalchemy as sa
+from intuitlib.client import AuthClient
+from quickbooks import QuickBooks
 
-from benchmarks.harness import machine, write_result  # noqa: E402
-from benchmarks.order_latency import dev_stack, wait  # noqa: E402
+from benchmarks.harness import machine, write_result
+from benchmarks.order_latency import dev_stack, wait
+from qb_pipeline import config
+from qb_pipeline.db.models import Customer
+from qb_pipeline.db.session import make_engine, session_scope
 
 RUN_START_SECONDS = 3.5  # a trivial run, tick to finish, on this machine (DEVELOPERS.md)
 
@@ -28,24 +30,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=20)
     args = parser.parse_args()
-    with dev_stack("qbp-webhooks-") as (home, _stack):
-        import sqlalchemy as sa
-        from intuitlib.client import AuthClient
-        from quickbooks import QuickBooks
-
-        from qb_pipeline import config
-        from qb_pipeline.db.models import Customer
-        from qb_pipeline.db.session import make_engine, session_scope
-        from qb_pipeline.sandbox.client import SandboxClient
-
-        sandbox = SandboxClient(home / "data" / "sandbox" / "connection.json")
+    with dev_stack("qbp-webhooks-") as stack:
+        sandbox = stack.sandbox
         c = sandbox.connection
         qb = QuickBooks(auth_client=AuthClient(c["client_id"], c["client_secret"], c["redirect_uri"],
                                                environment=c["discovery_url"]),
                         refresh_token=sandbox.control("POST", "tokens/mint")["refresh_token"],
                         company_id=c["realm_id"], minorversion=75)
         qb.api_url_v3 = c["api_base_url"]
-        engine = make_engine(config.database_url())
+        engine = make_engine(stack.database_url)
         target = qb.query("SELECT * FROM Customer WHERE DisplayName = 'Cool Cars'")["QueryResponse"]["Customer"][0]
 
         def ours() -> str | None:

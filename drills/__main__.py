@@ -14,17 +14,14 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.harness import RESULTS, database_kinds, fresh_database, machine  # noqa: E402
-from benchmarks.sandbox_process import Sandbox  # noqa: E402
-from drills.bad_input import run_bad_input_corpus  # noqa: E402
-from drills.fault_drill import run_fault_drill  # noqa: E402
-from drills.races import run_races  # noqa: E402
-from drills.secrets_scan import database_text, scan  # noqa: E402
-from drills.stack import Stack  # noqa: E402
+from benchmarks.harness import RESULTS, database_kinds, fresh_database, machine
+from benchmarks.sandbox_process import Sandbox
+from drills.bad_input import run_bad_input_corpus
+from drills.fault_drill import run_fault_drill
+from drills.races import run_races
+from drills.secrets_scan import database_text, scan
+from drills.stack import Stack
 
 COLUMNS = ("drill", "orders", "invoices", "duplicates", "lost", "wrong totals", "faults injected", "retries")
 

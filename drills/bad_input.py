@@ -21,18 +21,32 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from drills.bad_webhooks import WEBHOOK_CASES
 from qb_pipeline.db.migrate import upgrade
-from qb_pipeline.db.models import (Customer, CustomerItemPrice, Item, ItemPrice, Order, OrderLine, OrderStatus,
-                                   QBInvoice, SyncCursor, SyncState)
+from qb_pipeline.db.models import (
+    Customer,
+    CustomerItemPrice,
+    Item,
+    ItemPrice,
+    Order,
+    OrderLine,
+    OrderStatus,
+    QBInvoice,
+    SyncCursor,
+    SyncState,
+)
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.db.token_cipher import TokenCipher, new_key
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import QuickBooksError
 from qb_pipeline.quickbooks.factory import build_gateway, sandbox_settings
 from qb_pipeline.sandbox.client import SandboxClient
-from drills.bad_webhooks import WEBHOOK_CASES
 from qb_pipeline.sync.invoices import push_orders
-from qb_pipeline.sync.pricing_csv import PricingFileError, import_pricing, read_pricing_file
+from qb_pipeline.sync.pricing_csv import (
+    PricingFileError,
+    import_pricing,
+    read_pricing_file,
+)
 from qb_pipeline.sync.pull import pull_name_list
 from qb_pipeline.sync.push import push_name_list
 

@@ -46,6 +46,7 @@ def quote(value: str) -> str:
 
 
 def format_instant(value: datetime) -> str:
+    """An instant in QBO's query/CDC format, with an explicit UTC offset."""
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 

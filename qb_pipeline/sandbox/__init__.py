@@ -37,7 +37,7 @@ Checked against Intuit's documentation, not against ourselves
   each line's TaxCodeRef (NON); a payment's ProcessPayment; Preferences' email messages and custom-
   field switches.
 
-Choices where QuickBooks' behaviour is not documented ("unsure" in shared/docs/qbo-api.md)
+Choices where QuickBooks' behaviour is not documented ("unsure" in docs/qbo-api.md)
 - Times carry the company's offset, fixed at -08:00 (no DST); a query or CDC time without an offset
   is read in that zone (python-quickbooks' CDC helper sends none). A changedSince whose offset's "+"
   was sent unencoded (so it arrives as a space) is refused with 2050, not repaired: a form-decoding

@@ -24,11 +24,6 @@ def parse_instant(value: str | None) -> datetime | None:
     return parsed.astimezone(timezone.utc)
 
 
-def format_instant(value: datetime) -> str:
-    """An instant in QBO's query/CDC format, with an explicit UTC offset."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-
-
 def money(value: Any) -> Decimal | None:
     """A QBO amount as Decimal rounded to the cent (half up); None for missing or empty values."""
     if value is None or value == "":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 import re
 
-import pytest
 import requests
 
 from qb_pipeline.sandbox.query import QueryError, execute, parse_query

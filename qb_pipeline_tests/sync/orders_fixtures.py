@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 
@@ -35,6 +35,33 @@ def build_shop(sandbox, gateway, engine, customers: int = 20, items: int = 10) -
             pricing.assign_price_level(session, customer.id, wholesale.id)
         for customer in all_customers[1::4]:
             pricing.set_customer_item_price(session, customer.id, all_items[0].id, D("1.99"))
+
+
+def hand_computed_totals(sandbox, engine) -> dict[str, Decimal]:
+    """Each order's invoice total worked out here from build_shop's rules and QuickBooks' own item prices,
+    not by the code under test: a customer's own price (1.99 for the first item, every fourth customer
+    from the second) wins over the Wholesale level (12.5 % off, every third customer), which wins over
+    the item's price; the level's price and each line's amount round half up to the cent."""
+    cent = D("0.01")
+    quickbooks_prices = {r["Id"]: D(str(r["UnitPrice"])) for r in sandbox.dump("Item")["records"]}
+    with session_scope(engine) as session:
+        customers = session.scalars(sa.select(Customer.id).order_by(Customer.id)).all()
+        items = session.scalars(sa.select(Item).order_by(Item.id)).all()
+        price = {item.id: quickbooks_prices[item.qb_id] for item in items}
+        wholesale, own_price = set(customers[::3]), set(customers[1::4])
+        totals = {}
+        for order in session.scalars(sa.select(Order)):
+            total = D(0)
+            for line in order.lines:
+                if order.customer_id in own_price and line.item_id == items[0].id:
+                    unit = D("1.99")
+                elif order.customer_id in wholesale:
+                    unit = (price[line.item_id] * D("0.875")).quantize(cent, ROUND_HALF_UP)
+                else:
+                    unit = price[line.item_id]
+                total += (D(line.quantity) * unit).quantize(cent, ROUND_HALF_UP)
+            totals[order.order_number] = total
+    return totals
 
 
 def add_orders(engine, count: int, *, lines: int = 3, prefix: str = "SO") -> list[int]:
