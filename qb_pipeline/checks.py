@@ -54,7 +54,7 @@ def items_linked(database: DatabaseResource) -> dg.AssetCheckResult:
     "`qb-pipeline auth connect` before it lapses)."))
 def quickbooks_connection(quickbooks: QuickBooksResource, database: DatabaseResource) -> dg.AssetCheckResult:
     try:
-        gateway = quickbooks.gateway(database)
+        gateway = quickbooks.gateway()
         gateway.count("CompanyInfo")
         keeps_numbers = gateway.custom_txn_numbers()
     except (QuickBooksError, OSError) as error:

@@ -17,11 +17,10 @@ class _OneLineErrors(click.Group):
     def invoke(self, ctx: click.Context):
         from qb_pipeline.db.token_cipher import TokenKeyError
         from qb_pipeline.quickbooks.errors import QuickBooksError
-        from qb_pipeline.quickbooks.factory import SandboxNotRunning
 
         try:
             return super().invoke(ctx)
-        except (TokenKeyError, SandboxNotRunning, QuickBooksError, config.SettingsError) as error:
+        except (TokenKeyError, QuickBooksError, config.SettingsError) as error:
             raise click.ClickException(_first_line(error)) from None
 
 

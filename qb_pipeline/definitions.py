@@ -27,8 +27,13 @@ from qb_pipeline.jobs import (
 )
 from qb_pipeline.resources import database_resource, quickbooks_resource
 from qb_pipeline.schedules import hourly_sync
-from qb_pipeline.sensors import new_orders_sensor, quickbooks_automation_sensor, quickbooks_changes_sensor
+from qb_pipeline.sensors import (
+    new_orders_sensor,
+    quickbooks_automation_sensor,
+    quickbooks_changes_sensor,
+)
 
+database = database_resource()
 defs = dg.Definitions(
     assets=[orders, customers, items, price_levels, invoices, sync_health],
     asset_checks=[customers_linked, items_linked, quickbooks_connection, orders_not_waiting, no_failed_orders,
@@ -37,7 +42,7 @@ defs = dg.Definitions(
           sync_items_job, sync_pricing_job],
     schedules=[hourly_sync],
     sensors=[new_orders_sensor, quickbooks_changes_sensor, quickbooks_automation_sensor],
-    resources={"database": database_resource(), "quickbooks": quickbooks_resource()},
+    resources={"database": database, "quickbooks": quickbooks_resource(database)},
     # One process per run: a new order's run starts in about a second instead of spawning step processes.
     executor=dg.in_process_executor,
 )

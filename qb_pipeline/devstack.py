@@ -24,7 +24,11 @@ import click
 from qb_pipeline import config
 from qb_pipeline.db.migrate import upgrade
 from qb_pipeline.db.session import redact_url
-from qb_pipeline.sandbox.client import SandboxNotStarted, serve_command, wait_for_connection
+from qb_pipeline.sandbox.client import (
+    SandboxNotStarted,
+    serve_command,
+    wait_for_connection,
+)
 
 STOP_SECONDS = 5  # Ctrl-C to nothing left: SIGINT, then SIGKILL for what is still there
 SANDBOX_START_SECONDS = 60

@@ -8,13 +8,17 @@ from contextlib import contextmanager
 
 import dagster as dg
 import sqlalchemy as sa
+from pydantic import PrivateAttr
 from sqlalchemy.orm import Session
 
 from qb_pipeline import config
 from qb_pipeline.db.session import engine_for, redact_url, session_scope
 from qb_pipeline.db.token_cipher import TokenCipher, load_or_create_key
-from qb_pipeline.quickbooks.factory import build_gateway, intuit_settings, sandbox_settings
+from qb_pipeline.quickbooks.connection import Connection
+from qb_pipeline.quickbooks.factory import connect, intuit_settings, sandbox_settings
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
+from qb_pipeline.quickbooks.stats import CallStats
+from qb_pipeline.quickbooks.throttle import Throttle
 
 
 class DatabaseResource(dg.ConfigurableResource):
@@ -39,8 +43,14 @@ class DatabaseResource(dg.ConfigurableResource):
 
 
 class QuickBooksResource(dg.ConfigurableResource):
-    """One QuickBooks Online company: the bundled sandbox (sandbox-local), Intuit's sandbox, or production."""
+    """One QuickBooks Online company: the bundled sandbox (sandbox-local), Intuit's sandbox, or production.
 
+    A run's assets and checks share one connection (its tokens) and one throttle, built when first
+    needed — so a check can report a sandbox that is not running instead of failing the run's start —
+    and dropped when the run ends. Each asset gets a gateway of its own, counting its own calls.
+    """
+
+    database: DatabaseResource
     environment: str = "sandbox-local"
     client_id: str = ""
     client_secret: str = ""
@@ -54,7 +64,27 @@ class QuickBooksResource(dg.ConfigurableResource):
     throttle_wait_seconds: float = 60.0
     default_income_account_id: str = ""  # for new Service items; empty = the first Income account
 
-    def gateway(self, database: DatabaseResource, progress: Callable[[str], None] = lambda _m: None) -> QuickBooksGateway:
+    _connection: Connection | None = PrivateAttr(default=None)
+    _throttle: Throttle | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._connection, self._throttle = None, Throttle()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self._connection = self._throttle = None
+
+    def gateway(self, progress: Callable[[str], None] = lambda _m: None) -> QuickBooksGateway:
+        """A gateway for one asset or check on the run's connection and throttle. Raises a
+        QuickBooksError (SandboxNotRunning included) when the company cannot be reached."""
+        if self._connection is None:
+            self._connection = self._connect()
+        if self._throttle is None:
+            self._throttle = Throttle()
+        return QuickBooksGateway(self._connection, retries=self.retries, batch_size=self.batch_size,
+                                 throttle_wait=self.throttle_wait_seconds, throttle=self._throttle,
+                                 stats=CallStats(), progress=progress)
+
+    def _connect(self) -> Connection:
         cipher = TokenCipher(load_or_create_key(self.token_key or None, config.data_dir(), self.environment))
         bootstrap = None
         if self.environment == "sandbox-local":
@@ -64,9 +94,7 @@ class QuickBooksResource(dg.ConfigurableResource):
             settings = intuit_settings(client_id=self.client_id, client_secret=self.client_secret,
                                        realm_id=self.realm_id, redirect_uri=self.redirect_uri,
                                        environment=self.environment, timeout_seconds=self.timeout_seconds)
-        return build_gateway(settings, database.engine, cipher, bootstrap_refresh_token=bootstrap,
-                             retries=self.retries, batch_size=self.batch_size,
-                             throttle_wait=self.throttle_wait_seconds, progress=progress)
+        return connect(settings, self.database.engine, cipher, bootstrap_refresh_token=bootstrap)
 
 
 def _env(name: str, default: str = "") -> str | dg.EnvVar:
@@ -79,9 +107,10 @@ def database_resource() -> DatabaseResource:
     return DatabaseResource(url=_env("QB_DATABASE_URL", config.default_database_url()))
 
 
-def quickbooks_resource() -> QuickBooksResource:
+def quickbooks_resource(database: DatabaseResource) -> QuickBooksResource:
     current = config.settings()
     return QuickBooksResource(
+        database=database,
         environment=current.environment,
         client_id=_env("QB_CLIENT_ID"),
         client_secret=_env("QB_CLIENT_SECRET"),

@@ -19,8 +19,8 @@ from qb_pipeline.jobs import (
     quickbooks_changes_job,
     realm_tags,
 )
-from qb_pipeline.sync.webhook_events import mark_served, waiting_events
 from qb_pipeline.resources import DatabaseResource
+from qb_pipeline.sync.webhook_events import mark_served, waiting_events
 
 ACTIVE_RUN_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
                        dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]

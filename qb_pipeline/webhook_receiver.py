@@ -17,7 +17,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from qb_pipeline.db.session import session_scope
-from qb_pipeline.sync.webhook_events import BadDelivery, parse_delivery, signature_ok, store_events
+from qb_pipeline.sync.webhook_events import (
+    BadDelivery,
+    parse_delivery,
+    signature_ok,
+    store_events,
+)
 
 PATH = "/quickbooks/webhooks"
 MAX_BODY_BYTES = 1_000_000

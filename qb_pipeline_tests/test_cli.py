@@ -114,9 +114,10 @@ def test_a_run_against_intuit_without_a_token_key_writes_no_key_file(database_ur
     from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 
     monkeypatch.setenv("QB_DATA_DIR", str(tmp_path / "pod"))
-    resource = QuickBooksResource(environment="production", client_id="id", client_secret="s", realm_id="1")
+    resource = QuickBooksResource(database=DatabaseResource(url=database_url), environment="production",
+                                  client_id="id", client_secret="s", realm_id="1")
     with pytest.raises(TokenKeyError, match="QB_TOKEN_KEY is not set"):
-        resource.gateway(DatabaseResource(url=database_url))
+        resource.gateway()
     assert not (tmp_path / "pod" / "token.key").exists()
 
 

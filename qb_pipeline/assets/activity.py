@@ -1,4 +1,4 @@
-"""Helpers the assets share: the activity log on failure, and the income account for new items."""
+"""Helpers the assets share: the activity log (and its entry on failure), and what a run serves."""
 
 import time
 from collections.abc import Iterator
@@ -9,9 +9,8 @@ import sqlalchemy as sa
 
 from qb_pipeline import config
 from qb_pipeline.db import queries
-from qb_pipeline.db.models import Item, SyncLog
-from qb_pipeline.quickbooks.gateway import QuickBooksGateway
-from qb_pipeline.resources import DatabaseResource, QuickBooksResource
+from qb_pipeline.db.models import SyncLog
+from qb_pipeline.resources import DatabaseResource
 
 
 def record_activity(database: DatabaseResource, **entry) -> None:
@@ -44,14 +43,3 @@ def failure_logged(database: DatabaseResource, entity: str, run_id: str) -> Iter
         record_activity(database, entity=entity, outcome="FAILED", message=str(error), run_id=run_id,
                         duration_seconds=time.monotonic() - started)
         raise
-
-
-def income_account_for_new_items(quickbooks: QuickBooksResource, database: DatabaseResource,
-                                 gateway: QuickBooksGateway) -> str | None:
-    """The configured income account, else QuickBooks' first — asked only when an item needs creating."""
-    if quickbooks.default_income_account_id:
-        return quickbooks.default_income_account_id
-    with database.session() as session:
-        unpushed = session.scalar(sa.select(sa.func.count()).select_from(Item).where(Item.qb_id.is_(None)))
-    # Outside the transaction: never hold the database while talking to QuickBooks.
-    return gateway.default_income_account_id() if unpushed else None

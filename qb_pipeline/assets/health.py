@@ -3,8 +3,8 @@
 import dagster as dg
 
 from qb_pipeline.assets.activity import recent_activity
-from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.constants import HEALTH_GROUP, OWNERS
+from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import customers, items
 from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.db.types import utcnow

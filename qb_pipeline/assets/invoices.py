@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from qb_pipeline import config as settings  # `config` is the asset's run config below
 from qb_pipeline.assets.activity import (
     failure_logged,
-    income_account_for_new_items,
     recent_activity,
     record_activity,
     webhook_events_served,
@@ -23,10 +22,17 @@ from qb_pipeline.quickbooks.errors import QuickBooksSetupError
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.invoice_outcomes import InvoicePushResult
-from qb_pipeline.sync.invoices import STALE_CLAIM_AFTER, orders_name_unknown_records, push_orders
-from qb_pipeline.sync.order_actions import order_counts, revive_orders_naming_known_records
+from qb_pipeline.sync.invoices import (
+    STALE_CLAIM_AFTER,
+    orders_name_unknown_records,
+    push_orders,
+)
+from qb_pipeline.sync.order_actions import (
+    order_counts,
+    revive_orders_naming_known_records,
+)
 from qb_pipeline.sync.pull import pull_name_list
-
+from qb_pipeline.sync.push import income_account_for_new_items
 
 
 class InvoicesConfig(dg.Config):
@@ -39,7 +45,7 @@ def invoices(context: dg.AssetExecutionContext, config: InvoicesConfig, quickboo
              database: DatabaseResource) -> dg.MaterializeResult:
     """Pending orders pushed to QuickBooks as invoices (at most one each), and QuickBooks invoices mirrored."""
     started = time.monotonic()
-    gateway = quickbooks.gateway(database, progress=context.log.info)
+    gateway = quickbooks.gateway(progress=context.log.info)
     with failure_logged(database, "Invoices", context.run.run_id):
         if config.push_orders and orders_name_unknown_records(database.engine):
             # A new order may name a customer or item created in QuickBooks since the last sync.
@@ -53,7 +59,7 @@ def invoices(context: dg.AssetExecutionContext, config: InvoicesConfig, quickboo
                 revive_orders_naming_known_records(session)
         pushed = InvoicePushResult()
         if config.push_orders:
-            income_account = income_account_for_new_items(quickbooks, database, gateway)
+            income_account = income_account_for_new_items(gateway, database.engine, quickbooks.default_income_account_id)
             try:
                 pushed = push_orders(gateway, database.engine, context.run.run_id,
                                      limit=settings.settings().orders_per_run, stale_after=STALE_CLAIM_AFTER,

@@ -7,19 +7,18 @@ from datetime import timedelta
 import dagster as dg
 
 from qb_pipeline import config
-
-from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL
 from qb_pipeline.assets.activity import (
     failure_logged,
-    income_account_for_new_items,
     record_activity,
     webhook_events_served,
 )
+from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL
 from qb_pipeline.db import queries
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.order_actions import revive_orders_naming_known_records
 from qb_pipeline.sync.pull import pull_name_list
-from qb_pipeline.sync.push import push_name_list
+from qb_pipeline.sync.push import income_account_for_new_items, push_name_list
+
 
 def sync_freshness() -> dg.FreshnessPolicy:
     """Fresh while materialized within one sync interval (QB_SYNC_FREQUENCY_HOURS); late past it, failed
@@ -39,12 +38,12 @@ def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksReso
                    entity: str, label: str) -> dg.MaterializeResult:
     """Pull what changed in QuickBooks, push what changed here, record one activity-log row."""
     started = time.monotonic()
-    gateway = quickbooks.gateway(database, progress=context.log.info)
+    gateway = quickbooks.gateway(progress=context.log.info)
     with failure_logged(database, label, context.run.run_id):
         pulled = pull_name_list(gateway, database.engine, entity, progress=context.log.info)
         for conflict in pulled.conflicts:
             context.log.warning(conflict)
-        income_account = income_account_for_new_items(quickbooks, database, gateway) if entity == "Item" else None
+        income_account = income_account_for_new_items(gateway, database.engine, quickbooks.default_income_account_id) if entity == "Item" else None
         pushed = push_name_list(gateway, database.engine, entity, default_income_account_id=income_account)
     for error in pushed.errors:
         context.log.warning(error)

@@ -8,12 +8,16 @@ import dagster as dg
 import sqlalchemy as sa
 
 from qb_pipeline import config
+from qb_pipeline.assets.activity import record_activity
 from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP
 from qb_pipeline.assets.name_lists import customers, items
-from qb_pipeline.assets.activity import record_activity
 from qb_pipeline.db.models import CustomerItemPrice, CustomerPriceLevel, PriceLevel
 from qb_pipeline.resources import DatabaseResource
-from qb_pipeline.sync.pricing_csv import PricingFileError, import_pricing, read_pricing_file
+from qb_pipeline.sync.pricing_csv import (
+    PricingFileError,
+    import_pricing,
+    read_pricing_file,
+)
 
 
 @dg.asset(group_name=QUICKBOOKS_GROUP, kinds={"sql"}, owners=OWNERS, deps=[customers, items])

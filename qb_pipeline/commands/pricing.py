@@ -10,7 +10,12 @@ import sqlalchemy as sa
 from qb_pipeline.commands.common import dagster_instance, database, plural
 from qb_pipeline.db import queries
 from qb_pipeline.db.session import session_scope
-from qb_pipeline.sync.pricing_csv import PricingFileError, export_pricing, import_pricing, read_pricing_file
+from qb_pipeline.sync.pricing_csv import (
+    PricingFileError,
+    export_pricing,
+    import_pricing,
+    read_pricing_file,
+)
 
 
 @click.group()

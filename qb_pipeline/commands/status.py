@@ -11,10 +11,16 @@ import sqlalchemy as sa
 from qb_pipeline import config
 from qb_pipeline.commands.common import dagster_instance, database, parse_since, plural
 from qb_pipeline.db import queries
-from qb_pipeline.db.models import CustomerItemPrice, CustomerPriceLevel, Order, QBToken, SyncLog, WebhookEvent
+from qb_pipeline.db.models import (
+    CustomerItemPrice,
+    CustomerPriceLevel,
+    Order,
+    QBToken,
+    SyncLog,
+    WebhookEvent,
+)
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
-
 
 CONNECTED_MARGIN = timedelta(minutes=30)  # "connected" = QuickBooks answered within one sync interval and this
 LOG_ENTITIES = ["customers", "items", "invoices", "pricing", "orders", "webhooks"]

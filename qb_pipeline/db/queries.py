@@ -15,7 +15,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from qb_pipeline.db.models import Base, Customer, Item, Order, OrderStatus, SyncCursor, SyncLog
+from qb_pipeline.db.models import (
+    Base,
+    Customer,
+    Item,
+    Order,
+    OrderStatus,
+    SyncCursor,
+    SyncLog,
+)
 from qb_pipeline.db.types import utcnow
 
 

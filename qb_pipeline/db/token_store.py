@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from qb_pipeline.db.models import QBToken
 from qb_pipeline.db.session import session_scope
-from qb_pipeline.db.types import utcnow
 from qb_pipeline.db.token_cipher import TokenCipher
+from qb_pipeline.db.types import utcnow
 
 
 @dataclass(frozen=True)

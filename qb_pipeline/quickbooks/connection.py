@@ -30,7 +30,11 @@ from quickbooks import QuickBooks
 
 from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
 from qb_pipeline.db.types import utcnow
-from qb_pipeline.quickbooks.errors import QuickBooksAuthError, QuickBooksThrottled, QuickBooksUnavailable
+from qb_pipeline.quickbooks.errors import (
+    QuickBooksAuthError,
+    QuickBooksThrottled,
+    QuickBooksUnavailable,
+)
 from qb_pipeline.quickbooks.stats import CallStats
 
 MINOR_VERSION = 75

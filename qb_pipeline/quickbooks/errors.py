@@ -13,6 +13,10 @@ class QuickBooksAuthError(QuickBooksError):
     """The connection is not authorized (revoked, expired refresh token): a person must reconnect."""
 
 
+class SandboxNotRunning(QuickBooksError):
+    """The local sandbox (QB_ENVIRONMENT=sandbox-local) has not been started: `make dev` starts it."""
+
+
 class QuickBooksThrottled(QuickBooksError):
     transient = True
 

@@ -10,12 +10,9 @@ import sqlalchemy as sa
 from qb_pipeline.db.token_cipher import TokenCipher
 from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
 from qb_pipeline.quickbooks.connection import INTUIT_API, Connection, ConnectionSettings
+from qb_pipeline.quickbooks.errors import SandboxNotRunning
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.quickbooks.stats import CallStats
-
-
-class SandboxNotRunning(Exception):
-    pass
 
 
 def sandbox_settings(connection_file: Path, timeout_seconds: float = 30.0) -> tuple[ConnectionSettings, str]:
@@ -42,10 +39,9 @@ def intuit_settings(*, client_id: str, client_secret: str, realm_id: str, redire
                               api_base_url=INTUIT_API[environment], timeout_seconds=timeout_seconds)
 
 
-def build_gateway(settings: ConnectionSettings, engine: sa.Engine, cipher: TokenCipher, *,
-                  bootstrap_refresh_token: str | None = None, retries: int = 3, batch_size: int = 30,
-                  throttle_wait: float = 60.0, progress=lambda _m: None) -> QuickBooksGateway:
-    """A gateway whose tokens live in the project database.
+def connect(settings: ConnectionSettings, engine: sa.Engine, cipher: TokenCipher, *,
+            bootstrap_refresh_token: str | None = None) -> Connection:
+    """A connection whose tokens live in the project database.
 
     `bootstrap_refresh_token` (the local sandbox's) is stored only when the realm has no tokens yet:
     the sandbox needs no OAuth consent step, real QuickBooks does (`qb-pipeline auth connect`).
@@ -55,6 +51,14 @@ def build_gateway(settings: ConnectionSettings, engine: sa.Engine, cipher: Token
         with tokens.locked(settings.realm_id) as locked:
             if locked.load() is None:
                 locked.save(StoredTokens(settings.realm_id, refresh_token=bootstrap_refresh_token))
-    connection = Connection(settings, tokens, CallStats())
+    return Connection(settings, tokens, CallStats())
+
+
+def build_gateway(settings: ConnectionSettings, engine: sa.Engine, cipher: TokenCipher, *,
+                  bootstrap_refresh_token: str | None = None, retries: int = 3, batch_size: int = 30,
+                  throttle_wait: float = 60.0, progress=lambda _m: None) -> QuickBooksGateway:
+    """A gateway on a new connection (see `connect`), for scripts and tests; Dagster runs share one
+    connection per run through QuickBooksResource."""
+    connection = connect(settings, engine, cipher, bootstrap_refresh_token=bootstrap_refresh_token)
     return QuickBooksGateway(connection, retries=retries, batch_size=batch_size, throttle_wait=throttle_wait,
                              progress=progress)

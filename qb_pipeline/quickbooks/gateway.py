@@ -28,6 +28,7 @@ from qb_pipeline.quickbooks.errors import (
     QuickBooksUnavailable,
     QuickBooksValidationError,
 )
+from qb_pipeline.quickbooks.stats import CallStats
 from qb_pipeline.quickbooks.throttle import Throttle
 from qb_pipeline.sync.port import ChangeSet, WriteOutcome
 
@@ -53,12 +54,12 @@ def format_instant(value: datetime) -> str:
 class QuickBooksGateway:
     def __init__(self, connection: Connection, *, retries: int = 3, batch_size: int = BATCH_SIZE,
                  backoff_base: float = 1.0, backoff_max: float = 30.0, throttle_wait: float = 60.0,
-                 throttle: Throttle | None = None, sleep: Callable[[float], None] = time.sleep,
-                 progress: Callable[[str], None] = lambda _m: None) -> None:
+                 throttle: Throttle | None = None, stats: CallStats | None = None,
+                 sleep: Callable[[float], None] = time.sleep, progress: Callable[[str], None] = lambda _m: None) -> None:
         self.connection, self.retries, self.batch_size = connection, retries, min(batch_size, BATCH_SIZE)
         self.backoff_base, self.backoff_max, self.throttle_wait = backoff_base, backoff_max, throttle_wait
         self.throttle, self.sleep, self.progress = throttle or Throttle(), sleep, progress
-        self.stats = connection.stats
+        self.stats = stats or connection.stats  # a gateway per asset counts its own calls
         self.realm_id = connection.realm_id
         self._preferences: tuple[bool, tzinfo] | None = None  # read once per gateway (one run)
 

@@ -1,8 +1,9 @@
 """Client-side throttle: keep one realm under QBO's limits instead of collecting 429s.
 
 QBO allows 500 requests/minute and 10/second per realm, and 40 batch calls/minute. We aim a little
-under each (sliding windows) and sleep until a call fits. One throttle per realm per process;
-pushes to one realm are serialized across runs by the run queue (dagster.yaml).
+under each (sliding windows) and sleep until a call fits. A run has one throttle, shared by all its
+assets and checks (QuickBooksResource), and runs against one realm never overlap (the `quickbooks`
+pool and the realm tag in dagster.yaml), so one throttle speaks for the realm.
 """
 
 from __future__ import annotations

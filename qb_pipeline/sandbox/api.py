@@ -14,14 +14,19 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
-from qb_pipeline.sandbox.company import CDC_ENTITIES, PREFERENCES_ID, QUERY_ENTITIES, merge_preferences
+from qb_pipeline.sandbox.company import (
+    CDC_ENTITIES,
+    PREFERENCES_ID,
+    QUERY_ENTITIES,
+    merge_preferences,
+)
 from qb_pipeline.sandbox.entities import DELETABLE, WRITABLE, Rules
-from qb_pipeline.sandbox.validation import Fault, not_found
 from qb_pipeline.sandbox.faults import FaultInjector
 from qb_pipeline.sandbox.limits import RateLimiter
 from qb_pipeline.sandbox.oauth import OAuthServer
 from qb_pipeline.sandbox.query import QueryError, execute, parse_query
 from qb_pipeline.sandbox.store import COMPANY_TZ, Store, dumps, loads, qbo_time
+from qb_pipeline.sandbox.validation import Fault, not_found
 
 ENTITY_BY_PATH = {name.lower(): name for name in QUERY_ENTITIES}
 MAX_BATCH_ITEMS = 30

@@ -14,7 +14,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from qb_pipeline.sandbox.company import PREFERENCES_ID
 from qb_pipeline.sandbox.payments import PaymentRules
 from qb_pipeline.sandbox.store import COMPANY_TZ, Store, qbo_time
-from qb_pipeline.sandbox.validation import Fault, check_name, decimal_field, reference, not_found
+from qb_pipeline.sandbox.validation import (
+    Fault,
+    check_name,
+    decimal_field,
+    not_found,
+    reference,
+)
 
 CENT = Decimal("0.01")
 WRITABLE = {"Customer", "Item", "Invoice", "Payment"}

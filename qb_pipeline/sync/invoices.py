@@ -30,7 +30,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from qb_pipeline.db import queries
-from qb_pipeline.db.models import Customer, InvoiceBatch, Item, Order, OrderLine, OrderStatus
+from qb_pipeline.db.models import (
+    Customer,
+    InvoiceBatch,
+    Item,
+    Order,
+    OrderLine,
+    OrderStatus,
+)
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import (
@@ -40,7 +47,12 @@ from qb_pipeline.quickbooks.errors import (
     QuickBooksSetupError,
 )
 from qb_pipeline.sync.invoice_draft import InvoiceDraft, OrderRejected, draft_invoice
-from qb_pipeline.sync.invoice_outcomes import InvoicePushResult, OutcomeRecorder, Safeguards, mirror_invoice_rows
+from qb_pipeline.sync.invoice_outcomes import (
+    InvoicePushResult,
+    OutcomeRecorder,
+    Safeguards,
+    mirror_invoice_rows,
+)
 from qb_pipeline.sync.port import QuickBooksPort, WriteOutcome
 from qb_pipeline.sync.push import push_name_list
 

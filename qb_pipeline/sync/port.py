@@ -70,3 +70,6 @@ class QuickBooksPort(Protocol):
 
     def custom_txn_numbers(self) -> bool:
         """Whether the company keeps the DocNumber we send (Preferences.SalesFormsPrefs.CustomTxnNumbers)."""
+
+    def default_income_account_id(self) -> str | None:
+        """QuickBooks' first Income account: where a new Service item's sales go when none is configured."""

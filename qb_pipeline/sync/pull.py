@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from qb_pipeline.db.models import Customer, Item, ItemPrice, SyncState
 from qb_pipeline.db import queries
+from qb_pipeline.db.models import Customer, Item, ItemPrice, SyncState
 from qb_pipeline.db.queries import upsert_by_qb_id
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow

@@ -24,6 +24,16 @@ from qb_pipeline.sync.records import customer_payload, item_payload, parse_insta
 DUPLICATE_NAME_CODES = {"6240", "6140"}  # customers: 6240; items: "Duplicate Name Exists Error" 6240 too
 
 
+def income_account_for_new_items(qb: QuickBooksPort, engine: sa.Engine, configured: str | None) -> str | None:
+    """The configured income account, else QuickBooks' first — asked only when an item needs creating."""
+    if configured:
+        return configured
+    with session_scope(engine) as session:
+        unpushed = session.scalar(sa.select(sa.func.count()).select_from(Item).where(Item.qb_id.is_(None)))
+    # Outside the transaction: never hold the database while talking to QuickBooks.
+    return qb.default_income_account_id() if unpushed else None
+
+
 @dataclass
 class PushResult:
     entity: str

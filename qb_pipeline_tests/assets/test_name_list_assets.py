@@ -11,6 +11,8 @@ from qb_pipeline.assets.name_lists import customers, items
 from qb_pipeline.checks import customers_linked, items_linked, quickbooks_connection
 from qb_pipeline.db.models import Customer, Item, SyncLog
 from qb_pipeline.db.session import make_engine, session_scope
+from qb_pipeline.db.token_cipher import new_key
+from qb_pipeline.resources import QuickBooksResource
 
 
 def materialize(resources):
@@ -62,3 +64,27 @@ def test_quickbooks_down_fails_the_run_with_a_clear_message_and_logs_it(sandbox,
     with session_scope(make_engine(database_url)) as session:
         row = session.scalars(sa.select(SyncLog)).one()
     assert row.outcome == "FAILED" and "503" in row.message
+
+
+def test_the_connection_check_fails_with_the_reason_when_the_sandbox_is_not_running(resources, tmp_path):
+    quickbooks = QuickBooksResource(database=resources["database"], environment="sandbox-local", token_key=new_key(),
+                                    sandbox_connection_file=str(tmp_path / "nowhere" / "connection.json"))
+    result = dg.materialize([quickbooks_connection], resources={**resources, "quickbooks": quickbooks},
+                            selection=dg.AssetSelection.checks(quickbooks_connection), raise_on_error=False)
+    assert result.success  # a failed check, not an errored run
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert not evaluation.passed
+    assert "does not exist: start the sandbox" in evaluation.description
+
+
+def test_the_assets_and_checks_of_one_run_share_one_throttle(sandbox, resources):
+    """QuickBooks' limits are per company: a second asset of the same run must not start a fresh count."""
+    sandbox.seed(preset="demo")
+    with dg.build_resources(resources) as ready:
+        first, second = ready.quickbooks.gateway(), ready.quickbooks.gateway()
+        limit = first.throttle.limits["second"]
+        for _ in range(limit):
+            first.count("Customer")
+        second.count("Item")  # the ninth call within the second
+        assert second.throttle.waits == 1
+        assert (first.stats.total_calls, second.stats.total_calls) == (limit, 1)  # each counts its own

@@ -11,8 +11,8 @@
 Revision ID: 0003
 Revises: 0002
 """
-from typing import Sequence, Union
 import warnings
+from typing import Sequence, Union
 
 import sqlalchemy as sa
 from alembic import op
