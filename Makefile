@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: dev test bench drill mutation-check install browser clean
+.PHONY: dev test lint format bench drill mutation-check install browser clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,17 @@ browser:
 	  ( (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
 	    || echo "note: Chromium could not be installed; the browser test will be skipped" )
 
-test: install browser
+test: install browser lint
 	$(BIN)/python -m pytest
+
+# ruff: lint and format check (settings in pyproject.toml); `make format` rewrites what it would flag.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # Measures, never fails on a time (only on a wrong result): benchmarks/results/latest.json + a table.
 # PostgreSQL variants run too when QB_TEST_POSTGRES_URL is set.

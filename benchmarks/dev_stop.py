@@ -50,11 +50,18 @@ def main() -> None:
     for n in range(args.stops):
         times.append(one_stop())
         print(f"stop {n + 1}: {times[-1]:.2f} s", flush=True)
-    result = {"machine": machine(), "stops": len(times), "seconds": [round(t, 2) for t in times],
-              "median_seconds": round(statistics.median(times), 2), "max_seconds": round(max(times), 2),
-              "goal_seconds": 5}
-    print(f"Ctrl-C to everything stopped: median {result['median_seconds']} s, slowest {result['max_seconds']} s "
-          f"over {len(times)} stops (goal: under 5 s)")
+    result = {
+        "machine": machine(),
+        "stops": len(times),
+        "seconds": [round(t, 2) for t in times],
+        "median_seconds": round(statistics.median(times), 2),
+        "max_seconds": round(max(times), 2),
+        "goal_seconds": 5,
+    }
+    print(
+        f"Ctrl-C to everything stopped: median {result['median_seconds']} s, slowest {result['max_seconds']} s "
+        f"over {len(times)} stops (goal: under 5 s)"
+    )
     write_result("dev_stop", result)
 
 

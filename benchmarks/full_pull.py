@@ -38,8 +38,16 @@ def calls(sandbox: Sandbox) -> dict:
 
 
 def run(kind: str, customers: int, items: int, latency_ms: int, per_row_ms: float = 0.0) -> dict:
-    sandbox = Sandbox("--customers", str(customers), "--items", str(items), "--latency-ms", str(latency_ms),
-                      "--latency-per-row-ms", str(per_row_ms))
+    sandbox = Sandbox(
+        "--customers",
+        str(customers),
+        "--items",
+        str(items),
+        "--latency-ms",
+        str(latency_ms),
+        "--latency-per-row-ms",
+        str(per_row_ms),
+    )
     url = fresh_database(kind)
     try:
         engine, gateway = connect(sandbox, url)
@@ -60,8 +68,12 @@ def run(kind: str, customers: int, items: int, latency_ms: int, per_row_ms: floa
         ids = [c["Id"] for c in qb.query("SELECT * FROM Customer MAXRESULTS 100")["QueryResponse"]["Customer"]]
         for record_id in ids:
             current = qb.get_single_object("Customer", record_id)["Customer"]
-            qb.update_object("Customer", json.dumps({"Id": record_id, "SyncToken": current["SyncToken"],
-                                                     "sparse": True, "CompanyName": "Changed"}))
+            qb.update_object(
+                "Customer",
+                json.dumps(
+                    {"Id": record_id, "SyncToken": current["SyncToken"], "sparse": True, "CompanyName": "Changed"}
+                ),
+            )
         time.sleep(1.1)
         sandbox.control("POST", "counters")
         started = time.perf_counter()
@@ -69,17 +81,24 @@ def run(kind: str, customers: int, items: int, latency_ms: int, per_row_ms: floa
         incremental_seconds = time.perf_counter() - started
         engine.dispose()
         return {
-            "database": kind, "customers": customers, "items": items, "latency_ms": latency_ms,
+            "database": kind,
+            "customers": customers,
+            "items": items,
+            "latency_ms": latency_ms,
             "latency_per_row_ms": per_row_ms,
             # what the sandbox's latency alone costs, one page after another: the API-bound time
-            "latency_bound_seconds": round((math.ceil(customers / 1000) + math.ceil(items / 1000)) * latency_ms / 1000
-                                           + (customers + items) * per_row_ms / 1000, 1),
+            "latency_bound_seconds": round(
+                (math.ceil(customers / 1000) + math.ceil(items / 1000)) * latency_ms / 1000
+                + (customers + items) * per_row_ms / 1000,
+                1,
+            ),
             "full_pull_seconds": round(full_seconds, 2),
             "full_pull_rows_per_second": round((customers + items) / full_seconds),
             "full_pull_api_calls": full_calls,
             "full_pull_query_calls": full_calls.get("query 200", 0),
             "lower_bound_pages": math.ceil(customers / 1000) + math.ceil(items / 1000),
-            "incremental_changes": len(ids), "incremental_mode": changed.mode,
+            "incremental_changes": len(ids),
+            "incremental_mode": changed.mode,
             "incremental_pulled": changed.pulled,
             "incremental_seconds": round(incremental_seconds, 3),
             "incremental_api_calls": calls(sandbox),
@@ -94,18 +113,24 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=int, default=150)
-    parser.add_argument("--latency-per-row-ms", type=float, default=1.0,
-                        help="the sandbox's cost per returned row (a 1,000-row page costs 1–3 s at Intuit)")
+    parser.add_argument(
+        "--latency-per-row-ms",
+        type=float,
+        default=1.0,
+        help="the sandbox's cost per returned row (a 1,000-row page costs 1–3 s at Intuit)",
+    )
     args = parser.parse_args()
     runs = [run(kind, args.customers, args.items, 0) for kind in database_kinds()]
     runs.append(run("sqlite", args.customers, args.items, args.latency_ms, args.latency_per_row_ms))
     for r in runs:
-        print(f"[{r['database']}, latency {r['latency_ms']} ms + {r['latency_per_row_ms']} ms/row] full pull of {r['customers']:,} customers + "
-              f"{r['items']:,} items in {r['full_pull_seconds']} s ({r['full_pull_rows_per_second']:,} rows/s), "
-              f"{r['full_pull_query_calls']} query calls (lower bound {r['lower_bound_pages']}; latency alone "
-              f"{r['latency_bound_seconds']} s); "
-              f"incremental hour ({r['incremental_changes']} changes): {r['incremental_pulled']} pulled by "
-              f"{r['incremental_mode']} in {r['incremental_seconds']} s, calls {r['incremental_api_calls']}")
+        print(
+            f"[{r['database']}, latency {r['latency_ms']} ms + {r['latency_per_row_ms']} ms/row] full pull of {r['customers']:,} customers + "
+            f"{r['items']:,} items in {r['full_pull_seconds']} s ({r['full_pull_rows_per_second']:,} rows/s), "
+            f"{r['full_pull_query_calls']} query calls (lower bound {r['lower_bound_pages']}; latency alone "
+            f"{r['latency_bound_seconds']} s); "
+            f"incremental hour ({r['incremental_changes']} changes): {r['incremental_pulled']} pulled by "
+            f"{r['incremental_mode']} in {r['incremental_seconds']} s, calls {r['incremental_api_calls']}"
+        )
     write_result("full_pull", {"machine": machine(), "peak_rss_mb": peak_rss_mb(), "runs": runs})
 
 

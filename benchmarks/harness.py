@@ -72,13 +72,15 @@ def drop_database(url: str) -> None:
     admin.dispose()
 
 
-def connect(sandbox: Sandbox, database_url: str, *, key: str | None = None, timeout_seconds: float = 30.0,
-            **gateway_options) -> tuple[sa.Engine, QuickBooksGateway]:
+def connect(
+    sandbox: Sandbox, database_url: str, *, key: str | None = None, timeout_seconds: float = 30.0, **gateway_options
+) -> tuple[sa.Engine, QuickBooksGateway]:
     """An engine and a gateway whose tokens live in that database (encrypted with `key`)."""
     engine = make_engine(database_url)
     settings, refresh_token = sandbox_settings(sandbox.connection_file, timeout_seconds=timeout_seconds)
-    gateway = build_gateway(settings, engine, TokenCipher(key or new_key()), bootstrap_refresh_token=refresh_token,
-                            **gateway_options)
+    gateway = build_gateway(
+        settings, engine, TokenCipher(key or new_key()), bootstrap_refresh_token=refresh_token, **gateway_options
+    )
     return engine, gateway
 
 
@@ -96,11 +98,22 @@ def add_orders(engine: sa.Engine, count: int, *, prefix: str, lines: int = 3) ->
         item_ids = session.scalars(sa.select(Item.id).where(Item.active).order_by(Item.id)).all()
     for start in range(0, count, 2000):
         with session_scope(engine) as session:
-            session.add_all(Order(
-                order_number=f"{prefix}-{n:05d}", customer_id=customer_ids[n % len(customer_ids)], ordered_at=utcnow(),
-                lines=[OrderLine(line_number=k + 1, item_id=item_ids[(n * 7 + k) % len(item_ids)],
-                                 quantity=Decimal(n % 5 + k + 1)) for k in range(lines)],
-            ) for n in range(start, min(start + 2000, count)))
+            session.add_all(
+                Order(
+                    order_number=f"{prefix}-{n:05d}",
+                    customer_id=customer_ids[n % len(customer_ids)],
+                    ordered_at=utcnow(),
+                    lines=[
+                        OrderLine(
+                            line_number=k + 1,
+                            item_id=item_ids[(n * 7 + k) % len(item_ids)],
+                            quantity=Decimal(n % 5 + k + 1),
+                        )
+                        for k in range(lines)
+                    ],
+                )
+                for n in range(start, min(start + 2000, count))
+            )
 
 
 @dataclass
@@ -128,8 +141,11 @@ def reckon(sandbox: Sandbox, engine: sa.Engine, prefix: str = "") -> Reckoning:
     by_number: dict[str, list[dict]] = {}
     for record in sandbox.control("GET", "dump/Invoice")["records"]:
         first_line = str(record.get("PrivateNote", "")).split("\n")[0]
-        number = first_line.removeprefix("qb_pipeline order ") if first_line.startswith("qb_pipeline order ") \
+        number = (
+            first_line.removeprefix("qb_pipeline order ")
+            if first_line.startswith("qb_pipeline order ")
             else record.get("DocNumber", "")
+        )
         if str(number).startswith(prefix):
             by_number.setdefault(number, []).append(record)
     with session_scope(engine) as session:
@@ -144,10 +160,15 @@ def reckon(sandbox: Sandbox, engine: sa.Engine, prefix: str = "") -> Reckoning:
         wrong_totals += Decimal(str(found[0]["TotalAmt"])) != total
         wrong_links += invoice_id not in {r["Id"] for r in found}
     statuses = Counter(status for status, _, _ in expected.values())
-    return Reckoning(orders=len(expected), synced=statuses[OrderStatus.SYNCED],
-                     invoices=sum(len(v) for v in by_number.values()),
-                     duplicates=sum(1 for v in by_number.values() if len(v) > 1), lost=lost,
-                     wrong_totals=wrong_totals, wrong_links=wrong_links)
+    return Reckoning(
+        orders=len(expected),
+        synced=statuses[OrderStatus.SYNCED],
+        invoices=sum(len(v) for v in by_number.values()),
+        duplicates=sum(1 for v in by_number.values() if len(v) > 1),
+        lost=lost,
+        wrong_totals=wrong_totals,
+        wrong_links=wrong_links,
+    )
 
 
 def write_result(name: str, result: dict) -> None:

@@ -76,11 +76,19 @@ def main() -> None:
         for n in range(args.orders):
             number = f"LAT-{n:03d}"
             with session_scope(engine) as session:
-                session.add(Order(order_number=number, customer_name="Cool Cars",
-                                  lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal(1 + n % 3))]))
+                session.add(
+                    Order(
+                        order_number=number,
+                        customer_name="Cool Cars",
+                        lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal(1 + n % 3))],
+                    )
+                )
             committed = time.monotonic()
-            wait(lambda: any(r.get("DocNumber") == number
-                             for r in sandbox.control("GET", "dump/Invoice")["records"]), 120, number)
+            wait(
+                lambda: any(r.get("DocNumber") == number for r in sandbox.control("GET", "dump/Invoice")["records"]),
+                120,
+                number,
+            )
             latencies.append(time.monotonic() - committed)
             print(f"{number}: {latencies[-1]:.2f} s", flush=True)
         latencies.sort()
@@ -95,8 +103,10 @@ def main() -> None:
             "machine": machine(),
             "peak_rss_mb": peak_rss_mb_of_tree(stack.process.pid),
         }
-    print(f"order to invoice over {result['orders']} orders: median {result['median_seconds']} s, "
-          f"p95 {result['p95_seconds']} s (sensor interval {result['sensor_interval_seconds']} s)")
+    print(
+        f"order to invoice over {result['orders']} orders: median {result['median_seconds']} s, "
+        f"p95 {result['p95_seconds']} s (sensor interval {result['sensor_interval_seconds']} s)"
+    )
     write_result("order_latency", result)
 
 

@@ -53,8 +53,9 @@ class OneInvoicePerCall:
         outcomes = []
         for key, bid, body in items:
             try:
-                outcomes.append(WriteOutcome(key, record=self._gateway.create(entity, body,
-                                                                              request_id=f"{request_id}-{bid}")))
+                outcomes.append(
+                    WriteOutcome(key, record=self._gateway.create(entity, body, request_id=f"{request_id}-{bid}"))
+                )
             except QuickBooksValidationError as error:
                 outcomes.append(WriteOutcome(key, error_code=error.code, error_message=error.qbo_message))
             except QuickBooksError as error:
@@ -72,8 +73,13 @@ def timed_push(sandbox: Sandbox, gateway, engine, prefix: str, count: int) -> di
     reckoning = reckon(sandbox, engine, prefix)
     if not reckoning.sound or reckoning.synced != count or result.pushed != count:
         raise SystemExit(f"wrong result pushing {prefix}: {reckoning.as_dict()}, pushed {result.pushed}")
-    return {"orders": count, "seconds": round(seconds, 2), "invoices_per_second": round(count / seconds),
-            "api_calls": calls["calls"], "total_calls": calls["total"]}
+    return {
+        "orders": count,
+        "seconds": round(seconds, 2),
+        "invoices_per_second": round(count / seconds),
+        "api_calls": calls["calls"],
+        "total_calls": calls["total"],
+    }
 
 
 def batched_against_single(kind: str, orders: int) -> dict:
@@ -90,10 +96,14 @@ def batched_against_single(kind: str, orders: int) -> dict:
     finally:
         sandbox.stop()
         drop_database(url)
-    return {"database": kind, "batched": batched, "one_per_call": single,
-            "lower_bound_batches": math.ceil(orders / BATCH),
-            "call_ratio": round(single["total_calls"] / batched["total_calls"], 1),
-            "time_ratio": round(single["seconds"] / batched["seconds"], 1)}
+    return {
+        "database": kind,
+        "batched": batched,
+        "one_per_call": single,
+        "lower_bound_batches": math.ceil(orders / BATCH),
+        "call_ratio": round(single["total_calls"] / batched["total_calls"], 1),
+        "time_ratio": round(single["seconds"] / batched["seconds"], 1),
+    }
 
 
 def under_limits(orders: int, factor: float) -> dict:
@@ -114,11 +124,16 @@ def under_limits(orders: int, factor: float) -> dict:
     batches = math.ceil(orders / BATCH)
     # A sliding minute lets `per_minute` batches through at once, then `per_minute` more each minute.
     minimum = (math.ceil(batches / per_minute) - 1) * 60.0
-    return {**pushed, "limits": f"scaled:{factor}", "batch_calls_per_minute_allowed": per_minute,
-            "lower_bound_batches": batches, "limit_minimum_seconds": minimum,
-            "fraction_of_theoretical_max": round(minimum / pushed["seconds"], 3) if minimum else None,
-            "throttle_waits": throttle.waits, "http_429": sum(v for k, v in pushed["api_calls"].items()
-                                                             if k.endswith(" 429"))}
+    return {
+        **pushed,
+        "limits": f"scaled:{factor}",
+        "batch_calls_per_minute_allowed": per_minute,
+        "lower_bound_batches": batches,
+        "limit_minimum_seconds": minimum,
+        "fraction_of_theoretical_max": round(minimum / pushed["seconds"], 3) if minimum else None,
+        "throttle_waits": throttle.waits,
+        "http_429": sum(v for k, v in pushed["api_calls"].items() if k.endswith(" 429")),
+    }
 
 
 def main() -> None:
@@ -131,18 +146,30 @@ def main() -> None:
     for kind in database_kinds():
         comparisons.append(batched_against_single(kind, args.orders))
         c = comparisons[-1]
-        print(f"[{kind}] {args.orders:,} orders × 3 lines: batched {c['batched']['seconds']} s, "
-              f"{c['batched']['total_calls']} calls (lower bound {c['lower_bound_batches']} batches); one per call "
-              f"{c['one_per_call']['seconds']} s, {c['one_per_call']['total_calls']} calls → "
-              f"{c['call_ratio']}× the calls, {c['time_ratio']}× the time", flush=True)
+        print(
+            f"[{kind}] {args.orders:,} orders × 3 lines: batched {c['batched']['seconds']} s, "
+            f"{c['batched']['total_calls']} calls (lower bound {c['lower_bound_batches']} batches); one per call "
+            f"{c['one_per_call']['seconds']} s, {c['one_per_call']['total_calls']} calls → "
+            f"{c['call_ratio']}× the calls, {c['time_ratio']}× the time",
+            flush=True,
+        )
     limited = under_limits(args.limited_orders, args.limits_factor)
-    print(f"[limits {limited['limits']}] {limited['orders']:,} orders in {limited['seconds']} s; the limits allow "
-          f"{limited['batch_calls_per_minute_allowed']} batches/min, so at least "
-          f"{limited['limit_minimum_seconds']:.0f} s "
-          f"for {limited['lower_bound_batches']} batches → {limited['fraction_of_theoretical_max']} of the theoretical "
-          f"max; 429s: {limited['http_429']}")
-    write_result("push", {"machine": machine(), "peak_rss_mb": peak_rss_mb(), "batched_vs_one_per_call": comparisons,
-                          "under_limits": limited})
+    print(
+        f"[limits {limited['limits']}] {limited['orders']:,} orders in {limited['seconds']} s; the limits allow "
+        f"{limited['batch_calls_per_minute_allowed']} batches/min, so at least "
+        f"{limited['limit_minimum_seconds']:.0f} s "
+        f"for {limited['lower_bound_batches']} batches → {limited['fraction_of_theoretical_max']} of the theoretical "
+        f"max; 429s: {limited['http_429']}"
+    )
+    write_result(
+        "push",
+        {
+            "machine": machine(),
+            "peak_rss_mb": peak_rss_mb(),
+            "batched_vs_one_per_call": comparisons,
+            "under_limits": limited,
+        },
+    )
 
 
 if __name__ == "__main__":

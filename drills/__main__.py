@@ -32,27 +32,55 @@ def drill_database(kind: str, args) -> tuple[list[dict], dict]:
     try:
         # QuickBooks' defaults, then a company where QuickBooks itself would let a duplicate through:
         # duplicate DocNumbers allowed and requestid replay off. The invoice push must hold in both.
-        for variant, prefix, company in (("QBO defaults", "F", {}),
-                                         ("duplicates allowed, no requestid replay", "L",
-                                          {"docnumber_duplicates": "allow", "requestid_replay": False})):
+        for variant, prefix, company in (
+            ("QBO defaults", "F", {}),
+            (
+                "duplicates allowed, no requestid replay",
+                "L",
+                {"docnumber_duplicates": "allow", "requestid_replay": False},
+            ),
+        ):
             started = time.monotonic()
-            stack.sandbox.control("POST", "settings", {"docnumber_duplicates": "refuse", "requestid_replay": True,
-                                                       **company})
+            stack.sandbox.control(
+                "POST", "settings", {"docnumber_duplicates": "refuse", "requestid_replay": True, **company}
+            )
             faults = run_fault_drill(stack, args.orders, kills=args.kills, prefix=prefix)
             r = faults.reckoning
-            rows.append({"drill": f"faults + {faults.killed} SIGKILLs + revocation, {variant} [{kind}]",
-                         "orders": r.orders, "invoices": r.invoices, "duplicates": r.duplicates, "lost": r.lost,
-                         "wrong totals": r.wrong_totals + r.wrong_links,
-                         "faults injected": sum(faults.faults.values()), "retries": faults.retries,
-                         "detail": {"faults": faults.faults, "runs": faults.runs, "log": faults.log,
-                                    "company": company, "seconds": round(time.monotonic() - started, 1)}})
+            rows.append(
+                {
+                    "drill": f"faults + {faults.killed} SIGKILLs + revocation, {variant} [{kind}]",
+                    "orders": r.orders,
+                    "invoices": r.invoices,
+                    "duplicates": r.duplicates,
+                    "lost": r.lost,
+                    "wrong totals": r.wrong_totals + r.wrong_links,
+                    "faults injected": sum(faults.faults.values()),
+                    "retries": faults.retries,
+                    "detail": {
+                        "faults": faults.faults,
+                        "runs": faults.runs,
+                        "log": faults.log,
+                        "company": company,
+                        "seconds": round(time.monotonic() - started, 1),
+                    },
+                }
+            )
         stack.sandbox.control("POST", "settings", {"docnumber_duplicates": "refuse", "requestid_replay": True})
         for name, raced in run_races(stack, args.race_orders).items():
             r = raced.reckoning
-            rows.append({"drill": f"{name} [{kind}]", "orders": r.orders, "invoices": r.invoices,
-                         "duplicates": r.duplicates, "lost": r.lost, "wrong totals": r.wrong_totals + r.wrong_links,
-                         "faults injected": sum(raced.faults.values()), "retries": raced.retries,
-                         "detail": {"faults": raced.faults}})
+            rows.append(
+                {
+                    "drill": f"{name} [{kind}]",
+                    "orders": r.orders,
+                    "invoices": r.invoices,
+                    "duplicates": r.duplicates,
+                    "lost": r.lost,
+                    "wrong totals": r.wrong_totals + r.wrong_links,
+                    "faults injected": sum(raced.faults.values()),
+                    "retries": raced.retries,
+                    "detail": {"faults": raced.faults},
+                }
+            )
         texts = {f"run process output {n}": output for n, output in enumerate(stack.outputs, 1)}
         texts["project database"] = database_text(stack.engine)
         texts["the sandbox's own output"] = stack.sandbox.log_file.read_text()
@@ -96,24 +124,40 @@ def main() -> int:
     for row in rows:
         print("  ".join(str(row[c]).ljust(w) for c, w in zip(COLUMNS, widths)))
     failed_cases = [c for c in cases if not c.passed]
-    print(f"\nbad input: {len(cases) - len(failed_cases)} of {len(cases)} cases got a clear, specific error with "
-          f"nothing lost ({', '.join(sorted({c.category for c in cases}))})")
+    print(
+        f"\nbad input: {len(cases) - len(failed_cases)} of {len(cases)} cases got a clear, specific error with "
+        f"nothing lost ({', '.join(sorted({c.category for c in cases}))})"
+    )
     for case in failed_cases:
         print(f"  FAILED {case.category} / {case.name}: {case.detail} [{case.error[:160]}]")
-    print(f"secrets: {len(secrets)} secrets looked for in {len(texts)} texts and every file under "
-          f"{len(folders)} drill folders: {len(hits)} found")
+    print(
+        f"secrets: {len(secrets)} secrets looked for in {len(texts)} texts and every file under "
+        f"{len(folders)} drill folders: {len(hits)} found"
+    )
     for hit in hits:
         print(f"  FOUND {hit}")
 
     broken = [r["drill"] for r in rows if r["duplicates"] or r["lost"] or r["wrong totals"]]
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "drill.json").write_text(json.dumps({
-        "machine": machine(), "args": vars(args), "drills": rows,
-        "bad_input": [c.__dict__ for c in cases], "secrets_found": hits,
-    }, indent=2, default=str) + "\n")
+    (RESULTS / "drill.json").write_text(
+        json.dumps(
+            {
+                "machine": machine(),
+                "args": vars(args),
+                "drills": rows,
+                "bad_input": [c.__dict__ for c in cases],
+                "secrets_found": hits,
+            },
+            indent=2,
+            default=str,
+        )
+        + "\n"
+    )
     if broken or failed_cases or hits:
-        print(f"\nDRILL FAILED: {', '.join(broken) or 'no duplicates or losses'}; {len(failed_cases)} bad-input "
-              f"cases; {len(hits)} secrets found")
+        print(
+            f"\nDRILL FAILED: {', '.join(broken) or 'no duplicates or losses'}; {len(failed_cases)} bad-input "
+            f"cases; {len(hits)} secrets found"
+        )
         return 1
     print("\ndrill passed: no duplicate, no loss, every total right, every bad input explained, no secret exposed")
     return 0

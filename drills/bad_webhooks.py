@@ -28,9 +28,20 @@ def _sign(body: bytes) -> str:
 
 
 def _events(prefix: str, count: int, entity: str = "customer", realm: str = REALM) -> bytes:
-    return json.dumps([{"specversion": "1.0", "id": f"{prefix}-{n}", "type": f"qbo.{entity}.updated.v1",
-                        "time": "2026-11-26T10:00:00Z", "intuitentityid": str(n), "intuitaccountid": realm,
-                        "data": {}} for n in range(count)]).encode()
+    return json.dumps(
+        [
+            {
+                "specversion": "1.0",
+                "id": f"{prefix}-{n}",
+                "type": f"qbo.{entity}.updated.v1",
+                "time": "2026-11-26T10:00:00Z",
+                "intuitentityid": str(n),
+                "intuitaccountid": realm,
+                "data": {},
+            }
+            for n in range(count)
+        ]
+    ).encode()
 
 
 def _post(url: str, body: bytes, signature: str | None) -> tuple[int, str]:
@@ -41,6 +52,7 @@ def _post(url: str, body: bytes, signature: str | None) -> tuple[int, str]:
 
 def webhook_case(body: bytes, signature: str | None, status: int, stored: int, *, twice: bool = False) -> Callable:
     """POST `body` (after a good delivery of 3 events); expect `status` and `stored` events of its own."""
+
     def run(d) -> str:
         from drills.bad_input import check  # noqa: PLC0415 (the corpus module imports this one)
 
@@ -48,8 +60,9 @@ def webhook_case(body: bytes, signature: str | None, status: int, stored: int, *
         with socket.socket() as probe:  # a free port
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(receiver_app(engine, TOKEN, REALM), host="127.0.0.1", port=port,
-                                               log_level="critical"))
+        server = uvicorn.Server(
+            uvicorn.Config(receiver_app(engine, TOKEN, REALM), host="127.0.0.1", port=port, log_level="critical")
+        )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         try:
@@ -69,13 +82,27 @@ def webhook_case(body: bytes, signature: str | None, status: int, stored: int, *
         finally:
             server.should_exit = True
             thread.join(10)
+
     return run
 
 
 _ONE = _events("one", 1)
-_HUGE = json.dumps({"eventNotifications": [{"realmId": REALM, "dataChangeEvent": {"entities": [
-    {"name": "Item", "id": str(n), "operation": "Update", "lastUpdated": "2026-11-26T10:00:00Z"}
-    for n in range(10_000)]}}]}, separators=(",", ":")).encode()
+_HUGE = json.dumps(
+    {
+        "eventNotifications": [
+            {
+                "realmId": REALM,
+                "dataChangeEvent": {
+                    "entities": [
+                        {"name": "Item", "id": str(n), "operation": "Update", "lastUpdated": "2026-11-26T10:00:00Z"}
+                        for n in range(10_000)
+                    ]
+                },
+            }
+        ]
+    },
+    separators=(",", ":"),
+).encode()
 
 WEBHOOK_CASES = [
     ("forged signature", webhook_case(_ONE, "Zm9yZ2Vk", 401, 0)),
@@ -83,10 +110,14 @@ WEBHOOK_CASES = [
     ("signature over a different body", webhook_case(_ONE, _sign(b"[]"), 401, 0)),
     ("replayed delivery", webhook_case(_ONE, _sign(_ONE), 200, 1, twice=True)),
     ("10,000 events in one delivery", webhook_case(_HUGE, _sign(_HUGE), 200, 10_000)),
-    ("unknown entity names", webhook_case(_events("space", 2, "spaceship"), _sign(_events("space", 2, "spaceship")),
-                                          200, 0)),
-    ("an event for another company", webhook_case(_events("other", 1, realm="1"),
-                                                  _sign(_events("other", 1, realm="1")), 200, 0)),
+    (
+        "unknown entity names",
+        webhook_case(_events("space", 2, "spaceship"), _sign(_events("space", 2, "spaceship")), 200, 0),
+    ),
+    (
+        "an event for another company",
+        webhook_case(_events("other", 1, realm="1"), _sign(_events("other", 1, realm="1")), 200, 0),
+    ),
     ("bytes that are not UTF-8", webhook_case(b"\xff\xfe[\x00", _sign(b"\xff\xfe[\x00"), 400, 0)),
     ("a body over 1 MB", webhook_case(b"[" + b" " * 1_100_000 + b"]", _sign(b"[]"), 413, 0)),
 ]

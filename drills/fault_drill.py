@@ -71,6 +71,12 @@ def run_fault_drill(stack: Stack, orders: int, *, kills: int = 2, prefix: str = 
         log.append(f"run {runs}: {'ok' if outcome['success'] else outcome['errors']} → {stack.statuses()}")
     faults = stack.injected_since(injected_before)
     sandbox.control("DELETE", "inject")
-    return FaultDrillResult(reckoning=reckon(sandbox, stack.engine, f"{prefix}-"), faults=faults,
-                            retries=stack.run_retries(since=outputs_before), runs=runs, killed=killed,
-                            runs_stopped_by_revocation=revoked_runs, log=log)
+    return FaultDrillResult(
+        reckoning=reckon(sandbox, stack.engine, f"{prefix}-"),
+        faults=faults,
+        retries=stack.run_retries(since=outputs_before),
+        runs=runs,
+        killed=killed,
+        runs_stopped_by_revocation=revoked_runs,
+        log=log,
+    )

@@ -39,8 +39,11 @@ def race(stack: Stack, prefix: str, orders: int, jobs: tuple[str, str]) -> RaceR
             break
         stack.let_time_pass()
         stack.run()
-    return RaceResult(reckon(stack.sandbox, stack.engine, f"{prefix}-"), stack.injected_since(injected_before),
-                      stack.run_retries(since=outputs_before))
+    return RaceResult(
+        reckon(stack.sandbox, stack.engine, f"{prefix}-"),
+        stack.injected_since(injected_before),
+        stack.run_retries(since=outputs_before),
+    )
 
 
 def run_races(stack: Stack, orders: int) -> dict[str, RaceResult]:

@@ -19,8 +19,11 @@ def main(job_name: str) -> int:
     job = defs.resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance:
         outcome = job.execute_in_process(instance=instance, raise_on_error=False)
-    errors = [_innermost(event.event_specific_data.error) for event in outcome.all_events
-              if event.is_step_failure and event.event_specific_data and event.event_specific_data.error]
+    errors = [
+        _innermost(event.event_specific_data.error)
+        for event in outcome.all_events
+        if event.is_step_failure and event.event_specific_data and event.event_specific_data.error
+    ]
     print(json.dumps({"success": outcome.success, "run_id": outcome.run_id, "errors": errors}), flush=True)
     return 0 if outcome.success else 1
 

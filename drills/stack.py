@@ -33,24 +33,41 @@ class Stack:
         self.key = new_key()
         self.engine, self.gateway = connect(self.sandbox, self.database_url, key=self.key)
         connection = self.sandbox.connection
-        self.secrets = {"client secret": connection["client_secret"], "encryption key": self.key,
-                        "webhook verifier token": connection["webhook_verifier_token"],
-                        "sandbox control token": connection["control_token"]}
+        self.secrets = {
+            "client secret": connection["client_secret"],
+            "encryption key": self.key,
+            "webhook verifier token": connection["webhook_verifier_token"],
+            "sandbox control token": connection["control_token"],
+        }
         self.outputs: list[str] = []  # everything the run processes printed
         dagster_home = self.home / "dagster"
         dagster_home.mkdir()
         shutil.copy(PROJECT / "dagster.yaml", dagster_home / "dagster.yaml")
-        self.env = {**os.environ, "QB_DATABASE_URL": self.database_url, "QB_ENVIRONMENT": "sandbox-local",
-                    "QB_SANDBOX_CONNECTION_FILE": str(self.sandbox.connection_file), "QB_TOKEN_KEY": self.key,
-                    "QB_DATA_DIR": str(self.home / "data"), "DAGSTER_HOME": str(dagster_home),
-                    "QB_TIMEOUT_SECONDS": "2", "QB_THROTTLE_WAIT_SECONDS": "0.5", "PYTHONPATH": str(PROJECT)}
+        self.env = {
+            **os.environ,
+            "QB_DATABASE_URL": self.database_url,
+            "QB_ENVIRONMENT": "sandbox-local",
+            "QB_SANDBOX_CONNECTION_FILE": str(self.sandbox.connection_file),
+            "QB_TOKEN_KEY": self.key,
+            "QB_DATA_DIR": str(self.home / "data"),
+            "DAGSTER_HOME": str(dagster_home),
+            "QB_TIMEOUT_SECONDS": "2",
+            "QB_THROTTLE_WAIT_SECONDS": "0.5",
+            "PYTHONPATH": str(PROJECT),
+        }
         build_shop(self.sandbox, self.gateway, self.engine, customers=customers, items=items)
         self.note_tokens()
 
     # -- run processes ---------------------------------------------------------------------------------
     def start_run(self, job: str = "push_invoices_job", **env: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "drills.run_worker", job], cwd=PROJECT, env={**self.env, **env},
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "drills.run_worker", job],
+            cwd=PROJECT,
+            env={**self.env, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     def finish_run(self, process: subprocess.Popen, timeout: float = 900) -> dict:
         output, _ = process.communicate(timeout=timeout)
@@ -68,10 +85,16 @@ class Stack:
     def kill_mid_batch(self, process: subprocess.Popen, *, after_batches: int) -> None:
         """SIGKILL `process` while QuickBooks holds the answer to a batch it has already applied."""
         self.wait(lambda: self.calls("batch 200") >= after_batches or process.poll() is not None, "batches")
-        self.sandbox.control("POST", "inject", {"kind": "timeout", "count": 1, "path_contains": "/batch",
-                                                "seconds": 600})
-        self.wait(lambda: not any(i["seconds"] == 600 for i in self.sandbox.control("GET", "inject")["active"])
-                  or process.poll() is not None, "the batch to be in flight")
+        self.sandbox.control(
+            "POST", "inject", {"kind": "timeout", "count": 1, "path_contains": "/batch", "seconds": 600}
+        )
+        self.wait(
+            lambda: (
+                not any(i["seconds"] == 600 for i in self.sandbox.control("GET", "inject")["active"])
+                or process.poll() is not None
+            ),
+            "the batch to be in flight",
+        )
         time.sleep(0.3)
         process.send_signal(signal.SIGKILL)
         output, _ = process.communicate()
@@ -83,16 +106,24 @@ class Stack:
         past = utcnow() - STALE_CLAIM_AFTER - timedelta(minutes=1)
         with session_scope(self.engine) as session:
             session.execute(sa.update(Order).where(Order.status == OrderStatus.PUSHING).values(claimed_at=past))
-            session.execute(sa.update(Order).where(Order.status == OrderStatus.FAILED, Order.next_attempt_at.is_not(None))
-                            .values(next_attempt_at=past))
+            session.execute(
+                sa.update(Order)
+                .where(Order.status == OrderStatus.FAILED, Order.next_attempt_at.is_not(None))
+                .values(next_attempt_at=past)
+            )
 
     def reconnect(self) -> None:
         """What `qb-pipeline auth connect` does after a revocation: new tokens, stored encrypted."""
         minted = self.sandbox.control("POST", "tokens/mint")
         store = DatabaseTokenStore(self.engine, TokenCipher(self.key))
         with store.locked(self.gateway.realm_id) as locked:
-            locked.save(StoredTokens(self.gateway.realm_id, refresh_token=minted["refresh_token"],
-                                     access_token=minted.get("access_token")))
+            locked.save(
+                StoredTokens(
+                    self.gateway.realm_id,
+                    refresh_token=minted["refresh_token"],
+                    access_token=minted.get("access_token"),
+                )
+            )
         self.note_tokens()
 
     def note_tokens(self) -> None:
@@ -109,7 +140,9 @@ class Stack:
 
     def statuses(self) -> dict[str, int]:
         with session_scope(self.engine) as session:
-            return {s.value: n for s, n in session.execute(sa.select(Order.status, sa.func.count()).group_by(Order.status))}
+            return {
+                s.value: n for s, n in session.execute(sa.select(Order.status, sa.func.count()).group_by(Order.status))
+            }
 
     def run_retries(self, since: int = 0) -> int:
         """Retries logged by the runs since the `since`-th, killed runs included: the gateway's and the

@@ -32,8 +32,12 @@ def _link_check(entity: str, database: DatabaseResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=not stuck,
         severity=dg.AssetCheckSeverity.WARN,
-        description=(f"{len(stuck)} {entity.lower()}s created over an hour ago are not in QuickBooks yet: "
-                     + ", ".join(repr(n) for n in stuck[:5])) if stuck else f"{linked}/{total} linked",
+        description=(
+            f"{len(stuck)} {entity.lower()}s created over an hour ago are not in QuickBooks yet: "
+            + ", ".join(repr(n) for n in stuck[:5])
+        )
+        if stuck
+        else f"{linked}/{total} linked",
         metadata={"linked": int(linked), "total": int(total), "unlinked_over_an_hour": len(stuck)},
     )
 
@@ -48,10 +52,15 @@ def items_linked(database: DatabaseResource) -> dg.AssetCheckResult:
     return _link_check("Item", database)
 
 
-@dg.asset_check(asset=customers, pool=QUICKBOOKS_POOL, description=(
-    "The QuickBooks connection answers, the company keeps the invoice numbers we send (Custom transaction "
-    "numbers on), and its refresh token is not within 14 days of expiry (reconnect with "
-    "`qb-pipeline auth connect` before it lapses)."))
+@dg.asset_check(
+    asset=customers,
+    pool=QUICKBOOKS_POOL,
+    description=(
+        "The QuickBooks connection answers, the company keeps the invoice numbers we send (Custom transaction "
+        "numbers on), and its refresh token is not within 14 days of expiry (reconnect with "
+        "`qb-pipeline auth connect` before it lapses)."
+    ),
+)
 def quickbooks_connection(quickbooks: QuickBooksResource, database: DatabaseResource) -> dg.AssetCheckResult:
     try:
         gateway = quickbooks.gateway()
@@ -74,37 +83,57 @@ def quickbooks_connection(quickbooks: QuickBooksResource, database: DatabaseReso
     )
 
 
-@dg.asset_check(asset=invoices, description=(
-    "No order has waited longer than QB_PENDING_ALERT_MINUTES (default 15) to become an invoice."))
+@dg.asset_check(
+    asset=invoices,
+    description=("No order has waited longer than QB_PENDING_ALERT_MINUTES (default 15) to become an invoice."),
+)
 def orders_not_waiting(database: DatabaseResource) -> dg.AssetCheckResult:
     limit = timedelta(minutes=config.settings().pending_alert_minutes)
     with database.session() as session:
-        waiting = session.scalars(sa.select(Order.order_number).where(
-            Order.status.in_([OrderStatus.PENDING, OrderStatus.PUSHING]), Order.created_at < utcnow() - limit
-        ).order_by(Order.created_at).limit(20)).all()
+        waiting = session.scalars(
+            sa.select(Order.order_number)
+            .where(Order.status.in_([OrderStatus.PENDING, OrderStatus.PUSHING]), Order.created_at < utcnow() - limit)
+            .order_by(Order.created_at)
+            .limit(20)
+        ).all()
     return dg.AssetCheckResult(
         passed=not waiting,
-        description=(f"{len(waiting)} orders waiting over {limit}: {', '.join(waiting[:5])}" if waiting
-                     else "no order is waiting"),
+        description=(
+            f"{len(waiting)} orders waiting over {limit}: {', '.join(waiting[:5])}"
+            if waiting
+            else "no order is waiting"
+        ),
         metadata={"orders_waiting_too_long": len(waiting)},
     )
 
 
-@dg.asset_check(asset=invoices, description=(
-    "No order is failed or blocked: each one that is waits for a person (or for a customer or item to reach "
-    "QuickBooks). `qb-pipeline orders list --status failed` shows them; `orders retry` sends them again."))
+@dg.asset_check(
+    asset=invoices,
+    description=(
+        "No order is failed or blocked: each one that is waits for a person (or for a customer or item to reach "
+        "QuickBooks). `qb-pipeline orders list --status failed` shows them; `orders retry` sends them again."
+    ),
+)
 def no_failed_orders(database: DatabaseResource) -> dg.AssetCheckResult:
     with database.session() as session:
         counts = order_counts(session)
-    stuck = (f"{counts.failed} orders failed and {counts.blocked} blocked; the oldest, {counts.oldest_stuck}, since "
-             f"{counts.oldest_stuck_at:%Y-%m-%d %H:%M} UTC: see `qb-pipeline orders list --status failed`"
-             if counts.stuck else "no order is failed or blocked")
-    return dg.AssetCheckResult(passed=not counts.stuck, description=stuck,
-                               metadata={"failed": counts.failed, "blocked": counts.blocked})
+    stuck = (
+        f"{counts.failed} orders failed and {counts.blocked} blocked; the oldest, {counts.oldest_stuck}, since "
+        f"{counts.oldest_stuck_at:%Y-%m-%d %H:%M} UTC: see `qb-pipeline orders list --status failed`"
+        if counts.stuck
+        else "no order is failed or blocked"
+    )
+    return dg.AssetCheckResult(
+        passed=not counts.stuck, description=stuck, metadata={"failed": counts.failed, "blocked": counts.blocked}
+    )
 
 
-@dg.asset_check(asset=invoices, description=(
-    "Each synced order's QuickBooks invoice total equals the total it was invoiced at (newest 2,000 orders)."))
+@dg.asset_check(
+    asset=invoices,
+    description=(
+        "Each synced order's QuickBooks invoice total equals the total it was invoiced at (newest 2,000 orders)."
+    ),
+)
 def invoice_totals_reconcile(database: DatabaseResource) -> dg.AssetCheckResult:
     mismatches: list[str] = []
     with database.session() as session:
@@ -112,7 +141,8 @@ def invoice_totals_reconcile(database: DatabaseResource) -> dg.AssetCheckResult:
             sa.select(Order, QBInvoice.total_amt)
             .join(QBInvoice, QBInvoice.qb_id == Order.qb_invoice_id)
             .where(Order.status == OrderStatus.SYNCED, Order.qb_invoice_state.is_(None))
-            .order_by(Order.id.desc()).limit(2000)
+            .order_by(Order.id.desc())
+            .limit(2000)
         ).all()
         for order, total in rows:
             # The total it was invoiced at; an order synced before that was recorded is re-priced as of its
@@ -139,7 +169,9 @@ def unique_doc_numbers(database: DatabaseResource) -> dg.AssetCheckResult:
         duplicates = session.execute(
             sa.select(QBInvoice.doc_number, sa.func.count())
             .where(QBInvoice.status != "deleted", QBInvoice.doc_number.is_not(None))
-            .group_by(QBInvoice.doc_number).having(sa.func.count() > 1).limit(20)
+            .group_by(QBInvoice.doc_number)
+            .having(sa.func.count() > 1)
+            .limit(20)
         ).all()
     return dg.AssetCheckResult(
         passed=not duplicates,

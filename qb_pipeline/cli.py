@@ -78,16 +78,34 @@ def db_current() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the Dagster UI binds to.")
 @click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
-@click.option("--sandbox-port", default=8765, show_default=True, envvar="QB_SANDBOX_PORT",
-              help="Port of the local QuickBooks sandbox.")
-@click.option("--sandbox/--no-sandbox", "with_sandbox", default=None,
-              help="Start the local QuickBooks sandbox. Default: on unless QB_ENVIRONMENT names Intuit.")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
-              help="State of the embedded default (database, sandbox). Default: QB_DATA_DIR or .data")
-@click.option("--dagster-home", type=click.Path(path_type=Path), default=None,
-              help="Dagster's home. Default: DAGSTER_HOME or .dagster_home")
-def dev(host: str, port: int, sandbox_port: int, with_sandbox: bool | None, data_dir: Path | None,
-        dagster_home: Path | None) -> None:
+@click.option(
+    "--sandbox-port",
+    default=8765,
+    show_default=True,
+    envvar="QB_SANDBOX_PORT",
+    help="Port of the local QuickBooks sandbox.",
+)
+@click.option(
+    "--sandbox/--no-sandbox",
+    "with_sandbox",
+    default=None,
+    help="Start the local QuickBooks sandbox. Default: on unless QB_ENVIRONMENT names Intuit.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="State of the embedded default (database, sandbox). Default: QB_DATA_DIR or .data",
+)
+@click.option(
+    "--dagster-home",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Dagster's home. Default: DAGSTER_HOME or .dagster_home",
+)
+def dev(
+    host: str, port: int, sandbox_port: int, with_sandbox: bool | None, data_dir: Path | None, dagster_home: Path | None
+) -> None:
     """Run the whole product locally (what `make dev` runs). Ctrl-C stops everything."""
     from qb_pipeline.devstack import DevStack
 
@@ -102,10 +120,7 @@ def dev(host: str, port: int, sandbox_port: int, with_sandbox: bool | None, data
         port=port,
         sandbox_port=sandbox_port,
         webhook_port=config.settings().webhook_port,
-        with_sandbox=(
-            with_sandbox if with_sandbox is not None
-            else config.quickbooks_environment() == "sandbox-local"
-        ),
+        with_sandbox=(with_sandbox if with_sandbox is not None else config.quickbooks_environment() == "sandbox-local"),
     )
     sys.exit(stack.run())
 

@@ -34,8 +34,10 @@ class DemoOrders:
 
     def add_one(self) -> str:
         number = f"DEMO-{utcnow():%m%d%H%M%S}-{self.created % 100:02d}"
-        lines = [OrderLine(line_number=n, item_name=item, quantity=Decimal(self.random.randint(1, 5)))
-                 for n, item in enumerate(self.random.sample(self.items, self.random.randint(1, 3)), start=1)]
+        lines = [
+            OrderLine(line_number=n, item_name=item, quantity=Decimal(self.random.randint(1, 5)))
+            for n, item in enumerate(self.random.sample(self.items, self.random.randint(1, 3)), start=1)
+        ]
         with session_scope(self.engine) as session:
             session.add(Order(order_number=number, customer_name=self.random.choice(self.customers), lines=lines))
         self.created += 1

@@ -98,8 +98,20 @@ def running_dev_stack(home: Path, **extra_env: str) -> Iterator[DevStack]:
     env = {**os.environ, "QB_DATA_DIR": str(home / "data"), "QB_WEBHOOK_PORT": str(free_port()), **extra_env}
     for name in OUTSIDE_SETTINGS:
         env.pop(name, None)
-    command = [sys.executable, "-m", "qb_pipeline.cli", "dev", "--port", str(ui_port), "--sandbox-port",
-               str(sandbox_port), "--data-dir", str(home / "data"), "--dagster-home", str(home / "dagster")]
+    command = [
+        sys.executable,
+        "-m",
+        "qb_pipeline.cli",
+        "dev",
+        "--port",
+        str(ui_port),
+        "--sandbox-port",
+        str(sandbox_port),
+        "--data-dir",
+        str(home / "data"),
+        "--dagster-home",
+        str(home / "dagster"),
+    ]
     with open(home / "stack.log", "w") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     stack = DevStack(home=home, process=process, env=env, ui_port=ui_port, sandbox_port=sandbox_port)

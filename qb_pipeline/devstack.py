@@ -53,8 +53,10 @@ class StackLock:
             handle.seek(0)
             held_by = handle.read().strip() or "another process"
             handle.close()
-            raise click.ClickException(f"make dev is already running for {self.path.parent} ({held_by}); "
-                                       "stop it with Ctrl-C in its terminal, or use another QB_DATA_DIR") from None
+            raise click.ClickException(
+                f"make dev is already running for {self.path.parent} ({held_by}); "
+                "stop it with Ctrl-C in its terminal, or use another QB_DATA_DIR"
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(holder)
@@ -114,7 +116,10 @@ class DevStack:
 
     def start(self, name: str, argv: Sequence[str], env: dict[str, str]) -> Child:
         process = subprocess.Popen(
-            list(argv), cwd=self.project_dir, env=env, start_new_session=True  # own group: we stop it
+            list(argv),
+            cwd=self.project_dir,
+            env=env,
+            start_new_session=True,  # own group: we stop it
         )
         child = Child(name, process)
         self.children.append(child)
@@ -127,8 +132,11 @@ class DevStack:
         # Left as it is until the new sandbox rewrites it: a failed start must not break a running one.
         before = connection_file.stat().st_mtime if connection_file.exists() else None
         receiver = f"http://127.0.0.1:{self.webhook_port}/quickbooks/webhooks"
-        child = self.start("sandbox", serve_command(sandbox_dir, port=self.sandbox_port, seed="demo",
-                                                    extra=["--webhook-url", receiver]), env)
+        child = self.start(
+            "sandbox",
+            serve_command(sandbox_dir, port=self.sandbox_port, seed="demo", extra=["--webhook-url", receiver]),
+            env,
+        )
         try:
             wait_for_connection(connection_file, child.process, written_after=before, timeout=SANDBOX_START_SECONDS)
         except SandboxNotStarted:
@@ -144,13 +152,19 @@ class DevStack:
         for lock in locks:
             lock.acquire(holder)
         try:
-            busy = [f"{what} port {port}" for what, host, port in (
-                ("the Dagster UI", self.host, self.port), ("the sandbox", "127.0.0.1", self.sandbox_port),
-                ("the webhook receiver", "127.0.0.1", self.webhook_port))
-                if (what == "the Dagster UI" or self.with_sandbox) and not _port_free(host, port)]
+            busy = [
+                f"{what} port {port}"
+                for what, host, port in (
+                    ("the Dagster UI", self.host, self.port),
+                    ("the sandbox", "127.0.0.1", self.sandbox_port),
+                    ("the webhook receiver", "127.0.0.1", self.webhook_port),
+                )
+                if (what == "the Dagster UI" or self.with_sandbox) and not _port_free(host, port)
+            ]
             if busy:
-                raise click.ClickException(f"{' and '.join(busy)} already in use: set --port / QB_SANDBOX_PORT / "
-                                           "QB_WEBHOOK_PORT to free ones")
+                raise click.ClickException(
+                    f"{' and '.join(busy)} already in use: set --port / QB_SANDBOX_PORT / QB_WEBHOOK_PORT to free ones"
+                )
             return self._run()
         finally:
             for lock in locks:
@@ -171,11 +185,28 @@ class DevStack:
                 env.setdefault("QB_SANDBOX_CONNECTION_FILE", str(connection_file))
                 click.echo(f"[dev] QuickBooks sandbox on http://127.0.0.1:{self.sandbox_port} ({connection_file})")
                 # The sandbox notifies changes like Intuit does, signed with the token in its connection file.
-                self.start("webhooks", [sys.executable, "-m", "qb_pipeline.cli", "webhooks", "serve",
-                                        "--port", str(self.webhook_port)], env)
+                self.start(
+                    "webhooks",
+                    [sys.executable, "-m", "qb_pipeline.cli", "webhooks", "serve", "--port", str(self.webhook_port)],
+                    env,
+                )
                 click.echo(f"[dev] webhook receiver on http://127.0.0.1:{self.webhook_port}/quickbooks/webhooks")
-            self.start("dagster", [sys.executable, "-m", "dagster", "dev", "-h", self.host, "-p", str(self.port),
-                                   "-w", str(self.project_dir / "workspace.yaml")], env)
+            self.start(
+                "dagster",
+                [
+                    sys.executable,
+                    "-m",
+                    "dagster",
+                    "dev",
+                    "-h",
+                    self.host,
+                    "-p",
+                    str(self.port),
+                    "-w",
+                    str(self.project_dir / "workspace.yaml"),
+                ],
+                env,
+            )
             click.echo(f"[dev] Dagster UI on http://{self.host}:{self.port} — Ctrl-C stops everything")
             demo = self.start_demo_orders()
             while True:

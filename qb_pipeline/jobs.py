@@ -29,9 +29,14 @@ hourly_sync_job = dg.define_asset_job(
     tags=realm_tags(),
 )
 
+
 def _sync_job(name: str, asset: str, what: str):
-    return dg.define_asset_job(name, selection=dg.AssetSelection.assets(asset), tags=realm_tags(),
-                               description=f"Sync {what} now (`qb-pipeline sync`, or Materialize in the UI).")
+    return dg.define_asset_job(
+        name,
+        selection=dg.AssetSelection.assets(asset),
+        tags=realm_tags(),
+        description=f"Sync {what} now (`qb-pipeline sync`, or Materialize in the UI).",
+    )
 
 
 sync_customers_job = _sync_job("sync_customers_job", "customers", "customers")
@@ -44,8 +49,10 @@ WEBHOOK_THROUGH_TAG = "qb_pipeline/webhook_events_through"  # the newest one's i
 quickbooks_changes_job = dg.define_asset_job(
     "quickbooks_changes_job",
     selection=dg.AssetSelection.assets("customers", "items", "invoices"),
-    description=("Pulls what QuickBooks said changed (webhooks): the assets the notifications concern, each by CDC "
-                 "since its cursor (launched by quickbooks_changes_sensor)."),
+    description=(
+        "Pulls what QuickBooks said changed (webhooks): the assets the notifications concern, each by CDC "
+        "since its cursor (launched by quickbooks_changes_sensor)."
+    ),
     tags=realm_tags(),
 )
 
@@ -71,12 +78,21 @@ def retry_orders_op(context: dg.OpExecutionContext, config: RetryOrdersConfig, d
     context.log.info(f"{len(retried)} orders go again: {', '.join(retried[:20]) or 'none'}")
     if not_retried:
         context.log.warning(f"not failed or blocked (or no such order): {', '.join(not_retried)}")
-    record_activity(database, entity="Orders", outcome="SUCCESS", processed=len(retried),
-                    message=f"Sent {len(retried)} failed or blocked orders again (a person asked)",
-                    run_id=context.run.run_id)
+    record_activity(
+        database,
+        entity="Orders",
+        outcome="SUCCESS",
+        processed=len(retried),
+        message=f"Sent {len(retried)} failed or blocked orders again (a person asked)",
+        run_id=context.run.run_id,
+    )
 
 
-@dg.job(description=("Send failed or blocked orders again: run config `order_numbers` (a list) or "
-                     "`all_failed: true`. The same as `qb-pipeline orders retry`."))
+@dg.job(
+    description=(
+        "Send failed or blocked orders again: run config `order_numbers` (a list) or "
+        "`all_failed: true`. The same as `qb-pipeline orders retry`."
+    )
+)
 def retry_orders_job():
     retry_orders_op()

@@ -80,20 +80,32 @@ class QuickBooksResource(dg.ConfigurableResource):
             self._connection = self._connect()
         if self._throttle is None:
             self._throttle = Throttle()
-        return QuickBooksGateway(self._connection, retries=self.retries, batch_size=self.batch_size,
-                                 throttle_wait=self.throttle_wait_seconds, throttle=self._throttle,
-                                 stats=CallStats(), progress=progress)
+        return QuickBooksGateway(
+            self._connection,
+            retries=self.retries,
+            batch_size=self.batch_size,
+            throttle_wait=self.throttle_wait_seconds,
+            throttle=self._throttle,
+            stats=CallStats(),
+            progress=progress,
+        )
 
     def _connect(self) -> Connection:
         cipher = TokenCipher(load_or_create_key(self.token_key or None, config.data_dir(), self.environment))
         bootstrap = None
         if self.environment == "sandbox-local":
-            settings, bootstrap = sandbox_settings(self.sandbox_connection_file or config.sandbox_connection_file(),
-                                                   self.timeout_seconds)
+            settings, bootstrap = sandbox_settings(
+                self.sandbox_connection_file or config.sandbox_connection_file(), self.timeout_seconds
+            )
         else:
-            settings = intuit_settings(client_id=self.client_id, client_secret=self.client_secret,
-                                       realm_id=self.realm_id, redirect_uri=self.redirect_uri,
-                                       environment=self.environment, timeout_seconds=self.timeout_seconds)
+            settings = intuit_settings(
+                client_id=self.client_id,
+                client_secret=self.client_secret,
+                realm_id=self.realm_id,
+                redirect_uri=self.redirect_uri,
+                environment=self.environment,
+                timeout_seconds=self.timeout_seconds,
+            )
         return connect(settings, self.database.engine, cipher, bootstrap_refresh_token=bootstrap)
 
 

@@ -15,6 +15,8 @@ hourly_sync = dg.ScheduleDefinition(
     job=hourly_sync_job,
     cron_schedule=cron_for(config.sync_frequency_hours()),
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description=("Syncs customers, items and pricing, pushes pending orders and retries the failed ones that are "
-                 "due; prunes the activity log past QB_LOG_RETENTION_DAYS."),
+    description=(
+        "Syncs customers, items and pricing, pushes pending orders and retries the failed ones that are "
+        "due; prunes the activity log past QB_LOG_RETENTION_DAYS."
+    ),
 )

@@ -22,8 +22,12 @@ from qb_pipeline.jobs import (
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.sync.webhook_events import mark_served, waiting_events
 
-ACTIVE_RUN_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
-                       dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+ACTIVE_RUN_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 # After a push run fails (QuickBooks down, a revoked connection), the orders it held are due again at
 # once; waiting this long before trying them again keeps a broken connection from a run every tick.
 PAUSE_AFTER_FAILED_RUN_SECONDS = 30
@@ -33,9 +37,11 @@ PAUSE_AFTER_FAILED_RUN_SECONDS = 30
     job=push_invoices_job,
     minimum_interval_seconds=config.sensor_interval_seconds(),
     default_status=dg.DefaultSensorStatus.RUNNING if config.auto_sync("orders") else dg.DefaultSensorStatus.STOPPED,
-    description=("Launches push_invoices_job when any order is due: pending, or failed with its retry time come. "
-                 "One run at a time: orders that come due while a push runs go with the next one. "
-                 "Off when QB_AUTO_SYNC_ORDERS=false."),
+    description=(
+        "Launches push_invoices_job when any order is due: pending, or failed with its retry time come. "
+        "One run at a time: orders that come due while a push runs go with the next one. "
+        "Off when QB_AUTO_SYNC_ORDERS=false."
+    ),
 )
 def new_orders_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource):
     # Driven by what is due, not by an order id: a cursor from another database cannot hide an order.
@@ -48,11 +54,13 @@ def new_orders_sensor(context: dg.SensorEvaluationContext, database: DatabaseRes
     # Why: a queued or running push claims every due order when it starts; a second run would only wait
     # behind it in the run queue (pushes are serialized per realm).
     busy = context.instance.get_run_records(
-        dg.RunsFilter(job_name=push_invoices_job.name, statuses=ACTIVE_RUN_STATUSES), limit=1)
+        dg.RunsFilter(job_name=push_invoices_job.name, statuses=ACTIVE_RUN_STATUSES), limit=1
+    )
     if busy:
         return dg.SkipReason(f"{due} due orders wait for the push already queued or running")
     failed = context.instance.get_run_records(
-        dg.RunsFilter(job_name=push_invoices_job.name, statuses=[dg.DagsterRunStatus.FAILURE]), limit=1)
+        dg.RunsFilter(job_name=push_invoices_job.name, statuses=[dg.DagsterRunStatus.FAILURE]), limit=1
+    )
     if failed and failed[0].end_time and time.time() - failed[0].end_time < PAUSE_AFTER_FAILED_RUN_SECONDS:
         started = failed[0].start_time or failed[0].end_time
         if newest_created is None or newest_created.timestamp() <= started:
@@ -75,9 +83,11 @@ def _launches(cursor: str | None) -> int:
     job=quickbooks_changes_job,
     minimum_interval_seconds=config.sensor_interval_seconds(),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description=("When QuickBooks change notifications (webhooks) wait, launches one run that pulls the assets they "
-                 "concern by CDC — many notifications, one pull — and marks them served once that run succeeded. "
-                 "One run at a time; notifications that arrive meanwhile go with the next."),
+    description=(
+        "When QuickBooks change notifications (webhooks) wait, launches one run that pulls the assets they "
+        "concern by CDC — many notifications, one pull — and marks them served once that run succeeded. "
+        "One run at a time; notifications that arrive meanwhile go with the next."
+    ),
 )
 def quickbooks_changes_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource):
     acknowledged = _cursor(context.cursor).get("acknowledged")
@@ -90,13 +100,21 @@ def quickbooks_changes_sensor(context: dg.SensorEvaluationContext, database: Dat
         if run.status == dg.DagsterRunStatus.SUCCESS and through and run.run_id != acknowledged:
             with database.session() as session:
                 served = mark_served(session, int(through), run.run_id, utcnow())
-                queries.append_sync_log(session, entity="Webhooks", outcome="SUCCESS", processed=served,
-                                        run_id=run.run_id, message=f"Pulled what {served} QuickBooks change "
-                                                                   "notifications named")
+                queries.append_sync_log(
+                    session,
+                    entity="Webhooks",
+                    outcome="SUCCESS",
+                    processed=served,
+                    run_id=run.run_id,
+                    message=f"Pulled what {served} QuickBooks change notifications named",
+                )
             acknowledged = run.run_id
             context.update_cursor(json.dumps({"acknowledged": acknowledged}))
-        elif (run.status == dg.DagsterRunStatus.FAILURE and last[0].end_time
-              and time.time() - last[0].end_time < PAUSE_AFTER_FAILED_RUN_SECONDS):
+        elif (
+            run.status == dg.DagsterRunStatus.FAILURE
+            and last[0].end_time
+            and time.time() - last[0].end_time < PAUSE_AFTER_FAILED_RUN_SECONDS
+        ):
             return dg.SkipReason("the last pull failed; its notifications are pulled again shortly")
     with database.session() as session:
         count, newest, assets = waiting_events(session)
@@ -104,17 +122,24 @@ def quickbooks_changes_sensor(context: dg.SensorEvaluationContext, database: Dat
         return dg.SkipReason("no QuickBooks change notification is waiting")
     # A notified invoice change is mirrored only: pushing orders is new_orders_sensor's job.
     run_config = {"ops": {"invoices": {"config": {"push_orders": False}}}} if "invoices" in assets else {}
-    return dg.RunRequest(run_key=f"changes-through-{newest}-{int(time.time())}",
-                         asset_selection=[dg.AssetKey(name) for name in sorted(assets)], run_config=run_config,
-                         tags={WEBHOOK_EVENTS_TAG: str(count), WEBHOOK_THROUGH_TAG: str(newest)})
+    return dg.RunRequest(
+        run_key=f"changes-through-{newest}-{int(time.time())}",
+        asset_selection=[dg.AssetKey(name) for name in sorted(assets)],
+        run_config=run_config,
+        tags={WEBHOOK_EVENTS_TAG: str(count), WEBHOOK_THROUGH_TAG: str(newest)},
+    )
 
 
 # Declarative automation: customers and items are synced as soon as a fresh stack starts (on_missing),
 # without waiting for the first hourly run.
 quickbooks_automation_sensor = dg.AutomationConditionSensorDefinition(
-    "quickbooks_automation_sensor", target=dg.AssetSelection.assets("customers", "items"),
-    default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=10, run_tags=realm_tags(),
-    description="Materializes customers and items when they have never been (a fresh stack).")
+    "quickbooks_automation_sensor",
+    target=dg.AssetSelection.assets("customers", "items"),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=10,
+    run_tags=realm_tags(),
+    description="Materializes customers and items when they have never been (a fresh stack).",
+)
 
 
 def _cursor(text: str | None) -> dict:

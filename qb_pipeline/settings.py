@@ -35,6 +35,7 @@ def _number(kind: type, low: float | None = None, high: float | None = None) -> 
         if (low is not None and value < low) or (high is not None and value > high):
             raise ValueError
         return value
+
     return parse
 
 
@@ -43,6 +44,7 @@ def _choice(*allowed: str) -> Callable[[str], str]:
         if text not in allowed:
             raise ValueError
         return text
+
     return parse
 
 
@@ -75,8 +77,9 @@ SPECS = {
     "auto_sync_items": Spec("QB_AUTO_SYNC_ITEMS", _flag, "true or false"),
     "auto_sync_pricing": Spec("QB_AUTO_SYNC_PRICING", _flag, "true or false"),
     "auto_sync_orders": Spec("QB_AUTO_SYNC_ORDERS", _flag, "true or false"),
-    "sensor_interval_seconds": Spec("QB_SENSOR_INTERVAL_SECONDS", _number(int, 1, 3600),
-                                    "a whole number of seconds from 1 to 3600"),
+    "sensor_interval_seconds": Spec(
+        "QB_SENSOR_INTERVAL_SECONDS", _number(int, 1, 3600), "a whole number of seconds from 1 to 3600"
+    ),
     "log_retention_days": Spec("QB_LOG_RETENTION_DAYS", _number(int, 1, 3650), "a whole number of days, 1 to 3650"),
     "pending_alert_minutes": Spec("QB_PENDING_ALERT_MINUTES", _number(float, 1, 10080), "minutes, 1 to 10080"),
     "orders_per_run": Spec("QB_ORDERS_PER_RUN", _number(int, 1, 100_000), "a whole number from 1 to 100000"),
@@ -86,8 +89,9 @@ SPECS = {
     "webhook_verifier_token": Spec("QB_WEBHOOK_VERIFIER_TOKEN", str, "your Intuit app's webhook verifier token"),
     "webhook_port": Spec("QB_WEBHOOK_PORT", _number(int, 1, 65535), "a port number, 1 to 65535"),
     "dagster_url": Spec("QB_DAGSTER_URL", str, "the Dagster UI's address, e.g. http://127.0.0.1:3000"),
-    "max_runtime_seconds": Spec("QB_MAX_RUNTIME_SECONDS", _number(int, 10, 7 * 86400),
-                                "a whole number of seconds from 10 to 604800"),
+    "max_runtime_seconds": Spec(
+        "QB_MAX_RUNTIME_SECONDS", _number(int, 10, 7 * 86400), "a whole number of seconds from 10 to 604800"
+    ),
 }
 
 

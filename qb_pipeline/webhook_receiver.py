@@ -50,8 +50,7 @@ def receiver_app(engine: sa.Engine, verifier_token: str, realm_id: str) -> Starl
         stored = await run_in_threadpool(_store, engine, events, realm_id)
         for reason in sorted(set(stored.skipped)):
             log.info(f"skipped {stored.skipped.count(reason)} events: {reason}")
-        return JSONResponse({"stored": stored.stored, "duplicates": stored.duplicates,
-                             "skipped": len(stored.skipped)})
+        return JSONResponse({"stored": stored.stored, "duplicates": stored.duplicates, "skipped": len(stored.skipped)})
 
     return Starlette(routes=[Route(PATH, receive, methods=["POST"])])
 

@@ -9,5 +9,9 @@ pytest_plugins = [
 
 
 def pytest_addoption(parser):
-    parser.addoption("--slow", action="store_true", default=False,
-                     help="run the long variants (e.g. 50,000 query-parser fuzz cases instead of 3,000)")
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        default=False,
+        help="run the long variants (e.g. 50,000 query-parser fuzz cases instead of 3,000)",
+    )

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from qb_pipeline.dev_process import answers as http_ok, free_port  # noqa: F401 (the tests' names)
+from qb_pipeline.dev_process import answers as http_ok  # noqa: F401 (the tests' names)
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 

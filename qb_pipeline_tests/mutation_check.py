@@ -28,7 +28,12 @@ def run(name: str, mutate: bool) -> tuple[int, list[str], list[str]]:
     env.pop("QB_TEST_POSTGRES_URL", None)  # one dialect is enough to see a duplicate
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", TESTS, "-k", f"safeguard_{name}_", "-q", "-rfEp", "-p", "no:cacheprovider"],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900)
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     passed = re.findall(r"^PASSED \S+::(\S+)", completed.stdout, re.M)
     failed = re.findall(r"^(?:FAILED|ERROR) \S+::(\S+)", completed.stdout, re.M)
     return completed.returncode, passed, failed
@@ -43,8 +48,15 @@ def main() -> int:
         ok = code != 0 and caught and not survivors
         if not ok:
             survived.append(name)
-        rows.append({"safeguard": name, "caught_by": caught, "still_passing": survivors, "exit_code": code,
-                     "seconds": round(time.monotonic() - started, 1)})
+        rows.append(
+            {
+                "safeguard": name,
+                "caught_by": caught,
+                "still_passing": survivors,
+                "exit_code": code,
+                "seconds": round(time.monotonic() - started, 1),
+            }
+        )
         print(f"{name:16} {'caught' if ok else 'SURVIVED':9} {', '.join(caught) or '-'}", flush=True)
     artifacts = PROJECT_DIR / "test-artifacts"
     artifacts.mkdir(exist_ok=True)

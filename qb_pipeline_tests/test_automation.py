@@ -21,16 +21,20 @@ from qb_pipeline.sensors import new_orders_sensor
 
 def add_order(engine, number: str) -> int:
     with session_scope(engine) as session:
-        order = Order(order_number=number, customer_name="Acme",
-                      lines=[OrderLine(line_number=1, item_name="Widget", quantity=Decimal("1"))])
+        order = Order(
+            order_number=number,
+            customer_name="Acme",
+            lines=[OrderLine(line_number=1, item_name="Widget", quantity=Decimal("1"))],
+        )
         session.add(order)
         session.flush()
         return order.id
 
 
 def tick(database_url, instance, cursor=None):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                      resources={"database": DatabaseResource(url=database_url)})
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"database": DatabaseResource(url=database_url)}
+    )
     return new_orders_sensor.evaluate_tick(context), context
 
 
@@ -45,8 +49,9 @@ def test_sensor_launches_one_run_for_the_due_orders_and_none_while_it_runs(datab
         result, _ = tick(database_url, instance, cursor="500")  # an order-id cursor from another database
         (request,) = result.run_requests
         assert request.tags["qb_pipeline/due_orders"] == "2" and json.loads(result.cursor) == {"launches": 1}
-        instance.create_run_for_job(job_def=defs.resolve_job_def("push_invoices_job"),
-                                    status=dg.DagsterRunStatus.STARTED)
+        instance.create_run_for_job(
+            job_def=defs.resolve_job_def("push_invoices_job"), status=dg.DagsterRunStatus.STARTED
+        )
         again, _ = tick(database_url, instance, cursor=result.cursor)
         assert not again.run_requests and "wait for the push already queued or running" in again.skip_message
 
@@ -85,6 +90,7 @@ def test_schedule_frequency_and_selection_come_from_the_environment(monkeypatch)
     import qb_pipeline.jobs as jobs
     import qb_pipeline.schedules as schedules
     import qb_pipeline.sensors as sensors
+
     try:
         importlib.reload(jobs)
         importlib.reload(schedules)
@@ -112,7 +118,10 @@ def test_asset_graph_snapshot():
 
     graph = defs.resolve_asset_graph()
     shape = {
-        key.to_user_string(): (graph.get(key).group_name, sorted(d.to_user_string() for d in graph.get(key).parent_keys))
+        key.to_user_string(): (
+            graph.get(key).group_name,
+            sorted(d.to_user_string() for d in graph.get(key).parent_keys),
+        )
         for key in graph.get_all_asset_keys()
     }
     assert shape == {
@@ -124,8 +133,15 @@ def test_asset_graph_snapshot():
         "sync_health": ("health", ["customers", "invoices", "items", "price_levels"]),
     }
     assert {key.name for key in graph.asset_check_keys} == {
-        "customers_linked", "items_linked", "quickbooks_connection", "orders_not_waiting", "no_failed_orders",
-        "invoice_totals_reconcile", "unique_doc_numbers", "sync_health_24h"}
+        "customers_linked",
+        "items_linked",
+        "quickbooks_connection",
+        "orders_not_waiting",
+        "no_failed_orders",
+        "invoice_totals_reconcile",
+        "unique_doc_numbers",
+        "sync_health_24h",
+    }
 
 
 def test_quickbooks_assets_carry_a_freshness_policy_that_follows_the_sync_frequency(monkeypatch):
@@ -140,4 +156,6 @@ def test_quickbooks_assets_carry_a_freshness_policy_that_follows_the_sync_freque
     monkeypatch.setenv("QB_SYNC_FREQUENCY_HOURS", "4")
     policy = sync_freshness()
     assert (policy.warn_window.to_timedelta(), policy.fail_window.to_timedelta()) == (
-        timedelta(hours=4, minutes=15), timedelta(hours=8, minutes=15))
+        timedelta(hours=4, minutes=15),
+        timedelta(hours=8, minutes=15),
+    )

@@ -19,15 +19,20 @@ CLI = [sys.executable, "-m", "qb_pipeline.cli"]
 
 @pytest.fixture
 def run(sandbox, tmp_path):
-    env = {**os.environ, "QB_DATA_DIR": str(tmp_path / "data"), "QB_ENVIRONMENT": "sandbox-local",
-           "QB_SANDBOX_CONNECTION_FILE": str(sandbox.data_dir / "connection.json")}
+    env = {
+        **os.environ,
+        "QB_DATA_DIR": str(tmp_path / "data"),
+        "QB_ENVIRONMENT": "sandbox-local",
+        "QB_SANDBOX_CONNECTION_FILE": str(sandbox.data_dir / "connection.json"),
+    }
     for name in ("QB_DATABASE_URL", "DAGSTER_HOME"):
         env.pop(name, None)
     subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
 
     def run_cli(*args, check=True, **kwargs):
-        result = subprocess.run([*CLI, *args], env={**env, **kwargs.pop("env", {})}, capture_output=True,
-                                text=True, timeout=120, **kwargs)
+        result = subprocess.run(
+            [*CLI, *args], env={**env, **kwargs.pop("env", {})}, capture_output=True, text=True, timeout=120, **kwargs
+        )
         if check:
             assert result.returncode == 0, result.stderr
         return result
@@ -38,9 +43,13 @@ def run(sandbox, tmp_path):
 
 def test_auth_connect_runs_the_oauth_code_flow_against_the_sandbox(run, sandbox):
     port = free_port()
-    process = subprocess.Popen([*CLI, "auth", "connect", "--no-browser", "--timeout", "60"],
-                               env={**run.env, "QB_REDIRECT_URI": f"http://127.0.0.1:{port}/callback"},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [*CLI, "auth", "connect", "--no-browser", "--timeout", "60"],
+        env={**run.env, "QB_REDIRECT_URI": f"http://127.0.0.1:{port}/callback"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = ""
     while not url.startswith("http"):
         url = process.stdout.readline().strip()
@@ -55,12 +64,27 @@ def test_auth_connect_runs_the_oauth_code_flow_against_the_sandbox(run, sandbox)
 
 
 def test_orders_add_show_status_and_log(run):
-    number = run("orders", "add", "--customer", "O'Brien & Sons", "--line", "Rocks:3",
-                 "--line", "Sod:2.5:4.75", "--number", "CLI-1").stdout.strip()
+    number = run(
+        "orders",
+        "add",
+        "--customer",
+        "O'Brien & Sons",
+        "--line",
+        "Rocks:3",
+        "--line",
+        "Sod:2.5:4.75",
+        "--number",
+        "CLI-1",
+    ).stdout.strip()
     assert number == "CLI-1"
     shown = json.loads(run("orders", "show", "CLI-1", "--json").stdout)
     assert shown["status"] == "pending" and shown["lines"][1] == {
-        "item": "Sod", "quantity": "2.5", "unit_price": "4.75", "amount": None, "price_source": "explicit"}
+        "item": "Sod",
+        "quantity": "2.5",
+        "unit_price": "4.75",
+        "amount": None,
+        "price_source": "explicit",
+    }
     status = json.loads(run("status", "--json").stdout)
     assert status["orders"] == {"pending": 1} and status["customers"] == {"linked": 0, "total": 0}
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:00:00", status["next_scheduled_sync"])
@@ -79,8 +103,10 @@ def test_pricing_import_reports_bad_lines_and_export_round_trips(run, tmp_path):
     with session_scope(engine) as session:
         session.add_all([Customer(display_name="Acme"), Item(name="Widget")])
     prices = tmp_path / "prices.csv"
-    prices.write_text("kind,customer,price_level,item,price,percent\ncustomer_price,Acme,,Widget,9.50,\n"
-                      "customer_price,Acme,,Gizmo,1.00,\n")
+    prices.write_text(
+        "kind,customer,price_level,item,price,percent\ncustomer_price,Acme,,Widget,9.50,\n"
+        "customer_price,Acme,,Gizmo,1.00,\n"
+    )
     strict = run("pricing", "import", str(prices), "--strict", check=False)
     assert strict.returncode == 1 and "prices.csv:3: item 'Gizmo' is not in the item list" in strict.stderr
     assert "nothing applied" in strict.stderr
@@ -114,20 +140,28 @@ def test_a_run_against_intuit_without_a_token_key_writes_no_key_file(database_ur
     from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 
     monkeypatch.setenv("QB_DATA_DIR", str(tmp_path / "pod"))
-    resource = QuickBooksResource(database=DatabaseResource(url=database_url), environment="production",
-                                  client_id="id", client_secret="s", realm_id="1")
+    resource = QuickBooksResource(
+        database=DatabaseResource(url=database_url),
+        environment="production",
+        client_id="id",
+        client_secret="s",
+        realm_id="1",
+    )
     with pytest.raises(TokenKeyError, match="QB_TOKEN_KEY is not set"):
         resource.gateway()
     assert not (tmp_path / "pod" / "token.key").exists()
 
 
-@pytest.mark.parametrize(("variable", "value", "allowed"), [
-    ("QB_SYNC_FREQUENCY_HOURS", "0", "a whole number from 1 to 24"),
-    ("QB_SYNC_FREQUENCY_HOURS", "two", "a whole number from 1 to 24"),
-    ("QB_AUTO_SYNC_ORDERS", "maybe", "true or false"),
-    ("QB_ENVIRONMENT", "prod", "sandbox-local or sandbox or production"),
-    ("QB_TIMEOUT_SECONDS", "-1", "seconds, 0.1 to 600"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value", "allowed"),
+    [
+        ("QB_SYNC_FREQUENCY_HOURS", "0", "a whole number from 1 to 24"),
+        ("QB_SYNC_FREQUENCY_HOURS", "two", "a whole number from 1 to 24"),
+        ("QB_AUTO_SYNC_ORDERS", "maybe", "true or false"),
+        ("QB_ENVIRONMENT", "prod", "sandbox-local or sandbox or production"),
+        ("QB_TIMEOUT_SECONDS", "-1", "seconds, 0.1 to 600"),
+    ],
+)
 def test_a_bad_setting_is_one_line_naming_the_variable_and_what_it_allows(run, variable, value, allowed):
     result = run("status", check=False, env={variable: value})
     assert result.returncode != 0
@@ -136,15 +170,24 @@ def test_a_bad_setting_is_one_line_naming_the_variable_and_what_it_allows(run, v
 
 def test_the_code_location_refuses_a_bad_setting_with_that_line(tmp_path):
     env = {**os.environ, "QB_SYNC_FREQUENCY_HOURS": "25", "QB_DATA_DIR": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-c", "import qb_pipeline.definitions"], env=env, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", "import qb_pipeline.definitions"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode != 0
-    assert "SettingsError: QB_SYNC_FREQUENCY_HOURS='25' is not allowed: use a whole number from 1 to 24" in result.stderr
+    assert (
+        "SettingsError: QB_SYNC_FREQUENCY_HOURS='25' is not allowed: use a whole number from 1 to 24" in result.stderr
+    )
 
 
-@pytest.mark.parametrize(("line", "said"), [("Rocks:-2", "greater than zero"), ("Rocks:0", "greater than zero"),
-                                            ("Rocks:2:9.995", "at most two decimals"),
-                                            ("Rocks:two", "must be numbers")])
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ("Rocks:-2", "greater than zero"),
+        ("Rocks:0", "greater than zero"),
+        ("Rocks:2:9.995", "at most two decimals"),
+        ("Rocks:two", "must be numbers"),
+    ],
+)
 def test_orders_add_refuses_what_it_can_know_is_wrong(run, line, said):
     bad = run("orders", "add", "--customer", "Cool Cars", "--line", line, check=False)
     assert bad.returncode == 2 and said in bad.stderr
@@ -165,8 +208,9 @@ def test_failed_orders_are_listed_and_sent_again(run):
     listed = run("orders", "list", "--status", "failed").stdout
     assert "F-1" in listed and "F-2" in listed and "not in the customer list" in listed
     assert "1 order goes again: F-1" in run("orders", "retry", "F-1").stdout
-    assert [o["order_number"] for o in json.loads(run("orders", "list", "--status", "pending", "--json").stdout)] == \
-        ["F-1"]
+    assert [o["order_number"] for o in json.loads(run("orders", "list", "--status", "pending", "--json").stdout)] == [
+        "F-1"
+    ]
     unknown = run("orders", "retry", "F-1", "NOPE", check=False)  # F-1 is pending now
     assert unknown.returncode == 1 and "not failed or blocked, or no such order: F-1, NOPE" in unknown.stderr
     assert "1 order goes again: F-2" in run("orders", "retry", "--all-failed").stdout
@@ -186,13 +230,17 @@ def test_status_tells_the_truth_about_the_connection_and_automation(run):
     assert set(shown["automation"].values()) == {"RUNNING (by default; no Dagster instance here yet: start make dev)"}
     assert shown["dagster_daemon"] == "unknown (no Dagster instance here yet: start make dev)"
     intuit = run("status", "--json", env={"QB_ENVIRONMENT": "production", "QB_TOKEN_KEY": "x" * 43 + "="})
-    assert json.loads(intuit.stdout)["quickbooks"]["state"] == \
-        "not configured: set QB_CLIENT_ID, QB_CLIENT_SECRET, QB_REALM_ID"
+    assert (
+        json.loads(intuit.stdout)["quickbooks"]["state"]
+        == "not configured: set QB_CLIENT_ID, QB_CLIENT_SECRET, QB_REALM_ID"
+    )
 
     now = utcnow()
     token = QBToken(realm_id="42", refresh_token_encrypted="x", last_success_at=now - timedelta(hours=3))
     assert connection_state(Settings(), token, "QuickBooks is not reachable: ConnectionError", now) == (
-        False, "last successful call 3 hours ago: QuickBooks is not reachable: ConnectionError")
+        False,
+        "last successful call 3 hours ago: QuickBooks is not reachable: ConnectionError",
+    )
     token.last_success_at = now - timedelta(minutes=5)
     assert connection_state(Settings(), token, None, now) == (True, "connected to company 42")
     other = Settings(environment="production", client_id="i", client_secret="s", realm_id="7")
@@ -235,12 +283,19 @@ def test_orders_show_prices_each_line_and_says_where_the_price_comes_from(run):
 
     engine = make_engine(f"sqlite:///{run.env['QB_DATA_DIR']}/qb_pipeline.sqlite")
     with session_scope(engine) as session:
-        session.add_all([Customer(display_name="Cool Cars"), Item(name="Rocks", unit_price=Decimal("9.95")),
-                         Item(name="Sod", unit_price=Decimal("4.75"))])
+        session.add_all(
+            [
+                Customer(display_name="Cool Cars"),
+                Item(name="Rocks", unit_price=Decimal("9.95")),
+                Item(name="Sod", unit_price=Decimal("4.75")),
+            ]
+        )
     run("orders", "add", "--customer", "Cool Cars", "--line", "Rocks:2", "--line", "Sod:1:4.00", "--number", "P-1")
     shown = json.loads(run("orders", "show", "P-1", "--json").stdout)
     assert [(line["unit_price"], line["amount"], line["price_source"]) for line in shown["lines"]] == [
-        ("9.95", "19.90", "item price"), ("4.00", "4.00", "explicit")]
+        ("9.95", "19.90", "item price"),
+        ("4.00", "4.00", "explicit"),
+    ]
     assert shown["total"] == "23.90"
     text = run("orders", "show", "P-1").stdout
     assert "Rocks × 2 @ 9.95 = 19.90 (item price)" in text and "total 23.90" in text

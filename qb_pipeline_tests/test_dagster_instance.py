@@ -29,8 +29,9 @@ def test_shipped_settings_load_into_an_instance(tmp_path):
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
 
 
-def test_the_commented_postgres_storage_block_runs_an_instance(tmp_path, monkeypatch, postgres_database_factory,
-                                                              database_url):
+def test_the_commented_postgres_storage_block_runs_an_instance(
+    tmp_path, monkeypatch, postgres_database_factory, database_url
+):
     if postgres_database_factory is None:
         pytest.skip("PostgreSQL variant: set QB_TEST_POSTGRES_URL to run it (CI does)")
     url = make_url(postgres_database_factory())
@@ -39,13 +40,18 @@ def test_the_commented_postgres_storage_block_runs_an_instance(tmp_path, monkeyp
     monkeypatch.setenv("DAGSTER_PG_PASSWORD", url.password or "")
     monkeypatch.setenv("DAGSTER_PG_DB", url.database)
     # Uncomment the block exactly as a person would.
-    text = re.sub(r"^# ?(storage:|  .*)$", lambda m: m.group(0)[2:] if m.group(0).startswith("# ") else m.group(0)[1:],
-                  shipped_config(), flags=re.M)
+    text = re.sub(
+        r"^# ?(storage:|  .*)$",
+        lambda m: m.group(0)[2:] if m.group(0).startswith("# ") else m.group(0)[1:],
+        shipped_config(),
+        flags=re.M,
+    )
     assert "postgres_db" in yaml.safe_load(text)["storage"]["postgres"]
     (tmp_path / "dagster.yaml").write_text(text)
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
-        result = dg.materialize([price_levels], instance=instance,
-                                resources={"database": DatabaseResource(url=database_url)})
+        result = dg.materialize(
+            [price_levels], instance=instance, resources={"database": DatabaseResource(url=database_url)}
+        )
         assert result.success
         assert instance.get_run_by_id(result.run_id).is_success
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"

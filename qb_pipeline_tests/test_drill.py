@@ -14,13 +14,19 @@ from qb_pipeline_tests.helpers import PROJECT_DIR
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_the_drill_finds_no_duplicate_no_loss_and_no_secret():
-    result = subprocess.run([sys.executable, "-m", "drills", "--orders", "240", "--race-orders", "120"],
-                            cwd=PROJECT_DIR, capture_output=True, text=True, timeout=1400)
+    result = subprocess.run(
+        [sys.executable, "-m", "drills", "--orders", "240", "--race-orders", "120"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=1400,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     report = json.loads((PROJECT_DIR / "benchmarks" / "results" / "drill.json").read_text())
     fault_rows = [row for row in report["drills"] if row["drill"].startswith("faults")]
-    assert fault_rows and all(row["invoices"] == row["orders"] == 240 and row["faults injected"] > 0
-                              for row in fault_rows)
+    assert fault_rows and all(
+        row["invoices"] == row["orders"] == 240 and row["faults injected"] > 0 for row in fault_rows
+    )
     assert {"500", "503", "timeout", "429", "revoke"} <= set(fault_rows[0]["detail"]["faults"])
     # the same drill in a company where QuickBooks itself lets a duplicate through, counted by marker
     assert any("duplicates allowed, no requestid replay" in row["drill"] for row in fault_rows)

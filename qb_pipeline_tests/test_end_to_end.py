@@ -47,22 +47,30 @@ def test_a_fresh_stack_syncs_customers_and_items_without_waiting_for_the_hour(st
         with stack_instance(stack) as instance:
             return all(instance.get_latest_materialization_event(dg.AssetKey(name)) for name in ("customers", "items"))
 
-    wait_for(materialized, timeout=120, what="customers and items to be materialized by declarative automation",
-             interval=1)
+    wait_for(
+        materialized, timeout=120, what="customers and items to be materialized by declarative automation", interval=1
+    )
 
 
 def test_an_order_added_with_the_cli_becomes_an_invoice_within_a_minute(stack):
-    added = subprocess.run([*CLI, "orders", "add", "--customer", "Cool Cars", "--line", "Rocks:2",
-                            "--line", "Sod:4", "--number", "E2E-1"], env=stack.env, capture_output=True,
-                           text=True, timeout=60)
+    added = subprocess.run(
+        [*CLI, "orders", "add", "--customer", "Cool Cars", "--line", "Rocks:2", "--line", "Sod:4", "--number", "E2E-1"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert added.returncode == 0, added.stderr
     started = time.monotonic()
     wait_for(lambda: "E2E-1" in invoices_in_sandbox(stack), timeout=60, what="the invoice in QuickBooks")
     print(f"order to invoice: {time.monotonic() - started:.1f} s")
     invoice = invoices_in_sandbox(stack)["E2E-1"]
     assert invoice["TotalAmt"] == 2 * 9.95 + 4 * 4.75
-    shown = json.loads(subprocess.run([*CLI, "orders", "show", "E2E-1", "--json"], env=stack.env,
-                                      capture_output=True, text=True, timeout=60).stdout)
+    shown = json.loads(
+        subprocess.run(
+            [*CLI, "orders", "show", "E2E-1", "--json"], env=stack.env, capture_output=True, text=True, timeout=60
+        ).stdout
+    )
     assert shown["status"] == "synced" and shown["qb_invoice_id"] == invoice["Id"]
 
 
@@ -70,8 +78,9 @@ def test_the_hourly_job_launched_through_graphql_succeeds(stack):
     from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
     client = DagsterGraphQLClient("127.0.0.1", port_number=stack.ui_port)
-    run_id = client.submit_job_execution("hourly_sync_job", repository_location_name="qb_pipeline",
-                                         repository_name="__repository__")
+    run_id = client.submit_job_execution(
+        "hourly_sync_job", repository_location_name="qb_pipeline", repository_name="__repository__"
+    )
 
     def finished() -> bool:
         try:
@@ -90,11 +99,23 @@ def test_two_quickbooks_materializations_launched_at_once_run_one_after_the_othe
     client = DagsterGraphQLClient("127.0.0.1", port_number=stack.ui_port)
     stack.sandbox.control("POST", "settings", {"latency_ms": 700})  # each run lasts a few seconds
     try:
-        run_ids = [client.submit_job_execution("__ASSET_JOB", repository_location_name="qb_pipeline",
-                                               repository_name="__repository__", asset_selection=[name])
-                   for name in ("customers", "items")]
-        wait_for(lambda: all(client.get_run_status(run_id).value in ("SUCCESS", "FAILURE", "CANCELED")
-                             for run_id in run_ids), timeout=180, what="both runs to finish", interval=1)
+        run_ids = [
+            client.submit_job_execution(
+                "__ASSET_JOB",
+                repository_location_name="qb_pipeline",
+                repository_name="__repository__",
+                asset_selection=[name],
+            )
+            for name in ("customers", "items")
+        ]
+        wait_for(
+            lambda: all(
+                client.get_run_status(run_id).value in ("SUCCESS", "FAILURE", "CANCELED") for run_id in run_ids
+            ),
+            timeout=180,
+            what="both runs to finish",
+            interval=1,
+        )
     finally:
         stack.sandbox.control("POST", "settings", {"latency_ms": 0})
     with stack_instance(stack) as instance:
@@ -102,7 +123,8 @@ def test_two_quickbooks_materializations_launched_at_once_run_one_after_the_othe
     assert [r.dagster_run.status.value for r in records] == ["SUCCESS", "SUCCESS"]
     first, second = records
     assert second.start_time >= first.end_time, (
-        f"the runs overlapped: {first.start_time:.1f}-{first.end_time:.1f} and {second.start_time:.1f}-{second.end_time:.1f}")
+        f"the runs overlapped: {first.start_time:.1f}-{first.end_time:.1f} and {second.start_time:.1f}-{second.end_time:.1f}"
+    )
 
 
 def _chromium() -> str | None:
@@ -110,13 +132,24 @@ def _chromium() -> str | None:
 
 
 def _render(url: str, screenshot=None) -> str:
-    args = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
-            f"--user-data-dir={ARTIFACTS / '.chromium-profile'}", "--window-size=1440,1000",
-            "--virtual-time-budget=20000"]
+    args = [
+        _chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        f"--user-data-dir={ARTIFACTS / '.chromium-profile'}",
+        "--window-size=1440,1000",
+        "--virtual-time-budget=20000",
+    ]
     if screenshot:
-        return subprocess.run([*args, f"--screenshot={screenshot}", url], capture_output=True, text=True,
-                              timeout=120).stderr
+        return subprocess.run(
+            [*args, f"--screenshot={screenshot}", url], capture_output=True, text=True, timeout=120
+        ).stderr
     return subprocess.run([*args, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
 
 
@@ -150,8 +183,12 @@ def test_a_customer_edited_in_quickbooks_reaches_our_table_by_itself(stack):
 
     sandbox = stack.sandbox
     connection = sandbox.connection
-    qb = QuickBooks(auth_client=_auth_client(connection), refresh_token=sandbox.control("POST", "tokens/mint")[
-        "refresh_token"], company_id=connection["realm_id"], minorversion=75)
+    qb = QuickBooks(
+        auth_client=_auth_client(connection),
+        refresh_token=sandbox.control("POST", "tokens/mint")["refresh_token"],
+        company_id=connection["realm_id"],
+        minorversion=75,
+    )
     qb.api_url_v3 = connection["api_base_url"]
     customer = QBCustomer.filter(DisplayName="Kate Whelan", qb=qb)[0]
     customer.CompanyName = "Whelan Webhooks Ltd"
@@ -162,10 +199,21 @@ def test_a_customer_edited_in_quickbooks_reaches_our_table_by_itself(stack):
         with session_scope(engine) as session:
             return session.scalar(sa.select(Customer.company_name).where(Customer.display_name == "Kate Whelan"))
 
-    wait_for(lambda: company_name() == "Whelan Webhooks Ltd", timeout=90, what="the change in our customers table",
-             interval=0.5)
-    shown = json.loads(subprocess.run([*CLI, "status", "--json"], capture_output=True, text=True, timeout=60,
-                                      env={**stack.env, "DAGSTER_HOME": str(stack.home / "dagster")}).stdout)
+    wait_for(
+        lambda: company_name() == "Whelan Webhooks Ltd",
+        timeout=90,
+        what="the change in our customers table",
+        interval=0.5,
+    )
+    shown = json.loads(
+        subprocess.run(
+            [*CLI, "status", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**stack.env, "DAGSTER_HOME": str(stack.home / "dagster")},
+        ).stdout
+    )
     assert shown["webhook_events"]["received"] >= 1
     assert shown["dagster_daemon"].startswith("alive")
     assert shown["automation"] == {"hourly_sync": "RUNNING", "new_orders_sensor": "RUNNING"}
@@ -174,21 +222,35 @@ def test_a_customer_edited_in_quickbooks_reaches_our_table_by_itself(stack):
 def _auth_client(connection):
     from intuitlib.client import AuthClient
 
-    return AuthClient(connection["client_id"], connection["client_secret"], connection["redirect_uri"],
-                      environment=connection["discovery_url"])
+    return AuthClient(
+        connection["client_id"],
+        connection["client_secret"],
+        connection["redirect_uri"],
+        environment=connection["discovery_url"],
+    )
 
 
 def dev(stack, *args: str, **env: str) -> subprocess.CompletedProcess:
     """Another `qb-pipeline dev`, as a user would start a second one."""
-    return subprocess.run([*CLI, "dev", *args], cwd=PROJECT_DIR, env={**stack.env, **env}, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [*CLI, "dev", *args], cwd=PROJECT_DIR, env={**stack.env, **env}, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_a_second_make_dev_on_the_same_data_folder_changes_nothing(stack, tmp_path):
     connection_file = stack.home / "data" / "sandbox" / "connection.json"
     before = (connection_file.stat().st_mtime, connection_file.read_text())
-    second = dev(stack, "--port", str(free_port()), "--sandbox-port", str(free_port()),
-                 "--data-dir", str(stack.home / "data"), "--dagster-home", str(tmp_path / "other-home"))
+    second = dev(
+        stack,
+        "--port",
+        str(free_port()),
+        "--sandbox-port",
+        str(free_port()),
+        "--data-dir",
+        str(stack.home / "data"),
+        "--dagster-home",
+        str(tmp_path / "other-home"),
+    )
     assert second.returncode != 0 and "Traceback" not in second.stderr
     assert "already running" in second.stderr and f"UI {stack.ui}" in second.stderr
     assert (connection_file.stat().st_mtime, connection_file.read_text()) == before
@@ -197,30 +259,53 @@ def test_a_second_make_dev_on_the_same_data_folder_changes_nothing(stack, tmp_pa
 
 def test_a_busy_port_or_a_bad_setting_starts_nothing(stack, tmp_path):
     sandbox_port = free_port()
-    busy = dev(stack, "--port", str(stack.ui_port), "--sandbox-port", str(sandbox_port),
-               "--data-dir", str(tmp_path / "data"), "--dagster-home", str(tmp_path / "home"))
+    busy = dev(
+        stack,
+        "--port",
+        str(stack.ui_port),
+        "--sandbox-port",
+        str(sandbox_port),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--dagster-home",
+        str(tmp_path / "home"),
+    )
     assert busy.returncode != 0 and f"the Dagster UI port {stack.ui_port}" in busy.stderr
     assert "already in use" in busy.stderr
-    bad = dev(stack, "--port", str(free_port()), "--sandbox-port", str(sandbox_port), "--data-dir",
-              str(tmp_path / "data"), "--dagster-home", str(tmp_path / "home"), QB_DEMO_ORDERS_PER_MINUTE="lots")
+    bad = dev(
+        stack,
+        "--port",
+        str(free_port()),
+        "--sandbox-port",
+        str(sandbox_port),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--dagster-home",
+        str(tmp_path / "home"),
+        QB_DEMO_ORDERS_PER_MINUTE="lots",
+    )
     assert bad.returncode != 0 and bad.stderr.strip().splitlines() == [
-        "Error: QB_DEMO_ORDERS_PER_MINUTE='lots' is not allowed: use a number from 0 to 600"]
+        "Error: QB_DEMO_ORDERS_PER_MINUTE='lots' is not allowed: use a number from 0 to 600"
+    ]
     assert not (tmp_path / "data" / "qb_pipeline.sqlite").exists()  # nothing was touched
 
 
 def test_a_type_is_synced_from_a_terminal_on_the_running_dagster(stack):
-    done = subprocess.run([*CLI, "sync", "items", "--wait", "--url", stack.ui], env=stack.env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [*CLI, "sync", "items", "--wait", "--url", stack.ui], env=stack.env, capture_output=True, text=True, timeout=300
+    )
     with stack_instance(stack) as instance:
         runs = [(r.dagster_run.job_name, r.dagster_run.status.value) for r in instance.get_run_records(limit=10)]
     assert done.returncode == 0, f"{done.stderr}\nruns: {runs}"
     assert "sync_items_job launched: run " in done.stdout and f"{stack.ui}/runs/" in done.stdout
     assert done.stdout.strip().endswith("SUCCESS")
     nowhere = f"http://127.0.0.1:{free_port()}"
-    nobody = subprocess.run([*CLI, "sync", "items", "--url", nowhere], env=stack.env, capture_output=True,
-                            text=True, timeout=60)
+    nobody = subprocess.run(
+        [*CLI, "sync", "items", "--url", nowhere], env=stack.env, capture_output=True, text=True, timeout=60
+    )
     assert nobody.returncode == 1 and nobody.stderr.strip().splitlines() == [
-        f"Error: no Dagster answers at {nowhere}: start it with `make dev` (or add --in-process to run the sync here)"]
+        f"Error: no Dagster answers at {nowhere}: start it with `make dev` (or add --in-process to run the sync here)"
+    ]
 
 
 def test_ctrl_c_stops_every_process_it_started(stack):
@@ -234,4 +319,3 @@ def test_ctrl_c_stops_every_process_it_started(stack):
     for port in (stack.ui_port, stack.sandbox_port):
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
-

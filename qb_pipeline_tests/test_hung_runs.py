@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from qb_pipeline.db.models import Order
 from qb_pipeline.db.session import make_engine, session_scope
-from qb_pipeline_tests.helpers import wait_for
 from qb_pipeline.dev_process import running_dev_stack
+from qb_pipeline_tests.helpers import wait_for
 from qb_pipeline_tests.test_end_to_end import CLI, invoices_in_sandbox
 
 pytestmark = pytest.mark.slow
@@ -21,22 +21,36 @@ def idle(home) -> bool:
     import dagster as dg
 
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
-        return not instance.get_run_records(dg.RunsFilter(statuses=[
-            dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-            dg.DagsterRunStatus.STARTED]), limit=1)
+        return not instance.get_run_records(
+            dg.RunsFilter(
+                statuses=[
+                    dg.DagsterRunStatus.QUEUED,
+                    dg.DagsterRunStatus.NOT_STARTED,
+                    dg.DagsterRunStatus.STARTING,
+                    dg.DagsterRunStatus.STARTED,
+                ]
+            ),
+            limit=1,
+        )
 
 
 def add_order(stack, number: str) -> None:
-    added = subprocess.run([*CLI, "orders", "add", "--customer", "Cool Cars", "--line", "Rocks:1", "--number", number],
-                           env=stack.env, capture_output=True, text=True, timeout=60)
+    added = subprocess.run(
+        [*CLI, "orders", "add", "--customer", "Cool Cars", "--line", "Rocks:1", "--number", number],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert added.returncode == 0, added.stderr
 
 
 def test_a_push_past_its_maximum_run_time_is_failed_and_its_orders_are_released(tmp_path):
     from dagster_graphql import DagsterGraphQLClient
 
-    with running_dev_stack(tmp_path, QB_MAX_RUNTIME_SECONDS="40", QB_TIMEOUT_SECONDS="60",
-                           QB_SENSOR_INTERVAL_SECONDS="2") as stack:
+    with running_dev_stack(
+        tmp_path, QB_MAX_RUNTIME_SECONDS="40", QB_TIMEOUT_SECONDS="60", QB_SENSOR_INTERVAL_SECONDS="2"
+    ) as stack:
         engine = make_engine(stack.database_url)
         add_order(stack, "FAST-1")  # the first push also mirrors customers and items
         wait_for(lambda: "FAST-1" in invoices_in_sandbox(stack), timeout=90, what="the first invoice")
@@ -52,8 +66,12 @@ def test_a_push_past_its_maximum_run_time_is_failed_and_its_orders_are_released(
         wait_for(lambda: state()[0] == "pushing", timeout=90, what="the slow push to claim the order")
         client = DagsterGraphQLClient("127.0.0.1", port_number=stack.ui_port)
         run_id = state()[1]
-        wait_for(lambda: client.get_run_status(run_id).value == "FAILURE", timeout=120,
-                 what="run monitoring to fail the hung run", interval=1)
+        wait_for(
+            lambda: client.get_run_status(run_id).value == "FAILURE",
+            timeout=120,
+            what="run monitoring to fail the hung run",
+            interval=1,
+        )
         assert state() == ("pending", None)  # released, not left claimed by a dead run
         stack.sandbox.control("POST", "settings", {"latency_ms": 0})
         wait_for(lambda: state()[0] == "synced", timeout=120, what="the next push", interval=1)

@@ -19,7 +19,10 @@ CLI = [sys.executable, "-m", "qb_pipeline.cli"]
 def test_definitions_validate():
     result = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300,
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "All code locations passed validation" in result.stdout + result.stderr

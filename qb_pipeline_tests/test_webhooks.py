@@ -29,15 +29,24 @@ def sign(body: bytes, token: str = TOKEN) -> str:
 
 
 def cloud_event(n: int, entity: str = "customer", realm: str = REALM, operation: str = "updated") -> dict:
-    return {"specversion": "1.0", "id": f"evt-{entity}-{n}", "source": "intuit", "type": f"qbo.{entity}.{operation}.v1",
-            "time": "2026-11-26T10:00:00Z", "intuitentityid": str(n), "intuitaccountid": realm, "data": {}}
+    return {
+        "specversion": "1.0",
+        "id": f"evt-{entity}-{n}",
+        "source": "intuit",
+        "type": f"qbo.{entity}.{operation}.v1",
+        "time": "2026-11-26T10:00:00Z",
+        "intuitentityid": str(n),
+        "intuitaccountid": realm,
+        "data": {},
+    }
 
 
 @pytest.fixture
 def receiver(engine) -> Iterator[str]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(receiver_app(engine, TOKEN, REALM), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(receiver_app(engine, TOKEN, REALM), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_for(lambda: server.started, timeout=10, what="the receiver")
@@ -57,13 +66,23 @@ def post(url: str, body: bytes, signature: str | None = "sign") -> requests.Resp
 
 def stored(engine) -> list[tuple[str, str, str]]:
     with session_scope(engine) as session:
-        return [tuple(r) for r in session.execute(sa.select(WebhookEvent.entity, WebhookEvent.entity_id,
-                                                            WebhookEvent.operation).order_by(WebhookEvent.id))]
+        return [
+            tuple(r)
+            for r in session.execute(
+                sa.select(WebhookEvent.entity, WebhookEvent.entity_id, WebhookEvent.operation).order_by(WebhookEvent.id)
+            )
+        ]
 
 
 def test_signed_events_are_stored_once_and_a_redelivery_adds_nothing(receiver, engine):
-    body = json.dumps([cloud_event(1), cloud_event(2, "invoice", operation="voided"), cloud_event(3, "vendor"),
-                       cloud_event(4, realm="999")]).encode()
+    body = json.dumps(
+        [
+            cloud_event(1),
+            cloud_event(2, "invoice", operation="voided"),
+            cloud_event(3, "vendor"),
+            cloud_event(4, realm="999"),
+        ]
+    ).encode()
     answer = post(receiver, body)
     assert answer.status_code == 200
     assert answer.json() == {"stored": 2, "duplicates": 0, "skipped": 2}  # a vendor, another company
@@ -73,26 +92,33 @@ def test_signed_events_are_stored_once_and_a_redelivery_adds_nothing(receiver, e
 
 
 def test_the_legacy_format_and_ten_thousand_events_in_one_delivery(receiver, engine):
-    entities = [{"name": "Item", "id": str(n), "operation": "Update", "lastUpdated": "2026-11-26T10:00:00.000Z"}
-                for n in range(10_000)]
-    body = json.dumps({"eventNotifications": [{"realmId": REALM, "dataChangeEvent": {"entities": entities}}]},
-                      separators=(",", ":")).encode()
+    entities = [
+        {"name": "Item", "id": str(n), "operation": "Update", "lastUpdated": "2026-11-26T10:00:00.000Z"}
+        for n in range(10_000)
+    ]
+    body = json.dumps(
+        {"eventNotifications": [{"realmId": REALM, "dataChangeEvent": {"entities": entities}}]}, separators=(",", ":")
+    ).encode()
     assert len(body) < 1_000_000
     assert post(receiver, body).json()["stored"] == 10_000
     assert stored(engine)[0] == ("Item", "0", "updated")
 
 
-@pytest.mark.parametrize(("body", "signature", "status"), [
-    (b'[]', None, 401),  # no signature
-    (b'[]', "bad", 401),  # a forged one
-    (json.dumps([cloud_event(1)]).encode(), sign(b"another body"), 401),  # signed over another body
-    (b'{"not": "json"', "sign", 400),
-    (b'{"something": "else"}', "sign", 400),
-    (b'\xff\xfe\x00[', "sign", 400),  # not UTF-8
-    (b'[' + b' ' * 1_100_000 + b']', "sign", 413),
-])
-def test_what_is_not_a_signed_quickbooks_notification_is_refused_and_stores_nothing(receiver, engine, body,
-                                                                                   signature, status):
+@pytest.mark.parametrize(
+    ("body", "signature", "status"),
+    [
+        (b"[]", None, 401),  # no signature
+        (b"[]", "bad", 401),  # a forged one
+        (json.dumps([cloud_event(1)]).encode(), sign(b"another body"), 401),  # signed over another body
+        (b'{"not": "json"', "sign", 400),
+        (b'{"something": "else"}', "sign", 400),
+        (b"\xff\xfe\x00[", "sign", 400),  # not UTF-8
+        (b"[" + b" " * 1_100_000 + b"]", "sign", 413),
+    ],
+)
+def test_what_is_not_a_signed_quickbooks_notification_is_refused_and_stores_nothing(
+    receiver, engine, body, signature, status
+):
     assert post(receiver, body, signature).status_code == status
     assert stored(engine) == []
 
@@ -103,15 +129,22 @@ def test_only_post_is_served(receiver):
 
 def add_events(engine, *entities: str) -> None:
     with session_scope(engine) as session:
-        session.add_all([WebhookEvent(event_key=f"k-{n}-{entity}", realm_id=REALM, entity=entity, entity_id=str(n),
-                                      operation="updated") for n, entity in enumerate(entities)])
+        session.add_all(
+            [
+                WebhookEvent(
+                    event_key=f"k-{n}-{entity}", realm_id=REALM, entity=entity, entity_id=str(n), operation="updated"
+                )
+                for n, entity in enumerate(entities)
+            ]
+        )
 
 
 def tick(database_url, instance, cursor=None):
     from qb_pipeline.sensors import quickbooks_changes_sensor
 
-    context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                      resources={"database": DatabaseResource(url=database_url)})
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"database": DatabaseResource(url=database_url)}
+    )
     return quickbooks_changes_sensor.evaluate_tick(context)
 
 
@@ -142,4 +175,5 @@ def test_the_changes_sensor_launches_one_pull_and_marks_events_served_once_it_su
         served = session.scalars(sa.select(WebhookEvent.run_id).where(WebhookEvent.processed_at.is_not(None))).all()
         assert served == [succeeded.run_id] * 3
         assert session.scalars(sa.select(SyncLog.message).where(SyncLog.entity == "WEBHOOKS")).all() == [
-            "Pulled what 3 QuickBooks change notifications named"]
+            "Pulled what 3 QuickBooks change notifications named"
+        ]

@@ -29,8 +29,10 @@ def recent_activity(session, limit: int = 15) -> str:
     """The activity log's newest rows as a Markdown table (shown on the asset's page in the UI)."""
     rows = session.scalars(sa.select(SyncLog).order_by(SyncLog.logged_at.desc(), SyncLog.id.desc()).limit(limit))
     lines = ["| when (UTC) | what | outcome | message |", "| --- | --- | --- | --- |"]
-    lines += [f"| {row.logged_at:%Y-%m-%d %H:%M:%S} | {row.entity} | {row.outcome} | "
-              f"{row.message.replace('|', '/')[:200]} |" for row in rows]
+    lines += [
+        f"| {row.logged_at:%Y-%m-%d %H:%M:%S} | {row.entity} | {row.outcome} | {row.message.replace('|', '/')[:200]} |"
+        for row in rows
+    ]
     return "\n".join(lines)
 
 
@@ -40,6 +42,12 @@ def failure_logged(database: DatabaseResource, entity: str, run_id: str) -> Iter
     try:
         yield
     except Exception as error:
-        record_activity(database, entity=entity, outcome="FAILED", message=str(error), run_id=run_id,
-                        duration_seconds=time.monotonic() - started)
+        record_activity(
+            database,
+            entity=entity,
+            outcome="FAILED",
+            message=str(error),
+            run_id=run_id,
+            duration_seconds=time.monotonic() - started,
+        )
         raise

@@ -15,30 +15,37 @@ SUCCESS_RATE_FLOOR = 0.95
 LATENCY_P95_CEILING_SECONDS = 60.0
 
 
-@dg.asset(group_name=HEALTH_GROUP, kinds={"pandas", "sql"}, owners=OWNERS,
-          deps=[customers, items, price_levels, invoices])  # after them in the hourly job
+@dg.asset(
+    group_name=HEALTH_GROUP, kinds={"pandas", "sql"}, owners=OWNERS, deps=[customers, items, price_levels, invoices]
+)  # after them in the hourly job
 def sync_health(database: DatabaseResource) -> dg.MaterializeResult:
     """Runs, success rate, records, QuickBooks calls, retries and seconds per day and type; order latency."""
     with database.session() as session:
         health = measure(session, utcnow())
         activity = recent_activity(session)
-    return dg.MaterializeResult(metadata={
-        "runs_24h": health.runs_24h,
-        "success_rate_24h": float(round(health.success_rate_24h, 4)),
-        "order_latency_p95_24h_seconds": float(round(health.latency_p95_24h, 1)),
-        "open_balance": float(round(health.open_balance, 2)),
-        "by_day_and_type": dg.MetadataValue.md(_markdown(health.by_day_and_type)),
-        "order_latency_by_day": dg.MetadataValue.md(_markdown(health.latency_by_day)),
-        "recent_activity": dg.MetadataValue.md(activity),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "runs_24h": health.runs_24h,
+            "success_rate_24h": float(round(health.success_rate_24h, 4)),
+            "order_latency_p95_24h_seconds": float(round(health.latency_p95_24h, 1)),
+            "open_balance": float(round(health.open_balance, 2)),
+            "by_day_and_type": dg.MetadataValue.md(_markdown(health.by_day_and_type)),
+            "order_latency_by_day": dg.MetadataValue.md(_markdown(health.latency_by_day)),
+            "recent_activity": dg.MetadataValue.md(activity),
+        }
+    )
 
 
 def _markdown(frame) -> str:
     return frame.to_markdown(index=False, floatfmt=".2f") if len(frame) else "no data yet"
 
 
-@dg.asset_check(asset=sync_health, description=(
-    "Over the last 24 hours, at least 95% of sync runs succeeded and 95% of orders became invoices within 60 s."))
+@dg.asset_check(
+    asset=sync_health,
+    description=(
+        "Over the last 24 hours, at least 95% of sync runs succeeded and 95% of orders became invoices within 60 s."
+    ),
+)
 def sync_health_24h(database: DatabaseResource) -> dg.AssetCheckResult:
     with database.session() as session:
         health = measure(session, utcnow())
@@ -49,8 +56,13 @@ def sync_health_24h(database: DatabaseResource) -> dg.AssetCheckResult:
         problems.append(f"order → invoice p95 is {health.latency_p95_24h:.0f} s")
     return dg.AssetCheckResult(
         passed=not problems,
-        description="; ".join(problems) or (f"{health.success_rate_24h:.0%} of {health.runs_24h} runs succeeded; "
-                                            f"order → invoice p95 {health.latency_p95_24h:.1f} s"),
-        metadata={"success_rate_24h": float(health.success_rate_24h),
-                  "order_latency_p95_24h_seconds": float(health.latency_p95_24h)},
+        description="; ".join(problems)
+        or (
+            f"{health.success_rate_24h:.0%} of {health.runs_24h} runs succeeded; "
+            f"order → invoice p95 {health.latency_p95_24h:.1f} s"
+        ),
+        metadata={
+            "success_rate_24h": float(health.success_rate_24h),
+            "order_latency_p95_24h_seconds": float(health.latency_p95_24h),
+        },
     )

@@ -39,10 +39,20 @@ class InvoicesConfig(dg.Config):
     push_orders: bool = True  # False: only mirror QuickBooks invoices (what a webhook-triggered run does)
 
 
-@dg.asset(group_name=QUICKBOOKS_GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, pool=QUICKBOOKS_POOL,
-          deps=[orders, customers, items, price_levels], freshness_policy=sync_freshness())
-def invoices(context: dg.AssetExecutionContext, config: InvoicesConfig, quickbooks: QuickBooksResource,
-             database: DatabaseResource) -> dg.MaterializeResult:
+@dg.asset(
+    group_name=QUICKBOOKS_GROUP,
+    kinds={"quickbooks", "sql"},
+    owners=OWNERS,
+    pool=QUICKBOOKS_POOL,
+    deps=[orders, customers, items, price_levels],
+    freshness_policy=sync_freshness(),
+)
+def invoices(
+    context: dg.AssetExecutionContext,
+    config: InvoicesConfig,
+    quickbooks: QuickBooksResource,
+    database: DatabaseResource,
+) -> dg.MaterializeResult:
     """Pending orders pushed to QuickBooks as invoices (at most one each), and QuickBooks invoices mirrored."""
     started = time.monotonic()
     gateway = quickbooks.gateway(progress=context.log.info)
@@ -53,17 +63,30 @@ def invoices(context: dg.AssetExecutionContext, config: InvoicesConfig, quickboo
             for entity, asset in (("Customer", "customers"), ("Item", "items")):
                 pulled = pull_name_list(gateway, database.engine, entity, progress=context.log.info)
                 # The pull is that asset's work: say so, so its page does not read "never materialized".
-                context.log_event(dg.AssetMaterialization(asset_key=asset, description="pulled by the invoices run",
-                                                          metadata={"pulled": pulled.pulled, "pull_mode": pulled.mode}))
+                context.log_event(
+                    dg.AssetMaterialization(
+                        asset_key=asset,
+                        description="pulled by the invoices run",
+                        metadata={"pulled": pulled.pulled, "pull_mode": pulled.mode},
+                    )
+                )
             with database.session() as session:
                 revive_orders_naming_known_records(session)
         pushed = InvoicePushResult()
         if config.push_orders:
-            income_account = income_account_for_new_items(gateway, database.engine, quickbooks.default_income_account_id)
+            income_account = income_account_for_new_items(
+                gateway, database.engine, quickbooks.default_income_account_id
+            )
             try:
-                pushed = push_orders(gateway, database.engine, context.run.run_id,
-                                     limit=settings.settings().orders_per_run, stale_after=STALE_CLAIM_AFTER,
-                                     default_income_account_id=income_account, progress=context.log.info)
+                pushed = push_orders(
+                    gateway,
+                    database.engine,
+                    context.run.run_id,
+                    limit=settings.settings().orders_per_run,
+                    stale_after=STALE_CLAIM_AFTER,
+                    default_income_account_id=income_account,
+                    progress=context.log.info,
+                )
             except QuickBooksSetupError as error:  # a QuickBooks setting to change: one sentence, no traceback
                 raise dg.Failure(description=str(error), allow_retries=False) from None
         mirrored = mirror_invoices(gateway, database.engine)
@@ -76,45 +99,68 @@ def invoices(context: dg.AssetExecutionContext, config: InvoicesConfig, quickboo
         ).one()
         counts = order_counts(session)
         outcome = "PARTIAL" if pushed.failed or pushed.blocked else "SUCCESS"
-        message = (f"Synced {pushed.pushed} new invoices"
-                   + (f", linked {pushed.linked} already in QuickBooks" if pushed.linked else "")
-                   + (f", {pushed.failed} failed" if pushed.failed else "")
-                   + (f", {pushed.blocked} blocked" if pushed.blocked else "")
-                   + f"; mirrored {mirrored.updated} invoices ({mirrored.mode})"
-                   + (f", {mirrored.flagged_orders} orders flagged voided/deleted" if mirrored.flagged_orders else ""))
-    record_activity(database, entity="Invoices", outcome=outcome, message=message, processed=pushed.processed,
-                    failed=pushed.failed + pushed.blocked, run_id=context.run.run_id, duration_seconds=seconds,
-                    api_calls=gateway.stats.total_calls, retries=gateway.stats.retries)
+        message = (
+            f"Synced {pushed.pushed} new invoices"
+            + (f", linked {pushed.linked} already in QuickBooks" if pushed.linked else "")
+            + (f", {pushed.failed} failed" if pushed.failed else "")
+            + (f", {pushed.blocked} blocked" if pushed.blocked else "")
+            + f"; mirrored {mirrored.updated} invoices ({mirrored.mode})"
+            + (f", {mirrored.flagged_orders} orders flagged voided/deleted" if mirrored.flagged_orders else "")
+        )
+    record_activity(
+        database,
+        entity="Invoices",
+        outcome=outcome,
+        message=message,
+        processed=pushed.processed,
+        failed=pushed.failed + pushed.blocked,
+        run_id=context.run.run_id,
+        duration_seconds=seconds,
+        api_calls=gateway.stats.total_calls,
+        retries=gateway.stats.retries,
+    )
     context.log.info(f"INVOICES: {outcome} - {message}")
     with database.session() as session:
         recent = recent_activity(session)
     # The orders table is written by the order-entry app, not by a run: observe it, so its page has numbers.
-    context.log_event(dg.AssetObservation(asset_key="orders", metadata={
-        "pending": counts.pending, "pushing": counts.pushing, "synced": counts.synced, "failed": counts.failed,
-        "blocked": counts.blocked,
-        "newest_order_at": dg.MetadataValue.timestamp(counts.newest_order_at) if counts.newest_order_at else "none",
-    }))
-    return dg.MaterializeResult(metadata={
-        "pushed": int(pushed.pushed),
-        "linked_existing": int(pushed.linked),
-        "resent_with_first_request_id": int(pushed.resent),
-        "failed": int(pushed.failed),
-        "blocked": int(pushed.blocked),
-        "pending_after_run": int(pending),
-        "oldest_pending_age_seconds": float((utcnow() - oldest).total_seconds()) if oldest else 0.0,
-        "mirrored": int(mirrored.updated),
-        "voided_or_deleted_flagged": int(mirrored.flagged_orders),
-        "open_balance": float(mirrored.open_balance),
-        "paid_invoices": int(mirrored.paid),
-        "unpaid_invoices": int(mirrored.unpaid),
-        # every order now, not only this run's: a failure stays visible until someone deals with it
-        "orders_pending": int(counts.pending),
-        "orders_failed": int(counts.failed),
-        "orders_blocked": int(counts.blocked),
-        "orders_synced": int(counts.synced),
-        "api_calls": int(gateway.stats.total_calls),
-        "retries": int(gateway.stats.retries),
-        "seconds": float(round(seconds, 3)),
-        "webhook_events_served": webhook_events_served(context),
-        "recent_activity": dg.MetadataValue.md(recent),
-    })
+    context.log_event(
+        dg.AssetObservation(
+            asset_key="orders",
+            metadata={
+                "pending": counts.pending,
+                "pushing": counts.pushing,
+                "synced": counts.synced,
+                "failed": counts.failed,
+                "blocked": counts.blocked,
+                "newest_order_at": dg.MetadataValue.timestamp(counts.newest_order_at)
+                if counts.newest_order_at
+                else "none",
+            },
+        )
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "pushed": int(pushed.pushed),
+            "linked_existing": int(pushed.linked),
+            "resent_with_first_request_id": int(pushed.resent),
+            "failed": int(pushed.failed),
+            "blocked": int(pushed.blocked),
+            "pending_after_run": int(pending),
+            "oldest_pending_age_seconds": float((utcnow() - oldest).total_seconds()) if oldest else 0.0,
+            "mirrored": int(mirrored.updated),
+            "voided_or_deleted_flagged": int(mirrored.flagged_orders),
+            "open_balance": float(mirrored.open_balance),
+            "paid_invoices": int(mirrored.paid),
+            "unpaid_invoices": int(mirrored.unpaid),
+            # every order now, not only this run's: a failure stays visible until someone deals with it
+            "orders_pending": int(counts.pending),
+            "orders_failed": int(counts.failed),
+            "orders_blocked": int(counts.blocked),
+            "orders_synced": int(counts.synced),
+            "api_calls": int(gateway.stats.total_calls),
+            "retries": int(gateway.stats.retries),
+            "seconds": float(round(seconds, 3)),
+            "webhook_events_served": webhook_events_served(context),
+            "recent_activity": dg.MetadataValue.md(recent),
+        }
+    )

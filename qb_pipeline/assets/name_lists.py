@@ -1,6 +1,5 @@
 """The `customers` and `items` assets: QuickBooks name lists mirrored both ways."""
 
-
 import time
 from datetime import timedelta
 
@@ -24,18 +23,28 @@ def sync_freshness() -> dg.FreshnessPolicy:
     """Fresh while materialized within one sync interval (QB_SYNC_FREQUENCY_HOURS); late past it, failed
     past two: the UI shows it on each QuickBooks asset."""
     hours = timedelta(hours=config.sync_frequency_hours())
-    return dg.FreshnessPolicy.time_window(fail_window=2 * hours + FRESHNESS_MARGIN, warn_window=hours + FRESHNESS_MARGIN)
+    return dg.FreshnessPolicy.time_window(
+        fail_window=2 * hours + FRESHNESS_MARGIN, warn_window=hours + FRESHNESS_MARGIN
+    )
 
 
 FRESHNESS_MARGIN = timedelta(minutes=15)  # the run itself takes a while
 # Never materialized, nothing running for it and its last try did not fail: sync it now. (on_missing()
 # does not fire on its first evaluation, which is exactly a fresh stack's case.)
-SYNC_WHEN_MISSING = (dg.AutomationCondition.missing() & ~dg.AutomationCondition.in_progress()
-                     & ~dg.AutomationCondition.execution_failed())
+SYNC_WHEN_MISSING = (
+    dg.AutomationCondition.missing()
+    & ~dg.AutomationCondition.in_progress()
+    & ~dg.AutomationCondition.execution_failed()
+)
 
 
-def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource, database: DatabaseResource,
-                   entity: str, label: str) -> dg.MaterializeResult:
+def sync_name_list(
+    context: dg.AssetExecutionContext,
+    quickbooks: QuickBooksResource,
+    database: DatabaseResource,
+    entity: str,
+    label: str,
+) -> dg.MaterializeResult:
     """Pull what changed in QuickBooks, push what changed here, record one activity-log row."""
     started = time.monotonic()
     gateway = quickbooks.gateway(progress=context.log.info)
@@ -43,7 +52,11 @@ def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksReso
         pulled = pull_name_list(gateway, database.engine, entity, progress=context.log.info)
         for conflict in pulled.conflicts:
             context.log.warning(conflict)
-        income_account = income_account_for_new_items(gateway, database.engine, quickbooks.default_income_account_id) if entity == "Item" else None
+        income_account = (
+            income_account_for_new_items(gateway, database.engine, quickbooks.default_income_account_id)
+            if entity == "Item"
+            else None
+        )
         pushed = push_name_list(gateway, database.engine, entity, default_income_account_id=income_account)
     for error in pushed.errors:
         context.log.warning(error)
@@ -52,53 +65,79 @@ def sync_name_list(context: dg.AssetExecutionContext, quickbooks: QuickBooksReso
         released = revive_orders_naming_known_records(session)
         linked, total = queries.link_coverage(session, entity)
         outcome = "PARTIAL" if pushed.failed else "SUCCESS"
-        message = (f"Synced {pulled.new} new {label.lower()} from QuickBooks ({pulled.mode}, {pulled.pulled} read); "
-                   f"pushed {pushed.created} new and {pushed.updated} changed, linked {pushed.linked + pulled.linked}"
-                   + (f", {pushed.failed} failed" if pushed.failed else "")
-                   + (f"; {len(pulled.conflicts)} conflicts kept the QuickBooks version" if pulled.conflicts else ""))
-    record_activity(database, entity=label, outcome=outcome, message=message,
-                    processed=pulled.pulled + pushed.created + pushed.updated, failed=pushed.failed,
-                    run_id=context.run.run_id, duration_seconds=seconds, api_calls=gateway.stats.total_calls,
-                    retries=gateway.stats.retries)
+        message = (
+            f"Synced {pulled.new} new {label.lower()} from QuickBooks ({pulled.mode}, {pulled.pulled} read); "
+            f"pushed {pushed.created} new and {pushed.updated} changed, linked {pushed.linked + pulled.linked}"
+            + (f", {pushed.failed} failed" if pushed.failed else "")
+            + (f"; {len(pulled.conflicts)} conflicts kept the QuickBooks version" if pulled.conflicts else "")
+        )
+    record_activity(
+        database,
+        entity=label,
+        outcome=outcome,
+        message=message,
+        processed=pulled.pulled + pushed.created + pushed.updated,
+        failed=pushed.failed,
+        run_id=context.run.run_id,
+        duration_seconds=seconds,
+        api_calls=gateway.stats.total_calls,
+        retries=gateway.stats.retries,
+    )
     context.log.info(f"{label.upper()}: {outcome} - {message}")
     if released:
-        context.log.info(f"{len(released)} orders that named a {entity.lower()} unknown until now go again: "
-                         + ", ".join(released[:10]))
+        context.log.info(
+            f"{len(released)} orders that named a {entity.lower()} unknown until now go again: "
+            + ", ".join(released[:10])
+        )
     stats = gateway.stats
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": int(total),
-        "pulled": int(pulled.pulled),
-        "new_from_quickbooks": int(pulled.new),
-        "created_in_quickbooks": int(pushed.created),
-        "updated_in_quickbooks": int(pushed.updated),
-        "linked_by_name": int(pushed.linked + pulled.linked),
-        "failed": int(pushed.failed),
-        "conflicts": len(pulled.conflicts),
-        "linked": int(linked),
-        "total": int(total),
-        "api_calls": int(stats.total_calls),
-        "retries": int(stats.retries),
-        "throttle_waits": int(gateway.throttle.waits),
-        "seconds": float(round(seconds, 3)),
-        "orders_released": len(released),
-        "webhook_events_served": webhook_events_served(context),
-        "pull_mode": pulled.mode,
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": int(total),
+            "pulled": int(pulled.pulled),
+            "new_from_quickbooks": int(pulled.new),
+            "created_in_quickbooks": int(pushed.created),
+            "updated_in_quickbooks": int(pushed.updated),
+            "linked_by_name": int(pushed.linked + pulled.linked),
+            "failed": int(pushed.failed),
+            "conflicts": len(pulled.conflicts),
+            "linked": int(linked),
+            "total": int(total),
+            "api_calls": int(stats.total_calls),
+            "retries": int(stats.retries),
+            "throttle_waits": int(gateway.throttle.waits),
+            "seconds": float(round(seconds, 3)),
+            "orders_released": len(released),
+            "webhook_events_served": webhook_events_served(context),
+            "pull_mode": pulled.mode,
+        }
+    )
 
 
-@dg.asset(group_name=QUICKBOOKS_GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, pool=QUICKBOOKS_POOL,
-          freshness_policy=sync_freshness(),
-          automation_condition=SYNC_WHEN_MISSING)  # a fresh stack syncs them at once
-def customers(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
-              database: DatabaseResource) -> dg.MaterializeResult:
+@dg.asset(
+    group_name=QUICKBOOKS_GROUP,
+    kinds={"quickbooks", "sql"},
+    owners=OWNERS,
+    pool=QUICKBOOKS_POOL,
+    freshness_policy=sync_freshness(),
+    automation_condition=SYNC_WHEN_MISSING,
+)  # a fresh stack syncs them at once
+def customers(
+    context: dg.AssetExecutionContext, quickbooks: QuickBooksResource, database: DatabaseResource
+) -> dg.MaterializeResult:
     """QuickBooks customers mirrored in the project database, and local customers pushed to QuickBooks."""
     return sync_name_list(context, quickbooks, database, "Customer", "Customers")
 
 
-@dg.asset(group_name=QUICKBOOKS_GROUP, kinds={"quickbooks", "sql"}, owners=OWNERS, pool=QUICKBOOKS_POOL,
-          freshness_policy=sync_freshness(),
-          automation_condition=SYNC_WHEN_MISSING)
-def items(context: dg.AssetExecutionContext, quickbooks: QuickBooksResource,
-          database: DatabaseResource) -> dg.MaterializeResult:
+@dg.asset(
+    group_name=QUICKBOOKS_GROUP,
+    kinds={"quickbooks", "sql"},
+    owners=OWNERS,
+    pool=QUICKBOOKS_POOL,
+    freshness_policy=sync_freshness(),
+    automation_condition=SYNC_WHEN_MISSING,
+)
+def items(
+    context: dg.AssetExecutionContext, quickbooks: QuickBooksResource, database: DatabaseResource
+) -> dg.MaterializeResult:
     """QuickBooks items (products and services) mirrored, and local items pushed to QuickBooks."""
     return sync_name_list(context, quickbooks, database, "Item", "Items")

@@ -45,25 +45,45 @@ def price_levels(context: dg.AssetExecutionContext, database: DatabaseResource) 
                 context.log.info(f"{path.name}: applied ({changed} changes)")
     with database.session() as session:
         levels = session.scalar(sa.select(sa.func.count()).select_from(PriceLevel).where(PriceLevel.active)) or 0
-        custom = session.scalar(sa.select(sa.func.count(sa.distinct(CustomerItemPrice.customer_id)))
-                                .where(CustomerItemPrice.valid_to.is_(None))) or 0
-        assigned = session.scalar(sa.select(sa.func.count(sa.distinct(CustomerPriceLevel.customer_id)))
-                                  .where(CustomerPriceLevel.valid_to.is_(None))) or 0
+        custom = (
+            session.scalar(
+                sa.select(sa.func.count(sa.distinct(CustomerItemPrice.customer_id))).where(
+                    CustomerItemPrice.valid_to.is_(None)
+                )
+            )
+            or 0
+        )
+        assigned = (
+            session.scalar(
+                sa.select(sa.func.count(sa.distinct(CustomerPriceLevel.customer_id))).where(
+                    CustomerPriceLevel.valid_to.is_(None)
+                )
+            )
+            or 0
+        )
     if files:
-        record_activity(database, entity="Pricing", outcome="PARTIAL" if rejected else "SUCCESS",
-                        message=f"Applied {applied} pricing rows from {files} files"
-                                + (f", rejected {rejected}" if rejected else ""),
-                        processed=applied, failed=rejected, run_id=context.run.run_id,
-                        duration_seconds=time.monotonic() - started)
-    return dg.MaterializeResult(metadata={
-        "price_levels": int(levels),
-        "customers_with_custom_prices": int(custom),
-        "customers_with_a_price_level": int(assigned),
-        "changes_this_run": int(applied),
-        "rejected_rows": int(rejected),
-        "rejected_files": int(rejected_files),
-        "seconds": float(round(time.monotonic() - started, 3)),
-    })
+        record_activity(
+            database,
+            entity="Pricing",
+            outcome="PARTIAL" if rejected else "SUCCESS",
+            message=f"Applied {applied} pricing rows from {files} files"
+            + (f", rejected {rejected}" if rejected else ""),
+            processed=applied,
+            failed=rejected,
+            run_id=context.run.run_id,
+            duration_seconds=time.monotonic() - started,
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "price_levels": int(levels),
+            "customers_with_custom_prices": int(custom),
+            "customers_with_a_price_level": int(assigned),
+            "changes_this_run": int(applied),
+            "rejected_rows": int(rejected),
+            "rejected_files": int(rejected_files),
+            "seconds": float(round(time.monotonic() - started, 3)),
+        }
+    )
 
 
 def _import_file(database: DatabaseResource, path: Path) -> tuple[int, list[str]]:

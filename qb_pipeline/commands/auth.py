@@ -28,9 +28,13 @@ def settings_from_environment() -> ConnectionSettings:
     missing = [n for n in ("QB_CLIENT_ID", "QB_CLIENT_SECRET") if not os.environ.get(n)]
     if missing:
         raise click.ClickException(f"set {' and '.join(missing)} (your Intuit app's keys) first")
-    return intuit_settings(client_id=os.environ["QB_CLIENT_ID"], client_secret=os.environ["QB_CLIENT_SECRET"],
-                           realm_id=os.environ.get("QB_REALM_ID", ""), environment=config.quickbooks_environment(),
-                           redirect_uri=os.environ.get("QB_REDIRECT_URI", "http://127.0.0.1:8766/callback"))
+    return intuit_settings(
+        client_id=os.environ["QB_CLIENT_ID"],
+        client_secret=os.environ["QB_CLIENT_SECRET"],
+        realm_id=os.environ.get("QB_REALM_ID", ""),
+        environment=config.quickbooks_environment(),
+        redirect_uri=os.environ.get("QB_REDIRECT_URI", "http://127.0.0.1:8766/callback"),
+    )
 
 
 @click.group()
@@ -48,8 +52,11 @@ class _Callback(BaseHTTPRequestHandler):
         self.send_response(200 if ok else 400)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.end_headers()
-        self.wfile.write(b"Connected to QuickBooks: you can close this tab." if ok
-                         else f"QuickBooks did not authorize: {params.get('error', 'no code')}".encode())
+        self.wfile.write(
+            b"Connected to QuickBooks: you can close this tab."
+            if ok
+            else f"QuickBooks did not authorize: {params.get('error', 'no code')}".encode()
+        )
 
     def log_message(self, *_args) -> None:  # the query string holds the one-time code: keep it out of logs
         pass
@@ -88,12 +95,19 @@ def connect(no_browser: bool, timeout: int) -> None:
         raise click.ClickException(f"QuickBooks refused the authorization code ({type(error).__name__})") from None
     now = utcnow()
     realm = answer.get("realmId") or settings.realm_id
-    connection.tokens.save(StoredTokens(
-        realm_id=realm, refresh_token=auth_client.refresh_token, access_token=auth_client.access_token,
-        access_expires_at=now + timedelta(seconds=int(auth_client.expires_in or 3600)),
-        refresh_expires_at=now + timedelta(seconds=int(auth_client.x_refresh_token_expires_in or 8726400))))
-    click.echo(f"connected to QuickBooks company {realm}"
-               + ("" if realm == settings.realm_id or not settings.realm_id else " (set QB_REALM_ID to it)"))
+    connection.tokens.save(
+        StoredTokens(
+            realm_id=realm,
+            refresh_token=auth_client.refresh_token,
+            access_token=auth_client.access_token,
+            access_expires_at=now + timedelta(seconds=int(auth_client.expires_in or 3600)),
+            refresh_expires_at=now + timedelta(seconds=int(auth_client.x_refresh_token_expires_in or 8726400)),
+        )
+    )
+    click.echo(
+        f"connected to QuickBooks company {realm}"
+        + ("" if realm == settings.realm_id or not settings.realm_id else " (set QB_REALM_ID to it)")
+    )
 
 
 @auth.command("status")
@@ -101,13 +115,16 @@ def auth_status() -> None:
     """Realm, access and refresh token expiry, last refresh, last successful call."""
     qb = collect_status(database())["quickbooks"]
     if qb["realm_id"] is None:
-        raise click.ClickException(qb["state"] if qb["state"].startswith("not configured")
-                                   else "not connected: run `qb-pipeline auth connect`")
-    click.echo(f"company {qb['realm_id']} ({qb['environment']}): {qb['state']}\n"
-               f"access token expires  {qb['access_token_expires_at']}\n"
-               f"refresh token expires {qb['refresh_token_expires_at']}\n"
-               f"last refresh          {qb['last_successful_refresh'] or 'never'}\n"
-               f"last successful call  {qb['last_successful_call'] or 'never'}")
+        raise click.ClickException(
+            qb["state"] if qb["state"].startswith("not configured") else "not connected: run `qb-pipeline auth connect`"
+        )
+    click.echo(
+        f"company {qb['realm_id']} ({qb['environment']}): {qb['state']}\n"
+        f"access token expires  {qb['access_token_expires_at']}\n"
+        f"refresh token expires {qb['refresh_token_expires_at']}\n"
+        f"last refresh          {qb['last_successful_refresh'] or 'never'}\n"
+        f"last successful call  {qb['last_successful_call'] or 'never'}"
+    )
 
 
 @auth.command("new-key")

@@ -36,15 +36,22 @@ def _line(text: str) -> tuple[str, Decimal, Decimal | None]:
     if not quantity.is_finite() or quantity <= 0:
         raise click.BadParameter(f"{text!r}: the quantity must be greater than zero", param_hint="--line")
     if price is not None and (not price.is_finite() or price < 0 or price != price.quantize(Decimal("0.01"))):
-        raise click.BadParameter(f"{text!r}: the price must be a number of at most two decimals, not negative",
-                                 param_hint="--line")
+        raise click.BadParameter(
+            f"{text!r}: the price must be a number of at most two decimals, not negative", param_hint="--line"
+        )
     return parts[0], quantity, price
 
 
 @orders.command("add")
 @click.option("--customer", required=True, help="Customer display name.")
-@click.option("--line", "lines", multiple=True, required=True, metavar="ITEM:QTY[:PRICE]",
-              help="An order line; repeat for more. PRICE overrides pricing.")
+@click.option(
+    "--line",
+    "lines",
+    multiple=True,
+    required=True,
+    metavar="ITEM:QTY[:PRICE]",
+    help="An order line; repeat for more. PRICE overrides pricing.",
+)
 @click.option("--number", default=None, help="Order number (becomes the invoice number). Default: ORD-<time>.")
 @click.option("--memo", default=None)
 def add(customer: str, lines: tuple[str, ...], number: str | None, memo: str | None) -> None:
@@ -56,15 +63,29 @@ def add(customer: str, lines: tuple[str, ...], number: str | None, memo: str | N
         if session.scalar(sa.select(Order.id).where(Order.order_number == number)):
             raise click.ClickException(f"order {number} already exists")
         # An unknown name is accepted (it may exist in QuickBooks and arrive with the next sync), but said.
-        for kind, model, column, name in [("customer", Customer, Customer.display_name, customer),
-                                          *(("item", Item, Item.name, item) for item, _q, _p in parsed)]:
-            if not session.scalar(sa.select(sa.func.count()).select_from(model)
-                                  .where(sa.func.lower(column) == name.strip().lower())):
-                click.echo(f"warning: no {kind} {name!r} here yet: the order waits until a sync brings it in "
-                           "from QuickBooks, or fails with a reason", err=True)
-        session.add(Order(order_number=number, customer_name=customer, memo=memo, lines=[
-            OrderLine(line_number=n, item_name=item, quantity=qty, unit_price=price)
-            for n, (item, qty, price) in enumerate(parsed, start=1)]))
+        for kind, model, column, name in [
+            ("customer", Customer, Customer.display_name, customer),
+            *(("item", Item, Item.name, item) for item, _q, _p in parsed),
+        ]:
+            if not session.scalar(
+                sa.select(sa.func.count()).select_from(model).where(sa.func.lower(column) == name.strip().lower())
+            ):
+                click.echo(
+                    f"warning: no {kind} {name!r} here yet: the order waits until a sync brings it in "
+                    "from QuickBooks, or fails with a reason",
+                    err=True,
+                )
+        session.add(
+            Order(
+                order_number=number,
+                customer_name=customer,
+                memo=memo,
+                lines=[
+                    OrderLine(line_number=n, item_name=item, quantity=qty, unit_price=price)
+                    for n, (item, qty, price) in enumerate(parsed, start=1)
+                ],
+            )
+        )
     click.echo(number)
 
 
@@ -89,53 +110,91 @@ def show(number: str, as_json: bool) -> None:
             draft = draft_invoice(session, order)
         except OrderRejected:
             draft = None  # its reason is the order's status_reason
-        lines = [{"item": line.item_name or line.item_id, "quantity": _shown(line.quantity),
-                  "unit_price": None if line.unit_price is None else _shown(line.unit_price), "amount": None,
-                  "price_source": None if line.unit_price is None else "explicit"} for line in order.lines]
+        lines = [
+            {
+                "item": line.item_name or line.item_id,
+                "quantity": _shown(line.quantity),
+                "unit_price": None if line.unit_price is None else _shown(line.unit_price),
+                "amount": None,
+                "price_source": None if line.unit_price is None else "explicit",
+            }
+            for line in order.lines
+        ]
         if draft is not None:
             for shown, drafted in zip(lines, draft.lines):
-                shown.update(item=drafted.item.name, unit_price=str(drafted.unit_price), amount=str(drafted.amount),
-                             price_source=SOURCES.get(drafted.price_source, drafted.price_source))
+                shown.update(
+                    item=drafted.item.name,
+                    unit_price=str(drafted.unit_price),
+                    amount=str(drafted.amount),
+                    price_source=SOURCES.get(drafted.price_source, drafted.price_source),
+                )
         data = {
-            "order_number": order.order_number, "customer": draft.customer.display_name if draft else
-            (order.customer_name or order.customer_id), "status": order.status.value, "reason": order.status_reason,
+            "order_number": order.order_number,
+            "customer": draft.customer.display_name if draft else (order.customer_name or order.customer_id),
+            "status": order.status.value,
+            "reason": order.status_reason,
             "attempts": order.attempts,
             "next_attempt_at": order.next_attempt_at.isoformat() if order.next_attempt_at else None,
             "total": str(draft.total) if draft else None,
             "invoiced_total": str(order.invoiced_total) if order.invoiced_total is not None else None,
-            "qb_invoice_id": order.qb_invoice_id, "qb_invoice_state": order.qb_invoice_state, "lines": lines,
+            "qb_invoice_id": order.qb_invoice_id,
+            "qb_invoice_state": order.qb_invoice_state,
+            "lines": lines,
         }
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    click.echo(f"{data['order_number']}  {data['customer']}  {data['status']}"
-               + (f"  invoice {data['qb_invoice_id']}" if data["qb_invoice_id"] else "")
-               + (f" ({data['qb_invoice_state']} in QuickBooks)" if data["qb_invoice_state"] else ""))
+    click.echo(
+        f"{data['order_number']}  {data['customer']}  {data['status']}"
+        + (f"  invoice {data['qb_invoice_id']}" if data["qb_invoice_id"] else "")
+        + (f" ({data['qb_invoice_state']} in QuickBooks)" if data["qb_invoice_state"] else "")
+    )
     if data["reason"]:
         click.echo(f"  reason: {data['reason']}")
     for line in data["lines"]:
         priced = f" @ {line['unit_price']} = {line['amount']} ({line['price_source']})" if line["unit_price"] else ""
         click.echo(f"  {line['item']} × {line['quantity']}{priced}")
     if data["total"]:
-        click.echo(f"  total {data['total']}" + (f" (invoiced at {data['invoiced_total']})"
-                                                 if data["invoiced_total"] and data["invoiced_total"] != data["total"]
-                                                 else ""))
+        click.echo(
+            f"  total {data['total']}"
+            + (
+                f" (invoiced at {data['invoiced_total']})"
+                if data["invoiced_total"] and data["invoiced_total"] != data["total"]
+                else ""
+            )
+        )
 
 
 @orders.command("list")
-@click.option("--status", "statuses", multiple=True, type=click.Choice([s.value for s in OrderStatus]),
-              help="Only these statuses (repeat for more).")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([s.value for s in OrderStatus]),
+    help="Only these statuses (repeat for more).",
+)
 @click.option("--since", default=None, help="Only orders created since: an age (6h, 2d) or a date-time.")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_command(statuses: tuple[str, ...], since: str | None, limit: int, as_json: bool) -> None:
     """Orders, newest first, with their status and, for those that did not go through, why."""
     with session_scope(database()) as session:
-        found = [{"order_number": o.order_number, "status": o.status.value, "created_at": o.created_at.isoformat(),
-                  "customer": o.customer_name or o.customer_id, "reason": o.status_reason,
-                  "qb_invoice_id": o.qb_invoice_id}
-                 for o in list_orders(session, statuses=[OrderStatus(s) for s in statuses],
-                                      since=parse_since(since, utcnow()) if since else None, limit=limit)]
+        found = [
+            {
+                "order_number": o.order_number,
+                "status": o.status.value,
+                "created_at": o.created_at.isoformat(),
+                "customer": o.customer_name or o.customer_id,
+                "reason": o.status_reason,
+                "qb_invoice_id": o.qb_invoice_id,
+            }
+            for o in list_orders(
+                session,
+                statuses=[OrderStatus(s) for s in statuses],
+                since=parse_since(since, utcnow()) if since else None,
+                limit=limit,
+            )
+        ]
     if as_json:
         click.echo(json.dumps(found, indent=2))
         return
@@ -143,9 +202,11 @@ def list_command(statuses: tuple[str, ...], since: str | None, limit: int, as_js
         click.echo("no order matches" + (f" (status {', '.join(statuses)})" if statuses else ""))
         return
     for order in found:
-        click.echo(f"{order['order_number']:<22}{order['status']:<9}{order['created_at'][:19]}"
-                   + (f"  invoice {order['qb_invoice_id']}" if order["qb_invoice_id"] else "")
-                   + (f"\n    {order['reason']}" if order["reason"] and order["status"] != "synced" else ""))
+        click.echo(
+            f"{order['order_number']:<22}{order['status']:<9}{order['created_at'][:19]}"
+            + (f"  invoice {order['qb_invoice_id']}" if order["qb_invoice_id"] else "")
+            + (f"\n    {order['reason']}" if order["reason"] and order["status"] != "synced" else "")
+        )
 
 
 @orders.command("retry")
@@ -157,9 +218,16 @@ def retry_command(numbers: tuple[str, ...], all_failed: bool) -> None:
         raise click.UsageError("give order numbers, or --all-failed")
     with session_scope(database()) as session:
         retried, not_retried = retry_orders(session, numbers, all_failed=all_failed)
-        queries.append_sync_log(session, entity="Orders", outcome="SUCCESS", processed=len(retried),
-                                message=f"Sent {len(retried)} failed or blocked orders again (a person asked)")
-    click.echo(f"{len(retried)} {'order goes' if len(retried) == 1 else 'orders go'} again"
-               + (f": {', '.join(retried)}" if retried else ""))
+        queries.append_sync_log(
+            session,
+            entity="Orders",
+            outcome="SUCCESS",
+            processed=len(retried),
+            message=f"Sent {len(retried)} failed or blocked orders again (a person asked)",
+        )
+    click.echo(
+        f"{len(retried)} {'order goes' if len(retried) == 1 else 'orders go'} again"
+        + (f": {', '.join(retried)}" if retried else "")
+    )
     if not_retried:
         raise click.ClickException(f"not failed or blocked, or no such order: {', '.join(not_retried)}")

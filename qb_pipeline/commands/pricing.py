@@ -26,9 +26,12 @@ def pricing() -> None:
 @pricing.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--strict", is_flag=True, help="Apply nothing if any row is bad (default: apply the good rows).")
-@click.option("--backdate", is_flag=True,
-              help="Allow a valid_from in the past (it changes the price orders of that time would have had; "
-                   "orders already invoiced keep their invoice). Needed to restore a --history export.")
+@click.option(
+    "--backdate",
+    is_flag=True,
+    help="Allow a valid_from in the past (it changes the price orders of that time would have had; "
+    "orders already invoiced keep their invoice). Needed to restore a --history export.",
+)
 def import_command(file: Path, strict: bool, backdate: bool) -> None:
     """Check every row; apply the good ones in one transaction and list the bad ones by line.
 
@@ -42,12 +45,19 @@ def import_command(file: Path, strict: bool, backdate: bool) -> None:
         raise click.ClickException(str(error)) from None
     with session_scope(database()) as session:
         report = import_pricing(session, text, strict=strict, backdate=backdate)
-        summary = (f"applied {plural(report.applied, 'row')}"
-                   + (f", {report.unchanged} unchanged" if report.unchanged else "")
-                   + (f", {len(report.errors)} rejected" if report.errors else ""))
-        queries.append_sync_log(session, entity="Pricing", processed=report.applied, failed=len(report.errors),
-                                outcome="FAILED" if report.strict_rejected else "PARTIAL" if report.errors else "SUCCESS",
-                                message=f"qb-pipeline pricing import {file.name}: {summary}")
+        summary = (
+            f"applied {plural(report.applied, 'row')}"
+            + (f", {report.unchanged} unchanged" if report.unchanged else "")
+            + (f", {len(report.errors)} rejected" if report.errors else "")
+        )
+        queries.append_sync_log(
+            session,
+            entity="Pricing",
+            processed=report.applied,
+            failed=len(report.errors),
+            outcome="FAILED" if report.strict_rejected else "PARTIAL" if report.errors else "SUCCESS",
+            message=f"qb-pipeline pricing import {file.name}: {summary}",
+        )
     _observe_price_levels(report.applied, len(report.errors), file.name)
     for line, reason in report.errors:
         click.echo(f"{file.name}:{line}: {reason}", err=True)
@@ -66,8 +76,16 @@ def _observe_price_levels(applied: int, rejected: int, file_name: str) -> None:
             return
         import dagster as dg
 
-        instance.report_runless_asset_event(dg.AssetObservation(asset_key="price_levels", metadata={
-            "changes": applied, "rejected_rows": rejected, "source": f"qb-pipeline pricing import {file_name}"}))
+        instance.report_runless_asset_event(
+            dg.AssetObservation(
+                asset_key="price_levels",
+                metadata={
+                    "changes": applied,
+                    "rejected_rows": rejected,
+                    "source": f"qb-pipeline pricing import {file_name}",
+                },
+            )
+        )
 
 
 @pricing.command("export")
@@ -97,9 +115,11 @@ def learned_command(output: Path | None) -> None:
         realms = list(session.scalars(sa.select(QBToken.realm_id)))
         suggestions = [s for realm in realms for s in learned_prices(session, realm)]
     for s in suggestions:
-        click.echo(f"{s.customer} / {s.item}: invoiced {s.invoiced_price} on {s.invoice_doc_number or 'an invoice'}, "
-                   f"{s.invoice_date or ''}; our price then {s.price_then if s.price_then is not None else 'none'}",
-                   err=True)
+        click.echo(
+            f"{s.customer} / {s.item}: invoiced {s.invoiced_price} on {s.invoice_doc_number or 'an invoice'}, "
+            f"{s.invoice_date or ''}; our price then {s.price_then if s.price_then is not None else 'none'}",
+            err=True,
+        )
     text = as_pricing_csv(suggestions)
     if output:
         output.write_text(text)

@@ -45,8 +45,10 @@ def _automation_states() -> dict[str, str]:
     states = {"hourly_sync": "RUNNING", "new_orders_sensor": "RUNNING" if config.auto_sync("orders") else "STOPPED"}
     with dagster_instance() as instance:
         if instance is None:
-            return {name: f"{state} (by default; no Dagster instance here yet: start make dev)"
-                    for name, state in states.items()}
+            return {
+                name: f"{state} (by default; no Dagster instance here yet: start make dev)"
+                for name, state in states.items()
+            }
         for state in instance.all_instigator_state():
             if state.name in states and state.status.value in ("RUNNING", "STOPPED"):
                 states[state.name] = state.status.value
@@ -62,31 +64,46 @@ def _daemon_state(now: datetime) -> str:
     if not beats:
         return "not running (no heartbeat): schedules and sensors are not evaluated"
     age = now.timestamp() - max(beats)
-    return (f"alive (last heartbeat {age:.0f} s ago)" if age < DAEMON_SILENT_AFTER
-            else f"not running: last heartbeat {_ago(timedelta(seconds=age))} ago")
+    return (
+        f"alive (last heartbeat {age:.0f} s ago)"
+        if age < DAEMON_SILENT_AFTER
+        else f"not running: last heartbeat {_ago(timedelta(seconds=age))} ago"
+    )
 
 
 def connection_state(current, token, last_failure: str | None, now: datetime) -> tuple[bool, str]:
     """(connected, what to tell a person): connected only when QuickBooks answered recently."""
     if current.environment != "sandbox-local":
-        missing = [name for name, value in (("QB_CLIENT_ID", current.client_id),
-                                            ("QB_CLIENT_SECRET", current.client_secret),
-                                            ("QB_REALM_ID", current.realm_id)) if not value]
+        missing = [
+            name
+            for name, value in (
+                ("QB_CLIENT_ID", current.client_id),
+                ("QB_CLIENT_SECRET", current.client_secret),
+                ("QB_REALM_ID", current.realm_id),
+            )
+            if not value
+        ]
         if missing:
             return False, f"not configured: set {', '.join(missing)}"
         if token is not None and token.realm_id != current.realm_id:
-            return False, (f"not connected to company {current.realm_id} (the stored tokens are for "
-                           f"{token.realm_id}): run `qb-pipeline auth connect`")
+            return False, (
+                f"not connected to company {current.realm_id} (the stored tokens are for "
+                f"{token.realm_id}): run `qb-pipeline auth connect`"
+            )
     if token is None:
-        return False, ("connects on first sync" if current.environment == "sandbox-local"
-                       else "not connected: run `qb-pipeline auth connect`")
+        return False, (
+            "connects on first sync"
+            if current.environment == "sandbox-local"
+            else "not connected: run `qb-pipeline auth connect`"
+        )
     recently = timedelta(hours=current.sync_frequency_hours) + CONNECTED_MARGIN
     if token.last_success_at and now - token.last_success_at <= recently:
         return True, f"connected to company {token.realm_id}"
     if token.last_success_at is None:
         return False, "no successful call yet" + (f": {last_failure}" if last_failure else "")
-    return False, (f"last successful call {_ago(now - token.last_success_at)} ago"
-                   + (f": {last_failure}" if last_failure else ""))
+    return False, (
+        f"last successful call {_ago(now - token.last_success_at)} ago" + (f": {last_failure}" if last_failure else "")
+    )
 
 
 def _ago(delta: timedelta) -> str:
@@ -106,16 +123,27 @@ def collect_status(engine: sa.Engine) -> dict:
         customers_linked, customers_total = queries.link_coverage(session, "Customer")
         items_linked, items_total = queries.link_coverage(session, "Item")
         # customers with their own prices or a price level, each counted once
-        priced = sa.union(sa.select(CustomerItemPrice.customer_id).where(CustomerItemPrice.valid_to.is_(None)),
-                          sa.select(CustomerPriceLevel.customer_id).where(CustomerPriceLevel.valid_to.is_(None)))
+        priced = sa.union(
+            sa.select(CustomerItemPrice.customer_id).where(CustomerItemPrice.valid_to.is_(None)),
+            sa.select(CustomerPriceLevel.customer_id).where(CustomerPriceLevel.valid_to.is_(None)),
+        )
         custom = session.scalar(sa.select(sa.func.count()).select_from(priced.subquery())) or 0
-        last = {row.entity: row for row in session.scalars(
-            sa.select(SyncLog).where(SyncLog.id.in_(sa.select(sa.func.max(SyncLog.id)).group_by(SyncLog.entity))))}
-        received, waiting, last_event = session.execute(sa.select(
-            sa.func.count(), sa.func.count().filter(WebhookEvent.processed_at.is_(None)),
-            sa.func.max(WebhookEvent.received_at))).one()
-        failure = session.scalars(sa.select(SyncLog.message).where(SyncLog.outcome == "FAILED")
-                                  .order_by(SyncLog.id.desc()).limit(1)).first()
+        last = {
+            row.entity: row
+            for row in session.scalars(
+                sa.select(SyncLog).where(SyncLog.id.in_(sa.select(sa.func.max(SyncLog.id)).group_by(SyncLog.entity)))
+            )
+        }
+        received, waiting, last_event = session.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.count().filter(WebhookEvent.processed_at.is_(None)),
+                sa.func.max(WebhookEvent.received_at),
+            )
+        ).one()
+        failure = session.scalars(
+            sa.select(SyncLog.message).where(SyncLog.outcome == "FAILED").order_by(SyncLog.id.desc()).limit(1)
+        ).first()
     connected, state = connection_state(config.settings(), token, failure, now)
     return {
         "quickbooks": {
@@ -133,8 +161,10 @@ def collect_status(engine: sa.Engine) -> dict:
         "orders": {status.value: count for status, count in by_status.items()},
         "customers_with_custom_pricing": int(custom),
         "dagster_daemon": _daemon_state(now),
-        "last_sync": {entity: {"at": _iso(row.logged_at), "outcome": row.outcome, "message": row.message}
-                      for entity, row in last.items()},
+        "last_sync": {
+            entity: {"at": _iso(row.logged_at), "outcome": row.outcome, "message": row.message}
+            for entity, row in last.items()
+        },
         "next_scheduled_sync": _iso(next_run(config.sync_frequency_hours(), now)),
         "webhook_events": {"received": received, "waiting": waiting, "last_received_at": _iso(last_event)},
         "automation": _automation_states(),
@@ -150,29 +180,36 @@ def status(as_json: bool) -> None:
         click.echo(json.dumps(data, indent=2))
         return
     qb = data["quickbooks"]
-    click.echo(f"QuickBooks     {qb['environment']}: {qb['state']}"
-               + (f", refresh token valid until {qb['refresh_token_expires_at'] or 'unknown'}" if qb["connected"] else ""))
+    click.echo(
+        f"QuickBooks     {qb['environment']}: {qb['state']}"
+        + (f", refresh token valid until {qb['refresh_token_expires_at'] or 'unknown'}" if qb["connected"] else "")
+    )
     for kind in ("customers", "items"):
         click.echo(f"{kind.capitalize():<14} {data[kind]['linked']}/{data[kind]['total']} synced")
     orders = data["orders"]
     click.echo("Orders         " + (", ".join(f"{n} {s}" for s, n in sorted(orders.items())) or "none"))
-    click.echo(f"Pricing        {plural(data['customers_with_custom_pricing'], 'customer')} with their own prices "
-               "or a price level")
+    click.echo(
+        f"Pricing        {plural(data['customers_with_custom_pricing'], 'customer')} with their own prices "
+        "or a price level"
+    )
     click.echo(f"Dagster daemon {data['dagster_daemon']}")
     for entity, last in sorted(data["last_sync"].items()):
         click.echo(f"Last {entity.lower():<9} {last['at']} {last['outcome']} - {last['message']}")
     click.echo(f"Next sync      {data['next_scheduled_sync']} (every {config.sync_frequency_hours()} h)")
     events = data["webhook_events"]
-    click.echo(f"Webhooks       {plural(events['received'], 'event')} received, {events['waiting']} waiting"
-               + (f", last at {events['last_received_at']}" if events["last_received_at"] else ""))
+    click.echo(
+        f"Webhooks       {plural(events['received'], 'event')} received, {events['waiting']} waiting"
+        + (f", last at {events['last_received_at']}" if events["last_received_at"] else "")
+    )
     for name, state in data["automation"].items():
         click.echo(f"{name:<14} {state}")
 
 
 @click.command("log")
 @click.option("--since", default="7d", show_default=True, help="30m, 2h, 7d, or an ISO date-time.")
-@click.option("--entity", default=None, type=click.Choice(LOG_ENTITIES, case_sensitive=False),
-              help="Only this kind of activity.")
+@click.option(
+    "--entity", default=None, type=click.Choice(LOG_ENTITIES, case_sensitive=False), help="Only this kind of activity."
+)
 @click.option("--failed", is_flag=True, help="Only FAILED and PARTIAL entries.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 def log(since: str, entity: str | None, failed: bool, limit: int) -> None:
@@ -185,8 +222,9 @@ def log(since: str, entity: str | None, failed: bool, limit: int) -> None:
     with session_scope(database()) as session:
         rows = session.scalars(query.order_by(SyncLog.logged_at.desc(), SyncLog.id.desc()).limit(limit)).all()
     if not rows:
-        what = " ".join(part for part in ("failed or partial" if failed else "", entity.lower() if entity else "")
-                        if part)
+        what = " ".join(
+            part for part in ("failed or partial" if failed else "", entity.lower() if entity else "") if part
+        )
         click.echo(f"no {what + ' ' if what else ''}activity since {since}")
     for row in rows:
         click.echo(f"{row.logged_at:%Y-%m-%d %H:%M:%S}  {row.entity}: {row.outcome} - {row.message}")

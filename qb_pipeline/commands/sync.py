@@ -12,8 +12,13 @@ import requests
 from qb_pipeline import config
 
 # `qb-pipeline sync TYPE` → the job it launches (jobs.py defines them)
-SYNC_JOBS = {"customers": "sync_customers_job", "items": "sync_items_job", "pricing": "sync_pricing_job",
-             "orders": "push_invoices_job", "all": "hourly_sync_job"}
+SYNC_JOBS = {
+    "customers": "sync_customers_job",
+    "items": "sync_items_job",
+    "pricing": "sync_pricing_job",
+    "orders": "push_invoices_job",
+    "all": "hourly_sync_job",
+}
 FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
 
 
@@ -34,14 +39,17 @@ def sync(kind: str, wait: bool, in_process: bool, url: str | None) -> None:
     try:
         requests.get(f"{url}/server_info", timeout=10).raise_for_status()
     except requests.RequestException:
-        raise click.ClickException(f"no Dagster answers at {url}: start it with `make dev` (or add --in-process "
-                                   "to run the sync here)") from None
+        raise click.ClickException(
+            f"no Dagster answers at {url}: start it with `make dev` (or add --in-process to run the sync here)"
+        ) from None
     address = urlparse(url)
-    client = DagsterGraphQLClient(address.hostname or "127.0.0.1", port_number=address.port,
-                                  use_https=address.scheme == "https")
+    client = DagsterGraphQLClient(
+        address.hostname or "127.0.0.1", port_number=address.port, use_https=address.scheme == "https"
+    )
     try:
-        run_id = client.submit_job_execution(job_name, repository_location_name="qb_pipeline",
-                                             repository_name="__repository__")
+        run_id = client.submit_job_execution(
+            job_name, repository_location_name="qb_pipeline", repository_name="__repository__"
+        )
     except DagsterGraphQLClientError as error:
         raise click.ClickException(f"Dagster refused the run: {str(error).splitlines()[0]}") from None
     click.echo(f"{job_name} launched: run {run_id}\n{url}/runs/{run_id}")

@@ -24,12 +24,15 @@ def receiver_identity() -> tuple[str, str]:
         try:
             connection = json.loads(config.sandbox_connection_file().read_text())
         except (OSError, ValueError):
-            raise click.ClickException(f"{config.sandbox_connection_file()} cannot be read: start the sandbox "
-                                       "first (make dev does)") from None
+            raise click.ClickException(
+                f"{config.sandbox_connection_file()} cannot be read: start the sandbox first (make dev does)"
+            ) from None
         token, realm = token or connection.get("webhook_verifier_token", ""), realm or connection["realm_id"]
     if not token:
-        raise click.ClickException("QB_WEBHOOK_VERIFIER_TOKEN is not set: copy your app's verifier token from "
-                                   "Intuit's developer portal (Webhooks)")
+        raise click.ClickException(
+            "QB_WEBHOOK_VERIFIER_TOKEN is not set: copy your app's verifier token from "
+            "Intuit's developer portal (Webhooks)"
+        )
     if not realm:
         raise click.ClickException("QB_REALM_ID is not set: the receiver keeps only your company's events")
     return token, realm
@@ -48,6 +51,7 @@ def serve(host: str, port: int | None) -> None:
     token, realm = receiver_identity()
     port = port or config.settings().webhook_port
     logging.basicConfig(level=logging.INFO, format="[webhooks] %(message)s")
-    click.echo(f"[webhooks] receiving QuickBooks notifications for company {realm} on http://{host}:{port}{PATH}",
-               err=True)
+    click.echo(
+        f"[webhooks] receiving QuickBooks notifications for company {realm} on http://{host}:{port}{PATH}", err=True
+    )
     uvicorn.run(receiver_app(engine, token, realm), host=host, port=port, log_level="warning", access_log=False)

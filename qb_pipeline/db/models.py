@@ -220,9 +220,7 @@ class PriceLevelItem(ValidityMixin, Base):
 
     __tablename__ = "price_level_items"
     __table_args__ = (
-        sa.CheckConstraint(
-            "(custom_price IS NULL) <> (custom_percent IS NULL)", name="price_or_percent"
-        ),
+        sa.CheckConstraint("(custom_price IS NULL) <> (custom_percent IS NULL)", name="price_or_percent"),
         sa.CheckConstraint(INTERVAL_CHECK, name="interval"),
         sa.Index("ix_price_level_items_level_item", "price_level_id", "item_id"),
     )
@@ -249,8 +247,10 @@ class CustomerItemPrice(ValidityMixin, Base):
     """A customer's own price for one item, over time. `source` says who set it (import, learned…)."""
 
     __tablename__ = "customer_item_prices"
-    __table_args__ = (sa.Index("ix_customer_item_prices_customer_item", "customer_id", "item_id"),
-                      sa.CheckConstraint(INTERVAL_CHECK, name="interval"))
+    __table_args__ = (
+        sa.Index("ix_customer_item_prices_customer_item", "customer_id", "item_id"),
+        sa.CheckConstraint(INTERVAL_CHECK, name="interval"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"))

@@ -201,8 +201,9 @@ def release_claims(session: Session, run_id: str, order_ids: Iterable[int] | Non
     if order_ids is not None:
         statement = statement.where(Order.id.in_(list(order_ids)))
     result = session.execute(
-        statement.values(status=OrderStatus.PENDING, claimed_by=None, claimed_at=None, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
+        statement.values(
+            status=OrderStatus.PENDING, claimed_by=None, claimed_at=None, updated_at=utcnow()
+        ).execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
 

@@ -52,8 +52,10 @@ def new_key() -> str:
 
 def require_token_key(explicit_key: str | None, environment: str) -> None:
     if not explicit_key and environment != "sandbox-local":
-        raise TokenKeyError(f"QB_TOKEN_KEY is not set: with QB_ENVIRONMENT={environment} every machine must use "
-                            "the same key from your secret store (create one with `qb-pipeline auth new-key`)")
+        raise TokenKeyError(
+            f"QB_TOKEN_KEY is not set: with QB_ENVIRONMENT={environment} every machine must use "
+            "the same key from your secret store (create one with `qb-pipeline auth new-key`)"
+        )
 
 
 def load_or_create_key(explicit_key: str | None, data_dir: Path, environment: str = "sandbox-local") -> str:

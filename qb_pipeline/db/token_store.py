@@ -91,19 +91,27 @@ class DatabaseTokenStore:
         with session_scope(self.engine) as session:
             taken = session.execute(
                 sa.update(QBToken)
-                .where(QBToken.realm_id == realm_id,
-                       sa.or_(QBToken.refresh_lease_until.is_(None), QBToken.refresh_lease_until < now,
-                              QBToken.refresh_lease_owner == owner))
+                .where(
+                    QBToken.realm_id == realm_id,
+                    sa.or_(
+                        QBToken.refresh_lease_until.is_(None),
+                        QBToken.refresh_lease_until < now,
+                        QBToken.refresh_lease_owner == owner,
+                    ),
+                )
                 .values(refresh_lease_owner=owner, refresh_lease_until=now + timedelta(seconds=seconds))
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)
+            )
             return taken.rowcount == 1
 
     def release_refresh_lease(self, realm_id: str, owner: str) -> None:
         with session_scope(self.engine) as session:
             session.execute(
-                sa.update(QBToken).where(QBToken.realm_id == realm_id, QBToken.refresh_lease_owner == owner)
+                sa.update(QBToken)
+                .where(QBToken.realm_id == realm_id, QBToken.refresh_lease_owner == owner)
                 .values(refresh_lease_owner=None, refresh_lease_until=None)
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)
+            )
 
     def save_refreshed(self, tokens: StoredTokens) -> None:
         """Store what a refresh returned (stamps the refresh time)."""
@@ -113,9 +121,7 @@ class DatabaseTokenStore:
     def record_success(self, realm_id: str) -> None:
         """When the last API call succeeded (shown by `qb-pipeline auth status`)."""
         with session_scope(self.engine) as session:
-            session.execute(
-                sa.update(QBToken).where(QBToken.realm_id == realm_id).values(last_success_at=utcnow())
-            )
+            session.execute(sa.update(QBToken).where(QBToken.realm_id == realm_id).values(last_success_at=utcnow()))
 
 
 def _lock_key(realm_id: str) -> int:

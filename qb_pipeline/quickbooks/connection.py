@@ -41,7 +41,10 @@ MINOR_VERSION = 75
 SAVE_ATTEMPTS = 4
 REFRESH_MARGIN = timedelta(minutes=5)
 SUCCESS_STAMP_EVERY = 60.0  # seconds between writes of "last successful call" (shown by auth status)
-INTUIT_API = {"sandbox": "https://sandbox-quickbooks.api.intuit.com/v3", "production": "https://quickbooks.api.intuit.com/v3"}
+INTUIT_API = {
+    "sandbox": "https://sandbox-quickbooks.api.intuit.com/v3",
+    "production": "https://quickbooks.api.intuit.com/v3",
+}
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -82,8 +85,9 @@ class TimedAuthClient(AuthClient):
 
 
 def _timed_auth_client(s: ConnectionSettings) -> TimedAuthClient:
-    return TimedAuthClient(s.client_id, s.client_secret, s.redirect_uri, environment=s.environment,
-                           timeout_seconds=s.timeout_seconds)
+    return TimedAuthClient(
+        s.client_id, s.client_secret, s.redirect_uri, environment=s.environment, timeout_seconds=s.timeout_seconds
+    )
 
 
 class TimedQuickBooks(QuickBooks):
@@ -95,8 +99,9 @@ class TimedQuickBooks(QuickBooks):
         if self.session is None:
             raise QuickBooksUnavailable("no QuickBooks session")
         headers.update({"Authorization": "Bearer " + self.session.access_token})
-        response = self.session.request(request_type, url, headers=headers, params=params, data=data,
-                                        timeout=self.timeout_seconds)
+        response = self.session.request(
+            request_type, url, headers=headers, params=params, data=data, timeout=self.timeout_seconds
+        )
         if response.status_code == 429:
             raise QuickBooksThrottled(_retry_after(response.headers.get("Retry-After")))
         if response.status_code >= 500:
@@ -112,7 +117,9 @@ def _retry_after(value: str | None) -> float | None:
 
 
 class Connection:
-    def __init__(self, settings: ConnectionSettings, tokens: DatabaseTokenStore, stats: CallStats | None = None) -> None:
+    def __init__(
+        self, settings: ConnectionSettings, tokens: DatabaseTokenStore, stats: CallStats | None = None
+    ) -> None:
         self.settings, self.tokens = settings, tokens
         self.stats = stats or CallStats()
         self._auth_client = None
@@ -138,11 +145,13 @@ class Connection:
             try:
                 self._auth_client = _timed_auth_client(s)
             except requests.Timeout:
-                raise QuickBooksUnavailable(f"the QuickBooks OAuth discovery document did not come within "
-                                            f"{s.timeout_seconds:g} s") from None
+                raise QuickBooksUnavailable(
+                    f"the QuickBooks OAuth discovery document did not come within {s.timeout_seconds:g} s"
+                ) from None
             except (requests.RequestException, ValueError) as error:
-                raise QuickBooksUnavailable(f"cannot reach the QuickBooks OAuth discovery document: "
-                                            f"{type(error).__name__}") from None
+                raise QuickBooksUnavailable(
+                    f"cannot reach the QuickBooks OAuth discovery document: {type(error).__name__}"
+                ) from None
         return self._auth_client
 
     def client(self) -> TimedQuickBooks:
@@ -151,8 +160,9 @@ class Connection:
             self._save_unsaved()  # a save that failed after a refresh is tried again before each call
             stored = self._tokens if self._tokens and _fresh(self._tokens) else self.tokens.load(self.realm_id)
             if stored is None:
-                raise QuickBooksAuthError(f"no QuickBooks connection for company {self.realm_id}: "
-                                          "run `qb-pipeline auth connect`")
+                raise QuickBooksAuthError(
+                    f"no QuickBooks connection for company {self.realm_id}: run `qb-pipeline auth connect`"
+                )
             if not _fresh(stored):
                 stored = self._refresh(failed_access_token=None)
             if self._client is None or self._access_token != stored.access_token:
@@ -187,8 +197,9 @@ class Connection:
             if self.tokens.take_refresh_lease(self.realm_id, owner, lease):
                 break
             if time.monotonic() > deadline:
-                raise QuickBooksUnavailable("another process has been refreshing the QuickBooks connection for too "
-                                            "long; try again")
+                raise QuickBooksUnavailable(
+                    "another process has been refreshing the QuickBooks connection for too long; try again"
+                )
             time.sleep(0.2)
         try:
             current = self.tokens.load(self.realm_id)
@@ -225,16 +236,19 @@ class Connection:
         try:
             auth.refresh(refresh_token=refresh_token)
         except requests.Timeout:
-            raise QuickBooksUnavailable(f"the QuickBooks token endpoint did not answer within "
-                                        f"{self.settings.timeout_seconds:g} s") from None
+            raise QuickBooksUnavailable(
+                f"the QuickBooks token endpoint did not answer within {self.settings.timeout_seconds:g} s"
+            ) from None
         except Exception as error:  # AuthClientError carries the response: never echo it
             status = getattr(error, "status_code", None)
             if status in (400, 401):
                 raise QuickBooksAuthError(
                     "QuickBooks refused to refresh the connection (the refresh token was revoked, expired, "
-                    "or used elsewhere): run `qb-pipeline auth connect`") from None
-            raise QuickBooksUnavailable(f"QuickBooks token refresh failed ({type(error).__name__}"
-                                        f"{f', HTTP {status}' if status else ''})") from None
+                    "or used elsewhere): run `qb-pipeline auth connect`"
+                ) from None
+            raise QuickBooksUnavailable(
+                f"QuickBooks token refresh failed ({type(error).__name__}{f', HTTP {status}' if status else ''})"
+            ) from None
         now = utcnow()
         return StoredTokens(
             realm_id=self.realm_id,
@@ -242,7 +256,8 @@ class Connection:
             access_token=auth.access_token,
             access_expires_at=now + timedelta(seconds=int(auth.expires_in or 3600)),
             refresh_expires_at=now + timedelta(seconds=int(auth.x_refresh_token_expires_in or 0))
-            if auth.x_refresh_token_expires_in else current.refresh_expires_at,
+            if auth.x_refresh_token_expires_in
+            else current.refresh_expires_at,
         )
 
     def _save_refreshed(self, fresh: StoredTokens) -> None:
@@ -269,8 +284,13 @@ class Connection:
     def _build(self, stored: StoredTokens) -> TimedQuickBooks:
         auth = self.auth_client()
         auth.access_token, auth.refresh_token = stored.access_token, stored.refresh_token
-        client = TimedQuickBooks(auth_client=auth, refresh_token=stored.refresh_token, company_id=self.realm_id,
-                                 minorversion=MINOR_VERSION, use_decimal=True)
+        client = TimedQuickBooks(
+            auth_client=auth,
+            refresh_token=stored.refresh_token,
+            company_id=self.realm_id,
+            minorversion=MINOR_VERSION,
+            use_decimal=True,
+        )
         client.timeout_seconds = self.settings.timeout_seconds
         client.api_url_v3 = client.sandbox_api_url_v3 = self.settings.api_base_url
         self._access_token = stored.access_token
@@ -278,5 +298,8 @@ class Connection:
 
 
 def _fresh(tokens: StoredTokens, now: datetime | None = None) -> bool:
-    return bool(tokens.access_token and tokens.access_expires_at
-                and tokens.access_expires_at - REFRESH_MARGIN > (now or utcnow()))
+    return bool(
+        tokens.access_token
+        and tokens.access_expires_at
+        and tokens.access_expires_at - REFRESH_MARGIN > (now or utcnow())
+    )

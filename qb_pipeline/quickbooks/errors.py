@@ -21,8 +21,10 @@ class QuickBooksThrottled(QuickBooksError):
     transient = True
 
     def __init__(self, retry_after: float | None) -> None:
-        super().__init__("QuickBooks throttled the request (HTTP 429)"
-                         + (f"; retry after {retry_after:.0f} s" if retry_after else ""))
+        super().__init__(
+            "QuickBooks throttled the request (HTTP 429)"
+            + (f"; retry after {retry_after:.0f} s" if retry_after else "")
+        )
         self.retry_after = retry_after
 
 

@@ -20,27 +20,46 @@ def sandbox_settings(connection_file: Path, timeout_seconds: float = 30.0) -> tu
     try:
         data = json.loads(Path(connection_file).read_text())
     except FileNotFoundError:
-        raise SandboxNotRunning(f"{connection_file} does not exist: start the sandbox (`make dev` or "
-                                "`qb-pipeline sandbox serve`)") from None
+        raise SandboxNotRunning(
+            f"{connection_file} does not exist: start the sandbox (`make dev` or `qb-pipeline sandbox serve`)"
+        ) from None
     settings = ConnectionSettings(
-        client_id=data["client_id"], client_secret=data["client_secret"], realm_id=data["realm_id"],
-        redirect_uri=data["redirect_uri"], environment=data["discovery_url"], api_base_url=data["api_base_url"],
+        client_id=data["client_id"],
+        client_secret=data["client_secret"],
+        realm_id=data["realm_id"],
+        redirect_uri=data["redirect_uri"],
+        environment=data["discovery_url"],
+        api_base_url=data["api_base_url"],
         timeout_seconds=timeout_seconds,
     )
     return settings, data["refresh_token"]
 
 
-def intuit_settings(*, client_id: str, client_secret: str, realm_id: str, redirect_uri: str, environment: str,
-                    timeout_seconds: float = 30.0) -> ConnectionSettings:
+def intuit_settings(
+    *,
+    client_id: str,
+    client_secret: str,
+    realm_id: str,
+    redirect_uri: str,
+    environment: str,
+    timeout_seconds: float = 30.0,
+) -> ConnectionSettings:
     if environment not in INTUIT_API:
         raise ValueError(f"QB_ENVIRONMENT must be sandbox-local, sandbox or production (got {environment!r})")
-    return ConnectionSettings(client_id=client_id, client_secret=client_secret, realm_id=realm_id,
-                              redirect_uri=redirect_uri, environment=environment,
-                              api_base_url=INTUIT_API[environment], timeout_seconds=timeout_seconds)
+    return ConnectionSettings(
+        client_id=client_id,
+        client_secret=client_secret,
+        realm_id=realm_id,
+        redirect_uri=redirect_uri,
+        environment=environment,
+        api_base_url=INTUIT_API[environment],
+        timeout_seconds=timeout_seconds,
+    )
 
 
-def connect(settings: ConnectionSettings, engine: sa.Engine, cipher: TokenCipher, *,
-            bootstrap_refresh_token: str | None = None) -> Connection:
+def connect(
+    settings: ConnectionSettings, engine: sa.Engine, cipher: TokenCipher, *, bootstrap_refresh_token: str | None = None
+) -> Connection:
     """A connection whose tokens live in the project database.
 
     `bootstrap_refresh_token` (the local sandbox's) is stored only when the realm has no tokens yet:
@@ -54,11 +73,20 @@ def connect(settings: ConnectionSettings, engine: sa.Engine, cipher: TokenCipher
     return Connection(settings, tokens, CallStats())
 
 
-def build_gateway(settings: ConnectionSettings, engine: sa.Engine, cipher: TokenCipher, *,
-                  bootstrap_refresh_token: str | None = None, retries: int = 3, batch_size: int = 30,
-                  throttle_wait: float = 60.0, progress=lambda _m: None) -> QuickBooksGateway:
+def build_gateway(
+    settings: ConnectionSettings,
+    engine: sa.Engine,
+    cipher: TokenCipher,
+    *,
+    bootstrap_refresh_token: str | None = None,
+    retries: int = 3,
+    batch_size: int = 30,
+    throttle_wait: float = 60.0,
+    progress=lambda _m: None,
+) -> QuickBooksGateway:
     """A gateway on a new connection (see `connect`), for scripts and tests; Dagster runs share one
     connection per run through QuickBooksResource."""
     connection = connect(settings, engine, cipher, bootstrap_refresh_token=bootstrap_refresh_token)
-    return QuickBooksGateway(connection, retries=retries, batch_size=batch_size, throttle_wait=throttle_wait,
-                             progress=progress)
+    return QuickBooksGateway(
+        connection, retries=retries, batch_size=batch_size, throttle_wait=throttle_wait, progress=progress
+    )

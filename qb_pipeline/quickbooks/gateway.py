@@ -52,10 +52,20 @@ def format_instant(value: datetime) -> str:
 
 
 class QuickBooksGateway:
-    def __init__(self, connection: Connection, *, retries: int = 3, batch_size: int = BATCH_SIZE,
-                 backoff_base: float = 1.0, backoff_max: float = 30.0, throttle_wait: float = 60.0,
-                 throttle: Throttle | None = None, stats: CallStats | None = None,
-                 sleep: Callable[[float], None] = time.sleep, progress: Callable[[str], None] = lambda _m: None) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        retries: int = 3,
+        batch_size: int = BATCH_SIZE,
+        backoff_base: float = 1.0,
+        backoff_max: float = 30.0,
+        throttle_wait: float = 60.0,
+        throttle: Throttle | None = None,
+        stats: CallStats | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        progress: Callable[[str], None] = lambda _m: None,
+    ) -> None:
         self.connection, self.retries, self.batch_size = connection, retries, min(batch_size, BATCH_SIZE)
         self.backoff_base, self.backoff_max, self.throttle_wait = backoff_base, backoff_max, throttle_wait
         self.throttle, self.sleep, self.progress = throttle or Throttle(), sleep, progress
@@ -64,8 +74,15 @@ class QuickBooksGateway:
         self._preferences: tuple[bool, tzinfo] | None = None  # read once per gateway (one run)
 
     # -- the retry loop ----------------------------------------------------------------------------
-    def _call(self, kind: str, what: str, operation: Callable[[object], T], expect: str | None = None, *,
-              resend_unknown: bool = True) -> T:
+    def _call(
+        self,
+        kind: str,
+        what: str,
+        operation: Callable[[object], T],
+        expect: str | None = None,
+        *,
+        resend_unknown: bool = True,
+    ) -> T:
         """`expect`: the key a well-formed answer holds; an answer without it is retried like a 5xx.
 
         `resend_unknown=False` (writes that must not happen twice): a 429 or 401 is retried, since
@@ -86,8 +103,9 @@ class QuickBooksGateway:
                 return result
             except AuthorizationException:
                 if refreshed:
-                    raise QuickBooksAuthError("QuickBooks rejected fresh credentials: run `qb-pipeline auth connect`"
-                                              ) from None
+                    raise QuickBooksAuthError(
+                        "QuickBooks rejected fresh credentials: run `qb-pipeline auth connect`"
+                    ) from None
                 refreshed = True
                 self.connection.after_unauthorized()
                 continue
@@ -100,11 +118,14 @@ class QuickBooksGateway:
                 delay = self._backoff(attempt)
             except QuickbooksException as error:
                 if error.error_code == 10000 and "Error reading json" in str(error.message):
-                    failure, delay = QuickBooksUnavailable(f"{what}: QuickBooks answered with a non-JSON page"), \
-                        self._backoff(attempt)
+                    failure, delay = (
+                        QuickBooksUnavailable(f"{what}: QuickBooks answered with a non-JSON page"),
+                        self._backoff(attempt),
+                    )
                 else:
-                    raise QuickBooksValidationError(what, str(error.error_code),
-                                                    _fault_text(error.message, error.detail)) from None
+                    raise QuickBooksValidationError(
+                        what, str(error.error_code), _fault_text(error.message, error.detail)
+                    ) from None
             if not resend_unknown and not isinstance(failure, QuickBooksThrottled):
                 raise QuickBooksOutcomeUnknown(f"{failure}; QuickBooks may or may not have applied it") from None
             if attempt >= self.retries:
@@ -118,7 +139,7 @@ class QuickBooksGateway:
             self.sleep(delay)
 
     def _backoff(self, attempt: int) -> float:
-        return random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** attempt))  # full jitter
+        return random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))  # full jitter
 
     # -- reads -------------------------------------------------------------------------------------
     def query(self, text: str, what: str = "query") -> dict:
@@ -131,8 +152,10 @@ class QuickBooksGateway:
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         position = 1
         while True:
-            page = self.query(f"SELECT * FROM {entity}{where} ORDERBY Id STARTPOSITION {position} "
-                              f"MAXRESULTS {PAGE_SIZE}", f"reading {entity} records").get(entity, [])
+            page = self.query(
+                f"SELECT * FROM {entity}{where} ORDERBY Id STARTPOSITION {position} MAXRESULTS {PAGE_SIZE}",
+                f"reading {entity} records",
+            ).get(entity, [])
             if page:
                 yield page
             if len(page) < PAGE_SIZE:
@@ -144,8 +167,12 @@ class QuickBooksGateway:
         return int(self.query(f"SELECT COUNT(*) FROM {entity}{where}", f"counting {entity}").get("totalCount", 0))
 
     def changes_since(self, entity: str, since: datetime) -> ChangeSet:
-        answer = self._call("cdc", f"changes to {entity}",
-                            lambda qb: qb.change_data_capture(entity, format_instant(since)), expect="CDCResponse")
+        answer = self._call(
+            "cdc",
+            f"changes to {entity}",
+            lambda qb: qb.change_data_capture(entity, format_instant(since)),
+            expect="CDCResponse",
+        )
         changed, deleted, total = [], [], 0
         for group in answer.get("CDCResponse", [{}])[0].get("QueryResponse", []):
             for record in group.get(entity, []):
@@ -154,23 +181,29 @@ class QuickBooksGateway:
         return ChangeSet(changed=changed, deleted_ids=[str(r["Id"]) for r in deleted], truncated=total >= CDC_CAP)
 
     def find_by_name(self, entity: str, name: str) -> dict | None:
-        rows = self.query(f"SELECT * FROM {entity} WHERE {NAME_FIELD[entity]} = {quote(name)} "
-                          "AND Active IN (true, false)", f"looking up {entity} {name!r}").get(entity, [])
+        rows = self.query(
+            f"SELECT * FROM {entity} WHERE {NAME_FIELD[entity]} = {quote(name)} AND Active IN (true, false)",
+            f"looking up {entity} {name!r}",
+        ).get(entity, [])
         return rows[0] if rows else None
 
     def default_income_account_id(self) -> str | None:
         """The first active Income account: where a new Service item's sales are booked by default."""
-        rows = self.query("SELECT * FROM Account WHERE AccountType = 'Income' ORDERBY Id MAXRESULTS 1",
-                          "looking up an income account").get("Account", [])
+        rows = self.query(
+            "SELECT * FROM Account WHERE AccountType = 'Income' ORDERBY Id MAXRESULTS 1", "looking up an income account"
+        ).get("Account", [])
         return rows[0]["Id"] if rows else None
 
     def find_invoices(self, doc_numbers: Sequence[str]) -> dict[str, list[dict]]:
         found: dict[str, list[dict]] = {}
         numbers = list(dict.fromkeys(doc_numbers))
         for start in range(0, len(numbers), 100):  # keeps each query short
-            chunk = numbers[start:start + 100]
-            rows = self.query(f"SELECT * FROM Invoice WHERE DocNumber IN ({', '.join(quote(n) for n in chunk)}) "
-                              f"MAXRESULTS {PAGE_SIZE}", "looking up invoices by number").get("Invoice", [])
+            chunk = numbers[start : start + 100]
+            rows = self.query(
+                f"SELECT * FROM Invoice WHERE DocNumber IN ({', '.join(quote(n) for n in chunk)}) "
+                f"MAXRESULTS {PAGE_SIZE}",
+                "looking up invoices by number",
+            ).get("Invoice", [])
             for row in rows:
                 if row.get("DocNumber") in chunk:
                     found.setdefault(row["DocNumber"], []).append(row)
@@ -179,9 +212,11 @@ class QuickBooksGateway:
     def existing_ids(self, entity: str, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(ids), 100):
-            chunk = list(ids[start:start + 100])
-            rows = self.query(f"SELECT * FROM {entity} WHERE Id IN ({', '.join(quote(i) for i in chunk)}) "
-                              f"MAXRESULTS {PAGE_SIZE}", f"checking which {entity} records still exist").get(entity, [])
+            chunk = list(ids[start : start + 100])
+            rows = self.query(
+                f"SELECT * FROM {entity} WHERE Id IN ({', '.join(quote(i) for i in chunk)}) MAXRESULTS {PAGE_SIZE}",
+                f"checking which {entity} records still exist",
+            ).get(entity, [])
             found.update(str(row["Id"]) for row in rows)
         return found
 
@@ -196,9 +231,12 @@ class QuickBooksGateway:
 
     def _company_preferences(self) -> tuple[bool, tzinfo]:
         if self._preferences is None:
-            answer = self._call("read", "reading the company's preferences",
-                                lambda qb: qb.get(f"{qb.api_url}/company/{qb.company_id}/preferences", {}),
-                                expect="Preferences")
+            answer = self._call(
+                "read",
+                "reading the company's preferences",
+                lambda qb: qb.get(f"{qb.api_url}/company/{qb.company_id}/preferences", {}),
+                expect="Preferences",
+            )
             sales = answer["Preferences"].get("SalesFormsPrefs") or {}
             try:
                 zone = datetime.fromisoformat(str(answer.get("time"))).tzinfo or timezone.utc
@@ -211,8 +249,12 @@ class QuickBooksGateway:
     def create(self, entity: str, body: dict, request_id: str) -> dict:
         """One record, with a stable requestid so a retry after a lost answer replays, not repeats."""
         payload = json.dumps(body, cls=DecimalEncoder)
-        answer = self._call("create", f"creating {entity}",
-                            lambda qb: qb.create_object(entity, payload, request_id=request_id), expect=entity)
+        answer = self._call(
+            "create",
+            f"creating {entity}",
+            lambda qb: qb.create_object(entity, payload, request_id=request_id),
+            expect=entity,
+        )
         return answer[entity]
 
     def create_many(self, entity: str, records: Sequence[tuple[str, dict]]) -> list[WriteOutcome]:
@@ -226,10 +268,15 @@ class QuickBooksGateway:
             if outcome.error_code == "5010":
                 body = bodies[outcome.key]
                 try:
-                    current = self._call("read", f"re-reading {entity} {body['Id']}",
-                                         lambda qb, i=body["Id"]: qb.get_single_object(entity, i),
-                                         expect=entity)[entity]
-                    retried = self._batch(entity, "update", [(outcome.key, {**body, "SyncToken": current["SyncToken"]})])
+                    current = self._call(
+                        "read",
+                        f"re-reading {entity} {body['Id']}",
+                        lambda qb, i=body["Id"]: qb.get_single_object(entity, i),
+                        expect=entity,
+                    )[entity]
+                    retried = self._batch(
+                        entity, "update", [(outcome.key, {**body, "SyncToken": current["SyncToken"]})]
+                    )
                     outcomes[index] = retried[0]
                 except QuickBooksError as error:
                     outcomes[index] = WriteOutcome(outcome.key, error_message=str(error), transient=error.transient)
@@ -242,23 +289,33 @@ class QuickBooksGateway:
         """
         request = {"BatchItemRequest": [{"bId": bid, "operation": "create", entity: body} for _key, bid, body in items]}
         payload = json.dumps(request, cls=DecimalEncoder)
-        answer = self._call("batch", f"create {len(items)} {entity} records",
-                            lambda qb: qb.post(f"{qb.api_url}/company/{qb.company_id}/batch", payload,
-                                               request_id=request_id),
-                            expect="BatchItemResponse", resend_unknown=False)
+        answer = self._call(
+            "batch",
+            f"create {len(items)} {entity} records",
+            lambda qb: qb.post(f"{qb.api_url}/company/{qb.company_id}/batch", payload, request_id=request_id),
+            expect="BatchItemResponse",
+            resend_unknown=False,
+        )
         return _batch_outcomes(entity, answer, {bid: key for key, bid, _body in items})
 
     def _batch(self, entity: str, operation: str, records: Sequence[tuple[str, dict]]) -> list[WriteOutcome]:
         outcomes: list[WriteOutcome] = []
         for start in range(0, len(records), self.batch_size):
-            chunk = records[start:start + self.batch_size]
+            chunk = records[start : start + self.batch_size]
             by_bid = {str(n): key for n, (key, _body) in enumerate(chunk)}  # bId ≤ 10 characters
-            request = {"BatchItemRequest": [{"bId": str(n), "operation": operation, entity: body}
-                                            for n, (_key, body) in enumerate(chunk)]}
+            request = {
+                "BatchItemRequest": [
+                    {"bId": str(n), "operation": operation, entity: body} for n, (_key, body) in enumerate(chunk)
+                ]
+            }
             payload = json.dumps(request, cls=DecimalEncoder)
             try:
-                answer = self._call("batch", f"{operation} {len(chunk)} {entity} records",
-                                    lambda qb: qb.batch_operation(payload), expect="BatchItemResponse")
+                answer = self._call(
+                    "batch",
+                    f"{operation} {len(chunk)} {entity} records",
+                    lambda qb: qb.batch_operation(payload),
+                    expect="BatchItemResponse",
+                )
             except QuickBooksAuthError:
                 raise  # every later call would fail too: stop, and the caller's records stay unclaimed
             except QuickBooksError as error:
@@ -278,8 +335,13 @@ def _batch_outcomes(entity: str, answer: dict, key_by_bid: dict[str, str]) -> li
             outcomes.append(WriteOutcome(key, error_message="no answer for this record in the batch", transient=True))
         elif "Fault" in item:
             error = (item["Fault"].get("Error") or [{}])[0]
-            outcomes.append(WriteOutcome(key, error_code=str(error.get("code", "")),
-                                         error_message=_fault_text(error.get("Message"), error.get("Detail"))))
+            outcomes.append(
+                WriteOutcome(
+                    key,
+                    error_code=str(error.get("code", "")),
+                    error_message=_fault_text(error.get("Message"), error.get("Detail")),
+                )
+            )
         else:
             outcomes.append(WriteOutcome(key, record=item[entity]))
     return outcomes

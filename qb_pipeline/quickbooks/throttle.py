@@ -18,8 +18,13 @@ DEFAULT_LIMITS = {"second": 8, "minute": 480, "batch_minute": 38}
 
 
 class Throttle:
-    def __init__(self, limits: dict[str, int] | None = None, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        limits: dict[str, int] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.limits = limits or dict(DEFAULT_LIMITS)
         self.clock, self.sleep = clock, sleep
         self._lock = threading.Lock()

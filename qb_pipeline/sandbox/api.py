@@ -59,8 +59,13 @@ class DataApi:
         fault = self.faults.next_fault(scope["path"])
         if fault and fault.kind == "drop":
             self.counters[f"{kind} dropped"] += 1
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+                }
+            )
             await send({"type": "http.response.body", "body": b'{"QueryResponse": {', "more_body": True})
             raise ConnectionAbortedError("sandbox fault: connection dropped mid-response")
         if fault and fault.kind == "revoke":
@@ -78,9 +83,17 @@ class DataApi:
         self.counters[f"{kind} {status}"] += 1
         raw = payload if isinstance(payload, bytes) else dumps(payload).encode()
         content_type = extra.pop("content-type", "application/json")
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(raw)).encode()),
-                                *[(k.encode(), v.encode()) for k, v in extra.items()]]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", content_type.encode()),
+                    (b"content-length", str(len(raw)).encode()),
+                    *[(k.encode(), v.encode()) for k, v in extra.items()],
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": raw})
 
     # -- dispatch --------------------------------------------------------------------------------
@@ -125,8 +138,9 @@ class DataApi:
             return {"Preferences": self._preferences(realm, method, body), "time": qbo_time()}
         entity = ENTITY_BY_PATH.get(resource)
         if entity is None:
-            raise Fault("500", "Unsupported Operation", f"Operation on {resource} is not supported",
-                        fault_type="SystemFault")
+            raise Fault(
+                "500", "Unsupported Operation", f"Operation on {resource} is not supported", fault_type="SystemFault"
+            )
         if method == "GET" and len(rest) == 1:
             record = self.store.get(realm, entity, int(rest[0])) if rest[0].isdigit() else None
             if record is None:
@@ -142,11 +156,16 @@ class DataApi:
             operation = "void"
         if operation in ("delete", "void"):
             if entity not in DELETABLE:
-                raise Fault("6000", "A business validation error has occurred",
-                            f"{entity} cannot be deleted; make it inactive (Active=false)")
+                raise Fault(
+                    "6000",
+                    "A business validation error has occurred",
+                    f"{entity} cannot be deleted; make it inactive (Active=false)",
+                )
             action = self.rules.delete if operation == "delete" else self.rules.void
             return {entity: action(realm, entity, record)}
-        return {entity: self.rules.save(realm, entity, record, allow_duplicate_docnum="allowduplicatedocnum" in include)}
+        return {
+            entity: self.rules.save(realm, entity, record, allow_duplicate_docnum="allowduplicatedocnum" in include)
+        }
 
     def _preferences(self, realm: str, method: str, body: bytes) -> dict:
         """One object per company, no id in the URL; POST is a sparse update of its writable blocks."""
@@ -155,11 +174,16 @@ class DataApi:
             return current
         update = _json(body)
         if update.get("SyncToken") not in (None, "") and str(update["SyncToken"]) != current["SyncToken"]:
-            raise Fault("5010", "Stale Object Error",
-                        f"Stale Object Error : SyncToken {update['SyncToken']} is not {current['SyncToken']}")
+            raise Fault(
+                "5010",
+                "Stale Object Error",
+                f"Stale Object Error : SyncToken {update['SyncToken']} is not {current['SyncToken']}",
+            )
         record = merge_preferences(current, update)
-        record.update(SyncToken=str(int(current["SyncToken"]) + 1),
-                      MetaData={**current["MetaData"], "LastUpdatedTime": qbo_time()})
+        record.update(
+            SyncToken=str(int(current["SyncToken"]) + 1),
+            MetaData={**current["MetaData"], "LastUpdatedTime": qbo_time()},
+        )
         self.store.put(realm, "Preferences", record)
         return record
 
@@ -175,8 +199,11 @@ class DataApi:
     def _batch(self, realm: str, request: dict) -> dict:
         items = request.get("BatchItemRequest") or []
         if len(items) > MAX_BATCH_ITEMS:
-            raise Fault("2050", "Batch request too large",
-                        f"A batch may hold at most {MAX_BATCH_ITEMS} items; this one has {len(items)}")
+            raise Fault(
+                "2050",
+                "Batch request too large",
+                f"A batch may hold at most {MAX_BATCH_ITEMS} items; this one has {len(items)}",
+            )
         answers = []
         for item in items:
             answer = {"bId": item.get("bId")}
@@ -215,8 +242,9 @@ class DataApi:
             objects = (changed + deleted)[:budget]
             budget -= len(objects)
             if objects:
-                responses.append({entity: objects, "startPosition": 1, "maxResults": len(objects),
-                                  "totalCount": len(objects)})
+                responses.append(
+                    {entity: objects, "startPosition": 1, "maxResults": len(objects), "totalCount": len(objects)}
+                )
         return {"CDCResponse": [{"QueryResponse": responses or [{}]}], "time": qbo_time()}
 
 
@@ -227,8 +255,11 @@ def _rows_in(payload) -> int:
     if "QueryResponse" in payload:
         return sum(len(v) for v in payload["QueryResponse"].values() if isinstance(v, list))
     if "CDCResponse" in payload:
-        return sum(_rows_in({"QueryResponse": group}) for answer in payload["CDCResponse"]
-                   for group in answer.get("QueryResponse", []))
+        return sum(
+            _rows_in({"QueryResponse": group})
+            for answer in payload["CDCResponse"]
+            for group in answer.get("QueryResponse", [])
+        )
     if "BatchItemResponse" in payload:
         return sum(max(1, _rows_in(item)) for item in payload["BatchItemResponse"])
     return 1 if len(payload) > 1 and "Fault" not in payload else 0
@@ -243,8 +274,12 @@ def _parse_since(text: str) -> datetime:
         # A "+" left unencoded in a query string decodes to a space, so the date no longer parses (QBO
         # was reported to answer "Unparseable date" to an unencoded "+" in a date filter). node-quickbooks
         # sends changedSince so east of UTC; repairing it here would hide that from a client's tests.
-        raise Fault("2050", "Invalid changedSince", f"changedSince {text!r} is not a date-time: a '+' in a "
-                    "query string means a space, so the offset's plus sign must be sent as %2B")
+        raise Fault(
+            "2050",
+            "Invalid changedSince",
+            f"changedSince {text!r} is not a date-time: a '+' in a "
+            "query string means a space, so the offset's plus sign must be sent as %2B",
+        )
     try:
         since = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -272,20 +307,46 @@ def _kind(method: str, path: str, params: dict) -> str:
 
 
 def _auth_fault() -> dict:
-    return {"fault": {"error": [{"message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
-                                 "detail": "Token expired or revoked", "code": "3200"}], "type": "AUTHENTICATION"},
-            "time": qbo_time()}
+    return {
+        "fault": {
+            "error": [
+                {
+                    "message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+                    "detail": "Token expired or revoked",
+                    "code": "3200",
+                }
+            ],
+            "type": "AUTHENTICATION",
+        },
+        "time": qbo_time(),
+    }
 
 
 def _fault_response(kind: str) -> tuple[int, bytes | dict, dict]:
     if kind == "429":
-        return 429, {"Fault": {"Error": [{"Message": "message=ThrottleExceeded; errorCode=003001; statusCode=429",
-                                          "Detail": "The request limit was reached.", "code": "003001"}],
-                               "type": "SERVICE"}, "time": qbo_time()}, {}
+        return (
+            429,
+            {
+                "Fault": {
+                    "Error": [
+                        {
+                            "Message": "message=ThrottleExceeded; errorCode=003001; statusCode=429",
+                            "Detail": "The request limit was reached.",
+                            "code": "003001",
+                        }
+                    ],
+                    "type": "SERVICE",
+                },
+                "time": qbo_time(),
+            },
+            {},
+        )
     if kind == "429-xml":
-        xml = ('<?xml version="1.0" encoding="UTF-8"?><IntuitResponse><Fault type="SERVICE"><Error code="003001">'
-               "<Message>message=ThrottleExceeded; errorCode=003001; statusCode=429</Message></Error></Fault>"
-               "</IntuitResponse>")
+        xml = (
+            '<?xml version="1.0" encoding="UTF-8"?><IntuitResponse><Fault type="SERVICE"><Error code="003001">'
+            "<Message>message=ThrottleExceeded; errorCode=003001; statusCode=429</Message></Error></Fault>"
+            "</IntuitResponse>"
+        )
         return 429, xml.encode(), {"content-type": "application/xml"}
     if kind == "truncated":
         return 200, b'{"QueryResponse": {"Customer": [{"Id": "1", "DisplayName": "Cut', {}
@@ -294,7 +355,20 @@ def _fault_response(kind: str) -> tuple[int, bytes | dict, dict]:
     if kind == "non-json":
         return 200, b"<html><body><h1>Service Temporarily Unavailable</h1></body></html>", {"content-type": "text/html"}
     status = int(kind)
-    return status, {"Fault": {"Error": [{"Message": "An application error has occurred while processing your request",
-                                         "Detail": f"System Failure Error: sandbox-injected {status}", "code": "10000"}],
-                              "type": "SystemFault"}, "time": qbo_time()}, {}
-
+    return (
+        status,
+        {
+            "Fault": {
+                "Error": [
+                    {
+                        "Message": "An application error has occurred while processing your request",
+                        "Detail": f"System Failure Error: sandbox-injected {status}",
+                        "code": "10000",
+                    }
+                ],
+                "type": "SystemFault",
+            },
+            "time": qbo_time(),
+        },
+        {},
+    )

@@ -20,8 +20,9 @@ class SandboxNotStarted(RuntimeError):
     pass
 
 
-def wait_for_connection(connection_file: Path, process: subprocess.Popen, *, written_after: float | None,
-                        timeout: float = START_SECONDS) -> dict:
+def wait_for_connection(
+    connection_file: Path, process: subprocess.Popen, *, written_after: float | None, timeout: float = START_SECONDS
+) -> dict:
     """Wait until the sandbox `process` has (re)written its connection file; its contents.
 
     The file is written once the server listens. A file left from an earlier start is not taken for
@@ -41,10 +42,24 @@ def wait_for_connection(connection_file: Path, process: subprocess.Popen, *, wri
         time.sleep(0.05)
 
 
-def serve_command(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, seed: str = "none",
-                  extra: Sequence[str] = ()) -> list[str]:
-    return [sys.executable, "-m", "qb_pipeline.sandbox", "serve", "--host", host, "--port", str(port),
-            "--data", str(data_dir), "--seed", seed, *extra]
+def serve_command(
+    data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, seed: str = "none", extra: Sequence[str] = ()
+) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "qb_pipeline.sandbox",
+        "serve",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--data",
+        str(data_dir),
+        "--seed",
+        seed,
+        *extra,
+    ]
 
 
 class SandboxClient:
@@ -56,14 +71,16 @@ class SandboxClient:
         self.url: str = self.connection["sandbox_url"]
         self.realm_id: str = self.connection["realm_id"]
 
-    def control(self, method: str, path: str, payload: dict | None = None, *, timeout: float = 600,
-                decimals: bool = False):
+    def control(
+        self, method: str, path: str, payload: dict | None = None, *, timeout: float = 600, decimals: bool = False
+    ):
         """One /_sandbox/ call; the JSON answer (numbers as Decimal when `decimals`). Raises on HTTP errors."""
         request = urllib.request.Request(
-            f"{self.url}/_sandbox/{path}", method=method,
+            f"{self.url}/_sandbox/{path}",
+            method=method,
             data=json.dumps(payload, default=_plain).encode() if payload is not None else None,
-            headers={"Content-Type": "application/json",
-                     "Authorization": f"Bearer {self.connection['control_token']}"})
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.connection['control_token']}"},
+        )
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.load(response, parse_float=Decimal if decimals else float)
 
@@ -71,8 +88,9 @@ class SandboxClient:
 class SandboxProcess(SandboxClient):
     """A sandbox subprocess on a free port (or the one given), stopped with `stop()`."""
 
-    def __init__(self, data_dir: Path, *, seed: str = "none", port: int = 0, extra: Sequence[str] = (),
-                 cwd: Path | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, seed: str = "none", port: int = 0, extra: Sequence[str] = (), cwd: Path | None = None
+    ) -> None:
         """Its output goes to `<data_dir>.log` beside the state folder (a pipe nobody reads would fill)."""
         self.data_dir = Path(data_dir)
         connection_file = self.data_dir / "connection.json"
@@ -80,8 +98,12 @@ class SandboxProcess(SandboxClient):
         self.log_file = self.data_dir.with_name(self.data_dir.name + ".log")
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("w") as log:
-            self.process = subprocess.Popen(serve_command(self.data_dir, port=port, seed=seed, extra=extra), cwd=cwd,
-                                            stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                serve_command(self.data_dir, port=port, seed=seed, extra=extra),
+                cwd=cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         try:
             wait_for_connection(connection_file, self.process, written_after=before)
         except SandboxNotStarted as error:

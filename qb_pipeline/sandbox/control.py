@@ -23,13 +23,15 @@ def control_routes(sandbox) -> list[Route]:
         async def check(request: Request) -> Response:
             origin = request.headers.get("origin")
             if origin is not None and origin.rstrip("/") != sandbox.base_url:
-                return JSONResponse({"error": "cross-origin requests to the control API are refused"},
-                                    status_code=403)
+                return JSONResponse({"error": "cross-origin requests to the control API are refused"}, status_code=403)
             given = request.headers.get("authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {sandbox.control_token}".encode()):
-                return JSONResponse({"error": "the control API needs Authorization: Bearer <control_token from "
-                                              "connection.json>"}, status_code=401)
+                return JSONResponse(
+                    {"error": "the control API needs Authorization: Bearer <control_token from connection.json>"},
+                    status_code=401,
+                )
             return await endpoint(request)
+
         return check
 
     async def body(request: Request) -> dict:
@@ -44,8 +46,11 @@ def control_routes(sandbox) -> list[Route]:
     async def seed(request: Request) -> Response:
         options = await body(request)
         try:
-            sandbox.seed(options.get("preset", "none"), customers=int(options.get("customers", 0)),
-                         items=int(options.get("items", 0)))
+            sandbox.seed(
+                options.get("preset", "none"),
+                customers=int(options.get("customers", 0)),
+                items=int(options.get("items", 0)),
+            )
         except ValueError as error:
             return JSONResponse({"error": str(error)}, status_code=400)
         return JSONResponse({"ok": True})
@@ -58,9 +63,14 @@ def control_routes(sandbox) -> list[Route]:
             return JSONResponse({"active": sandbox.faults.describe(), "injected": sandbox.faults.injected})
         options = await body(request)
         try:
-            sandbox.faults.inject(options.get("kind", ""), count=options.get("count"), rate=options.get("rate"),
-                                  path_contains=options.get("path_contains"), seconds=options.get("seconds"),
-                                  seed=options.get("seed"))
+            sandbox.faults.inject(
+                options.get("kind", ""),
+                count=options.get("count"),
+                rate=options.get("rate"),
+                path_contains=options.get("path_contains"),
+                seconds=options.get("seconds"),
+                seed=options.get("seed"),
+            )
         except (ValueError, TypeError) as error:
             return JSONResponse({"error": str(error)}, status_code=400)
         return JSONResponse({"ok": True})
@@ -70,14 +80,21 @@ def control_routes(sandbox) -> list[Route]:
             sandbox.api.counters.clear()
             sandbox.oauth.token_calls = 0
             return JSONResponse({"ok": True})
-        return JSONResponse({"calls": dict(sandbox.api.counters), "token_calls": sandbox.oauth.token_calls,
-                             "total": sum(sandbox.api.counters.values())})
+        return JSONResponse(
+            {
+                "calls": dict(sandbox.api.counters),
+                "token_calls": sandbox.oauth.token_calls,
+                "total": sum(sandbox.api.counters.values()),
+            }
+        )
 
     async def dump(request: Request) -> Response:
         entity = request.path_params["entity"]
         store = sandbox.store
-        return Response(dumps({"records": store.all(sandbox.realm, entity),
-                               "deleted": store.deleted(sandbox.realm, entity)}), media_type="application/json")
+        return Response(
+            dumps({"records": store.all(sandbox.realm, entity), "deleted": store.deleted(sandbox.realm, entity)}),
+            media_type="application/json",
+        )
 
     async def tokens(request: Request) -> Response:
         action = request.path_params["action"]

@@ -27,8 +27,18 @@ WRITABLE = {"Customer", "Item", "Invoice", "Payment"}
 DELETABLE = {"Invoice", "Payment"}  # customers and items can only be made inactive
 ITEM_TYPES = {"Service", "NonInventory", "Inventory"}
 # Fields the server owns: whatever a client sends for them is ignored.
-SERVER_FIELDS = {"Id", "SyncToken", "MetaData", "domain", "sparse", "TotalAmt", "Balance", "FullyQualifiedName",
-                 "BalanceWithJobs", "time"}
+SERVER_FIELDS = {
+    "Id",
+    "SyncToken",
+    "MetaData",
+    "domain",
+    "sparse",
+    "TotalAmt",
+    "Balance",
+    "FullyQualifiedName",
+    "BalanceWithJobs",
+    "time",
+}
 # What QuickBooks fills in on a customer when the client sends nothing for it (Intuit's customer samples).
 CUSTOMER_DEFAULTS = {"Job": False, "BillWithParent": False, "Taxable": False, "PreferredDeliveryMethod": "Print"}
 NET_30 = timedelta(days=30)  # the sandbox company's default terms (Preferences.SalesFormsPrefs.DefaultTerms "3")
@@ -52,8 +62,11 @@ class Rules(PaymentRules):
 
     def set_custom_txn_numbers(self, realm: str, enabled: bool) -> None:
         prefs = self.store.get(realm, "Preferences", PREFERENCES_ID)
-        self.store.put(realm, "Preferences", {**prefs, "SalesFormsPrefs": {**prefs["SalesFormsPrefs"],
-                                                                             "CustomTxnNumbers": enabled}})
+        self.store.put(
+            realm,
+            "Preferences",
+            {**prefs, "SalesFormsPrefs": {**prefs["SalesFormsPrefs"], "CustomTxnNumbers": enabled}},
+        )
 
     # -- save ------------------------------------------------------------------------------------
     def save(self, realm: str, entity: str, body: dict, *, allow_duplicate_docnum: bool = False) -> dict:
@@ -63,19 +76,29 @@ class Rules(PaymentRules):
         if body.get("Id") not in (None, ""):
             current = self._current(realm, entity, body["Id"])
             if str(body.get("SyncToken")) != current["SyncToken"]:
-                raise Fault("5010", "Stale Object Error",
-                            f"Stale Object Error : You and {current.get('DisplayName') or 'someone'} were working "
-                            f"on this at the same time. SyncToken {body.get('SyncToken')} is not {current['SyncToken']}")
-            fields = {**{k: v for k, v in current.items() if k not in SERVER_FIELDS}, **_clean(body, entity)} \
-                if body.get("sparse") in (True, "true") else _clean(body, entity)
+                raise Fault(
+                    "5010",
+                    "Stale Object Error",
+                    f"Stale Object Error : You and {current.get('DisplayName') or 'someone'} were working "
+                    f"on this at the same time. SyncToken {body.get('SyncToken')} is not {current['SyncToken']}",
+                )
+            fields = (
+                {**{k: v for k, v in current.items() if k not in SERVER_FIELDS}, **_clean(body, entity)}
+                if body.get("sparse") in (True, "true")
+                else _clean(body, entity)
+            )
             record = self._validate(realm, entity, fields, current, allow_duplicate_docnum)
-            record.update(Id=current["Id"], SyncToken=str(int(current["SyncToken"]) + 1),
-                          MetaData={**current["MetaData"], "LastUpdatedTime": qbo_time()})
+            record.update(
+                Id=current["Id"],
+                SyncToken=str(int(current["SyncToken"]) + 1),
+                MetaData={**current["MetaData"], "LastUpdatedTime": qbo_time()},
+            )
         else:
             record = self._validate(realm, entity, _clean(body, entity), None, allow_duplicate_docnum)
             now = qbo_time()
-            record.update(Id=str(self.store.next_id(realm)), SyncToken="0",
-                          MetaData={"CreateTime": now, "LastUpdatedTime": now})
+            record.update(
+                Id=str(self.store.next_id(realm)), SyncToken="0", MetaData={"CreateTime": now, "LastUpdatedTime": now}
+            )
         record["domain"], record["sparse"] = "QBO", False
         previous = self.store.get(realm, entity, int(record["Id"]))
         self.store.put(realm, entity, record)
@@ -95,16 +118,20 @@ class Rules(PaymentRules):
         return record
 
     def _validate(self, realm, entity, fields, current, allow_duplicate_docnum) -> dict:
-        return {"Customer": self._customer, "Item": self._item, "Invoice": self._invoice, "Payment": self._payment}[entity](
-            realm, fields, current, allow_duplicate_docnum)
+        return {"Customer": self._customer, "Item": self._item, "Invoice": self._invoice, "Payment": self._payment}[
+            entity
+        ](realm, fields, current, allow_duplicate_docnum)
 
     def _unique(self, realm: str, entity: str, field: str, value: str, current: dict | None, code: str) -> None:
         others = self.store.ids_named(realm, entity, value) - ({int(current["Id"])} if current else set())
         if others:
             other_id = min(others)
-            raise Fault(code, "Duplicate Name Exists Error" if code == "6240" else "Duplicate Document Number Error",
-                            f"The name supplied already exists. : Another {entity} is already using this "
-                            f"{field}. Id={other_id}", element=field)
+            raise Fault(
+                code,
+                "Duplicate Name Exists Error" if code == "6240" else "Duplicate Document Number Error",
+                f"The name supplied already exists. : Another {entity} is already using this {field}. Id={other_id}",
+                element=field,
+            )
 
     def _customer(self, realm, fields, current, _allow) -> dict:
         if not fields.get("DisplayName"):
@@ -135,12 +162,17 @@ class Rules(PaymentRules):
         self._unique(realm, "Item", "Name", name, current, "6240")
         item_type = fields.setdefault("Type", "Service")
         if item_type not in ITEM_TYPES:
-            raise Fault("2050", "Invalid Enumeration", f"Type {item_type!r} is not one of {sorted(ITEM_TYPES)}",
-                        element="Type")
+            raise Fault(
+                "2050", "Invalid Enumeration", f"Type {item_type!r} is not one of {sorted(ITEM_TYPES)}", element="Type"
+            )
         if item_type in ("Service", "Inventory"):
             if not fields.get("IncomeAccountRef"):
-                raise Fault("2020", "Required param missing, need to supply the required value for the API",
-                            "Required parameter IncomeAccountRef is missing in the request", element="IncomeAccountRef")
+                raise Fault(
+                    "2020",
+                    "Required param missing, need to supply the required value for the API",
+                    "Required parameter IncomeAccountRef is missing in the request",
+                    element="IncomeAccountRef",
+                )
             account = reference(self.store, realm, "Account", fields["IncomeAccountRef"], "IncomeAccountRef")
             fields["IncomeAccountRef"] = {"value": account["Id"], "name": account["Name"]}
         price = decimal_field(fields.get("UnitPrice"), "UnitPrice")
@@ -161,14 +193,22 @@ class Rules(PaymentRules):
         if doc_number is not None:
             doc_number = str(doc_number)
             if len(doc_number) > 21:
-                raise Fault("2050", "String length is either shorter or longer than supported by specified field",
-                            f"DocNumber is {len(doc_number)} characters; at most 21 are allowed", element="DocNumber")
+                raise Fault(
+                    "2050",
+                    "String length is either shorter or longer than supported by specified field",
+                    f"DocNumber is {len(doc_number)} characters; at most 21 are allowed",
+                    element="DocNumber",
+                )
             if not allow_duplicate_docnum:
                 self._unique(realm, "Invoice", "DocNumber", doc_number, current, "6140")
         lines = [line for line in fields.get("Line") or [] if line.get("DetailType") != "SubTotalLineDetail"]
         if not lines:
-            raise Fault("2020", "Required param missing, need to supply the required value for the API",
-                        "Required parameter Line is missing in the request", element="Line")
+            raise Fault(
+                "2020",
+                "Required param missing, need to supply the required value for the API",
+                "Required parameter Line is missing in the request",
+                element="Line",
+            )
         total = Decimal("0")
         for number, line in enumerate(lines, start=1):
             total += self._invoice_line(realm, line, number)
@@ -183,21 +223,31 @@ class Rules(PaymentRules):
                 pass
         # What QuickBooks fills in on an invoice (Intuit's "create an invoice" sample): a customer who prefers
         # printed forms gets NeedToPrint.
-        for key, value in (("PrintStatus", "NeedToPrint" if customer.get("PreferredDeliveryMethod") == "Print"
-                            else "NotSet"), ("EmailStatus", "NotSet"), ("ApplyTaxAfterDiscount", False),
-                           ("Deposit", Decimal("0")), ("TxnTaxDetail", {"TotalTax": Decimal("0")}),
-                           ("LinkedTxn", [])):
+        for key, value in (
+            ("PrintStatus", "NeedToPrint" if customer.get("PreferredDeliveryMethod") == "Print" else "NotSet"),
+            ("EmailStatus", "NotSet"),
+            ("ApplyTaxAfterDiscount", False),
+            ("Deposit", Decimal("0")),
+            ("TxnTaxDetail", {"TotalTax": Decimal("0")}),
+            ("LinkedTxn", []),
+        ):
             fields.setdefault(key, value)
         return fields
 
     def _next_doc_number(self, realm: str) -> str:
-        numbers = [int(r["DocNumber"]) for r in self.store.all(realm, "Invoice") if str(r.get("DocNumber", "")).isdigit()]
+        numbers = [
+            int(r["DocNumber"]) for r in self.store.all(realm, "Invoice") if str(r.get("DocNumber", "")).isdigit()
+        ]
         return str(max(numbers, default=1000) + 1)
 
     def _invoice_line(self, realm: str, line: dict, number: int) -> Decimal:
         if line.get("DetailType") != "SalesItemLineDetail":
-            raise Fault("2050", "Invalid Enumeration", f"Line {number}: DetailType {line.get('DetailType')!r} "
-                        "is not supported by the sandbox", element="Line.DetailType")
+            raise Fault(
+                "2050",
+                "Invalid Enumeration",
+                f"Line {number}: DetailType {line.get('DetailType')!r} is not supported by the sandbox",
+                element="Line.DetailType",
+            )
         detail = line.setdefault("SalesItemLineDetail", {})
         item = reference(self.store, realm, "Item", detail.get("ItemRef"), "ItemRef")
         detail["ItemRef"] = {"value": item["Id"], "name": item["Name"]}
@@ -210,9 +260,12 @@ class Rules(PaymentRules):
         if amount is None:
             amount = expected
         elif amount.quantize(CENT) != expected:
-            raise Fault("6070", "Amount is not equal to UnitPrice * Qty",
-                        f"Line {number}: Amount {amount} is not equal to UnitPrice {price} * Qty {qty}",
-                        element="Line.Amount")
+            raise Fault(
+                "6070",
+                "Amount is not equal to UnitPrice * Qty",
+                f"Line {number}: Amount {amount} is not equal to UnitPrice {price} * Qty {qty}",
+                element="Line.Amount",
+            )
         detail["Qty"], detail["UnitPrice"] = qty, price
         detail["TaxCodeRef"] = detail.get("TaxCodeRef") or {"value": "NON"}  # the company charges no sales tax
         line.update(Id=str(number), LineNum=number, Amount=amount.quantize(CENT))
@@ -222,8 +275,12 @@ class Rules(PaymentRules):
     def delete(self, realm: str, entity: str, body: dict) -> dict:
         current = self._current(realm, entity, body.get("Id"))
         self._check_token(current, body)
-        tombstone = {"domain": "QBO", "status": "Deleted", "Id": current["Id"],
-                     "MetaData": {"LastUpdatedTime": qbo_time()}}
+        tombstone = {
+            "domain": "QBO",
+            "status": "Deleted",
+            "Id": current["Id"],
+            "MetaData": {"LastUpdatedTime": qbo_time()},
+        }
         self.store.delete(realm, entity, int(current["Id"]), tombstone)
         if entity == "Payment":
             self.apply_payment_change(realm, current, None)
@@ -238,10 +295,15 @@ class Rules(PaymentRules):
         if entity == "Payment":
             record = self.void_payment(realm, current)
         else:
-            record = {**current, "TotalAmt": Decimal("0"), "Balance": Decimal("0"), "PrivateNote": "Voided",
-                      "Line": [{**line, "Amount": Decimal("0")} for line in current["Line"]],
-                      "SyncToken": str(int(current["SyncToken"]) + 1),
-                      "MetaData": {**current["MetaData"], "LastUpdatedTime": qbo_time()}}
+            record = {
+                **current,
+                "TotalAmt": Decimal("0"),
+                "Balance": Decimal("0"),
+                "PrivateNote": "Voided",
+                "Line": [{**line, "Amount": Decimal("0")} for line in current["Line"]],
+                "SyncToken": str(int(current["SyncToken"]) + 1),
+                "MetaData": {**current["MetaData"], "LastUpdatedTime": qbo_time()},
+            }
             self.store.put(realm, "Invoice", record)
             self._adjust_balance(realm, current["CustomerRef"]["value"], -Decimal(str(current["Balance"])))
         self.store.notify(realm, entity, "voided", [record])
@@ -250,7 +312,9 @@ class Rules(PaymentRules):
     @staticmethod
     def _check_token(current: dict, body: dict) -> None:
         if str(body.get("SyncToken")) != current["SyncToken"]:
-            raise Fault("5010", "Stale Object Error", f"SyncToken {body.get('SyncToken')} is not {current['SyncToken']}")
+            raise Fault(
+                "5010", "Stale Object Error", f"SyncToken {body.get('SyncToken')} is not {current['SyncToken']}"
+            )
 
     def _adjust_balance(self, realm: str, customer_id: str, delta: Decimal) -> None:
         customer = self.store.get(realm, "Customer", int(customer_id))

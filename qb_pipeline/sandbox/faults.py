@@ -37,8 +37,16 @@ class FaultInjector:
         self._random = random.Random(seed)
         self.injected: dict[str, int] = {}
 
-    def inject(self, kind: str, *, count: int | None = None, rate: float | None = None,
-               path_contains: str | None = None, seconds: float | None = None, seed: int | None = None) -> None:
+    def inject(
+        self,
+        kind: str,
+        *,
+        count: int | None = None,
+        rate: float | None = None,
+        path_contains: str | None = None,
+        seconds: float | None = None,
+        seed: int | None = None,
+    ) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown fault kind {kind!r} (one of {sorted(KINDS)})")
         if (count is None) == (rate is None):
@@ -109,13 +117,23 @@ class OAuthFaults:
                 await send(message)
             return
         if fault.kind == "drop":
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+                }
+            )
             await send({"type": "http.response.body", "body": b'{"access_token": "', "more_body": True})
             raise ConnectionAbortedError("sandbox fault: connection dropped mid-response")
         status = int(fault.kind[:3]) if fault.kind[:3].isdigit() else 200
         body = b'{"error": "server_error"}' if status != 200 else b"<html><body>Service Unavailable</body></html>"
         content_type = b"application/json" if status != 200 else b"text/html"
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -38,10 +38,23 @@ def _hash(token: str) -> str:
 
 
 class OAuthServer:
-    def __init__(self, state_path: Path | None, base_url: str, *, access_ttl: int = ACCESS_TTL,
-                 refresh_ttl: int = REFRESH_TTL, rotation_grace: int = 30, clock=time.time) -> None:
+    def __init__(
+        self,
+        state_path: Path | None,
+        base_url: str,
+        *,
+        access_ttl: int = ACCESS_TTL,
+        refresh_ttl: int = REFRESH_TTL,
+        rotation_grace: int = 30,
+        clock=time.time,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.access_ttl, self.refresh_ttl, self.rotation_grace, self.clock = access_ttl, refresh_ttl, rotation_grace, clock
+        self.access_ttl, self.refresh_ttl, self.rotation_grace, self.clock = (
+            access_ttl,
+            refresh_ttl,
+            rotation_grace,
+            clock,
+        )
         self._lock = threading.Lock()
         self._db = sqlite3.connect(private_file(state_path), check_same_thread=False)
         self._db.executescript(
@@ -73,19 +86,29 @@ class OAuthServer:
         access, refresh = secrets.token_urlsafe(40), "RT1-" + secrets.token_urlsafe(40)
         now = self.clock()
         with self._lock, self._db:
-            self._db.executemany("INSERT INTO tokens (hash, kind, realm, expires) VALUES (?, ?, ?, ?)", [
-                (_hash(access), "access", realm, now + self.access_ttl),
-                (_hash(refresh), "refresh", realm, now + self.refresh_ttl),
-            ])
-        return {"access_token": access, "refresh_token": refresh, "token_type": "bearer",
-                "expires_in": self.access_ttl, "x_refresh_token_expires_in": self.refresh_ttl}
+            self._db.executemany(
+                "INSERT INTO tokens (hash, kind, realm, expires) VALUES (?, ?, ?, ?)",
+                [
+                    (_hash(access), "access", realm, now + self.access_ttl),
+                    (_hash(refresh), "refresh", realm, now + self.refresh_ttl),
+                ],
+            )
+        return {
+            "access_token": access,
+            "refresh_token": refresh,
+            "token_type": "bearer",
+            "expires_in": self.access_ttl,
+            "x_refresh_token_expires_in": self.refresh_ttl,
+        }
 
     def authenticate(self, authorization: str | None) -> str | None:
         """The realm of a valid bearer token, else None."""
         if not authorization or not authorization.lower().startswith("bearer "):
             return None
-        row = self._db.execute("SELECT realm, expires, revoked FROM tokens WHERE hash = ? AND kind = 'access'",
-                               (_hash(authorization[7:].strip()),)).fetchone()
+        row = self._db.execute(
+            "SELECT realm, expires, revoked FROM tokens WHERE hash = ? AND kind = 'access'",
+            (_hash(authorization[7:].strip()),),
+        ).fetchone()
         if row is None or row[2] or row[1] < self.clock():
             return None
         return row[0]
@@ -115,16 +138,18 @@ class OAuthServer:
         ]
 
     async def discovery(self, _request: Request) -> Response:
-        return JSONResponse({
-            "issuer": self.base_url,
-            "authorization_endpoint": self.base_url + "/oauth2/v1/authorize",
-            "token_endpoint": self.base_url + "/oauth2/v1/tokens/bearer",
-            "revocation_endpoint": self.base_url + "/oauth2/v1/tokens/revoke",
-            "userinfo_endpoint": self.base_url + "/oauth2/v1/userinfo",
-            "jwks_uri": self.base_url + "/oauth2/v1/keys",
-            "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
-        })
+        return JSONResponse(
+            {
+                "issuer": self.base_url,
+                "authorization_endpoint": self.base_url + "/oauth2/v1/authorize",
+                "token_endpoint": self.base_url + "/oauth2/v1/tokens/bearer",
+                "revocation_endpoint": self.base_url + "/oauth2/v1/tokens/revoke",
+                "userinfo_endpoint": self.base_url + "/oauth2/v1/userinfo",
+                "jwks_uri": self.base_url + "/oauth2/v1/keys",
+                "response_types_supported": ["code"],
+                "grant_types_supported": ["authorization_code", "refresh_token"],
+            }
+        )
 
     async def authorize(self, request: Request) -> Response:
         params = request.query_params
@@ -169,8 +194,10 @@ class OAuthServer:
     def _refresh(self, refresh_token: str) -> Response:
         now = self.clock()
         with self._lock, self._db:
-            row = self._db.execute("SELECT realm, expires, superseded, revoked FROM tokens "
-                                   "WHERE hash = ? AND kind = 'refresh'", (_hash(refresh_token),)).fetchone()
+            row = self._db.execute(
+                "SELECT realm, expires, superseded, revoked FROM tokens WHERE hash = ? AND kind = 'refresh'",
+                (_hash(refresh_token),),
+            ).fetchone()
             if row is None or row[3] or row[1] < now or (row[2] is not None and now - row[2] > self.rotation_grace):
                 return JSONResponse({"error": "invalid_grant"}, status_code=400)
             if row[2] is None:

@@ -35,8 +35,12 @@ class PaymentRules:
         fields["CustomerRef"] = {"value": customer["Id"], "name": customer["DisplayName"]}
         total = decimal_field(fields.get("TotalAmt"), "TotalAmt")
         if total is None:
-            raise Fault("2020", "Required param missing, need to supply the required value for the API",
-                        "Required parameter TotalAmt is missing in the request", element="TotalAmt")
+            raise Fault(
+                "2020",
+                "Required param missing, need to supply the required value for the API",
+                "Required parameter TotalAmt is missing in the request",
+                element="TotalAmt",
+            )
         if total < 0:
             raise Fault("2050", "Invalid Number", f"TotalAmt {total} is negative", element="TotalAmt")
         lines, applied = [], ZERO
@@ -45,26 +49,45 @@ class PaymentRules:
             links = line.get("LinkedTxn") or []
             for link in links:
                 if link.get("TxnType") != "Invoice":
-                    raise Fault("2050", "Invalid Enumeration", f"Line {number}: the sandbox applies payments to "
-                                f"invoices only, not {link.get('TxnType')!r}", element="Line.LinkedTxn.TxnType")
+                    raise Fault(
+                        "2050",
+                        "Invalid Enumeration",
+                        f"Line {number}: the sandbox applies payments to invoices only, not {link.get('TxnType')!r}",
+                        element="Line.LinkedTxn.TxnType",
+                    )
                 invoice = reference(self.store, realm, "Invoice", {"value": link.get("TxnId")}, "LinkedTxn.TxnId")
                 if invoice["CustomerRef"]["value"] != customer["Id"]:
-                    raise Fault("6000", "A business validation error has occurred",
-                                f"Line {number}: invoice {invoice['Id']} belongs to another customer")
-            lines.append({**line, "Amount": amount, "LinkedTxn": [
-                {"TxnId": str(link["TxnId"]), "TxnType": "Invoice"} for link in links]})
+                    raise Fault(
+                        "6000",
+                        "A business validation error has occurred",
+                        f"Line {number}: invoice {invoice['Id']} belongs to another customer",
+                    )
+            lines.append(
+                {
+                    **line,
+                    "Amount": amount,
+                    "LinkedTxn": [{"TxnId": str(link["TxnId"]), "TxnType": "Invoice"} for link in links],
+                }
+            )
             applied += amount
         if applied > total:
-            raise Fault("6000", "A business validation error has occurred",
-                        f"The lines apply {applied}, more than the payment's TotalAmt {total}")
+            raise Fault(
+                "6000",
+                "A business validation error has occurred",
+                f"The lines apply {applied}, more than the payment's TotalAmt {total}",
+            )
         fields.update(Line=lines, TotalAmt=total, UnappliedAmt=total - applied)
         previously = applications(current)
         for invoice_id, amount in applications(fields).items():
-            available = Decimal(str(self.store.get(realm, "Invoice", int(invoice_id))["Balance"])) \
-                + previously.get(invoice_id, ZERO)
+            available = Decimal(str(self.store.get(realm, "Invoice", int(invoice_id))["Balance"])) + previously.get(
+                invoice_id, ZERO
+            )
             if amount > available:
-                raise Fault("6000", "A business validation error has occurred",
-                            f"The payment applies {amount} to invoice {invoice_id}, whose open balance is {available}")
+                raise Fault(
+                    "6000",
+                    "A business validation error has occurred",
+                    f"The payment applies {amount} to invoice {invoice_id}, whose open balance is {available}",
+                )
         if not fields.get("TxnDate"):
             fields["TxnDate"] = datetime.now(timezone.utc).astimezone(COMPANY_TZ).date().isoformat()
         fields.setdefault("ProcessPayment", False)  # no merchant service behind the sandbox
@@ -78,18 +101,26 @@ class PaymentRules:
             invoice = self.store.get(realm, "Invoice", int(invoice_id))
             if not delta or invoice is None:
                 continue
-            changed = {**invoice, "Balance": Decimal(str(invoice["Balance"])) - delta,
-                       "SyncToken": str(int(invoice["SyncToken"]) + 1),
-                       "MetaData": {**invoice["MetaData"], "LastUpdatedTime": qbo_time()}}
+            changed = {
+                **invoice,
+                "Balance": Decimal(str(invoice["Balance"])) - delta,
+                "SyncToken": str(int(invoice["SyncToken"]) + 1),
+                "MetaData": {**invoice["MetaData"], "LastUpdatedTime": qbo_time()},
+            }
             self.store.put(realm, "Invoice", changed)
             self._adjust_balance(realm, invoice["CustomerRef"]["value"], -delta)
             self.store.notify(realm, "Invoice", "updated", [changed])
 
     def void_payment(self, realm: str, current: dict) -> dict:
-        record = {**current, "TotalAmt": ZERO, "UnappliedAmt": ZERO, "PrivateNote": "Voided",
-                  "Line": [{**line, "Amount": ZERO} for line in current.get("Line") or []],
-                  "SyncToken": str(int(current["SyncToken"]) + 1),
-                  "MetaData": {**current["MetaData"], "LastUpdatedTime": qbo_time()}}
+        record = {
+            **current,
+            "TotalAmt": ZERO,
+            "UnappliedAmt": ZERO,
+            "PrivateNote": "Voided",
+            "Line": [{**line, "Amount": ZERO} for line in current.get("Line") or []],
+            "SyncToken": str(int(current["SyncToken"]) + 1),
+            "MetaData": {**current["MetaData"], "LastUpdatedTime": qbo_time()},
+        }
         self.store.put(realm, "Payment", record)
         self.apply_payment_change(realm, current, None)
         return record

@@ -34,24 +34,61 @@ _COMMON = ("Id", "MetaData.CreateTime", "MetaData.LastUpdatedTime")
 _NAMED = _COMMON + ("Name", "Active")
 _PERSON = _COMMON + ("DisplayName", "GivenName", "FamilyName", "CompanyName", "Active", "PrimaryEmailAddr")
 _TRANSACTION = _COMMON + ("DocNumber", "TxnDate", "TotalAmt", "CustomerRef", "VendorRef")
-_NAMED_ENTITIES = {"Class", "Department", "Term", "PaymentMethod", "TaxCode", "TaxRate", "CustomerType",
-                   "JournalCode", "Budget", "TaxClassification"}
+_NAMED_ENTITIES = {
+    "Class",
+    "Department",
+    "Term",
+    "PaymentMethod",
+    "TaxCode",
+    "TaxRate",
+    "CustomerType",
+    "JournalCode",
+    "Budget",
+    "TaxClassification",
+}
 QUERYABLE: dict[str, tuple[str, ...]] = {
     # Every name QBO's query accepts answers (empty where the sandbox holds no rows), with the
     # properties clients filter on most; the entities the sandbox really serves are listed below.
     **{entity: _COMMON for entity in QUERY_ENTITIES},
     **{entity: _NAMED for entity in _NAMED_ENTITIES},
     **{entity: _PERSON for entity in ("Vendor", "Employee")},
-    **{entity: _TRANSACTION for entity in ("Bill", "BillPayment", "CreditMemo", "Deposit", "Estimate",
-                                           "JournalEntry", "Payment", "Purchase", "PurchaseOrder", "RefundReceipt",
-                                           "SalesReceipt", "Transfer", "VendorCredit", "CreditCardPayment")},
-    "Customer": _COMMON + ("DisplayName", "GivenName", "FamilyName", "MiddleName", "CompanyName",
-                           "PrimaryEmailAddr", "PrimaryPhone", "Active", "Balance", "FullyQualifiedName",
-                           "Job", "ParentRef"),
+    **{
+        entity: _TRANSACTION
+        for entity in (
+            "Bill",
+            "BillPayment",
+            "CreditMemo",
+            "Deposit",
+            "Estimate",
+            "JournalEntry",
+            "Payment",
+            "Purchase",
+            "PurchaseOrder",
+            "RefundReceipt",
+            "SalesReceipt",
+            "Transfer",
+            "VendorCredit",
+            "CreditCardPayment",
+        )
+    },
+    "Customer": _COMMON
+    + (
+        "DisplayName",
+        "GivenName",
+        "FamilyName",
+        "MiddleName",
+        "CompanyName",
+        "PrimaryEmailAddr",
+        "PrimaryPhone",
+        "Active",
+        "Balance",
+        "FullyQualifiedName",
+        "Job",
+        "ParentRef",
+    ),
     "Item": _COMMON + ("Name", "Active", "Type", "Sku", "FullyQualifiedName", "UnitPrice", "ParentRef"),
     "Invoice": _COMMON + ("DocNumber", "TxnDate", "DueDate", "CustomerRef", "TotalAmt", "Balance"),
-    "Account": _COMMON + ("Name", "AccountType", "AccountSubType", "Active", "Classification",
-                          "FullyQualifiedName"),
+    "Account": _COMMON + ("Name", "AccountType", "AccountSubType", "Active", "Classification", "FullyQualifiedName"),
     "CompanyInfo": _COMMON + ("CompanyName",),
 }
 # Name lists answer active rows only, unless the query mentions Active.
@@ -122,7 +159,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
         if kind == "bad":
             if value == "'":
                 raise _parse_error(f"Unterminated string starting at character {match.start(kind) + 1}")
-            raise _parse_error(f"Encountered \"{value}\" at character {match.start(kind) + 1}")
+            raise _parse_error(f'Encountered "{value}" at character {match.start(kind) + 1}')
         tokens.append((kind, value))
     return tokens
 
@@ -145,7 +182,7 @@ class _Parser:
 
     def expect_keyword(self, word: str) -> None:
         if not self.keyword(word):
-            raise _parse_error(f"Expected \"{word}\" but encountered {self._shown()}")
+            raise _parse_error(f'Expected "{word}" but encountered {self._shown()}')
 
     def expect(self, kind: str, value: str | None = None) -> str:
         token = self.peek()
@@ -163,7 +200,7 @@ class _Parser:
 
     def _shown(self) -> str:
         token = self.peek()
-        return f"\"{token[1]}\"" if token else "end of query"
+        return f'"{token[1]}"' if token else "end of query"
 
     def parse(self) -> Query:
         self.expect_keyword("SELECT")
@@ -179,14 +216,14 @@ class _Parser:
         entity_word = self.expect("word")
         entity = _ENTITY_BY_LOWER.get(entity_word.lower())
         if entity is None:
-            raise QueryError("4001", "Invalid query", f"QueryValidationError: Entity \"{entity_word}\" is not supported")
+            raise QueryError("4001", "Invalid query", f'QueryValidationError: Entity "{entity_word}" is not supported')
         conditions: list[Condition] = []
         if self.keyword("WHERE"):
             conditions.append(self.condition(entity))
             while self.keyword("AND"):
                 conditions.append(self.condition(entity))
             if self.peek() and self.peek()[1].upper() == "OR":
-                raise _parse_error("Encountered \"OR\": OR is not supported")
+                raise _parse_error('Encountered "OR": OR is not supported')
         order_by: list[tuple[tuple[str, ...], bool]] = []
         if self.keyword("ORDER"):
             self.expect_keyword("BY")
@@ -231,7 +268,7 @@ class _Parser:
             return Condition(path, "LIKE", value)
         op = self.expect("op")
         if op in ("!=", "<>"):
-            raise _parse_error(f"Encountered \"{op}\": operator not supported")
+            raise _parse_error(f'Encountered "{op}": operator not supported')
         return Condition(path, op, self.value())
 
     def value(self) -> object:
@@ -246,15 +283,14 @@ class _Parser:
             return Decimal(text)
         if kind == "word" and text.lower() in ("true", "false"):
             return text.lower() == "true"
-        raise _parse_error(f"Encountered \"{text}\" where a value was expected")
+        raise _parse_error(f'Encountered "{text}" where a value was expected')
 
 
 def _resolve(entity: str, word: str) -> tuple[str, ...]:
     for canonical in QUERYABLE[entity]:
         if canonical.lower() == word.lower():
             return tuple(canonical.split("."))
-    raise QueryError("4001", "Invalid query",
-                     f"QueryValidationError: property '{word}' is not queryable for {entity}")
+    raise QueryError("4001", "Invalid query", f"QueryValidationError: property '{word}' is not queryable for {entity}")
 
 
 def parse_query(text: str) -> Query:
@@ -262,6 +298,7 @@ def parse_query(text: str) -> Query:
 
 
 # Evaluation -------------------------------------------------------------------------------------
+
 
 def _field(row: dict, path: tuple[str, ...]) -> object:
     value: object = row
@@ -310,11 +347,17 @@ def _compile(condition: Condition) -> Callable[[dict], bool]:
         return lambda row: _key(path, _field(row, path)) in wanted
     if op == "LIKE":
         pattern = re.compile(
-            "^" + ".*".join(re.escape(part) for part in str(condition.value).lower().split("%")) + "$", re.S)
+            "^" + ".*".join(re.escape(part) for part in str(condition.value).lower().split("%")) + "$", re.S
+        )
         return lambda row: (v := _field(row, path)) is not None and bool(pattern.match(str(v).lower()))
     target = _key(path, condition.value)
-    compare = {"=": lambda a: a == target, "<": lambda a: a < target, ">": lambda a: a > target,
-               "<=": lambda a: a <= target, ">=": lambda a: a >= target}[op]
+    compare = {
+        "=": lambda a: a == target,
+        "<": lambda a: a < target,
+        ">": lambda a: a > target,
+        "<=": lambda a: a <= target,
+        ">=": lambda a: a >= target,
+    }[op]
 
     def matches(row: dict) -> bool:
         value = _key(path, _field(row, path))
@@ -349,5 +392,6 @@ def execute(query: Query, rows: Iterable[dict]) -> QueryResult:
         matched = missing + present if not descending else present + missing
     if query.count:
         return QueryResult([], len(matched), query.start_position, query.max_results)
-    return QueryResult(matched[start:start + query.max_results], len(matched), query.start_position,
-                       query.max_results)
+    return QueryResult(
+        matched[start : start + query.max_results], len(matched), query.start_position, query.max_results
+    )

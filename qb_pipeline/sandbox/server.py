@@ -24,14 +24,27 @@ from qb_pipeline.sandbox.webhooks import WebhookEmitter
 
 DEFAULT_REALM = "9130357992221046"
 REDIRECT_URI = "http://127.0.0.1:8766/callback"
-SECRET_KEYS = ("client_secret", "refresh_token", "webhook_verifier_token", "control_token")  # what `qb-pipeline auth connect` listens on by default
+SECRET_KEYS = (
+    "client_secret",
+    "refresh_token",
+    "webhook_verifier_token",
+    "control_token",
+)  # what `qb-pipeline auth connect` listens on by default
 
 
 class Sandbox:
     """The whole emulator: state, OAuth, limits, faults, and the ASGI app serving them."""
 
-    def __init__(self, data_dir: Path | None, base_url: str, *, limits: str = "off", latency_ms: int = 0,
-                 latency_per_row_ms: float = 0.0, realm: str = DEFAULT_REALM) -> None:
+    def __init__(
+        self,
+        data_dir: Path | None,
+        base_url: str,
+        *,
+        limits: str = "off",
+        latency_ms: int = 0,
+        latency_per_row_ms: float = 0.0,
+        realm: str = DEFAULT_REALM,
+    ) -> None:
         self.data_dir, self.base_url, self.realm = data_dir, base_url.rstrip("/"), realm
         if data_dir:
             data_dir.mkdir(parents=True, exist_ok=True)
@@ -49,7 +62,9 @@ class Sandbox:
         self.store.listeners.append(self.webhooks.notify)
         self.app = OAuthFaults(
             Starlette(routes=[*self.oauth.routes(), *control_routes(self), Mount("/v3", app=self.api)]),
-            self.faults, OAUTH_PATHS)
+            self.faults,
+            OAUTH_PATHS,
+        )
 
     def _secret(self, name: str) -> str:
         """A random secret kept across restarts: the webhook verifier token (Intuit shows the app's in its
@@ -72,16 +87,30 @@ class Sandbox:
         self.webhooks.reset()
         self.seed(preset)
 
-    def configure(self, *, latency_ms: int | None = None, latency_per_row_ms: float | None = None, limits: str | None = None, access_ttl: int | None = None,
-                  rotation_grace: int | None = None, send_retry_after: bool | None = None,
-                  docnumber_duplicates: str | None = None, requestid_replay: bool | None = None,
-                  custom_txn_numbers: bool | None = None, webhook_url: str | None = None,
-                  webhook_format: str | None = None, webhook_batch_ms: int | None = None) -> None:
+    def configure(
+        self,
+        *,
+        latency_ms: int | None = None,
+        latency_per_row_ms: float | None = None,
+        limits: str | None = None,
+        access_ttl: int | None = None,
+        rotation_grace: int | None = None,
+        send_retry_after: bool | None = None,
+        docnumber_duplicates: str | None = None,
+        requestid_replay: bool | None = None,
+        custom_txn_numbers: bool | None = None,
+        webhook_url: str | None = None,
+        webhook_format: str | None = None,
+        webhook_batch_ms: int | None = None,
+    ) -> None:
         self.webhooks.configure(url=webhook_url, format=webhook_format, batch_ms=webhook_batch_ms)
         if docnumber_duplicates is not None and docnumber_duplicates not in ("refuse", "allow"):
             raise ValueError(f"docnumber_duplicates must be refuse or allow (got {docnumber_duplicates!r})")
-        for name, value in (("requestid_replay", requestid_replay), ("custom_txn_numbers", custom_txn_numbers),
-                            ("send_retry_after", send_retry_after)):
+        for name, value in (
+            ("requestid_replay", requestid_replay),
+            ("custom_txn_numbers", custom_txn_numbers),
+            ("send_retry_after", send_retry_after),
+        ):
             if value is not None and not isinstance(value, bool):
                 raise ValueError(f"{name} must be true or false (got {value!r})")
         if docnumber_duplicates is not None:
@@ -104,11 +133,18 @@ class Sandbox:
             self.limiter.send_retry_after = bool(send_retry_after)
 
     def settings(self) -> dict:
-        return {"latency_ms": self.api.latency_ms, "latency_per_row_ms": self.api.latency_per_row_ms, "limits": self.limiter.mode, "access_ttl": self.oauth.access_ttl,
-                "rotation_grace": self.oauth.rotation_grace, "send_retry_after": self.limiter.send_retry_after,
-                "docnumber_duplicates": self.api.rules.docnumber_duplicates,
-                "requestid_replay": self.api.requestid_replay,
-                "custom_txn_numbers": self.api.rules.custom_txn_numbers(self.realm), **self.webhooks.settings()}
+        return {
+            "latency_ms": self.api.latency_ms,
+            "latency_per_row_ms": self.api.latency_per_row_ms,
+            "limits": self.limiter.mode,
+            "access_ttl": self.oauth.access_ttl,
+            "rotation_grace": self.oauth.rotation_grace,
+            "send_retry_after": self.limiter.send_retry_after,
+            "docnumber_duplicates": self.api.rules.docnumber_duplicates,
+            "requestid_replay": self.api.requestid_replay,
+            "custom_txn_numbers": self.api.rules.custom_txn_numbers(self.realm),
+            **self.webhooks.settings(),
+        }
 
     def connection(self) -> dict:
         """Everything a client needs to connect, including a fresh, valid refresh token."""
@@ -145,13 +181,29 @@ def write_connection(path: Path, connection: dict) -> None:
     os.replace(tmp, path)
 
 
-def serve(*, host: str, port: int, data_dir: Path, seed_preset: str, customers: int, items: int,
-          latency_ms: int, limits: str, quiet: bool = False, settings: dict | None = None,
-          latency_per_row_ms: float = 0.0) -> None:
+def serve(
+    *,
+    host: str,
+    port: int,
+    data_dir: Path,
+    seed_preset: str,
+    customers: int,
+    items: int,
+    latency_ms: int,
+    limits: str,
+    quiet: bool = False,
+    settings: dict | None = None,
+    latency_per_row_ms: float = 0.0,
+) -> None:
     sock = bind(host, port)  # listening before connection.json exists: no client can race the start
     actual_port = sock.getsockname()[1]
-    sandbox = Sandbox(data_dir, f"http://{host}:{actual_port}", limits=limits, latency_ms=latency_ms,
-                      latency_per_row_ms=latency_per_row_ms)
+    sandbox = Sandbox(
+        data_dir,
+        f"http://{host}:{actual_port}",
+        limits=limits,
+        latency_ms=latency_ms,
+        latency_per_row_ms=latency_per_row_ms,
+    )
     if not sandbox.store.get_meta("seeded"):
         sandbox.seed(seed_preset, customers=customers, items=items)
         sandbox.store.set_meta("seeded", seed_preset)
@@ -162,8 +214,7 @@ def serve(*, host: str, port: int, data_dir: Path, seed_preset: str, customers: 
     connection = sandbox.connection()
     write_connection(data_dir / "connection.json", connection)
     if not quiet:
-        shown = {k: ("<in connection.json>" if k in SECRET_KEYS else v)
-                 for k, v in connection.items()}
+        shown = {k: ("<in connection.json>" if k in SECRET_KEYS else v) for k, v in connection.items()}
         print("QuickBooks sandbox listening; connection details:", file=sys.stderr)
         for key, value in shown.items():
             print(f"  {key}: {value}", file=sys.stderr)

@@ -98,8 +98,12 @@ class Store:
     # -- records ---------------------------------------------------------------------------------
     def next_id(self, realm: str) -> int:
         with self._lock:
-            ids = [max(ids) for entities in (self._records.get(realm, {}), self._deleted.get(realm, {}))
-                   for entity, ids in entities.items() if ids and entity not in SINGLETONS]
+            ids = [
+                max(ids)
+                for entities in (self._records.get(realm, {}), self._deleted.get(realm, {}))
+                for entity, ids in entities.items()
+                if ids and entity not in SINGLETONS
+            ]
             return max(ids, default=0) + 1
 
     def get(self, realm: str, entity: str, record_id: int) -> dict | None:
@@ -145,8 +149,9 @@ class Store:
         with self._lock, self._db:
             self._index(realm, entity, self._records.get(realm, {}).get(entity, {}).pop(record_id, None), None)
             self._deleted.setdefault(realm, {}).setdefault(entity, {})[record_id] = tombstone
-            self._db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, 1, ?)",
-                             (realm, entity, record_id, dumps(tombstone)))
+            self._db.execute(
+                "INSERT OR REPLACE INTO records VALUES (?, ?, ?, 1, ?)", (realm, entity, record_id, dumps(tombstone))
+            )
 
     def notify(self, realm: str, entity: str, operation: str, records: list[dict]) -> None:
         for listener in self.listeners:
@@ -155,8 +160,9 @@ class Store:
 
     # -- requestid replay ------------------------------------------------------------------------
     def reply_for(self, realm: str, request_id: str) -> tuple[int, str] | None:
-        row = self._db.execute("SELECT status, body FROM replies WHERE realm = ? AND request_id = ?",
-                               (realm, request_id)).fetchone()
+        row = self._db.execute(
+            "SELECT status, body FROM replies WHERE realm = ? AND request_id = ?", (realm, request_id)
+        ).fetchone()
         return (row[0], row[1]) if row else None
 
     def remember_reply(self, realm: str, request_id: str, status: int, body: str) -> None:

@@ -27,8 +27,7 @@ FORMATS = ("cloudevents", "legacy")
 MAX_EVENTS_PER_DELIVERY = 1000
 MAX_ATTEMPTS = 12  # about six minutes of back-off, then the delivery is dropped (Intuit also gives up)
 ENTITIES = {"Customer", "Item", "Invoice", "Payment", "Account"}  # what the sandbox changes and QBO notifies
-LEGACY_OPERATIONS = {"created": "Create", "updated": "Update", "deleted": "Delete", "voided": "Void",
-                     "merged": "Merge"}
+LEGACY_OPERATIONS = {"created": "Create", "updated": "Update", "deleted": "Delete", "voided": "Void", "merged": "Merge"}
 
 
 def sign(verifier_token: str, body: bytes) -> str:
@@ -84,14 +83,39 @@ class WebhookEmitter:
 
     def body(self, events: list[dict]) -> bytes:
         if self.format == "legacy":
-            payload: object = {"eventNotifications": [{"realmId": self.realm, "dataChangeEvent": {"entities": [
-                {"name": e["entity"], "id": e["id"], "operation": LEGACY_OPERATIONS[e["operation"]],
-                 "lastUpdated": e["time"]} for e in events]}}]}
+            payload: object = {
+                "eventNotifications": [
+                    {
+                        "realmId": self.realm,
+                        "dataChangeEvent": {
+                            "entities": [
+                                {
+                                    "name": e["entity"],
+                                    "id": e["id"],
+                                    "operation": LEGACY_OPERATIONS[e["operation"]],
+                                    "lastUpdated": e["time"],
+                                }
+                                for e in events
+                            ]
+                        },
+                    }
+                ]
+            }
         else:
-            payload = [{"specversion": "1.0", "id": str(uuid.uuid4()), "source": "intuit.sandbox",
-                        "type": f"qbo.{e['entity'].lower()}.{e['operation']}.v1", "datacontenttype": "application/json",
-                        "time": e["time"], "intuitentityid": e["id"], "intuitaccountid": self.realm, "data": {}}
-                       for e in events]
+            payload = [
+                {
+                    "specversion": "1.0",
+                    "id": str(uuid.uuid4()),
+                    "source": "intuit.sandbox",
+                    "type": f"qbo.{e['entity'].lower()}.{e['operation']}.v1",
+                    "datacontenttype": "application/json",
+                    "time": e["time"],
+                    "intuitentityid": e["id"],
+                    "intuitaccountid": self.realm,
+                    "data": {},
+                }
+                for e in events
+            ]
         return json.dumps(payload).encode()
 
     # -- delivery ------------------------------------------------------------------------------------
@@ -111,9 +135,16 @@ class WebhookEmitter:
             url = self.url
             if not url:
                 return
-            request = urllib.request.Request(url, data=body, method="POST", headers={
-                "Content-Type": "application/json", "intuit-signature": sign(self.verifier_token, body),
-                "User-Agent": "qb_pipeline sandbox webhooks"})
+            request = urllib.request.Request(
+                url,
+                data=body,
+                method="POST",
+                headers={
+                    "Content-Type": "application/json",
+                    "intuit-signature": sign(self.verifier_token, body),
+                    "User-Agent": "qb_pipeline sandbox webhooks",
+                },
+            )
             try:
                 with urllib.request.urlopen(request, timeout=10) as answer:
                     if answer.status == 200:
@@ -124,6 +155,6 @@ class WebhookEmitter:
                 pass  # not answered, or answered with an error status: retried
             with self._lock:
                 self.stats["failed_attempts"] += 1
-            time.sleep(min(30.0, 0.25 * 2 ** attempt))
+            time.sleep(min(30.0, 0.25 * 2**attempt))
         with self._lock:
             self.stats["dropped"] += 1

@@ -29,33 +29,63 @@ class Health:
 
 def sync_health(session: Session, now: datetime) -> Health:
     since = now - timedelta(days=DAYS)
-    log = pd.DataFrame(session.execute(
-        sa.select(SyncLog.logged_at, SyncLog.entity, SyncLog.outcome, SyncLog.processed, SyncLog.api_calls,
-                  SyncLog.retries, SyncLog.duration_seconds).where(SyncLog.logged_at >= since)).all(),
-        columns=["at", "type", "outcome", "records", "api_calls", "retries", "seconds"])
+    log = pd.DataFrame(
+        session.execute(
+            sa.select(
+                SyncLog.logged_at,
+                SyncLog.entity,
+                SyncLog.outcome,
+                SyncLog.processed,
+                SyncLog.api_calls,
+                SyncLog.retries,
+                SyncLog.duration_seconds,
+            ).where(SyncLog.logged_at >= since)
+        ).all(),
+        columns=["at", "type", "outcome", "records", "api_calls", "retries", "seconds"],
+    )
     log["at"] = pd.to_datetime(log["at"], utc=True)
     log["ok"] = log["outcome"] != "FAILED"  # PARTIAL: the run worked, some records were refused
     log["day"] = log["at"].dt.strftime("%Y-%m-%d")
-    by_day = (log.groupby(["day", "type"])
-              .agg(runs=("ok", "size"), success_rate=("ok", "mean"), records=("records", "sum"),
-                   api_calls=("api_calls", "sum"), retries=("retries", "sum"), seconds=("seconds", "sum"))
-              .reset_index().sort_values(["day", "type"], ascending=[False, True]))
-    orders = pd.DataFrame(session.execute(
-        sa.select(Order.created_at, Order.synced_at).where(Order.status == OrderStatus.SYNCED,
-                                                           Order.synced_at >= since)).all(),
-        columns=["created", "synced"])
-    orders["seconds"] = (pd.to_datetime(orders["synced"], utc=True)
-                         - pd.to_datetime(orders["created"], utc=True)).dt.total_seconds()
+    by_day = (
+        log.groupby(["day", "type"])
+        .agg(
+            runs=("ok", "size"),
+            success_rate=("ok", "mean"),
+            records=("records", "sum"),
+            api_calls=("api_calls", "sum"),
+            retries=("retries", "sum"),
+            seconds=("seconds", "sum"),
+        )
+        .reset_index()
+        .sort_values(["day", "type"], ascending=[False, True])
+    )
+    orders = pd.DataFrame(
+        session.execute(
+            sa.select(Order.created_at, Order.synced_at).where(
+                Order.status == OrderStatus.SYNCED, Order.synced_at >= since
+            )
+        ).all(),
+        columns=["created", "synced"],
+    )
+    orders["seconds"] = (
+        pd.to_datetime(orders["synced"], utc=True) - pd.to_datetime(orders["created"], utc=True)
+    ).dt.total_seconds()
     orders["day"] = pd.to_datetime(orders["synced"], utc=True).dt.strftime("%Y-%m-%d")
-    latency = (orders.groupby("day")["seconds"]
-               .agg(orders="size", median_seconds="median", p95_seconds=lambda s: s.quantile(0.95))
-               .reset_index().sort_values("day", ascending=False))
+    latency = (
+        orders.groupby("day")["seconds"]
+        .agg(orders="size", median_seconds="median", p95_seconds=lambda s: s.quantile(0.95))
+        .reset_index()
+        .sort_values("day", ascending=False)
+    )
     recent = log[log["at"] >= pd.Timestamp(now - timedelta(hours=24))]
     recent_orders = orders[pd.to_datetime(orders["synced"], utc=True) >= pd.Timestamp(now - timedelta(hours=24))]
-    balance = session.scalar(sa.select(sa.func.coalesce(sa.func.sum(QBInvoice.balance), 0))
-                             .where(QBInvoice.status.in_(["open", "paid"])))
+    balance = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(QBInvoice.balance), 0)).where(QBInvoice.status.in_(["open", "paid"]))
+    )
     return Health(
-        by_day_and_type=by_day, latency_by_day=latency, runs_24h=int(len(recent)),
+        by_day_and_type=by_day,
+        latency_by_day=latency,
+        runs_24h=int(len(recent)),
         success_rate_24h=float(recent["ok"].mean()) if len(recent) else 1.0,
         latency_p95_24h=float(recent_orders["seconds"].quantile(0.95)) if len(recent_orders) else 0.0,
         open_balance=Decimal(str(balance)),

@@ -40,7 +40,7 @@ def invoice_marker(order_number: str) -> str:
 def marked_order(record: dict) -> str | None:
     """The order number an invoice's PrivateNote marker names, or None for an unmarked invoice."""
     first_line = str(record.get("PrivateNote") or "").split("\n", 1)[0]
-    return first_line[len(MARKER_PREFIX):] if first_line.startswith(MARKER_PREFIX) else None
+    return first_line[len(MARKER_PREFIX) :] if first_line.startswith(MARKER_PREFIX) else None
 
 
 class OrderRejected(Exception):
@@ -113,11 +113,15 @@ def draft_invoice(session: Session, order: Order, company_timezone: tzinfo = tim
         _fail("the order has no order number")
     if doc_number != doc_number.strip():
         # QuickBooks trims a DocNumber: "W-1 " would become, and then find, the invoice of order "W-1".
-        _fail(f"order number {doc_number!r} starts or ends with a space: correct it in the order (numbers are "
-              "used exactly as written, so it cannot be mistaken for another order's invoice)")
+        _fail(
+            f"order number {doc_number!r} starts or ends with a space: correct it in the order (numbers are "
+            "used exactly as written, so it cannot be mistaken for another order's invoice)"
+        )
     if len(doc_number) > MAX_DOC_NUMBER_LENGTH:
-        _fail(f"order number {doc_number!r} has {len(doc_number)} characters; QuickBooks invoice numbers "
-              f"allow at most {MAX_DOC_NUMBER_LENGTH}")
+        _fail(
+            f"order number {doc_number!r} has {len(doc_number)} characters; QuickBooks invoice numbers "
+            f"allow at most {MAX_DOC_NUMBER_LENGTH}"
+        )
     if not order.lines:
         _fail("the order has no lines")
     if len(order.lines) > MAX_INVOICE_LINES:
@@ -129,8 +133,10 @@ def draft_invoice(session: Session, order: Order, company_timezone: tzinfo = tim
     lines = tuple(_draft_line(session, order, customer, line, levels) for line in order.lines)
     total = sum((line.amount for line in lines), Decimal(0))
     if total > MAX_AMOUNT:
-        _fail(f"the order total {plain_decimal(total)} is larger than {plain_decimal(MAX_AMOUNT)}, the most an "
-              "invoice can carry here: check the quantities and prices")
+        _fail(
+            f"the order total {plain_decimal(total)} is larger than {plain_decimal(MAX_AMOUNT)}, the most an "
+            "invoice can carry here: check the quantities and prices"
+        )
     return InvoiceDraft(
         order_id=order.id,
         doc_number=doc_number,
@@ -163,10 +169,18 @@ def _draft_line(session: Session, order: Order, customer: Customer, line, levels
         unit_price, source = quote.unit_price, quote.source
     amount = line_amount(quantity, unit_price)
     if amount > MAX_AMOUNT:
-        _fail(f"{where}: amount {plain_decimal(amount)} ({plain_decimal(quantity)} × {plain_decimal(unit_price)}) is "
-              f"larger than {plain_decimal(MAX_AMOUNT)}, the most an invoice line can carry here")
-    return DraftLine(item=item, quantity=plain_decimal(quantity), unit_price=unit_price, amount=amount,
-                     price_source=source, description=line.description)
+        _fail(
+            f"{where}: amount {plain_decimal(amount)} ({plain_decimal(quantity)} × {plain_decimal(unit_price)}) is "
+            f"larger than {plain_decimal(MAX_AMOUNT)}, the most an invoice line can carry here"
+        )
+    return DraftLine(
+        item=item,
+        quantity=plain_decimal(quantity),
+        unit_price=unit_price,
+        amount=amount,
+        price_source=source,
+        description=line.description,
+    )
 
 
 def _resolve(session, model, row_id, name, name_column, kind: str, where: str | None = None):

@@ -43,8 +43,9 @@ def is_voided(record: dict) -> bool:
     return str(record.get("PrivateNote", "")).startswith("Voided") and Decimal(str(record.get("TotalAmt", 0))) == 0
 
 
-def mirror_invoices(qb: QuickBooksPort, engine: sa.Engine, *, now: datetime | None = None,
-                    overlap: timedelta = OVERLAP) -> MirrorResult:
+def mirror_invoices(
+    qb: QuickBooksPort, engine: sa.Engine, *, now: datetime | None = None, overlap: timedelta = OVERLAP
+) -> MirrorResult:
     started = now or utcnow()
     with session_scope(engine) as session:
         covered_until = queries.read_cursor(session, qb.realm_id, ENTITY)
@@ -81,26 +82,35 @@ def mirror_invoices(qb: QuickBooksPort, engine: sa.Engine, *, now: datetime | No
         deleted_ids = _gone(qb, engine, seen)
     with session_scope(engine) as session:
         if deleted_ids:
-            session.execute(sa.update(QBInvoice).where(QBInvoice.realm_id == qb.realm_id,
-                                                       QBInvoice.qb_id.in_(deleted_ids)).values(status="deleted"))
+            session.execute(
+                sa.update(QBInvoice)
+                .where(QBInvoice.realm_id == qb.realm_id, QBInvoice.qb_id.in_(deleted_ids))
+                .values(status="deleted")
+            )
             result.deleted = len(deleted_ids)
-        gone = sa.select(QBInvoice.qb_id).where(QBInvoice.realm_id == qb.realm_id,
-                                                QBInvoice.status.in_(["voided", "deleted"]))
+        gone = sa.select(QBInvoice.qb_id).where(
+            QBInvoice.realm_id == qb.realm_id, QBInvoice.status.in_(["voided", "deleted"])
+        )
         for state in ("voided", "deleted"):
             flagged = session.execute(
                 sa.update(Order)
-                .where(Order.qb_invoice_id.in_(gone.where(QBInvoice.status == state)),
-                       sa.or_(Order.qb_invoice_state.is_(None), Order.qb_invoice_state != state))
+                .where(
+                    Order.qb_invoice_id.in_(gone.where(QBInvoice.status == state)),
+                    sa.or_(Order.qb_invoice_state.is_(None), Order.qb_invoice_state != state),
+                )
                 .values(qb_invoice_state=state)
                 .execution_options(synchronize_session=False)
             )
             result.flagged_orders += flagged.rowcount or 0
         queries.advance_cursor(session, qb.realm_id, ENTITY, started, full=result.mode == "full")
         live = (QBInvoice.realm_id == qb.realm_id, QBInvoice.status.in_(["open", "paid"]))
-        balance, result.paid, result.unpaid = session.execute(sa.select(
-            sa.func.coalesce(sa.func.sum(QBInvoice.balance), 0),
-            sa.func.count().filter(QBInvoice.status == "paid"),
-            sa.func.count().filter(QBInvoice.status == "open")).where(*live)).one()
+        balance, result.paid, result.unpaid = session.execute(
+            sa.select(
+                sa.func.coalesce(sa.func.sum(QBInvoice.balance), 0),
+                sa.func.count().filter(QBInvoice.status == "paid"),
+                sa.func.count().filter(QBInvoice.status == "open"),
+            ).where(*live)
+        ).one()
         result.open_balance = Decimal(str(balance))
     return result
 
@@ -109,7 +119,10 @@ def _gone(qb: QuickBooksPort, engine: sa.Engine, seen: set[str]) -> list[str]:
     """Mirrored invoices the full listing did not return, confirmed gone by asking for them by id
     (an invoice created while we paged is missing from the listing but not deleted)."""
     with session_scope(engine) as session:
-        held = set(session.scalars(sa.select(QBInvoice.qb_id).where(QBInvoice.realm_id == qb.realm_id,
-                                                                    QBInvoice.status != "deleted")))
+        held = set(
+            session.scalars(
+                sa.select(QBInvoice.qb_id).where(QBInvoice.realm_id == qb.realm_id, QBInvoice.status != "deleted")
+            )
+        )
     missing = sorted(held - seen)
     return sorted(set(missing) - qb.existing_ids(ENTITY, missing)) if missing else []

@@ -64,8 +64,9 @@ def retry_delay(attempts: int) -> timedelta:
 class OutcomeRecorder:
     """Each order's outcome, recorded only while this run still holds its claim."""
 
-    def __init__(self, engine: sa.Engine, run_id: str, realm_id: str, safeguards: Safeguards,
-                 result: InvoicePushResult) -> None:
+    def __init__(
+        self, engine: sa.Engine, run_id: str, realm_id: str, safeguards: Safeguards, result: InvoicePushResult
+    ) -> None:
         self.engine, self.run_id, self.realm_id = engine, run_id, realm_id
         self.safeguards, self.result = safeguards, result
 
@@ -76,10 +77,15 @@ class OutcomeRecorder:
             self.finish_synced(session, order_id, min(matching, key=lambda r: int(r["Id"])), mirrored, linked=True)
             return
         record = candidates[0]
-        self.finish_refused(session, order_id, (
-            f"QuickBooks already has invoice {body['DocNumber']} (Id {record['Id']}) that is not this order's: "
-            f"{problems[record['Id']]}. Renumber the order, or correct that invoice in QuickBooks, then retry the "
-            "order"))
+        self.finish_refused(
+            session,
+            order_id,
+            (
+                f"QuickBooks already has invoice {body['DocNumber']} (Id {record['Id']}) that is not this order's: "
+                f"{problems[record['Id']]}. Renumber the order, or correct that invoice in QuickBooks, then retry the "
+                "order"
+            ),
+        )
 
     def mismatch(self, body: dict, record: dict) -> str | None:
         """Why an invoice found by number is not this order's, or None when it is."""
@@ -101,19 +107,31 @@ class OutcomeRecorder:
         return "; ".join(problems) or None
 
     # -- outcomes ------------------------------------------------------------------------------------
-    def finish_synced(self, session: Session, order_id: int, record: dict, mirrored: dict[str, dict], *,
-                      linked: bool = False) -> None:
+    def finish_synced(
+        self, session: Session, order_id: int, record: dict, mirrored: dict[str, dict], *, linked: bool = False
+    ) -> None:
         invoice_id = str(record["Id"])
         if self.safeguards.strict_link:
-            holder = session.scalar(sa.select(Order.order_number).where(Order.qb_invoice_id == invoice_id,
-                                                                         Order.id != order_id))
+            holder = session.scalar(
+                sa.select(Order.order_number).where(Order.qb_invoice_id == invoice_id, Order.id != order_id)
+            )
             if holder is not None:
-                self.finish_refused(session, order_id, f"QuickBooks invoice {record.get('DocNumber')} (Id "
-                                                       f"{invoice_id}) already belongs to order {holder!r}: one "
-                                                       "invoice is never linked to two orders")
+                self.finish_refused(
+                    session,
+                    order_id,
+                    f"QuickBooks invoice {record.get('DocNumber')} (Id "
+                    f"{invoice_id}) already belongs to order {holder!r}: one "
+                    "invoice is never linked to two orders",
+                )
                 return
-        if not queries.finish_claim(session, order_id, self.run_id, status=OrderStatus.SYNCED,
-                                    qb_invoice_id=invoice_id, invoiced_total=money(record.get("TotalAmt"))):
+        if not queries.finish_claim(
+            session,
+            order_id,
+            self.run_id,
+            status=OrderStatus.SYNCED,
+            qb_invoice_id=invoice_id,
+            invoiced_total=money(record.get("TotalAmt")),
+        ):
             self.result.lost_claims += 1
             return
         mirrored[invoice_id] = invoice_row(record, self.realm_id)
@@ -126,13 +144,16 @@ class OutcomeRecorder:
         order = session.get(Order, order_id)
         reason = f"QuickBooks refused the invoice: {outcome.error_message or 'no reason given'}"
         if outcome.transient:
-            reason = (f"QuickBooks did not take the invoice this time ({outcome.error_message}); it is retried "
-                      "automatically")
+            reason = (
+                f"QuickBooks did not take the invoice this time ({outcome.error_message}); it is retried automatically"
+            )
         if outcome.error_code:
             reason += f" (code {outcome.error_code})"
         if outcome.error_code == "6140":
-            reason = (f"invoice number {order.order_number!r} is already used in QuickBooks by an invoice that could "
-                      "not be found by number; renumber the order or fix that invoice")
+            reason = (
+                f"invoice number {order.order_number!r} is already used in QuickBooks by an invoice that could "
+                "not be found by number; renumber the order or fix that invoice"
+            )
         # Transient failures retry with back-off; a refusal of the data waits for a person to fix it.
         next_attempt = utcnow() + retry_delay(order.attempts) if outcome.transient else None
         self._finish(session, order, OrderStatus.FAILED, reason, next_attempt, batch_answered=True)
@@ -151,10 +172,25 @@ class OutcomeRecorder:
         blocked = rejected.status == OrderStatus.BLOCKED
         self._finish(session, order, rejected.status, rejected.reason, utcnow() + BLOCKED_RETRY if blocked else None)
 
-    def _finish(self, session: Session, order: Order, status: OrderStatus, reason: str,
-                next_attempt: datetime | None, *, batch_answered: bool = False) -> None:
-        if not queries.finish_claim(session, order.id, self.run_id, status=status, reason=reason,
-                                    next_attempt_at=next_attempt, batch_answered=batch_answered):
+    def _finish(
+        self,
+        session: Session,
+        order: Order,
+        status: OrderStatus,
+        reason: str,
+        next_attempt: datetime | None,
+        *,
+        batch_answered: bool = False,
+    ) -> None:
+        if not queries.finish_claim(
+            session,
+            order.id,
+            self.run_id,
+            status=status,
+            reason=reason,
+            next_attempt_at=next_attempt,
+            batch_answered=batch_answered,
+        ):
             self.result.lost_claims += 1
             return
         if status == OrderStatus.BLOCKED:

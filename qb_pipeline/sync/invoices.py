@@ -60,9 +60,11 @@ STALE_CLAIM_AFTER = timedelta(minutes=15)  # of heartbeat silence, not of claim 
 BATCH_SIZE = 30  # QuickBooks' batch limit; outcomes are recorded batch by batch
 RESENDS = 3  # re-sends of one batch whose outcome stayed unknown, within one run
 KEEP_ANSWERED_BATCHES = timedelta(days=1)
-CUSTOM_NUMBERS_OFF = ("QuickBooks numbers invoices itself in this company, so an order's number cannot find its "
-                      "invoice: turn on Account and Settings → Sales → Custom transaction numbers in QuickBooks; "
-                      "orders stay pending until then")
+CUSTOM_NUMBERS_OFF = (
+    "QuickBooks numbers invoices itself in this company, so an order's number cannot find its "
+    "invoice: turn on Account and Settings → Sales → Custom transaction numbers in QuickBooks; "
+    "orders stay pending until then"
+)
 
 
 @dataclass
@@ -78,12 +80,27 @@ def orders_name_unknown_records(engine: sa.Engine) -> bool:
     """Whether a due order names a customer or item by a name our mirror does not know (yet)."""
     due = queries.claimable_orders()
     with session_scope(engine) as session:
-        unknown_customer = session.scalar(sa.select(sa.func.count()).select_from(Order).where(
-            due, Order.customer_id.is_(None), Order.customer_name.is_not(None),
-            ~sa.exists().where(sa.func.lower(Customer.display_name) == sa.func.lower(Order.customer_name))))
-        unknown_item = session.scalar(sa.select(sa.func.count()).select_from(OrderLine).join(Order).where(
-            due, OrderLine.item_id.is_(None), OrderLine.item_name.is_not(None),
-            ~sa.exists().where(sa.func.lower(Item.name) == sa.func.lower(OrderLine.item_name))))
+        unknown_customer = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Order)
+            .where(
+                due,
+                Order.customer_id.is_(None),
+                Order.customer_name.is_not(None),
+                ~sa.exists().where(sa.func.lower(Customer.display_name) == sa.func.lower(Order.customer_name)),
+            )
+        )
+        unknown_item = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(OrderLine)
+            .join(Order)
+            .where(
+                due,
+                OrderLine.item_id.is_(None),
+                OrderLine.item_name.is_not(None),
+                ~sa.exists().where(sa.func.lower(Item.name) == sa.func.lower(OrderLine.item_name)),
+            )
+        )
     return bool(unknown_customer or unknown_item)
 
 
@@ -128,8 +145,16 @@ def push_orders(
 
 
 class _InvoicePush(OutcomeRecorder):
-    def __init__(self, qb: QuickBooksPort, engine: sa.Engine, run_id: str, safeguards: Safeguards,
-                 result: InvoicePushResult, progress: Callable[[str], None], resend_wait: float) -> None:
+    def __init__(
+        self,
+        qb: QuickBooksPort,
+        engine: sa.Engine,
+        run_id: str,
+        safeguards: Safeguards,
+        result: InvoicePushResult,
+        progress: Callable[[str], None],
+        resend_wait: float,
+    ) -> None:
         super().__init__(engine, run_id, qb.realm_id, safeguards, result)
         self.qb, self.progress, self.resend_wait = qb, progress, resend_wait
         self.company_timezone = qb.company_timezone()
@@ -156,10 +181,14 @@ class _InvoicePush(OutcomeRecorder):
         batches: dict[int, _Batch] = {}
         for order_id, record_id, request_id, payload in rows:
             item = next(i for i in payload["items"] if i["order_id"] == order_id)
-            batches.setdefault(record_id, _Batch(request_id, record_id, {})).items[order_id] = (item["bId"], item["body"])
+            batches.setdefault(record_id, _Batch(request_id, record_id, {})).items[order_id] = (
+                item["bId"],
+                item["body"],
+            )
         for batch in batches.values():
-            self.progress(f"re-sending recorded batch {batch.request_id} ({len(batch.items)} orders): its outcome "
-                          "was not known")
+            self.progress(
+                f"re-sending recorded batch {batch.request_id} ({len(batch.items)} orders): its outcome was not known"
+            )
             self.result.resent += len(batch.items)
             self.send(batch, recheck_first=True)
 
@@ -169,9 +198,10 @@ class _InvoicePush(OutcomeRecorder):
         maybe_sent: set[int] = set()
         with session_scope(self.engine) as session:
             orders = session.scalars(
-                sa.select(Order).where(Order.id.in_(order_ids), Order.claimed_by == self.run_id,
-                                       Order.status == OrderStatus.PUSHING)
-                .options(selectinload(Order.lines)).order_by(Order.id)
+                sa.select(Order)
+                .where(Order.id.in_(order_ids), Order.claimed_by == self.run_id, Order.status == OrderStatus.PUSHING)
+                .options(selectinload(Order.lines))
+                .order_by(Order.id)
             ).all()
             for order in orders:
                 try:
@@ -182,9 +212,15 @@ class _InvoicePush(OutcomeRecorder):
                 except sa.exc.SQLAlchemyError:
                     raise  # the database's trouble, not the order's
                 except Exception as error:  # a poison order fails alone; the run goes on
-                    self.finish_rejected(session, order, OrderRejected(
-                        OrderStatus.FAILED, f"the order could not be priced ({type(error).__name__}: {error}): "
-                                            "check its quantities and prices"))
+                    self.finish_rejected(
+                        session,
+                        order,
+                        OrderRejected(
+                            OrderStatus.FAILED,
+                            f"the order could not be priced ({type(error).__name__}: {error}): "
+                            "check its quantities and prices",
+                        ),
+                    )
                     continue
                 # attempts counts this claim too: > 1 means an earlier attempt may have reached QBO
                 if order.id in taken_over or order.attempts > 1:
@@ -208,8 +244,13 @@ class _InvoicePush(OutcomeRecorder):
         if missing_customers:
             push_name_list(self.qb, self.engine, "Customer", row_ids=sorted(missing_customers))
         if missing_items:
-            push_name_list(self.qb, self.engine, "Item", row_ids=sorted(missing_items),
-                           default_income_account_id=default_income_account_id)
+            push_name_list(
+                self.qb,
+                self.engine,
+                "Item",
+                row_ids=sorted(missing_items),
+                default_income_account_id=default_income_account_id,
+            )
         redrafted: dict[int, InvoiceDraft] = {}
         with session_scope(self.engine) as session:
             for order_id in self.still_ours(drafts):
@@ -227,28 +268,43 @@ class _InvoicePush(OutcomeRecorder):
     def create(self, drafts: dict[int, InvoiceDraft]) -> None:
         pending = sorted(drafts)
         for start in range(0, len(pending), BATCH_SIZE):
-            chunk = self.still_ours(pending[start:start + BATCH_SIZE])  # right before sending
+            chunk = self.still_ours(pending[start : start + BATCH_SIZE])  # right before sending
             if chunk:
                 self.send(self.record_batch({i: drafts[i].payload() for i in sorted(chunk)}))
         if pending:
-            self.progress(f"invoices: {self.result.pushed} created, {self.result.linked} linked, "
-                          f"{self.result.failed} failed, {self.result.blocked} blocked")
+            self.progress(
+                f"invoices: {self.result.pushed} created, {self.result.linked} linked, "
+                f"{self.result.failed} failed, {self.result.blocked} blocked"
+            )
 
     def record_batch(self, bodies: dict[int, dict]) -> _Batch:
         """Write ahead: which orders, the exact body and a requestid, committed before anything is sent."""
         # Amounts as strings, exactly as python-quickbooks puts them on the wire.
-        items = {order_id: (str(n), json.loads(json.dumps(body, default=str)))
-                 for n, (order_id, body) in enumerate(bodies.items())}
+        items = {
+            order_id: (str(n), json.loads(json.dumps(body, default=str)))
+            for n, (order_id, body) in enumerate(bodies.items())
+        }
         request_id = uuid.uuid4().hex  # 32 characters; QuickBooks allows 36 on /batch
         if not self.safeguards.write_ahead:
             return _Batch(request_id, None, items)
         with session_scope(self.engine) as session:
-            record = InvoiceBatch(request_id=request_id, run_id=self.run_id, payload={"items": [
-                {"order_id": order_id, "bId": bid, "body": body} for order_id, (bid, body) in items.items()]})
+            record = InvoiceBatch(
+                request_id=request_id,
+                run_id=self.run_id,
+                payload={
+                    "items": [
+                        {"order_id": order_id, "bId": bid, "body": body} for order_id, (bid, body) in items.items()
+                    ]
+                },
+            )
             session.add(record)
             session.flush()
-            session.execute(sa.update(Order).where(Order.id.in_(list(items))).values(invoice_batch_id=record.id)
-                            .execution_options(synchronize_session=False))
+            session.execute(
+                sa.update(Order)
+                .where(Order.id.in_(list(items)))
+                .values(invoice_batch_id=record.id)
+                .execution_options(synchronize_session=False)
+            )
             return _Batch(request_id, record.id, items)
 
     def send(self, batch: _Batch, *, recheck_first: bool = False) -> None:
@@ -269,24 +325,31 @@ class _InvoicePush(OutcomeRecorder):
                     batch.request_id = uuid.uuid4().hex
             try:
                 outcomes = self.qb.send_batch(
-                    "Invoice", [(str(i), bid, body) for i, (bid, body) in batch.items.items()], batch.request_id)
+                    "Invoice", [(str(i), bid, body) for i, (bid, body) in batch.items.items()], batch.request_id
+                )
             except QuickBooksOutcomeUnknown as error:
                 unknown = error
                 if attempt < RESENDS:
-                    self.progress(f"invoice batch {batch.request_id}: {error}; retry {attempt + 1}/{RESENDS} after a "
-                                  "lookup, with the same request id")
+                    self.progress(
+                        f"invoice batch {batch.request_id}: {error}; retry {attempt + 1}/{RESENDS} after a "
+                        "lookup, with the same request id"
+                    )
                 continue
             except QuickBooksAuthError:
                 raise  # every later call would fail too: stop; the orders go back to pending
             except QuickBooksError as error:  # throttled past the retry budget: not taken this time
-                self.fail_for_now(batch.items, f"QuickBooks did not take the invoice this time ({error}); it is "
-                                               "retried automatically")
+                self.fail_for_now(
+                    batch.items, f"QuickBooks did not take the invoice this time ({error}); it is retried automatically"
+                )
                 return
             self.record_outcomes(batch, outcomes)
             return
-        self.fail_for_now(batch.items, f"QuickBooks did not say whether it took the invoice (gave up after "
-                                       f"{RESENDS + 1} tries: {unknown}); it is looked up and re-sent with the same "
-                                       "request id automatically")
+        self.fail_for_now(
+            batch.items,
+            f"QuickBooks did not say whether it took the invoice (gave up after "
+            f"{RESENDS + 1} tries: {unknown}); it is looked up and re-sent with the same "
+            "request id automatically",
+        )
 
     def record_outcomes(self, batch: _Batch, outcomes: list[WriteOutcome]) -> None:
         bodies = {i: body for i, (_bid, body) in batch.items.items()}
@@ -299,8 +362,9 @@ class _InvoicePush(OutcomeRecorder):
                 if outcome.ok:
                     self.finish_synced(session, order_id, outcome.record, mirrored)
                 elif outcome.error_code == "6140" and existing.get(bodies[order_id]["DocNumber"]):
-                    self.link_or_fail(session, order_id, bodies[order_id], existing[bodies[order_id]["DocNumber"]],
-                                      mirrored)
+                    self.link_or_fail(
+                        session, order_id, bodies[order_id], existing[bodies[order_id]["DocNumber"]], mirrored
+                    )
                 else:
                     self.finish_failed(session, order_id, outcome)
             mirror_invoice_rows(session, mirrored)
@@ -322,12 +386,18 @@ class _InvoicePush(OutcomeRecorder):
             mirror_invoice_rows(session, mirrored)
         return handled
 
+
 def _in_quickbooks(draft: InvoiceDraft) -> bool:
     return draft.customer.qb_id is not None and all(line.item.qb_id is not None for line in draft.lines)
 
 
 def _prune_answered_batches(session: Session) -> None:
     """Write-ahead records no order points at any more are done with; keep a day of them for inspection."""
-    session.execute(sa.delete(InvoiceBatch).where(
-        InvoiceBatch.created_at < utcnow() - KEEP_ANSWERED_BATCHES,
-        ~sa.exists().where(Order.invoice_batch_id == InvoiceBatch.id)).execution_options(synchronize_session=False))
+    session.execute(
+        sa.delete(InvoiceBatch)
+        .where(
+            InvoiceBatch.created_at < utcnow() - KEEP_ANSWERED_BATCHES,
+            ~sa.exists().where(Order.invoice_batch_id == InvoiceBatch.id),
+        )
+        .execution_options(synchronize_session=False)
+    )

@@ -40,8 +40,10 @@ def learned_prices(session: Session, realm_id: str) -> list[LearnedPrice]:
     items = {i.qb_id: i for i in session.scalars(sa.select(Item).where(Item.qb_id.is_not(None)))}
     last: dict[tuple[str, str], tuple[Decimal, str | None, str | None]] = {}
     invoices = session.scalars(
-        sa.select(QBInvoice).where(QBInvoice.realm_id == realm_id, QBInvoice.status.in_(["open", "paid"]))
-        .order_by(QBInvoice.txn_date, QBInvoice.qb_updated_at, QBInvoice.id))
+        sa.select(QBInvoice)
+        .where(QBInvoice.realm_id == realm_id, QBInvoice.status.in_(["open", "paid"]))
+        .order_by(QBInvoice.txn_date, QBInvoice.qb_updated_at, QBInvoice.id)
+    )
     for invoice in invoices:  # oldest first: later invoices overwrite
         prices: dict[str, set[Decimal]] = {}
         for line in invoice.lines or []:
@@ -84,6 +86,13 @@ def as_pricing_csv(suggestions: list[LearnedPrice]) -> str:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for s in suggestions:
-        writer.writerow({"kind": "customer_price", "customer": s.customer, "item": s.item, "price": s.invoiced_price,
-                         "source": "learned"})
+        writer.writerow(
+            {
+                "kind": "customer_price",
+                "customer": s.customer,
+                "item": s.item,
+                "price": s.invoiced_price,
+                "source": "learned",
+            }
+        )
     return out.getvalue()

@@ -35,17 +35,28 @@ class OrderCounts:
 
 def order_counts(session: Session) -> OrderCounts:
     """Every order by status now, the oldest failed or blocked one, and when the newest order came."""
-    by_status = {status.value: count for status, count in
-                 session.execute(sa.select(Order.status, sa.func.count()).group_by(Order.status))}
-    oldest = session.execute(sa.select(Order.order_number, Order.updated_at).where(Order.status.in_(RETRYABLE))
-                             .order_by(Order.updated_at).limit(1)).first()
+    by_status = {
+        status.value: count
+        for status, count in session.execute(sa.select(Order.status, sa.func.count()).group_by(Order.status))
+    }
+    oldest = session.execute(
+        sa.select(Order.order_number, Order.updated_at)
+        .where(Order.status.in_(RETRYABLE))
+        .order_by(Order.updated_at)
+        .limit(1)
+    ).first()
     newest = session.scalar(sa.select(sa.func.max(Order.created_at)))
-    return OrderCounts(**by_status, oldest_stuck=oldest[0] if oldest else None,
-                       oldest_stuck_at=oldest[1] if oldest else None, newest_order_at=newest)
+    return OrderCounts(
+        **by_status,
+        oldest_stuck=oldest[0] if oldest else None,
+        oldest_stuck_at=oldest[1] if oldest else None,
+        newest_order_at=newest,
+    )
 
 
-def list_orders(session: Session, *, statuses: Sequence[OrderStatus] = (), since: datetime | None = None,
-                limit: int = 200) -> list[Order]:
+def list_orders(
+    session: Session, *, statuses: Sequence[OrderStatus] = (), since: datetime | None = None, limit: int = 200
+) -> list[Order]:
     query = sa.select(Order).options(selectinload(Order.lines)).order_by(Order.created_at.desc()).limit(limit)
     if statuses:
         query = query.where(Order.status.in_(list(statuses)))
@@ -54,7 +65,9 @@ def list_orders(session: Session, *, statuses: Sequence[OrderStatus] = (), since
     return list(session.scalars(query))
 
 
-def retry_orders(session: Session, numbers: Sequence[str] = (), *, all_failed: bool = False) -> tuple[list[str], list[str]]:
+def retry_orders(
+    session: Session, numbers: Sequence[str] = (), *, all_failed: bool = False
+) -> tuple[list[str], list[str]]:
     """Failed or blocked orders back to pending (the sensor pushes them within seconds).
     Returns (retried, not retryable: unknown numbers, or orders neither failed nor blocked)."""
     query = sa.select(Order).where(Order.status.in_(RETRYABLE))
@@ -69,16 +82,21 @@ def retry_orders(session: Session, numbers: Sequence[str] = (), *, all_failed: b
 def revive_orders_naming_known_records(session: Session) -> list[str]:
     """Orders failed because a customer or item name was unknown, whose names all resolve now (a sync
     brought them in): back to pending. Other failures wait for a person."""
-    waiting = session.scalars(sa.select(Order).where(Order.status == OrderStatus.FAILED,
-                                                      Order.status_reason.contains(UNKNOWN_NAME))
-                              .options(selectinload(Order.lines))).all()
+    waiting = session.scalars(
+        sa.select(Order)
+        .where(Order.status == OrderStatus.FAILED, Order.status_reason.contains(UNKNOWN_NAME))
+        .options(selectinload(Order.lines))
+    ).all()
     if not waiting:
         return []
     known_customers = _known(session, Customer.display_name, {o.customer_name for o in waiting if o.customer_name})
     known_items = _known(session, Item.name, {line.item_name for o in waiting for line in o.lines if line.item_name})
-    ready = [o for o in waiting
-             if (o.customer_id is not None or (o.customer_name or "").lower() in known_customers)
-             and all(line.item_id is not None or (line.item_name or "").lower() in known_items for line in o.lines)]
+    ready = [
+        o
+        for o in waiting
+        if (o.customer_id is not None or (o.customer_name or "").lower() in known_customers)
+        and all(line.item_id is not None or (line.item_name or "").lower() in known_items for line in o.lines)
+    ]
     _back_to_pending(session, [o.id for o in ready])
     return sorted(o.order_number for o in ready)
 
@@ -92,7 +110,9 @@ def _known(session: Session, column, names: set[str]) -> set[str]:
 
 def _back_to_pending(session: Session, order_ids: list[int]) -> None:
     if order_ids:
-        session.execute(sa.update(Order).where(Order.id.in_(order_ids), Order.status.in_(RETRYABLE))
-                        .values(status=OrderStatus.PENDING, status_reason=None, next_attempt_at=None,
-                                updated_at=utcnow())
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            sa.update(Order)
+            .where(Order.id.in_(order_ids), Order.status.in_(RETRYABLE))
+            .values(status=OrderStatus.PENDING, status_reason=None, next_attempt_at=None, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )

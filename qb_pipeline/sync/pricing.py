@@ -65,12 +65,18 @@ def _current(session: Session, model, at: datetime, *conditions):
     ).first()
 
 
-def effective_price(session: Session, customer_id: int, item: Item, at: datetime,
-                    levels: dict | None = None) -> PriceQuote:
+def effective_price(
+    session: Session, customer_id: int, item: Item, at: datetime, levels: dict | None = None
+) -> PriceQuote:
     """`levels`: a dict the caller keeps across the lines of one order, so the customer's price level
     as of `at` is looked up once per order rather than once per line."""
-    own = _current(session, CustomerItemPrice, at,
-                   CustomerItemPrice.customer_id == customer_id, CustomerItemPrice.item_id == item.id)
+    own = _current(
+        session,
+        CustomerItemPrice,
+        at,
+        CustomerItemPrice.customer_id == customer_id,
+        CustomerItemPrice.item_id == item.id,
+    )
     if own is not None:
         return PriceQuote(own.unit_price, "customer")
 
@@ -104,8 +110,9 @@ def _level_price(session: Session, level: PriceLevel, item: Item, at: datetime) 
         if base is None:
             return None
         return PriceQuote(apply_percent(base, rate.percent), "price_level", level.name)
-    rule = _current(session, PriceLevelItem, at,
-                    PriceLevelItem.price_level_id == level.id, PriceLevelItem.item_id == item.id)
+    rule = _current(
+        session, PriceLevelItem, at, PriceLevelItem.price_level_id == level.id, PriceLevelItem.item_id == item.id
+    )
     if rule is None:
         return None
     if rule.custom_price is not None:
@@ -130,8 +137,10 @@ def _replace(session: Session, model, at: datetime | None, conditions: list, new
     if (in_force is None and new_row is None) or (in_force is not None and new_row is not None and same(in_force)):
         return False
     if in_force is not None and in_force.valid_from == at:
-        raise PricingError(f"a different value already starts at {at.isoformat()}; history is not rewritten: "
-                           "leave valid_from empty to change it from now, or give a later one")
+        raise PricingError(
+            f"a different value already starts at {at.isoformat()}; history is not rewritten: "
+            "leave valid_from empty to change it from now, or give a later one"
+        )
     if in_force is not None:
         end = in_force.valid_to
         in_force.valid_to = at
@@ -144,8 +153,9 @@ def _replace(session: Session, model, at: datetime | None, conditions: list, new
     return True
 
 
-def set_interval(session: Session, model, conditions: list, new_row, valid_from: datetime,
-                 valid_to: datetime | None) -> bool:
+def set_interval(
+    session: Session, model, conditions: list, new_row, valid_from: datetime, valid_to: datetime | None
+) -> bool:
     """Restore one interval exactly (an exported history): refused when it overlaps any interval of the
     key; a no-op when the same interval with the same value is there already."""
     rows = session.scalars(sa.select(model).where(*conditions)).all()
@@ -153,8 +163,10 @@ def set_interval(session: Session, model, conditions: list, new_row, valid_from:
         if row.valid_from == valid_from and row.valid_to == valid_to and _values(row) == _values(new_row):
             return False
         if row.valid_from < (valid_to or _END) and valid_from < (row.valid_to or _END):
-            raise PricingError(f"the interval {valid_from.isoformat()} – {valid_to.isoformat() if valid_to else 'open'} "
-                               f"overlaps one from {row.valid_from.isoformat()}: history is not rewritten")
+            raise PricingError(
+                f"the interval {valid_from.isoformat()} – {valid_to.isoformat() if valid_to else 'open'} "
+                f"overlaps one from {row.valid_from.isoformat()}: history is not rewritten"
+            )
     new_row.valid_from, new_row.valid_to = valid_from, valid_to
     session.add(new_row)
     session.flush()
@@ -172,42 +184,96 @@ def _values(row) -> tuple:
 # Every setter takes `at` (default now) and returns whether anything changed; with `until` it restores
 # one closed interval exactly instead (an exported history).
 
-def set_customer_item_price(session: Session, customer_id: int, item_id: int, unit_price: Decimal | None,
-                            *, at: datetime | None = None, until: datetime | None = None,
-                            source: str = "manual") -> bool:
+
+def set_customer_item_price(
+    session: Session,
+    customer_id: int,
+    item_id: int,
+    unit_price: Decimal | None,
+    *,
+    at: datetime | None = None,
+    until: datetime | None = None,
+    source: str = "manual",
+) -> bool:
     """A customer's own price for an item from `at` on; None ends it (back to level or item price)."""
-    new_row = None if unit_price is None else CustomerItemPrice(
-        customer_id=customer_id, item_id=item_id, unit_price=check_price(unit_price), source=source)
-    return _apply(session, CustomerItemPrice, at, until,
-                  [CustomerItemPrice.customer_id == customer_id, CustomerItemPrice.item_id == item_id], new_row)
+    new_row = (
+        None
+        if unit_price is None
+        else CustomerItemPrice(
+            customer_id=customer_id, item_id=item_id, unit_price=check_price(unit_price), source=source
+        )
+    )
+    return _apply(
+        session,
+        CustomerItemPrice,
+        at,
+        until,
+        [CustomerItemPrice.customer_id == customer_id, CustomerItemPrice.item_id == item_id],
+        new_row,
+    )
 
 
-def assign_price_level(session: Session, customer_id: int, price_level_id: int | None,
-                       *, at: datetime | None = None, until: datetime | None = None) -> bool:
-    new_row = None if price_level_id is None else CustomerPriceLevel(customer_id=customer_id,
-                                                                     price_level_id=price_level_id)
+def assign_price_level(
+    session: Session,
+    customer_id: int,
+    price_level_id: int | None,
+    *,
+    at: datetime | None = None,
+    until: datetime | None = None,
+) -> bool:
+    new_row = (
+        None if price_level_id is None else CustomerPriceLevel(customer_id=customer_id, price_level_id=price_level_id)
+    )
     return _apply(session, CustomerPriceLevel, at, until, [CustomerPriceLevel.customer_id == customer_id], new_row)
 
 
-def set_level_percentage(session: Session, price_level_id: int, percent: Decimal, *, at: datetime | None = None,
-                         until: datetime | None = None) -> bool:
-    return _apply(session, PriceLevelPercentage, at, until, [PriceLevelPercentage.price_level_id == price_level_id],
-                  PriceLevelPercentage(price_level_id=price_level_id, percent=check_percent(percent)))
+def set_level_percentage(
+    session: Session,
+    price_level_id: int,
+    percent: Decimal,
+    *,
+    at: datetime | None = None,
+    until: datetime | None = None,
+) -> bool:
+    return _apply(
+        session,
+        PriceLevelPercentage,
+        at,
+        until,
+        [PriceLevelPercentage.price_level_id == price_level_id],
+        PriceLevelPercentage(price_level_id=price_level_id, percent=check_percent(percent)),
+    )
 
 
-def set_level_item(session: Session, price_level_id: int, item_id: int, *, custom_price: Decimal | None = None,
-                   custom_percent: Decimal | None = None, at: datetime | None = None,
-                   until: datetime | None = None) -> bool:
+def set_level_item(
+    session: Session,
+    price_level_id: int,
+    item_id: int,
+    *,
+    custom_price: Decimal | None = None,
+    custom_percent: Decimal | None = None,
+    at: datetime | None = None,
+    until: datetime | None = None,
+) -> bool:
     """A PerItem level's rule for one item: exactly one of a price or a percentage (both None removes it)."""
     if custom_price is not None and custom_percent is not None:
         raise PricingError("a price level rule has a custom price or a percentage, not both")
     new_row = None
     if custom_price is not None or custom_percent is not None:
-        new_row = PriceLevelItem(price_level_id=price_level_id, item_id=item_id,
-                                 custom_price=None if custom_price is None else check_price(custom_price),
-                                 custom_percent=None if custom_percent is None else check_percent(custom_percent))
-    return _apply(session, PriceLevelItem, at, until,
-                  [PriceLevelItem.price_level_id == price_level_id, PriceLevelItem.item_id == item_id], new_row)
+        new_row = PriceLevelItem(
+            price_level_id=price_level_id,
+            item_id=item_id,
+            custom_price=None if custom_price is None else check_price(custom_price),
+            custom_percent=None if custom_percent is None else check_percent(custom_percent),
+        )
+    return _apply(
+        session,
+        PriceLevelItem,
+        at,
+        until,
+        [PriceLevelItem.price_level_id == price_level_id, PriceLevelItem.item_id == item_id],
+        new_row,
+    )
 
 
 def record_item_price(session: Session, item_id: int, unit_price: Decimal, *, at: datetime) -> bool:
@@ -216,8 +282,14 @@ def record_item_price(session: Session, item_id: int, unit_price: Decimal, *, at
     if latest is not None and at <= latest:
         at = latest + timedelta(microseconds=1)  # two changes within QuickBooks' one-second resolution
     price = to_cents(unit_price)
-    return _replace(session, ItemPrice, at, [ItemPrice.item_id == item_id], ItemPrice(item_id=item_id, unit_price=price),
-                    lambda row: row.unit_price == price)
+    return _replace(
+        session,
+        ItemPrice,
+        at,
+        [ItemPrice.item_id == item_id],
+        ItemPrice(item_id=item_id, unit_price=price),
+        lambda row: row.unit_price == price,
+    )
 
 
 def _apply(session: Session, model, at: datetime | None, until: datetime | None, conditions: list, new_row) -> bool:

@@ -89,12 +89,20 @@ def read_pricing_file(path: Path) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw.count(b"\n", 0, error.start) + 1
-        raise PricingFileError(f"{path.name} line {line}: byte 0x{raw[error.start]:02x} is not UTF-8; save the file "
-                               "as UTF-8 (in Excel: \"CSV UTF-8\") and import it again") from None
+        raise PricingFileError(
+            f"{path.name} line {line}: byte 0x{raw[error.start]:02x} is not UTF-8; save the file "
+            'as UTF-8 (in Excel: "CSV UTF-8") and import it again'
+        ) from None
 
 
-def import_pricing(session: Session, source: str | io.TextIOBase, *, strict: bool = False, backdate: bool = False,
-                   now: datetime | None = None) -> ImportReport:
+def import_pricing(
+    session: Session,
+    source: str | io.TextIOBase,
+    *,
+    strict: bool = False,
+    backdate: bool = False,
+    now: datetime | None = None,
+) -> ImportReport:
     """Check every row, then apply the good ones (all or nothing when `strict`)."""
     now = now or datetime.now(timezone.utc)
     report = ImportReport()
@@ -115,8 +123,10 @@ def import_pricing(session: Session, source: str | io.TextIOBase, *, strict: boo
                 row = _row(header, fields_)
                 target, values = _identity(row, now)
                 if target in seen and seen[target][1] != values:
-                    raise _RowError(f"conflicts with line {seen[target][0]}: the same {target[0]} for the same names "
-                                    "and valid_from with a different value; keep one of them")
+                    raise _RowError(
+                        f"conflicts with line {seen[target][0]}: the same {target[0]} for the same names "
+                        "and valid_from with a different value; keep one of them"
+                    )
                 seen.setdefault(target, (line, values))  # the file contradicts itself even if that row fails
                 with session.begin_nested():  # a bad row leaves no trace of itself
                     changed = _apply_row(session, row, now)
@@ -125,7 +135,8 @@ def import_pricing(session: Session, source: str | io.TextIOBase, *, strict: boo
                         raise _RowError(
                             f"valid_from {at.isoformat()} is in the past: it would change the price of orders of that "
                             "time (those already invoiced keep their invoice). Leave valid_from empty to change it "
-                            "from now, or import with --backdate")
+                            "from now, or import with --backdate"
+                        )
                 if changed:
                     report.applied += 1
                 else:
@@ -153,15 +164,18 @@ def _header_problem(header: list[str]) -> str | None:
 
 def _row(header: list[str], fields_: list[str]) -> dict[str, str]:
     if len(fields_) != len(header):
-        raise _RowError(f"the row has {len(fields_)} fields, the header {len(header)} (a number written with a "
-                        "thousands separator, like 1,250.00, splits in two: write 1250.00)")
+        raise _RowError(
+            f"the row has {len(fields_)} fields, the header {len(header)} (a number written with a "
+            "thousands separator, like 1,250.00, splits in two: write 1250.00)"
+        )
     row = {name: cell.strip() for name, cell in zip(header, fields_)}
     kind = row.get("kind", "").lower()
     if kind not in USES:
         raise _RowError(f"unknown kind {kind!r} (one of: {', '.join(KINDS)})")
     row["kind"] = kind
-    unused = [name for name, value in row.items() if value and name not in USES[kind] | {"kind", "valid_from",
-                                                                                        "valid_to"}]
+    unused = [
+        name for name, value in row.items() if value and name not in USES[kind] | {"kind", "valid_from", "valid_to"}
+    ]
     if unused:
         raise _RowError(f"{kind} does not use the {unused[0]} column: leave it empty")
     missing = [name for name in USES[kind] - {"source", "price", "percent"} if not row.get(name)]
@@ -179,10 +193,14 @@ def _identity(row: dict[str, str], now: datetime) -> tuple[tuple, tuple]:
     """What a row sets (kind, names, instant) and the values it sets them to, compared as values."""
     kind = row["kind"]
     level = row.get("price_level", "").lower()
-    target = (kind, row.get("customer", "").lower(), "" if kind == "assignment" else level,
-              row.get("item", "").lower(), _instant(row.get("valid_from"), now))
-    return target, (_number(row, "price"), _number(row, "percent", percent=True),
-                    level if kind == "assignment" else "")
+    target = (
+        kind,
+        row.get("customer", "").lower(),
+        "" if kind == "assignment" else level,
+        row.get("item", "").lower(),
+        _instant(row.get("valid_from"), now),
+    )
+    return target, (_number(row, "price"), _number(row, "percent", percent=True), level if kind == "assignment" else "")
 
 
 def _apply_row(session: Session, row: dict[str, str], now: datetime) -> bool:
@@ -190,21 +208,32 @@ def _apply_row(session: Session, row: dict[str, str], now: datetime) -> bool:
     at = _instant(row.get("valid_from"), now)
     until = _instant(row.get("valid_to"), None, "valid_to") if row.get("valid_to") else None
     if kind == "customer_price":
-        customer, item = _find(session, Customer, Customer.display_name, row, "customer"), \
-            _find(session, Item, Item.name, row, "item")
+        customer, item = (
+            _find(session, Customer, Customer.display_name, row, "customer"),
+            _find(session, Item, Item.name, row, "item"),
+        )
         source = (row.get("source") or "import").lower()
         if source not in SOURCES:
             raise _RowError(f"source {source!r} is not one of {', '.join(SOURCES)}")
-        return pricing.set_customer_item_price(session, customer.id, item.id, _number(row, "price"), at=at,
-                                               until=until, source=source)
+        return pricing.set_customer_item_price(
+            session, customer.id, item.id, _number(row, "price"), at=at, until=until, source=source
+        )
     if kind == "level_percent":
         level = _level(session, row, PriceLevelType.FIXED_PERCENTAGE)
-        return pricing.set_level_percentage(session, level.id, _number(row, "percent", percent=True), at=at,
-                                            until=until)
+        return pricing.set_level_percentage(
+            session, level.id, _number(row, "percent", percent=True), at=at, until=until
+        )
     if kind == "level_item":
         level, item = _level(session, row, PriceLevelType.PER_ITEM), _find(session, Item, Item.name, row, "item")
-        return pricing.set_level_item(session, level.id, item.id, custom_price=_number(row, "price"),
-                                      custom_percent=_number(row, "percent", percent=True), at=at, until=until)
+        return pricing.set_level_item(
+            session,
+            level.id,
+            item.id,
+            custom_price=_number(row, "price"),
+            custom_percent=_number(row, "percent", percent=True),
+            at=at,
+            until=until,
+        )
     customer = _find(session, Customer, Customer.display_name, row, "customer")
     level = None if row["price_level"].upper() == END else _level(session, row, None)
     return pricing.assign_price_level(session, customer.id, level.id if level else None, at=at, until=until)
@@ -286,15 +315,42 @@ def export_pricing(session: Session, *, include_history: bool = False) -> str:
 
     for rate, level in rows(PriceLevelPercentage, PriceLevel, PriceLevel.id == PriceLevelPercentage.price_level_id):
         write("level_percent", rate, price_level=level.name, percent=plain_decimal(rate.percent))
-    for rule, level, item in rows(PriceLevelItem, PriceLevel, PriceLevel.id == PriceLevelItem.price_level_id,
-                                  Item, Item.id == PriceLevelItem.item_id):
-        write("level_item", rule, price_level=level.name, item=item.name, price=text(rule.custom_price),
-              percent="" if rule.custom_percent is None else plain_decimal(rule.custom_percent))
-    for price, customer, item in rows(CustomerItemPrice, Customer, Customer.id == CustomerItemPrice.customer_id,
-                                      Item, Item.id == CustomerItemPrice.item_id):
-        write("customer_price", price, customer=customer.display_name, item=item.name, price=text(price.unit_price),
-              source=price.source)
-    for assignment, customer, level in rows(CustomerPriceLevel, Customer, Customer.id == CustomerPriceLevel.customer_id,
-                                            PriceLevel, PriceLevel.id == CustomerPriceLevel.price_level_id):
+    for rule, level, item in rows(
+        PriceLevelItem,
+        PriceLevel,
+        PriceLevel.id == PriceLevelItem.price_level_id,
+        Item,
+        Item.id == PriceLevelItem.item_id,
+    ):
+        write(
+            "level_item",
+            rule,
+            price_level=level.name,
+            item=item.name,
+            price=text(rule.custom_price),
+            percent="" if rule.custom_percent is None else plain_decimal(rule.custom_percent),
+        )
+    for price, customer, item in rows(
+        CustomerItemPrice,
+        Customer,
+        Customer.id == CustomerItemPrice.customer_id,
+        Item,
+        Item.id == CustomerItemPrice.item_id,
+    ):
+        write(
+            "customer_price",
+            price,
+            customer=customer.display_name,
+            item=item.name,
+            price=text(price.unit_price),
+            source=price.source,
+        )
+    for assignment, customer, level in rows(
+        CustomerPriceLevel,
+        Customer,
+        Customer.id == CustomerPriceLevel.customer_id,
+        PriceLevel,
+        PriceLevel.id == CustomerPriceLevel.price_level_id,
+    ):
         write("assignment", assignment, customer=customer.display_name, price_level=level.name)
     return out.getvalue()

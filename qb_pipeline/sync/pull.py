@@ -103,14 +103,12 @@ def _apply_page(session: Session, spec: NameList, records: list[dict], result: P
     result.pulled += len(records)
     model, name_attr = spec.model, getattr(spec.model, spec.name_column)
     incoming = {row["qb_id"]: row for row in map(spec.to_row, records)}
-    stored = {
-        local.qb_id: local
-        for local in session.scalars(sa.select(model).where(model.qb_id.in_(list(incoming))))
-    }
+    stored = {local.qb_id: local for local in session.scalars(sa.select(model).where(model.qb_id.in_(list(incoming))))}
     # The overlap window re-reads records we already hold: an unchanged SyncToken means nothing to
     # write (and a pending local edit of that row must survive to be pushed).
     changed = {
-        qb_id: row for qb_id, row in incoming.items()
+        qb_id: row
+        for qb_id, row in incoming.items()
         if qb_id not in stored or stored[qb_id].qb_sync_token != row["qb_sync_token"]
     }
     if not changed:
@@ -146,14 +144,20 @@ def _apply_page(session: Session, spec: NameList, records: list[dict], result: P
 
 def _record_item_prices(session: Session, changed: dict[str, dict], previous: dict, now: datetime) -> None:
     """Keep each item's QuickBooks price over time, from the instant QuickBooks says it changed."""
-    moved = {qb_id: row for qb_id, row in changed.items() if row.get("unit_price") is not None
-             and (qb_id not in previous or previous[qb_id] != row["unit_price"])}
+    moved = {
+        qb_id: row
+        for qb_id, row in changed.items()
+        if row.get("unit_price") is not None and (qb_id not in previous or previous[qb_id] != row["unit_price"])
+    }
     if not moved:
         return
     ids = dict(session.execute(sa.select(Item.qb_id, Item.id).where(Item.qb_id.in_(list(moved)))).all())
     with_history = set(session.scalars(sa.select(ItemPrice.item_id).where(ItemPrice.item_id.in_(list(ids.values())))))
-    first = [ItemPrice(item_id=ids[qb_id], unit_price=row["unit_price"], valid_from=row["qb_updated_at"] or now)
-             for qb_id, row in moved.items() if ids[qb_id] not in with_history]
+    first = [
+        ItemPrice(item_id=ids[qb_id], unit_price=row["unit_price"], valid_from=row["qb_updated_at"] or now)
+        for qb_id, row in moved.items()
+        if ids[qb_id] not in with_history
+    ]
     session.add_all(first)  # a first price needs no interval closed: one insert for a whole full pull
     for qb_id, row in moved.items():
         if ids[qb_id] in with_history:

@@ -44,8 +44,14 @@ class PushResult:
     errors: list[str] = field(default_factory=list)
 
 
-def push_name_list(qb: QuickBooksPort, engine: sa.Engine, entity: str, *, default_income_account_id: str | None = None,
-                   row_ids: list[int] | None = None) -> PushResult:
+def push_name_list(
+    qb: QuickBooksPort,
+    engine: sa.Engine,
+    entity: str,
+    *,
+    default_income_account_id: str | None = None,
+    row_ids: list[int] | None = None,
+) -> PushResult:
     """Push every pending row of `entity` (or just `row_ids`, for an order's prerequisites)."""
     model, payload, name_of = _spec(entity, default_income_account_id)
     name_key = "DisplayName" if entity == "Customer" else "Name"
@@ -54,24 +60,30 @@ def push_name_list(qb: QuickBooksPort, engine: sa.Engine, entity: str, *, defaul
         pending = sa.select(model).where(
             sa.or_(
                 sa.and_(model.qb_id.is_(None), model.sync_state != SyncState.FAILED),
-                sa.and_(model.local_updated_at.is_not(None),
-                        sa.or_(model.synced_at.is_(None), model.local_updated_at > model.synced_at)),
+                sa.and_(
+                    model.local_updated_at.is_not(None),
+                    sa.or_(model.synced_at.is_(None), model.local_updated_at > model.synced_at),
+                ),
             )
         )
         if row_ids is not None:
             pending = pending.where(model.id.in_(row_ids))
         rows = session.scalars(pending.order_by(model.id)).all()
         creates = [(str(r.id), payload(r)) for r in rows if r.qb_id is None]
-        updates = [(str(r.id), {**payload(r), "Id": r.qb_id, "SyncToken": r.qb_sync_token, "sparse": True})
-                   for r in rows if r.qb_id is not None]
+        updates = [
+            (str(r.id), {**payload(r), "Id": r.qb_id, "SyncToken": r.qb_sync_token, "sparse": True})
+            for r in rows
+            if r.qb_id is not None
+        ]
 
     if creates:
         outcomes = qb.create_many(entity, creates)
         # Look clashing names up before opening a transaction: never hold the database while
         # talking to QuickBooks (on SQLite that would block the token store, and everyone else).
         names = {key: payload_[name_key] for key, payload_ in creates}
-        existing = {o.key: qb.find_by_name(entity, names[o.key])
-                    for o in outcomes if o.error_code in DUPLICATE_NAME_CODES}
+        existing = {
+            o.key: qb.find_by_name(entity, names[o.key]) for o in outcomes if o.error_code in DUPLICATE_NAME_CODES
+        }
         with session_scope(engine) as session:
             for outcome in outcomes:
                 row = session.get(model, int(outcome.key))
@@ -80,13 +92,23 @@ def push_name_list(qb: QuickBooksPort, engine: sa.Engine, entity: str, *, defaul
                     result.created += 1
                 elif existing.get(outcome.key) is not None:
                     record = existing[outcome.key]
-                    holder = session.scalar(sa.select(model).where(model.qb_id == str(record["Id"]),
-                                                                   model.id != row.id))
+                    holder = session.scalar(
+                        sa.select(model).where(model.qb_id == str(record["Id"]), model.id != row.id)
+                    )
                     if holder is not None:  # two local rows for one QuickBooks record: a person must merge them
-                        _record_failure(row, WriteOutcome(outcome.key, error_message=(
-                            f"the name is taken in QuickBooks by {entity} {record['Id']}, which local row "
-                            f"{holder.id} ({name_of(holder)!r}) is already linked to; merge the two rows or rename "
-                            "this one")), result, name_of(row))
+                        _record_failure(
+                            row,
+                            WriteOutcome(
+                                outcome.key,
+                                error_message=(
+                                    f"the name is taken in QuickBooks by {entity} {record['Id']}, which local row "
+                                    f"{holder.id} ({name_of(holder)!r}) is already linked to; merge the two rows or rename "
+                                    "this one"
+                                ),
+                            ),
+                            result,
+                            name_of(row),
+                        )
                         continue
                     _record_saved(row, record)
                     row.active = bool(record.get("Active", True))

@@ -21,8 +21,14 @@ from qb_pipeline.db.models import WebhookEvent
 
 # The entities whose changes we pull, and the asset that pulls each (Payment changes invoice balances).
 ASSET_FOR_ENTITY = {"Customer": "customers", "Item": "items", "Invoice": "invoices", "Payment": "invoices"}
-OPERATIONS = {"create": "created", "update": "updated", "delete": "deleted", "void": "voided", "merge": "merged",
-              "emailed": "updated"}
+OPERATIONS = {
+    "create": "created",
+    "update": "updated",
+    "delete": "deleted",
+    "void": "voided",
+    "merge": "merged",
+    "emailed": "updated",
+}
 
 
 class BadDelivery(ValueError):
@@ -72,11 +78,17 @@ def _cloud_event(item: object, n: int) -> Event:
     kind = str(item.get("type", ""))
     parts = kind.split(".")
     if len(parts) != 4 or parts[0] != "qbo" or not item.get("id") or not item.get("intuitentityid"):
-        raise BadDelivery(f"event {n} is not a QuickBooks CloudEvent (type qbo.<entity>.<operation>.v1, id, "
-                          "intuitentityid)")
-    return Event(key=str(item["id"])[:255], realm_id=str(item.get("intuitaccountid", "")),
-                 entity=parts[1].capitalize() if parts[1].islower() else parts[1], entity_id=str(item["intuitentityid"]),
-                 operation=parts[2].lower(), occurred_at=_text(item.get("time")))
+        raise BadDelivery(
+            f"event {n} is not a QuickBooks CloudEvent (type qbo.<entity>.<operation>.v1, id, intuitentityid)"
+        )
+    return Event(
+        key=str(item["id"])[:255],
+        realm_id=str(item.get("intuitaccountid", "")),
+        entity=parts[1].capitalize() if parts[1].islower() else parts[1],
+        entity_id=str(item["intuitentityid"]),
+        operation=parts[2].lower(),
+        occurred_at=_text(item.get("time")),
+    )
 
 
 def _legacy(notification: object) -> list[Event]:
@@ -91,9 +103,19 @@ def _legacy(notification: object) -> list[Event]:
         if not isinstance(entity, dict) or not entity.get("name") or not entity.get("id"):
             raise BadDelivery("a dataChangeEvent entity has no name or id")
         operation = OPERATIONS.get(str(entity.get("operation", "")).lower(), str(entity.get("operation", "")).lower())
-        key = "|".join([realm, str(entity["name"]), str(entity["id"]), operation, _text(entity.get("lastUpdated")) or ""])
-        events.append(Event(key=key[:255], realm_id=realm, entity=str(entity["name"]), entity_id=str(entity["id"]),
-                            operation=operation, occurred_at=_text(entity.get("lastUpdated"))))
+        key = "|".join(
+            [realm, str(entity["name"]), str(entity["id"]), operation, _text(entity.get("lastUpdated")) or ""]
+        )
+        events.append(
+            Event(
+                key=key[:255],
+                realm_id=realm,
+                entity=str(entity["name"]),
+                entity_id=str(entity["id"]),
+                operation=operation,
+                occurred_at=_text(entity.get("lastUpdated")),
+            )
+        )
     return events
 
 
@@ -111,14 +133,22 @@ def store_events(session: Session, events: list[Event], realm_id: str) -> Stored
         elif event.entity not in ASSET_FOR_ENTITY:
             result.skipped.append(f"{event.entity} changes are not synced")
         else:
-            rows.append({"event_key": event.key, "realm_id": event.realm_id, "entity": event.entity,
-                         "entity_id": event.entity_id[:32], "operation": event.operation[:16],
-                         "occurred_at": event.occurred_at})
+            rows.append(
+                {
+                    "event_key": event.key,
+                    "realm_id": event.realm_id,
+                    "entity": event.entity,
+                    "entity_id": event.entity_id[:32],
+                    "operation": event.operation[:16],
+                    "occurred_at": event.occurred_at,
+                }
+            )
     unique = list({row["event_key"]: row for row in rows}.values())
     if unique:
         insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[session.get_bind().dialect.name]
-        inserted = session.execute(insert(WebhookEvent).on_conflict_do_nothing(index_elements=["event_key"])
-                                   .returning(WebhookEvent.id), unique).all()
+        inserted = session.execute(
+            insert(WebhookEvent).on_conflict_do_nothing(index_elements=["event_key"]).returning(WebhookEvent.id), unique
+        ).all()
         result.stored = len(inserted)
     result.duplicates = len(rows) - result.stored
     return result
@@ -126,15 +156,21 @@ def store_events(session: Session, events: list[Event], realm_id: str) -> Stored
 
 def waiting_events(session: Session) -> tuple[int, int | None, set[str]]:
     """(events not served yet, the newest one's id, the assets they concern)."""
-    count, newest = session.execute(sa.select(sa.func.count(), sa.func.max(WebhookEvent.id))
-                                    .where(WebhookEvent.processed_at.is_(None))).one()
-    entities = set(session.scalars(sa.select(WebhookEvent.entity).where(WebhookEvent.processed_at.is_(None)).distinct()))
+    count, newest = session.execute(
+        sa.select(sa.func.count(), sa.func.max(WebhookEvent.id)).where(WebhookEvent.processed_at.is_(None))
+    ).one()
+    entities = set(
+        session.scalars(sa.select(WebhookEvent.entity).where(WebhookEvent.processed_at.is_(None)).distinct())
+    )
     return count, newest, {ASSET_FOR_ENTITY[e] for e in entities if e in ASSET_FOR_ENTITY}
 
 
 def mark_served(session: Session, through_id: int, run_id: str, now) -> int:
     """Events up to `through_id` were pulled by a run that succeeded."""
-    done = session.execute(sa.update(WebhookEvent).where(WebhookEvent.id <= through_id,
-                                                          WebhookEvent.processed_at.is_(None))
-                           .values(processed_at=now, run_id=run_id).execution_options(synchronize_session=False))
+    done = session.execute(
+        sa.update(WebhookEvent)
+        .where(WebhookEvent.id <= through_id, WebhookEvent.processed_at.is_(None))
+        .values(processed_at=now, run_id=run_id)
+        .execution_options(synchronize_session=False)
+    )
     return done.rowcount or 0

@@ -22,17 +22,20 @@ def meta(result, key):
     return {k: v.value for k, v in materialization.metadata.items()}
 
 
-def test_orders_become_invoices_priced_from_a_dropped_csv_and_voids_are_flagged(sandbox, resources, database_url,
-                                                                                 tmp_path, monkeypatch):
+def test_orders_become_invoices_priced_from_a_dropped_csv_and_voids_are_flagged(
+    sandbox, resources, database_url, tmp_path, monkeypatch
+):
     sandbox.seed(preset="demo")
     engine = make_engine(database_url)
     assert dg.materialize([customers, items], resources=resources).success
     drop = tmp_path / "pricing"
     drop.mkdir()
-    (drop / "prices.csv").write_text("kind,customer,price_level,item,price,percent,valid_from\n"
-                                     "customer_price,Cool Cars,,Rocks,8.00,,\n")
-    (drop / "typo.csv").write_text("kind,customer,price_level,item,price,percent,valid_from\n"
-                                   "customer_price,Nobody,,Rocks,8.00,,\n")
+    (drop / "prices.csv").write_text(
+        "kind,customer,price_level,item,price,percent,valid_from\ncustomer_price,Cool Cars,,Rocks,8.00,,\n"
+    )
+    (drop / "typo.csv").write_text(
+        "kind,customer,price_level,item,price,percent,valid_from\ncustomer_price,Nobody,,Rocks,8.00,,\n"
+    )
     monkeypatch.setenv("QB_PRICING_DROP_DIR", str(drop))
     pricing_run = dg.materialize([price_levels], resources=resources)
     assert meta(pricing_run, "price_levels")["changes_this_run"] == 1
@@ -41,12 +44,20 @@ def test_orders_become_invoices_priced_from_a_dropped_csv_and_voids_are_flagged(
     with session_scope(engine) as session:  # orders placed once the new price is in force
         cool = session.scalars(sa.select(Customer).where(Customer.display_name == "Cool Cars")).one()
         rocks = session.scalars(sa.select(Item).where(Item.name == "Rocks")).one()
-        session.add_all([
-            Order(order_number="WEB-1", customer_id=cool.id,
-                  lines=[OrderLine(line_number=1, item_id=rocks.id, quantity=Decimal("3"))]),
-            Order(order_number="WEB-2", customer_name="Nobody Inc",
-                  lines=[OrderLine(line_number=1, item_id=rocks.id, quantity=Decimal("1"))]),
-        ])
+        session.add_all(
+            [
+                Order(
+                    order_number="WEB-1",
+                    customer_id=cool.id,
+                    lines=[OrderLine(line_number=1, item_id=rocks.id, quantity=Decimal("3"))],
+                ),
+                Order(
+                    order_number="WEB-2",
+                    customer_name="Nobody Inc",
+                    lines=[OrderLine(line_number=1, item_id=rocks.id, quantity=Decimal("1"))],
+                ),
+            ]
+        )
     result = dg.materialize(ALL, resources=resources)
     assert result.success
     numbers = meta(result, "invoices")
@@ -58,6 +69,7 @@ def test_orders_become_invoices_priced_from_a_dropped_csv_and_voids_are_flagged(
 
     qb = sandbox.qb_client()
     from quickbooks.objects.invoice import Invoice
+
     Invoice.get(invoice["Id"], qb=qb).void(qb=qb)
     again = dg.materialize([invoices], resources=resources)
     assert meta(again, "invoices")["voided_or_deleted_flagged"] == 1
@@ -75,8 +87,17 @@ def test_an_order_for_a_local_item_creates_the_item_first(sandbox, resources, da
     assert dg.materialize([customers], resources=resources).success
     with session_scope(engine) as session:
         buyer = session.scalars(sa.select(Customer).where(Customer.display_name == "Cool Cars")).one()
-        session.add(Order(order_number="WEB-9", customer_id=buyer.id, lines=[
-            OrderLine(line_number=1, item=Item(name="Local Gizmo", unit_price=Decimal("4.25")), quantity=Decimal("2"))]))
+        session.add(
+            Order(
+                order_number="WEB-9",
+                customer_id=buyer.id,
+                lines=[
+                    OrderLine(
+                        line_number=1, item=Item(name="Local Gizmo", unit_price=Decimal("4.25")), quantity=Decimal("2")
+                    )
+                ],
+            )
+        )
     result = dg.materialize([invoices], resources=resources)
     assert meta(result, "invoices")["pushed"] == 1
     gizmo = next(r for r in sandbox.dump("Item")["records"] if r["Name"] == "Local Gizmo")
@@ -88,23 +109,34 @@ def test_an_order_naming_a_customer_not_mirrored_yet_pulls_it_first(sandbox, res
     sandbox.seed(preset="demo")  # in QuickBooks, never synced here
     engine = make_engine(database_url)
     with session_scope(engine) as session:
-        session.add(Order(order_number="WEB-20", customer_name="cool cars",
-                          lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("2"))]))
+        session.add(
+            Order(
+                order_number="WEB-20",
+                customer_name="cool cars",
+                lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("2"))],
+            )
+        )
     result = dg.materialize([invoices], resources=resources)
     assert meta(result, "invoices")["pushed"] == 1
     assert sandbox.dump("Invoice")["records"][0]["TotalAmt"] == 19.9
 
 
 def test_a_company_that_numbers_invoices_itself_gets_nothing_pushed_and_a_failed_connection_check(
-        sandbox, resources, database_url):
+    sandbox, resources, database_url
+):
     from qb_pipeline.checks import quickbooks_connection
 
     sandbox.seed(preset="demo")
     sandbox.settings(custom_txn_numbers=False)
     engine = make_engine(database_url)
     with session_scope(engine) as session:
-        session.add(Order(order_number="WEB-30", customer_name="Cool Cars",
-                          lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("1"))]))
+        session.add(
+            Order(
+                order_number="WEB-30",
+                customer_name="Cool Cars",
+                lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("1"))],
+            )
+        )
     result = dg.materialize([customers, invoices, quickbooks_connection], resources=resources, raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
@@ -128,8 +160,13 @@ def test_payments_made_in_quickbooks_show_as_paid_invoices_and_open_balance(sand
     engine = make_engine(database_url)
     with session_scope(engine) as session:
         for number, quantity in (("PAY-1", "2"), ("PAY-2", "3")):
-            session.add(Order(order_number=number, customer_name="Cool Cars",
-                              lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal(quantity))]))
+            session.add(
+                Order(
+                    order_number=number,
+                    customer_name="Cool Cars",
+                    lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal(quantity))],
+                )
+            )
     assert meta(dg.materialize([invoices], resources=resources), "invoices")["pushed"] == 2
     qb = sandbox.qb_client()
     paid = next(r for r in sandbox.dump("Invoice")["records"] if r["DocNumber"] == "PAY-1")
@@ -138,23 +175,34 @@ def test_payments_made_in_quickbooks_show_as_paid_invoices_and_open_balance(sand
     assert (numbers["paid_invoices"], numbers["unpaid_invoices"], numbers["open_balance"]) == (1, 1, 29.85)
 
 
-def test_a_bad_pricing_file_is_set_aside_and_never_jams_the_drop_folder(sandbox, resources, database_url, tmp_path,
-                                                                         monkeypatch):
+def test_a_bad_pricing_file_is_set_aside_and_never_jams_the_drop_folder(
+    sandbox, resources, database_url, tmp_path, monkeypatch
+):
     sandbox.seed(preset="demo")
     engine = make_engine(database_url)
     assert dg.materialize([customers, items], resources=resources).success
     drop = tmp_path / "pricing"
     drop.mkdir()
-    (drop / "1-excel.csv").write_bytes("kind,customer,price_level,item,price,percent,valid_from\n"
-                                       "customer_price,Café Größe,,Rocks,8.00,,\n".encode("cp1252"))
-    (drop / "2-huge.csv").write_text("kind,customer,price_level,item,price,percent,valid_from\n"
-                                     "customer_price,Cool Cars,,Rocks,1e30,,\n")
-    (drop / "3-good.csv").write_text("kind,customer,price_level,item,price,percent,valid_from\n"
-                                     "customer_price,Cool Cars,,Rocks,8.00,,\n")
+    (drop / "1-excel.csv").write_bytes(
+        "kind,customer,price_level,item,price,percent,valid_from\ncustomer_price,Café Größe,,Rocks,8.00,,\n".encode(
+            "cp1252"
+        )
+    )
+    (drop / "2-huge.csv").write_text(
+        "kind,customer,price_level,item,price,percent,valid_from\ncustomer_price,Cool Cars,,Rocks,1e30,,\n"
+    )
+    (drop / "3-good.csv").write_text(
+        "kind,customer,price_level,item,price,percent,valid_from\ncustomer_price,Cool Cars,,Rocks,8.00,,\n"
+    )
     monkeypatch.setenv("QB_PRICING_DROP_DIR", str(drop))
     with session_scope(engine) as session:
-        session.add(Order(order_number="WEB-40", customer_name="Cool Cars",
-                          lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("2"))]))
+        session.add(
+            Order(
+                order_number="WEB-40",
+                customer_name="Cool Cars",
+                lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("2"))],
+            )
+        )
     result = dg.materialize([price_levels, invoices], resources=resources)
     assert result.success
     levels = meta(result, "price_levels")
@@ -176,12 +224,20 @@ def test_no_green_over_a_failure_and_an_unknown_customer_goes_again_once_synced(
     engine = make_engine(database_url)
     assert dg.materialize([customers, items], resources=resources).success
     with session_scope(engine) as session:
-        session.add_all([
-            Order(order_number="LATE-CUST", customer_name="Brand New Co",
-                  lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("1"))]),
-            Order(order_number="ZERO", customer_name="Cool Cars",
-                  lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("0"))]),
-        ])
+        session.add_all(
+            [
+                Order(
+                    order_number="LATE-CUST",
+                    customer_name="Brand New Co",
+                    lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("1"))],
+                ),
+                Order(
+                    order_number="ZERO",
+                    customer_name="Cool Cars",
+                    lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("0"))],
+                ),
+            ]
+        )
     first = dg.materialize([invoices, no_failed_orders], resources=resources)
     assert first.success  # the run did its job; the check is what turns red
     (check,) = first.get_asset_check_evaluations()
@@ -195,6 +251,7 @@ def test_no_green_over_a_failure_and_an_unknown_customer_goes_again_once_synced(
 
     sandbox.qb_client()  # the customer is created in QuickBooks by a person…
     from qb_pipeline_tests.sandbox.test_conformance_crud import make_customer
+
     make_customer(sandbox.qb_client(), "Brand New Co")
     synced = dg.materialize([customers], resources=resources)  # …and the next customers sync brings it in
     assert meta(synced, "customers")["orders_released"] == 1
@@ -208,7 +265,8 @@ def test_no_green_over_a_failure_and_an_unknown_customer_goes_again_once_synced(
         zero.lines[0].quantity = Decimal("2")
     retried = retry_orders_job.execute_in_process(
         run_config={"ops": {"retry_orders_op": {"config": {"order_numbers": ["ZERO"]}}}},
-        resources={"database": resources["database"]})
+        resources={"database": resources["database"]},
+    )
     assert retried.success
     final = dg.materialize([invoices, no_failed_orders], resources=resources)
     assert meta(final, "invoices")["pushed"] == 1 and final.get_asset_check_evaluations()[0].passed
@@ -222,8 +280,13 @@ def test_sync_health_charts_the_last_days_and_its_check_fails_below_95_percent(s
     sandbox.seed(preset="demo")
     engine = make_engine(database_url)
     with session_scope(engine) as session:
-        session.add(Order(order_number="H-1", customer_name="Cool Cars",
-                          lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("1"))]))
+        session.add(
+            Order(
+                order_number="H-1",
+                customer_name="Cool Cars",
+                lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("1"))],
+            )
+        )
     assert dg.materialize([customers, items, invoices], resources=resources).success
     healthy = dg.materialize([sync_health, sync_health_24h], resources=resources)
     numbers = meta(healthy, "sync_health")
@@ -244,9 +307,17 @@ def test_when_the_invoices_run_pulls_customers_and_items_their_pages_say_so(sand
     sandbox.seed(preset="demo")  # never synced here: the order's names make the invoices run pull them
     engine = make_engine(database_url)
     with session_scope(engine) as session:
-        session.add(Order(order_number="M-1", customer_name="Cool Cars",
-                          lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("1"))]))
+        session.add(
+            Order(
+                order_number="M-1",
+                customer_name="Cool Cars",
+                lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("1"))],
+            )
+        )
     result = dg.materialize([invoices], resources=resources)
-    reported = {m.asset_key.to_user_string(): m.metadata["pulled"].value
-                for m in result.asset_materializations_for_node("invoices") if m.asset_key.path != ["invoices"]}
+    reported = {
+        m.asset_key.to_user_string(): m.metadata["pulled"].value
+        for m in result.asset_materializations_for_node("invoices")
+        if m.asset_key.path != ["invoices"]
+    }
     assert reported == {"customers": 28, "items": 16}

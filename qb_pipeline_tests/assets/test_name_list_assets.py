@@ -49,8 +49,9 @@ def test_materialize_pulls_pushes_and_reports_numbers(sandbox, resources, databa
 
 def test_checks_pass_after_a_sync(sandbox, resources):
     sandbox.seed(preset="demo")
-    result = dg.materialize([customers, items, customers_linked, items_linked, quickbooks_connection],
-                            resources=resources)
+    result = dg.materialize(
+        [customers, items, customers_linked, items_linked, quickbooks_connection], resources=resources
+    )
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert evaluations == {"customers_linked": True, "items_linked": True, "quickbooks_connection": True}
 
@@ -67,10 +68,18 @@ def test_quickbooks_down_fails_the_run_with_a_clear_message_and_logs_it(sandbox,
 
 
 def test_the_connection_check_fails_with_the_reason_when_the_sandbox_is_not_running(resources, tmp_path):
-    quickbooks = QuickBooksResource(database=resources["database"], environment="sandbox-local", token_key=new_key(),
-                                    sandbox_connection_file=str(tmp_path / "nowhere" / "connection.json"))
-    result = dg.materialize([quickbooks_connection], resources={**resources, "quickbooks": quickbooks},
-                            selection=dg.AssetSelection.checks(quickbooks_connection), raise_on_error=False)
+    quickbooks = QuickBooksResource(
+        database=resources["database"],
+        environment="sandbox-local",
+        token_key=new_key(),
+        sandbox_connection_file=str(tmp_path / "nowhere" / "connection.json"),
+    )
+    result = dg.materialize(
+        [quickbooks_connection],
+        resources={**resources, "quickbooks": quickbooks},
+        selection=dg.AssetSelection.checks(quickbooks_connection),
+        raise_on_error=False,
+    )
     assert result.success  # a failed check, not an errored run
     (evaluation,) = result.get_asset_check_evaluations()
     assert not evaluation.passed

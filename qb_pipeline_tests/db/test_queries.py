@@ -61,9 +61,19 @@ def test_upsert_inserts_then_updates_by_qb_id_and_keeps_local_columns(engine):
 def test_claim_takes_pending_and_due_retries_only(engine):
     pending, due, not_due, needs_person, synced = (add_orders(engine, 1)[0] for _ in range(5))
     with session_scope(engine) as session:
-        session.execute(sa.update(Order).where(Order.id == due).values(status=OrderStatus.FAILED, next_attempt_at=NOW - timedelta(minutes=1)))
-        session.execute(sa.update(Order).where(Order.id == not_due).values(status=OrderStatus.FAILED, next_attempt_at=NOW + timedelta(minutes=1)))
-        session.execute(sa.update(Order).where(Order.id == needs_person).values(status=OrderStatus.BLOCKED, next_attempt_at=None))
+        session.execute(
+            sa.update(Order)
+            .where(Order.id == due)
+            .values(status=OrderStatus.FAILED, next_attempt_at=NOW - timedelta(minutes=1))
+        )
+        session.execute(
+            sa.update(Order)
+            .where(Order.id == not_due)
+            .values(status=OrderStatus.FAILED, next_attempt_at=NOW + timedelta(minutes=1))
+        )
+        session.execute(
+            sa.update(Order).where(Order.id == needs_person).values(status=OrderStatus.BLOCKED, next_attempt_at=None)
+        )
         session.execute(sa.update(Order).where(Order.id == synced).values(status=OrderStatus.SYNCED))
     with session_scope(engine) as session:
         assert queries.claim_orders(session, "run-a", now=NOW) == [pending, due]
@@ -131,7 +141,9 @@ def test_stale_claim_take_over_and_old_run_cannot_finish(engine):
     with session_scope(engine) as session:
         queries.claim_orders(session, "crashed-run", now=NOW - timedelta(hours=1))
     with session_scope(engine) as session:
-        assert queries.take_over_stale_claims(session, "fresh-run", older_than=timedelta(minutes=30), now=NOW) == [order_id]
+        assert queries.take_over_stale_claims(session, "fresh-run", older_than=timedelta(minutes=30), now=NOW) == [
+            order_id
+        ]
         assert queries.take_over_stale_claims(session, "third-run", older_than=timedelta(minutes=30), now=NOW) == []
     with session_scope(engine) as session:
         assert not queries.finish_claim(session, order_id, "crashed-run", status=OrderStatus.SYNCED, qb_invoice_id="9")
@@ -146,7 +158,15 @@ def test_failed_order_records_reason_and_retry_time(engine):
     (order_id,) = add_orders(engine, 1)
     with session_scope(engine) as session:
         queries.claim_orders(session, "run-a", now=NOW)
-        queries.finish_claim(session, order_id, "run-a", status=OrderStatus.FAILED, reason="QuickBooks is down (503)", next_attempt_at=NOW + timedelta(minutes=5), now=NOW)
+        queries.finish_claim(
+            session,
+            order_id,
+            "run-a",
+            status=OrderStatus.FAILED,
+            reason="QuickBooks is down (503)",
+            next_attempt_at=NOW + timedelta(minutes=5),
+            now=NOW,
+        )
     with session_scope(engine) as session:
         assert queries.claim_orders(session, "run-b", now=NOW) == []
         assert queries.claim_orders(session, "run-b", now=NOW + timedelta(minutes=6)) == [order_id]
@@ -165,7 +185,9 @@ def test_release_claims_returns_orders_to_pending(engine):
 
 def test_activity_log_append_and_prune(engine):
     with session_scope(engine) as session:
-        queries.append_sync_log(session, entity="customers", outcome="success", message="Synced 5 new customers", processed=5)
+        queries.append_sync_log(
+            session, entity="customers", outcome="success", message="Synced 5 new customers", processed=5
+        )
         old = queries.append_sync_log(session, entity="items", outcome="failed", message="QuickBooks refused")
         old.logged_at = NOW - timedelta(days=31)
     with session_scope(engine) as session:

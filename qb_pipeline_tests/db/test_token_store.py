@@ -17,8 +17,9 @@ from qb_pipeline.db.types import utcnow
 
 def test_tokens_are_encrypted_at_rest_and_hidden_from_repr(engine):
     store = DatabaseTokenStore(engine, TokenCipher(new_key()))
-    tokens = StoredTokens("9130", refresh_token="RT-secret-1", access_token="AT-secret-1",
-                          access_expires_at=utcnow() + timedelta(hours=1))
+    tokens = StoredTokens(
+        "9130", refresh_token="RT-secret-1", access_token="AT-secret-1", access_expires_at=utcnow() + timedelta(hours=1)
+    )
     store.save(tokens)
     with session_scope(engine) as session:
         raw = " ".join(str(v) for v in session.execute(sa.select(QBToken.__table__)).one())

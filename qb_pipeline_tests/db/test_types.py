@@ -12,7 +12,9 @@ from qb_pipeline.db.session import redact_url, session_scope
 def test_instant_round_trips_as_aware_utc(engine):
     pacific = timezone(timedelta(hours=-8))
     with session_scope(engine) as session:
-        session.add(SyncCursor(realm_id="1", entity="Customer", covered_until=datetime(2026, 11, 1, 2, 0, tzinfo=pacific)))
+        session.add(
+            SyncCursor(realm_id="1", entity="Customer", covered_until=datetime(2026, 11, 1, 2, 0, tzinfo=pacific))
+        )
     with session_scope(engine) as session:
         stored = session.scalars(sa.select(SyncCursor.covered_until)).one()
     assert stored == datetime(2026, 11, 1, 10, 0, tzinfo=timezone.utc)

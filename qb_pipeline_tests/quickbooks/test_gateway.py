@@ -114,10 +114,12 @@ def test_batches_of_30_with_per_record_outcomes_and_5010_retry(sandbox, make_gat
     assert [o.key for o in outcomes] == [k for k, _ in records]
     assert sum(o.ok for o in outcomes) == 64 and outcomes[-1].error_code == "6240"
     first = outcomes[0].record
-    gateway.update_many("Customer", [("a", {"Id": first["Id"], "SyncToken": first["SyncToken"], "sparse": True,
-                                             "CompanyName": "One"})])
-    stale = gateway.update_many("Customer", [("b", {"Id": first["Id"], "SyncToken": first["SyncToken"],
-                                                    "sparse": True, "CompanyName": "Two"})])
+    gateway.update_many(
+        "Customer", [("a", {"Id": first["Id"], "SyncToken": first["SyncToken"], "sparse": True, "CompanyName": "One"})]
+    )
+    stale = gateway.update_many(
+        "Customer", [("b", {"Id": first["Id"], "SyncToken": first["SyncToken"], "sparse": True, "CompanyName": "Two"})]
+    )
     assert stale[0].ok and stale[0].record["CompanyName"] == "Two" and stale[0].record["SyncToken"] == "2"
 
 
@@ -129,8 +131,11 @@ def test_cdc_and_lookups_escape_quotes_and_backslashes(sandbox, make_gateway):
     changes = gateway.changes_since("Customer", since)
     assert [c["DisplayName"] for c in changes.changed] == ["O'Brien \\ Sons"] and not changes.truncated
     item_account = {"value": "2"}
-    gateway.create("Item", {"Name": "Thing", "Type": "Service", "UnitPrice": Decimal("2.50"),
-                            "IncomeAccountRef": item_account}, request_id="i-1")
+    gateway.create(
+        "Item",
+        {"Name": "Thing", "Type": "Service", "UnitPrice": Decimal("2.50"), "IncomeAccountRef": item_account},
+        request_id="i-1",
+    )
     assert gateway.find_invoices(["nope"]) == {}
 
 

@@ -33,9 +33,15 @@ def test_two_processes_refreshing_at_once_both_keep_working(sandbox, database_ur
     store.save(StoredTokens(sandbox.realm_id, refresh_token=sandbox.fresh_refresh_token()))  # no access token yet
     sandbox.reset_counters()
     start_at = str(time.time() + 3)
-    workers = [subprocess.Popen([sys.executable, "-c", WORKER, database_url, key,
-                                 str(sandbox.data_dir / "connection.json"), start_at],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, database_url, key, str(sandbox.data_dir / "connection.json"), start_at],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     results = [w.communicate(timeout=120) for w in workers]
     assert [w.returncode for w in workers] == [0, 0], [err[-1500:] for _out, err in results]
     assert sorted(out.split()[-1] for out, _err in results) == ["0", "1"]  # exactly one of them refreshed

@@ -30,17 +30,20 @@ def impatient_writer(database_url: str) -> sa.Engine:
         @sa.event.listens_for(engine, "connect")
         def _manual(dbapi_connection, _record):
             dbapi_connection.isolation_level = None
+
         return engine
     engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg2://", 1))
 
     @sa.event.listens_for(engine, "begin")
     def _lock_timeout(connection):
         connection.exec_driver_sql("SET LOCAL lock_timeout = '500ms'")
+
     return engine
 
 
-def test_a_token_endpoint_that_never_answers_fails_the_call_and_blocks_no_writer(sandbox, make_gateway, engine,
-                                                                                 database_url):
+def test_a_token_endpoint_that_never_answers_fails_the_call_and_blocks_no_writer(
+    sandbox, make_gateway, engine, database_url
+):
     gateway = make_gateway(timeout_seconds=1.0, retries=1)
     gateway.count("Customer")  # connected, tokens stored
     sandbox.control("POST", "tokens/expire-access")  # the next call gets 401 and must refresh
@@ -58,8 +61,13 @@ def test_a_token_endpoint_that_never_answers_fails_the_call_and_blocks_no_writer
     time.sleep(0.5)  # the refresh is hanging at Intuit's token endpoint now
     writer = impatient_writer(database_url)
     with session_scope(writer) as session:  # an order written while the refresh hangs
-        session.add(Order(order_number="WHILE-HUNG", customer_name="Acme",
-                          lines=[OrderLine(line_number=1, item_name="Widget", quantity=Decimal("1"))]))
+        session.add(
+            Order(
+                order_number="WHILE-HUNG",
+                customer_name="Acme",
+                lines=[OrderLine(line_number=1, item_name="Widget", quantity=Decimal("1"))],
+            )
+        )
     writer.dispose()
     caller.join(60)
     assert not caller.is_alive()
@@ -78,8 +86,9 @@ def test_the_discovery_document_has_a_timeout_too(sandbox, make_gateway):
 
 
 @pytest.mark.parametrize("failed_saves", [1, 10])
-def test_the_newest_refresh_token_is_never_lost_when_saving_it_fails(sandbox, make_gateway, engine, monkeypatch,
-                                                                     failed_saves):
+def test_the_newest_refresh_token_is_never_lost_when_saving_it_fails(
+    sandbox, make_gateway, engine, monkeypatch, failed_saves
+):
     sandbox.settings(rotation_grace=0)  # a superseded refresh token dies at once
     sandbox.seed(customers=2)
     gateway = make_gateway()

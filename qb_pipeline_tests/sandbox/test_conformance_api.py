@@ -44,8 +44,9 @@ def test_query_get_form_and_errors(sandbox):
     make_customer(qb, "O'Brien")
     url = f"{sandbox.connection['api_base_url']}/company/{sandbox.realm_id}/query"
     headers = {"Authorization": f"Bearer {qb.session.access_token}", "Accept": "application/json"}
-    found = requests.get(url, params={"query": "select * from customer where DisplayName = 'O\\'Brien'"},
-                         headers=headers, timeout=10).json()
+    found = requests.get(
+        url, params={"query": "select * from customer where DisplayName = 'O\\'Brien'"}, headers=headers, timeout=10
+    ).json()
     assert found["QueryResponse"]["Customer"][0]["DisplayName"] == "O'Brien"
     with pytest.raises(ValidationException) as caught:
         qb.query("SELECT * FROM Customer WHERE DisplayName = 'a' OR Active = true")
@@ -63,8 +64,10 @@ def test_cdc_reports_changes_and_deleted_invoice_after_active_ones(sandbox):
     gone = make_invoice(qb, customer, item, doc_number="CDC-2")
     Invoice.get(gone.Id, qb=qb).delete(qb=qb)
     response = qb.change_data_capture("Customer,Invoice", since.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
-    groups = {next(k for k in g if k not in ("startPosition", "maxResults", "totalCount")): g
-              for g in response["CDCResponse"][0]["QueryResponse"]}
+    groups = {
+        next(k for k in g if k not in ("startPosition", "maxResults", "totalCount")): g
+        for g in response["CDCResponse"][0]["QueryResponse"]
+    }
     invoices = groups["Invoice"]["Invoice"]
     assert [i["Id"] for i in invoices] == [kept.Id, gone.Id]
     assert invoices[-1]["status"] == "Deleted" and "DocNumber" not in invoices[-1]
@@ -88,8 +91,9 @@ def test_batch_with_mixed_success_and_fault(sandbox):
     assert [c.DisplayName for c in result.successes] == ["Fresh"]
     assert result.faults[0].Error[0].code == "6240"
     with pytest.raises(QuickbooksException):  # more than 30 items is refused whole
-        qb.batch_operation(json.dumps({"BatchItemRequest": [{"bId": str(i), "Query": "select * from Item"}
-                                                              for i in range(31)]}))
+        qb.batch_operation(
+            json.dumps({"BatchItemRequest": [{"bId": str(i), "Query": "select * from Item"} for i in range(31)]})
+        )
 
 
 def test_requestid_replays_the_original_response_without_redoing_it(sandbox):
@@ -138,6 +142,7 @@ def test_oauth_refresh_rotates_and_superseded_token_dies_after_grace(sandbox):
 def test_authorization_code_flow_and_revoke(sandbox):
     auth = sandbox.auth_client()
     from intuitlib.enums import Scopes
+
     url = auth.get_authorization_url([Scopes.ACCOUNTING])
     redirect = requests.get(url, allow_redirects=False, timeout=10)
     assert redirect.status_code == 302

@@ -3,9 +3,8 @@ every entity name of the query language and CDC, and the company settings the in
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 import urllib.error
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -43,8 +42,13 @@ def test_preferences_read_and_sparse_update_tied_to_the_custom_txn_numbers_setti
     assert prefs.AccountingInfoPrefs.FirstMonthOfFiscalYear == "January"
     assert prefs.ProductAndServicesPrefs.ForSales is True
 
-    answer = api(sandbox, qb, "POST", "preferences",
-                 json={"SyncToken": prefs.SyncToken, "sparse": True, "SalesFormsPrefs": {"CustomTxnNumbers": False}})
+    answer = api(
+        sandbox,
+        qb,
+        "POST",
+        "preferences",
+        json={"SyncToken": prefs.SyncToken, "sparse": True, "SalesFormsPrefs": {"CustomTxnNumbers": False}},
+    )
     assert answer.status_code == 200, answer.text
     updated = answer.json()["Preferences"]
     assert updated["SalesFormsPrefs"]["CustomTxnNumbers"] is False
@@ -91,8 +95,9 @@ def test_docnumber_duplicates_and_requestid_replay_are_switches(sandbox):
         sandbox.settings(docnumber_duplicates="sometimes")
 
 
-@pytest.mark.parametrize("entity", sorted(QUERY_ENTITIES - {"Customer", "Item", "Invoice", "Account", "CompanyInfo",
-                                                            "Preferences"}))
+@pytest.mark.parametrize(
+    "entity", sorted(QUERY_ENTITIES - {"Customer", "Item", "Invoice", "Account", "CompanyInfo", "Preferences"})
+)
 def test_every_entity_name_quickbooks_knows_answers_an_empty_page(sandbox_server, entity):
     qb = sandbox_server.qb_client()
     assert qb.query(f"SELECT * FROM {entity}")["QueryResponse"] == {}
@@ -117,8 +122,12 @@ def test_cdc_accepts_all_24_entity_types_in_one_call(sandbox):
     since = (datetime.now(timezone.utc) - timedelta(minutes=5)).astimezone(timezone(timedelta(hours=-8)))
     assert len(CDC_ENTITIES) == 24
     answer = qb.change_data_capture(",".join(sorted(CDC_ENTITIES)), since.strftime("%Y-%m-%dT%H:%M:%S"))
-    groups = {name: rows for group in answer["CDCResponse"][0]["QueryResponse"] for name, rows in group.items()
-              if isinstance(rows, list)}
+    groups = {
+        name: rows
+        for group in answer["CDCResponse"][0]["QueryResponse"]
+        for name, rows in group.items()
+        if isinstance(rows, list)
+    }
     assert set(groups) == {"Customer", "Account"}  # the accounts were seeded by the reset a moment ago
     assert [c["DisplayName"] for c in groups["Customer"]] == ["Changed"]
     refused = api(sandbox, qb, "GET", "cdc", params={"entities": "TimeActivity", "changedSince": since.isoformat()})

@@ -5,12 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from quickbooks.exceptions import AuthorizationException, ObjectNotFoundException, QuickbooksException, ValidationException
+from quickbooks.exceptions import (
+    AuthorizationException,
+    ObjectNotFoundException,
+    QuickbooksException,
+    ValidationException,
+)
+from quickbooks.objects.account import Account
 from quickbooks.objects.customer import Customer
 from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
 from quickbooks.objects.invoice import Invoice
 from quickbooks.objects.item import Item
-from quickbooks.objects.account import Account
 
 
 def make_customer(qb, name: str) -> Customer:

@@ -40,8 +40,12 @@ def test_payments_lower_the_invoice_balance_and_show_in_cdc(sandbox):
     assert len(Payment.all(qb=qb)) == 2
 
     answer = qb.change_data_capture("Invoice,Payment", since.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
-    groups = {name: rows for group in answer["CDCResponse"][0]["QueryResponse"] for name, rows in group.items()
-              if isinstance(rows, list)}
+    groups = {
+        name: rows
+        for group in answer["CDCResponse"][0]["QueryResponse"]
+        for name, rows in group.items()
+        if isinstance(rows, list)
+    }
     assert {p["Id"] for p in groups["Payment"]} == {first.Id, second.Id}
     assert [Decimal(str(i["Balance"])) for i in groups["Invoice"]] == [0]
 

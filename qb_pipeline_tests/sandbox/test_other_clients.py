@@ -44,9 +44,20 @@ def _node_quickbooks() -> Path:
         return CACHE_DIR
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--save-exact", "--prefix", str(CACHE_DIR),
-         f"node-quickbooks@{NODE_QUICKBOOKS_VERSION}"],
-        capture_output=True, text=True, timeout=180,
+        [
+            "npm",
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--ignore-scripts",
+            "--save-exact",
+            "--prefix",
+            str(CACHE_DIR),
+            f"node-quickbooks@{NODE_QUICKBOOKS_VERSION}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     if result.returncode != 0 or _installed_version(CACHE_DIR) != NODE_QUICKBOOKS_VERSION:
         message = f"npm could not install node-quickbooks@{NODE_QUICKBOOKS_VERSION}: {result.stderr[-1500:]}"
@@ -63,15 +74,20 @@ def test_node_quickbooks_end_to_end(sandbox):
     sandbox.seed(preset="demo", customers=EXTRA_CUSTOMERS, items=EXTRA_ITEMS)
     connection = sandbox.connection
     env = {
-        "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(folder)),
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", str(folder)),
         # The library formats a Date in the process's zone and leaves its "+" unencoded: a zone west of
         # UTC keeps the run independent of the machine (the probe checks the "+" case explicitly).
         "TZ": "America/Los_Angeles",
         "NODE_QUICKBOOKS_DIR": str(folder),
-        "QBO_API_BASE_URL": connection["api_base_url"], "QBO_DISCOVERY_URL": connection["discovery_url"],
-        "QBO_REALM_ID": sandbox.realm_id, "QBO_CLIENT_ID": connection["client_id"],
-        "QBO_CLIENT_SECRET": connection["client_secret"], "QBO_REDIRECT_URI": connection["redirect_uri"],
-        "QBO_REFRESH_TOKEN": sandbox.fresh_refresh_token(), "QBO_PROBE_REVOKE": "1",
+        "QBO_API_BASE_URL": connection["api_base_url"],
+        "QBO_DISCOVERY_URL": connection["discovery_url"],
+        "QBO_REALM_ID": sandbox.realm_id,
+        "QBO_CLIENT_ID": connection["client_id"],
+        "QBO_CLIENT_SECRET": connection["client_secret"],
+        "QBO_REDIRECT_URI": connection["redirect_uri"],
+        "QBO_REFRESH_TOKEN": sandbox.fresh_refresh_token(),
+        "QBO_PROBE_REVOKE": "1",
     }
     try:
         result = subprocess.run(["node", str(PROBE)], env=env, capture_output=True, text=True, timeout=90)

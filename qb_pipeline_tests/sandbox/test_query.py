@@ -8,12 +8,27 @@ from quickbooks.utils import build_where_clause
 from qb_pipeline.sandbox.query import QueryError, execute, parse_query
 
 ROWS = [
-    {"Id": "1", "DisplayName": "O'Brien", "Active": True, "Balance": Decimal("10.00"),
-     "MetaData": {"LastUpdatedTime": "2026-11-01T02:00:00-08:00"}},
-    {"Id": "2", "DisplayName": "a\\b", "Active": True, "Balance": Decimal("5.50"),
-     "MetaData": {"LastUpdatedTime": "2026-11-01T09:59:59+00:00"}},
-    {"Id": "10", "DisplayName": "Zed", "Active": False, "Balance": Decimal("0"),
-     "MetaData": {"LastUpdatedTime": "2026-11-01T11:00:00+01:00"}},
+    {
+        "Id": "1",
+        "DisplayName": "O'Brien",
+        "Active": True,
+        "Balance": Decimal("10.00"),
+        "MetaData": {"LastUpdatedTime": "2026-11-01T02:00:00-08:00"},
+    },
+    {
+        "Id": "2",
+        "DisplayName": "a\\b",
+        "Active": True,
+        "Balance": Decimal("5.50"),
+        "MetaData": {"LastUpdatedTime": "2026-11-01T09:59:59+00:00"},
+    },
+    {
+        "Id": "10",
+        "DisplayName": "Zed",
+        "Active": False,
+        "Balance": Decimal("0"),
+        "MetaData": {"LastUpdatedTime": "2026-11-01T11:00:00+01:00"},
+    },
 ]
 
 
@@ -60,15 +75,18 @@ def test_paging_positions_and_caps():
     assert len(execute(parse_query("SELECT * FROM Item"), rows).rows) == 100
 
 
-@pytest.mark.parametrize("text, code", [
-    ("SELECT * Customer", "4000"),
-    ("SELECT * FROM Customer WHERE DisplayName = 'a' OR Active = true", "4000"),
-    ("SELECT * FROM Customer WHERE DisplayName = 'unterminated", "4000"),
-    ("SELECT * FROM Customer MAXRESULTS ten", "4000"),
-    ("SELECT Id, DisplayName FROM Customer", "4000"),
-    ("SELECT * FROM Customer WHERE Shoe = 'x'", "4001"),
-    ("SELECT * FROM Vendorz", "4001"),
-])
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        ("SELECT * Customer", "4000"),
+        ("SELECT * FROM Customer WHERE DisplayName = 'a' OR Active = true", "4000"),
+        ("SELECT * FROM Customer WHERE DisplayName = 'unterminated", "4000"),
+        ("SELECT * FROM Customer MAXRESULTS ten", "4000"),
+        ("SELECT Id, DisplayName FROM Customer", "4000"),
+        ("SELECT * FROM Customer WHERE Shoe = 'x'", "4001"),
+        ("SELECT * FROM Vendorz", "4001"),
+    ],
+)
 def test_malformed_queries_get_qbo_codes(text, code):
     with pytest.raises(QueryError) as caught:
         parse_query(text)

@@ -25,8 +25,17 @@ VALID = [
     "SELECT * FROM Item WHERE Name LIKE '%ock%' ORDERBY Name ASC, Id",
     "SELECT * FROM Vendor WHERE DisplayName = 'x';",
 ]
-ALPHABET = list("'\"\\()*,;=<>!%.-+ 0123456789aZ_\t\n€é") + ["IN", "AND", "OR", "ORDERBY", "MAXRESULTS",
-                                                               "STARTPOSITION", "1.5", "-1", "99999999999999999999"]
+ALPHABET = list("'\"\\()*,;=<>!%.-+ 0123456789aZ_\t\n€é") + [
+    "IN",
+    "AND",
+    "OR",
+    "ORDERBY",
+    "MAXRESULTS",
+    "STARTPOSITION",
+    "1.5",
+    "-1",
+    "99999999999999999999",
+]
 
 
 NUMBERISH = ["1.5", "-1", "0", "1e3", "99999999999999999999", "0x10", "٣", "1_000", "'10'", ""]
@@ -42,7 +51,7 @@ def mutate(rng: random.Random, text: str) -> str:
                 text = text.replace(rng.choice(numbers), rng.choice(NUMBERISH), 1)
             continue
         if action == 0 and text:
-            text = text[:position] + text[position + 1:]
+            text = text[:position] + text[position + 1 :]
         elif action == 1:
             text = text[:position] + rng.choice(ALPHABET) + text[position:]
         elif action == 2:
@@ -53,7 +62,7 @@ def mutate(rng: random.Random, text: str) -> str:
         elif action == 3:
             words = text.split(" ")
             i = rng.randrange(len(words))
-            text = " ".join(words[:i + 1] + words[i:])
+            text = " ".join(words[: i + 1] + words[i:])
         else:
             text = text[:position]
     return text
@@ -80,8 +89,11 @@ def test_malformed_queries_raise_only_query_errors(request):
 def test_over_http_a_malformed_query_is_a_400_never_a_500(sandbox):
     qb = sandbox.qb_client()
     url = f"{sandbox.connection['api_base_url']}/company/{sandbox.realm_id}/query"
-    headers = {"Authorization": f"Bearer {qb.session.access_token}", "Accept": "application/json",
-               "Content-Type": "application/text"}
+    headers = {
+        "Authorization": f"Bearer {qb.session.access_token}",
+        "Accept": "application/json",
+        "Content-Type": "application/text",
+    }
     with requests.Session() as http:
         statuses = {}
         for text in cases(300, seed=7):

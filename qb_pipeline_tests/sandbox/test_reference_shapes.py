@@ -85,13 +85,21 @@ class Api:
 
     def __init__(self, sandbox) -> None:
         self.base = f"{sandbox.connection['api_base_url']}/company/{sandbox.realm_id}"
-        self.headers = {"Authorization": f"Bearer {sandbox.qb_client().session.access_token}",
-                        "Accept": "application/json"}
+        self.headers = {
+            "Authorization": f"Bearer {sandbox.qb_client().session.access_token}",
+            "Accept": "application/json",
+        }
 
     def request(self, method: str, path: str, *, ok: bool = True, **kwargs) -> dict:
         headers = {**self.headers, **kwargs.pop("headers", {})}
-        response = requests.request(method, f"{self.base}/{path}", headers=headers, timeout=30,
-                                    params={"minorversion": "75", **kwargs.pop("params", {})}, **kwargs)
+        response = requests.request(
+            method,
+            f"{self.base}/{path}",
+            headers=headers,
+            timeout=30,
+            params={"minorversion": "75", **kwargs.pop("params", {})},
+            **kwargs,
+        )
         assert (response.status_code == 200) is ok, response.text
         return response.json()
 
@@ -108,23 +116,54 @@ def api(sandbox) -> Api:
 
 
 def make_customer(api: Api, name: str = "Bill's Windsurf Shop") -> dict:
-    return api.post("customer", {
-        "DisplayName": name, "GivenName": "Bill", "FamilyName": "Lucchini", "CompanyName": name,
-        "PrimaryEmailAddr": {"Address": "Surf@Intuit.com"}, "PrimaryPhone": {"FreeFormNumber": "(415) 444-6538"},
-        "BillAddr": {"Line1": "12 Ocean Dr.", "City": "Half Moon Bay", "CountrySubDivisionCode": "CA",
-                     "PostalCode": "94213"}})
+    return api.post(
+        "customer",
+        {
+            "DisplayName": name,
+            "GivenName": "Bill",
+            "FamilyName": "Lucchini",
+            "CompanyName": name,
+            "PrimaryEmailAddr": {"Address": "Surf@Intuit.com"},
+            "PrimaryPhone": {"FreeFormNumber": "(415) 444-6538"},
+            "BillAddr": {
+                "Line1": "12 Ocean Dr.",
+                "City": "Half Moon Bay",
+                "CountrySubDivisionCode": "CA",
+                "PostalCode": "94213",
+            },
+        },
+    )
 
 
 def make_item(api: Api, name: str = "Rock Fountain") -> dict:
-    return api.post("item", {"Name": name, "Type": "Service", "IncomeAccountRef": {"value": "2"},
-                             "UnitPrice": 275, "Description": "Rock Fountain"})
+    return api.post(
+        "item",
+        {
+            "Name": name,
+            "Type": "Service",
+            "IncomeAccountRef": {"value": "2"},
+            "UnitPrice": 275,
+            "Description": "Rock Fountain",
+        },
+    )
 
 
 def make_invoice(api: Api, customer_id: str, item_id: str, doc_number: str = "1037") -> dict:
-    return api.post("invoice", {
-        "CustomerRef": {"value": customer_id}, "DocNumber": doc_number,
-        "Line": [{"DetailType": "SalesItemLineDetail", "Amount": 275.0, "Description": "Rock Fountain",
-                  "SalesItemLineDetail": {"ItemRef": {"value": item_id}, "Qty": 1, "UnitPrice": 275}}]})
+    return api.post(
+        "invoice",
+        {
+            "CustomerRef": {"value": customer_id},
+            "DocNumber": doc_number,
+            "Line": [
+                {
+                    "DetailType": "SalesItemLineDetail",
+                    "Amount": 275.0,
+                    "Description": "Rock Fountain",
+                    "SalesItemLineDetail": {"ItemRef": {"value": item_id}, "Qty": 1, "UnitPrice": 275},
+                }
+            ],
+        },
+    )
 
 
 def test_company_info_matches_intuits_sample(sandbox, api):
@@ -160,8 +199,10 @@ def test_payment_create_and_read_match_intuits_sample(api):
     customer = api.post("customer", {"DisplayName": "Red Rock Diner"})["Customer"]
     invoice = make_invoice(api, customer["Id"], make_item(api)["Item"]["Id"])["Invoice"]
     link = {"TxnId": invoice["Id"], "TxnType": "Invoice"}
-    payment = api.post("payment", {"TotalAmt": 25, "CustomerRef": {"value": customer["Id"]},
-                                   "Line": [{"Amount": 25, "LinkedTxn": [link]}]})
+    payment = api.post(
+        "payment",
+        {"TotalAmt": 25, "CustomerRef": {"value": customer["Id"]}, "Line": [{"Amount": 25, "LinkedTxn": [link]}]},
+    )
     conforms("payment", payment)
     conforms("payment", api.get(f"payment/{payment['Payment']['Id']}"))
 
@@ -170,8 +211,12 @@ def test_a_query_page_matches_intuits_envelope(sandbox, api):
     sandbox.seed(customers=3)
     make_customer(api)
     conforms("query_page", api.get("query", params={"query": "select * from Customer"}))
-    posted = api.request("POST", "query", data="select * from Customer STARTPOSITION 2 MAXRESULTS 2",
-                         headers={"Content-Type": "application/text"})
+    posted = api.request(
+        "POST",
+        "query",
+        data="select * from Customer STARTPOSITION 2 MAXRESULTS 2",
+        headers={"Content-Type": "application/text"},
+    )
     conforms("query_page", posted)
 
 
@@ -187,14 +232,22 @@ def test_a_cdc_answer_matches_intuits_sample(api):
 
 def test_a_batch_answer_matches_intuits_sample(api):
     customer = make_customer(api)["Customer"]
-    answer = api.post("batch", {"BatchItemRequest": [
-        {"bId": "bid1", "operation": "create", "Customer": {"DisplayName": customer["DisplayName"]}},
-        {"bId": "bid2", "operation": "delete", "Invoice": {"Id": "129", "SyncToken": "0"}},
-        {"bId": "bid3", "operation": "update",
-         "Customer": {"Id": customer["Id"], "SyncToken": "7", "sparse": True, "Notes": "stale"}},
-        {"bId": "bid4", "Query": "select * from Customer"},
-        {"bId": "bid5", "operation": "create", "Customer": {"DisplayName": "Smith Family Store"}},
-    ]})
+    answer = api.post(
+        "batch",
+        {
+            "BatchItemRequest": [
+                {"bId": "bid1", "operation": "create", "Customer": {"DisplayName": customer["DisplayName"]}},
+                {"bId": "bid2", "operation": "delete", "Invoice": {"Id": "129", "SyncToken": "0"}},
+                {
+                    "bId": "bid3",
+                    "operation": "update",
+                    "Customer": {"Id": customer["Id"], "SyncToken": "7", "sparse": True, "Notes": "stale"},
+                },
+                {"bId": "bid4", "Query": "select * from Customer"},
+                {"bId": "bid5", "operation": "create", "Customer": {"DisplayName": "Smith Family Store"}},
+            ]
+        },
+    )
     conforms("batch", answer)
     codes = {item["bId"]: item["Fault"]["Error"][0]["code"] for item in answer["BatchItemResponse"] if "Fault" in item}
     assert codes == {"bid1": "6240", "bid2": "610", "bid3": "5010"}
@@ -215,7 +268,9 @@ def test_faults_match_intuits_envelope(api):
 def test_the_checker_names_the_path_of_what_differs():
     documented = {"A": {"B": "number", "C": [{"D": "string"}]}, "E": "boolean"}
     assert mismatches(documented, {"A": {"B": "1", "C": [{"D": "x"}, {}]}, "E": 1}) == [
-        '$.A.B: documented number, got string "1"', "$.A.C[1].D: missing (documented string)",
-        "$.E: documented boolean, got number 1"]
+        '$.A.B: documented number, got string "1"',
+        "$.A.C[1].D: missing (documented string)",
+        "$.E: documented boolean, got number 1",
+    ]
     assert nulls({"A": [{"B": None}]}) == ["$.A[0].B"]
     assert all(sorted(json.loads(p.read_text())) == ["notes", "shape", "source"] for p in SHAPES.glob("*.json"))

@@ -21,8 +21,17 @@ def test_state_files_are_readable_by_their_owner_only(sandbox):
         assert mode(wal) == 0o600, wal.name
 
 
-@pytest.mark.parametrize("route", [("POST", "reset"), ("GET", "connection"), ("POST", "tokens/mint"),
-                                   ("GET", "dump/Customer"), ("POST", "settings"), ("GET", "counters")])
+@pytest.mark.parametrize(
+    "route",
+    [
+        ("POST", "reset"),
+        ("GET", "connection"),
+        ("POST", "tokens/mint"),
+        ("GET", "dump/Customer"),
+        ("POST", "settings"),
+        ("GET", "counters"),
+    ],
+)
 def test_the_control_api_needs_the_control_token(sandbox, route):
     method, path = route
     url = f"{sandbox.url}/_sandbox/{path}"

@@ -84,16 +84,39 @@ def test_voids_deletes_payments_and_the_legacy_format(sandbox, receiver):
     sandbox.settings(webhook_format="legacy")
     qb = sandbox.qb_client()
     customer, item = make_customer(qb, "Legacy"), make_item(qb, "Thing")
-    voided, deleted = make_invoice(qb, customer, item, doc_number="V-1"), make_invoice(qb, customer, item, doc_number="D-1")
+    voided, deleted = (
+        make_invoice(qb, customer, item, doc_number="V-1"),
+        make_invoice(qb, customer, item, doc_number="D-1"),
+    )
     Invoice.get(voided.Id, qb=qb).void(qb=qb)
     Invoice.get(deleted.Id, qb=qb).delete(qb=qb)
-    wait_for(lambda: sum(len(json.loads(b)["eventNotifications"][0]["dataChangeEvent"]["entities"])
-                         for _h, b in receiver.deliveries) >= 6, timeout=10, what="the notifications")
-    entities = [e for _h, b in receiver.deliveries
-                for n in json.loads(b)["eventNotifications"] for e in n["dataChangeEvent"]["entities"]]
-    assert {n["realmId"] for _h, b in receiver.deliveries for n in json.loads(b)["eventNotifications"]} == \
-        {sandbox.realm_id}
+    wait_for(
+        lambda: (
+            sum(
+                len(json.loads(b)["eventNotifications"][0]["dataChangeEvent"]["entities"])
+                for _h, b in receiver.deliveries
+            )
+            >= 6
+        ),
+        timeout=10,
+        what="the notifications",
+    )
+    entities = [
+        e
+        for _h, b in receiver.deliveries
+        for n in json.loads(b)["eventNotifications"]
+        for e in n["dataChangeEvent"]["entities"]
+    ]
+    assert {n["realmId"] for _h, b in receiver.deliveries for n in json.loads(b)["eventNotifications"]} == {
+        sandbox.realm_id
+    }
     changes = [(e["name"], e["operation"]) for e in entities]
-    assert changes == [("Customer", "Create"), ("Item", "Create"), ("Invoice", "Create"), ("Invoice", "Create"),
-                       ("Invoice", "Void"), ("Invoice", "Delete")]
+    assert changes == [
+        ("Customer", "Create"),
+        ("Item", "Create"),
+        ("Invoice", "Create"),
+        ("Invoice", "Create"),
+        ("Invoice", "Void"),
+        ("Invoice", "Delete"),
+    ]
     assert all(e["id"] and e["lastUpdated"] for e in entities)

@@ -70,12 +70,21 @@ def add_orders(engine, count: int, *, lines: int = 3, prefix: str = "SO") -> lis
         items = session.scalars(sa.select(Item).where(Item.active).order_by(Item.id)).all()
         orders = []
         for n in range(count):
-            orders.append(Order(
-                order_number=f"{prefix}-{n:05d}", customer_id=customers[n % len(customers)].id, ordered_at=utcnow(),
-                lines=[OrderLine(line_number=k + 1, item_id=items[(n + k) % len(items)].id,
-                                 quantity=D(str((n + k) % 7 + 1)) / (D(2) if k == 2 else D(1)))
-                       for k in range(lines)],
-            ))
+            orders.append(
+                Order(
+                    order_number=f"{prefix}-{n:05d}",
+                    customer_id=customers[n % len(customers)].id,
+                    ordered_at=utcnow(),
+                    lines=[
+                        OrderLine(
+                            line_number=k + 1,
+                            item_id=items[(n + k) % len(items)].id,
+                            quantity=D(str((n + k) % 7 + 1)) / (D(2) if k == 2 else D(1)),
+                        )
+                        for k in range(lines)
+                    ],
+                )
+            )
         session.add_all(orders)
         session.flush()
         return [o.id for o in orders]
@@ -86,8 +95,11 @@ def add_one_line_order(engine, number: str, quantity: str) -> int:
     with session_scope(engine) as session:
         customer = session.scalars(sa.select(Customer).where(Customer.active).order_by(Customer.id)).first()
         item = session.scalars(sa.select(Item).where(Item.active).order_by(Item.id)).first()
-        order = Order(order_number=number, customer_id=customer.id,
-                      lines=[OrderLine(line_number=1, item_id=item.id, quantity=D(quantity))])
+        order = Order(
+            order_number=number,
+            customer_id=customer.id,
+            lines=[OrderLine(line_number=1, item_id=item.id, quantity=D(quantity))],
+        )
         session.add(order)
         session.flush()
         return order.id
@@ -118,12 +130,23 @@ def push_killed_mid_batch(sandbox, database_url: str, key: str, safeguards: list
     """A push in its own process, SIGKILLed while QuickBooks holds the answer to its first batch, which
     it has already applied: no cleanup, no release of claims, the outcome recorded nowhere."""
     sandbox.inject("timeout", count=1, seconds=60, path_contains="/batch")
-    worker = subprocess.Popen([sys.executable, "-c", CRASHING_PUSH, database_url, key,
-                               str(sandbox.data_dir / "connection.json"),
-                               *(["all"] if safeguards is None else safeguards)])
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CRASHING_PUSH,
+            database_url,
+            key,
+            str(sandbox.data_dir / "connection.json"),
+            *(["all"] if safeguards is None else safeguards),
+        ]
+    )
     try:
-        wait_for(lambda: len(sandbox.dump("Invoice")["records"]) == 30, timeout=60,
-                 what="QuickBooks to accept the first batch")
+        wait_for(
+            lambda: len(sandbox.dump("Invoice")["records"]) == 30,
+            timeout=60,
+            what="QuickBooks to accept the first batch",
+        )
     finally:
         worker.kill()  # SIGKILL
         worker.wait()

@@ -23,6 +23,7 @@ def test_the_paged_fallback_finds_an_invoice_deleted_in_quickbooks(sandbox, make
     doomed = sandbox.dump("Invoice")["records"][1]
     qb = sandbox.qb_client()
     from quickbooks.objects.invoice import Invoice
+
     Invoice.get(doomed["Id"], qb=qb).delete(qb=qb)
     with session_scope(engine) as session:  # a cursor older than CDC's 30 days: the mirror must page
         session.execute(sa.update(SyncCursor).values(covered_until=utcnow() - timedelta(days=40)))

@@ -69,8 +69,11 @@ def test_faults_during_push_end_synced_or_failed_never_twice(sandbox, make_gatew
     push_orders(gateway, engine, "run-1")
     for attempt in range(3):  # later runs pick up whatever is due again
         with session_scope(engine) as session:
-            session.execute(sa.update(Order).where(Order.status == OrderStatus.FAILED)
-                            .values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+            session.execute(
+                sa.update(Order)
+                .where(Order.status == OrderStatus.FAILED)
+                .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+            )
         push_orders(gateway, engine, f"run-{attempt + 2}")
     assert statuses(engine) == {"synced": 90}
     assert_each_order_has_exactly_one_correct_invoice(sandbox, engine, expected)
@@ -145,13 +148,16 @@ def test_bad_orders_get_reasons_and_the_rest_are_pushed(sandbox, make_gateway, e
 
         def order(number, **fields):
             lines = fields.pop("lines", [OrderLine(line_number=1, item_id=item.id, quantity=Decimal("1"))])
-            session.add(Order(order_number=number, customer_id=fields.pop("customer_id", customer.id), lines=lines,
-                              **fields))
+            session.add(
+                Order(order_number=number, customer_id=fields.pop("customer_id", customer.id), lines=lines, **fields)
+            )
 
         order("BAD-CUST", customer_id=None, customer_name="Nobody Inc")
         order("BAD-QTY", lines=[OrderLine(line_number=1, item_id=item.id, quantity=Decimal("0"))])
-        order("BAD-PRICE", lines=[OrderLine(line_number=1, item_id=item.id, quantity=Decimal("1"),
-                                            unit_price=Decimal("1.999"))])
+        order(
+            "BAD-PRICE",
+            lines=[OrderLine(line_number=1, item_id=item.id, quantity=Decimal("1"), unit_price=Decimal("1.999"))],
+        )
         order("BAD-NONE", lines=[])
         order("X" * 22)
         session.add(Customer(display_name="Local: Bad Name"))
@@ -165,19 +171,29 @@ def test_bad_orders_get_reasons_and_the_rest_are_pushed(sandbox, make_gateway, e
     result = push_orders(gateway, engine, "run-1")
     assert result.pushed == 6  # the five good orders and the one whose customer was created first
     with session_scope(engine) as session:
-        reasons = {o.order_number: (o.status.value, o.status_reason) for o in session.scalars(sa.select(Order))
-                   if o.status != OrderStatus.SYNCED}
-    assert reasons["BAD-CUST"] == ("failed", "customer 'Nobody Inc' is not in the customer list: add it, or correct the order")
+        reasons = {
+            o.order_number: (o.status.value, o.status_reason)
+            for o in session.scalars(sa.select(Order))
+            if o.status != OrderStatus.SYNCED
+        }
+    assert reasons["BAD-CUST"] == (
+        "failed",
+        "customer 'Nobody Inc' is not in the customer list: add it, or correct the order",
+    )
     assert reasons["BAD-QTY"][1] == "line 1: quantity must be greater than zero (got 0)"
     assert reasons["BAD-PRICE"][1] == "line 1: price 1.999 has more than two decimals"
     assert reasons["BAD-NONE"][1] == "the order has no lines"
     assert "at most 21" in reasons["X" * 22][1]
-    assert reasons["NEEDS-CUSTOMER"][0] == "blocked" and "could not be created in QuickBooks" in reasons["NEEDS-CUSTOMER"][1]
+    assert (
+        reasons["NEEDS-CUSTOMER"][0] == "blocked"
+        and "could not be created in QuickBooks" in reasons["NEEDS-CUSTOMER"][1]
+    )
     assert "New Local Customer ☕ O'Hara" in {r["DisplayName"] for r in sandbox.dump("Customer")["records"]}
 
 
 def test_sigkill_after_quickbooks_accepted_a_batch_loses_nothing_and_duplicates_nothing(
-        sandbox, make_gateway, engine, database_url):
+    sandbox, make_gateway, engine, database_url
+):
     from qb_pipeline.db.token_cipher import new_key
 
     key = new_key()

@@ -31,18 +31,41 @@ def test_last_invoiced_price_that_differs_is_suggested_and_importable(sandbox, m
     gateway = make_gateway()
     cool, rocks, sod = demo_mirrored(sandbox, gateway, engine, "Rocks", "Sod")
     for doc, price in (("HAND-1", "8.50"), ("HAND-2", "7.77")):  # typed in QuickBooks by a person
-        gateway.create("Invoice", {"DocNumber": doc, "CustomerRef": {"value": cool.qb_id}, "Line": [
-            {"DetailType": "SalesItemLineDetail", "Amount": Decimal(price),
-             "SalesItemLineDetail": {"ItemRef": {"value": rocks.qb_id}, "Qty": 1, "UnitPrice": Decimal(price)}},
-            {"DetailType": "SalesItemLineDetail", "Amount": Decimal("4.75"),
-             "SalesItemLineDetail": {"ItemRef": {"value": sod.qb_id}, "Qty": 1, "UnitPrice": Decimal("4.75")}},
-        ]}, request_id=doc)
+        gateway.create(
+            "Invoice",
+            {
+                "DocNumber": doc,
+                "CustomerRef": {"value": cool.qb_id},
+                "Line": [
+                    {
+                        "DetailType": "SalesItemLineDetail",
+                        "Amount": Decimal(price),
+                        "SalesItemLineDetail": {
+                            "ItemRef": {"value": rocks.qb_id},
+                            "Qty": 1,
+                            "UnitPrice": Decimal(price),
+                        },
+                    },
+                    {
+                        "DetailType": "SalesItemLineDetail",
+                        "Amount": Decimal("4.75"),
+                        "SalesItemLineDetail": {
+                            "ItemRef": {"value": sod.qb_id},
+                            "Qty": 1,
+                            "UnitPrice": Decimal("4.75"),
+                        },
+                    },
+                ],
+            },
+            request_id=doc,
+        )
     mirror_invoices(gateway, engine)
     with session_scope(engine) as session:
         suggestions = learned_prices(session, gateway.realm_id)
         # Sod was invoiced at its normal price: nothing to learn. Rocks: the last special price.
         assert [(s.customer, s.item, s.invoiced_price, s.price_then) for s in suggestions] == [
-            ("Cool Cars", "Rocks", Decimal("7.77"), Decimal("9.95"))]
+            ("Cool Cars", "Rocks", Decimal("7.77"), Decimal("9.95"))
+        ]
         assert pricing.effective_price(session, cool.id, rocks, utcnow()).unit_price == Decimal("9.95")  # not applied
         report = import_pricing(session, as_pricing_csv(suggestions))
         assert report.ok and report.applied == 1
@@ -61,14 +84,27 @@ def test_7_learned_prices_respect_the_price_of_the_day_and_skip_free_or_mixed_li
         ids = {"customer": cool.qb_id, "rocks": rocks.qb_id, "sod": sod.qb_id, "soil": soil.qb_id}
 
     def line(item: str, price: str) -> dict:
-        return {"DetailType": "SalesItemLineDetail", "Amount": Decimal(price),
-                "SalesItemLineDetail": {"ItemRef": {"value": ids[item]}, "Qty": 1, "UnitPrice": Decimal(price)}}
+        return {
+            "DetailType": "SalesItemLineDetail",
+            "Amount": Decimal(price),
+            "SalesItemLineDetail": {"ItemRef": {"value": ids[item]}, "Qty": 1, "UnitPrice": Decimal(price)},
+        }
 
-    gateway.create("Invoice", {"DocNumber": "OLD-1", "TxnDate": (utcnow() - timedelta(days=2)).date().isoformat(),
-                               "CustomerRef": {"value": ids["customer"]},
-                               "Line": [line("rocks", "7.00"), line("sod", "0.00"),  # a free replacement
-                                        line("soil", "6.00"), line("soil", "7.50")]},  # two prices: nothing to learn
-                   request_id="old-1")
+    gateway.create(
+        "Invoice",
+        {
+            "DocNumber": "OLD-1",
+            "TxnDate": (utcnow() - timedelta(days=2)).date().isoformat(),
+            "CustomerRef": {"value": ids["customer"]},
+            "Line": [
+                line("rocks", "7.00"),
+                line("sod", "0.00"),  # a free replacement
+                line("soil", "6.00"),
+                line("soil", "7.50"),
+            ],
+        },  # two prices: nothing to learn
+        request_id="old-1",
+    )
     with session_scope(engine) as session:
         pricing.set_customer_item_price(session, cool.id, rocks.id, Decimal("8.00"))
     mirror_invoices(gateway, engine)

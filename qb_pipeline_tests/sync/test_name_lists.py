@@ -33,7 +33,10 @@ def assert_mirror_matches_sandbox(engine, sandbox, model, entity, name_field, na
     for record in records:
         row = mirror[record["Id"]]
         assert (getattr(row, name_column), row.active, row.qb_sync_token) == (
-            record[name_field], record["Active"], record["SyncToken"])
+            record[name_field],
+            record["Active"],
+            record["SyncToken"],
+        )
 
 
 def test_full_then_incremental_pull_matches_quickbooks_with_few_calls(sandbox, gateway, engine):
@@ -47,6 +50,7 @@ def test_full_then_incremental_pull_matches_quickbooks_with_few_calls(sandbox, g
 
     qb = sandbox.qb_client()
     from quickbooks.objects.customer import Customer as QBCustomer
+
     records = sandbox.dump("Customer")["records"]
     for record in records[:7]:
         c = QBCustomer.get(record["Id"], qb=qb)
@@ -78,17 +82,23 @@ def test_local_rows_are_pushed_linked_and_a_second_run_pushes_nothing(sandbox, g
     sandbox.seed(preset="none")
     existing = gateway.create("Customer", {"DisplayName": "Already There"}, request_id="x-1")
     with session_scope(engine) as session:
-        session.add_all([Customer(display_name="New Local", email="ap@new.example"),
-                         Customer(display_name="already there"),  # same customer, made in both places
-                         Customer(display_name="Bad: Name"),
-                         Item(name="Local Widget", unit_price=Decimal("12.50"))])
+        session.add_all(
+            [
+                Customer(display_name="New Local", email="ap@new.example"),
+                Customer(display_name="already there"),  # same customer, made in both places
+                Customer(display_name="Bad: Name"),
+                Item(name="Local Widget", unit_price=Decimal("12.50")),
+            ]
+        )
     result = push_name_list(gateway, engine, "Customer")
     assert (result.created, result.linked, result.failed) == (1, 1, 1)
     assert "Bad: Name" in result.errors[0] and "code 2050" in result.errors[0]
     items = push_name_list(gateway, engine, "Item", default_income_account_id="2")
     assert items.created == 1
     mirror = local_mirror(engine, Customer)
-    assert mirror[existing["Id"]].display_name == "already there" and mirror[existing["Id"]].sync_state == SyncState.SYNCED
+    assert (
+        mirror[existing["Id"]].display_name == "already there" and mirror[existing["Id"]].sync_state == SyncState.SYNCED
+    )
     assert {r["DisplayName"] for r in sandbox.dump("Customer")["records"]} == {"Already There", "New Local"}
 
     sandbox.reset_counters()
@@ -108,6 +118,7 @@ def test_local_edit_is_sent_as_sparse_update_and_qbo_wins_a_conflict(sandbox, ga
     # Meanwhile someone edits the second customer in QuickBooks.
     qb = sandbox.qb_client()
     from quickbooks.objects.customer import Customer as QBCustomer
+
     theirs = QBCustomer.get(second, qb=qb)
     theirs.CompanyName = "Edited in QuickBooks"
     theirs.save(qb=qb)
@@ -132,8 +143,9 @@ def test_overlap_reread_does_not_wipe_a_pending_local_edit(sandbox, gateway, eng
 
 
 def test_customer_row_mapping_of_a_real_record(sandbox, gateway):
-    record = gateway.create("Customer", {"DisplayName": "Mapped", "PrimaryEmailAddr": {"Address": "m@x.example"}},
-                            request_id="m-1")
+    record = gateway.create(
+        "Customer", {"DisplayName": "Mapped", "PrimaryEmailAddr": {"Address": "m@x.example"}}, request_id="m-1"
+    )
     row = customer_row(record)
     assert row["email"] == "m@x.example" and row["qb_updated_at"].tzinfo is not None
 

@@ -25,8 +25,7 @@ def catalog(engine):
         vip = PriceLevel(name="VIP", level_type=PriceLevelType.PER_ITEM)
         session.add_all([customer, widget, gadget, wholesale, vip])
         session.flush()
-        return {"customer": customer.id, "widget": widget, "gadget": gadget,
-                "wholesale": wholesale.id, "vip": vip.id}
+        return {"customer": customer.id, "widget": widget, "gadget": gadget, "wholesale": wholesale.id, "vip": vip.id}
 
 
 def quote(engine, catalog, item, at):
@@ -43,7 +42,9 @@ def test_fixed_percentage_level_rounds_half_up_to_the_cent(engine, catalog):
         pricing.set_level_percentage(session, catalog["wholesale"], D("-12.5"), at=T0)
         pricing.assign_price_level(session, catalog["customer"], catalog["wholesale"], at=T0)
     # 19.99 × 0.875 = 17.49125 → 17.49 ; 5.00 × 0.875 = 4.375 → 4.38 (half up)
-    assert quote(engine, catalog, "widget", T0 + timedelta(days=1)) == pricing.PriceQuote(D("17.49"), "price_level", "Wholesale")
+    assert quote(engine, catalog, "widget", T0 + timedelta(days=1)) == pricing.PriceQuote(
+        D("17.49"), "price_level", "Wholesale"
+    )
     assert quote(engine, catalog, "gadget", T0 + timedelta(days=1)).unit_price == D("4.38")
 
 

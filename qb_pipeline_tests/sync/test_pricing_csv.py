@@ -32,8 +32,13 @@ customer_price,Acme,,Gadget,3.00,,2026-12-01
 @pytest.fixture
 def shop(engine):
     with session_scope(engine) as session:
-        session.add_all([Customer(display_name="Acme"), Item(name="Widget", unit_price=Decimal("20.00")),
-                         Item(name="Gadget", unit_price=Decimal("5.00"))])
+        session.add_all(
+            [
+                Customer(display_name="Acme"),
+                Item(name="Widget", unit_price=Decimal("20.00")),
+                Item(name="Gadget", unit_price=Decimal("5.00")),
+            ]
+        )
     return engine
 
 
@@ -53,7 +58,9 @@ def test_import_applies_good_rows_and_reports_each_bad_row_by_line(shop):
         acme = session.scalars(sa.select(Customer)).one()
         widget, gadget = (session.scalars(sa.select(Item).where(Item.name == n)).one() for n in ("Widget", "Gadget"))
         assert pricing.effective_price(session, acme.id, widget, NOW).unit_price == Decimal("18.50")
-        assert pricing.effective_price(session, acme.id, gadget, NOW) == pricing.PriceQuote(Decimal("4.50"), "price_level", "Wholesale")
+        assert pricing.effective_price(session, acme.id, gadget, NOW) == pricing.PriceQuote(
+            Decimal("4.50"), "price_level", "Wholesale"
+        )
         # the VIP level was created by its good row and is not half-made by the bad one
         assert session.scalar(sa.select(sa.func.count()).select_from(PriceLevel)) == 2
 
@@ -75,8 +82,9 @@ def test_missing_kind_column_is_reported():
 def test_export_round_trips_and_history_keeps_closed_intervals(shop):
     with session_scope(shop) as session:
         import_pricing(session, io.StringIO(GOOD_AND_BAD), now=NOW)
-        import_pricing(session, "kind,customer,item,price\ncustomer_price,Acme,Widget,17.00\n",
-                       now=NOW + timedelta(days=1))
+        import_pricing(
+            session, "kind,customer,item,price\ncustomer_price,Acme,Widget,17.00\n", now=NOW + timedelta(days=1)
+        )
         current = export_pricing(session)
         history = export_pricing(session, include_history=True)
     assert "customer_price,Acme,,Widget,17.00" in current and "18.50" not in current

@@ -33,14 +33,21 @@ HEADER = "kind,customer,price_level,item,price,percent,valid_from"
 @pytest.fixture
 def shop(engine):
     with session_scope(engine) as session:
-        session.add_all([Customer(display_name="Cool Cars"), Item(name="Rocks", unit_price=D("9.00")),
-                         Item(name="Sod", unit_price=D("78.53"))])
+        session.add_all(
+            [
+                Customer(display_name="Cool Cars"),
+                Item(name="Rocks", unit_price=D("9.00")),
+                Item(name="Sod", unit_price=D("78.53")),
+            ]
+        )
     return engine
 
 
 def ids(session) -> tuple[int, Item]:
-    return (session.scalars(sa.select(Customer.id)).one(),
-            session.scalars(sa.select(Item).where(Item.name == "Rocks")).one())
+    return (
+        session.scalars(sa.select(Customer.id)).one(),
+        session.scalars(sa.select(Item).where(Item.name == "Rocks")).one(),
+    )
 
 
 def price_at(engine, at: datetime, item: str = "Rocks") -> Decimal:
@@ -62,7 +69,10 @@ def intervals(engine, model, *key) -> list[tuple]:
 
 def assert_no_overlap(rows: list[tuple]) -> None:
     for (a_from, a_to), (b_from, b_to) in itertools.combinations(rows, 2):
-        end_a, end_b = a_to or datetime.max.replace(tzinfo=timezone.utc), b_to or datetime.max.replace(tzinfo=timezone.utc)
+        end_a, end_b = (
+            a_to or datetime.max.replace(tzinfo=timezone.utc),
+            b_to or datetime.max.replace(tzinfo=timezone.utc),
+        )
         assert not (a_from < end_b and b_from < end_a), f"{(a_from, a_to)} overlaps {(b_from, b_to)}"
     assert all(to is None or to > start for start, to in rows), "an empty or inverted interval"
 
@@ -85,15 +95,20 @@ def test_1_export_edit_import_does_not_reprice_past_orders_and_an_unchanged_expo
 
 
 def test_2_an_ended_price_cannot_be_backdated_into_overlap(shop):
-    load(shop, f"{HEADER}\ncustomer_price,Cool Cars,,Rocks,8.00,,{JAN.isoformat()}\n"
-               f"customer_price,Cool Cars,,Rocks,END,,{NOV10.isoformat()}\n", backdate=True)
+    load(
+        shop,
+        f"{HEADER}\ncustomer_price,Cool Cars,,Rocks,8.00,,{JAN.isoformat()}\n"
+        f"customer_price,Cool Cars,,Rocks,END,,{NOV10.isoformat()}\n",
+        backdate=True,
+    )
     refused = load(shop, f"{HEADER}\ncustomer_price,Cool Cars,,Rocks,5.00,,{FEB.isoformat()}\n")
     assert refused.errors and "in the past" in refused.errors[0][1] and price_at(shop, JUN) == D("8.00")
     load(shop, f"{HEADER}\ncustomer_price,Cool Cars,,Rocks,5.00,,{FEB.isoformat()}\n", backdate=True)
     assert_no_overlap(intervals(shop, CustomerItemPrice))
     assert (price_at(shop, JAN), price_at(shop, JUN), price_at(shop, NOW)) == (D("8.00"), D("5.00"), D("9.00"))
-    first_level = load(shop, f"{HEADER}\nlevel_percent,,Wholesale,,,-10,\n"
-                             f"assignment,Cool Cars,Wholesale,,,,{FEB.isoformat()}\n")
+    first_level = load(
+        shop, f"{HEADER}\nlevel_percent,,Wholesale,,,-10,\nassignment,Cool Cars,Wholesale,,,,{FEB.isoformat()}\n"
+    )
     assert first_level.errors and "in the past" in first_level.errors[0][1]
     assert intervals(shop, CustomerPriceLevel) == []
 
@@ -102,36 +117,55 @@ def test_2_the_database_refuses_an_empty_interval(shop):
     with pytest.raises(sa.exc.IntegrityError):
         with session_scope(shop) as session:
             customer, rocks = ids(session)
-            session.add(CustomerItemPrice(customer_id=customer, item_id=rocks.id, unit_price=D("1.00"),
-                                          valid_from=JAN, valid_to=JAN))
+            session.add(
+                CustomerItemPrice(
+                    customer_id=customer, item_id=rocks.id, unit_price=D("1.00"), valid_from=JAN, valid_to=JAN
+                )
+            )
 
 
-@pytest.mark.parametrize(("row", "needle"), [
-    ("customer_price,Cool Cars,,Rocks", "the row has 4 fields, the header 7"),  # truncated: would end the price
-    ("assignment,Cool Cars", "the row has 2 fields"),  # would remove the level
-    ("customer_price,Cool Cars,,Rocks,1,250.00,,", "thousands separator"),  # would set 1.00
-    ("customer_price,Cool Cars,,Rocks,8.00,,,extra", "the row has 8 fields"),
-    ("customer_price,Cool Cars,,Rocks,,,", "price is empty (write END"),
-    ("customer_price,Cool Cars,Wholesale,Rocks,8.00,,", "does not use the price_level column"),
-    ("customer_price,Cool Cars,,Rocks,1e30,,", "is not a number"),
-    ("level_percent,,Wholesale,,,-12.34565,", "more than four decimals"),
-])
+@pytest.mark.parametrize(
+    ("row", "needle"),
+    [
+        ("customer_price,Cool Cars,,Rocks", "the row has 4 fields, the header 7"),  # truncated: would end the price
+        ("assignment,Cool Cars", "the row has 2 fields"),  # would remove the level
+        ("customer_price,Cool Cars,,Rocks,1,250.00,,", "thousands separator"),  # would set 1.00
+        ("customer_price,Cool Cars,,Rocks,8.00,,,extra", "the row has 8 fields"),
+        ("customer_price,Cool Cars,,Rocks,,,", "price is empty (write END"),
+        ("customer_price,Cool Cars,Wholesale,Rocks,8.00,,", "does not use the price_level column"),
+        ("customer_price,Cool Cars,,Rocks,1e30,,", "is not a number"),
+        ("level_percent,,Wholesale,,,-12.34565,", "more than four decimals"),
+    ],
+)
 def test_3_a_malformed_row_never_ends_or_changes_a_price(shop, row, needle):
-    load(shop, f"{HEADER}\ncustomer_price,Cool Cars,,Rocks,8.00,,\nlevel_percent,,Wholesale,,,-10,\n"
-               "assignment,Cool Cars,Wholesale,,,,\n")
+    load(
+        shop,
+        f"{HEADER}\ncustomer_price,Cool Cars,,Rocks,8.00,,\nlevel_percent,,Wholesale,,,-10,\n"
+        "assignment,Cool Cars,Wholesale,,,,\n",
+    )
     report = load(shop, f"{HEADER}\n{row}\n")
     assert report.applied == 0 and needle in report.errors[0][1]
     assert price_at(shop, NOW) == D("8.00")
     with session_scope(shop) as session:
-        assert session.scalar(sa.select(sa.func.count()).select_from(CustomerPriceLevel)
-                              .where(CustomerPriceLevel.valid_to.is_(None))) == 1
+        assert (
+            session.scalar(
+                sa.select(sa.func.count()).select_from(CustomerPriceLevel).where(CustomerPriceLevel.valid_to.is_(None))
+            )
+            == 1
+        )
 
 
 def test_3_an_unknown_header_column_is_refused(shop):
-    report = load(shop, "kind,customer,price_level,item,unit_price,percent,valid_from\n"
-                        "customer_price,Cool Cars,,Rocks,8.00,,\n")
-    assert report.errors == [(1, "unknown column 'unit_price' in the header (columns: kind, customer, price_level, "
-                                 "item, price, percent, valid_from, source, valid_to)")]
+    report = load(
+        shop, "kind,customer,price_level,item,unit_price,percent,valid_from\ncustomer_price,Cool Cars,,Rocks,8.00,,\n"
+    )
+    assert report.errors == [
+        (
+            1,
+            "unknown column 'unit_price' in the header (columns: kind, customer, price_level, "
+            "item, price, percent, valid_from, source, valid_to)",
+        )
+    ]
 
 
 def test_4_an_order_is_priced_with_the_item_price_in_force_at_its_time(shop):
@@ -150,8 +184,12 @@ def test_4_an_order_is_priced_with_the_item_price_in_force_at_its_time(shop):
 
 
 def test_5_money_rounds_half_up_everywhere_and_percent_decimals_are_refused(shop):
-    assert (to_cents(D("2.125")), to_cents(D("-2.125")), money("1.005"), money(1.005)) == \
-        (D("2.13"), D("-2.13"), D("1.01"), D("1.01"))
+    assert (to_cents(D("2.125")), to_cents(D("-2.125")), money("1.005"), money(1.005)) == (
+        D("2.13"),
+        D("-2.13"),
+        D("1.01"),
+        D("1.01"),
+    )
     assert pricing.apply_percent(D("78.53"), D("-12.34565")) == D("68.83")  # rounding -12.3456 would give 68.84
     with session_scope(shop) as session:
         level = PriceLevel(name="Odd", level_type=PriceLevelType.FIXED_PERCENTAGE)
@@ -165,18 +203,27 @@ def test_8_a_history_export_restores_exactly_into_an_empty_database(shop, tmp_pa
     from qb_pipeline.db.migrate import upgrade
     from qb_pipeline.db.session import make_engine
 
-    load(shop, f"{HEADER}\ncustomer_price,Cool Cars,,Rocks,8.00,,{JAN.isoformat()}\n"
-               f"customer_price,Cool Cars,,Rocks,8.50,,{FEB.isoformat()}\n"
-               f"customer_price,Cool Cars,,Rocks,END,,{NOV10.isoformat()}\n"
-               f"level_item,,VIP,Sod,0.00,,{JAN.isoformat()}\n", backdate=True)
+    load(
+        shop,
+        f"{HEADER}\ncustomer_price,Cool Cars,,Rocks,8.00,,{JAN.isoformat()}\n"
+        f"customer_price,Cool Cars,,Rocks,8.50,,{FEB.isoformat()}\n"
+        f"customer_price,Cool Cars,,Rocks,END,,{NOV10.isoformat()}\n"
+        f"level_item,,VIP,Sod,0.00,,{JAN.isoformat()}\n",
+        backdate=True,
+    )
     with session_scope(shop) as session:
         history = export_pricing(session, include_history=True)
     assert "level_item,,VIP,Sod,0.00" in history  # 10: a free item is 0.00, not an empty cell
     empty = make_engine(f"sqlite:///{tmp_path / 'restored.sqlite'}")
     upgrade(empty.url.render_as_string(hide_password=False))
     with session_scope(empty) as session:
-        session.add_all([Customer(display_name="Cool Cars"), Item(name="Rocks", unit_price=D("9.00")),
-                         Item(name="Sod", unit_price=D("78.53"))])
+        session.add_all(
+            [
+                Customer(display_name="Cool Cars"),
+                Item(name="Rocks", unit_price=D("9.00")),
+                Item(name="Sod", unit_price=D("78.53")),
+            ]
+        )
     restored = load(empty, history, backdate=True)
     assert restored.errors == [] and restored.applied == 3
     assert intervals(empty, CustomerItemPrice) == intervals(shop, CustomerItemPrice)
@@ -196,11 +243,17 @@ def test_9_a_future_price_does_not_block_todays_change(shop):
 
 
 def test_11_conflicts_compare_values_and_instants_not_text(shop):
-    same = load(shop, f"{HEADER}\ncustomer_price,Cool Cars,,Rocks,8.00,,2026-12-01T00:00:00Z\n"
-                      "customer_price,Cool Cars,,Rocks,8,,2026-12-01T00:00:00+00:00\n")
+    same = load(
+        shop,
+        f"{HEADER}\ncustomer_price,Cool Cars,,Rocks,8.00,,2026-12-01T00:00:00Z\n"
+        "customer_price,Cool Cars,,Rocks,8,,2026-12-01T00:00:00+00:00\n",
+    )
     assert same.errors == []
-    clash = load(shop, f"{HEADER}\ncustomer_price,Cool Cars,,Sod,8.00,,2026-12-01T00:00:00Z\n"
-                       "customer_price,Cool Cars,,Sod,9.00,,2026-12-01T01:00:00+01:00\n")
+    clash = load(
+        shop,
+        f"{HEADER}\ncustomer_price,Cool Cars,,Sod,8.00,,2026-12-01T00:00:00Z\n"
+        "customer_price,Cool Cars,,Sod,9.00,,2026-12-01T01:00:00+01:00\n",
+    )
     assert clash.errors and "conflicts with line 2" in clash.errors[0][1]
 
 
@@ -225,8 +278,11 @@ def test_12_non_ascii_names_match_case_insensitively_on_every_database(engine):
     with session_scope(engine) as session:
         session.add_all([Customer(display_name="École Dupont"), Item(name="Öl", unit_price=D("3.00"))])
         session.flush()
-        order = Order(order_number="E-1", customer_name="ÉCOLE DUPONT",
-                      lines=[OrderLine(line_number=1, item_name="öL", quantity=D("2"))])
+        order = Order(
+            order_number="E-1",
+            customer_name="ÉCOLE DUPONT",
+            lines=[OrderLine(line_number=1, item_name="öL", quantity=D("2"))],
+        )
         session.add(order)
         session.flush()
         draft = draft_invoice(session, order)

@@ -78,7 +78,8 @@ def test_safeguard_write_ahead_resends_a_lost_answer_with_its_first_requestid(sa
 
 
 def test_safeguard_write_ahead_resends_a_killed_runs_batch_with_its_first_requestid(
-        sandbox, make_gateway, engine, database_url):
+    sandbox, make_gateway, engine, database_url
+):
     from qb_pipeline.db.token_cipher import new_key
 
     loose_company(sandbox, replay=True)
@@ -111,8 +112,13 @@ def test_safeguard_numbering_check_pushes_nothing_until_custom_numbers_are_on(sa
     sandbox.inject("timeout", count=1, seconds=2, path_contains="/batch")
     everything_but_this = Safeguards(**{**Safeguards().__dict__, "numbering_check": False})
     with pytest.raises(QuickBooksSetupError, match="Custom transaction numbers"):
-        push_orders(gateway, engine, "run-1", resend_wait=0.1,
-                    safeguards=everything_but_this if MUTATED == "numbering_check" else Safeguards())
+        push_orders(
+            gateway,
+            engine,
+            "run-1",
+            resend_wait=0.1,
+            safeguards=everything_but_this if MUTATED == "numbering_check" else Safeguards(),
+        )
     assert sandbox.dump("Invoice")["records"] == []
     assert order_numbers(engine, OrderStatus.PENDING) == order_numbers(engine)  # nothing lost, nothing claimed
     sandbox.settings(custom_txn_numbers=True)  # a person turns the setting on: the push resumes
@@ -164,6 +170,7 @@ def test_safeguard_heartbeat_keeps_a_slow_live_run_from_being_taken_over(sandbox
 
 
 # -- the order-level rules (not switches: always on) ------------------------------------------------
+
 
 def test_an_order_number_with_spaces_is_refused_not_matched_to_another_orders_invoice(sandbox, make_gateway, engine):
     gateway = make_gateway()

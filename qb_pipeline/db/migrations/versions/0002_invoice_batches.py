@@ -9,6 +9,7 @@
 Revision ID: 0002
 Revises: 0001
 """
+
 from typing import Sequence, Union
 
 import sqlalchemy as sa
@@ -35,24 +36,34 @@ def upgrade() -> None:
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.add_column(sa.Column("invoice_batch_id", sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f("ix_orders_invoice_batch_id"), ["invoice_batch_id"], unique=False)
-        batch_op.create_foreign_key(batch_op.f("fk_orders_invoice_batch_id_invoice_batches"), "invoice_batches",
-                                    ["invoice_batch_id"], ["id"])
+        batch_op.create_foreign_key(
+            batch_op.f("fk_orders_invoice_batch_id_invoice_batches"), "invoice_batches", ["invoice_batch_id"], ["id"]
+        )
         batch_op.create_unique_constraint(batch_op.f("uq_orders_qb_invoice_id"), ["qb_invoice_id"])
 
 
 def _unlink_shared_invoices() -> None:
     bind = op.get_bind()
-    shared = bind.execute(sa.text(
-        "SELECT qb_invoice_id, MIN(id) FROM orders WHERE qb_invoice_id IS NOT NULL "
-        "GROUP BY qb_invoice_id HAVING COUNT(*) > 1")).all()
+    shared = bind.execute(
+        sa.text(
+            "SELECT qb_invoice_id, MIN(id) FROM orders WHERE qb_invoice_id IS NOT NULL "
+            "GROUP BY qb_invoice_id HAVING COUNT(*) > 1"
+        )
+    ).all()
     for invoice_id, keeper in shared:
         number = bind.execute(sa.text("SELECT order_number FROM orders WHERE id = :id"), {"id": keeper}).scalar()
-        bind.execute(sa.text(
-            "UPDATE orders SET qb_invoice_id = NULL, status = 'failed', next_attempt_at = NULL, "
-            "status_reason = :reason WHERE qb_invoice_id = :invoice AND id <> :keeper"),
-            {"invoice": invoice_id, "keeper": keeper,
-             "reason": f"was linked to QuickBooks invoice {invoice_id}, which belongs to order {number}: "
-                       "check QuickBooks, then retry this order or cancel it"})
+        bind.execute(
+            sa.text(
+                "UPDATE orders SET qb_invoice_id = NULL, status = 'failed', next_attempt_at = NULL, "
+                "status_reason = :reason WHERE qb_invoice_id = :invoice AND id <> :keeper"
+            ),
+            {
+                "invoice": invoice_id,
+                "keeper": keeper,
+                "reason": f"was linked to QuickBooks invoice {invoice_id}, which belongs to order {number}: "
+                "check QuickBooks, then retry this order or cancel it",
+            },
+        )
 
 
 def downgrade() -> None:

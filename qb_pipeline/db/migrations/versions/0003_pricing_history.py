@@ -11,6 +11,7 @@
 Revision ID: 0003
 Revises: 0002
 """
+
 import warnings
 from typing import Sequence, Union
 
@@ -66,16 +67,20 @@ def _exclusion_constraints() -> None:
         with bind.begin_nested():
             bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS btree_gist"))
     except sa.exc.DBAPIError as error:
-        warnings.warn(f"btree_gist is not available ({error.orig}); pricing intervals are checked by the "
-                      "application only")
+        warnings.warn(
+            f"btree_gist is not available ({error.orig}); pricing intervals are checked by the application only"
+        )
         return
     for table, columns in KEYS.items():
         equal = ", ".join(f"{column} WITH =" for column in columns)
         try:
             with bind.begin_nested():
-                bind.execute(sa.text(
-                    f"ALTER TABLE {table} ADD CONSTRAINT ex_{table}_no_overlap EXCLUDE USING gist "
-                    f"({equal}, tstzrange(valid_from, valid_to, '[)') WITH &&)"))
+                bind.execute(
+                    sa.text(
+                        f"ALTER TABLE {table} ADD CONSTRAINT ex_{table}_no_overlap EXCLUDE USING gist "
+                        f"({equal}, tstzrange(valid_from, valid_to, '[)') WITH &&)"
+                    )
+                )
         except sa.exc.DBAPIError as error:
             warnings.warn(f"{table}: intervals overlap already ({error.orig}); fix them, then add the constraint")
 

@@ -3,6 +3,7 @@
 Revision ID: 0006
 Revises: 0005
 """
+
 from typing import Sequence, Union
 
 import sqlalchemy as sa
