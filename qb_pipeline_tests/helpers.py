@@ -7,7 +7,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from qb_pipeline.dev_process import answers as http_ok  # noqa: F401 (the tests' names)
+from qb_pipeline.dev_process import answers as http_ok
+from qb_pipeline.dev_process import free_port
+
+__all__ = ["PROJECT_DIR", "free_port", "http_ok", "port_open", "wait_for"]
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 

@@ -113,22 +113,8 @@ def sync_name_list(
     )
 
 
-@dg.asset(
-    group_name=QUICKBOOKS_GROUP,
-    kinds={"quickbooks", "sql"},
-    owners=OWNERS,
-    pool=QUICKBOOKS_POOL,
-    freshness_policy=sync_freshness(),
-    automation_condition=SYNC_WHEN_MISSING,
-)  # a fresh stack syncs them at once
-def customers(
-    context: dg.AssetExecutionContext, quickbooks: QuickBooksResource, database: DatabaseResource
-) -> dg.MaterializeResult:
-    """QuickBooks customers mirrored in the project database, and local customers pushed to QuickBooks."""
-    return sync_name_list(context, quickbooks, database, "Customer", "Customers")
-
-
-@dg.asset(
+# customers and items alike; a fresh stack syncs them at once (SYNC_WHEN_MISSING)
+NAME_LIST_ASSET = dict(
     group_name=QUICKBOOKS_GROUP,
     kinds={"quickbooks", "sql"},
     owners=OWNERS,
@@ -136,6 +122,17 @@ def customers(
     freshness_policy=sync_freshness(),
     automation_condition=SYNC_WHEN_MISSING,
 )
+
+
+@dg.asset(**NAME_LIST_ASSET)
+def customers(
+    context: dg.AssetExecutionContext, quickbooks: QuickBooksResource, database: DatabaseResource
+) -> dg.MaterializeResult:
+    """QuickBooks customers mirrored in the project database, and local customers pushed to QuickBooks."""
+    return sync_name_list(context, quickbooks, database, "Customer", "Customers")
+
+
+@dg.asset(**NAME_LIST_ASSET)
 def items(
     context: dg.AssetExecutionContext, quickbooks: QuickBooksResource, database: DatabaseResource
 ) -> dg.MaterializeResult:

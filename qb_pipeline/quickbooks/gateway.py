@@ -9,13 +9,13 @@ the tokens once. A refusal of the data (4xx faults) is never retried.
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone, tzinfo
 from typing import TypeVar
 
 import requests
+import tenacity
 from quickbooks.exceptions import AuthorizationException, QuickbooksException
 from quickbooks.mixins import DecimalEncoder
 
@@ -51,6 +51,20 @@ def format_instant(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
+class _RefreshOnce:
+    """Whether this call has refreshed the tokens after a 401 already (a second 401 means reconnect),
+    and whether that refresh failed (then the call ends with the refresh's error, not another try)."""
+
+    used = failed = False
+
+
+def _worth_another_try(failure: BaseException) -> bool:
+    """429, 5xx, timeouts, dropped connections, malformed answers: not a write whose outcome is unknown."""
+    return isinstance(failure, QuickBooksThrottled | QuickBooksUnavailable) and not isinstance(
+        failure, QuickBooksOutcomeUnknown
+    )
+
+
 class QuickBooksGateway:
     def __init__(
         self,
@@ -69,6 +83,8 @@ class QuickBooksGateway:
         self.connection, self.retries, self.batch_size = connection, retries, min(batch_size, BATCH_SIZE)
         self.backoff_base, self.backoff_max, self.throttle_wait = backoff_base, backoff_max, throttle_wait
         self.throttle, self.sleep, self.progress = throttle or Throttle(), sleep, progress
+        # full jitter: a wait drawn between 0 and base × 2^(attempt - 1), capped
+        self._backoff = tenacity.wait_random_exponential(multiplier=backoff_base, max=backoff_max)
         self.stats = stats or connection.stats  # a gateway per asset counts its own calls
         self.realm_id = connection.realm_id
         self._preferences: tuple[bool, tzinfo] | None = None  # read once per gateway (one run)
@@ -88,9 +104,32 @@ class QuickBooksGateway:
         `resend_unknown=False` (writes that must not happen twice): a 429 or 401 is retried, since
         QuickBooks did not process the request; any failure after which it may have (timeout, 5xx,
         dropped or malformed answer) raises QuickBooksOutcomeUnknown at once.
+
+        Attempts, waits and jitter are tenacity's; which failures are worth another try, the wait a
+        429 asks for, and one token refresh per call on a 401 are QuickBooks' rules, kept here.
         """
-        refreshed = False
-        attempt = 0
+        refresh = _RefreshOnce()
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(lambda failure: _worth_another_try(failure) and not refresh.failed),
+            stop=tenacity.stop_after_attempt(self.retries + 1),
+            wait=self._wait,
+            sleep=self.sleep,
+            before_sleep=lambda state: self._note_retry(what, state),
+            retry_error_callback=self._give_up,
+        )
+        return retrying(self._attempt, kind, what, operation, expect, resend_unknown, refresh)
+
+    def _attempt(
+        self,
+        kind: str,
+        what: str,
+        operation: Callable[[object], T],
+        expect: str | None,
+        resend_unknown: bool,
+        refresh: _RefreshOnce,
+    ) -> T:
+        """One try, after a token refresh when QuickBooks answers 401 (once per call); failures raised as
+        our errors."""
         while True:
             try:
                 client = self.connection.client()  # may refresh first: take the throttle slot after
@@ -102,44 +141,52 @@ class QuickBooksGateway:
                 self.connection.note_success()
                 return result
             except AuthorizationException:
-                if refreshed:
+                if refresh.used:
                     raise QuickBooksAuthError(
                         "QuickBooks rejected fresh credentials: run `qb-pipeline auth connect`"
                     ) from None
-                refreshed = True
-                self.connection.after_unauthorized()
+                refresh.used = True
+                try:
+                    self.connection.after_unauthorized()
+                except Exception:
+                    refresh.failed = True  # the token endpoint's failure ends the call, as it is
+                    raise
                 continue
-            except QuickBooksThrottled as error:
-                failure, delay = error, error.retry_after if error.retry_after is not None else self.throttle_wait
+            except QuickBooksThrottled:
+                raise  # QuickBooks did not process it: always safe to send again
             except QuickBooksUnavailable as error:
-                failure, delay = error, self._backoff(attempt)
+                failure = error
             except TRANSPORT_ERRORS as error:
                 failure = QuickBooksUnavailable(f"{what}: {type(error).__name__} talking to QuickBooks")
-                delay = self._backoff(attempt)
             except QuickbooksException as error:
                 if error.error_code == 10000 and "Error reading json" in str(error.message):
-                    failure, delay = (
-                        QuickBooksUnavailable(f"{what}: QuickBooks answered with a non-JSON page"),
-                        self._backoff(attempt),
-                    )
+                    failure = QuickBooksUnavailable(f"{what}: QuickBooks answered with a non-JSON page")
                 else:
                     raise QuickBooksValidationError(
                         what, str(error.error_code), _fault_text(error.message, error.detail)
                     ) from None
-            if not resend_unknown and not isinstance(failure, QuickBooksThrottled):
+            if not resend_unknown:
                 raise QuickBooksOutcomeUnknown(f"{failure}; QuickBooks may or may not have applied it") from None
-            if attempt >= self.retries:
-                if isinstance(failure, QuickBooksThrottled):
-                    raise failure
-                raise QuickBooksUnavailable(f"{failure} (gave up after {attempt + 1} attempts)") from None
-            attempt += 1
-            self.stats.retried()
-            said = str(failure) if str(failure).startswith(what) else f"{what}: {failure}"
-            self.progress(f"{said}; retry {attempt}/{self.retries} in {delay:.1f} s")
-            self.sleep(delay)
+            raise failure from None
 
-    def _backoff(self, attempt: int) -> float:
-        return random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))  # full jitter
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        failure = state.outcome.exception()
+        if isinstance(failure, QuickBooksThrottled):
+            return failure.retry_after if failure.retry_after is not None else self.throttle_wait
+        return self._backoff(state)
+
+    def _note_retry(self, what: str, state: tenacity.RetryCallState) -> None:
+        self.stats.retried()
+        failure = str(state.outcome.exception())
+        said = failure if failure.startswith(what) else f"{what}: {failure}"
+        self.progress(f"{said}; retry {state.attempt_number}/{self.retries} in {state.next_action.sleep:.1f} s")
+
+    @staticmethod
+    def _give_up(state: tenacity.RetryCallState):
+        failure = state.outcome.exception()
+        if isinstance(failure, QuickBooksThrottled) or not _worth_another_try(failure):
+            raise failure
+        raise QuickBooksUnavailable(f"{failure} (gave up after {state.attempt_number} attempts)") from None
 
     # -- reads -------------------------------------------------------------------------------------
     def query(self, text: str, what: str = "query") -> dict:
