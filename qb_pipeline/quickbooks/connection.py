@@ -1,8 +1,9 @@
 """A live connection to one QuickBooks company: tokens, refreshes, and a timed python-quickbooks client.
 
 - intuit-oauth's AuthClient fetches its discovery document in its constructor: built lazily.
-- python-quickbooks has no timeouts and hides HTTP statuses behind its exceptions: `TimedQuickBooks`
-  adds a timeout to every request and raises our own errors for 429 and 5xx before it parses.
+- python-quickbooks has no timeouts and hides HTTP statuses behind its exceptions: it is given a
+  `TimedSession` (a requests session with a timeout on every request and a response hook that raises
+  our own errors for 429 and 5xx before it parses) in place of the session it builds.
 - intuit-oauth has no timeouts either: `TimedAuthClient` gives every request it makes (discovery,
   token refresh, code exchange, revoke) `timeout_seconds`; a token endpoint that never answers fails
   the call like any other timeout, and the gateway's retry rules apply.
@@ -27,6 +28,7 @@ import requests
 import sqlalchemy as sa
 from intuitlib.client import AuthClient
 from quickbooks import QuickBooks
+from requests_oauthlib import OAuth2Session
 
 from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
 from qb_pipeline.db.types import utcnow
@@ -71,7 +73,17 @@ def allow_plain_http_for_loopback(url: str) -> None:
         os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
 
 
-class TimedAuthClient(AuthClient):
+class _DefaultTimeout:
+    """A requests.Session mixin: every request without a timeout of its own gets `timeout_seconds`."""
+
+    timeout_seconds: float = 30.0
+
+    def request(self, method, url, *args, **kwargs):
+        kwargs.setdefault("timeout", self.timeout_seconds)
+        return super().request(method, url, *args, **kwargs)
+
+
+class TimedAuthClient(_DefaultTimeout, AuthClient):
     """intuit-oauth's client (itself a requests.Session) with a timeout on every request it makes: the
     discovery document in its constructor, the token endpoint (refresh, code exchange) and revoke."""
 
@@ -79,34 +91,28 @@ class TimedAuthClient(AuthClient):
         self.timeout_seconds = timeout_seconds
         super().__init__(*args, **kwargs)
 
-    def request(self, method, url, *args, **kwargs):
-        kwargs.setdefault("timeout", self.timeout_seconds)
-        return super().request(method, url, *args, **kwargs)
+
+class TimedSession(_DefaultTimeout, OAuth2Session):
+    """The session python-quickbooks sends every API call through, in place of the untimed one it
+    builds: a timeout on each request, and 429 / 5xx raised as our errors before it parses the body."""
+
+    def __init__(self, client_id: str, token: dict, timeout_seconds: float) -> None:
+        super().__init__(client_id, token=token)
+        self.timeout_seconds = timeout_seconds
+        self.hooks["response"].append(_raise_for_throttling_or_outage)
+
+
+def _raise_for_throttling_or_outage(response: requests.Response, *args, **kwargs) -> None:
+    if response.status_code == 429:
+        raise QuickBooksThrottled(_retry_after(response.headers.get("Retry-After")))
+    if response.status_code >= 500:
+        raise QuickBooksUnavailable(f"QuickBooks answered HTTP {response.status_code}")
 
 
 def _timed_auth_client(s: ConnectionSettings) -> TimedAuthClient:
     return TimedAuthClient(
         s.client_id, s.client_secret, s.redirect_uri, environment=s.environment, timeout_seconds=s.timeout_seconds
     )
-
-
-class TimedQuickBooks(QuickBooks):
-    """python-quickbooks with a timeout on every request and HTTP status surfaced as our errors."""
-
-    timeout_seconds: float = 30.0
-
-    def process_request(self, request_type, url, headers="", params="", data=""):
-        if self.session is None:
-            raise QuickBooksUnavailable("no QuickBooks session")
-        headers.update({"Authorization": "Bearer " + self.session.access_token})
-        response = self.session.request(
-            request_type, url, headers=headers, params=params, data=data, timeout=self.timeout_seconds
-        )
-        if response.status_code == 429:
-            raise QuickBooksThrottled(_retry_after(response.headers.get("Retry-After")))
-        if response.status_code >= 500:
-            raise QuickBooksUnavailable(f"QuickBooks answered HTTP {response.status_code}")
-        return response
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -123,7 +129,7 @@ class Connection:
         self.settings, self.tokens = settings, tokens
         self.stats = stats or CallStats()
         self._auth_client = None
-        self._client: TimedQuickBooks | None = None
+        self._client: QuickBooks | None = None
         self._access_token: str | None = None
         self._tokens: StoredTokens | None = None  # cached while fresh: no database read per API call
         self._newest: StoredTokens | None = None  # what our last refresh returned, saved or not
@@ -154,7 +160,7 @@ class Connection:
                 ) from None
         return self._auth_client
 
-    def client(self) -> TimedQuickBooks:
+    def client(self) -> QuickBooks:
         """A client holding a valid access token (refreshing first when it is about to expire)."""
         with self._lock:
             self._save_unsaved()  # a save that failed after a refresh is tried again before each call
@@ -281,17 +287,21 @@ class Connection:
         self._unsaved = None
         return True
 
-    def _build(self, stored: StoredTokens) -> TimedQuickBooks:
+    def _build(self, stored: StoredTokens) -> QuickBooks:
         auth = self.auth_client()
         auth.access_token, auth.refresh_token = stored.access_token, stored.refresh_token
-        client = TimedQuickBooks(
+        client = QuickBooks(
             auth_client=auth,
             refresh_token=stored.refresh_token,
             company_id=self.realm_id,
             minorversion=MINOR_VERSION,
             use_decimal=True,
         )
-        client.timeout_seconds = self.settings.timeout_seconds
+        client.session = TimedSession(
+            auth.client_id,
+            {"access_token": stored.access_token, "refresh_token": stored.refresh_token},
+            self.settings.timeout_seconds,
+        )
         client.api_url_v3 = client.sandbox_api_url_v3 = self.settings.api_base_url
         self._access_token = stored.access_token
         return client
