@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -107,6 +106,7 @@ def dev(
     host: str, port: int, sandbox_port: int, with_sandbox: bool | None, data_dir: Path | None, dagster_home: Path | None
 ) -> None:
     """Run the whole product locally (what `make dev` runs). Ctrl-C stops everything."""
+    from qb_pipeline.commands.common import MAKE_DEV_DAGSTER_HOME
     from qb_pipeline.devstack import DevStack
 
     project_dir = Path.cwd()
@@ -115,7 +115,7 @@ def dev(
     stack = DevStack(
         project_dir=project_dir,
         data_dir=(data_dir or config.data_dir()).resolve(),
-        dagster_home=(dagster_home or Path(os.environ.get("DAGSTER_HOME") or ".dagster_home")).resolve(),
+        dagster_home=(dagster_home or config.settings().dagster_home or MAKE_DEV_DAGSTER_HOME).resolve(),
         host=host,
         port=port,
         sandbox_port=sandbox_port,

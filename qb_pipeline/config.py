@@ -34,8 +34,8 @@ def quickbooks_environment() -> str:
     return settings().environment
 
 
-def sandbox_connection_file() -> Path:
-    current = settings()
+def sandbox_connection_file(current: Settings | None = None) -> Path:
+    current = current or settings()
     return current.sandbox_connection_file or current.resolved_data_dir / "sandbox" / "connection.json"
 
 
@@ -61,17 +61,16 @@ def sensor_interval_seconds() -> int:
     return settings().sensor_interval_seconds
 
 
-def realm_tag() -> str:
+def realm_tag(current: Settings) -> str:
     """The run tag value that serializes pushes per QuickBooks company (dagster.yaml): the company id
     (the bundled sandbox's is in its connection file)."""
-    current = settings()
     if current.realm_id:
         return current.realm_id
     if current.environment == "sandbox-local":
         try:
             import json
 
-            return str(json.loads(sandbox_connection_file().read_text())["realm_id"])
+            return str(json.loads(sandbox_connection_file(current).read_text())["realm_id"])
         except (OSError, ValueError, KeyError):
             pass
     return current.environment

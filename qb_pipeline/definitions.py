@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from qb_pipeline import config
+from qb_pipeline.assets.freshness import with_sync_freshness
 from qb_pipeline.assets.health import sync_health, sync_health_24h
 from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import customers, items
@@ -16,48 +18,37 @@ from qb_pipeline.checks import (
     quickbooks_connection,
     unique_doc_numbers,
 )
-from qb_pipeline.jobs import (
-    hourly_sync_job,
-    push_invoices_job,
-    quickbooks_changes_job,
-    retry_orders_job,
-    sync_customers_job,
-    sync_items_job,
-    sync_pricing_job,
-)
+from qb_pipeline.jobs import build_jobs
 from qb_pipeline.resources import database_resource, quickbooks_resource
-from qb_pipeline.schedules import hourly_sync
-from qb_pipeline.sensors import (
-    new_orders_sensor,
-    quickbooks_automation_sensor,
-    quickbooks_changes_sensor,
-)
+from qb_pipeline.schedules import build_hourly_sync
+from qb_pipeline.sensors import build_sensors
+from qb_pipeline.settings import Settings
 
-database = database_resource()
-defs = dg.Definitions(
-    assets=[orders, customers, items, price_levels, invoices, sync_health],
-    asset_checks=[
-        customers_linked,
-        items_linked,
-        quickbooks_connection,
-        orders_not_waiting,
-        no_failed_orders,
-        invoice_totals_reconcile,
-        unique_doc_numbers,
-        sync_health_24h,
-    ],
-    jobs=[
-        hourly_sync_job,
-        push_invoices_job,
-        quickbooks_changes_job,
-        retry_orders_job,
-        sync_customers_job,
-        sync_items_job,
-        sync_pricing_job,
-    ],
-    schedules=[hourly_sync],
-    sensors=[new_orders_sensor, quickbooks_changes_sensor, quickbooks_automation_sensor],
-    resources={"database": database, "quickbooks": quickbooks_resource(database)},
-    # One process per run: a new order's run starts in about a second instead of spawning step processes.
-    executor=dg.in_process_executor,
-)
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Everything the code location holds, as `settings` configure it (read once, when it loads)."""
+    database = database_resource(settings)
+    return dg.Definitions(
+        assets=with_sync_freshness(
+            [orders, customers, items, price_levels, invoices, sync_health], settings.sync_frequency_hours
+        ),
+        asset_checks=[
+            customers_linked,
+            items_linked,
+            quickbooks_connection,
+            orders_not_waiting,
+            no_failed_orders,
+            invoice_totals_reconcile,
+            unique_doc_numbers,
+            sync_health_24h,
+        ],
+        jobs=build_jobs(settings),
+        schedules=[build_hourly_sync(settings)],
+        sensors=build_sensors(settings),
+        resources={"database": database, "quickbooks": quickbooks_resource(settings, database)},
+        # One process per run: a new order's run starts in about a second instead of spawning step processes.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions(config.settings())  # a bad setting stops the code location here, in one line

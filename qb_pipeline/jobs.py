@@ -1,67 +1,74 @@
-"""Jobs: the hourly sync of everything switched on, and the invoice push the sensor launches."""
+"""Jobs: the hourly sync of everything switched on, the invoice push the sensor launches, one sync per type,
+the webhook pull and the retry of failed orders. Built from the settings when the definitions load."""
 
 import dagster as dg
 
 from qb_pipeline import config
 from qb_pipeline.assets.activity import record_activity
 from qb_pipeline.resources import DatabaseResource
+from qb_pipeline.settings import Settings
 from qb_pipeline.sync.order_actions import retry_orders
 
 AUTO_SYNC_ASSETS = {"customers": "customers", "items": "items", "pricing": "price_levels", "orders": "invoices"}
 REALM_TAG = "qb_pipeline/realm"  # dagster.yaml limits runs per value of this tag to one
-
-
-def hourly_selection() -> list[str]:
-    """The assets QB_AUTO_SYNC_CUSTOMERS / ITEMS / PRICING / ORDERS leave switched on."""
-    return [asset for kind, asset in AUTO_SYNC_ASSETS.items() if config.auto_sync(kind)] + ["sync_health"]
-
-
-def realm_tags() -> dict[str, str]:
-    """One run per company at a time (dagster.yaml), and a hung run is failed after QB_MAX_RUNTIME_SECONDS
-    by Dagster's run monitoring (dagster.yaml)."""
-    return {REALM_TAG: config.realm_tag(), "dagster/max_runtime": str(config.max_runtime_seconds())}
-
-
-hourly_sync_job = dg.define_asset_job(
-    "hourly_sync_job",
-    selection=dg.AssetSelection.assets(*hourly_selection()),
-    description="Everything switched on by QB_AUTO_SYNC_*: customers, items, pricing, then pending and due orders.",
-    tags=realm_tags(),
-)
-
-
-def _sync_job(name: str, asset: str, what: str):
-    return dg.define_asset_job(
-        name,
-        selection=dg.AssetSelection.assets(asset),
-        tags=realm_tags(),
-        description=f"Sync {what} now (`qb-pipeline sync`, or Materialize in the UI).",
-    )
-
-
-sync_customers_job = _sync_job("sync_customers_job", "customers", "customers")
-sync_items_job = _sync_job("sync_items_job", "items", "items")
-sync_pricing_job = _sync_job("sync_pricing_job", "price_levels", "pricing (the CSV drop folder)")
-
 WEBHOOK_EVENTS_TAG = "qb_pipeline/webhook_events"  # how many change notifications a run serves
 WEBHOOK_THROUGH_TAG = "qb_pipeline/webhook_events_through"  # the newest one's id
+HOURLY_SYNC_JOB = "hourly_sync_job"
+PUSH_INVOICES_JOB = "push_invoices_job"
+QUICKBOOKS_CHANGES_JOB = "quickbooks_changes_job"
 
-quickbooks_changes_job = dg.define_asset_job(
-    "quickbooks_changes_job",
-    selection=dg.AssetSelection.assets("customers", "items", "invoices"),
-    description=(
-        "Pulls what QuickBooks said changed (webhooks): the assets the notifications concern, each by CDC "
-        "since its cursor (launched by quickbooks_changes_sensor)."
-    ),
-    tags=realm_tags(),
-)
 
-push_invoices_job = dg.define_asset_job(
-    "push_invoices_job",
-    selection=dg.AssetSelection.assets("invoices"),
-    description="New orders to QuickBooks invoices (launched by new_orders_sensor).",
-    tags=realm_tags(),
-)
+def hourly_selection(settings: Settings) -> list[str]:
+    """The assets QB_AUTO_SYNC_CUSTOMERS / ITEMS / PRICING / ORDERS leave switched on."""
+    return [asset for kind, asset in AUTO_SYNC_ASSETS.items() if settings.auto_sync(kind)] + ["sync_health"]
+
+
+def realm_tags(settings: Settings) -> dict[str, str]:
+    """One run per company at a time (dagster.yaml), and a hung run is failed after QB_MAX_RUNTIME_SECONDS
+    by Dagster's run monitoring (dagster.yaml)."""
+    return {REALM_TAG: config.realm_tag(settings), "dagster/max_runtime": str(settings.max_runtime_seconds)}
+
+
+def build_jobs(settings: Settings) -> list:
+    """The QuickBooks jobs as `settings` configure them (retry_orders_job needs no settings)."""
+    tags = realm_tags(settings)
+
+    def sync_job(name: str, asset: str, what: str):
+        return dg.define_asset_job(
+            name,
+            selection=dg.AssetSelection.assets(asset),
+            tags=tags,
+            description=f"Sync {what} now (`qb-pipeline sync`, or Materialize in the UI).",
+        )
+
+    return [
+        dg.define_asset_job(
+            HOURLY_SYNC_JOB,
+            selection=dg.AssetSelection.assets(*hourly_selection(settings)),
+            description="Everything switched on by QB_AUTO_SYNC_*: customers, items, pricing, then pending and "
+            "due orders.",
+            tags=tags,
+        ),
+        dg.define_asset_job(
+            PUSH_INVOICES_JOB,
+            selection=dg.AssetSelection.assets("invoices"),
+            description="New orders to QuickBooks invoices (launched by new_orders_sensor).",
+            tags=tags,
+        ),
+        dg.define_asset_job(
+            QUICKBOOKS_CHANGES_JOB,
+            selection=dg.AssetSelection.assets("customers", "items", "invoices"),
+            description=(
+                "Pulls what QuickBooks said changed (webhooks): the assets the notifications concern, each by "
+                "CDC since its cursor (launched by quickbooks_changes_sensor)."
+            ),
+            tags=tags,
+        ),
+        sync_job("sync_customers_job", "customers", "customers"),
+        sync_job("sync_items_job", "items", "items"),
+        sync_job("sync_pricing_job", "price_levels", "pricing (the CSV drop folder)"),
+        retry_orders_job,
+    ]
 
 
 class RetryOrdersConfig(dg.Config):

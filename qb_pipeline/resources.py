@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -19,6 +18,7 @@ from qb_pipeline.quickbooks.factory import connect, intuit_settings, sandbox_set
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.quickbooks.stats import CallStats
 from qb_pipeline.quickbooks.throttle import Throttle
+from qb_pipeline.settings import DEFAULT_REDIRECT_URI, Settings
 
 
 class DatabaseResource(dg.ConfigurableResource):
@@ -55,7 +55,7 @@ class QuickBooksResource(dg.ConfigurableResource):
     client_id: str = ""
     client_secret: str = ""
     realm_id: str = ""
-    redirect_uri: str = "http://127.0.0.1:8766/callback"
+    redirect_uri: str = DEFAULT_REDIRECT_URI
     sandbox_connection_file: str = ""
     token_key: str = ""  # QB_TOKEN_KEY; empty = the embedded default's generated key file
     timeout_seconds: float = 30.0
@@ -109,30 +109,31 @@ class QuickBooksResource(dg.ConfigurableResource):
         return connect(settings, self.database.engine, cipher, bootstrap_refresh_token=bootstrap)
 
 
-def _env(name: str, default: str = "") -> str | dg.EnvVar:
-    """An EnvVar when the variable is set (the UI shows its name, never its value), else the default."""
-    return dg.EnvVar(name) if os.environ.get(name) else default
+def _secret(value: str, variable: str) -> str | dg.EnvVar:
+    """An EnvVar when the variable is set (the UI shows its name, never its value), else empty."""
+    return dg.EnvVar(variable) if value else ""
 
 
-def database_resource() -> DatabaseResource:
-    """From QB_DATABASE_URL when set, else the SQLite file under QB_DATA_DIR."""
-    return DatabaseResource(url=_env("QB_DATABASE_URL", config.default_database_url()))
+def database_resource(settings: Settings) -> DatabaseResource:
+    """From QB_DATABASE_URL when set (as an EnvVar: it may hold a password), else the SQLite file under
+    QB_DATA_DIR."""
+    url = dg.EnvVar("QB_DATABASE_URL") if settings.database_url else settings.resolved_database_url
+    return DatabaseResource(url=url)
 
 
-def quickbooks_resource(database: DatabaseResource) -> QuickBooksResource:
-    current = config.settings()
+def quickbooks_resource(settings: Settings, database: DatabaseResource) -> QuickBooksResource:
     return QuickBooksResource(
         database=database,
-        environment=current.environment,
-        client_id=_env("QB_CLIENT_ID"),
-        client_secret=_env("QB_CLIENT_SECRET"),
-        realm_id=_env("QB_REALM_ID"),
-        redirect_uri=current.redirect_uri,
-        sandbox_connection_file=str(config.sandbox_connection_file()),
-        token_key=_env("QB_TOKEN_KEY"),
-        timeout_seconds=current.timeout_seconds,
-        retries=current.retries,
-        batch_size=current.batch_size,
-        throttle_wait_seconds=current.throttle_wait_seconds,
-        default_income_account_id=current.default_income_account_id,
+        environment=settings.environment,
+        client_id=_secret(settings.client_id, "QB_CLIENT_ID"),
+        client_secret=_secret(settings.client_secret, "QB_CLIENT_SECRET"),
+        realm_id=_secret(settings.realm_id, "QB_REALM_ID"),
+        redirect_uri=settings.redirect_uri,
+        sandbox_connection_file=str(config.sandbox_connection_file(settings)),
+        token_key=_secret(settings.token_key, "QB_TOKEN_KEY"),
+        timeout_seconds=settings.timeout_seconds,
+        retries=settings.retries,
+        batch_size=settings.batch_size,
+        throttle_wait_seconds=settings.throttle_wait_seconds,
+        default_income_account_id=settings.default_income_account_id,
     )

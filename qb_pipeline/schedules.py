@@ -2,21 +2,22 @@
 
 import dagster as dg
 
-from qb_pipeline import config
-from qb_pipeline.jobs import hourly_sync_job
+from qb_pipeline.jobs import HOURLY_SYNC_JOB
+from qb_pipeline.settings import Settings
 
 
 def cron_for(hours: int) -> str:
     return "0 * * * *" if hours == 1 else f"0 */{hours} * * *"
 
 
-hourly_sync = dg.ScheduleDefinition(
-    name="hourly_sync",
-    job=hourly_sync_job,
-    cron_schedule=cron_for(config.sync_frequency_hours()),
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description=(
-        "Syncs customers, items and pricing, pushes pending orders and retries the failed ones that are "
-        "due; prunes the activity log past QB_LOG_RETENTION_DAYS."
-    ),
-)
+def build_hourly_sync(settings: Settings) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name="hourly_sync",
+        job_name=HOURLY_SYNC_JOB,
+        cron_schedule=cron_for(settings.sync_frequency_hours),
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=(
+            "Syncs customers, items and pricing, pushes pending orders and retries the failed ones that are "
+            "due; prunes the activity log past QB_LOG_RETENTION_DAYS."
+        ),
+    )

@@ -8,18 +8,18 @@ import time
 import dagster as dg
 import sqlalchemy as sa
 
-from qb_pipeline import config
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import Order
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.jobs import (
+    PUSH_INVOICES_JOB,
+    QUICKBOOKS_CHANGES_JOB,
     WEBHOOK_EVENTS_TAG,
     WEBHOOK_THROUGH_TAG,
-    push_invoices_job,
-    quickbooks_changes_job,
     realm_tags,
 )
 from qb_pipeline.resources import DatabaseResource
+from qb_pipeline.settings import Settings
 from qb_pipeline.sync.webhook_events import mark_served, waiting_events
 
 ACTIVE_RUN_STATUSES = [
@@ -33,17 +33,7 @@ ACTIVE_RUN_STATUSES = [
 PAUSE_AFTER_FAILED_RUN_SECONDS = 30
 
 
-@dg.sensor(
-    job=push_invoices_job,
-    minimum_interval_seconds=config.sensor_interval_seconds(),
-    default_status=dg.DefaultSensorStatus.RUNNING if config.auto_sync("orders") else dg.DefaultSensorStatus.STOPPED,
-    description=(
-        "Launches push_invoices_job when any order is due: pending, or failed with its retry time come. "
-        "One run at a time: orders that come due while a push runs go with the next one. "
-        "Off when QB_AUTO_SYNC_ORDERS=false."
-    ),
-)
-def new_orders_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource):
+def launch_push_when_orders_are_due(context: dg.SensorEvaluationContext, database: DatabaseResource):
     # Driven by what is due, not by an order id: a cursor from another database cannot hide an order.
     with database.session() as session:
         due, newest_created = session.execute(
@@ -54,12 +44,12 @@ def new_orders_sensor(context: dg.SensorEvaluationContext, database: DatabaseRes
     # Why: a queued or running push claims every due order when it starts; a second run would only wait
     # behind it in the run queue (pushes are serialized per realm).
     busy = context.instance.get_run_records(
-        dg.RunsFilter(job_name=push_invoices_job.name, statuses=ACTIVE_RUN_STATUSES), limit=1
+        dg.RunsFilter(job_name=PUSH_INVOICES_JOB, statuses=ACTIVE_RUN_STATUSES), limit=1
     )
     if busy:
         return dg.SkipReason(f"{due} due orders wait for the push already queued or running")
     failed = context.instance.get_run_records(
-        dg.RunsFilter(job_name=push_invoices_job.name, statuses=[dg.DagsterRunStatus.FAILURE]), limit=1
+        dg.RunsFilter(job_name=PUSH_INVOICES_JOB, statuses=[dg.DagsterRunStatus.FAILURE]), limit=1
     )
     if failed and failed[0].end_time and time.time() - failed[0].end_time < PAUSE_AFTER_FAILED_RUN_SECONDS:
         started = failed[0].start_time or failed[0].end_time
@@ -79,19 +69,9 @@ def _launches(cursor: str | None) -> int:
         return 0  # a cursor of an older version (an order id): start counting again
 
 
-@dg.sensor(
-    job=quickbooks_changes_job,
-    minimum_interval_seconds=config.sensor_interval_seconds(),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description=(
-        "When QuickBooks change notifications (webhooks) wait, launches one run that pulls the assets they "
-        "concern by CDC — many notifications, one pull — and marks them served once that run succeeded. "
-        "One run at a time; notifications that arrive meanwhile go with the next."
-    ),
-)
-def quickbooks_changes_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource):
+def launch_pull_when_quickbooks_notified(context: dg.SensorEvaluationContext, database: DatabaseResource):
     acknowledged = _cursor(context.cursor).get("acknowledged")
-    last = context.instance.get_run_records(dg.RunsFilter(job_name=quickbooks_changes_job.name), limit=1)
+    last = context.instance.get_run_records(dg.RunsFilter(job_name=QUICKBOOKS_CHANGES_JOB), limit=1)
     if last:
         run = last[0].dagster_run
         if run.status in ACTIVE_RUN_STATUSES:
@@ -130,16 +110,43 @@ def quickbooks_changes_sensor(context: dg.SensorEvaluationContext, database: Dat
     )
 
 
-# Declarative automation: customers and items are synced as soon as a fresh stack starts (on_missing),
-# without waiting for the first hourly run.
-quickbooks_automation_sensor = dg.AutomationConditionSensorDefinition(
-    "quickbooks_automation_sensor",
-    target=dg.AssetSelection.assets("customers", "items"),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=10,
-    run_tags=realm_tags(),
-    description="Materializes customers and items when they have never been (a fresh stack).",
-)
+def build_sensors(settings: Settings) -> list:
+    """The sensors as `settings` configure them (interval, on or off)."""
+    new_orders_sensor = dg.sensor(
+        name="new_orders_sensor",
+        job_name=PUSH_INVOICES_JOB,
+        minimum_interval_seconds=settings.sensor_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING
+        if settings.auto_sync("orders")
+        else dg.DefaultSensorStatus.STOPPED,
+        description=(
+            "Launches push_invoices_job when any order is due: pending, or failed with its retry time come. "
+            "One run at a time: orders that come due while a push runs go with the next one. "
+            "Off when QB_AUTO_SYNC_ORDERS=false."
+        ),
+    )(launch_push_when_orders_are_due)
+    quickbooks_changes_sensor = dg.sensor(
+        name="quickbooks_changes_sensor",
+        job_name=QUICKBOOKS_CHANGES_JOB,
+        minimum_interval_seconds=settings.sensor_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "When QuickBooks change notifications (webhooks) wait, launches one run that pulls the assets "
+            "they concern by CDC — many notifications, one pull — and marks them served once that run "
+            "succeeded. One run at a time; notifications that arrive meanwhile go with the next."
+        ),
+    )(launch_pull_when_quickbooks_notified)
+    # Declarative automation: customers and items are synced as soon as a fresh stack starts (on_missing),
+    # without waiting for the first hourly run.
+    quickbooks_automation_sensor = dg.AutomationConditionSensorDefinition(
+        "quickbooks_automation_sensor",
+        target=dg.AssetSelection.assets("customers", "items"),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=10,
+        run_tags=realm_tags(settings),
+        description="Materializes customers and items when they have never been (a fresh stack).",
+    )
+    return [new_orders_sensor, quickbooks_changes_sensor, quickbooks_automation_sensor]
 
 
 def _cursor(text: str | None) -> dict:

@@ -11,9 +11,11 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
-ENVIRONMENTS = ("sandbox-local", "sandbox", "production")
+Environment = Literal["sandbox-local", "sandbox", "production"]
+ENVIRONMENTS: tuple[Environment, ...] = get_args(Environment)
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8766/callback"  # `qb-pipeline auth connect` listens here
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -99,13 +101,13 @@ SPECS = {
 class Settings:
     data_dir: Path = Path(".data")
     database_url: str | None = None
-    environment: str = "sandbox-local"
+    environment: Environment = "sandbox-local"
     sandbox_connection_file: Path | None = None
     sandbox_port: int = 8765
     client_id: str = ""
     client_secret: str = ""
     realm_id: str = ""
-    redirect_uri: str = "http://127.0.0.1:8766/callback"
+    redirect_uri: str = DEFAULT_REDIRECT_URI
     token_key: str = ""
     timeout_seconds: float = 30.0
     retries: int = 3

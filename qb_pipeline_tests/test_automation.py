@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -14,9 +13,10 @@ from qb_pipeline import config
 from qb_pipeline.db.models import Order, OrderLine, OrderStatus
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.definitions import build_definitions, defs
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.schedules import cron_for
-from qb_pipeline.sensors import new_orders_sensor
+from qb_pipeline.settings import Settings
 
 
 def add_order(engine, number: str) -> int:
@@ -35,12 +35,10 @@ def tick(database_url, instance, cursor=None):
     context = dg.build_sensor_context(
         instance=instance, cursor=cursor, resources={"database": DatabaseResource(url=database_url)}
     )
-    return new_orders_sensor.evaluate_tick(context), context
+    return defs.get_sensor_def("new_orders_sensor").evaluate_tick(context), context
 
 
 def test_sensor_launches_one_run_for_the_due_orders_and_none_while_it_runs(database_url, engine):
-    from qb_pipeline.definitions import defs
-
     with dg.instance_for_test() as instance:
         result, _ = tick(database_url, instance)
         assert not result.run_requests and result.skip_message == "no order is due"
@@ -57,8 +55,6 @@ def test_sensor_launches_one_run_for_the_due_orders_and_none_while_it_runs(datab
 
 
 def test_sensor_sees_orders_put_back_or_due_for_a_retry(database_url, engine):
-    from qb_pipeline.definitions import defs
-
     failed_now = add_order(engine, "SO-RETRY-NOW")
     failed_later = add_order(engine, "SO-RETRY-LATER")
     waits_for_a_person = add_order(engine, "SO-PERSON")
@@ -82,28 +78,23 @@ def test_sensor_sees_orders_put_back_or_due_for_a_retry(database_url, engine):
         assert request.tags["qb_pipeline/due_orders"] == "2"
 
 
-def test_schedule_frequency_and_selection_come_from_the_environment(monkeypatch):
+def test_schedule_frequency_and_selection_come_from_the_settings(monkeypatch):
     assert cron_for(1) == "0 * * * *" and cron_for(6) == "0 */6 * * *"
     monkeypatch.setenv("QB_AUTO_SYNC_PRICING", "false")
     monkeypatch.setenv("QB_AUTO_SYNC_ORDERS", "no")
     monkeypatch.setenv("QB_SYNC_FREQUENCY_HOURS", "4")
-    import qb_pipeline.jobs as jobs
-    import qb_pipeline.schedules as schedules
-    import qb_pipeline.sensors as sensors
-
-    try:
-        importlib.reload(jobs)
-        importlib.reload(schedules)
-        importlib.reload(sensors)
-        assert jobs.hourly_selection() == ["customers", "items", "sync_health"]
-        assert schedules.hourly_sync.cron_schedule == "0 */4 * * *"
-        assert schedules.hourly_sync.default_status == dg.DefaultScheduleStatus.RUNNING
-        assert sensors.new_orders_sensor.default_status == dg.DefaultSensorStatus.STOPPED
-    finally:
-        monkeypatch.undo()
-        importlib.reload(jobs)
-        importlib.reload(schedules)
-        importlib.reload(sensors)
+    configured = build_definitions(Settings.from_env())
+    hourly = configured.resolve_job_def("hourly_sync_job")
+    assert sorted(key.to_user_string() for key in hourly.asset_layer.selected_asset_keys) == [
+        "customers",
+        "items",
+        "sync_health",
+    ]
+    schedule = configured.get_schedule_def("hourly_sync")
+    assert schedule.cron_schedule == "0 */4 * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert configured.get_sensor_def("new_orders_sensor").default_status == dg.DefaultSensorStatus.STOPPED
+    assert defs.get_sensor_def("new_orders_sensor").default_status == dg.DefaultSensorStatus.RUNNING  # untouched
 
 
 def test_bad_flag_is_a_clear_error(monkeypatch):
@@ -114,8 +105,6 @@ def test_bad_flag_is_a_clear_error(monkeypatch):
 
 def test_asset_graph_snapshot():
     """An accidental change to keys, groups or dependencies shows up here."""
-    from qb_pipeline.definitions import defs
-
     graph = defs.resolve_asset_graph()
     shape = {
         key.to_user_string(): (
@@ -144,18 +133,18 @@ def test_asset_graph_snapshot():
     }
 
 
-def test_quickbooks_assets_carry_a_freshness_policy_that_follows_the_sync_frequency(monkeypatch):
-    from datetime import timedelta
+def test_quickbooks_assets_carry_a_freshness_policy_that_follows_the_sync_frequency():
+    def policies(configured: dg.Definitions) -> dict:
+        graph = configured.resolve_asset_graph()
+        return {
+            key.to_user_string(): graph.get(key).freshness_policy
+            for key in graph.get_all_asset_keys()
+            if graph.get(key).freshness_policy
+        }
 
-    from qb_pipeline.assets.name_lists import sync_freshness
-    from qb_pipeline.definitions import defs
-
-    graph = defs.resolve_asset_graph()
-    policies = {key.to_user_string(): graph.get(key).freshness_policy for key in graph.get_all_asset_keys()}
-    assert {name for name, policy in policies.items() if policy} == {"customers", "items", "invoices"}
-    monkeypatch.setenv("QB_SYNC_FREQUENCY_HOURS", "4")
-    policy = sync_freshness()
-    assert (policy.warn_window.to_timedelta(), policy.fail_window.to_timedelta()) == (
-        timedelta(hours=4, minutes=15),
-        timedelta(hours=8, minutes=15),
-    )
+    assert set(policies(defs)) == {"customers", "items", "invoices"}
+    every_four_hours = policies(build_definitions(Settings(sync_frequency_hours=4)))
+    assert {
+        name: (policy.warn_window.to_timedelta(), policy.fail_window.to_timedelta())
+        for name, policy in every_four_hours.items()
+    } == {name: (timedelta(hours=4, minutes=15), timedelta(hours=8, minutes=15)) for name in every_four_hours}

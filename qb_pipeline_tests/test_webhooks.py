@@ -140,12 +140,12 @@ def add_events(engine, *entities: str) -> None:
 
 
 def tick(database_url, instance, cursor=None):
-    from qb_pipeline.sensors import quickbooks_changes_sensor
+    from qb_pipeline.definitions import defs
 
     context = dg.build_sensor_context(
         instance=instance, cursor=cursor, resources={"database": DatabaseResource(url=database_url)}
     )
-    return quickbooks_changes_sensor.evaluate_tick(context)
+    return defs.get_sensor_def("quickbooks_changes_sensor").evaluate_tick(context)
 
 
 def test_the_changes_sensor_launches_one_pull_and_marks_events_served_once_it_succeeded(database_url, engine):

@@ -13,7 +13,7 @@ from qb_pipeline.assets.activity import (
     webhook_events_served,
 )
 from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL
-from qb_pipeline.assets.name_lists import customers, items, sync_freshness
+from qb_pipeline.assets.name_lists import customers, items
 from qb_pipeline.assets.orders import orders
 from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.db.models import Order, OrderStatus
@@ -45,7 +45,6 @@ class InvoicesConfig(dg.Config):
     owners=OWNERS,
     pool=QUICKBOOKS_POOL,
     deps=[orders, customers, items, price_levels],
-    freshness_policy=sync_freshness(),
 )
 def invoices(
     context: dg.AssetExecutionContext,

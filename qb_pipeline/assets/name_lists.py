@@ -1,11 +1,9 @@
 """The `customers` and `items` assets: QuickBooks name lists mirrored both ways."""
 
 import time
-from datetime import timedelta
 
 import dagster as dg
 
-from qb_pipeline import config
 from qb_pipeline.assets.activity import (
     failure_logged,
     record_activity,
@@ -18,17 +16,6 @@ from qb_pipeline.sync.order_actions import revive_orders_naming_known_records
 from qb_pipeline.sync.pull import pull_name_list
 from qb_pipeline.sync.push import income_account_for_new_items, push_name_list
 
-
-def sync_freshness() -> dg.FreshnessPolicy:
-    """Fresh while materialized within one sync interval (QB_SYNC_FREQUENCY_HOURS); late past it, failed
-    past two: the UI shows it on each QuickBooks asset."""
-    hours = timedelta(hours=config.sync_frequency_hours())
-    return dg.FreshnessPolicy.time_window(
-        fail_window=2 * hours + FRESHNESS_MARGIN, warn_window=hours + FRESHNESS_MARGIN
-    )
-
-
-FRESHNESS_MARGIN = timedelta(minutes=15)  # the run itself takes a while
 # Never materialized, nothing running for it and its last try did not fail: sync it now. (on_missing()
 # does not fire on its first evaluation, which is exactly a fresh stack's case.)
 SYNC_WHEN_MISSING = (
@@ -119,7 +106,6 @@ NAME_LIST_ASSET = dict(
     kinds={"quickbooks", "sql"},
     owners=OWNERS,
     pool=QUICKBOOKS_POOL,
-    freshness_policy=sync_freshness(),
     automation_condition=SYNC_WHEN_MISSING,
 )
 

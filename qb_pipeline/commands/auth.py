@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import webbrowser
@@ -23,17 +22,22 @@ from qb_pipeline.quickbooks.factory import intuit_settings, sandbox_settings
 
 
 def settings_from_environment() -> ConnectionSettings:
-    if config.quickbooks_environment() == "sandbox-local":
-        return sandbox_settings(config.sandbox_connection_file())[0]
-    missing = [n for n in ("QB_CLIENT_ID", "QB_CLIENT_SECRET") if not os.environ.get(n)]
+    current = config.settings()
+    if current.environment == "sandbox-local":
+        return sandbox_settings(config.sandbox_connection_file(current))[0]
+    missing = [
+        name
+        for name, value in (("QB_CLIENT_ID", current.client_id), ("QB_CLIENT_SECRET", current.client_secret))
+        if not value
+    ]
     if missing:
         raise click.ClickException(f"set {' and '.join(missing)} (your Intuit app's keys) first")
     return intuit_settings(
-        client_id=os.environ["QB_CLIENT_ID"],
-        client_secret=os.environ["QB_CLIENT_SECRET"],
-        realm_id=os.environ.get("QB_REALM_ID", ""),
-        environment=config.quickbooks_environment(),
-        redirect_uri=os.environ.get("QB_REDIRECT_URI", "http://127.0.0.1:8766/callback"),
+        client_id=current.client_id,
+        client_secret=current.client_secret,
+        realm_id=current.realm_id,
+        environment=current.environment,
+        redirect_uri=current.redirect_uri,
     )
 
 
