@@ -17,6 +17,7 @@ from qb_pipeline.db.models import Order, OrderStatus, QBInvoice, QBToken
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import QuickBooksError
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
+from qb_pipeline.sync.entities import NAME_LISTS
 from qb_pipeline.sync.invoice_draft import OrderRejected, draft_invoice
 from qb_pipeline.sync.invoices import CUSTOM_NUMBERS_OFF
 from qb_pipeline.sync.order_actions import order_counts
@@ -27,8 +28,9 @@ REFRESH_TOKEN_WARNING = timedelta(days=14)
 
 def _link_check(entity: str, database: DatabaseResource) -> dg.AssetCheckResult:
     with database.session() as session:
-        stuck = queries.unlinked_older_than(session, entity, UNLINKED_GRACE)
-        linked, total = queries.link_coverage(session, entity)
+        spec = NAME_LISTS[entity]
+        stuck = queries.unlinked_older_than(session, spec.model, spec.name_column, UNLINKED_GRACE)
+        linked, total = queries.link_coverage(session, spec.model)
     return dg.AssetCheckResult(
         passed=not stuck,
         severity=dg.AssetCheckSeverity.WARN,

@@ -12,6 +12,7 @@ from qb_pipeline.assets.activity import (
 from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL
 from qb_pipeline.db import queries
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
+from qb_pipeline.sync.entities import NAME_LISTS
 from qb_pipeline.sync.order_actions import revive_orders_naming_known_records
 from qb_pipeline.sync.pull import pull_name_list
 from qb_pipeline.sync.push import income_account_for_new_items, push_name_list
@@ -50,7 +51,7 @@ def sync_name_list(
     seconds = time.monotonic() - started
     with database.session() as session:
         released = revive_orders_naming_known_records(session)
-        linked, total = queries.link_coverage(session, entity)
+        linked, total = queries.link_coverage(session, NAME_LISTS[entity].model)
         outcome = "PARTIAL" if pushed.failed else "SUCCESS"
         message = (
             f"Synced {pulled.new} new {label.lower()} from QuickBooks ({pulled.mode}, {pulled.pulled} read); "

@@ -21,6 +21,7 @@ from qb_pipeline.db.models import (
 )
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.sync.entities import CUSTOMERS, ITEMS
 
 CONNECTED_MARGIN = timedelta(minutes=30)  # "connected" = QuickBooks answered within one sync interval and this
 LOG_ENTITIES = ["customers", "items", "invoices", "pricing", "orders", "webhooks"]
@@ -120,8 +121,8 @@ def collect_status(engine: sa.Engine) -> dict:
     with session_scope(engine) as session:
         token = session.scalars(sa.select(QBToken)).first()
         by_status = dict(session.execute(sa.select(Order.status, sa.func.count()).group_by(Order.status)).all())
-        customers_linked, customers_total = queries.link_coverage(session, "Customer")
-        items_linked, items_total = queries.link_coverage(session, "Item")
+        customers_linked, customers_total = queries.link_coverage(session, CUSTOMERS.model)
+        items_linked, items_total = queries.link_coverage(session, ITEMS.model)
         # customers with their own prices or a price level, each counted once
         priced = sa.union(
             sa.select(CustomerItemPrice.customer_id).where(CustomerItemPrice.valid_to.is_(None)),

@@ -17,8 +17,6 @@ from sqlalchemy.orm import Session
 
 from qb_pipeline.db.models import (
     Base,
-    Customer,
-    Item,
     Order,
     OrderStatus,
     SyncCursor,
@@ -247,17 +245,18 @@ def prune_sync_log(session: Session, *, retention_days: int = 30, now: datetime 
     return result.rowcount or 0
 
 
-def link_coverage(session: Session, entity: str) -> tuple[int, int]:
-    """(rows linked to a QuickBooks record, all rows) for Customer or Item."""
-    model = {"Customer": Customer, "Item": Item}[entity]
+def link_coverage(session: Session, model: type) -> tuple[int, int]:
+    """(rows linked to a QuickBooks record, all rows) of a name list's table (Customer or Item)."""
     total = session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
     linked = session.scalar(sa.select(sa.func.count()).select_from(model).where(model.qb_id.is_not(None))) or 0
     return linked, total
 
 
-def unlinked_older_than(session: Session, entity: str, age: timedelta, now: datetime | None = None) -> list[str]:
-    """Names of local rows still without a QuickBooks record after `age`."""
-    model, name = {"Customer": (Customer, Customer.display_name), "Item": (Item, Item.name)}[entity]
+def unlinked_older_than(
+    session: Session, model: type, name_column: str, age: timedelta, now: datetime | None = None
+) -> list[str]:
+    """Names of a name list's local rows still without a QuickBooks record after `age`."""
+    name = getattr(model, name_column)
     cutoff = (now or utcnow()) - age
     return list(session.scalars(sa.select(name).where(model.qb_id.is_(None), model.created_at < cutoff).limit(20)))
 

@@ -20,6 +20,7 @@ from quickbooks.exceptions import AuthorizationException, QuickbooksException
 from quickbooks.mixins import DecimalEncoder
 
 from qb_pipeline.quickbooks.connection import Connection
+from qb_pipeline.quickbooks.entities import entity_named
 from qb_pipeline.quickbooks.errors import (
     QuickBooksAuthError,
     QuickBooksError,
@@ -35,8 +36,6 @@ from qb_pipeline.sync.port import ChangeSet, WriteOutcome
 PAGE_SIZE = 1000
 BATCH_SIZE = 30
 CDC_CAP = 1000
-NAME_FIELD = {"Customer": "DisplayName", "Item": "Name"}
-NAME_LISTS = {"Customer", "Item", "Account"}
 TRANSPORT_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 T = TypeVar("T")
 
@@ -193,7 +192,7 @@ class QuickBooksGateway:
         return self._call("query", what, lambda qb: qb.query(text), expect="QueryResponse")["QueryResponse"]
 
     def query_pages(self, entity: str, *, updated_since: datetime | None = None) -> Iterator[list[dict]]:
-        conditions = ["Active IN (true, false)"] if entity in NAME_LISTS else []
+        conditions = ["Active IN (true, false)"] if entity_named(entity).has_active else []
         if updated_since is not None:
             conditions.append(f"MetaData.LastUpdatedTime >= {quote(format_instant(updated_since))}")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
@@ -210,7 +209,7 @@ class QuickBooksGateway:
             position += PAGE_SIZE
 
     def count(self, entity: str) -> int:
-        where = " WHERE Active IN (true, false)" if entity in NAME_LISTS else ""
+        where = " WHERE Active IN (true, false)" if entity_named(entity).has_active else ""
         return int(self.query(f"SELECT COUNT(*) FROM {entity}{where}", f"counting {entity}").get("totalCount", 0))
 
     def changes_since(self, entity: str, since: datetime) -> ChangeSet:
@@ -229,7 +228,7 @@ class QuickBooksGateway:
 
     def find_by_name(self, entity: str, name: str) -> dict | None:
         rows = self.query(
-            f"SELECT * FROM {entity} WHERE {NAME_FIELD[entity]} = {quote(name)} AND Active IN (true, false)",
+            f"SELECT * FROM {entity} WHERE {entity_named(entity).name_field} = {quote(name)} AND Active IN (true, false)",
             f"looking up {entity} {name!r}",
         ).get(entity, [])
         return rows[0] if rows else None

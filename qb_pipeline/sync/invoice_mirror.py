@@ -18,8 +18,8 @@ from qb_pipeline.db.models import Order, QBInvoice
 from qb_pipeline.db.queries import upsert_by_qb_id
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.sync.incremental import OVERLAP, read_changes
 from qb_pipeline.sync.port import QuickBooksPort
-from qb_pipeline.sync.pull import CDC_WINDOW, OVERLAP
 from qb_pipeline.sync.records import invoice_row
 
 ENTITY = "Invoice"
@@ -47,20 +47,10 @@ def mirror_invoices(
     qb: QuickBooksPort, engine: sa.Engine, *, now: datetime | None = None, overlap: timedelta = OVERLAP
 ) -> MirrorResult:
     started = now or utcnow()
-    with session_scope(engine) as session:
-        covered_until = queries.read_cursor(session, qb.realm_id, ENTITY)
-    deleted_ids: list[str] = []
-    if covered_until is None:
-        result, pages = MirrorResult("full"), qb.query_pages(ENTITY)
-    else:
-        since = covered_until - overlap
-        changes = qb.changes_since(ENTITY, since) if started - since < CDC_WINDOW else None
-        if changes is not None and not changes.truncated:
-            result, pages, deleted_ids = MirrorResult("cdc"), [changes.changed], changes.deleted_ids
-        else:
-            # CDC cannot answer: page every invoice, so that ids we hold and QuickBooks no longer returns
-            # are seen deleted before the cursor moves on (paging by update time cannot see a deletion).
-            result, pages = MirrorResult("query"), qb.query_pages(ENTITY)
+    # CDC cannot answer: page every invoice, so that ids we hold and QuickBooks no longer returns are
+    # seen deleted before the cursor moves on (paging by update time cannot see a deletion).
+    changes = read_changes(qb, engine, ENTITY, started, overlap=overlap, fallback_reads_everything=True)
+    result, pages, deleted_ids = MirrorResult(changes.mode), changes.pages, changes.deleted_ids
 
     seen: set[str] = set()
     for page in pages:

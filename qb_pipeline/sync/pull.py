@@ -1,8 +1,7 @@
 """QuickBooks → database for the name lists (customers, items): full first, incremental after.
 
-- First run (no cursor): page through every record, inactive ones included.
-- Later runs: CDC since the cursor minus an overlap window; when the cursor is older than CDC's
-  30-day window, or CDC hits its 1000-object cap, query by LastUpdatedTime instead (paged).
+- What to read: sync/incremental.py (full, then CDC since the cursor, a paged query by
+  LastUpdatedTime when CDC cannot answer); inactive records included.
 - Rows are upserted on the QBO Id, so the overlap re-reads are harmless. The cursor moves to the
   instant the pull started, and only after every row is committed.
 - QuickBooks wins a conflict (a row edited locally and in QBO since the last sync): the local edit
@@ -13,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -21,30 +20,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from qb_pipeline.db import queries
-from qb_pipeline.db.models import Customer, Item, ItemPrice, SyncState
+from qb_pipeline.db.models import Item, ItemPrice, SyncState
 from qb_pipeline.db.queries import upsert_by_qb_id
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.sync.entities import NAME_LISTS, SyncedEntity
+from qb_pipeline.sync.incremental import OVERLAP, read_changes
 from qb_pipeline.sync.port import QuickBooksPort
 from qb_pipeline.sync.pricing import record_item_price
-from qb_pipeline.sync.records import customer_row, item_row
-
-OVERLAP = timedelta(minutes=5)  # re-read a little before the cursor: clocks skew, commits land late
-CDC_WINDOW = timedelta(days=30) - timedelta(hours=1)  # QBO's limit, with a margin
-
-
-@dataclass(frozen=True)
-class NameList:
-    entity: str
-    model: type
-    name_column: str
-    to_row: Callable[[dict], dict]
-
-
-NAME_LISTS = {
-    "Customer": NameList("Customer", Customer, "display_name", customer_row),
-    "Item": NameList("Item", Item, "name", item_row),
-}
 
 
 @dataclass
@@ -68,16 +51,8 @@ def pull_name_list(
 ) -> PullResult:
     spec = NAME_LISTS[entity]
     started = now or utcnow()
-    with session_scope(engine) as session:
-        covered_until = queries.read_cursor(session, qb.realm_id, entity)
-
-    if covered_until is None:
-        result = PullResult(entity, "full")
-        pages: Iterable[list[dict]] = qb.query_pages(entity)
-    else:
-        since = covered_until - overlap
-        pages, mode = _incremental_pages(qb, entity, since, started)
-        result = PullResult(entity, mode)
+    changes = read_changes(qb, engine, entity, started, overlap=overlap)
+    result, pages = PullResult(entity, changes.mode), changes.pages
 
     for page in pages:
         with session_scope(engine) as session:
@@ -89,15 +64,7 @@ def pull_name_list(
     return result
 
 
-def _incremental_pages(qb: QuickBooksPort, entity: str, since: datetime, now: datetime):
-    if now - since < CDC_WINDOW:
-        changes = qb.changes_since(entity, since)
-        if not changes.truncated:
-            return ([changes.changed] if changes.changed else []), "cdc"
-    return qb.query_pages(entity, updated_since=since), "query"
-
-
-def _apply_page(session: Session, spec: NameList, records: list[dict], result: PullResult, now: datetime) -> None:
+def _apply_page(session: Session, spec: SyncedEntity, records: list[dict], result: PullResult, now: datetime) -> None:
     if not records:
         return
     result.pulled += len(records)
@@ -131,8 +98,7 @@ def _apply_page(session: Session, spec: NameList, records: list[dict], result: P
         local = stored[qb_id]
         if local.local_updated_at is not None and (local.synced_at is None or local.local_updated_at > local.synced_at):
             result.conflicts.append(
-                f"{spec.entity} {getattr(local, spec.name_column)!r} was edited here and in QuickBooks; "
-                "kept the QuickBooks version"
+                f"{spec.name} {spec.name_of(local)!r} was edited here and in QuickBooks; kept the QuickBooks version"
             )
 
     previous_prices = {qb_id: local.unit_price for qb_id, local in stored.items()} if model is Item else {}

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from qb_pipeline.db.models import Customer, Item, SyncState
+from qb_pipeline.db.models import Item, SyncState
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.sync.entities import NAME_LISTS
 from qb_pipeline.sync.port import QuickBooksPort, WriteOutcome
-from qb_pipeline.sync.records import customer_payload, item_payload, parse_instant
+from qb_pipeline.sync.records import parse_instant
 
 DUPLICATE_NAME_CODES = {"6240", "6140"}  # customers: 6240; items: "Duplicate Name Exists Error" 6240 too
 
@@ -53,8 +54,12 @@ def push_name_list(
     row_ids: list[int] | None = None,
 ) -> PushResult:
     """Push every pending row of `entity` (or just `row_ids`, for an order's prerequisites)."""
-    model, payload, name_of = _spec(entity, default_income_account_id)
-    name_key = "DisplayName" if entity == "Customer" else "Name"
+    spec = NAME_LISTS[entity]
+    model, name_of, name_key = spec.model, spec.name_of, spec.quickbooks.name_field
+
+    def payload(row) -> dict:
+        return spec.to_payload(row, default_income_account_id)
+
     result = PushResult(entity)
     with session_scope(engine) as session:
         pending = sa.select(model).where(
@@ -126,14 +131,6 @@ def push_name_list(
                 else:
                     _record_failure(row, outcome, result, name_of(row))
     return result
-
-
-def _spec(entity: str, default_income_account_id: str | None):
-    if entity == "Customer":
-        return Customer, customer_payload, lambda row: row.display_name
-    if entity == "Item":
-        return Item, lambda row: item_payload(row, default_income_account_id), lambda row: row.name
-    raise ValueError(f"not a name list: {entity}")
 
 
 def _record_saved(row, record: dict) -> None:

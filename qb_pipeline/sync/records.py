@@ -75,7 +75,7 @@ def item_row(record: dict) -> dict[str, Any]:
     }
 
 
-def customer_payload(row: Any) -> dict[str, Any]:
+def customer_payload(row: Any, _default_income_account_id: str | None = None) -> dict[str, Any]:
     """The QBO Customer fields we own, from a local `Customer` row (create or sparse update)."""
     payload: dict[str, Any] = {"DisplayName": row.display_name, "Active": bool(row.active)}
     for field, value in (

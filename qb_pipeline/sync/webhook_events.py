@@ -18,9 +18,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from qb_pipeline.db.models import WebhookEvent
+from qb_pipeline.sync.entities import ASSET_FOR_NOTIFIED
 
-# The entities whose changes we pull, and the asset that pulls each (Payment changes invoice balances).
-ASSET_FOR_ENTITY = {"Customer": "customers", "Item": "items", "Invoice": "invoices", "Payment": "invoices"}
 OPERATIONS = {
     "create": "created",
     "update": "updated",
@@ -130,7 +129,7 @@ def store_events(session: Session, events: list[Event], realm_id: str) -> Stored
     for event in events:
         if event.realm_id != realm_id:
             result.skipped.append(f"company {event.realm_id or '?'} is not ours")
-        elif event.entity not in ASSET_FOR_ENTITY:
+        elif event.entity not in ASSET_FOR_NOTIFIED:
             result.skipped.append(f"{event.entity} changes are not synced")
         else:
             rows.append(
@@ -162,7 +161,7 @@ def waiting_events(session: Session) -> tuple[int, int | None, set[str]]:
     entities = set(
         session.scalars(sa.select(WebhookEvent.entity).where(WebhookEvent.processed_at.is_(None)).distinct())
     )
-    return count, newest, {ASSET_FOR_ENTITY[e] for e in entities if e in ASSET_FOR_ENTITY}
+    return count, newest, {ASSET_FOR_NOTIFIED[e] for e in entities if e in ASSET_FOR_NOTIFIED}
 
 
 def mark_served(session: Session, through_id: int, run_id: str, now) -> int:

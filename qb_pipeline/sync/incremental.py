@@ -1,0 +1,56 @@
+"""The one incremental reader: what changed in QuickBooks since a cursor, for any entity we mirror.
+
+- No cursor yet: every record, paged (ORDERBY Id).
+- Else CDC since the cursor minus an overlap window (clocks skew, commits land late; rows are upserted
+  on their QuickBooks Id, so reading some twice is harmless).
+- When CDC cannot answer — a cursor older than its 30-day window, or its 1,000-object cap reached —
+  a paged query: by LastUpdatedTime, or of every record when the caller must see deletions (paging by
+  update time cannot show a record that is gone).
+The caller writes the pages, then moves the cursor to the instant the read started
+(db.queries.advance_cursor), once every row is committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from qb_pipeline.db import queries
+from qb_pipeline.db.session import session_scope
+from qb_pipeline.sync.port import QuickBooksPort
+
+OVERLAP = timedelta(minutes=5)
+CDC_WINDOW = timedelta(days=30) - timedelta(hours=1)  # QBO's limit, with a margin
+
+
+@dataclass
+class Changes:
+    mode: str  # "full", "cdc" or "query"
+    pages: Iterable[list[dict]]
+    deleted_ids: list[str] = field(default_factory=list)  # CDC's deletions (a paged query shows none)
+
+
+def read_changes(
+    qb: QuickBooksPort,
+    engine: sa.Engine,
+    entity: str,
+    started: datetime,
+    *,
+    overlap: timedelta = OVERLAP,
+    fallback_reads_everything: bool = False,
+) -> Changes:
+    with session_scope(engine) as session:
+        covered_until = queries.read_cursor(session, qb.realm_id, entity)
+    if covered_until is None:
+        return Changes("full", qb.query_pages(entity))
+    since = covered_until - overlap
+    if started - since < CDC_WINDOW:
+        changes = qb.changes_since(entity, since)
+        if not changes.truncated:
+            return Changes("cdc", [changes.changed] if changes.changed else [], changes.deleted_ids)
+    if fallback_reads_everything:
+        return Changes("query", qb.query_pages(entity))
+    return Changes("query", qb.query_pages(entity, updated_since=since))
