@@ -98,14 +98,7 @@ def invoices(
         ).one()
         counts = order_counts(session)
         outcome = "PARTIAL" if pushed.failed or pushed.blocked else "SUCCESS"
-        message = (
-            f"Synced {pushed.pushed} new invoices"
-            + (f", linked {pushed.linked} already in QuickBooks" if pushed.linked else "")
-            + (f", {pushed.failed} failed" if pushed.failed else "")
-            + (f", {pushed.blocked} blocked" if pushed.blocked else "")
-            + f"; mirrored {mirrored.updated} invoices ({mirrored.mode})"
-            + (f", {mirrored.flagged_orders} orders flagged voided/deleted" if mirrored.flagged_orders else "")
-        )
+        message = f"{pushed.summary()}; {mirrored.summary()}"
     record_activity(
         database,
         entity="Invoices",
@@ -139,25 +132,16 @@ def invoices(
     )
     return dg.MaterializeResult(
         metadata={
-            "pushed": int(pushed.pushed),
-            "linked_existing": int(pushed.linked),
-            "resent_with_first_request_id": int(pushed.resent),
-            "failed": int(pushed.failed),
-            "blocked": int(pushed.blocked),
+            **pushed.as_metadata(),
             "pending_after_run": int(pending),
             "oldest_pending_age_seconds": float((utcnow() - oldest).total_seconds()) if oldest else 0.0,
-            "mirrored": int(mirrored.updated),
-            "voided_or_deleted_flagged": int(mirrored.flagged_orders),
-            "open_balance": float(mirrored.open_balance),
-            "paid_invoices": int(mirrored.paid),
-            "unpaid_invoices": int(mirrored.unpaid),
+            **mirrored.as_metadata(),
             # every order now, not only this run's: a failure stays visible until someone deals with it
             "orders_pending": int(counts.pending),
             "orders_failed": int(counts.failed),
             "orders_blocked": int(counts.blocked),
             "orders_synced": int(counts.synced),
-            "api_calls": int(gateway.stats.total_calls),
-            "retries": int(gateway.stats.retries),
+            **gateway.stats.as_metadata(),
             "seconds": float(round(seconds, 3)),
             "webhook_events_served": webhook_events_served(context),
             "recent_activity": dg.MetadataValue.md(recent),

@@ -53,12 +53,7 @@ def sync_name_list(
         released = revive_orders_naming_known_records(session)
         linked, total = queries.link_coverage(session, NAME_LISTS[entity].model)
         outcome = "PARTIAL" if pushed.failed else "SUCCESS"
-        message = (
-            f"Synced {pulled.new} new {label.lower()} from QuickBooks ({pulled.mode}, {pulled.pulled} read); "
-            f"pushed {pushed.created} new and {pushed.updated} changed, linked {pushed.linked + pulled.linked}"
-            + (f", {pushed.failed} failed" if pushed.failed else "")
-            + (f"; {len(pulled.conflicts)} conflicts kept the QuickBooks version" if pulled.conflicts else "")
-        )
+        message = f"{pulled.summary(label)}; {pushed.summary()}; linked {pushed.linked + pulled.linked} by name"
     record_activity(
         database,
         entity=label,
@@ -77,26 +72,19 @@ def sync_name_list(
             f"{len(released)} orders that named a {entity.lower()} unknown until now go again: "
             + ", ".join(released[:10])
         )
-    stats = gateway.stats
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": int(total),
-            "pulled": int(pulled.pulled),
-            "new_from_quickbooks": int(pulled.new),
-            "created_in_quickbooks": int(pushed.created),
-            "updated_in_quickbooks": int(pushed.updated),
+            **pulled.as_metadata(),
+            **pushed.as_metadata(),
             "linked_by_name": int(pushed.linked + pulled.linked),
-            "failed": int(pushed.failed),
-            "conflicts": len(pulled.conflicts),
             "linked": int(linked),
             "total": int(total),
-            "api_calls": int(stats.total_calls),
-            "retries": int(stats.retries),
+            **gateway.stats.as_metadata(),
             "throttle_waits": int(gateway.throttle.waits),
             "seconds": float(round(seconds, 3)),
             "orders_released": len(released),
             "webhook_events_served": webhook_events_served(context),
-            "pull_mode": pulled.mode,
         }
     )
 

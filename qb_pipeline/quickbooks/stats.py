@@ -26,3 +26,6 @@ class CallStats:
     @property
     def total_calls(self) -> int:
         return sum(self.calls.values())
+
+    def as_metadata(self) -> dict[str, int]:
+        return {"api_calls": int(self.total_calls), "retries": int(self.retries)}

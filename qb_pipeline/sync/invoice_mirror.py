@@ -37,6 +37,20 @@ class MirrorResult:
     paid: int = 0
     unpaid: int = 0
 
+    def summary(self) -> str:
+        return f"mirrored {self.updated} invoices ({self.mode})" + (
+            f", {self.flagged_orders} orders flagged voided/deleted" if self.flagged_orders else ""
+        )
+
+    def as_metadata(self) -> dict[str, int | float]:
+        return {
+            "mirrored": int(self.updated),
+            "voided_or_deleted_flagged": int(self.flagged_orders),
+            "open_balance": float(self.open_balance),  # Decimal everywhere else: the UI plots floats
+            "paid_invoices": int(self.paid),
+            "unpaid_invoices": int(self.unpaid),
+        }
+
 
 def is_voided(record: dict) -> bool:
     """QBO keeps a voided invoice with zero amounts and a 'Voided' note."""

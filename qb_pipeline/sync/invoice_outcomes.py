@@ -55,6 +55,23 @@ class InvoicePushResult:
     def processed(self) -> int:
         return self.pushed + self.linked + self.failed + self.blocked
 
+    def summary(self) -> str:
+        return (
+            f"Synced {self.pushed} new invoices"
+            + (f", linked {self.linked} already in QuickBooks" if self.linked else "")
+            + (f", {self.failed} failed" if self.failed else "")
+            + (f", {self.blocked} blocked" if self.blocked else "")
+        )
+
+    def as_metadata(self) -> dict[str, int]:
+        return {
+            "pushed": int(self.pushed),
+            "linked_existing": int(self.linked),
+            "resent_with_first_request_id": int(self.resent),
+            "failed": int(self.failed),
+            "blocked": int(self.blocked),
+        }
+
 
 def retry_delay(attempts: int) -> timedelta:
     """1, 2, 4 … minutes after each failed attempt, at most six hours."""

@@ -39,6 +39,19 @@ class PullResult:
     linked: int = 0  # local unpushed rows matched to their QBO record by name
     conflicts: list[str] = field(default_factory=list)
 
+    def summary(self, label: str) -> str:
+        return f"Synced {self.new} new {label.lower()} from QuickBooks ({self.mode}, {self.pulled} read)" + (
+            f"; {len(self.conflicts)} conflicts kept the QuickBooks version" if self.conflicts else ""
+        )
+
+    def as_metadata(self) -> dict[str, int | str]:
+        return {
+            "pulled": int(self.pulled),
+            "new_from_quickbooks": int(self.new),
+            "conflicts": len(self.conflicts),
+            "pull_mode": self.mode,
+        }
+
 
 def pull_name_list(
     qb: QuickBooksPort,

@@ -44,6 +44,18 @@ class PushResult:
     failed: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def summary(self) -> str:
+        return f"pushed {self.created} new and {self.updated} changed" + (
+            f", {self.failed} failed" if self.failed else ""
+        )
+
+    def as_metadata(self) -> dict[str, int]:
+        return {
+            "created_in_quickbooks": int(self.created),
+            "updated_in_quickbooks": int(self.updated),
+            "failed": int(self.failed),
+        }
+
 
 def push_name_list(
     qb: QuickBooksPort,
