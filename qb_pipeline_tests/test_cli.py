@@ -1,4 +1,5 @@
-"""The qb-pipeline command as a person runs it: real processes, a real sandbox, a real database."""
+"""The qb-pipeline command as a person runs it, against a real sandbox and a real database: through click's
+CliRunner, and as a real process where the process is the point (OAuth's listener, a fresh interpreter)."""
 
 from __future__ import annotations
 
@@ -7,37 +8,62 @@ import os
 import re
 import subprocess
 import sys
+import traceback
+from dataclasses import dataclass
 
 import pytest
 import requests
 import sqlalchemy as sa
+from click.testing import CliRunner
 
+from qb_pipeline.cli import main
 from qb_pipeline_tests.helpers import free_port
 
 CLI = [sys.executable, "-m", "qb_pipeline.cli"]
 
 
+@dataclass
+class Ran:
+    """What a person sees of one command: its exit code and its two streams."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def invoke(*args: str, env: dict[str, str | None]) -> Ran:
+    """`qb-pipeline ARGS` through click's CliRunner: in this process, with `env` set for the call. An
+    exception that escaped the command is shown as the traceback a person would have seen."""
+    result = CliRunner().invoke(main, list(args), env=env)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "Traceback (most recent call last):\n" + "".join(traceback.format_exception(result.exception))
+    return Ran(result.exit_code, result.stdout, stderr)
+
+
 @pytest.fixture
 def run(sandbox, tmp_path):
     env = {
-        **os.environ,
         "QB_DATA_DIR": str(tmp_path / "data"),
         "QB_ENVIRONMENT": "sandbox-local",
         "QB_SANDBOX_CONNECTION_FILE": str(sandbox.data_dir / "connection.json"),
+        "QB_DATABASE_URL": None,
+        "DAGSTER_HOME": None,
     }
-    for name in ("QB_DATABASE_URL", "DAGSTER_HOME"):
-        env.pop(name, None)
-    subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
+    assert invoke("db", "upgrade", env=env).returncode == 0
 
-    def run_cli(*args, check=True, **kwargs):
-        result = subprocess.run(
-            [*CLI, *args], env={**env, **kwargs.pop("env", {})}, capture_output=True, text=True, timeout=120, **kwargs
-        )
+    def run_cli(*args, check=True, env=None):
+        result = invoke(*args, env={**run_cli.env, **(env or {})})
         if check:
             assert result.returncode == 0, result.stderr
         return result
 
     run_cli.env = env
+    # For the few tests where a real process is the point (a listener, a fresh interpreter).
+    run_cli.process_env = {
+        **{k: v for k, v in os.environ.items() if k not in env},
+        **{k: v for k, v in env.items() if v is not None},
+    }
     return run_cli
 
 
@@ -45,7 +71,7 @@ def test_auth_connect_runs_the_oauth_code_flow_against_the_sandbox(run, sandbox)
     port = free_port()
     process = subprocess.Popen(
         [*CLI, "auth", "connect", "--no-browser", "--timeout", "60"],
-        env={**run.env, "QB_REDIRECT_URI": f"http://127.0.0.1:{port}/callback"},
+        env={**run.process_env, "QB_REDIRECT_URI": f"http://127.0.0.1:{port}/callback"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -116,9 +142,7 @@ def test_pricing_import_reports_bad_lines_and_export_round_trips(run, tmp_path):
 
 
 def test_commands_explain_an_unmigrated_database(tmp_path):
-    env = {**os.environ, "QB_DATA_DIR": str(tmp_path / "empty")}
-    env.pop("QB_DATABASE_URL", None)
-    result = subprocess.run([*CLI, "status"], env=env, capture_output=True, text=True, timeout=60)
+    result = invoke("status", env={"QB_DATA_DIR": str(tmp_path / "empty"), "QB_DATABASE_URL": None})
     assert result.returncode == 1 and "run `qb-pipeline db upgrade`" in result.stderr
 
 
