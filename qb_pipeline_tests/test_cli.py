@@ -46,7 +46,7 @@ def run(sandbox, tmp_path):
     env = {
         "QB_DATA_DIR": str(tmp_path / "data"),
         "QB_ENVIRONMENT": "sandbox-local",
-        "QB_SANDBOX_CONNECTION_FILE": str(sandbox.data_dir / "connection.json"),
+        "QB_SANDBOX_CONNECTION_FILE": str(sandbox.fresh_connection_file(tmp_path)),
         "QB_DATABASE_URL": None,
         "DAGSTER_HOME": None,
     }
