@@ -54,7 +54,7 @@ def webhook_case(body: bytes, signature: str | None, status: int, stored: int, *
     """POST `body` (after a good delivery of 3 events); expect `status` and `stored` events of its own."""
 
     def run(d) -> str:
-        from drills.bad_input import check  # noqa: PLC0415 (the corpus module imports this one)
+        from drills.bad_input.harness import check  # noqa: PLC0415 (the corpus imports this module)
 
         engine = d.fresh_db()
         with socket.socket() as probe:  # a free port
