@@ -8,7 +8,6 @@ from decimal import Decimal
 import dagster as dg
 import sqlalchemy as sa
 
-from qb_pipeline import config
 from qb_pipeline.assets.constants import QUICKBOOKS_POOL
 from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import customers, items
@@ -90,7 +89,7 @@ def quickbooks_connection(quickbooks: QuickBooksResource, database: DatabaseReso
     description=("No order has waited longer than QB_PENDING_ALERT_MINUTES (default 15) to become an invoice."),
 )
 def orders_not_waiting(database: DatabaseResource) -> dg.AssetCheckResult:
-    limit = timedelta(minutes=config.settings().pending_alert_minutes)
+    limit = timedelta(minutes=database.pending_alert_minutes)
     with database.session() as session:
         waiting = session.scalars(
             sa.select(Order.order_number)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
@@ -22,9 +23,14 @@ from qb_pipeline.settings import DEFAULT_REDIRECT_URI, Settings
 
 
 class DatabaseResource(dg.ConfigurableResource):
-    """The project database: SQLite by default, PostgreSQL in production (QB_DATABASE_URL)."""
+    """The project database: SQLite by default, PostgreSQL in production (QB_DATABASE_URL), with the
+    settings of what it keeps: the activity log's retention, how long an order may wait before the
+    orders_not_waiting check says so, and the folder pricing CSV files are dropped in."""
 
     url: str
+    log_retention_days: int = 30  # QB_LOG_RETENTION_DAYS
+    pending_alert_minutes: float = 15.0  # QB_PENDING_ALERT_MINUTES
+    pricing_drop_dir: str = ""  # QB_PRICING_DROP_DIR; empty: no drop folder
 
     @property
     def engine(self) -> sa.Engine:
@@ -63,6 +69,8 @@ class QuickBooksResource(dg.ConfigurableResource):
     batch_size: int = 30
     throttle_wait_seconds: float = 60.0
     default_income_account_id: str = ""  # for new Service items; empty = the first Income account
+    orders_per_run: int = 5000  # QB_ORDERS_PER_RUN: how many due orders one push claims
+    key_dir: str = ""  # where the embedded default's generated token key lives (QB_DATA_DIR)
 
     _connection: Connection | None = PrivateAttr(default=None)
     _throttle: Throttle | None = PrivateAttr(default=None)
@@ -91,7 +99,8 @@ class QuickBooksResource(dg.ConfigurableResource):
         )
 
     def _connect(self) -> Connection:
-        cipher = TokenCipher(load_or_create_key(self.token_key or None, config.data_dir(), self.environment))
+        key_dir = Path(self.key_dir) if self.key_dir else config.data_dir()
+        cipher = TokenCipher(load_or_create_key(self.token_key or None, key_dir, self.environment))
         bootstrap = None
         if self.environment == "sandbox-local":
             settings, bootstrap = sandbox_settings(
@@ -118,7 +127,12 @@ def database_resource(settings: Settings) -> DatabaseResource:
     """From QB_DATABASE_URL when set (as an EnvVar: it may hold a password), else the SQLite file under
     QB_DATA_DIR."""
     url = dg.EnvVar("QB_DATABASE_URL") if settings.database_url else settings.resolved_database_url
-    return DatabaseResource(url=url)
+    return DatabaseResource(
+        url=url,
+        log_retention_days=settings.log_retention_days,
+        pending_alert_minutes=settings.pending_alert_minutes,
+        pricing_drop_dir=str(settings.pricing_drop_dir or ""),
+    )
 
 
 def quickbooks_resource(settings: Settings, database: DatabaseResource) -> QuickBooksResource:
@@ -136,4 +150,6 @@ def quickbooks_resource(settings: Settings, database: DatabaseResource) -> Quick
         batch_size=settings.batch_size,
         throttle_wait_seconds=settings.throttle_wait_seconds,
         default_income_account_id=settings.default_income_account_id,
+        orders_per_run=settings.orders_per_run,
+        key_dir=str(settings.resolved_data_dir),
     )

@@ -7,7 +7,6 @@ from contextlib import contextmanager
 import dagster as dg
 import sqlalchemy as sa
 
-from qb_pipeline import config
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import SyncLog
 from qb_pipeline.resources import DatabaseResource
@@ -17,7 +16,7 @@ def record_activity(database: DatabaseResource, **entry) -> None:
     """One activity-log row; rows older than QB_LOG_RETENTION_DAYS go in the same transaction."""
     with database.session() as session:
         queries.append_sync_log(session, **entry)
-        queries.prune_sync_log(session, retention_days=config.log_retention_days())
+        queries.prune_sync_log(session, retention_days=database.log_retention_days)
 
 
 def webhook_events_served(context: dg.AssetExecutionContext) -> int:

@@ -5,7 +5,6 @@ import time
 import dagster as dg
 import sqlalchemy as sa
 
-from qb_pipeline import config as settings  # `config` is the asset's run config below
 from qb_pipeline.assets.activity import (
     failure_logged,
     recent_activity,
@@ -81,7 +80,7 @@ def invoices(
                     gateway,
                     database.engine,
                     context.run.run_id,
-                    limit=settings.settings().orders_per_run,
+                    limit=quickbooks.orders_per_run,
                     stale_after=STALE_CLAIM_AFTER,
                     default_income_account_id=income_account,
                     progress=context.log.info,

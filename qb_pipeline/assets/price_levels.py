@@ -7,7 +7,6 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy as sa
 
-from qb_pipeline import config
 from qb_pipeline.assets.activity import record_activity
 from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP
 from qb_pipeline.assets.name_lists import customers, items
@@ -25,7 +24,7 @@ def price_levels(context: dg.AssetExecutionContext, database: DatabaseResource) 
     """Price levels and customer prices, loaded from CSV files dropped in QB_PRICING_DROP_DIR."""
     started = time.monotonic()
     applied = rejected = files = rejected_files = 0
-    drop_dir = config.pricing_drop_dir()
+    drop_dir = Path(database.pricing_drop_dir) if database.pricing_drop_dir else None
     if drop_dir is not None and drop_dir.is_dir():
         for path in sorted(drop_dir.glob("*.csv")):
             files += 1

@@ -13,6 +13,7 @@ from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.checks import invoice_totals_reconcile, orders_not_waiting, unique_doc_numbers
 from qb_pipeline.db.models import Customer, Item, Order, OrderLine, SyncLog
 from qb_pipeline.db.session import make_engine, session_scope
+from qb_pipeline.resources import DatabaseResource
 
 ALL = [customers, items, price_levels, invoices, orders_not_waiting, invoice_totals_reconcile, unique_doc_numbers]
 
@@ -23,7 +24,7 @@ def meta(result, key):
 
 
 def test_orders_become_invoices_priced_from_a_dropped_csv_and_voids_are_flagged(
-    sandbox, resources, database_url, tmp_path, monkeypatch
+    sandbox, resources, database_url, tmp_path
 ):
     sandbox.seed(preset="demo")
     engine = make_engine(database_url)
@@ -36,7 +37,7 @@ def test_orders_become_invoices_priced_from_a_dropped_csv_and_voids_are_flagged(
     (drop / "typo.csv").write_text(
         "kind,customer,price_level,item,price,percent,valid_from\ncustomer_price,Nobody,,Rocks,8.00,,\n"
     )
-    monkeypatch.setenv("QB_PRICING_DROP_DIR", str(drop))
+    resources = {**resources, "database": DatabaseResource(url=resources["database"].url, pricing_drop_dir=str(drop))}
     pricing_run = dg.materialize([price_levels], resources=resources)
     assert meta(pricing_run, "price_levels")["changes_this_run"] == 1
     assert meta(pricing_run, "price_levels")["rejected_rows"] == 1
@@ -175,9 +176,7 @@ def test_payments_made_in_quickbooks_show_as_paid_invoices_and_open_balance(sand
     assert (numbers["paid_invoices"], numbers["unpaid_invoices"], numbers["open_balance"]) == (1, 1, 29.85)
 
 
-def test_a_bad_pricing_file_is_set_aside_and_never_jams_the_drop_folder(
-    sandbox, resources, database_url, tmp_path, monkeypatch
-):
+def test_a_bad_pricing_file_is_set_aside_and_never_jams_the_drop_folder(sandbox, resources, database_url, tmp_path):
     sandbox.seed(preset="demo")
     engine = make_engine(database_url)
     assert dg.materialize([customers, items], resources=resources).success
@@ -194,7 +193,7 @@ def test_a_bad_pricing_file_is_set_aside_and_never_jams_the_drop_folder(
     (drop / "3-good.csv").write_text(
         "kind,customer,price_level,item,price,percent,valid_from\ncustomer_price,Cool Cars,,Rocks,8.00,,\n"
     )
-    monkeypatch.setenv("QB_PRICING_DROP_DIR", str(drop))
+    resources = {**resources, "database": DatabaseResource(url=resources["database"].url, pricing_drop_dir=str(drop))}
     with session_scope(engine) as session:
         session.add(
             Order(
