@@ -20,7 +20,7 @@ from qb_pipeline.jobs import (
 )
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.settings import Settings
-from qb_pipeline.sync.webhook_events import mark_served, waiting_events
+from qb_pipeline.sync.webhook_events import mark_served, serve_already_mirrored, waiting_events
 
 ACTIVE_RUN_STATUSES = [
     dg.DagsterRunStatus.QUEUED,
@@ -97,9 +97,18 @@ def launch_pull_when_quickbooks_notified(context: dg.SensorEvaluationContext, da
         ):
             return dg.SkipReason("the last pull failed; its notifications are pulled again shortly")
     with database.session() as session:
+        already = serve_already_mirrored(session, utcnow())
         count, newest, assets = waiting_events(session)
     if not count:
+        if already:
+            return dg.SkipReason(f"{already} notifications named what a run had already mirrored: nothing to pull")
         return dg.SkipReason("no QuickBooks change notification is waiting")
+    pushing = context.instance.get_run_records(
+        dg.RunsFilter(job_name=PUSH_INVOICES_JOB, statuses=ACTIVE_RUN_STATUSES), limit=1
+    )
+    if assets == {"invoices"} and pushing:
+        # Why: the push mirrors invoices when it ends, and a pull now would only wait behind it.
+        return dg.SkipReason(f"{count} invoice notifications wait for the push running now, which mirrors invoices")
     # A notified invoice change is mirrored only: pushing orders is new_orders_sensor's job.
     run_config = {"ops": {"invoices": {"config": {"push_orders": False}}}} if "invoices" in assets else {}
     return dg.RunRequest(

@@ -177,3 +177,56 @@ def test_the_changes_sensor_launches_one_pull_and_marks_events_served_once_it_su
         assert session.scalars(sa.select(SyncLog.message).where(SyncLog.entity == "WEBHOOKS")).all() == [
             "Pulled what 3 QuickBooks change notifications named"
         ]
+
+
+def test_a_notification_of_what_a_run_already_mirrored_needs_no_pull(database_url, engine):
+    """A push mirrors the invoices it creates; their webhooks then name versions we already hold."""
+    from datetime import datetime, timezone
+
+    from qb_pipeline.db.models import QBInvoice
+
+    def event(key: str, invoice_id: str, occurred_at: str, operation: str = "created") -> WebhookEvent:
+        return WebhookEvent(
+            event_key=key,
+            realm_id=REALM,
+            entity="Invoice",
+            entity_id=invoice_id,
+            operation=operation,
+            occurred_at=occurred_at,
+        )
+
+    with session_scope(engine) as session:
+        session.add(  # what the push's mirror wrote: invoice 7 as QuickBooks last changed it at 10:00:05
+            QBInvoice(realm_id=REALM, qb_id="7", qb_updated_at=datetime(2026, 11, 26, 10, 0, 5, tzinfo=timezone.utc))
+        )
+        session.add_all(
+            [
+                event("created-7", "7", "2026-11-26T02:00:05-08:00"),  # the very version we hold
+                event("older-7", "7", "2026-11-26T10:00:01Z"),
+                event("newer-7", "7", "2026-11-26T10:00:09Z"),  # changed again since: must be pulled
+                event("deleted-7", "7", "2026-11-26T10:00:01Z", operation="deleted"),  # a deletion always is
+                event("other-8", "8", "2026-11-26T10:00:01Z"),  # not mirrored at all
+            ]
+        )
+    with dg.instance_for_test() as instance:
+        (request,) = tick(database_url, instance).run_requests
+        assert request.tags["qb_pipeline/webhook_events"] == "3"
+    with session_scope(engine) as session:
+        waiting = session.scalars(
+            sa.select(WebhookEvent.event_key).where(WebhookEvent.processed_at.is_(None)).order_by(WebhookEvent.id)
+        ).all()
+        served = session.scalars(sa.select(WebhookEvent.run_id).where(WebhookEvent.processed_at.is_not(None))).all()
+    assert waiting == ["newer-7", "deleted-7", "other-8"]
+    assert served == ["already-mirrored", "already-mirrored"]
+
+
+def test_invoice_notifications_wait_for_a_running_push_which_mirrors_invoices(database_url, engine):
+    from qb_pipeline.definitions import defs
+
+    add_events(engine, "Invoice")
+    with dg.instance_for_test() as instance:
+        push = defs.resolve_job_def("push_invoices_job")
+        run = instance.create_run_for_job(job_def=push, status=dg.DagsterRunStatus.STARTED)
+        assert "wait for the push running now" in tick(database_url, instance).skip_message
+        instance.report_run_failed(run)
+        assert tick(database_url, instance).run_requests

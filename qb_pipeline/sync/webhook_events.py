@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from qb_pipeline.db.models import WebhookEvent
-from qb_pipeline.sync.entities import ASSET_FOR_NOTIFIED
+from qb_pipeline.db.models import QBInvoice, WebhookEvent
+from qb_pipeline.sync.entities import ASSET_FOR_NOTIFIED, SYNCED
+from qb_pipeline.sync.records import parse_instant
 
 OPERATIONS = {
     "create": "created",
@@ -173,3 +174,49 @@ def mark_served(session: Session, through_id: int, run_id: str, now) -> int:
         .execution_options(synchronize_session=False)
     )
     return done.rowcount or 0
+
+
+ALREADY_MIRRORED = "already-mirrored"  # run_id of a notification no pull was needed for
+
+
+def serve_already_mirrored(session: Session, now) -> int:
+    """Serve, without a pull, the waiting notifications our tables already hold: the record at that
+    version or a newer one, written by any run (a push mirrors the invoices it just created). Both times
+    compared are QuickBooks' own — the event's time and the record's LastUpdatedTime — so no clock skew
+    enters. A deletion or merge leaves no newer version to compare with: those always get their pull."""
+    served = 0
+    for synced in SYNCED.values():
+        waiting = session.execute(
+            sa.select(WebhookEvent.id, WebhookEvent.realm_id, WebhookEvent.entity_id, WebhookEvent.occurred_at).where(
+                WebhookEvent.processed_at.is_(None),
+                WebhookEvent.entity == synced.name,
+                WebhookEvent.operation.not_in(["deleted", "merged"]),
+            )
+        ).all()
+        if not waiting:
+            continue
+        model = synced.model
+        which = [model.qb_id.in_({e.entity_id for e in waiting})]
+        if model is QBInvoice:  # invoices are kept per company
+            which.append(model.realm_id.in_({e.realm_id for e in waiting}))
+        held = session.execute(sa.select(model.qb_id, model.qb_updated_at).where(*which)).all()
+        newest = {qb_id: updated for qb_id, updated in held if updated is not None}
+        covered = [e.id for e in waiting if _held_since(newest.get(e.entity_id), e.occurred_at)]
+        if covered:
+            session.execute(
+                sa.update(WebhookEvent)
+                .where(WebhookEvent.id.in_(covered))
+                .values(processed_at=now, run_id=ALREADY_MIRRORED)
+                .execution_options(synchronize_session=False)
+            )
+            served += len(covered)
+    return served
+
+
+def _held_since(held_version, occurred_at: str | None) -> bool:
+    if held_version is None or not occurred_at:
+        return False
+    try:
+        return held_version >= parse_instant(occurred_at)
+    except ValueError:
+        return False  # a time we cannot read: the pull decides
