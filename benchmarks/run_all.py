@@ -104,7 +104,7 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
             (
                 f"QuickBooks change → our row via webhooks ({hook['changes']} changes)",
                 f"median {hook['median_seconds']} s, p95 {hook['p95_seconds']} s",
-                f"about {hook['floor_seconds']} s (sensor interval + a run's start)",
+                f"about {hook['floor_seconds']} s (a run's start; + 0–5 s of sensor loop)",
                 "",
             )
         )

@@ -20,10 +20,6 @@ def data_dir() -> Path:
     return settings().resolved_data_dir
 
 
-def default_database_url() -> str:
-    return f"sqlite:///{data_dir() / 'qb_pipeline.sqlite'}"
-
-
 def database_url() -> str:
     """QB_DATABASE_URL, else the SQLite file under the data folder."""
     return settings().resolved_database_url
@@ -39,11 +35,6 @@ def sandbox_connection_file(current: Settings | None = None) -> Path:
     return current.sandbox_connection_file or current.resolved_data_dir / "sandbox" / "connection.json"
 
 
-def pricing_drop_dir() -> Path | None:
-    """QB_PRICING_DROP_DIR: a folder the price_levels asset imports pricing CSV files from."""
-    return settings().pricing_drop_dir
-
-
 def sync_frequency_hours() -> int:
     return settings().sync_frequency_hours
 
@@ -51,10 +42,6 @@ def sync_frequency_hours() -> int:
 def auto_sync(kind: str) -> bool:
     """QB_AUTO_SYNC_CUSTOMERS / ITEMS / ORDERS / PRICING (default on)."""
     return settings().auto_sync(kind)
-
-
-def log_retention_days() -> int:
-    return settings().log_retention_days
 
 
 def sensor_interval_seconds() -> int:
@@ -74,9 +61,3 @@ def realm_tag(current: Settings) -> str:
         except (OSError, ValueError, KeyError):
             pass
     return current.environment
-
-
-def max_runtime_seconds() -> int:
-    """QB_MAX_RUNTIME_SECONDS: a QuickBooks run still going after this long is failed by Dagster's run
-    monitoring (its claimed orders go back to pending, and the company's run slot frees)."""
-    return settings().max_runtime_seconds

@@ -18,11 +18,11 @@ from qb_pipeline.db.models import Order, QBInvoice
 from qb_pipeline.db.queries import upsert_by_qb_id
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.sync.entities import INVOICES
 from qb_pipeline.sync.incremental import OVERLAP, read_changes
 from qb_pipeline.sync.port import QuickBooksPort
-from qb_pipeline.sync.records import invoice_row
 
-ENTITY = "Invoice"
+ENTITY = INVOICES.name
 
 
 @dataclass
@@ -73,7 +73,7 @@ def mirror_invoices(
         seen.update(str(record["Id"]) for record in page)
         rows = []
         for record in page:
-            row = invoice_row(record, qb.realm_id)
+            row = INVOICES.to_row(record, qb.realm_id)
             if is_voided(record):
                 row["status"] = "voided"
                 result.voided += 1
