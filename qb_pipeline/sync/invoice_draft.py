@@ -6,6 +6,8 @@ which the push path fills in first (creating missing customers and items).
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timezone, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from qb_pipeline.db.models import Customer, Item, Order, OrderStatus, SyncState
 from qb_pipeline.db.types import CENT, plain_decimal, to_cents
-from qb_pipeline.sync.pricing import PricingError, effective_price
+from qb_pipeline.sync.price_book import IN_LIST_CHUNK, PriceBook, PricingError
 
 MAX_DOC_NUMBER_LENGTH = 21  # QBO's limit on Invoice.DocNumber
 # QBO documents no line limit; we refuse orders past this so one order cannot produce a request
@@ -101,13 +103,59 @@ class InvoiceDraft:
         return body
 
 
+class Catalog:
+    """The customers, items and pricing history some orders name, read in a few queries, so that drafting
+    a thousand orders costs a few queries rather than several per line. Names match as the database's
+    `lower()` matches them, as one lookup per name did."""
+
+    def __init__(self, session: Session, orders: Iterable[Order]) -> None:
+        orders = list(orders)
+        self.customers_by_id, self.customers_by_name = _rows(
+            session,
+            Customer,
+            Customer.display_name,
+            {o.customer_id for o in orders if o.customer_id is not None},
+            {o.customer_name.strip().lower() for o in orders if o.customer_id is None and o.customer_name},
+        )
+        lines = [line for order in orders for line in order.lines]
+        self.items_by_id, self.items_by_name = _rows(
+            session,
+            Item,
+            Item.name,
+            {line.item_id for line in lines if line.item_id is not None},
+            {line.item_name.strip().lower() for line in lines if line.item_id is None and line.item_name},
+        )
+        customer_ids = set(self.customers_by_id) | {c.id for rows in self.customers_by_name.values() for c in rows}
+        item_ids = set(self.items_by_id) | {i.id for rows in self.items_by_name.values() for i in rows}
+        self.prices = PriceBook(session, customer_ids, item_ids)
+
+
+def _rows(session: Session, model, name_column, ids: set, names: set) -> tuple[dict, dict]:
+    by_id, by_name = {}, defaultdict(list)
+    wanted = sorted(ids)
+    for start in range(0, len(wanted), IN_LIST_CHUNK):
+        for row in session.scalars(sa.select(model).where(model.id.in_(wanted[start : start + IN_LIST_CHUNK]))):
+            by_id[row.id] = row
+    keys = sorted(names)
+    for start in range(0, len(keys), IN_LIST_CHUNK):
+        lowered = sa.func.lower(name_column)
+        for row, key in session.execute(
+            sa.select(model, lowered).where(lowered.in_(keys[start : start + IN_LIST_CHUNK]))
+        ):
+            by_name[key].append(row)
+    return by_id, by_name
+
+
 def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
     return to_cents(quantity * unit_price)
 
 
-def draft_invoice(session: Session, order: Order, company_timezone: tzinfo = timezone.utc) -> InvoiceDraft:
+def draft_invoice(
+    session: Session, order: Order, company_timezone: tzinfo = timezone.utc, catalog: Catalog | None = None
+) -> InvoiceDraft:
     """Check and price one order; raises OrderRejected with a specific reason. The invoice is dated with
-    the company's calendar date of the order's instant."""
+    the company's calendar date of the order's instant. `catalog`: one read for many orders."""
+    catalog = catalog or Catalog(session, [order])
     doc_number = order.order_number or ""
     if not doc_number.strip():
         _fail("the order has no order number")
@@ -127,10 +175,11 @@ def draft_invoice(session: Session, order: Order, company_timezone: tzinfo = tim
     if len(order.lines) > MAX_INVOICE_LINES:
         _fail(f"the order has {len(order.lines)} lines; at most {MAX_INVOICE_LINES} fit on one invoice — split it")
 
-    customer = _resolve(session, Customer, order.customer_id, order.customer_name, Customer.display_name, "customer")
+    customer = _resolve(
+        catalog.customers_by_id, catalog.customers_by_name, order.customer_id, order.customer_name, "customer"
+    )
     _check_usable(customer, "customer", customer.display_name)
-    levels: dict = {}  # the customer's price level, looked up once for all lines
-    lines = tuple(_draft_line(session, order, customer, line, levels) for line in order.lines)
+    lines = tuple(_draft_line(catalog, order, customer, line) for line in order.lines)
     total = sum((line.amount for line in lines), Decimal(0))
     if total > MAX_AMOUNT:
         _fail(
@@ -147,9 +196,9 @@ def draft_invoice(session: Session, order: Order, company_timezone: tzinfo = tim
     )
 
 
-def _draft_line(session: Session, order: Order, customer: Customer, line, levels: dict) -> DraftLine:
+def _draft_line(catalog: Catalog, order: Order, customer: Customer, line) -> DraftLine:
     where = f"line {line.line_number}"
-    item = _resolve(session, Item, line.item_id, line.item_name, Item.name, "item", where)
+    item = _resolve(catalog.items_by_id, catalog.items_by_name, line.item_id, line.item_name, "item", where)
     _check_usable(item, "item", item.name, where)
     quantity = _decimal(line.quantity, f"{where}: quantity")
     if quantity <= 0:
@@ -163,7 +212,7 @@ def _draft_line(session: Session, order: Order, customer: Customer, line, levels
         unit_price = unit_price.quantize(CENT)
     else:
         try:
-            quote = effective_price(session, customer.id, item, order.ordered_at, levels)
+            quote = catalog.prices.quote(customer.id, item, order.ordered_at)
         except PricingError as error:
             _fail(f"{where}: {error}")
         unit_price, source = quote.unit_price, quote.source
@@ -183,16 +232,16 @@ def _draft_line(session: Session, order: Order, customer: Customer, line, levels
     )
 
 
-def _resolve(session, model, row_id, name, name_column, kind: str, where: str | None = None):
+def _resolve(by_id: dict, by_name: dict, row_id, name, kind: str, where: str | None = None):
     prefix = f"{where}: " if where else ""
     if row_id is not None:
-        row = session.get(model, row_id)
+        row = by_id.get(row_id)
         if row is None:
             _fail(f"{prefix}{kind} #{row_id} does not exist")
         return row
     if not name:
         _fail(f"{prefix}no {kind} given")
-    matches = session.scalars(sa.select(model).where(sa.func.lower(name_column) == name.strip().lower())).all()
+    matches = by_name.get(name.strip().lower(), [])
     if not matches:
         _fail(f"{prefix}{kind} {name!r} is not in the {kind} list: {UNKNOWN_NAME}")
     if len(matches) > 1:

@@ -46,7 +46,7 @@ from qb_pipeline.quickbooks.errors import (
     QuickBooksOutcomeUnknown,
     QuickBooksSetupError,
 )
-from qb_pipeline.sync.invoice_draft import InvoiceDraft, OrderRejected, draft_invoice
+from qb_pipeline.sync.invoice_draft import Catalog, InvoiceDraft, OrderRejected, draft_invoice
 from qb_pipeline.sync.invoice_outcomes import (
     InvoicePushResult,
     OutcomeRecorder,
@@ -203,9 +203,10 @@ class _InvoicePush(OutcomeRecorder):
                 .options(selectinload(Order.lines))
                 .order_by(Order.id)
             ).all()
+            catalog = Catalog(session, orders)
             for order in orders:
                 try:
-                    drafts[order.id] = draft_invoice(session, order, self.company_timezone)
+                    drafts[order.id] = draft_invoice(session, order, self.company_timezone, catalog)
                 except OrderRejected as rejected:
                     self.finish_rejected(session, order, rejected)
                     continue
@@ -253,13 +254,19 @@ class _InvoicePush(OutcomeRecorder):
             )
         redrafted: dict[int, InvoiceDraft] = {}
         with session_scope(self.engine) as session:
-            for order_id in self.still_ours(drafts):
-                order = session.get(Order, order_id)
+            orders = session.scalars(
+                sa.select(Order)
+                .where(Order.id.in_(self.still_ours(drafts)))
+                .options(selectinload(Order.lines))
+                .order_by(Order.id)
+            ).all()
+            catalog = Catalog(session, orders)
+            for order in orders:
                 try:
-                    draft = draft_invoice(session, order, self.company_timezone)
+                    draft = draft_invoice(session, order, self.company_timezone, catalog)
                     if not _in_quickbooks(draft):
                         raise OrderRejected(OrderStatus.BLOCKED, "a customer or item is not in QuickBooks yet")
-                    redrafted[order_id] = draft
+                    redrafted[order.id] = draft
                 except OrderRejected as rejected:
                     self.finish_rejected(session, order, rejected)
         return redrafted

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from qb_pipeline.db.models import Customer, Item, QBInvoice
 from qb_pipeline.db.types import to_cents, utcnow
-from qb_pipeline.sync.pricing import PricingError, effective_price
+from qb_pipeline.sync.price_book import PricingError, effective_price
 from qb_pipeline.sync.pricing_csv import COLUMNS
 
 

@@ -1,21 +1,12 @@
-"""Per-customer pricing, modelled on QuickBooks Desktop price levels (QBO's API has none).
+"""Per-customer pricing history, modelled on QuickBooks Desktop price levels (QBO's API has none).
 
-Effective unit price of an item for a customer at an instant (the order time):
-1. the customer's own price for the item, else
-2. the customer's price level applied to the item's price — FixedPercentage: item price × (1 + p/100);
-   PerItem: the level's custom price for the item, or item price × (1 + p/100); an item the PerItem
-   level does not list keeps its price — else
-3. the item's price (its QuickBooks UnitPrice as of the order time: every pull records it, so a
-   retried order is not repriced by a later change in QuickBooks).
-A percentage result is rounded to the cent, half away from zero (QuickBooks Desktop's default
-"no rounding" still stores amounts in cents). Every change closes the interval in force and opens a
-new one; intervals of one key never overlap, and a value equal to the one in force changes nothing.
+How a price is found from this history is `sync.price_book`. Every change closes the interval in force
+and opens a new one; intervals of one key never overlap, and a value equal to the one in force changes nothing.
 A price has at most two decimals and a percent at most four: more is refused, never rounded.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -25,102 +16,15 @@ from sqlalchemy.orm import Session
 from qb_pipeline.db.models import (
     CustomerItemPrice,
     CustomerPriceLevel,
-    Item,
     ItemPrice,
-    PriceLevel,
     PriceLevelItem,
     PriceLevelPercentage,
-    PriceLevelType,
 )
 from qb_pipeline.db.types import CENT, to_cents, utcnow
+from qb_pipeline.sync.price_book import PricingError
 
-HUNDRED = Decimal(100)
 MAX_PRICE = Decimal("10000000000")  # far above any real price, far below NUMERIC(14, 2)'s limit
 MIN_PERCENT, MAX_PERCENT = Decimal(-100), Decimal(1000)
-
-
-class PricingError(ValueError):
-    """A price cannot be determined; the message says what a person should fix."""
-
-
-@dataclass(frozen=True)
-class PriceQuote:
-    unit_price: Decimal
-    source: str  # "customer", "price_level" or "item"
-    price_level: str | None = None
-
-
-def apply_percent(price: Decimal, percent: Decimal) -> Decimal:
-    """`price` moved by `percent` (−10 = ten percent off), rounded to the cent."""
-    return to_cents(price * (HUNDRED + percent) / HUNDRED)
-
-
-def _in_force(model, at: datetime):
-    return sa.and_(model.valid_from <= at, sa.or_(model.valid_to.is_(None), model.valid_to > at))
-
-
-def _current(session: Session, model, at: datetime, *conditions):
-    return session.scalars(
-        sa.select(model).where(*conditions, _in_force(model, at)).order_by(model.valid_from.desc()).limit(1)
-    ).first()
-
-
-def effective_price(
-    session: Session, customer_id: int, item: Item, at: datetime, levels: dict | None = None
-) -> PriceQuote:
-    """`levels`: a dict the caller keeps across the lines of one order, so the customer's price level
-    as of `at` is looked up once per order rather than once per line."""
-    own = _current(
-        session,
-        CustomerItemPrice,
-        at,
-        CustomerItemPrice.customer_id == customer_id,
-        CustomerItemPrice.item_id == item.id,
-    )
-    if own is not None:
-        return PriceQuote(own.unit_price, "customer")
-
-    levels = {} if levels is None else levels
-    if (customer_id, at) not in levels:
-        assignment = _current(session, CustomerPriceLevel, at, CustomerPriceLevel.customer_id == customer_id)
-        levels[(customer_id, at)] = session.get(PriceLevel, assignment.price_level_id) if assignment else None
-    level = levels[(customer_id, at)]
-    if level is not None and level.active:
-        quote = _level_price(session, level, item, at)
-        if quote is not None:
-            return quote
-
-    item_price = item_price_at(session, item, at)
-    if item_price is None:
-        raise PricingError(f"item {item.name!r} has no price: set its UnitPrice in QuickBooks or a customer price")
-    return PriceQuote(item_price, "item")
-
-
-def item_price_at(session: Session, item: Item, at: datetime) -> Decimal | None:
-    """QuickBooks' price of the item in force at `at` (from the pulls' history); the item's current
-    price when the history does not reach back that far (or the item was never pulled)."""
-    recorded = _current(session, ItemPrice, at, ItemPrice.item_id == item.id)
-    return recorded.unit_price if recorded is not None else item.unit_price
-
-
-def _level_price(session: Session, level: PriceLevel, item: Item, at: datetime) -> PriceQuote | None:
-    if level.level_type == PriceLevelType.FIXED_PERCENTAGE:
-        rate = _current(session, PriceLevelPercentage, at, PriceLevelPercentage.price_level_id == level.id)
-        base = item_price_at(session, item, at) if rate is not None else None
-        if base is None:
-            return None
-        return PriceQuote(apply_percent(base, rate.percent), "price_level", level.name)
-    rule = _current(
-        session, PriceLevelItem, at, PriceLevelItem.price_level_id == level.id, PriceLevelItem.item_id == item.id
-    )
-    if rule is None:
-        return None
-    if rule.custom_price is not None:
-        return PriceQuote(rule.custom_price, "price_level", level.name)
-    base = item_price_at(session, item, at)
-    if base is None:
-        return None
-    return PriceQuote(apply_percent(base, rule.custom_percent), "price_level", level.name)
 
 
 def _replace(session: Session, model, at: datetime | None, conditions: list, new_row, same) -> bool:

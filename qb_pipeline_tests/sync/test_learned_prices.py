@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from qb_pipeline.db.models import Customer, CustomerItemPrice, Item
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
-from qb_pipeline.sync import pricing
+from qb_pipeline.sync import price_book, pricing
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.learned_prices import as_pricing_csv, learned_prices
 from qb_pipeline.sync.pricing_csv import import_pricing
@@ -66,7 +66,9 @@ def test_last_invoiced_price_that_differs_is_suggested_and_importable(sandbox, m
         assert [(s.customer, s.item, s.invoiced_price, s.price_then) for s in suggestions] == [
             ("Cool Cars", "Rocks", Decimal("7.77"), Decimal("9.95"))
         ]
-        assert pricing.effective_price(session, cool.id, rocks, utcnow()).unit_price == Decimal("9.95")  # not applied
+        assert price_book.effective_price(session, cool.id, rocks, utcnow()).unit_price == Decimal(
+            "9.95"
+        )  # not applied
         report = import_pricing(session, as_pricing_csv(suggestions))
         assert report.ok and report.applied == 1
         sources = session.scalars(sa.select(CustomerItemPrice.source)).all()

@@ -9,7 +9,7 @@ import pytest
 
 from qb_pipeline.db.models import Customer, Item, PriceLevel, PriceLevelType
 from qb_pipeline.db.session import session_scope
-from qb_pipeline.sync import pricing
+from qb_pipeline.sync import price_book, pricing
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 D = Decimal
@@ -30,11 +30,11 @@ def catalog(engine):
 
 def quote(engine, catalog, item, at):
     with session_scope(engine) as session:
-        return pricing.effective_price(session, catalog["customer"], catalog[item], at)
+        return price_book.effective_price(session, catalog["customer"], catalog[item], at)
 
 
 def test_item_price_when_nothing_else_applies(engine, catalog):
-    assert quote(engine, catalog, "widget", T0) == pricing.PriceQuote(D("19.99"), "item")
+    assert quote(engine, catalog, "widget", T0) == price_book.PriceQuote(D("19.99"), "item")
 
 
 def test_fixed_percentage_level_rounds_half_up_to_the_cent(engine, catalog):
@@ -42,7 +42,7 @@ def test_fixed_percentage_level_rounds_half_up_to_the_cent(engine, catalog):
         pricing.set_level_percentage(session, catalog["wholesale"], D("-12.5"), at=T0)
         pricing.assign_price_level(session, catalog["customer"], catalog["wholesale"], at=T0)
     # 19.99 × 0.875 = 17.49125 → 17.49 ; 5.00 × 0.875 = 4.375 → 4.38 (half up)
-    assert quote(engine, catalog, "widget", T0 + timedelta(days=1)) == pricing.PriceQuote(
+    assert quote(engine, catalog, "widget", T0 + timedelta(days=1)) == price_book.PriceQuote(
         D("17.49"), "price_level", "Wholesale"
     )
     assert quote(engine, catalog, "gadget", T0 + timedelta(days=1)).unit_price == D("4.38")
@@ -54,7 +54,7 @@ def test_per_item_level_custom_price_and_percent_and_unlisted_item(engine, catal
         pricing.assign_price_level(session, catalog["customer"], catalog["vip"], at=T0)
     later = T0 + timedelta(days=1)
     assert quote(engine, catalog, "widget", later).unit_price == D("15.00")
-    assert quote(engine, catalog, "gadget", later) == pricing.PriceQuote(D("5.00"), "item")
+    assert quote(engine, catalog, "gadget", later) == price_book.PriceQuote(D("5.00"), "item")
     with session_scope(engine) as session:
         pricing.set_level_item(session, catalog["vip"], catalog["gadget"].id, custom_percent=D("10"), at=later)
     assert quote(engine, catalog, "gadget", later + timedelta(seconds=1)).unit_price == D("5.50")
@@ -65,7 +65,7 @@ def test_customer_price_wins_over_level(engine, catalog):
         pricing.set_level_percentage(session, catalog["wholesale"], D("-50"), at=T0)
         pricing.assign_price_level(session, catalog["customer"], catalog["wholesale"], at=T0)
         pricing.set_customer_item_price(session, catalog["customer"], catalog["widget"].id, D("18.00"), at=T0)
-    assert quote(engine, catalog, "widget", T0) == pricing.PriceQuote(D("18.00"), "customer")
+    assert quote(engine, catalog, "widget", T0) == price_book.PriceQuote(D("18.00"), "customer")
 
 
 def test_history_prices_an_order_as_of_its_own_time(engine, catalog):
@@ -82,12 +82,12 @@ def test_history_prices_an_order_as_of_its_own_time(engine, catalog):
 
 def test_bad_prices_are_refused_with_a_reason(engine, catalog):
     with session_scope(engine) as session:
-        with pytest.raises(pricing.PricingError, match="more than two decimals"):
+        with pytest.raises(price_book.PricingError, match="more than two decimals"):
             pricing.set_customer_item_price(session, catalog["customer"], catalog["widget"].id, D("1.234"))
-        with pytest.raises(pricing.PricingError, match="negative"):
+        with pytest.raises(price_book.PricingError, match="negative"):
             pricing.set_customer_item_price(session, catalog["customer"], catalog["widget"].id, D("-1"))
         unpriced = Item(name="Unpriced")
         session.add(unpriced)
         session.flush()
-        with pytest.raises(pricing.PricingError, match="has no price"):
-            pricing.effective_price(session, catalog["customer"], unpriced, T0)
+        with pytest.raises(price_book.PricingError, match="has no price"):
+            price_book.effective_price(session, catalog["customer"], unpriced, T0)

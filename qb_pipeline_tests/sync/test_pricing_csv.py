@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from qb_pipeline.db.models import Customer, CustomerItemPrice, Item, PriceLevel
 from qb_pipeline.db.session import session_scope
-from qb_pipeline.sync import pricing
+from qb_pipeline.sync import price_book
 from qb_pipeline.sync.pricing_csv import export_pricing, import_pricing
 
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)
@@ -57,8 +57,8 @@ def test_import_applies_good_rows_and_reports_each_bad_row_by_line(shop):
     with session_scope(shop) as session:
         acme = session.scalars(sa.select(Customer)).one()
         widget, gadget = (session.scalars(sa.select(Item).where(Item.name == n)).one() for n in ("Widget", "Gadget"))
-        assert pricing.effective_price(session, acme.id, widget, NOW).unit_price == Decimal("18.50")
-        assert pricing.effective_price(session, acme.id, gadget, NOW) == pricing.PriceQuote(
+        assert price_book.effective_price(session, acme.id, widget, NOW).unit_price == Decimal("18.50")
+        assert price_book.effective_price(session, acme.id, gadget, NOW) == price_book.PriceQuote(
             Decimal("4.50"), "price_level", "Wholesale"
         )
         # the VIP level was created by its good row and is not half-made by the bad one

@@ -20,7 +20,7 @@ from qb_pipeline.db.models import (
 )
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import to_cents
-from qb_pipeline.sync import pricing
+from qb_pipeline.sync import price_book, pricing
 from qb_pipeline.sync.pricing_csv import export_pricing, import_pricing
 from qb_pipeline.sync.records import money
 
@@ -54,7 +54,7 @@ def price_at(engine, at: datetime, item: str = "Rocks") -> Decimal:
     with session_scope(engine) as session:
         customer = session.scalars(sa.select(Customer.id)).one()
         row = session.scalars(sa.select(Item).where(Item.name == item)).one()
-        return pricing.effective_price(session, customer, row, at).unit_price
+        return price_book.effective_price(session, customer, row, at).unit_price
 
 
 def load(engine, text: str, **options):
@@ -190,12 +190,12 @@ def test_5_money_rounds_half_up_everywhere_and_percent_decimals_are_refused(shop
         D("1.01"),
         D("1.01"),
     )
-    assert pricing.apply_percent(D("78.53"), D("-12.34565")) == D("68.83")  # rounding -12.3456 would give 68.84
+    assert price_book.apply_percent(D("78.53"), D("-12.34565")) == D("68.83")  # rounding -12.3456 would give 68.84
     with session_scope(shop) as session:
         level = PriceLevel(name="Odd", level_type=PriceLevelType.FIXED_PERCENTAGE)
         session.add(level)
         session.flush()
-        with pytest.raises(pricing.PricingError, match="more than four decimals"):
+        with pytest.raises(price_book.PricingError, match="more than four decimals"):
             pricing.set_level_percentage(session, level.id, D("-12.34565"))
 
 
@@ -264,9 +264,9 @@ def test_14_the_python_api_enforces_percent_bounds(shop):
         session.add_all([level, vip])
         session.flush()
         _customer, rocks = ids(session)
-        with pytest.raises(pricing.PricingError, match="outside -100"):
+        with pytest.raises(price_book.PricingError, match="outside -100"):
             pricing.set_level_percentage(session, level.id, D("-150"))
-        with pytest.raises(pricing.PricingError, match="outside -100"):
+        with pytest.raises(price_book.PricingError, match="outside -100"):
             pricing.set_level_item(session, vip.id, rocks.id, custom_percent=D("-150"))
         assert session.scalar(sa.select(sa.func.count()).select_from(PriceLevelItem)) == 0
 
