@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from qb_pipeline.assets.constants import QUICKBOOKS_POOL
 from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import customers, items
+from qb_pipeline.commands.common import plural
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import Order, OrderStatus, QBInvoice, QBToken
 from qb_pipeline.db.types import utcnow
@@ -100,7 +101,7 @@ def orders_not_waiting(database: DatabaseResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=not waiting,
         description=(
-            f"{len(waiting)} orders waiting over {limit}: {', '.join(waiting[:5])}"
+            f"{plural(len(waiting), 'order')} waiting over {limit}: {', '.join(waiting[:5])}"
             if waiting
             else "no order is waiting"
         ),
@@ -119,8 +120,9 @@ def no_failed_orders(database: DatabaseResource) -> dg.AssetCheckResult:
     with database.session() as session:
         counts = order_counts(session)
     stuck = (
-        f"{counts.failed} orders failed and {counts.blocked} blocked; the oldest, {counts.oldest_stuck}, since "
-        f"{counts.oldest_stuck_at:%Y-%m-%d %H:%M} UTC: see `qb-pipeline orders list --status failed`"
+        f"{plural(counts.failed, 'order')} failed and {counts.blocked} blocked; the oldest, "
+        f"{counts.oldest_stuck}, since {counts.oldest_stuck_at:%Y-%m-%d %H:%M} UTC: "
+        "see `qb-pipeline orders list --status failed`"
         if counts.stuck
         else "no order is failed or blocked"
     )
@@ -159,7 +161,9 @@ def invoice_totals_reconcile(database: DatabaseResource) -> dg.AssetCheckResult:
                 mismatches.append(f"{order.order_number} (QuickBooks {total}, invoiced at {expected})")
     return dg.AssetCheckResult(
         passed=not mismatches,
-        description="; ".join(mismatches[:5]) if mismatches else f"{len(rows)} invoices match their orders",
+        description="; ".join(mismatches[:5])
+        if mismatches
+        else plural(len(rows), "invoice matches its order", "invoices match their orders"),
         metadata={"checked": len(rows), "mismatches": len(mismatches)},
     )
 

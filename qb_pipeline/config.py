@@ -6,6 +6,7 @@ call), through `Settings.from_env`, so a bad value is refused the same way where
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from qb_pipeline.settings import Settings, SettingsError  # noqa: F401  (SettingsError: re-exported)
@@ -48,16 +49,22 @@ def sensor_interval_seconds() -> int:
     return settings().sensor_interval_seconds
 
 
+# The per-company run tag when no company id can be known (QB_REALM_ID unset outside the bundled sandbox):
+# pushes still run one at a time, under a value that says why it is not a company id.
+NO_COMPANY_REALM_TAG = "no-company-configured"
+
+
 def realm_tag(current: Settings) -> str:
-    """The run tag value that serializes pushes per QuickBooks company (dagster.yaml): the company id
-    (the bundled sandbox's is in its connection file)."""
+    """The run tag value that serializes pushes per QuickBooks company (dagster.yaml): the company id.
+    QB_REALM_ID when set; for the bundled sandbox, the company in its connection file, else the one it
+    always serves (the file is rewritten at each start, and may not exist yet when the definitions load)."""
     if current.realm_id:
         return current.realm_id
     if current.environment == "sandbox-local":
         try:
-            import json
-
             return str(json.loads(sandbox_connection_file(current).read_text())["realm_id"])
-        except (OSError, ValueError, KeyError):
-            pass
-    return current.environment
+        except (OSError, ValueError, KeyError, TypeError):
+            from qb_pipeline.sandbox.server import DEFAULT_REALM  # the sandbox's only company
+
+            return DEFAULT_REALM
+    return NO_COMPANY_REALM_TAG

@@ -7,7 +7,7 @@ from qb_pipeline import config
 from qb_pipeline.assets.activity import record_activity
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.settings import Settings
-from qb_pipeline.sync.order_actions import retry_orders
+from qb_pipeline.sync.order_actions import going_again, retry_orders, sent_again
 
 AUTO_SYNC_ASSETS = {"customers": "customers", "items": "items", "pricing": "price_levels", "orders": "invoices"}
 REALM_TAG = "qb_pipeline/realm"  # dagster.yaml limits runs per value of this tag to one
@@ -82,7 +82,7 @@ def retry_orders_op(context: dg.OpExecutionContext, config: RetryOrdersConfig, d
         raise dg.Failure(description="say which orders: order_numbers: [SO-1, …], or all_failed: true")
     with database.session() as session:
         retried, not_retried = retry_orders(session, config.order_numbers, all_failed=config.all_failed)
-    context.log.info(f"{len(retried)} orders go again: {', '.join(retried[:20]) or 'none'}")
+    context.log.info(going_again(retried, limit=20))
     if not_retried:
         context.log.warning(f"not failed or blocked (or no such order): {', '.join(not_retried)}")
     record_activity(
@@ -90,7 +90,7 @@ def retry_orders_op(context: dg.OpExecutionContext, config: RetryOrdersConfig, d
         entity="Orders",
         outcome="SUCCESS",
         processed=len(retried),
-        message=f"Sent {len(retried)} failed or blocked orders again (a person asked)",
+        message=sent_again(retried),
         run_id=context.run.run_id,
     )
 

@@ -148,3 +148,23 @@ def test_quickbooks_assets_carry_a_freshness_policy_that_follows_the_sync_freque
         name: (policy.warn_window.to_timedelta(), policy.fail_window.to_timedelta())
         for name, policy in every_four_hours.items()
     } == {name: (timedelta(hours=4, minutes=15), timedelta(hours=8, minutes=15)) for name in every_four_hours}
+
+
+def test_a_push_run_is_tagged_with_the_company_id_whatever_can_be_read(tmp_path):
+    """dagster.yaml runs one push per value of qb_pipeline/realm: the value is the company id, never the
+    environment's name (which every company of that environment would share)."""
+    from qb_pipeline.jobs import PUSH_INVOICES_JOB, REALM_TAG
+    from qb_pipeline.sandbox.server import DEFAULT_REALM
+
+    def tags(settings: Settings) -> set[str]:
+        configured = build_definitions(settings)
+        automation = configured.get_sensor_def("quickbooks_automation_sensor")
+        return {configured.resolve_job_def(PUSH_INVOICES_JOB).tags[REALM_TAG], automation.run_tags[REALM_TAG]}
+
+    assert tags(Settings(environment="production", realm_id="4620816365")) == {"4620816365"}
+    connection = tmp_path / "connection.json"
+    connection.write_text(json.dumps({"realm_id": "555"}))
+    assert tags(Settings(sandbox_connection_file=connection)) == {"555"}
+    # the sandbox is not started yet (no connection file): the company it always serves, not "sandbox-local"
+    assert tags(Settings(sandbox_connection_file=tmp_path / "missing.json")) == {DEFAULT_REALM}
+    assert tags(Settings(environment="production")) == {config.NO_COMPANY_REALM_TAG}

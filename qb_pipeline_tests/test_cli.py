@@ -89,6 +89,28 @@ def test_auth_connect_runs_the_oauth_code_flow_against_the_sandbox(run, sandbox)
     assert sandbox.connection["client_secret"] not in out + err + status
 
 
+def test_auth_connect_gives_the_code_exchange_qb_timeout_seconds(run, sandbox):
+    """A token endpoint that does not answer the code exchange fails `auth connect` after
+    QB_TIMEOUT_SECONDS, saying so (not "refused the authorization code")."""
+    sandbox.inject("timeout", count=1, seconds=8, path_contains="/oauth2/v1/tokens/bearer")
+    port = free_port()
+    process = subprocess.Popen(
+        [*CLI, "auth", "connect", "--no-browser", "--timeout", "60"],
+        env={**run.process_env, "QB_REDIRECT_URI": f"http://127.0.0.1:{port}/callback", "QB_TIMEOUT_SECONDS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = ""
+    while not url.startswith("http"):
+        url = process.stdout.readline().strip()
+    assert requests.get(url, timeout=10).text.startswith("Connected to QuickBooks")
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1, out + err
+    assert err.strip() == "Error: the QuickBooks token endpoint did not answer within 1 s", err
+    assert "not connected" in run("auth", "status", check=False).stderr  # nothing was stored
+
+
 def test_orders_add_show_status_and_log(run):
     number = run(
         "orders",
@@ -118,7 +140,7 @@ def test_orders_add_show_status_and_log(run):
     duplicate = run("orders", "add", "--customer", "X", "--line", "A:1", "--number", "CLI-1", check=False)
     assert duplicate.returncode == 1 and duplicate.stderr.strip() == "Error: order CLI-1 already exists"
     bad = run("orders", "add", "--customer", "X", "--line", "A:lots", check=False)
-    assert bad.returncode == 2 and "quantity and price must be numbers" in bad.stderr
+    assert bad.returncode == 1 and bad.stderr == "Error: --line 'A:lots': quantity and price must be numbers\n"
 
 
 def test_pricing_import_reports_bad_lines_and_export_round_trips(run, tmp_path):
@@ -206,15 +228,18 @@ def test_the_code_location_refuses_a_bad_setting_with_that_line(tmp_path):
 @pytest.mark.parametrize(
     ("line", "said"),
     [
-        ("Rocks:-2", "greater than zero"),
-        ("Rocks:0", "greater than zero"),
-        ("Rocks:2:9.995", "at most two decimals"),
-        ("Rocks:two", "must be numbers"),
+        ("Rocks:-2", "quantity must be greater than zero"),
+        ("Rocks:0", "quantity must be greater than zero"),
+        ("Rocks:2:9.995", "price must be a number of at most two decimals, not negative"),
+        ("Rocks:two", "quantity and price must be numbers"),
+        ("Rocks:1:1e30", "price is too large (at most 999999999999)"),
+        ("Rocks:1e30", "quantity is too large (at most 999999999999)"),
     ],
 )
 def test_orders_add_refuses_what_it_can_know_is_wrong(run, line, said):
     bad = run("orders", "add", "--customer", "Cool Cars", "--line", line, check=False)
-    assert bad.returncode == 2 and said in bad.stderr
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr == f"Error: --line {line!r}: {said}\n"  # one line: no usage, no traceback
     assert json.loads(run("orders", "list", "--json").stdout) == []
 
 
@@ -238,20 +263,31 @@ def test_failed_orders_are_listed_and_sent_again(run):
     unknown = run("orders", "retry", "F-1", "NOPE", check=False)  # F-1 is pending now
     assert unknown.returncode == 1 and "not failed or blocked, or no such order: F-1, NOPE" in unknown.stderr
     assert "1 order goes again: F-2" in run("orders", "retry", "--all-failed").stdout
-    assert "Sent 1 failed or blocked orders again" in run("log", "--since", "1h").stdout
+    assert "Sent 1 failed or blocked order again (a person asked)" in run("log", "--since", "1h").stdout
 
 
 def test_status_tells_the_truth_about_the_connection_and_automation(run):
     from datetime import timedelta
 
     from qb_pipeline.commands.status import connection_state
-    from qb_pipeline.db.models import QBToken
+    from qb_pipeline.db.models import QBToken, SyncLog
+    from qb_pipeline.db.session import make_engine, session_scope
     from qb_pipeline.db.types import utcnow
     from qb_pipeline.settings import Settings
 
     shown = json.loads(run("status", "--json").stdout)
     assert shown["quickbooks"]["state"] == "connects on first sync" and not shown["quickbooks"]["connected"]
     assert set(shown["automation"].values()) == {"RUNNING (by default; no Dagster instance here yet: start make dev)"}
+    assert sorted(shown["automation"]) == [  # every schedule and sensor of the definitions
+        "hourly_sync",
+        "new_orders_sensor",
+        "quickbooks_automation_sensor",
+        "quickbooks_changes_sensor",
+    ]
+    stopped = json.loads(run("status", "--json", env={"QB_AUTO_SYNC_ORDERS": "false"}).stdout)["automation"]
+    assert stopped["new_orders_sensor"].startswith("STOPPED") and stopped["hourly_sync"].startswith("RUNNING")
+    text = run("status").stdout
+    assert "quickbooks_changes_sensor: RUNNING" in text and "quickbooks_automation_sensor: RUNNING" in text
     assert shown["dagster_daemon"] == "unknown (no Dagster instance here yet: start make dev)"
     intuit = run("status", "--json", env={"QB_ENVIRONMENT": "production", "QB_TOKEN_KEY": "x" * 43 + "="})
     assert (
@@ -260,15 +296,44 @@ def test_status_tells_the_truth_about_the_connection_and_automation(run):
     )
 
     now = utcnow()
+    unreachable = "QuickBooks is not reachable: ConnectionError"
     token = QBToken(realm_id="42", refresh_token_encrypted="x", last_success_at=now - timedelta(hours=3))
-    assert connection_state(Settings(), token, "QuickBooks is not reachable: ConnectionError", now) == (
+    assert connection_state(Settings(), token, (now - timedelta(hours=1), unreachable), now) == (
         False,
-        "last successful call 3 hours ago: QuickBooks is not reachable: ConnectionError",
+        f"last successful call 3 hours ago: {unreachable}",
     )
     token.last_success_at = now - timedelta(minutes=5)
     assert connection_state(Settings(), token, None, now) == (True, "connected to company 42")
+    # an error older than the last success is history; one after it is the connection now
+    assert connection_state(Settings(), token, (now - timedelta(minutes=6), unreachable), now) == (
+        True,
+        "connected to company 42",
+    )
+    assert connection_state(Settings(), token, (now - timedelta(minutes=1), unreachable), now) == (
+        False,
+        f"last successful call 5 minutes ago: {unreachable}",
+    )
     other = Settings(environment="production", client_id="i", client_secret="s", realm_id="7")
     assert connection_state(other, token, None, now)[1].startswith("not connected to company 7 (the stored tokens")
+
+    # Through the command: a QuickBooks call failed after the last success (a CSV import that failed is
+    # no QuickBooks call, and says nothing about the connection).
+    engine = make_engine(f"sqlite:///{run.env['QB_DATA_DIR']}/qb_pipeline.sqlite")
+    with session_scope(engine) as session:
+        session.add(QBToken(realm_id="42", refresh_token_encrypted="x", last_success_at=now - timedelta(minutes=10)))
+        session.add(
+            SyncLog(entity="INVOICES", outcome="FAILED", message="an old error", logged_at=now - timedelta(hours=1))
+        )
+    assert json.loads(run("status", "--json").stdout)["quickbooks"]["state"] == "connected to company 42"
+    with session_scope(engine) as session:
+        session.add(
+            SyncLog(entity="INVOICES", outcome="FAILED", message=unreachable, logged_at=now - timedelta(minutes=2))
+        )
+        session.add(
+            SyncLog(entity="PRICING", outcome="FAILED", message="1 bad row", logged_at=now - timedelta(minutes=1))
+        )
+    quickbooks = json.loads(run("status", "--json").stdout)["quickbooks"]
+    assert not quickbooks["connected"] and quickbooks["state"] == f"last successful call 10 minutes ago: {unreachable}"
 
 
 def test_log_filters_are_checked_and_an_empty_answer_says_what_was_asked(run):

@@ -216,7 +216,12 @@ def test_a_customer_edited_in_quickbooks_reaches_our_table_by_itself(stack):
     )
     assert shown["webhook_events"]["received"] >= 1
     assert shown["dagster_daemon"].startswith("alive")
-    assert shown["automation"] == {"hourly_sync": "RUNNING", "new_orders_sensor": "RUNNING"}
+    assert shown["automation"] == {
+        "hourly_sync": "RUNNING",
+        "new_orders_sensor": "RUNNING",
+        "quickbooks_changes_sensor": "RUNNING",
+        "quickbooks_automation_sensor": "RUNNING",
+    }
 
 
 def _auth_client(connection):

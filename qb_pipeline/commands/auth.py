@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import threading
 import webbrowser
-from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -15,8 +14,7 @@ from qb_pipeline import config
 from qb_pipeline.commands.common import database
 from qb_pipeline.commands.status import collect_status
 from qb_pipeline.db.token_cipher import TokenCipher, load_or_create_key, new_key
-from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
-from qb_pipeline.db.types import utcnow
+from qb_pipeline.db.token_store import DatabaseTokenStore
 from qb_pipeline.quickbooks.connection import Connection, ConnectionSettings
 from qb_pipeline.quickbooks.factory import intuit_settings, sandbox_settings
 
@@ -24,7 +22,7 @@ from qb_pipeline.quickbooks.factory import intuit_settings, sandbox_settings
 def settings_from_environment() -> ConnectionSettings:
     current = config.settings()
     if current.environment == "sandbox-local":
-        return sandbox_settings(config.sandbox_connection_file(current))[0]
+        return sandbox_settings(config.sandbox_connection_file(current), timeout_seconds=current.timeout_seconds)[0]
     missing = [
         name
         for name, value in (("QB_CLIENT_ID", current.client_id), ("QB_CLIENT_SECRET", current.client_secret))
@@ -38,6 +36,7 @@ def settings_from_environment() -> ConnectionSettings:
         realm_id=current.realm_id,
         environment=current.environment,
         redirect_uri=current.redirect_uri,
+        timeout_seconds=current.timeout_seconds,
     )
 
 
@@ -93,21 +92,10 @@ def connect(no_browser: bool, timeout: int) -> None:
     answer = _Callback.result
     if answer.get("state") != state or "code" not in answer:
         raise click.ClickException("no valid answer from QuickBooks (timed out, denied, or the state did not match)")
-    try:
-        auth_client.get_bearer_token(answer["code"], realm_id=answer.get("realmId"))
-    except Exception as error:  # the client's error carries the response: never echo it
-        raise click.ClickException(f"QuickBooks refused the authorization code ({type(error).__name__})") from None
-    now = utcnow()
-    realm = answer.get("realmId") or settings.realm_id
-    connection.tokens.save(
-        StoredTokens(
-            realm_id=realm,
-            refresh_token=auth_client.refresh_token,
-            access_token=auth_client.access_token,
-            access_expires_at=now + timedelta(seconds=int(auth_client.expires_in or 3600)),
-            refresh_expires_at=now + timedelta(seconds=int(auth_client.x_refresh_token_expires_in or 8726400)),
-        )
-    )
+    # Timed out at QB_TIMEOUT_SECONDS; a silent token endpoint or a refused code is one line (cli.py).
+    tokens = connection.exchange_code(answer["code"], answer.get("realmId"))
+    realm = tokens.realm_id
+    connection.tokens.save(tokens)
     click.echo(
         f"connected to QuickBooks company {realm}"
         + ("" if realm == settings.realm_id or not settings.realm_id else " (set QB_REALM_ID to it)")

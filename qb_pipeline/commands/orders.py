@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal, InvalidOperation
+from typing import NoReturn
 
 import click
 import sqlalchemy as sa
@@ -13,8 +14,8 @@ from qb_pipeline.db import queries
 from qb_pipeline.db.models import Customer, Item, Order, OrderLine, OrderStatus
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import plain_decimal, utcnow
-from qb_pipeline.sync.invoice_draft import OrderRejected, draft_invoice
-from qb_pipeline.sync.order_actions import list_orders, retry_orders
+from qb_pipeline.sync.invoice_draft import MAX_FACTOR, OrderRejected, draft_invoice
+from qb_pipeline.sync.order_actions import going_again, list_orders, retry_orders, sent_again
 
 
 @click.group()
@@ -23,22 +24,29 @@ def orders() -> None:
 
 
 def _line(text: str) -> tuple[str, Decimal, Decimal | None]:
-    """ITEM:QTY[:PRICE], refusing what is wrong whatever QuickBooks holds: a quantity that is not a
-    positive number, a price that is not a number of at most two decimals."""
+    """ITEM:QTY[:PRICE], refusing what is wrong whatever QuickBooks holds, in one line (exit 1): a quantity
+    that is not a positive number, a price that is not a number of at most two decimals, either past what
+    an order can hold."""
+
+    def refuse(why: str) -> NoReturn:
+        raise click.ClickException(f"--line {text!r}: {why}")
+
     parts = text.rsplit(":", 2)
     if len(parts) < 2 or not parts[0].strip():
-        raise click.BadParameter(f"{text!r}: write ITEM:QTY or ITEM:QTY:PRICE", param_hint="--line")
+        refuse("write ITEM:QTY or ITEM:QTY:PRICE")
     try:
         quantity = Decimal(parts[1])
         price = Decimal(parts[2]) if len(parts) == 3 else None
     except InvalidOperation:
-        raise click.BadParameter(f"{text!r}: quantity and price must be numbers", param_hint="--line") from None
+        refuse("quantity and price must be numbers")
     if not quantity.is_finite() or quantity <= 0:
-        raise click.BadParameter(f"{text!r}: the quantity must be greater than zero", param_hint="--line")
-    if price is not None and (not price.is_finite() or price < 0 or price != price.quantize(Decimal("0.01"))):
-        raise click.BadParameter(
-            f"{text!r}: the price must be a number of at most two decimals, not negative", param_hint="--line"
-        )
+        refuse("quantity must be greater than zero")
+    # the exponent, not quantize(): 1e30 has more digits than Decimal's context and quantize would raise
+    if price is not None and (not price.is_finite() or price < 0 or price.normalize().as_tuple().exponent < -2):
+        refuse("price must be a number of at most two decimals, not negative")
+    for what, number in (("quantity", quantity), ("price", price)):
+        if number is not None and number >= MAX_FACTOR:
+            refuse(f"{what} is too large (at most {MAX_FACTOR - 1})")
     return parts[0], quantity, price
 
 
@@ -223,11 +231,8 @@ def retry_command(numbers: tuple[str, ...], all_failed: bool) -> None:
             entity="Orders",
             outcome="SUCCESS",
             processed=len(retried),
-            message=f"Sent {len(retried)} failed or blocked orders again (a person asked)",
+            message=sent_again(retried),
         )
-    click.echo(
-        f"{len(retried)} {'order goes' if len(retried) == 1 else 'orders go'} again"
-        + (f": {', '.join(retried)}" if retried else "")
-    )
+    click.echo(going_again(retried))
     if not_retried:
         raise click.ClickException(f"not failed or blocked, or no such order: {', '.join(not_retried)}")

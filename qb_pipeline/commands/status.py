@@ -24,6 +24,7 @@ from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.entities import CUSTOMERS, ITEMS
 
 CONNECTED_MARGIN = timedelta(minutes=30)  # "connected" = QuickBooks answered within one sync interval and this
+LOCAL_ACTIVITY = ("PRICING", "ORDERS")  # activity-log entries that call no QuickBooks API (CSV import, retry)
 LOG_ENTITIES = ["customers", "items", "invoices", "pricing", "orders", "webhooks"]
 DAEMON_SILENT_AFTER = 120  # seconds without a heartbeat before the daemon counts as not running
 
@@ -41,9 +42,15 @@ def next_run(hours: int, now: datetime) -> datetime:
 
 
 def _automation_states() -> dict[str, str]:
-    """hourly_sync and new_orders_sensor as the Dagster instance that runs them knows them: RUNNING or
-    STOPPED (a state left to the code is the code's default)."""
-    states = {"hourly_sync": "RUNNING", "new_orders_sensor": "RUNNING" if config.auto_sync("orders") else "STOPPED"}
+    """Every schedule and sensor the definitions hold, as the Dagster instance that runs them knows them:
+    RUNNING or STOPPED (a state left to the code is the code's default, which the settings decide)."""
+    from qb_pipeline.definitions import build_definitions
+
+    defs = build_definitions(config.settings())
+    states = {
+        definition.name: definition.default_status.value
+        for definition in [*(defs.schedules or []), *(defs.sensors or [])]
+    }
     with dagster_instance() as instance:
         if instance is None:
             return {
@@ -72,8 +79,9 @@ def _daemon_state(now: datetime) -> str:
     )
 
 
-def connection_state(current, token, last_failure: str | None, now: datetime) -> tuple[bool, str]:
-    """(connected, what to tell a person): connected only when QuickBooks answered recently."""
+def connection_state(current, token, last_failure: tuple[datetime, str] | None, now: datetime) -> tuple[bool, str]:
+    """(connected, what to tell a person): connected only when QuickBooks answered recently and no call
+    failed after that. `last_failure` is the newest failed QuickBooks run: (when, its error)."""
     if current.environment != "sandbox-local":
         missing = [
             name
@@ -97,14 +105,15 @@ def connection_state(current, token, last_failure: str | None, now: datetime) ->
             if current.environment == "sandbox-local"
             else "not connected: run `qb-pipeline auth connect`"
         )
+    succeeded = token.last_success_at
+    # Only an error newer than the last success says anything about the connection now.
+    failure = last_failure[1] if last_failure and (succeeded is None or last_failure[0] > succeeded) else None
     recently = timedelta(hours=current.sync_frequency_hours) + CONNECTED_MARGIN
-    if token.last_success_at and now - token.last_success_at <= recently:
+    if succeeded and failure is None and now - succeeded <= recently:
         return True, f"connected to company {token.realm_id}"
-    if token.last_success_at is None:
-        return False, "no successful call yet" + (f": {last_failure}" if last_failure else "")
-    return False, (
-        f"last successful call {_ago(now - token.last_success_at)} ago" + (f": {last_failure}" if last_failure else "")
-    )
+    if succeeded is None:
+        return False, "no successful call yet" + (f": {failure}" if failure else "")
+    return False, f"last successful call {_ago(now - succeeded)} ago" + (f": {failure}" if failure else "")
 
 
 def _ago(delta: timedelta) -> str:
@@ -142,10 +151,13 @@ def collect_status(engine: sa.Engine) -> dict:
                 sa.func.max(WebhookEvent.received_at),
             )
         ).one()
-        failure = session.scalars(
-            sa.select(SyncLog.message).where(SyncLog.outcome == "FAILED").order_by(SyncLog.id.desc()).limit(1)
+        failure = session.execute(
+            sa.select(SyncLog.logged_at, SyncLog.message)
+            .where(SyncLog.outcome == "FAILED", SyncLog.entity.not_in(LOCAL_ACTIVITY))
+            .order_by(SyncLog.id.desc())
+            .limit(1)
         ).first()
-    connected, state = connection_state(config.settings(), token, failure, now)
+    connected, state = connection_state(config.settings(), token, tuple(failure) if failure else None, now)
     return {
         "quickbooks": {
             "environment": config.quickbooks_environment(),
@@ -202,8 +214,8 @@ def status(as_json: bool) -> None:
         f"Webhooks       {plural(events['received'], 'event')} received, {events['waiting']} waiting"
         + (f", last at {events['last_received_at']}" if events["last_received_at"] else "")
     )
-    for name, state in data["automation"].items():
-        click.echo(f"{name:<14} {state}")
+    for n, (name, state) in enumerate(data["automation"].items()):
+        click.echo(f"{'Automation' if n == 0 else '':<14} {name}: {state}")
 
 
 @click.command("log")

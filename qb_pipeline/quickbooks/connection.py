@@ -6,7 +6,8 @@
   our own errors for 429 and 5xx before it parses) in place of the session it builds.
 - intuit-oauth has no timeouts either: `TimedAuthClient` gives every request it makes (discovery,
   token refresh, code exchange, revoke) `timeout_seconds`; a token endpoint that never answers fails
-  the call like any other timeout, and the gateway's retry rules apply.
+  the call like any other timeout, and the gateway's retry rules apply (the code exchange of `auth
+  connect`, `exchange_code`, is not retried: a code is good once).
 - Tokens: refreshed when the access token is within REFRESH_MARGIN of expiry or after a 401, by one
   process per company at a time (a lease row, not a database lock: an order written meanwhile never
   waits on Intuit), re-reading inside the lease; the new refresh token is saved before the new access
@@ -242,9 +243,7 @@ class Connection:
         try:
             auth.refresh(refresh_token=refresh_token)
         except requests.Timeout:
-            raise QuickBooksUnavailable(
-                f"the QuickBooks token endpoint did not answer within {self.settings.timeout_seconds:g} s"
-            ) from None
+            raise self._token_endpoint_silent() from None
         except Exception as error:  # AuthClientError carries the response: never echo it
             status = getattr(error, "status_code", None)
             if status in (400, 401):
@@ -264,6 +263,35 @@ class Connection:
             refresh_expires_at=now + timedelta(seconds=int(auth.x_refresh_token_expires_in or 0))
             if auth.x_refresh_token_expires_in
             else current.refresh_expires_at,
+        )
+
+    def exchange_code(self, code: str, realm_id: str | None) -> StoredTokens:
+        """The OAuth code exchange (`qb-pipeline auth connect`): an authorization code for tokens, timed
+        out at `timeout_seconds` like a refresh. Not retried: Intuit accepts a code once."""
+        auth = self.auth_client()
+        self.stats.count("token")
+        try:
+            auth.get_bearer_token(code, realm_id=realm_id)
+        except requests.Timeout:
+            raise self._token_endpoint_silent() from None
+        except requests.RequestException as error:
+            raise QuickBooksUnavailable(
+                f"cannot reach the QuickBooks token endpoint ({type(error).__name__})"
+            ) from None
+        except Exception as error:  # AuthClientError carries the response: never echo it
+            raise QuickBooksAuthError(f"QuickBooks refused the authorization code ({type(error).__name__})") from None
+        now = utcnow()
+        return StoredTokens(
+            realm_id=realm_id or self.realm_id,
+            refresh_token=auth.refresh_token,
+            access_token=auth.access_token,
+            access_expires_at=now + timedelta(seconds=int(auth.expires_in or 3600)),
+            refresh_expires_at=now + timedelta(seconds=int(auth.x_refresh_token_expires_in or 8726400)),
+        )
+
+    def _token_endpoint_silent(self) -> QuickBooksUnavailable:
+        return QuickBooksUnavailable(
+            f"the QuickBooks token endpoint did not answer within {self.settings.timeout_seconds:g} s"
         )
 
     def _save_refreshed(self, fresh: StoredTokens) -> None:

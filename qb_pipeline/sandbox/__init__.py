@@ -9,11 +9,14 @@ What it serves
   approves at once, token (authorization_code, refresh_token; client credentials by HTTP Basic or form
   body), revoke. Refresh tokens rotate; a superseded one works for a grace period (30 s by default),
   then answers invalid_grant. Access tokens last 3600 s (settable). No id_token.
-- /v3/company/{realm}/…  (api.py, entities.py, company.py): Customer, Item, Invoice (read, create,
-  full and sparse update, invoice void/delete), Account (read-only, seeded), CompanyInfo (read by the
-  realm id, as QuickBooks names it, and by query), Preferences (GET, sparse POST of its blocks), query
-  (POST application/text or GET ?query=), batch (≤30 items, per-item Fault), CDC (≤30 days back, ≤1000
-  objects, deleted invoices as tombstones after the active records), requestid replay per realm.
+- /v3/company/{realm}/…  (api.py, entities.py, payments.py, company.py): Customer, Item, Invoice (read,
+  create, full and sparse update, invoice void/delete), Payment (read, create, update, query, CDC; void
+  with `operation=update&include=void`, delete; a line whose LinkedTxn names an invoice lowers that
+  invoice's Balance, and the invoice's new version shows in CDC), Account (read-only, seeded),
+  CompanyInfo (read by the realm id, as QuickBooks names it, and by query), Preferences (GET, sparse
+  POST of its blocks), query (POST application/text or GET ?query=), batch (≤30 items, per-item
+  Fault), CDC (≤30 days back, ≤1000 objects, deleted invoices and payments and merged-away customers
+  and items as tombstones after the active records), requestid replay per realm.
   Every entity name QuickBooks' query accepts answers (an empty QueryResponse where the sandbox holds
   no rows); CDC accepts its 24 entity types in one call; an unknown name gets QuickBooks' 4001.
 - Company settings (flags of `serve`, or /_sandbox/settings): `docnumber_duplicates` refuse|allow
@@ -22,6 +25,14 @@ What it serves
   `custom_txn_numbers` (= Preferences.SalesFormsPrefs.CustomTxnNumbers: when off the sandbox numbers
   invoices 1001, 1002… itself and ignores a DocNumber sent).
 - Rate limits (limits.py): off, real (500/min, 10/s, 40 batch/min per realm) or scaled:F.
+- Latency: `latency_ms` per call plus `latency_per_row_ms` per returned row (flags `--latency-ms`,
+  `--latency-per-row-ms`), so a 1,000-row page costs what it costs at Intuit (1–3 s).
+- Webhooks out (webhooks.py): with `webhook_url` set, every create, update, delete, void and merge
+  (through the API or the control API, seeding included; a Preferences POST is an Update of
+  Preferences) is POSTed there, signed with `intuit-signature` and connection.json's
+  `webhook_verifier_token`, as CloudEvents or the legacy payload (`webhook_format` cloudevents|legacy),
+  batched over `webhook_batch_ms`; a delivery not answered 200 is retried with back-off up to 12 times,
+  then dropped. A merge is one event for the surviving record with the merged-away id (`deletedid`).
 
 Checked against Intuit's documentation, not against ourselves
 - qb_pipeline_tests/sandbox/reference_shapes/*.json hold the key names and JSON types of the answers
@@ -47,6 +58,9 @@ Choices where QuickBooks' behaviour is not documented ("unsure" in docs/qbo-api.
 - Undocumented fault codes: 2020 for a missing required field, 2050 for a value too long or
   malformed, 6000 for deleting a customer or item, 3200 (HTTP 401) for a bad or revoked token.
 - A repeated requestid returns the stored answer forever (QBO's retention is unknown).
+- A merge (Intuit documents only its notification): the merged-away record is deleted (QuickBooks
+  marks it deleted, then purges it), its transactions are re-linked to the survivor as new versions,
+  each notified as an Update, and a customer's balance moves to the survivor; items must share a Type.
 - STARTPOSITION below 1 counts as 1; MAXRESULTS above 1000 is capped at 1000 silently.
 - Amounts go out as JSON numbers; Qty × UnitPrice is rounded half-up to the cent for the 6070 check.
 
@@ -70,17 +84,28 @@ Clients tried (each unmodified, configured only by URLs, end to end over real HT
   (above); the probe checks the unencoded "+" is refused and "%2B" accepted. Everything else agreed.
   Not served, so not exercised: reports, PDFs, send, upload, GET exchangerate.
 
-The control API (not part of QuickBooks; no auth; the server binds 127.0.0.1 by default)
+The control API (not part of QuickBooks; the server binds 127.0.0.1 by default). Every route needs
+`Authorization: Bearer <control_token>` (from connection.json; 401 without it) and refuses a request
+whose Origin is not the sandbox's own (403), so a web page in the developer's browser cannot drive it
+(control.py `guarded`); `client.SandboxClient` sends the token.
 - POST /_sandbox/reset {"seed": "none"|"demo"}          empty the realm (accounts stay), clear faults
                                                         (revoked tokens are valid again)
 - POST /_sandbox/seed {"preset", "customers": N, "items": N}
+- POST /_sandbox/merge {"entity": "Customer"|"Item", "from_id", "into_id"}   what QuickBooks' UI does
+                                                        when one is renamed to the other's name (the API
+                                                        cannot merge): from_id's invoices and payments
+                                                        name into_id, from_id is deleted (a tombstone in
+                                                        CDC), into_id gets a new version and the Merge event
 - POST /_sandbox/inject {"kind", "count"|"rate", "path_contains", "seconds", "seed"}; GET lists,
   DELETE clears. Kinds: 500, 503, 429, 429-xml, timeout, drop, non-json, truncated, missing-fields,
-  revoke (faults.py).
+  revoke (faults.py). A `path_contains` naming an OAuth path (/oauth2/v1/tokens, /.well-known/)
+  reaches the token, revoke and discovery endpoints.
 - GET /_sandbox/counters (calls by kind and status, token calls), POST /_sandbox/counters resets
 - GET /_sandbox/dump/{Entity}  every stored record, inactive ones and deletion tombstones included
 - POST /_sandbox/tokens/revoke | expire-access | mint
-- GET|POST /_sandbox/settings {"latency_ms", "limits", "access_ttl", "rotation_grace", "send_retry_after",
-                               "docnumber_duplicates", "requestid_replay", "custom_txn_numbers"}
+- GET|POST /_sandbox/settings {"latency_ms", "latency_per_row_ms", "limits", "access_ttl", "rotation_grace",
+                               "send_retry_after", "docnumber_duplicates", "requestid_replay",
+                               "custom_txn_numbers", "webhook_url", "webhook_format", "webhook_batch_ms"}
+- GET /_sandbox/webhooks       webhook counters: events, deliveries, failed_attempts, dropped
 - GET /_sandbox/connection     a fresh connection.json
 """

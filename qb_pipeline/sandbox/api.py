@@ -9,9 +9,11 @@ replay → the operation.
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from urllib.parse import parse_qs
 
 from qb_pipeline.sandbox.company import (
@@ -24,12 +26,13 @@ from qb_pipeline.sandbox.entities import DELETABLE, WRITABLE, Rules
 from qb_pipeline.sandbox.faults import FaultInjector
 from qb_pipeline.sandbox.limits import RateLimiter
 from qb_pipeline.sandbox.oauth import OAuthServer
-from qb_pipeline.sandbox.query import QueryError, execute, parse_query
+from qb_pipeline.sandbox.query import QueryError, matching, page_of, parse_query
 from qb_pipeline.sandbox.store import COMPANY_TZ, Store, dumps, loads, qbo_time
 from qb_pipeline.sandbox.validation import Fault, not_found
 
 ENTITY_BY_PATH = {name.lower(): name for name in QUERY_ENTITIES}
 MAX_BATCH_ITEMS = 30
+MERGEABLE = {"Customer", "Item"}  # the name lists the sandbox holds that QuickBooks' UI can merge
 CDC_MAX_OBJECTS = 1000
 CDC_MAX_AGE = timedelta(days=30)
 _SPACE_OFFSET = re.compile(r"\d \d{2}(:?\d{2})?$")  # "…T10:00:00 05:30": an offset whose "+" became a space
@@ -42,6 +45,8 @@ class DataApi:
         self.latency_per_row_ms = 0.0
         self.requestid_replay = True  # a switch, so tests can see what happens in a company where it fails
         self.counters: Counter[str] = Counter()
+        self._answers: dict[tuple, list[dict]] = {}  # query → every matching row, for the store version
+        self._answers_version = -1
 
     async def __call__(self, scope, receive, send) -> None:
         body = b""
@@ -55,7 +60,22 @@ class DataApi:
         params = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         kind = _kind(scope["method"], path, params)
+        realm = _realm_in(path)
+        if realm is not None and not self.limiter.enter(realm):
+            # QuickBooks' concurrency rule: one request too many in flight is throttled like the rates.
+            self.counters[f"{kind} 429"] += 1
+            status, payload, extra = _fault_response("429")
+            if self.limiter.send_retry_after:
+                extra["retry-after"] = "1"
+            await _answer(send, status, payload, extra)
+            return
+        try:
+            await self._serve(scope, send, path, params, headers, body, kind)
+        finally:
+            if realm is not None:
+                self.limiter.leave(realm)
 
+    async def _serve(self, scope, send, path: str, params: dict, headers: dict, body: bytes, kind: str) -> None:
         fault = self.faults.next_fault(scope["path"])
         if fault and fault.kind == "drop":
             self.counters[f"{kind} dropped"] += 1
@@ -81,20 +101,7 @@ class DataApi:
         if fault and fault.kind == "timeout":
             await asyncio.sleep(fault.seconds)  # the write above happened; the answer comes too late
         self.counters[f"{kind} {status}"] += 1
-        raw = payload if isinstance(payload, bytes) else dumps(payload).encode()
-        content_type = extra.pop("content-type", "application/json")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", content_type.encode()),
-                    (b"content-length", str(len(raw)).encode()),
-                    *[(k.encode(), v.encode()) for k, v in extra.items()],
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": raw})
+        await _answer(send, status, payload, extra)
 
     # -- dispatch --------------------------------------------------------------------------------
     def _handle(self, method: str, path: str, params: dict, headers: dict, body: bytes):
@@ -185,11 +192,75 @@ class DataApi:
             MetaData={**current["MetaData"], "LastUpdatedTime": qbo_time()},
         )
         self.store.put(realm, "Preferences", record)
+        self.store.notify(realm, "Preferences", "updated", [record])  # Intuit notifies Preferences: Update
+        return record
+
+    # -- merge (QuickBooks' UI; the control API's POST /_sandbox/merge stands in for it) ------------------
+    def merge(self, realm: str, entity: str, from_id: object, into_id: object) -> dict:
+        """Merge record `from_id` into `into_id`, as renaming one customer or item to another's name in
+        QuickBooks does: the transactions naming the merged-away record now name the survivor (each a new
+        version, so CDC shows it), a customer's open balance moves to the survivor, the merged-away record
+        is deleted (gone from reads and queries, a Deleted tombstone in CDC), and the survivor gets a new
+        version and the one Merge notification (its id, and the merged-away id as `deletedId`).
+        Raises LookupError when either record does not exist, ValueError for anything else refused."""
+        if entity not in MERGEABLE:
+            raise ValueError(f"merge is for {' or '.join(sorted(MERGEABLE))} records (got {entity!r})")
+        loser, survivor = (self._merge_party(realm, entity, i) for i in (from_id, into_id))
+        if loser["Id"] == survivor["Id"]:
+            raise ValueError("a record cannot be merged into itself")
+        if entity == "Item" and loser.get("Type") != survivor.get("Type"):
+            raise ValueError(f"QuickBooks merges items of one type only ({loser.get('Type')} ≠ {survivor.get('Type')})")
+        now = qbo_time()
+        name = survivor["DisplayName" if entity == "Customer" else "Name"]
+        for kind in ("Invoice", "Payment"):
+            relinked = [
+                {
+                    **changed,
+                    "SyncToken": str(int(changed["SyncToken"]) + 1),
+                    "MetaData": {**changed["MetaData"], "LastUpdatedTime": now},
+                }
+                for changed in (
+                    _relinked(r, entity, loser["Id"], survivor["Id"], name) for r in self.store.all(realm, kind)
+                )
+                if changed is not None
+            ]
+            if relinked:
+                self.store.put_many(realm, kind, relinked)
+                self.store.notify(realm, kind, "updated", relinked)
+        merged = {
+            **survivor,
+            "SyncToken": str(int(survivor["SyncToken"]) + 1),
+            "MetaData": {**survivor["MetaData"], "LastUpdatedTime": now},
+        }
+        if entity == "Customer":
+            balance = Decimal(str(survivor.get("Balance", 0))) + Decimal(str(loser.get("Balance", 0)))
+            merged.update(Balance=balance, BalanceWithJobs=balance)
+        tombstone = {"domain": "QBO", "status": "Deleted", "Id": loser["Id"], "MetaData": {"LastUpdatedTime": now}}
+        self.store.delete(realm, entity, int(loser["Id"]), tombstone)
+        self.store.put(realm, entity, merged)
+        self.store.notify(
+            realm, entity, "merged", [{"Id": merged["Id"], "MetaData": merged["MetaData"], "deletedId": loser["Id"]}]
+        )
+        return {entity: merged, "deleted": tombstone}
+
+    def _merge_party(self, realm: str, entity: str, record_id: object) -> dict:
+        record = self.store.get(realm, entity, int(record_id)) if str(record_id).isdigit() else None
+        if record is None:
+            raise LookupError(f"{entity} {record_id} does not exist")
         return record
 
     def _query(self, realm: str, text: str) -> dict:
         query = parse_query(text)
-        result = execute(query, self.store.all(realm, query.entity))
+        # Paging a large list asks the same question page after page: answer it once per store version,
+        # so page n costs a slice, not a scan of everything before it (QuickBooks pages by index too).
+        key = (realm, query.entity, repr(query.conditions), query.order_by)
+        if self._answers_version != self.store.version:
+            self._answers, self._answers_version = {}, self.store.version
+        if key not in self._answers:
+            while len(self._answers) >= 8:
+                self._answers.pop(next(iter(self._answers)))
+            self._answers[key] = matching(query, self.store.all(realm, query.entity))
+        result = page_of(query, self._answers[key])
         if query.count:
             return {"totalCount": result.total}
         if not result.rows:
@@ -248,6 +319,25 @@ class DataApi:
         return {"CDCResponse": [{"QueryResponse": responses or [{}]}], "time": qbo_time()}
 
 
+def _relinked(record: dict, entity: str, old_id: str, new_id: str, name: str) -> dict | None:
+    """A copy of a transaction whose references to customer or item `old_id` (CustomerRef, or its lines'
+    ItemRef) name `new_id` instead; None when it does not reference `old_id`."""
+
+    def refs(r: dict) -> list[dict]:
+        if entity == "Customer":
+            found = [r.get("CustomerRef")]
+        else:
+            found = [(line.get("SalesItemLineDetail") or {}).get("ItemRef") for line in r.get("Line") or []]
+        return [ref for ref in found if isinstance(ref, dict) and str(ref.get("value")) == old_id]
+
+    if not refs(record):
+        return None
+    changed = copy.deepcopy(record)
+    for ref in refs(changed):
+        ref.update(value=new_id, name=name)
+    return changed
+
+
 def _rows_in(payload) -> int:
     """Records in an answer: a query page, a CDC answer, a batch answer, or one record."""
     if not isinstance(payload, dict):
@@ -293,6 +383,28 @@ def _json(body: bytes) -> dict:
         return loads(body.decode() or "{}")
     except (ValueError, UnicodeDecodeError):
         raise Fault("2050", "Request has invalid or unsupported property", "the body is not valid JSON") from None
+
+
+async def _answer(send, status: int, payload, extra: dict) -> None:
+    raw = payload if isinstance(payload, bytes) else dumps(payload).encode()
+    content_type = extra.pop("content-type", "application/json")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type.encode()),
+                (b"content-length", str(len(raw)).encode()),
+                *[(k.encode(), v.encode()) for k, v in extra.items()],
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": raw})
+
+
+def _realm_in(path: str) -> str | None:
+    parts = [p for p in path.split("/") if p]
+    return parts[1] if len(parts) >= 2 and parts[0] == "company" else None
 
 
 def _kind(method: str, path: str, params: dict) -> str:

@@ -79,12 +79,14 @@ def control_routes(sandbox) -> list[Route]:
         if request.method == "POST":
             sandbox.api.counters.clear()
             sandbox.oauth.token_calls = 0
+            sandbox.limiter.most_in_flight = 0
             return JSONResponse({"ok": True})
         return JSONResponse(
             {
                 "calls": dict(sandbox.api.counters),
                 "token_calls": sandbox.oauth.token_calls,
                 "total": sum(sandbox.api.counters.values()),
+                "most_in_flight": sandbox.limiter.most_in_flight,
             }
         )
 
@@ -116,6 +118,19 @@ def control_routes(sandbox) -> list[Route]:
             return JSONResponse({"error": str(error)}, status_code=400)
         return JSONResponse(sandbox.settings())
 
+    async def merge(request: Request) -> Response:
+        """What QuickBooks' UI does when a customer or item is renamed to another's name (the API cannot)."""
+        try:
+            options = await body(request)
+            answer = sandbox.api.merge(
+                sandbox.realm, str(options.get("entity", "")), options.get("from_id"), options.get("into_id")
+            )
+        except LookupError as error:
+            return JSONResponse({"error": str(error)}, status_code=404)
+        except ValueError as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        return Response(dumps(answer), media_type="application/json")
+
     async def webhooks(_request: Request) -> Response:
         return JSONResponse(sandbox.webhooks.stats)
 
@@ -125,6 +140,7 @@ def control_routes(sandbox) -> list[Route]:
     routes = [
         Route("/_sandbox/reset", reset, methods=["POST"]),
         Route("/_sandbox/seed", seed, methods=["POST"]),
+        Route("/_sandbox/merge", merge, methods=["POST"]),
         Route("/_sandbox/inject", inject, methods=["GET", "POST", "DELETE"]),
         Route("/_sandbox/counters", counters, methods=["GET", "POST"]),
         Route("/_sandbox/dump/{entity}", dump, methods=["GET"]),

@@ -1,11 +1,16 @@
 """Webhooks out: change notifications POSTed to a URL, signed like Intuit's.
 
-Every create, update, delete and void done through the API or the control API (seeding included)
-becomes one event. Events are batched over a short window (`webhook_batch_ms`), at most
-MAX_EVENTS_PER_DELIVERY per POST, and a delivery answered with anything but 200 (or not answered) is
-retried with back-off, as Intuit does. Header `intuit-signature` = base64(HMAC-SHA256(verifier token,
-raw body)). Formats: the CloudEvents array (Intuit's current one, the default) or the legacy
-`eventNotifications` payload. Events carry ids only; a receiver fetches the records (CDC or a query).
+Every create, update, delete, void and merge done through the API or the control API (seeding
+included; a sparse update of Preferences is an Update of Preferences, as Intuit sends) becomes one
+event. Events are batched over a short window (`webhook_batch_ms`), at most MAX_EVENTS_PER_DELIVERY
+per POST, and a delivery answered with anything but 200 (or not answered) is retried with back-off
+(0.25 s doubling, at most 30 s between tries) up to MAX_ATTEMPTS times, then dropped and counted in
+`GET /_sandbox/webhooks` ("dropped"), as Intuit also gives up. Header `intuit-signature` =
+base64(HMAC-SHA256(verifier token, raw body)). Formats: the CloudEvents array (Intuit's current one,
+the default) or the legacy `eventNotifications` payload. Events carry ids only; a receiver fetches the
+records (CDC or a query). A merge (`POST /_sandbox/merge`, standing in for QuickBooks' UI) is one
+event for the surviving record, naming the merged-away one as Intuit's webhook docs show it:
+CloudEvents `"data": {"deletedid": "27"}`, legacy `"operation": "Merge", "deletedId": "27"`.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from qb_pipeline.sandbox.store import qbo_time
 
 FORMATS = ("cloudevents", "legacy")
 MAX_EVENTS_PER_DELIVERY = 1000
-MAX_ATTEMPTS = 12  # about six minutes of back-off, then the delivery is dropped (Intuit also gives up)
-ENTITIES = {"Customer", "Item", "Invoice", "Payment", "Account"}  # what the sandbox changes and QBO notifies
+# Tries per delivery: about 3 minutes of back-off (5 when no try is answered within its 10 s), then dropped.
+MAX_ATTEMPTS = 12
+# What the sandbox changes and QBO notifies of (Preferences: Update only, as in Intuit's list).
+ENTITIES = {"Customer", "Item", "Invoice", "Payment", "Account", "Preferences"}
 LEGACY_OPERATIONS = {"created": "Create", "updated": "Update", "deleted": "Delete", "voided": "Void", "merged": "Merge"}
 
 
@@ -70,11 +77,15 @@ class WebhookEmitter:
 
     # -- events --------------------------------------------------------------------------------------
     def notify(self, realm: str, entity: str, operation: str, record: dict) -> None:
-        """Store listener: one change of one record (operation: created, updated, deleted, voided, merged)."""
+        """Store listener: one change of one record (operation: created, updated, deleted, voided, merged).
+        For `merged` the record is the surviving one's notice and carries `deletedId`, the merged-away id."""
         if not self.url or entity not in ENTITIES or realm != self.realm:
             return
         when = (record.get("MetaData") or {}).get("LastUpdatedTime") or qbo_time()
-        self._queue.put({"entity": entity, "id": str(record["Id"]), "operation": operation, "time": when})
+        event = {"entity": entity, "id": str(record["Id"]), "operation": operation, "time": when}
+        if record.get("deletedId") is not None:
+            event["deleted_id"] = str(record["deletedId"])
+        self._queue.put(event)
         with self._lock:
             self.stats["events"] += 1
             if self._thread is None or not self._thread.is_alive():
@@ -94,6 +105,7 @@ class WebhookEmitter:
                                     "id": e["id"],
                                     "operation": LEGACY_OPERATIONS[e["operation"]],
                                     "lastUpdated": e["time"],
+                                    **({"deletedId": e["deleted_id"]} if "deleted_id" in e else {}),
                                 }
                                 for e in events
                             ]
@@ -112,7 +124,7 @@ class WebhookEmitter:
                     "time": e["time"],
                     "intuitentityid": e["id"],
                     "intuitaccountid": self.realm,
-                    "data": {},
+                    "data": {"deletedid": e["deleted_id"]} if "deleted_id" in e else {},
                 }
                 for e in events
             ]

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from qb_pipeline.commands.common import plural
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import Order, QBInvoice
 from qb_pipeline.db.queries import upsert_by_qb_id
@@ -38,8 +39,8 @@ class MirrorResult:
     unpaid: int = 0
 
     def summary(self) -> str:
-        return f"mirrored {self.updated} invoices ({self.mode})" + (
-            f", {self.flagged_orders} orders flagged voided/deleted" if self.flagged_orders else ""
+        return f"mirrored {plural(self.updated, 'invoice')} ({self.mode})" + (
+            f", {plural(self.flagged_orders, 'order')} flagged voided/deleted" if self.flagged_orders else ""
         )
 
     def as_metadata(self) -> dict[str, int | float]:

@@ -10,6 +10,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from qb_pipeline.commands.common import plural
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import Order, OrderStatus, QBInvoice
 from qb_pipeline.db.session import session_scope
@@ -57,7 +58,7 @@ class InvoicePushResult:
 
     def summary(self) -> str:
         return (
-            f"Synced {self.pushed} new invoices"
+            f"Synced {plural(self.pushed, 'new invoice')}"
             + (f", linked {self.linked} already in QuickBooks" if self.linked else "")
             + (f", {self.failed} failed" if self.failed else "")
             + (f", {self.blocked} blocked" if self.blocked else "")
@@ -117,9 +118,12 @@ class OutcomeRecorder:
             problems.append(f"its total is {record.get('TotalAmt')}, the order's {total}")
         lines = [line for line in record.get("Line") or [] if line.get("DetailType") == "SalesItemLineDetail"]
         if len(lines) != len(body["Line"]):
-            problems.append(f"it has {len(lines)} lines, the order {len(body['Line'])}")
+            problems.append(f"its number of lines is {len(lines)}, the order's {len(body['Line'])}")
         marked = marked_order(record)
-        if marked is not None and marked != body["DocNumber"]:
+        if marked is None:
+            # every invoice we create carries the marker: one without it was typed in QuickBooks
+            problems.append("it has no `qb_pipeline order` note, so it was not created for this order")
+        elif marked != body["DocNumber"]:
             problems.append(f"it is marked as the invoice of order {marked!r}")
         return "; ".join(problems) or None
 

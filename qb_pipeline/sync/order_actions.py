@@ -10,6 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
+from qb_pipeline.commands.common import plural
 from qb_pipeline.db.models import Customer, Item, Order, OrderStatus
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.invoice_draft import UNKNOWN_NAME
@@ -63,6 +64,17 @@ def list_orders(
     if since is not None:
         query = query.where(Order.created_at >= since)
     return list(session.scalars(query))
+
+
+def going_again(retried: Sequence[str], limit: int | None = None) -> str:
+    """What a retry a person asked for says: "1 order goes again: SO-1" (the first `limit` numbers)."""
+    shown = list(retried) if limit is None or len(retried) <= limit else [*retried[:limit], "…"]
+    return plural(len(retried), "order goes", "orders go") + " again" + (f": {', '.join(shown)}" if shown else "")
+
+
+def sent_again(retried: Sequence[str]) -> str:
+    """The activity-log line of a retry a person asked for."""
+    return f"Sent {plural(len(retried), 'failed or blocked order')} again (a person asked)"
 
 
 def retry_orders(

@@ -186,6 +186,11 @@ def _row(header: list[str], fields_: list[str]) -> dict[str, str]:
     if kind in ("customer_price", "level_percent") and not row.get("price" if kind == "customer_price" else "percent"):
         what = "price" if kind == "customer_price" else "percent"
         raise _RowError(f"{what} is empty" + (" (write END to end the customer's price)" if what == "price" else ""))
+    if kind == "level_percent" and row["percent"].upper() == END:
+        raise _RowError(
+            "percent END: a level_percent row cannot end a level's percent; give the new percent (0 for the "
+            "items' own prices), or take customers off the level with assignment rows (price_level=END)"
+        )
     return row
 
 
@@ -207,6 +212,10 @@ def _apply_row(session: Session, row: dict[str, str], now: datetime) -> bool:
     kind = row["kind"]
     at = _instant(row.get("valid_from"), now)
     until = _instant(row.get("valid_to"), None, "valid_to") if row.get("valid_to") else None
+    if until is not None and until <= at:
+        raise _RowError(
+            f"valid_to {until.isoformat()} is not after valid_from {at.isoformat()}: nothing would be in force"
+        )
     if kind == "customer_price":
         customer, item = (
             _find(session, Customer, Customer.display_name, row, "customer"),
@@ -290,8 +299,14 @@ def _instant(raw: str | None, default: datetime | None, what: str = "valid_from"
     return parsed.astimezone(timezone.utc)
 
 
-def export_pricing(session: Session, *, include_history: bool = False) -> str:
-    """The pricing in force (or its whole history, with valid_to) in the import format."""
+def export_pricing(session: Session, *, include_history: bool = False, now: datetime | None = None) -> str:
+    """The pricing in force `now` and scheduled after it (or its whole history, with valid_to) in the import format.
+
+    Without history, each value in force now is written with its own valid_from, each value scheduled
+    later with its own, and a scheduled end that no value follows as an END row at that instant — so
+    importing the file into the same database changes nothing.
+    """
+    now = now or datetime.now(timezone.utc)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS + (["valid_to"] if include_history else []), lineterminator="\n")
     writer.writeheader()
@@ -301,56 +316,98 @@ def export_pricing(session: Session, *, include_history: bool = False) -> str:
         for target, condition in zip(joins[0::2], joins[1::2]):
             statement = statement.join(target, condition)
         if not include_history:
-            statement = statement.where(model.valid_to.is_(None))
+            statement = statement.where(sa.or_(model.valid_to.is_(None), model.valid_to > now))
         return session.execute(statement.order_by(model.valid_from, model.id)).all()
 
-    def write(kind: str, record, **values):
-        entry = {"kind": kind, "valid_from": record.valid_from.isoformat(), **values}
-        if include_history:
-            entry["valid_to"] = record.valid_to.isoformat() if record.valid_to else ""
-        writer.writerow(entry)
+    def write(kind: str, found: list[tuple]) -> None:
+        """`found`: (record, key, values, END row's values or None when the kind has no END) per interval."""
+        starts = {(key, record.valid_from) for record, key, _values, _end in found}
+        entries = []
+        for record, key, values, end in found:
+            entry = {"kind": kind, "valid_from": record.valid_from.isoformat(), **values}
+            if include_history:
+                entry["valid_to"] = record.valid_to.isoformat() if record.valid_to else ""
+            entries.append((record.valid_from, entry))
+            ends_later = record.valid_to is not None and (key, record.valid_to) not in starts
+            if not include_history and end is not None and ends_later:
+                entries.append((record.valid_to, {"kind": kind, "valid_from": record.valid_to.isoformat(), **end}))
+        for _at, entry in sorted(entries, key=lambda pair: pair[0]):  # an END after the value it ends
+            writer.writerow(entry)
 
     def text(number: Decimal | None) -> str:
         return "" if number is None else str(number)  # 0.00 is a price, not an empty cell
 
-    for rate, level in rows(PriceLevelPercentage, PriceLevel, PriceLevel.id == PriceLevelPercentage.price_level_id):
-        write("level_percent", rate, price_level=level.name, percent=plain_decimal(rate.percent))
-    for rule, level, item in rows(
-        PriceLevelItem,
-        PriceLevel,
-        PriceLevel.id == PriceLevelItem.price_level_id,
-        Item,
-        Item.id == PriceLevelItem.item_id,
-    ):
-        write(
-            "level_item",
-            rule,
-            price_level=level.name,
-            item=item.name,
-            price=text(rule.custom_price),
-            percent="" if rule.custom_percent is None else plain_decimal(rule.custom_percent),
-        )
-    for price, customer, item in rows(
-        CustomerItemPrice,
-        Customer,
-        Customer.id == CustomerItemPrice.customer_id,
-        Item,
-        Item.id == CustomerItemPrice.item_id,
-    ):
-        write(
-            "customer_price",
-            price,
-            customer=customer.display_name,
-            item=item.name,
-            price=text(price.unit_price),
-            source=price.source,
-        )
-    for assignment, customer, level in rows(
-        CustomerPriceLevel,
-        Customer,
-        Customer.id == CustomerPriceLevel.customer_id,
-        PriceLevel,
-        PriceLevel.id == CustomerPriceLevel.price_level_id,
-    ):
-        write("assignment", assignment, customer=customer.display_name, price_level=level.name)
+    write(
+        "level_percent",  # a level's percent has no END (only a --history export can close one)
+        [
+            (rate, rate.price_level_id, {"price_level": level.name, "percent": plain_decimal(rate.percent)}, None)
+            for rate, level in rows(
+                PriceLevelPercentage, PriceLevel, PriceLevel.id == PriceLevelPercentage.price_level_id
+            )
+        ],
+    )
+    write(
+        "level_item",
+        [
+            (
+                rule,
+                (rule.price_level_id, rule.item_id),
+                {
+                    "price_level": level.name,
+                    "item": item.name,
+                    "price": text(rule.custom_price),
+                    "percent": "" if rule.custom_percent is None else plain_decimal(rule.custom_percent),
+                },
+                {"price_level": level.name, "item": item.name, "price": END},
+            )
+            for rule, level, item in rows(
+                PriceLevelItem,
+                PriceLevel,
+                PriceLevel.id == PriceLevelItem.price_level_id,
+                Item,
+                Item.id == PriceLevelItem.item_id,
+            )
+        ],
+    )
+    write(
+        "customer_price",
+        [
+            (
+                price,
+                (price.customer_id, price.item_id),
+                {
+                    "customer": customer.display_name,
+                    "item": item.name,
+                    "price": text(price.unit_price),
+                    "source": price.source,
+                },
+                {"customer": customer.display_name, "item": item.name, "price": END},
+            )
+            for price, customer, item in rows(
+                CustomerItemPrice,
+                Customer,
+                Customer.id == CustomerItemPrice.customer_id,
+                Item,
+                Item.id == CustomerItemPrice.item_id,
+            )
+        ],
+    )
+    write(
+        "assignment",
+        [
+            (
+                assignment,
+                assignment.customer_id,
+                {"customer": customer.display_name, "price_level": level.name},
+                {"customer": customer.display_name, "price_level": END},
+            )
+            for assignment, customer, level in rows(
+                CustomerPriceLevel,
+                Customer,
+                Customer.id == CustomerPriceLevel.customer_id,
+                PriceLevel,
+                PriceLevel.id == CustomerPriceLevel.price_level_id,
+            )
+        ],
+    )
     return out.getvalue()

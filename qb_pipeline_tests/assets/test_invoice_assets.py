@@ -257,7 +257,7 @@ def test_no_green_over_a_failure_and_an_unknown_customer_goes_again_once_synced(
     again = dg.materialize([invoices, no_failed_orders], resources=resources)
     assert meta(again, "invoices")["pushed"] == 1
     (check,) = again.get_asset_check_evaluations()
-    assert "1 orders failed" in check.description and "ZERO" in check.description
+    assert "1 order failed and 0 blocked" in check.description and "ZERO" in check.description
 
     with session_scope(engine) as session:  # a person fixes the order, then sends it again from the UI
         zero = session.scalars(sa.select(Order).where(Order.order_number == "ZERO")).one()
@@ -270,6 +270,10 @@ def test_no_green_over_a_failure_and_an_unknown_customer_goes_again_once_synced(
     final = dg.materialize([invoices, no_failed_orders], resources=resources)
     assert meta(final, "invoices")["pushed"] == 1 and final.get_asset_check_evaluations()[0].passed
     assert sorted(r["DocNumber"] for r in sandbox.dump("Invoice")["records"]) == ["LATE-CUST", "ZERO"]
+    with session_scope(engine) as session:  # one of each, said in the singular
+        said = session.scalars(sa.select(SyncLog.message).order_by(SyncLog.id.desc()).limit(2)).all()
+    assert said[0].startswith("Synced 1 new invoice") and not said[0].startswith("Synced 1 new invoices")
+    assert said[1] == "Sent 1 failed or blocked order again (a person asked)"
 
 
 def test_sync_health_charts_the_last_days_and_its_check_fails_below_95_percent(sandbox, resources, database_url):

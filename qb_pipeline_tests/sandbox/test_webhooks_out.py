@@ -7,14 +7,24 @@ import hashlib
 import hmac
 import json
 import threading
+import urllib.error
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from quickbooks.exceptions import QuickbooksException
+from quickbooks.objects.customer import Customer
 from quickbooks.objects.invoice import Invoice
+from quickbooks.objects.item import Item
+from quickbooks.objects.payment import Payment
+from quickbooks.objects.preferences import Preferences
 
 from qb_pipeline_tests.helpers import wait_for
+from qb_pipeline_tests.sandbox.test_conformance_company import api
 from qb_pipeline_tests.sandbox.test_conformance_crud import make_customer, make_invoice, make_item
+from qb_pipeline_tests.sandbox.test_conformance_payments import pay
 
 
 class Receiver:
@@ -120,3 +130,109 @@ def test_voids_deletes_payments_and_the_legacy_format(sandbox, receiver):
         ("Invoice", "Delete"),
     ]
     assert all(e["id"] and e["lastUpdated"] for e in entities)
+
+
+def test_payments_and_a_preferences_update_notify(sandbox, receiver):
+    """A payment's create, void and delete, and a sparse POST of Preferences (an Update of Preferences,
+    as Intuit sends), each emit their event."""
+    qb = sandbox.qb_client()
+    customer, item = make_customer(qb, "Payer"), make_item(qb, "Thing")
+    invoice = make_invoice(qb, customer, item, qty="2", price="10.00")
+    voided, deleted = pay(qb, customer, invoice, "5.00"), pay(qb, customer, invoice, "7.00")
+    Payment.get(voided.Id, qb=qb).void(qb=qb)
+    Payment.get(deleted.Id, qb=qb).delete(qb=qb)
+    prefs = Preferences.get(qb=qb)
+    answer = api(
+        sandbox, qb, "POST", "preferences", json={"SyncToken": prefs.SyncToken, "sparse": True, "TaxPrefs": {}}
+    )
+    assert answer.status_code == 200, answer.text
+    sentinel = make_customer(qb, "Sentinel")  # events go out in order: once this one is in, all are
+    wait_for(lambda: sentinel.Id in {e["intuitentityid"] for e in receiver.events()}, timeout=10, what="the events")
+    changes = [
+        (e["type"], e["intuitentityid"])
+        for e in receiver.events()
+        if e["type"].startswith(("qbo.payment.", "qbo.preferences."))
+    ]
+    assert changes == [
+        ("qbo.payment.created.v1", voided.Id),
+        ("qbo.payment.created.v1", deleted.Id),
+        ("qbo.payment.voided.v1", voided.Id),
+        ("qbo.payment.deleted.v1", deleted.Id),
+        ("qbo.preferences.updated.v1", prefs.Id),
+    ]
+    # Each payment change moved the invoice's balance: the invoice's new versions are notified too.
+    assert [e["type"] for e in receiver.events() if e["intuitentityid"] == invoice.Id] == [
+        "qbo.invoice.created.v1",
+        *["qbo.invoice.updated.v1"] * 4,
+    ]
+
+
+def control_error(sandbox, path: str, payload: dict) -> tuple[int, str]:
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        sandbox.control("POST", path, payload)
+    return caught.value.code, json.loads(caught.value.read())["error"]
+
+
+def test_a_merge_deletes_the_merged_record_relinks_its_invoices_and_notifies_the_survivor(sandbox, receiver):
+    """As renaming a customer to another's name does in QuickBooks' UI: one Merge event for the survivor
+    naming the merged-away record (CloudEvents data.deletedid, Intuit's sample), which is deleted."""
+    qb = sandbox.qb_client()
+    since = datetime.now(timezone.utc) - timedelta(seconds=5)
+    loser, survivor, item = make_customer(qb, "Dup Co"), make_customer(qb, "Dup Company"), make_item(qb, "Thing")
+    invoice = make_invoice(qb, loser, item, qty="2", price="10.00")
+    merged = sandbox.control(
+        "POST", "merge", {"entity": "Customer", "from_id": loser.Id, "into_id": survivor.Id}, decimals=True
+    )
+    assert merged["Customer"]["Id"] == survivor.Id and merged["deleted"]["status"] == "Deleted"
+    wait_for(
+        lambda: any(e["type"] == "qbo.customer.merged.v1" for e in receiver.events()), timeout=10, what="the merge"
+    )
+    (merge,) = [e for e in receiver.events() if e["type"] == "qbo.customer.merged.v1"]
+    assert merge["intuitentityid"] == survivor.Id and merge["data"] == {"deletedid": loser.Id}
+    assert [e["type"] for e in receiver.events() if e["intuitentityid"] == invoice.Id] == [
+        "qbo.invoice.created.v1",
+        "qbo.invoice.updated.v1",  # it names the survivor now
+    ]
+
+    with pytest.raises(QuickbooksException) as caught:
+        Customer.get(loser.Id, qb=qb)
+    assert caught.value.error_code == 610
+    kept = Customer.get(survivor.Id, qb=qb)
+    assert Decimal(str(kept.Balance)) == Decimal("20.00") and kept.SyncToken == str(int(survivor.SyncToken) + 1)
+    relinked = Invoice.get(invoice.Id, qb=qb)
+    assert relinked.CustomerRef.value == survivor.Id and relinked.CustomerRef.name == "Dup Company"
+    assert [c.Id for c in Customer.all(qb=qb)] == [survivor.Id]
+    answer = qb.change_data_capture("Customer", since.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+    (group,) = answer["CDCResponse"][0]["QueryResponse"]
+    assert [(c["Id"], c.get("status")) for c in group["Customer"]] == [(survivor.Id, None), (loser.Id, "Deleted")]
+
+    def refused(entity: str, from_id: str, into_id: str) -> tuple[int, str]:
+        return control_error(sandbox, "merge", {"entity": entity, "from_id": from_id, "into_id": into_id})
+
+    assert refused("Customer", loser.Id, survivor.Id) == (404, f"Customer {loser.Id} does not exist")
+    assert refused("Customer", survivor.Id, survivor.Id) == (400, "a record cannot be merged into itself")
+    assert refused("Invoice", invoice.Id, invoice.Id)[0] == 400
+
+
+def test_an_item_merge_in_the_legacy_format_names_the_merged_item_as_deleted_id(sandbox, receiver):
+    sandbox.settings(webhook_format="legacy")
+    qb = sandbox.qb_client()
+    customer, loser, survivor = make_customer(qb, "Buyer"), make_item(qb, "Widget"), make_item(qb, "Widgets")
+    invoice = make_invoice(qb, customer, loser)
+    sandbox.control("POST", "merge", {"entity": "Item", "from_id": loser.Id, "into_id": survivor.Id})
+
+    def entities() -> list[dict]:
+        return [
+            e
+            for _h, b in receiver.deliveries
+            for n in json.loads(b)["eventNotifications"]
+            for e in n["dataChangeEvent"]["entities"]
+        ]
+
+    wait_for(lambda: any(e["operation"] == "Merge" for e in entities()), timeout=10, what="the merge")
+    (merge,) = [e for e in entities() if e["operation"] == "Merge"]
+    assert (merge["name"], merge["id"], merge["deletedId"]) == ("Item", survivor.Id, loser.Id) and merge["lastUpdated"]
+    assert all("deletedId" not in e for e in entities() if e["operation"] != "Merge")
+    line = Invoice.get(invoice.Id, qb=qb).Line[0].SalesItemLineDetail
+    assert (line.ItemRef.value, line.ItemRef.name) == (survivor.Id, "Widgets")
+    assert [i.Id for i in Item.filter(Active=True, qb=qb)] == [survivor.Id]

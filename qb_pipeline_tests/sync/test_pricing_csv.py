@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from qb_pipeline.db.models import Customer, CustomerItemPrice, Item, PriceLevel
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.sync import price_book
-from qb_pipeline.sync.pricing_csv import export_pricing, import_pricing
+from qb_pipeline.sync.pricing_csv import export_pricing, import_pricing, read_pricing_file
 
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)
 GOOD_AND_BAD = """kind,customer,price_level,item,price,percent,valid_from
@@ -94,3 +95,68 @@ def test_export_round_trips_and_history_keeps_closed_intervals(shop):
     with session_scope(shop) as session:
         again = import_pricing(session, current, now=NOW + timedelta(days=2))
         assert again.ok and (again.applied, again.unchanged) == (0, 4), again.errors
+
+
+def test_a_level_percent_of_END_is_a_row_error_and_the_other_rows_still_apply(shop):
+    later = NOW + timedelta(days=1)
+    with session_scope(shop) as session:
+        import_pricing(session, GOOD_AND_BAD, now=NOW)  # Acme on Wholesale (−10): a Gadget costs 4.50
+    ending = (
+        "kind,customer,price_level,item,price,percent,valid_from\n"
+        "customer_price,Acme,,Widget,17.00,,\n"
+        "level_percent,,Wholesale,,,END,\n"
+        "level_percent,,Retail,,,5,\n"
+    )
+    reason = (
+        "percent END: a level_percent row cannot end a level's percent; give the new percent (0 for the "
+        "items' own prices), or take customers off the level with assignment rows (price_level=END)"
+    )
+    with session_scope(shop) as session:
+        strict = import_pricing(session, ending, strict=True, now=later)
+    assert strict.strict_rejected and strict.applied == 0 and strict.errors == [(3, reason)]
+    with session_scope(shop) as session:
+        report = import_pricing(session, ending, now=later)
+    assert report.applied == 2 and report.errors == [(3, reason)]
+    with session_scope(shop) as session:
+        acme = session.scalars(sa.select(Customer)).one()
+        widget, gadget = (session.scalars(sa.select(Item).where(Item.name == n)).one() for n in ("Widget", "Gadget"))
+        assert price_book.effective_price(session, acme.id, widget, later).unit_price == Decimal("17.00")
+        assert price_book.effective_price(session, acme.id, gadget, later).unit_price == Decimal("4.50")  # still −10
+        names = session.scalars(sa.select(PriceLevel.name).order_by(PriceLevel.name)).all()
+        assert names == ["Retail", "VIP", "Wholesale"]
+
+
+def test_a_valid_to_not_after_valid_from_is_a_row_error(shop):
+    text = (
+        "kind,customer,price_level,item,price,percent,valid_from,valid_to\n"
+        "customer_price,Acme,,Widget,8.00,,2026-02-01T00:00:00+00:00,2026-01-01T00:00:00+00:00\n"
+        "customer_price,Acme,,Gadget,4.00,,,\n"
+    )
+    with session_scope(shop) as session:
+        report = import_pricing(session, text, backdate=True, now=NOW)
+    assert report.applied == 1
+    assert report.errors == [
+        (
+            2,
+            "valid_to 2026-01-01T00:00:00+00:00 is not after valid_from 2026-02-01T00:00:00+00:00: nothing would be in force",
+        )
+    ]
+
+
+def test_a_file_with_a_utf8_byte_order_mark_imports_like_one_without(shop, tmp_path):
+    path = tmp_path / "excel-utf8.csv"  # Excel's "CSV UTF-8" starts the file with a byte-order mark
+    path.write_bytes(codecs.BOM_UTF8 + b"kind,customer,price_level,item,price,percent,valid_from\r\n")
+    with path.open("a", encoding="utf-8", newline="") as file:
+        file.write("customer_price,Acme,,Widget,18.50,,\r\nlevel_item,,Café,Gadget,4.00,,\r\n")
+    with session_scope(shop) as session:
+        from_file = import_pricing(session, read_pricing_file(path), now=NOW)
+    assert (from_file.applied, from_file.errors) == (2, [])
+    with path.open(encoding="utf-8") as file:  # the Python API given the file as opened, mark included
+        with session_scope(shop) as session:
+            again = import_pricing(session, file, now=NOW)
+    assert (again.applied, again.unchanged, again.errors) == (0, 2, [])
+    with session_scope(shop) as session:
+        acme = session.scalars(sa.select(Customer)).one()
+        widget = session.scalars(sa.select(Item).where(Item.name == "Widget")).one()
+        assert price_book.effective_price(session, acme.id, widget, NOW).unit_price == Decimal("18.50")
+        assert session.scalars(sa.select(PriceLevel.name)).all() == ["Café"]

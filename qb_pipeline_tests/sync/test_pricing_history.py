@@ -80,7 +80,7 @@ def assert_no_overlap(rows: list[tuple]) -> None:
 def test_1_export_edit_import_does_not_reprice_past_orders_and_an_unchanged_export_changes_nothing(shop):
     load(shop, f"{HEADER}\ncustomer_price,Cool Cars,,Rocks,8.00,,{JAN.isoformat()}\n", backdate=True)
     with session_scope(shop) as session:
-        exported = export_pricing(session)
+        exported = export_pricing(session, now=NOW)
     unchanged = load(shop, exported)
     assert (unchanged.applied, unchanged.unchanged, unchanged.errors) == (0, 1, [])
     edited = load(shop, exported.replace("8.00", "9.50"))
@@ -304,3 +304,26 @@ def test_13_an_invoice_is_dated_with_the_companys_calendar_date(sandbox, make_ga
     push_orders(gateway, engine, "run-1")
     (invoice,) = sandbox.dump("Invoice")["records"]
     assert invoice["TxnDate"] == "2026-11-30"
+
+
+def test_an_export_keeps_the_price_in_force_beside_a_scheduled_one_and_reimports_as_no_change(shop):
+    next_month, next_week = NOW + timedelta(days=30), NOW + timedelta(days=7)
+    load(
+        shop,
+        f"{HEADER}\ncustomer_price,Cool Cars,,Rocks,8.00,,{JAN.isoformat()}\n"
+        f"customer_price,Cool Cars,,Rocks,9.50,,{next_month.isoformat()}\n"
+        f"customer_price,Cool Cars,,Sod,70.00,,{JAN.isoformat()}\n"
+        f"customer_price,Cool Cars,,Sod,END,,{next_week.isoformat()}\n",
+        backdate=True,
+    )
+    before = intervals(shop, CustomerItemPrice)
+    with session_scope(shop) as session:
+        exported = export_pricing(session, now=NOW)
+    assert f"customer_price,Cool Cars,,Rocks,8.00,,{JAN.isoformat()},import" in exported  # in force now
+    assert f"customer_price,Cool Cars,,Rocks,9.50,,{next_month.isoformat()},import" in exported  # scheduled
+    assert f"customer_price,Cool Cars,,Sod,END,,{next_week.isoformat()}," in exported  # a scheduled end
+    again = load(shop, exported)
+    assert (again.applied, again.unchanged, again.errors) == (0, 4, [])
+    assert intervals(shop, CustomerItemPrice) == before
+    assert (price_at(shop, NOW), price_at(shop, next_month)) == (D("8.00"), D("9.50"))
+    assert (price_at(shop, NOW, "Sod"), price_at(shop, next_week, "Sod")) == (D("70.00"), D("78.53"))

@@ -103,24 +103,34 @@ def test_safeguard_lookup_finds_the_invoice_before_resending(sandbox, make_gatew
     assert result.linked == 30
 
 
-def test_safeguard_numbering_check_pushes_nothing_until_custom_numbers_are_on(sandbox, make_gateway, engine):
+@pytest.mark.parametrize(
+    "others",
+    [(), ("write_ahead", "lookup", "strict_link", "heartbeat")],
+    ids=["alone", "with_every_other_safeguard"],
+)
+def test_safeguard_numbering_check_pushes_nothing_until_custom_numbers_are_on(sandbox, make_gateway, engine, others):
     loose_company(sandbox)
     gateway = make_gateway(timeout_seconds=1.0)
     build_shop(sandbox, gateway, engine)
     add_orders(engine, 30)
     sandbox.settings(custom_txn_numbers=False)  # QuickBooks numbers invoices itself: ours cannot find them
-    sandbox.inject("timeout", count=1, seconds=2, path_contains="/batch")
-    everything_but_this = Safeguards(**{**Safeguards().__dict__, "numbering_check": False})
-    with pytest.raises(QuickBooksSetupError, match="Custom transaction numbers"):
-        push_orders(
-            gateway,
-            engine,
-            "run-1",
-            resend_wait=0.1,
-            safeguards=everything_but_this if MUTATED == "numbering_check" else Safeguards(),
-        )
-    assert sandbox.dump("Invoice")["records"] == []
-    assert order_numbers(engine, OrderStatus.PENDING) == order_numbers(engine)  # nothing lost, nothing claimed
+    sandbox.inject("timeout", count=1, seconds=2, path_contains="/batch")  # applied; the answer comes too late
+    # Without the check, this push sends: the lookup (when on) asks for numbers QuickBooks did not keep and
+    # finds nothing, and the batch goes again — a second invoice per order, counted below by marker.
+    checked = Safeguards.only(*others, *([] if MUTATED == "numbering_check" else ["numbering_check"]))
+    refused = None
+    try:
+        push_orders(gateway, engine, "run-1", resend_wait=0.1, safeguards=checked)
+    except QuickBooksSetupError as error:
+        refused = str(error)
+    counts = invoices_per_order(sandbox)
+    assert {n: c for n, c in counts.items() if c > 1} == {}, "duplicate invoices"
+    assert counts == Counter(), "invoices sent to a company that does not keep our numbers"
+    assert order_numbers(engine, OrderStatus.PENDING) == order_numbers(engine)  # nothing lost
+    with session_scope(engine) as session:  # nothing claimed: a claim counts an attempt
+        assert set(session.scalars(sa.select(Order.attempts))) == {0}
+    assert refused is not None and "Custom transaction numbers" in refused
+    sandbox.control("DELETE", "inject")
     sandbox.settings(custom_txn_numbers=True)  # a person turns the setting on: the push resumes
     push_orders(make_gateway(), engine, "run-2", safeguards=alone("numbering_check"))
     assert_one_invoice_each(sandbox, engine)
@@ -229,3 +239,97 @@ def test_a_claim_is_not_taken_over_while_its_heartbeat_is_fresh(engine):
         assert queries.claim_orders(session, "live-run", now=long_ago)
         assert queries.renew_claims(session, "live-run")  # the run's heartbeat, just now
         assert queries.take_over_stale_claims(session, "other-run", older_than=timedelta(minutes=15)) == []
+
+
+# -- strict_link: the holder check and the marker rule, each producing its own failure ----------------
+
+
+def drop_the_one_invoice_one_order_constraint(engine) -> None:
+    """The database's backstop (orders.qb_invoice_id unique) switched off for this test's database only,
+    so the holder check in `finish_synced` is the one protection left between two orders and one invoice."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    with engine.begin() as connection:
+        with Operations(MigrationContext.configure(connection)).batch_alter_table("orders") as batch:
+            batch.drop_constraint("uq_orders_qb_invoice_id", type_="unique")
+
+
+def holders(engine, invoice_id: str) -> set[str]:
+    """From the database: the orders linked to QuickBooks invoice `invoice_id`."""
+    with session_scope(engine) as session:
+        return set(session.scalars(sa.select(Order.order_number).where(Order.qb_invoice_id == invoice_id)))
+
+
+def test_safeguard_strict_link_never_links_the_invoice_another_order_holds(sandbox, make_gateway, engine):
+    drop_the_one_invoice_one_order_constraint(engine)
+    loose_company(sandbox)
+    gateway = make_gateway()
+    build_shop(sandbox, gateway, engine)
+    add_orders(engine, 1, prefix="A")
+    push_orders(gateway, engine, "run-1")
+    (first,) = sandbox.dump("Invoice")["records"]
+    assert holders(engine, first["Id"]) == {"A-00000"}
+
+    # The database now meets a company that numbers its records afresh (the sandbox reset here; a new
+    # QuickBooks company behaves alike): QuickBooks answers order B-00000's create with Id `first["Id"]`,
+    # which order A-00000 holds.
+    sandbox.reset()
+    loose_company(sandbox)
+    sandbox.seed(customers=20, items=10)  # the same customers and items, under the same ids
+    add_orders(engine, 3, prefix="B")
+    push_orders(gateway, engine, "run-2", safeguards=alone("strict_link"))
+    created = {r["PrivateNote"].split("\n")[0]: r["Id"] for r in sandbox.dump("Invoice")["records"]}
+    assert created["qb_pipeline order B-00000"] == first["Id"], "the collision this test needs did not happen"
+
+    assert holders(engine, first["Id"]) == {"A-00000"}, "one invoice linked to two orders"
+    with session_scope(engine) as session:
+        b = session.scalars(sa.select(Order).where(Order.order_number == "B-00000")).one()
+        assert (b.status, b.qb_invoice_id) == (OrderStatus.FAILED, None)
+        assert f"Id {first['Id']}" in b.status_reason and "'A-00000'" in b.status_reason
+    assert order_numbers(engine, OrderStatus.SYNCED) == {"A-00000", "B-00001", "B-00002"}  # the others go on
+    assert invoices_per_order(sandbox) == Counter({"B-00000": 1, "B-00001": 1, "B-00002": 1})
+
+
+def order_body(engine, order_id: int) -> dict:
+    with session_scope(engine) as session:
+        return draft_invoice(session, session.get(Order, order_id)).payload()
+
+
+def test_safeguard_strict_link_refuses_an_invoice_marked_as_another_orders(sandbox, make_gateway, engine):
+    drop_the_one_invoice_one_order_constraint(engine)  # the marker rule alone decides
+    gateway = make_gateway()
+    build_shop(sandbox, gateway, engine)
+    add_orders(engine, 1, prefix="K")
+    push_orders(gateway, engine, "run-1")  # K-00000's invoice, marked "qb_pipeline order K-00000"
+    (order_id,) = add_orders(engine, 1, prefix="M")
+    # A person copied K-00000's invoice in QuickBooks (the copy keeps its private note) and typed order
+    # M-00000 on it: M-00000's number, customer, lines and total; only the marker names another order.
+    copy = gateway.create(
+        "Invoice", {**order_body(engine, order_id), "PrivateNote": "qb_pipeline order K-00000"}, request_id="copy"
+    )
+    push_orders(gateway, engine, "run-2", safeguards=alone("strict_link"))  # QuickBooks answers 6140
+    assert holders(engine, copy["Id"]) == set(), "an invoice marked as another order's was linked"
+    with session_scope(engine) as session:
+        order = session.get(Order, order_id)
+        assert (order.status, order.qb_invoice_id) == (OrderStatus.FAILED, None)
+        assert order.next_attempt_at is None  # it waits for a person, it is not retried into the same wall
+        for named in (f"Id {copy['Id']}", "M-00000", "marked as the invoice of order 'K-00000'", "Renumber the order"):
+            assert named in order.status_reason
+    assert len(sandbox.dump("Invoice")["records"]) == 2  # K-00000's and the copy: nothing created for M-00000
+
+
+def test_an_invoice_typed_by_hand_with_the_orders_number_and_no_marker_is_not_linked(sandbox, make_gateway, engine):
+    gateway = make_gateway()
+    build_shop(sandbox, gateway, engine)
+    (order_id,) = add_orders(engine, 1, prefix="T")
+    # Someone typed invoice T-00000 in QuickBooks: same number, customer, lines and total; no marker.
+    typed = gateway.create(
+        "Invoice", {**order_body(engine, order_id), "PrivateNote": "typed by hand"}, request_id="typed-by-hand"
+    )
+    push_orders(gateway, engine, "run-1")  # every safeguard on; QuickBooks answers 6140
+    with session_scope(engine) as session:
+        order = session.get(Order, order_id)
+        assert (order.status, order.qb_invoice_id) == (OrderStatus.FAILED, None), "linked to an unmarked invoice"
+        assert f"Id {typed['Id']}" in order.status_reason and "T-00000" in order.status_reason
+    assert len(sandbox.dump("Invoice")["records"]) == 1
