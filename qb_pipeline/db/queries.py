@@ -61,6 +61,13 @@ def upsert_by_qb_id(
     )
     # executemany form: one compiled (cached) statement, rows sent in batches by the driver layer.
     # (A multi-row VALUES statement is compiled anew for every chunk: 80 % of a full pull's time.)
+    if dialect == "postgresql":
+        # SQLAlchemy sends an upsert's rows as multi-row VALUES pages ("insertmanyvalues") only with
+        # RETURNING; without it psycopg2 makes one round trip per row, three times SQLite's time.
+        # Multi-row VALUES must not name a key twice (ON CONFLICT cannot touch a row twice): the
+        # last row of a key wins, as it would one row at a time.
+        rows = list({tuple(row[c] for c in conflict_columns): row for row in rows}.values())
+        statement = statement.returning(*(table.c[c] for c in conflict_columns))
     session.execute(statement, list(rows))
     return len(rows)
 

@@ -11,7 +11,7 @@ from qb_pipeline.db.token_cipher import TokenCipher
 from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
 from qb_pipeline.quickbooks.connection import INTUIT_API, Connection, ConnectionSettings
 from qb_pipeline.quickbooks.errors import SandboxNotRunning
-from qb_pipeline.quickbooks.gateway import QuickBooksGateway
+from qb_pipeline.quickbooks.gateway import PAGES_IN_FLIGHT, QuickBooksGateway
 from qb_pipeline.quickbooks.stats import CallStats
 
 
@@ -82,11 +82,17 @@ def build_gateway(
     retries: int = 3,
     batch_size: int = 30,
     throttle_wait: float = 60.0,
+    pages_in_flight: int = PAGES_IN_FLIGHT,
     progress=lambda _m: None,
 ) -> QuickBooksGateway:
     """A gateway on a new connection (see `connect`), for scripts and tests; Dagster runs share one
     connection per run through QuickBooksResource."""
     connection = connect(settings, engine, cipher, bootstrap_refresh_token=bootstrap_refresh_token)
     return QuickBooksGateway(
-        connection, retries=retries, batch_size=batch_size, throttle_wait=throttle_wait, progress=progress
+        connection,
+        retries=retries,
+        batch_size=batch_size,
+        throttle_wait=throttle_wait,
+        pages_in_flight=pages_in_flight,
+        progress=progress,
     )

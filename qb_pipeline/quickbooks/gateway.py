@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone, tzinfo
+from itertools import islice
 from typing import TypeVar
 
 import requests
@@ -34,6 +37,8 @@ from qb_pipeline.quickbooks.throttle import Throttle
 from qb_pipeline.sync.port import ChangeSet, WriteOutcome
 
 PAGE_SIZE = 1000
+# QuickBooks serves at most 10 requests of a company at once; the throttle keeps a margin under it.
+PAGES_IN_FLIGHT = 8
 BATCH_SIZE = 30
 CDC_CAP = 1000
 TRANSPORT_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
@@ -75,6 +80,7 @@ class QuickBooksGateway:
         backoff_max: float = 30.0,
         throttle_wait: float = 60.0,
         throttle: Throttle | None = None,
+        pages_in_flight: int = PAGES_IN_FLIGHT,
         stats: CallStats | None = None,
         sleep: Callable[[float], None] = time.sleep,
         progress: Callable[[str], None] = lambda _m: None,
@@ -82,6 +88,7 @@ class QuickBooksGateway:
         self.connection, self.retries, self.batch_size = connection, retries, min(batch_size, BATCH_SIZE)
         self.backoff_base, self.backoff_max, self.throttle_wait = backoff_base, backoff_max, throttle_wait
         self.throttle, self.sleep, self.progress = throttle or Throttle(), sleep, progress
+        self.pages_in_flight = pages_in_flight
         # full jitter: a wait drawn between 0 and base × 2^(attempt - 1), capped
         self._backoff = tenacity.wait_random_exponential(multiplier=backoff_base, max=backoff_max)
         self.stats = stats or connection.stats  # a gateway per asset counts its own calls
@@ -132,9 +139,9 @@ class QuickBooksGateway:
         while True:
             try:
                 client = self.connection.client()  # may refresh first: take the throttle slot after
-                self.throttle.acquire(is_batch=kind == "batch")
-                self.stats.count(kind)
-                result = operation(client)
+                with self.throttle.slot(is_batch=kind == "batch"):
+                    self.stats.count(kind)
+                    result = operation(client)
                 if expect is not None and not (isinstance(result, dict) and expect in result):
                     raise QuickBooksUnavailable(f"{what}: QuickBooks answered without {expect}")
                 self.connection.note_success()
@@ -192,25 +199,56 @@ class QuickBooksGateway:
         return self._call("query", what, lambda qb: qb.query(text), expect="QueryResponse")["QueryResponse"]
 
     def query_pages(self, entity: str, *, updated_since: datetime | None = None) -> Iterator[list[dict]]:
-        conditions = ["Active IN (true, false)"] if entity_named(entity).has_active else []
-        if updated_since is not None:
-            conditions.append(f"MetaData.LastUpdatedTime >= {quote(format_instant(updated_since))}")
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        position = 1
-        while True:
-            page = self.query(
+        """Every record (of those updated since `updated_since`), ORDERBY Id, page after page in order.
+
+        Counts first, then keeps `pages_in_flight` pages requested while the caller writes the earlier
+        ones (each page waits on QuickBooks for a second or more; one at a time, a large company takes
+        minutes). Pages past the count — records created meanwhile — are read one after another until a
+        short page, as a plain paged read would; what is created after that is the next run's (CDC overlap).
+        """
+        where = self._where(entity, updated_since)
+
+        def page_at(position: int) -> list[dict]:
+            return self.query(
                 f"SELECT * FROM {entity}{where} ORDERBY Id STARTPOSITION {position} MAXRESULTS {PAGE_SIZE}",
                 f"reading {entity} records",
             ).get(entity, [])
+
+        counted = self._count(entity, where)
+        positions = iter(range(1, counted + 1, PAGE_SIZE))
+        in_flight = max(1, self.pages_in_flight)
+        last_page_full = True  # nothing counted: still look once, a record may have come since
+        pool = ThreadPoolExecutor(in_flight, thread_name_prefix=f"qbo-{entity}-page")
+        try:
+            requested = deque(pool.submit(page_at, position) for position in islice(positions, in_flight))
+            while requested:
+                page = requested.popleft().result()
+                requested.extend(pool.submit(page_at, position) for position in islice(positions, 1))
+                last_page_full = len(page) == PAGE_SIZE
+                if page:
+                    yield page
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        position = -(-counted // PAGE_SIZE) * PAGE_SIZE + 1  # the first position past the counted pages
+        while last_page_full:
+            page = page_at(position)
+            last_page_full = len(page) == PAGE_SIZE
             if page:
                 yield page
-            if len(page) < PAGE_SIZE:
-                return
             position += PAGE_SIZE
 
     def count(self, entity: str) -> int:
-        where = " WHERE Active IN (true, false)" if entity_named(entity).has_active else ""
+        return self._count(entity, self._where(entity, None))
+
+    def _count(self, entity: str, where: str) -> int:
         return int(self.query(f"SELECT COUNT(*) FROM {entity}{where}", f"counting {entity}").get("totalCount", 0))
+
+    @staticmethod
+    def _where(entity: str, updated_since: datetime | None) -> str:
+        conditions = ["Active IN (true, false)"] if entity_named(entity).has_active else []
+        if updated_since is not None:
+            conditions.append(f"MetaData.LastUpdatedTime >= {quote(format_instant(updated_since))}")
+        return f" WHERE {' AND '.join(conditions)}" if conditions else ""
 
     def changes_since(self, entity: str, since: datetime) -> ChangeSet:
         answer = self._call(

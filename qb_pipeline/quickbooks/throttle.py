@@ -1,7 +1,7 @@
 """Client-side throttle: keep one realm under QBO's limits instead of collecting 429s.
 
-QBO allows 500 requests/minute and 10/second per realm, and 40 batch calls/minute. We aim a little
-under each (sliding windows) and sleep until a call fits. A run has one throttle, shared by all its
+QBO allows 500 requests/minute and 10/second per realm, 40 batch calls/minute, and 10 requests at
+once. We aim a little under each (sliding windows, a semaphore) and wait until a call fits. A run has one throttle, shared by all its
 assets and checks (QuickBooksResource), and runs against one realm never overlap (the `quickbooks`
 pool and the realm tag in dagster.yaml), so one throttle speaks for the realm.
 """
@@ -11,10 +11,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 # Margins absorb the difference between when we send and when QBO counts (network jitter).
-DEFAULT_LIMITS = {"second": 8, "minute": 480, "batch_minute": 38}
+DEFAULT_LIMITS = {"second": 8, "minute": 480, "batch_minute": 38, "concurrent": 8}
 
 
 class Throttle:
@@ -29,7 +30,15 @@ class Throttle:
         self.clock, self.sleep = clock, sleep
         self._lock = threading.Lock()
         self._windows: dict[str, deque[float]] = {name: deque() for name in self.limits}
+        self._in_flight = threading.BoundedSemaphore(self.limits.get("concurrent", DEFAULT_LIMITS["concurrent"]))
         self.waits, self.seconds_waited = 0, 0.0
+
+    @contextmanager
+    def slot(self, *, is_batch: bool = False) -> Iterator[None]:
+        """Hold one of the calls that may be in flight at once, from its rate slot until it is answered."""
+        with self._in_flight:
+            self.acquire(is_batch=is_batch)
+            yield
 
     def acquire(self, *, is_batch: bool = False) -> float:
         """Block until one call (a batch call when `is_batch`) fits; returns the seconds waited."""

@@ -1,4 +1,5 @@
-"""QuickBooks Online's rate limits, per realm: 500 requests/minute, 10/second, 40 batch calls/minute.
+"""QuickBooks Online's rate limits, per realm: 500 requests/minute, 10/second, 40 batch calls/minute,
+and at most 10 requests in flight at once (Intuit's older, still-cited concurrency rule).
 
 Sliding windows over the last second and minute. Modes: `off`, `real`, `scaled:F` (every rate × F,
 so a short benchmark keeps QBO's shape). A throttled call gets HTTP 429 with QBO's `ThrottleExceeded`
@@ -14,6 +15,7 @@ import time
 from collections import deque
 
 REAL_RATES = {"second": 10, "minute": 500, "batch_minute": 40}
+REAL_CONCURRENCY = 10
 
 
 class RateLimiter:
@@ -21,18 +23,21 @@ class RateLimiter:
         self.send_retry_after, self.clock = send_retry_after, clock
         self._lock = threading.Lock()
         self._calls: dict[tuple[str, str], deque[float]] = {}
+        self._in_flight: dict[str, int] = {}
+        self.most_in_flight = 0  # the most requests of one realm seen at once (benchmarks report it)
         self.set_mode(mode)
 
     def set_mode(self, mode: str) -> None:
         if mode == "off":
-            self.rates = None
+            self.rates, self.concurrency = None, None
         elif mode == "real":
-            self.rates = dict(REAL_RATES)
+            self.rates, self.concurrency = dict(REAL_RATES), REAL_CONCURRENCY
         elif mode.startswith("scaled:"):
             factor = float(mode.split(":", 1)[1])
             if factor <= 0:
                 raise ValueError("scaled:F needs F > 0")
             self.rates = {k: max(1, math.floor(v * factor)) for k, v in REAL_RATES.items()}
+            self.concurrency = max(1, math.floor(REAL_CONCURRENCY * factor))
         else:
             raise ValueError(f"limits must be off, real or scaled:F (got {mode!r})")
         self.mode = mode
@@ -58,3 +63,18 @@ class RateLimiter:
             for name, _span, _limit in windows:
                 self._calls[(realm, name)].append(now)
         return None
+
+    def enter(self, realm: str) -> bool:
+        """A request of `realm` starts: False (and not counted) when the realm has as many in flight as
+        it may; else counted until `leave`."""
+        with self._lock:
+            in_flight = self._in_flight.get(realm, 0)
+            if self.concurrency is not None and in_flight >= self.concurrency:
+                return False
+            self._in_flight[realm] = in_flight + 1
+            self.most_in_flight = max(self.most_in_flight, in_flight + 1)
+            return True
+
+    def leave(self, realm: str) -> None:
+        with self._lock:
+            self._in_flight[realm] -= 1

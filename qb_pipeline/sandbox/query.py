@@ -18,7 +18,6 @@ sandbox company's zone); rows missing the ordered property sort first.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -371,27 +370,31 @@ def _compile(condition: Condition) -> Callable[[dict], bool]:
     return matches
 
 
-def execute(query: Query, rows: Iterable[dict]) -> QueryResult:
-    """Matching rows of the requested page; `total` counts all matches only for COUNT and ORDERBY
-    queries (a plain page stops scanning once it is full, as paging 100k rows needs)."""
+def matching(query: Query, rows: Iterable[dict]) -> list[dict]:
+    """Every row the query selects, in its ORDERBY order (rows arrive in ascending Id order)."""
     predicates = [_compile(c) for c in query.conditions]
     if query.entity in NAME_LISTS and not any(c.path == ("Active",) for c in query.conditions):
         predicates.append(lambda row: row.get("Active", True) is not False)
-    matching = (row for row in rows if all(p(row) for p in predicates)) if predicates else iter(rows)
-    start = query.start_position - 1
-    # Rows arrive in ascending Id order, so ORDERBY Id (how clients page) needs no sort either.
-    already_ordered = query.order_by in ((), ((("Id",), False),))
-    if not query.count and already_ordered:
-        page = list(itertools.islice(matching, start, start + query.max_results))
-        return QueryResult(page, start + len(page), query.start_position, query.max_results)
-    matched = list(matching)
+    matched = [row for row in rows if all(p(row) for p in predicates)] if predicates else list(rows)
     for path, descending in reversed(query.order_by):
+        if path == ("Id",) and not descending:
+            continue  # already in Id order
         present = [r for r in matched if _key(path, _field(r, path)) is not None]
         missing = [r for r in matched if _key(path, _field(r, path)) is None]
         present.sort(key=lambda r: _key(path, _field(r, path)), reverse=descending)
         matched = missing + present if not descending else present + missing
+    return matched
+
+
+def page_of(query: Query, matched: list[dict]) -> QueryResult:
+    """The requested page of `matching`'s answer, or its count."""
     if query.count:
         return QueryResult([], len(matched), query.start_position, query.max_results)
+    start = query.start_position - 1
     return QueryResult(
         matched[start : start + query.max_results], len(matched), query.start_position, query.max_results
     )
+
+
+def execute(query: Query, rows: Iterable[dict]) -> QueryResult:
+    return page_of(query, matching(query, rows))

@@ -75,6 +75,7 @@ class Store:
         self._records: dict[str, dict[str, dict[int, dict]]] = {}
         self._deleted: dict[str, dict[str, dict[int, dict]]] = {}
         self._names: dict[tuple[str, str], dict[str, set[int]]] = {}
+        self.version = 0  # moves on every change, so answers computed from the records can be kept until then
         # Called with (realm, entity, operation, record) for every change a client could be told of.
         self.listeners: list = []
         for realm, entity, record_id, deleted, data in self._db.execute(
@@ -136,6 +137,7 @@ class Store:
 
     def put_many(self, realm: str, entity: str, records: list[dict]) -> None:
         with self._lock, self._db:
+            self.version += 1
             bucket = self._records.setdefault(realm, {}).setdefault(entity, {})
             for record in records:
                 self._index(realm, entity, bucket.get(int(record["Id"])), record)
@@ -147,6 +149,7 @@ class Store:
 
     def delete(self, realm: str, entity: str, record_id: int, tombstone: dict) -> None:
         with self._lock, self._db:
+            self.version += 1
             self._index(realm, entity, self._records.get(realm, {}).get(entity, {}).pop(record_id, None), None)
             self._deleted.setdefault(realm, {}).setdefault(entity, {})[record_id] = tombstone
             self._db.execute(
@@ -171,6 +174,7 @@ class Store:
 
     def reset(self) -> None:
         with self._lock, self._db:
+            self.version += 1
             self._records.clear()
             self._deleted.clear()
             self._names.clear()

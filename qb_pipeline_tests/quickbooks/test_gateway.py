@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from qb_pipeline.quickbooks.errors import QuickBooksAuthError, QuickBooksUnavailable, QuickBooksValidationError
+from qb_pipeline.quickbooks.throttle import Throttle
 
 
 def customer_ids(gateway):
@@ -19,8 +20,54 @@ def test_pages_of_1000_to_the_last_row_including_inactive(sandbox, make_gateway)
     gateway = make_gateway()
     qb_ids = customer_ids(gateway)
     assert len(qb_ids) == 2500 == len(set(qb_ids))
-    assert sandbox.counters()["calls"]["query 200"] == 3  # ⌈2500/1000⌉, never the library's silent 100
+    # one count, then ⌈2500/1000⌉ pages — never the library's silent 100 rows
+    assert sandbox.counters()["calls"]["query 200"] == 1 + 3
     assert gateway.count("Customer") == 2500
+
+
+def test_overlapped_pages_stay_exact_in_order_under_faults_and_429s(sandbox, make_gateway):
+    """Several pages in flight while faults and QuickBooks' own limits (concurrency included) hit some of
+    them: every record once, in Id order, and never more requests at once than the company allows."""
+    sandbox.seed(customers=9_500)
+    expected = sorted((record["Id"] for record in sandbox.dump("Customer")["records"]), key=int)
+    gateway = make_gateway(retries=6)
+    gateway.throttle = Throttle({"second": 10**6, "minute": 10**6, "batch_minute": 10**6, "concurrent": 100})
+    gateway.sleep.cap = None  # honour Retry-After for real, or the retry is throttled again
+    sandbox.settings(limits="scaled:0.5", latency_ms=200)  # 5 per second and 5 at once; 8 pages want to go
+    for kind in ("503", "drop", "truncated"):
+        sandbox.inject(kind, count=1, path_contains="/query")
+    sandbox.reset_counters()
+    try:
+        pages = list(gateway.query_pages("Customer"))
+        calls = sandbox.counters()
+    finally:
+        sandbox.settings(limits="off", latency_ms=0)
+    assert [record["Id"] for page in pages for record in page] == expected  # each once, in order
+    assert calls["calls"].get("query 429", 0) >= 1 and calls["most_in_flight"] <= 5
+    assert gateway.stats.retries >= 3 + calls["calls"]["query 429"]
+
+
+def test_records_created_while_the_pages_are_read_are_read_too(sandbox, make_gateway):
+    sandbox.seed(customers=2_000)  # two full pages counted
+    pages = make_gateway().query_pages("Customer")
+    first = next(pages)  # counted and the first pages requested
+    sandbox.seed(customers=10)
+    rest = [record for page in pages for record in page]
+    assert len(first) + len(rest) == 2_010
+
+
+def test_the_client_keeps_under_quickbooks_concurrency_limit(sandbox, make_gateway):
+    sandbox.seed(customers=12_000)
+    gateway = make_gateway()
+    gateway.pages_in_flight = 12  # more than QuickBooks' 10 at once: the throttle keeps 8
+    sandbox.settings(limits="real", latency_ms=2000)  # 8 per second would put 16 in flight
+    try:
+        records = sum(len(page) for page in gateway.query_pages("Customer"))
+        calls = sandbox.counters()
+    finally:
+        sandbox.settings(limits="off", latency_ms=0)
+    assert records == 12_000
+    assert "query 429" not in calls["calls"] and calls["most_in_flight"] <= 8
 
 
 @pytest.mark.parametrize("kind", ["503", "500", "drop", "non-json", "truncated", "missing-fields"])

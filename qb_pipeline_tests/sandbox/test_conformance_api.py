@@ -123,6 +123,28 @@ def test_limits_answer_429_with_a_qbo_throttle_fault(sandbox, retry_after):
     assert caught.value.error_code == 3001
 
 
+def test_real_limits_allow_ten_requests_of_a_company_at_once(sandbox):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    qb = sandbox.qb_client()
+    url = f"{sandbox.connection['api_base_url']}/company/{sandbox.realm_id}/companyinfo/{sandbox.realm_id}"
+    headers = {"Authorization": f"Bearer {qb.session.access_token}", "Accept": "application/json"}
+    sandbox.settings(limits="real", latency_ms=3000)  # each answer held until all 12 have been sent
+
+    def call_later(n: int) -> int:
+        time.sleep(n * 0.15)  # about 7 a second: under the rate, so only the concurrency rule can refuse
+        return requests.get(url, headers=headers, timeout=10).status_code
+
+    time.sleep(1.1)  # the earlier calls leave the one-second window
+    try:
+        with ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(call_later, range(12)))
+    finally:
+        sandbox.settings(limits="off", latency_ms=0)
+    assert sorted(answers) == [200] * 10 + [429] * 2
+
+
 def test_oauth_refresh_rotates_and_superseded_token_dies_after_grace(sandbox):
     sandbox.settings(rotation_grace=0)
     auth = sandbox.auth_client()

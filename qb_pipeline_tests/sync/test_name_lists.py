@@ -165,3 +165,30 @@ def test_cdc_cap_and_stale_cursor_fall_back_to_paged_queries(sandbox, gateway, e
     stale = pull_name_list(gateway, engine, "Customer")
     assert stale.mode == "query"
     assert len(local_mirror(engine, Customer)) == 1500
+
+
+def test_overlapped_full_pull_under_faults_and_429s_writes_every_record_once_and_moves_the_cursor(
+    sandbox, gateway, engine
+):
+    from qb_pipeline.db import queries
+    from qb_pipeline.quickbooks.throttle import Throttle
+
+    sandbox.seed(customers=6_500)
+    gateway.retries = 6
+    gateway.throttle = Throttle({"second": 10**6, "minute": 10**6, "batch_minute": 10**6, "concurrent": 100})
+    gateway.sleep.cap = None  # honour Retry-After, or the retry is throttled again
+    sandbox.settings(limits="scaled:0.5", latency_ms=150)  # QuickBooks' limits at half: 5 at once, 5 per second
+    for kind in ("503", "timeout", "drop"):
+        sandbox.inject(kind, count=1, seconds=7, path_contains="/query")
+    started = utcnow()
+    try:
+        result = pull_name_list(gateway, engine, "Customer", now=started)
+        calls = sandbox.counters()["calls"]
+    finally:
+        sandbox.settings(limits="off", latency_ms=0)
+    assert (result.mode, result.pulled, result.new) == ("full", 6_500, 6_500)
+    assert calls.get("query 429", 0) >= 1  # the limits did bite
+    assert_mirror_matches_sandbox(engine, sandbox, Customer, "Customer", "DisplayName", "display_name")
+    with session_scope(engine) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Customer)) == 6_500  # none twice
+        assert queries.read_cursor(session, gateway.realm_id, "Customer") == started
