@@ -54,22 +54,52 @@ def upsert_by_qb_id(
         rows = [{**row, "updated_at": now} for row in rows]
     if "created_at" in table.c:
         rows = [{"created_at": now, **row} for row in rows]
-    statement = insert(table)
+    if dialect == "postgresql":
+        # Last row of a key wins, as one row at a time would (ON CONFLICT cannot touch a row twice).
+        rows = list({tuple(row[c] for c in conflict_columns): row for row in rows}.values())
+        source = _unnested(session, table, rows, list(rows[0]))
+        statement = insert(table).from_select(list(rows[0]), source)
+    else:
+        statement = insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=list(conflict_columns),
         set_={c: statement.excluded[c] for c in to_update},
     )
-    # executemany form: one compiled (cached) statement, rows sent in batches by the driver layer.
-    # (A multi-row VALUES statement is compiled anew for every chunk: 80 % of a full pull's time.)
     if dialect == "postgresql":
-        # SQLAlchemy sends an upsert's rows as multi-row VALUES pages ("insertmanyvalues") only with
-        # RETURNING; without it psycopg2 makes one round trip per row, three times SQLite's time.
-        # Multi-row VALUES must not name a key twice (ON CONFLICT cannot touch a row twice): the
-        # last row of a key wins, as it would one row at a time.
-        rows = list({tuple(row[c] for c in conflict_columns): row for row in rows}.values())
-        statement = statement.returning(*(table.c[c] for c in conflict_columns))
-    session.execute(statement, list(rows))
+        session.execute(statement)
+    else:
+        # executemany form: one compiled (cached) statement, rows sent in batches by the driver layer.
+        # (A multi-row VALUES statement is compiled anew for every chunk: 80 % of a full pull's time.)
+        session.execute(statement, list(rows))
     return len(rows)
+
+
+def _unnested(session: Session, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]) -> sa.Select:
+    """The rows as `SELECT … FROM unnest(array, array, …)`: one array per column, so PostgreSQL parses a
+    page as a few arrays rather than thousands of VALUES literals (psycopg2 otherwise sends an upsert's
+    rows one round trip each). Values go through the column types' own bind processing first."""
+    dialect = session.get_bind().dialect
+    arrays = []
+    for key in keys:
+        process = table.c[key].type._cached_bind_processor(dialect)
+        values = [row[key] for row in rows]
+        values = [process(v) for v in values] if process else values
+        # One text[] literal per column (adapting a thousand values one by one costs more than the
+        # insert), cast back to the column's type below.
+        arrays.append(sa.cast(sa.bindparam(f"column_{key}", _text_array(values)), postgresql.ARRAY(sa.Text)))
+    unnested = sa.func.unnest(*arrays).table_valued(*keys).render_derived()
+    return sa.select(*(sa.cast(unnested.c[key], table.c[key].type).label(key) for key in keys))
+
+
+def _text_array(values: list) -> str:
+    """A PostgreSQL array literal of the values' text (NULL for None), quoted and escaped."""
+    return (
+        "{"
+        + ",".join(
+            "NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values
+        )
+        + "}"
+    )
 
 
 def claimable_orders(now: datetime | None = None) -> sa.ColumnElement[bool]:

@@ -58,6 +58,35 @@ def test_upsert_inserts_then_updates_by_qb_id_and_keeps_local_columns(engine):
         assert row.updated_at.tzinfo is not None
 
 
+def test_upsert_keeps_every_value_exactly_whatever_its_text(engine):
+    """PostgreSQL's upsert sends each column as one text array: quotes, backslashes, braces, commas,
+    NULL-looking text, None, money, enums, booleans and instants must all come back as they went in."""
+    from qb_pipeline.db.models import SyncState
+
+    names = ['He said "hi"', "back\\slash", "{braces}", "a,b", "NULL", "", "Ünïcödé ✓", "new\nline", "tab\tend"]
+    rows = [
+        {
+            "qb_id": str(n),
+            "display_name": name,
+            "company_name": None if n % 2 else name,
+            "balance": Decimal("1234567.89") if n % 3 else None,
+            "active": n % 2 == 0,
+            "sync_state": SyncState.SYNCED if n % 2 else SyncState.FAILED,
+            "qb_updated_at": NOW - timedelta(microseconds=n),
+        }
+        for n, name in enumerate(names)
+    ]
+    rows.append({**rows[0], "display_name": "the last row of a key wins"})
+    with session_scope(engine) as session:
+        queries.upsert_by_qb_id(session, Customer, rows)
+    with session_scope(engine) as session:
+        stored = {c.qb_id: c for c in session.scalars(sa.select(Customer))}
+    expected = {row["qb_id"]: row for row in rows}
+    assert set(stored) == set(expected)
+    for qb_id, row in expected.items():
+        assert {key: getattr(stored[qb_id], key) for key in row} == row
+
+
 def test_claim_takes_pending_and_due_retries_only(engine):
     pending, due, not_due, needs_person, synced = (add_orders(engine, 1)[0] for _ in range(5))
     with session_scope(engine) as session:
