@@ -65,6 +65,18 @@ def peak_rss_mb_of_tree(root: int) -> int:
     return round(sum(peaks.get(pid, 0) for pid in tree) / 1024)
 
 
+def add_order(engine, number: str, n: int) -> None:
+    """One order committed alone, as the order-entry app writes it."""
+    with session_scope(engine) as session:
+        session.add(
+            Order(
+                order_number=number,
+                customer_name="Cool Cars",
+                lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal(1 + n % 3))],
+            )
+        )
+
+
 def wait(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -145,14 +157,7 @@ def run_burst(stack: DevStack, engine: sa.Engine, count: int, seconds: float, pr
             if pause > 0:
                 time.sleep(pause)
             number = f"{prefix}{n:04d}"
-            with session_scope(engine) as session:
-                session.add(
-                    Order(
-                        order_number=number,
-                        customer_name="Cool Cars",
-                        lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal(1 + n % 3))],
-                    )
-                )
+            add_order(engine, number, n)
             committed[number] = time.monotonic()
 
     since = datetime.now(timezone.utc)
@@ -235,14 +240,7 @@ def main() -> None:
         latencies = []
         for n in range(args.orders):
             number = f"LAT-{n:03d}"
-            with session_scope(engine) as session:
-                session.add(
-                    Order(
-                        order_number=number,
-                        customer_name="Cool Cars",
-                        lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal(1 + n % 3))],
-                    )
-                )
+            add_order(engine, number, n)
             committed = time.monotonic()
             wait(
                 lambda: any(r.get("DocNumber") == number for r in sandbox.control("GET", "dump/Invoice")["records"]),
