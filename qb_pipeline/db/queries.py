@@ -168,6 +168,20 @@ def renew_claims(session: Session, run_id: str, *, now: datetime | None = None) 
     return set(session.execute(statement).scalars())
 
 
+def held_claims(session: Session, run_id: str, order_ids: Iterable[int]) -> set[int]:
+    """Which of `order_ids` `run_id` still holds (checked right before sending them)."""
+    ids = sorted(set(order_ids))
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            sa.select(Order.id).where(
+                Order.id.in_(ids), Order.status == OrderStatus.PUSHING, Order.claimed_by == run_id
+            )
+        )
+    )
+
+
 def take_over_stale_claims(
     session: Session, run_id: str, *, older_than: timedelta, now: datetime | None = None
 ) -> list[int]:

@@ -37,8 +37,9 @@ from qb_pipeline.quickbooks.throttle import Throttle
 from qb_pipeline.sync.port import ChangeSet, WriteOutcome
 
 PAGE_SIZE = 1000
-# QuickBooks serves at most 10 requests of a company at once; the throttle keeps a margin under it.
-PAGES_IN_FLIGHT = 8
+# QuickBooks serves at most 10 requests of a company at once; one fewer, as a request our client gave up
+# on (a timeout) may still be running there.
+PAGES_IN_FLIGHT = 9
 BATCH_SIZE = 30
 CDC_CAP = 1000
 TRANSPORT_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)

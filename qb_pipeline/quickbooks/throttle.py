@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 # Margins absorb the difference between when we send and when QBO counts (network jitter).
-DEFAULT_LIMITS = {"second": 8, "minute": 480, "batch_minute": 38, "concurrent": 8}
+DEFAULT_LIMITS = {"second": 8, "minute": 480, "batch_minute": 38, "concurrent": 9}
 
 
 class Throttle:

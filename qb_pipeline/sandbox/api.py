@@ -61,7 +61,8 @@ class DataApi:
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         kind = _kind(scope["method"], path, params)
         realm = _realm_in(path)
-        if realm is not None and not self.limiter.enter(realm):
+        ticket = self.limiter.enter(realm) if realm is not None else None
+        if realm is not None and ticket is None:
             # QuickBooks' concurrency rule: one request too many in flight is throttled like the rates.
             self.counters[f"{kind} 429"] += 1
             status, payload, extra = _fault_response("429")
@@ -73,7 +74,7 @@ class DataApi:
             await self._serve(scope, send, path, params, headers, body, kind)
         finally:
             if realm is not None:
-                self.limiter.leave(realm)
+                self.limiter.leave(realm, ticket)
 
     async def _serve(self, scope, send, path: str, params: dict, headers: dict, body: bytes, kind: str) -> None:
         fault = self.faults.next_fault(scope["path"])

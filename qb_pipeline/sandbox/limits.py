@@ -24,6 +24,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._calls: dict[tuple[str, str], deque[float]] = {}
         self._in_flight: dict[str, int] = {}
+        self._generation = 0
         self.most_in_flight = 0  # the most requests of one realm seen at once (benchmarks report it)
         self.set_mode(mode)
 
@@ -64,17 +65,27 @@ class RateLimiter:
                 self._calls[(realm, name)].append(now)
         return None
 
-    def enter(self, realm: str) -> bool:
-        """A request of `realm` starts: False (and not counted) when the realm has as many in flight as
-        it may; else counted until `leave`."""
+    def forget(self) -> None:
+        """A reset company starts with empty windows and nothing in flight: calls made before, even one
+        still being answered (an injected timeout), count no more."""
+        with self._lock:
+            self._calls.clear()
+            self._in_flight.clear()
+            self._generation += 1
+            self.most_in_flight = 0
+
+    def enter(self, realm: str) -> int | None:
+        """A request of `realm` starts: None (not counted) when the realm has as many in flight as it may;
+        else a ticket for `leave`."""
         with self._lock:
             in_flight = self._in_flight.get(realm, 0)
             if self.concurrency is not None and in_flight >= self.concurrency:
-                return False
+                return None
             self._in_flight[realm] = in_flight + 1
             self.most_in_flight = max(self.most_in_flight, in_flight + 1)
-            return True
+            return self._generation
 
-    def leave(self, realm: str) -> None:
+    def leave(self, realm: str, ticket: int) -> None:
         with self._lock:
-            self._in_flight[realm] -= 1
+            if ticket == self._generation:  # a request from before a reset was forgotten with it
+                self._in_flight[realm] -= 1

@@ -84,7 +84,7 @@ class Sandbox:
         self.faults.clear()
         self.oauth.unrevoke_all()
         self.api.counters.clear()
-        self.limiter.most_in_flight = 0
+        self.limiter.forget()
         self.webhooks.reset()
         self.seed(preset)
 

@@ -128,7 +128,7 @@ def push_orders(
     if not order_ids:
         return result
     progress(f"claimed {len(order_ids)} orders")
-    push = _InvoicePush(qb, engine, run_id, safeguards, result, progress, resend_wait)
+    push = _InvoicePush(qb, engine, run_id, safeguards, result, progress, resend_wait, stale_after)
     try:
         push.resend_recorded(order_ids)
         drafts, maybe_sent = push.draft_all(order_ids, taken_over)
@@ -154,19 +154,26 @@ class _InvoicePush(OutcomeRecorder):
         result: InvoicePushResult,
         progress: Callable[[str], None],
         resend_wait: float,
+        stale_after: timedelta,
     ) -> None:
         super().__init__(engine, run_id, qb.realm_id, safeguards, result)
         self.qb, self.progress, self.resend_wait = qb, progress, resend_wait
+        self.renew_every, self.renewed_at = stale_after.total_seconds() / 10, float("-inf")
         self.company_timezone = qb.company_timezone()
 
     # -- claims ------------------------------------------------------------------------------------
     def still_ours(self, order_ids) -> set[int]:
-        """The heartbeat: renew this run's claims; then which of `order_ids` it still holds."""
+        """The heartbeat: renew this run's claims (every tenth of the stale period: stamping every held
+        order after each of a big push's batches made PostgreSQL rewrite 10,000 rows 334 times); then
+        which of `order_ids` it still holds."""
         wanted = set(order_ids)
         if not self.safeguards.heartbeat:
             return wanted
         with session_scope(self.engine) as session:
-            held = queries.renew_claims(session, self.run_id) & wanted
+            if time.monotonic() - self.renewed_at >= self.renew_every:
+                queries.renew_claims(session, self.run_id)
+                self.renewed_at = time.monotonic()
+            held = queries.held_claims(session, self.run_id, wanted)
         self.result.lost_claims += len(wanted - held)
         return held
 
