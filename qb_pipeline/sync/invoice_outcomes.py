@@ -128,14 +128,31 @@ class OutcomeRecorder:
         return "; ".join(problems) or None
 
     # -- outcomes ------------------------------------------------------------------------------------
+    @staticmethod
+    def invoice_holders(session: Session, invoice_ids) -> dict[str, int]:
+        """Which order holds each of these QuickBooks invoice ids now: read once for a batch's outcomes."""
+        ids = sorted(set(invoice_ids))
+        if not ids:
+            return {}
+        return dict(session.execute(sa.select(Order.qb_invoice_id, Order.id).where(Order.qb_invoice_id.in_(ids))).all())
+
     def finish_synced(
-        self, session: Session, order_id: int, record: dict, mirrored: dict[str, dict], *, linked: bool = False
+        self,
+        session: Session,
+        order_id: int,
+        record: dict,
+        mirrored: dict[str, dict],
+        *,
+        linked: bool = False,
+        holders: dict[str, int] | None = None,
     ) -> None:
+        """`holders`: `invoice_holders` of the batch, kept up to date here as orders are linked."""
         invoice_id = str(record["Id"])
+        if holders is None:
+            holders = self.invoice_holders(session, [invoice_id])
         if self.safeguards.strict_link:
-            holder = session.scalar(
-                sa.select(Order.order_number).where(Order.qb_invoice_id == invoice_id, Order.id != order_id)
-            )
+            holding = holders.get(invoice_id)
+            holder = session.get(Order, holding).order_number if holding not in (None, order_id) else None
             if holder is not None:
                 self.finish_refused(
                     session,
@@ -155,6 +172,7 @@ class OutcomeRecorder:
         ):
             self.result.lost_claims += 1
             return
+        holders[invoice_id] = order_id
         mirrored[invoice_id] = invoice_row(record, self.realm_id)
         if linked:
             self.result.linked += 1
