@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from qb_pipeline.assets.constants import QUICKBOOKS_POOL
 from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import customers, items
-from qb_pipeline.commands.common import plural
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import Order, OrderStatus, QBInvoice, QBToken
 from qb_pipeline.db.types import utcnow
@@ -21,6 +20,7 @@ from qb_pipeline.sync.entities import NAME_LISTS
 from qb_pipeline.sync.invoice_draft import OrderRejected, draft_invoice
 from qb_pipeline.sync.invoices import CUSTOM_NUMBERS_OFF
 from qb_pipeline.sync.order_actions import order_counts
+from qb_pipeline.sync.wording import plural
 
 UNLINKED_GRACE = timedelta(hours=1)
 REFRESH_TOKEN_WARNING = timedelta(days=14)

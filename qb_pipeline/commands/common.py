@@ -63,7 +63,3 @@ def parse_since(text: str, now: datetime) -> datetime:
     except ValueError:
         raise click.BadParameter(f"{text!r}: use 30m, 2h, 7d or an ISO date-time", param_hint="--since") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def plural(count: int, noun: str, nouns: str | None = None) -> str:
-    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"

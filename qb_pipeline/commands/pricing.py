@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 
-from qb_pipeline.commands.common import dagster_instance, database, plural
+from qb_pipeline.commands.common import dagster_instance, database
 from qb_pipeline.db import queries
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.sync.pricing_csv import (
@@ -16,6 +16,7 @@ from qb_pipeline.sync.pricing_csv import (
     import_pricing,
     read_pricing_file,
 )
+from qb_pipeline.sync.wording import plural
 
 
 @click.group()

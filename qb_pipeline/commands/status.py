@@ -9,7 +9,7 @@ import click
 import sqlalchemy as sa
 
 from qb_pipeline import config
-from qb_pipeline.commands.common import dagster_instance, database, parse_since, plural
+from qb_pipeline.commands.common import dagster_instance, database, parse_since
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import (
     CustomerItemPrice,
@@ -22,6 +22,7 @@ from qb_pipeline.db.models import (
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.entities import CUSTOMERS, ITEMS
+from qb_pipeline.sync.wording import plural
 
 CONNECTED_MARGIN = timedelta(minutes=30)  # "connected" = QuickBooks answered within one sync interval and this
 LOCAL_ACTIVITY = ("PRICING", "ORDERS")  # activity-log entries that call no QuickBooks API (CSV import, retry)

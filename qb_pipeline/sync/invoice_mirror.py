@@ -13,7 +13,6 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from qb_pipeline.commands.common import plural
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import Order, QBInvoice
 from qb_pipeline.db.queries import upsert_by_qb_id
@@ -22,6 +21,7 @@ from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.entities import INVOICES
 from qb_pipeline.sync.incremental import OVERLAP, read_changes
 from qb_pipeline.sync.port import QuickBooksPort
+from qb_pipeline.sync.wording import plural
 
 ENTITY = INVOICES.name
 

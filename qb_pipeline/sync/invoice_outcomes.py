@@ -10,7 +10,6 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from qb_pipeline.commands.common import plural
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import Order, OrderStatus, QBInvoice
 from qb_pipeline.db.session import session_scope
@@ -18,6 +17,7 @@ from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.invoice_draft import OrderRejected, marked_order
 from qb_pipeline.sync.port import WriteOutcome
 from qb_pipeline.sync.records import invoice_row, money
+from qb_pipeline.sync.wording import plural
 
 BLOCKED_RETRY = timedelta(hours=1)  # a prerequisite may be fixed in QuickBooks meanwhile
 MAX_RETRY_DELAY = timedelta(hours=6)
@@ -137,47 +137,53 @@ class OutcomeRecorder:
         return dict(session.execute(sa.select(Order.qb_invoice_id, Order.id).where(Order.qb_invoice_id.in_(ids))).all())
 
     def finish_synced(
+        self, session: Session, order_id: int, record: dict, mirrored: dict[str, dict], *, linked: bool = False
+    ) -> None:
+        self.finish_synced_many(session, [(order_id, record)], mirrored, linked=linked)
+
+    def finish_synced_many(
         self,
         session: Session,
-        order_id: int,
-        record: dict,
+        answered: list[tuple[int, dict]],
         mirrored: dict[str, dict],
         *,
         linked: bool = False,
-        holders: dict[str, int] | None = None,
     ) -> None:
-        """`holders`: `invoice_holders` of the batch, kept up to date here as orders are linked."""
-        invoice_id = str(record["Id"])
-        if holders is None:
-            holders = self.invoice_holders(session, [invoice_id])
-        if self.safeguards.strict_link:
+        """Orders QuickBooks answered with their invoice: each checked against the invoice's holder (one
+        invoice is never linked to two orders, within the batch too), then recorded in one statement."""
+        holders = self.invoice_holders(session, [str(record["Id"]) for _order_id, record in answered])
+        accepted: dict[int, tuple[str, dict]] = {}
+        for order_id, record in answered:
+            invoice_id = str(record["Id"])
             holding = holders.get(invoice_id)
-            holder = session.get(Order, holding).order_number if holding not in (None, order_id) else None
-            if holder is not None:
+            if self.safeguards.strict_link and holding not in (None, order_id):
                 self.finish_refused(
                     session,
                     order_id,
                     f"QuickBooks invoice {record.get('DocNumber')} (Id "
-                    f"{invoice_id}) already belongs to order {holder!r}: one "
+                    f"{invoice_id}) already belongs to order {session.get(Order, holding).order_number!r}: one "
                     "invoice is never linked to two orders",
                 )
-                return
-        if not queries.finish_claim(
+                continue
+            holders[invoice_id] = order_id
+            accepted[order_id] = (invoice_id, record)
+        finished = queries.finish_synced_claims(
             session,
-            order_id,
             self.run_id,
-            status=OrderStatus.SYNCED,
-            qb_invoice_id=invoice_id,
-            invoiced_total=money(record.get("TotalAmt")),
-        ):
-            self.result.lost_claims += 1
-            return
-        holders[invoice_id] = order_id
-        mirrored[invoice_id] = invoice_row(record, self.realm_id)
-        if linked:
-            self.result.linked += 1
-        else:
-            self.result.pushed += 1
+            [
+                (order_id, invoice_id, money(record.get("TotalAmt")))
+                for order_id, (invoice_id, record) in accepted.items()
+            ],
+        )
+        for order_id, (invoice_id, record) in accepted.items():
+            if order_id not in finished:
+                self.result.lost_claims += 1  # taken over meanwhile: the other run owns the order now
+                continue
+            mirrored[invoice_id] = invoice_row(record, self.realm_id)
+            if linked:
+                self.result.linked += 1
+            else:
+                self.result.pushed += 1
 
     def finish_failed(self, session: Session, order_id: int, outcome: WriteOutcome) -> None:
         order = session.get(Order, order_id)

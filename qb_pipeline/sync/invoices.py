@@ -371,11 +371,11 @@ class _InvoicePush(OutcomeRecorder):
         existing = self.qb.find_invoices(refused_as_duplicate) if refused_as_duplicate else {}
         with session_scope(self.engine) as session:
             mirrored: dict[str, dict] = {}
-            holders = self.invoice_holders(session, [str(o.record["Id"]) for o in outcomes if o.ok])
+            self.finish_synced_many(session, [(int(o.key), o.record) for o in outcomes if o.ok], mirrored)
             for outcome in outcomes:
                 order_id = int(outcome.key)
                 if outcome.ok:
-                    self.finish_synced(session, order_id, outcome.record, mirrored, holders=holders)
+                    continue
                 elif outcome.error_code == "6140" and existing.get(bodies[order_id]["DocNumber"]):
                     self.link_or_fail(
                         session, order_id, bodies[order_id], existing[bodies[order_id]["DocNumber"]], mirrored

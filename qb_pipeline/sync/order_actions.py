@@ -10,10 +10,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from qb_pipeline.commands.common import plural
 from qb_pipeline.db.models import Customer, Item, Order, OrderStatus
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.invoice_draft import UNKNOWN_NAME
+from qb_pipeline.sync.wording import plural
 
 RETRYABLE = (OrderStatus.FAILED, OrderStatus.BLOCKED)
 
