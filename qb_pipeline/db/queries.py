@@ -244,54 +244,6 @@ def finish_claim(
     return result.rowcount == 1
 
 
-def finish_synced_claims(
-    session: Session, run_id: str, answered: list[tuple[int, str, Decimal | None]], *, now: datetime | None = None
-) -> set[int]:
-    """`finish_claim(SYNCED)` for many orders — (order id, invoice id, invoiced total) — returning the ids
-    recorded (an order `run_id` no longer holds is left alone). On PostgreSQL one UPDATE … FROM VALUES
-    (a round trip per order was most of the difference to SQLite in a big push); SQLite, in process,
-    takes them one by one."""
-    now = now or utcnow()
-    if not answered:
-        return set()
-    if session.get_bind().dialect.name != "postgresql":
-        return {
-            order_id
-            for order_id, invoice_id, total in answered
-            if finish_claim(
-                session,
-                order_id,
-                run_id,
-                status=OrderStatus.SYNCED,
-                qb_invoice_id=invoice_id,
-                invoiced_total=total,
-                now=now,
-            )
-        }
-    answers = sa.values(
-        sa.column("order_id", sa.Integer), sa.column("invoice_id", sa.Text), sa.column("total", sa.Text), name="answers"
-    ).data([(order_id, invoice_id, None if total is None else str(total)) for order_id, invoice_id, total in answered])
-    statement = (
-        sa.update(Order)
-        .where(Order.id == answers.c.order_id, Order.status == OrderStatus.PUSHING, Order.claimed_by == run_id)
-        .values(
-            status=OrderStatus.SYNCED,
-            status_reason=None,
-            claimed_by=None,
-            claimed_at=None,
-            next_attempt_at=None,
-            updated_at=now,
-            qb_invoice_id=answers.c.invoice_id,
-            invoiced_total=sa.cast(answers.c.total, Order.invoiced_total.type),
-            synced_at=now,
-            invoice_batch_id=None,
-        )
-        .returning(Order.id)
-        .execution_options(synchronize_session=False)
-    )
-    return set(session.execute(statement).scalars())
-
-
 def release_claims(session: Session, run_id: str, order_ids: Iterable[int] | None = None) -> int:
     """Give claimed orders back to `pending` untouched (a run stopping before it pushed them)."""
     statement = sa.update(Order).where(Order.status == OrderStatus.PUSHING, Order.claimed_by == run_id)

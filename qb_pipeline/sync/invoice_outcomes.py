@@ -150,7 +150,7 @@ class OutcomeRecorder:
         linked: bool = False,
     ) -> None:
         """Orders QuickBooks answered with their invoice: each checked against the invoice's holder (one
-        invoice is never linked to two orders, within the batch too), then recorded in one statement."""
+        invoice is never linked to two orders, within the batch too), then recorded."""
         holders = self.invoice_holders(session, [str(record["Id"]) for _order_id, record in answered])
         accepted: dict[int, tuple[str, dict]] = {}
         for order_id, record in answered:
@@ -167,16 +167,17 @@ class OutcomeRecorder:
                 continue
             holders[invoice_id] = order_id
             accepted[order_id] = (invoice_id, record)
-        finished = queries.finish_synced_claims(
-            session,
-            self.run_id,
-            [
-                (order_id, invoice_id, money(record.get("TotalAmt")))
-                for order_id, (invoice_id, record) in accepted.items()
-            ],
-        )
+        now = utcnow()
         for order_id, (invoice_id, record) in accepted.items():
-            if order_id not in finished:
+            if not queries.finish_claim(
+                session,
+                order_id,
+                self.run_id,
+                status=OrderStatus.SYNCED,
+                qb_invoice_id=invoice_id,
+                invoiced_total=money(record.get("TotalAmt")),
+                now=now,
+            ):
                 self.result.lost_claims += 1  # taken over meanwhile: the other run owns the order now
                 continue
             mirrored[invoice_id] = invoice_row(record, self.realm_id)
