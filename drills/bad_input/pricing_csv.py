@@ -123,6 +123,7 @@ CSV_CASES = [
         "past valid_from without --backdate",
         bad_csv("customer_price,Acme,,Widget,9.00,,2026-02-01T00:00:00+00:00", "in the past", "--backdate"),
     ),
+    ("a level's percent of END (a percent has no end)", bad_csv("level_percent,,Deep,,,END,", "END", "level_percent")),
     ("a file that is not UTF-8 (Excel's cp1252)", not_utf8_file),
 ]
 
