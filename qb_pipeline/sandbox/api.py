@@ -9,11 +9,9 @@ replay → the operation.
 from __future__ import annotations
 
 import asyncio
-import copy
 import re
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from urllib.parse import parse_qs
 
 from qb_pipeline.sandbox.company import (
@@ -32,7 +30,6 @@ from qb_pipeline.sandbox.validation import Fault, not_found
 
 ENTITY_BY_PATH = {name.lower(): name for name in QUERY_ENTITIES}
 MAX_BATCH_ITEMS = 30
-MERGEABLE = {"Customer", "Item"}  # the name lists the sandbox holds that QuickBooks' UI can merge
 CDC_MAX_OBJECTS = 1000
 CDC_MAX_AGE = timedelta(days=30)
 _SPACE_OFFSET = re.compile(r"\d \d{2}(:?\d{2})?$")  # "…T10:00:00 05:30": an offset whose "+" became a space
@@ -196,60 +193,6 @@ class DataApi:
         self.store.notify(realm, "Preferences", "updated", [record])  # Intuit notifies Preferences: Update
         return record
 
-    # -- merge (QuickBooks' UI; the control API's POST /_sandbox/merge stands in for it) ------------------
-    def merge(self, realm: str, entity: str, from_id: object, into_id: object) -> dict:
-        """Merge record `from_id` into `into_id`, as renaming one customer or item to another's name in
-        QuickBooks does: the transactions naming the merged-away record now name the survivor (each a new
-        version, so CDC shows it), a customer's open balance moves to the survivor, the merged-away record
-        is deleted (gone from reads and queries, a Deleted tombstone in CDC), and the survivor gets a new
-        version and the one Merge notification (its id, and the merged-away id as `deletedId`).
-        Raises LookupError when either record does not exist, ValueError for anything else refused."""
-        if entity not in MERGEABLE:
-            raise ValueError(f"merge is for {' or '.join(sorted(MERGEABLE))} records (got {entity!r})")
-        loser, survivor = (self._merge_party(realm, entity, i) for i in (from_id, into_id))
-        if loser["Id"] == survivor["Id"]:
-            raise ValueError("a record cannot be merged into itself")
-        if entity == "Item" and loser.get("Type") != survivor.get("Type"):
-            raise ValueError(f"QuickBooks merges items of one type only ({loser.get('Type')} ≠ {survivor.get('Type')})")
-        now = qbo_time()
-        name = survivor["DisplayName" if entity == "Customer" else "Name"]
-        for kind in ("Invoice", "Payment"):
-            relinked = [
-                {
-                    **changed,
-                    "SyncToken": str(int(changed["SyncToken"]) + 1),
-                    "MetaData": {**changed["MetaData"], "LastUpdatedTime": now},
-                }
-                for changed in (
-                    _relinked(r, entity, loser["Id"], survivor["Id"], name) for r in self.store.all(realm, kind)
-                )
-                if changed is not None
-            ]
-            if relinked:
-                self.store.put_many(realm, kind, relinked)
-                self.store.notify(realm, kind, "updated", relinked)
-        merged = {
-            **survivor,
-            "SyncToken": str(int(survivor["SyncToken"]) + 1),
-            "MetaData": {**survivor["MetaData"], "LastUpdatedTime": now},
-        }
-        if entity == "Customer":
-            balance = Decimal(str(survivor.get("Balance", 0))) + Decimal(str(loser.get("Balance", 0)))
-            merged.update(Balance=balance, BalanceWithJobs=balance)
-        tombstone = {"domain": "QBO", "status": "Deleted", "Id": loser["Id"], "MetaData": {"LastUpdatedTime": now}}
-        self.store.delete(realm, entity, int(loser["Id"]), tombstone)
-        self.store.put(realm, entity, merged)
-        self.store.notify(
-            realm, entity, "merged", [{"Id": merged["Id"], "MetaData": merged["MetaData"], "deletedId": loser["Id"]}]
-        )
-        return {entity: merged, "deleted": tombstone}
-
-    def _merge_party(self, realm: str, entity: str, record_id: object) -> dict:
-        record = self.store.get(realm, entity, int(record_id)) if str(record_id).isdigit() else None
-        if record is None:
-            raise LookupError(f"{entity} {record_id} does not exist")
-        return record
-
     def _query(self, realm: str, text: str) -> dict:
         query = parse_query(text)
         # Paging a large list asks the same question page after page: answer it once per store version,
@@ -318,25 +261,6 @@ class DataApi:
                     {entity: objects, "startPosition": 1, "maxResults": len(objects), "totalCount": len(objects)}
                 )
         return {"CDCResponse": [{"QueryResponse": responses or [{}]}], "time": qbo_time()}
-
-
-def _relinked(record: dict, entity: str, old_id: str, new_id: str, name: str) -> dict | None:
-    """A copy of a transaction whose references to customer or item `old_id` (CustomerRef, or its lines'
-    ItemRef) name `new_id` instead; None when it does not reference `old_id`."""
-
-    def refs(r: dict) -> list[dict]:
-        if entity == "Customer":
-            found = [r.get("CustomerRef")]
-        else:
-            found = [(line.get("SalesItemLineDetail") or {}).get("ItemRef") for line in r.get("Line") or []]
-        return [ref for ref in found if isinstance(ref, dict) and str(ref.get("value")) == old_id]
-
-    if not refs(record):
-        return None
-    changed = copy.deepcopy(record)
-    for ref in refs(changed):
-        ref.update(value=new_id, name=name)
-    return changed
 
 
 def _rows_in(payload) -> int:

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from qb_pipeline.sandbox.merges import merge as merge_records
 from qb_pipeline.sandbox.store import dumps, loads
 
 
@@ -122,8 +123,12 @@ def control_routes(sandbox) -> list[Route]:
         """What QuickBooks' UI does when a customer or item is renamed to another's name (the API cannot)."""
         try:
             options = await body(request)
-            answer = sandbox.api.merge(
-                sandbox.realm, str(options.get("entity", "")), options.get("from_id"), options.get("into_id")
+            answer = merge_records(
+                sandbox.store,
+                sandbox.realm,
+                str(options.get("entity", "")),
+                options.get("from_id"),
+                options.get("into_id"),
             )
         except LookupError as error:
             return JSONResponse({"error": str(error)}, status_code=404)

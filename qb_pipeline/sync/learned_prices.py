@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from qb_pipeline.db.models import Customer, Item, QBInvoice
 from qb_pipeline.db.types import to_cents, utcnow
-from qb_pipeline.sync.price_book import PricingError, effective_price
+from qb_pipeline.sync.price_book import PriceBook, PricingError
 from qb_pipeline.sync.pricing_csv import COLUMNS
 
 
@@ -56,20 +56,22 @@ def learned_prices(session: Session, realm_id: str) -> list[LearnedPrice]:
         for item_qb_id, seen in prices.items():
             if len(seen) == 1:  # two prices for one item on one invoice: no single price to learn
                 last[(invoice.customer_qb_id, item_qb_id)] = (seen.pop(), invoice.doc_number, invoice.txn_date)
+    # not mirrored yet (customer or item unknown here): the next customers/items sync brings them
+    learned = [
+        (customers[c], items[i], *seen) for (c, i), seen in sorted(last.items()) if c in customers and i in items
+    ]
+    book = PriceBook(session, {c.id for c, *_ in learned}, {i.id for _, i, *_ in learned})  # one read for all
     suggestions = []
-    for (customer_qb_id, item_qb_id), (price, doc_number, txn_date) in sorted(last.items()):
-        customer, item = customers.get(customer_qb_id), items.get(item_qb_id)
-        if customer is None or item is None:
-            continue  # not mirrored yet: the next customers/items sync brings them
-        then, now = _price(session, customer, item, _end_of(txn_date)), _price(session, customer, item, utcnow())
+    for customer, item, price, doc_number, txn_date in learned:
+        then, now = _price(book, customer, item, _end_of(txn_date)), _price(book, customer, item, utcnow())
         if then != price and now != price:  # a special price then, and not ours already
             suggestions.append(LearnedPrice(customer.display_name, item.name, price, then, doc_number, txn_date))
     return suggestions
 
 
-def _price(session: Session, customer: Customer, item: Item, at: datetime) -> Decimal | None:
+def _price(book: PriceBook, customer: Customer, item: Item, at: datetime) -> Decimal | None:
     try:
-        return effective_price(session, customer.id, item, at).unit_price
+        return book.quote(customer.id, item, at).unit_price
     except PricingError:
         return None
 

@@ -149,7 +149,3 @@ class PriceBook:
 def effective_price(session: Session, customer_id: int, item: Item, at: datetime) -> PriceQuote:
     """One quote; to price many lines, load a `PriceBook` once."""
     return PriceBook(session, [customer_id], [item.id]).quote(customer_id, item, at)
-
-
-def item_price_at(session: Session, item: Item, at: datetime) -> Decimal | None:
-    return PriceBook(session, [], [item.id]).item_price_at(item, at)
