@@ -167,17 +167,16 @@ class OutcomeRecorder:
                 continue
             holders[invoice_id] = order_id
             accepted[order_id] = (invoice_id, record)
-        now = utcnow()
+        recorded = queries.finish_synced_claims(
+            session,
+            self.run_id,
+            [
+                (order_id, invoice_id, money(record.get("TotalAmt")))
+                for order_id, (invoice_id, record) in accepted.items()
+            ],
+        )
         for order_id, (invoice_id, record) in accepted.items():
-            if not queries.finish_claim(
-                session,
-                order_id,
-                self.run_id,
-                status=OrderStatus.SYNCED,
-                qb_invoice_id=invoice_id,
-                invoiced_total=money(record.get("TotalAmt")),
-                now=now,
-            ):
+            if order_id not in recorded:
                 self.result.lost_claims += 1  # taken over meanwhile: the other run owns the order now
                 continue
             mirrored[invoice_id] = invoice_row(record, self.realm_id)

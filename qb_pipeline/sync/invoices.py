@@ -11,8 +11,9 @@ Independent safeguards, each shown to hold alone by a test with the others switc
    (Preferences.SalesFormsPrefs.CustomTxnNumbers).
 4. strict_link — an invoice is linked to an order only when customer, total, line count and marker
    match, and never to a second order (a unique constraint backs this).
-5. heartbeat — a run renews its claims after every batch and sends only orders it still holds right
-   before sending; a claim is taken over only once its heartbeat has been silent for the stale period.
+5. heartbeat — a run renews its claims every tenth of the stale period and sends only orders it still
+   holds right before sending; a claim is taken over only once its heartbeat has been silent for the
+   stale period.
 Every invoice names its order in PrivateNote, so invoices per order can be counted without us.
 QuickBooks' own refusal of a second DocNumber (6140, a company setting) is answered by linking.
 """
