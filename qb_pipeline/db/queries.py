@@ -57,7 +57,7 @@ def upsert_by_qb_id(
     if dialect == "postgresql":
         # Last row of a key wins, as one row at a time would (ON CONFLICT cannot touch a row twice).
         rows = list({tuple(row[c] for c in conflict_columns): row for row in rows}.values())
-        source = _unnested(session, table, rows, list(rows[0]))
+        source = _unnested(session, table, rows, list(rows[0]), conflict_columns)
         statement = insert(table).from_select(list(rows[0]), source)
     else:
         statement = insert(table)
@@ -74,21 +74,54 @@ def upsert_by_qb_id(
     return len(rows)
 
 
-def _unnested(session: Session, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]) -> sa.Select:
+def rows_by_qb_id(session: Session, model: type[Base], qb_ids: Sequence[str]) -> list:
+    """The rows of `model` holding these QuickBooks Ids (a pull's page: up to 1,000).
+
+    PostgreSQL gets the Ids as one array joined on the unique index; as `qb_id IN (…1,000 values)` its
+    planner (random_page_cost 4) chose a sequential scan of the whole table for every page of a full
+    pull once it held some 50,000 rows."""
+    if not qb_ids:
+        return []
+    if session.get_bind().dialect.name != "postgresql":
+        return list(session.scalars(sa.select(model).where(model.qb_id.in_(list(qb_ids)))))
+    wanted = (
+        sa.func.unnest(sa.bindparam("qb_ids", list(qb_ids), type_=postgresql.ARRAY(sa.Text)))
+        .table_valued("qb_id")
+        .render_derived(name="wanted")
+    )
+    return list(session.scalars(sa.select(model).join(wanted, model.qb_id == wanted.c.qb_id)))
+
+
+def _unnested(
+    session: Session, table: sa.Table, rows: list[dict[str, Any]], keys: list[str], conflict_columns: Sequence[str]
+) -> sa.Select:
     """The rows as `SELECT … FROM unnest(array, array, …)`: one array per column, so PostgreSQL parses a
     page as a few arrays rather than thousands of VALUES literals (psycopg2 otherwise sends an upsert's
-    rows one round trip each). Values go through the column types' own bind processing first."""
+    rows one round trip each). Values go through the column types' own bind processing first. A column
+    holding one value in every row (a pull's sync state and timestamps) goes once, not a thousand times."""
     dialect = session.get_bind().dialect
-    arrays = []
+    arrays, constants = {}, {}
     for key in keys:
         process = table.c[key].type._cached_bind_processor(dialect)
         values = [row[key] for row in rows]
         values = [process(v) for v in values] if process else values
+        first = values[0]
+        if key not in conflict_columns and all(v is first or v == first for v in values):
+            constants[key] = None if first is None else str(first)
+            continue
         # One text[] literal per column (adapting a thousand values one by one costs more than the
         # insert), cast back to the column's type below.
-        arrays.append(sa.cast(sa.bindparam(f"column_{key}", _text_array(values)), postgresql.ARRAY(sa.Text)))
-    unnested = sa.func.unnest(*arrays).table_valued(*keys).render_derived()
-    return sa.select(*(sa.cast(unnested.c[key], table.c[key].type).label(key) for key in keys))
+        arrays[key] = sa.cast(sa.bindparam(f"column_{key}", _text_array(values)), postgresql.ARRAY(sa.Text))
+    unnested = sa.func.unnest(*arrays.values()).table_valued(*arrays).render_derived()
+    return sa.select(
+        *(
+            sa.cast(
+                unnested.c[key] if key in arrays else sa.bindparam(f"column_{key}", constants[key], type_=sa.Text),
+                table.c[key].type,
+            ).label(key)
+            for key in keys
+        )
+    )
 
 
 def _text_array(values: list) -> str:
@@ -153,14 +186,20 @@ def claim_orders(session: Session, run_id: str, *, limit: int = 1000, now: datet
         .execution_options(synchronize_session=False)
     )
     won = sorted(session.execute(statement).scalars())
-    if len(won) >= RESTATE_AFTER_CLAIMING and session.get_bind().dialect.name == "postgresql":
+    if len(won) >= RESTATE_AFTER_CLAIMING:
         # The planner's statistics still say almost no order is `pushing`, so until autovacuum's next
         # ANALYZE it reads this run's orders through the status index and joins each batch's 30
         # against all of them (18 ms a batch at 10,000 claimed; 0.4 ms with fresh statistics).
-        # ANALYZE samples a bounded number of rows, sees this transaction's own changes, and is
-        # skipped with a warning, not an error, when our user does not own the table.
-        session.execute(sa.text("ANALYZE orders"))
+        refresh_statistics(session, Order)
     return won
+
+
+def refresh_statistics(session: Session, model: type[Base]) -> None:
+    """ANALYZE a table PostgreSQL's planner would otherwise misjudge after a bulk change, until autovacuum
+    gets to it. It samples a bounded number of rows, sees this transaction's own changes, and is skipped
+    with a warning, not an error, when our user does not own the table. SQLite: nothing to do."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text(f"ANALYZE {model.__table__.name}"))
 
 
 def renew_claims(session: Session, run_id: str, *, now: datetime | None = None) -> set[int]:

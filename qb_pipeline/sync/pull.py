@@ -29,6 +29,8 @@ from qb_pipeline.sync.incremental import OVERLAP, read_changes
 from qb_pipeline.sync.port import QuickBooksPort
 from qb_pipeline.sync.pricing import record_item_price
 
+RESTATE_FROM = 1000  # rows pulled
+
 
 @dataclass
 class PullResult:
@@ -69,12 +71,28 @@ def pull_name_list(
 
     for page in pages:
         with session_scope(engine) as session:
+            before = result.pulled
             _apply_page(session, spec, page, result, started)
+            if _restate_due(before, result.pulled):
+                # A first pull grows the table faster than autovacuum re-reads it: with statistics of
+                # a nearly empty table, PostgreSQL looked each page's rows up by a scan of all of it.
+                queries.refresh_statistics(session, spec.model)
         progress(f"{entity}: {result.pulled} records pulled ({result.mode})")
 
     with session_scope(engine) as session:
         queries.advance_cursor(session, qb.realm_id, entity, started, full=result.mode == "full")
     return result
+
+
+def _restate_due(before: int, after: int) -> bool:
+    """Whether this pull's row count just passed RESTATE_FROM, twice that, four times… (a few ANALYZEs
+    for any size of pull, each while the table is at most twice what its statistics last saw)."""
+    mark = RESTATE_FROM
+    while mark <= after:
+        if before < mark:
+            return True
+        mark *= 2
+    return False
 
 
 def _apply_page(session: Session, spec: SyncedEntity, records: list[dict], result: PullResult, now: datetime) -> None:
@@ -83,7 +101,7 @@ def _apply_page(session: Session, spec: SyncedEntity, records: list[dict], resul
     result.pulled += len(records)
     model, name_attr = spec.model, getattr(spec.model, spec.name_column)
     incoming = {row["qb_id"]: row for row in map(spec.to_row, records)}
-    stored = {local.qb_id: local for local in session.scalars(sa.select(model).where(model.qb_id.in_(list(incoming))))}
+    stored = {local.qb_id: local for local in queries.rows_by_qb_id(session, model, list(incoming))}
     # The overlap window re-reads records we already hold: an unchanged SyncToken means nothing to
     # write (and a pending local edit of that row must survive to be pushed).
     changed = {

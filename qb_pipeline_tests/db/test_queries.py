@@ -87,6 +87,30 @@ def test_upsert_keeps_every_value_exactly_whatever_its_text(engine):
         assert {key: getattr(stored[qb_id], key) for key in row} == row
 
 
+@pytest.mark.parametrize("count", [1, 3])
+def test_upsert_keeps_a_value_every_row_shares_exactly(engine, count):
+    """A column holding one value in every row goes to PostgreSQL once, as text cast to the column's
+    type, instead of as an array: it must come back as it went in, on every row."""
+    from qb_pipeline.db.models import SyncState
+
+    shared = {
+        "display_name": 'He said "hi", back\\slash {braces}\nNULL',
+        "company_name": None,
+        "balance": Decimal("0.10"),
+        "active": False,
+        "sync_state": SyncState.FAILED,
+        "qb_updated_at": NOW - timedelta(microseconds=1),
+    }
+    rows = [{"qb_id": str(n), **shared} for n in range(count)]
+    with session_scope(engine) as session:
+        queries.upsert_by_qb_id(session, Customer, rows)
+    with session_scope(engine) as session:
+        stored = session.scalars(sa.select(Customer).order_by(Customer.qb_id)).all()
+    assert [c.qb_id for c in stored] == [row["qb_id"] for row in rows]
+    for customer in stored:
+        assert {key: getattr(customer, key) for key in shared} == shared
+
+
 def test_claim_takes_pending_and_due_retries_only(engine):
     pending, due, not_due, needs_person, synced = (add_orders(engine, 1)[0] for _ in range(5))
     with session_scope(engine) as session:
