@@ -202,10 +202,12 @@ class QuickBooksGateway:
     def query_pages(self, entity: str, *, updated_since: datetime | None = None) -> Iterator[list[dict]]:
         """Every record (of those updated since `updated_since`), ORDERBY Id, page after page in order.
 
-        Counts first, then keeps `pages_in_flight` pages requested while the caller writes the earlier
-        ones (each page waits on QuickBooks for a second or more; one at a time, a large company takes
-        minutes). Pages past the count — records created meanwhile — are read one after another until a
-        short page, as a plain paged read would; what is created after that is the next run's (CDC overlap).
+        Counts (while the first page, read whatever the count, is on its way), then keeps
+        `pages_in_flight` pages requested while the caller writes the earlier ones (each page waits on
+        QuickBooks for a second or more; one at a time, a large company takes minutes). When the count
+        fills its last page, the page just past it is requested with the others. Pages beyond — records
+        created meanwhile — are read one after another until a short page, as a plain paged read would;
+        what is created after the page past the count was read is the next run's (CDC overlap).
         """
         where = self._where(entity, updated_since)
 
@@ -215,13 +217,13 @@ class QuickBooksGateway:
                 f"reading {entity} records",
             ).get(entity, [])
 
-        counted = self._count(entity, where)
-        positions = iter(range(1, counted + 1, PAGE_SIZE))
         in_flight = max(1, self.pages_in_flight)
-        last_page_full = True  # nothing counted: still look once, a record may have come since
         pool = ThreadPoolExecutor(in_flight, thread_name_prefix=f"qbo-{entity}-page")
         try:
-            requested = deque(pool.submit(page_at, position) for position in islice(positions, in_flight))
+            requested = deque([pool.submit(page_at, 1)])
+            counted = self._count(entity, where)
+            positions = iter(range(1 + PAGE_SIZE, counted + 2, PAGE_SIZE))
+            requested.extend(pool.submit(page_at, position) for position in islice(positions, in_flight - 1))
             while requested:
                 page = requested.popleft().result()
                 requested.extend(pool.submit(page_at, position) for position in islice(positions, 1))
@@ -230,7 +232,7 @@ class QuickBooksGateway:
                     yield page
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-        position = -(-counted // PAGE_SIZE) * PAGE_SIZE + 1  # the first position past the counted pages
+        position = (counted // PAGE_SIZE + 1) * PAGE_SIZE + 1  # the first position past those requested
         while last_page_full:
             page = page_at(position)
             last_page_full = len(page) == PAGE_SIZE

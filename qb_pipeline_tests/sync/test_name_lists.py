@@ -194,6 +194,30 @@ def test_overlapped_full_pull_under_faults_and_429s_writes_every_record_once_and
         assert queries.read_cursor(session, gateway.realm_id, "Customer") == started
 
 
+def test_records_created_during_an_overlapped_pull_are_in_the_mirror_after_the_next_pull(sandbox, gateway, engine):
+    """The page past the count may be read before they exist; the next run's CDC overlap brings them."""
+    import time
+
+    sandbox.seed(customers=3_000)  # the count fills its last page: the page past it goes with the others
+    time.sleep(2.1)  # QBO times have whole seconds: keep the seed out of the next pull's 1 s overlap
+    created = []
+
+    def create_once(_message: str) -> None:
+        if not created:
+            sandbox.seed(customers=10)
+            created.append(10)
+            time.sleep(2.5)  # a long pull: its end is seconds past the records' creation
+
+    first = pull_name_list(gateway, engine, "Customer", overlap=timedelta(seconds=1), progress=create_once)
+    assert created and first.pulled >= 3_000
+    time.sleep(1.1)
+    second = pull_name_list(gateway, engine, "Customer", overlap=timedelta(seconds=1))
+    assert second.mode == "cdc"
+    assert_mirror_matches_sandbox(engine, sandbox, Customer, "Customer", "DisplayName", "display_name")
+    with session_scope(engine) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Customer)) == 3_010
+
+
 def test_a_first_pull_leaves_postgresql_statistics_that_know_the_rows_it_wrote(sandbox, gateway, engine):
     """Without them PostgreSQL's planner took a growing table for a nearly empty one and looked each
     page's rows up by reading all of it (an ANALYZE at 1,000 rows pulled, 2,000, 4,000 …)."""
