@@ -35,17 +35,15 @@ from benchmarks.harness import (
     fresh_database,
     machine,
     peak_rss_mb,
+    unthrottled,
     write_result,
 )
 from benchmarks.sandbox_process import Sandbox
 from qb_pipeline.db.models import Customer
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.quickbooks.gateway import PAGE_SIZE, PAGES_IN_FLIGHT
-from qb_pipeline.quickbooks.throttle import Throttle
 from qb_pipeline.sandbox.limits import REAL_CONCURRENCY, REAL_RATES
 from qb_pipeline.sync.pull import pull_name_list
-
-UNLIMITED = {"second": 10**9, "minute": 10**9, "batch_minute": 10**9, "concurrent": PAGES_IN_FLIGHT}
 
 
 def calls(sandbox: Sandbox) -> dict:
@@ -85,8 +83,7 @@ def run(config: dict) -> dict:
     try:
         engine, gateway = connect(sandbox, url, pages_in_flight=config["pages_in_flight"])
         if config["limits"] == "off":
-            # Our client throttle off too (its 8 calls a second would pace the pull): the local time.
-            gateway.throttle = Throttle(UNLIMITED)
+            unthrottled(gateway)  # our throttle too: its 8 calls a second would pace the pull
         time.sleep(2.1)  # QBO times have whole seconds: keep the seed out of the incremental pull's 1 s overlap
         sandbox.control("POST", "counters")
         cpu_started, started = time.process_time(), time.perf_counter()

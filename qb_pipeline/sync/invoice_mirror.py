@@ -14,8 +14,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from qb_pipeline.db import queries
+from qb_pipeline.db.mirror_rows import upsert_by_qb_id
 from qb_pipeline.db.models import Order, QBInvoice
-from qb_pipeline.db.queries import upsert_by_qb_id
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.entities import INVOICES

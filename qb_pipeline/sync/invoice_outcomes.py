@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from qb_pipeline.db import queries
+from qb_pipeline.db.mirror_rows import upsert_by_qb_id
 from qb_pipeline.db.models import Order, OrderStatus, QBInvoice
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
@@ -246,4 +247,4 @@ class OutcomeRecorder:
 
 
 def mirror_invoice_rows(session: Session, mirrored: dict[str, dict]) -> None:
-    queries.upsert_by_qb_id(session, QBInvoice, list(mirrored.values()), conflict_columns=("realm_id", "qb_id"))
+    upsert_by_qb_id(session, QBInvoice, list(mirrored.values()), conflict_columns=("realm_id", "qb_id"))

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from qb_pipeline.db import queries
+from qb_pipeline.db.mirror_rows import rows_by_qb_id, upsert_by_qb_id
 from qb_pipeline.db.models import Item, ItemPrice, SyncState
-from qb_pipeline.db.queries import upsert_by_qb_id
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.entities import NAME_LISTS, SyncedEntity
@@ -101,7 +101,7 @@ def _apply_page(session: Session, spec: SyncedEntity, records: list[dict], resul
     result.pulled += len(records)
     model, name_attr = spec.model, getattr(spec.model, spec.name_column)
     incoming = {row["qb_id"]: row for row in map(spec.to_row, records)}
-    stored = {local.qb_id: local for local in queries.rows_by_qb_id(session, model, list(incoming))}
+    stored = {local.qb_id: local for local in rows_by_qb_id(session, model, list(incoming))}
     # The overlap window re-reads records we already hold: an unchanged SyncToken means nothing to
     # write (and a pending local edit of that row must survive to be pushed).
     changed = {

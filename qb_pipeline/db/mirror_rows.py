@@ -1,0 +1,124 @@
+"""Rows mirrored from QuickBooks, by their QuickBooks Id: a page's bulk upsert and lookup, written once
+and correct (and fast) on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from qb_pipeline.db.models import Base
+from qb_pipeline.db.types import utcnow
+
+
+def upsert_by_qb_id(
+    session: Session,
+    model: type[Base],
+    rows: Sequence[dict[str, Any]],
+    *,
+    update_columns: Iterable[str] | None = None,
+    conflict_columns: Sequence[str] = ("qb_id",),
+) -> int:
+    """Insert rows, or update the existing row with the same QuickBooks Id. Returns rows written.
+
+    Every row must carry the same keys. Only `update_columns` (default: every given column but the
+    conflict key) are overwritten on conflict, so local-only columns survive a pull.
+    """
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if insert is None:
+        raise NotImplementedError(f"upsert is not implemented for the {dialect} dialect")
+    keys = list(rows[0])
+    to_update = [c for c in (update_columns or keys) if c not in conflict_columns]
+    table = model.__table__
+    if "updated_at" in table.c and "updated_at" not in to_update:
+        to_update.append("updated_at")
+    now = utcnow()
+    if "updated_at" in table.c:
+        rows = [{**row, "updated_at": now} for row in rows]
+    if "created_at" in table.c:
+        rows = [{"created_at": now, **row} for row in rows]
+    if dialect == "postgresql":
+        # Last row of a key wins, as one row at a time would (ON CONFLICT cannot touch a row twice).
+        rows = list({tuple(row[c] for c in conflict_columns): row for row in rows}.values())
+        source = _unnested(session, table, rows, list(rows[0]), conflict_columns)
+        statement = insert(table).from_select(list(rows[0]), source)
+    else:
+        statement = insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(conflict_columns),
+        set_={c: statement.excluded[c] for c in to_update},
+    )
+    if dialect == "postgresql":
+        session.execute(statement)
+    else:
+        # executemany form: one compiled (cached) statement, rows sent in batches by the driver layer.
+        # (A multi-row VALUES statement is compiled anew for every chunk: 80 % of a full pull's time.)
+        session.execute(statement, list(rows))
+    return len(rows)
+
+
+def rows_by_qb_id(session: Session, model: type[Base], qb_ids: Sequence[str]) -> list:
+    """The rows of `model` holding these QuickBooks Ids (a pull's page: up to 1,000).
+
+    PostgreSQL gets the Ids as one array joined on the unique index; as `qb_id IN (…1,000 values)` its
+    planner (random_page_cost 4) chose a sequential scan of the whole table for every page of a full
+    pull once it held some 50,000 rows."""
+    if not qb_ids:
+        return []
+    if session.get_bind().dialect.name != "postgresql":
+        return list(session.scalars(sa.select(model).where(model.qb_id.in_(list(qb_ids)))))
+    wanted = (
+        sa.func.unnest(sa.bindparam("qb_ids", list(qb_ids), type_=postgresql.ARRAY(sa.Text)))
+        .table_valued("qb_id")
+        .render_derived(name="wanted")
+    )
+    return list(session.scalars(sa.select(model).join(wanted, model.qb_id == wanted.c.qb_id)))
+
+
+def _unnested(
+    session: Session, table: sa.Table, rows: list[dict[str, Any]], keys: list[str], conflict_columns: Sequence[str]
+) -> sa.Select:
+    """The rows as `SELECT … FROM unnest(array, array, …)`: one array per column, so PostgreSQL parses a
+    page as a few arrays rather than thousands of VALUES literals (psycopg2 otherwise sends an upsert's
+    rows one round trip each). Values go through the column types' own bind processing first. A column
+    holding one value in every row (a pull's sync state and timestamps) goes once, not a thousand times."""
+    dialect = session.get_bind().dialect
+    arrays, constants = {}, {}
+    for key in keys:
+        process = table.c[key].type._cached_bind_processor(dialect)
+        values = [row[key] for row in rows]
+        values = [process(v) for v in values] if process else values
+        first = values[0]
+        if key not in conflict_columns and all(v is first or v == first for v in values):
+            constants[key] = None if first is None else str(first)
+            continue
+        # One text[] literal per column (adapting a thousand values one by one costs more than the
+        # insert), cast back to the column's type below.
+        arrays[key] = sa.cast(sa.bindparam(f"column_{key}", _text_array(values)), postgresql.ARRAY(sa.Text))
+    unnested = sa.func.unnest(*arrays.values()).table_valued(*arrays).render_derived()
+    return sa.select(
+        *(
+            sa.cast(
+                unnested.c[key] if key in arrays else sa.bindparam(f"column_{key}", constants[key], type_=sa.Text),
+                table.c[key].type,
+            ).label(key)
+            for key in keys
+        )
+    )
+
+
+def _text_array(values: list) -> str:
+    """A PostgreSQL array literal of the values' text (NULL for None), quoted and escaped."""
+    return (
+        "{"
+        + ",".join(
+            "NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values
+        )
+        + "}"
+    )
