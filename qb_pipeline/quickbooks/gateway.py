@@ -37,9 +37,7 @@ from qb_pipeline.quickbooks.throttle import Throttle
 from qb_pipeline.sync.port import ChangeSet, WriteOutcome
 
 PAGE_SIZE = 1000
-# QuickBooks serves at most 10 requests of a company at once; one fewer, as a request our client gave up
-# on (a timeout) may still be running there.
-PAGES_IN_FLIGHT = 9
+PAGES_IN_FLIGHT = 10  # QuickBooks serves at most 10 requests of a company at once (the throttle keeps it so)
 BATCH_SIZE = 30
 CDC_CAP = 1000
 TRANSPORT_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
@@ -160,6 +158,7 @@ class QuickBooksGateway:
                     raise
                 continue
             except QuickBooksThrottled:
+                self.throttle.throttled()
                 raise  # QuickBooks did not process it: always safe to send again
             except QuickBooksUnavailable as error:
                 failure = error

@@ -1,21 +1,33 @@
 """Client-side throttle: keep one realm under QBO's limits instead of collecting 429s.
 
 QBO allows 500 requests/minute and 10/second per realm, 40 batch calls/minute, and 10 requests at
-once. We aim a little under each (sliding windows, a semaphore) and wait until a call fits. A run has one throttle, shared by all its
-assets and checks (QuickBooksResource), and runs against one realm never overlap (the `quickbooks`
-pool and the realm tag in dagster.yaml), so one throttle speaks for the realm.
+once. The rates are counted when we send and by QBO when a call arrives, so we aim a little under
+them (sliding windows) and wait until a call fits. Requests in flight we can count exactly, so we use
+all 10, holding a slot until QBO is done with its request: until the answer, or, for a request we
+stopped waiting for, until QBO gives up on it too. After a 429 we keep one slot fewer for the rest of
+the run, in case QBO counts a request we do not. A run has one throttle, shared by all its assets and
+checks (QuickBooksResource), and runs against one realm never overlap (the `quickbooks` pool and the
+realm tag in dagster.yaml), so one throttle speaks for the realm.
 """
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-# Margins absorb the difference between when we send and when QBO counts (network jitter).
-DEFAULT_LIMITS = {"second": 8, "minute": 480, "batch_minute": 38, "concurrent": 9}
+import requests
+
+DEFAULT_LIMITS = {"second": 10, "minute": 480, "batch_minute": 38, "concurrent": 10}
+# The windows we count each rate over. QBO's 10 a second are counted over 1.2 s: any 11 calls of ours span
+# more than 1.2 s, so QBO sees them within one second only if the network delays one by 0.2 s more than
+# another. A burst of 10 where the last 1.2 s were quiet (a list's first pages), 8.3 a second at most.
+SPANS = {"second": 1.2, "minute": 60.0, "batch_minute": 60.0}
+# QBO ends a request that has run for 120 s: one we gave up on earlier may hold its slot until then.
+QBO_REQUEST_LIMIT_SECONDS = 120.0
 
 
 class Throttle:
@@ -25,20 +37,60 @@ class Throttle:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        abandoned_hold_seconds: float = QBO_REQUEST_LIMIT_SECONDS,
     ) -> None:
         self.limits = limits or dict(DEFAULT_LIMITS)
         self.clock, self.sleep = clock, sleep
         self._lock = threading.Lock()
         self._windows: dict[str, deque[float]] = {name: deque() for name in self.limits}
-        self._in_flight = threading.BoundedSemaphore(self.limits.get("concurrent", DEFAULT_LIMITS["concurrent"]))
+        self.concurrent = self.limits.get("concurrent", DEFAULT_LIMITS["concurrent"])
+        self.abandoned_hold_seconds = abandoned_hold_seconds
+        self._slots = threading.Condition()
+        self._busy = 0
+        self._abandoned_until: list[float] = []  # a heap: when QBO is done with requests we gave up on
         self.waits, self.seconds_waited = 0, 0.0
 
     @contextmanager
     def slot(self, *, is_batch: bool = False) -> Iterator[None]:
-        """Hold one of the calls that may be in flight at once, from its rate slot until it is answered."""
-        with self._in_flight:
+        """Hold one of the requests that may be in flight at once, from its rate slot until QBO is done
+        with it: when its answer arrives or, after a read timeout, when QBO gives up on it too."""
+        self._take_slot()
+        try:
             self.acquire(is_batch=is_batch)
+            sent = self.clock()
             yield
+        except requests.ReadTimeout:  # sent, and perhaps still running there
+            self._give_back(until=sent + self.abandoned_hold_seconds)
+            raise
+        except BaseException:
+            self._give_back()
+            raise
+        else:
+            self._give_back()
+
+    def throttled(self) -> None:
+        """QBO answered 429: keep one request fewer in flight from now on (it may count one we do not,
+        such as another app's), so a run pays for a miscount once, not on every page after it."""
+        with self._slots:
+            self.concurrent = max(1, self.concurrent - 1)
+
+    def _take_slot(self) -> None:
+        with self._slots:
+            while True:
+                now = self.clock()
+                while self._abandoned_until and self._abandoned_until[0] <= now:
+                    heapq.heappop(self._abandoned_until)
+                if self._busy + len(self._abandoned_until) < self.concurrent:
+                    self._busy += 1
+                    return
+                self._slots.wait(self._abandoned_until[0] - now if self._abandoned_until else None)
+
+    def _give_back(self, until: float | None = None) -> None:
+        with self._slots:
+            self._busy -= 1
+            if until is not None:
+                heapq.heappush(self._abandoned_until, until)
+            self._slots.notify_all()
 
     def acquire(self, *, is_batch: bool = False) -> float:
         """Block until one call (a batch call when `is_batch`) fits; returns the seconds waited."""
@@ -49,7 +101,7 @@ class Throttle:
                 now = self.clock()
                 delay = 0.0
                 for name in names:
-                    span = 1.0 if name == "second" else 60.0
+                    span = SPANS[name]
                     calls = self._windows[name]
                     while calls and calls[0] <= now - span:
                         calls.popleft()

@@ -24,7 +24,7 @@ What it serves
   answers the first answer, or is processed again, as reported of QuickBooks in some cases),
   `custom_txn_numbers` (= Preferences.SalesFormsPrefs.CustomTxnNumbers: when off the sandbox numbers
   invoices 1001, 1002… itself and ignores a DocNumber sent).
-- Rate limits (limits.py): off, real (500/min, 10/s, 40 batch/min per realm) or scaled:F.
+- Rate limits (limits.py): off, real (500/min, 10/s, 40 batch/min and 10 in flight per realm) or scaled:F.
 - Latency: `latency_ms` per call plus `latency_per_row_ms` per returned row (flags `--latency-ms`,
   `--latency-per-row-ms`), so a 1,000-row page costs what it costs at Intuit (1–3 s).
 - Webhooks out (webhooks.py): with `webhook_url` set, every create, update, delete, void and merge
@@ -98,8 +98,9 @@ whose Origin is not the sandbox's own (403), so a web page in the developer's br
                                                         CDC), into_id gets a new version and the Merge event
 - POST /_sandbox/inject {"kind", "count"|"rate", "path_contains", "seconds", "seed"}; GET lists,
   DELETE clears. Kinds: 500, 503, 429, 429-xml, timeout, drop, non-json, truncated, missing-fields,
-  revoke (faults.py). A `path_contains` naming an OAuth path (/oauth2/v1/tokens, /.well-known/)
-  reaches the token, revoke and discovery endpoints.
+  revoke, late (the call reaches the limits `seconds` late, as over a slow network) (faults.py). A
+  `path_contains` naming an OAuth path (/oauth2/v1/tokens, /.well-known/) reaches the token, revoke
+  and discovery endpoints.
 - GET /_sandbox/counters (calls by kind and status, token calls), POST /_sandbox/counters resets
 - GET /_sandbox/dump/{Entity}  every stored record, inactive ones and deletion tombstones included
 - POST /_sandbox/tokens/revoke | expire-access | mint

@@ -58,6 +58,9 @@ class DataApi:
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         kind = _kind(scope["method"], path, params)
         realm = _realm_in(path)
+        late = self.faults.next_fault(scope["path"], arriving=True)
+        if late:
+            await asyncio.sleep(late.seconds)  # still on its way: not yet counted, in flight or against the rates
         ticket = self.limiter.enter(realm) if realm is not None else None
         if realm is not None and ticket is None:
             # QuickBooks' concurrency rule: one request too many in flight is throttled like the rates.

@@ -5,7 +5,8 @@ seen in the wild), `timeout` (the request IS processed, then the answer is held 
 client times out not knowing whether its write happened — the hardest case), `drop` (the connection
 breaks mid-response), `non-json` (200 with an HTML page), `truncated` (200 whose JSON stops half-way),
 `missing-fields` (200 with valid JSON holding none of the expected keys), `revoke` (every token revoked, then the
-call proceeds and gets 401). Injected by count (the next N matching calls) or by rate (a probability
+call proceeds and gets 401), `late` (the request reaches QuickBooks `seconds` late, as over a slow network:
+its limits count it when it arrives, so calls sent after it may be counted before it). Injected by count (the next N matching calls) or by rate (a probability
 per call, seeded for repeatability), optionally only for paths containing `path_contains`.
 The OAuth endpoints (discovery, token, revoke) get faults too, but only ones whose `path_contains`
 names them (`OAuthFaults`).
@@ -18,7 +19,7 @@ import random
 import threading
 from dataclasses import asdict, dataclass
 
-KINDS = {"500", "503", "429", "429-xml", "timeout", "drop", "non-json", "truncated", "missing-fields", "revoke"}
+KINDS = {"500", "503", "429", "429-xml", "timeout", "drop", "non-json", "truncated", "missing-fields", "revoke", "late"}
 
 
 @dataclass
@@ -64,11 +65,14 @@ class FaultInjector:
         with self._lock:
             self._injections.clear()
 
-    def next_fault(self, path: str, *, named_only: bool = False) -> Injection | None:
+    def next_fault(self, path: str, *, named_only: bool = False, arriving: bool = False) -> Injection | None:
         """The fault for a call to `path`, if any. `named_only`: only faults whose path_contains names
-        this path (the OAuth endpoints: a fault injected for "every call" means every API call)."""
+        this path (the OAuth endpoints: a fault injected for "every call" means every API call).
+        `arriving`: the `late` fault, which strikes before QuickBooks sees the call; the others after."""
         with self._lock:
             for injection in self._injections:
+                if (injection.kind == "late") != arriving:
+                    continue
                 if injection.path_contains and injection.path_contains not in path:
                     continue
                 if named_only and not injection.path_contains:

@@ -94,6 +94,6 @@ def test_the_assets_and_checks_of_one_run_share_one_throttle(sandbox, resources)
         limit = first.throttle.limits["second"]
         for _ in range(limit):
             first.count("Customer")
-        second.count("Item")  # the ninth call within the second
+        second.count("Item")  # one call more than the window allows
         assert second.throttle.waits == 1
         assert (first.stats.total_calls, second.stats.total_calls) == (limit, 1)  # each counts its own

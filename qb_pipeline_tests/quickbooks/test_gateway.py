@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
 from qb_pipeline.quickbooks.errors import QuickBooksAuthError, QuickBooksUnavailable, QuickBooksValidationError
-from qb_pipeline.quickbooks.throttle import Throttle
+from qb_pipeline.quickbooks.throttle import DEFAULT_LIMITS, SPANS, Throttle
 
 
 def customer_ids(gateway):
@@ -58,18 +60,48 @@ def test_records_created_while_the_pages_are_read_are_read_too(sandbox, make_gat
     assert len(first) + len(rest) == 2_010
 
 
+def read_customers_under(sandbox, gateway, **settings) -> tuple[int, dict]:
+    """Every customer read with the sandbox at `settings` (undone after): how many, and its call counters."""
+    sandbox.settings(**settings)
+    sandbox.reset_counters()
+    try:
+        return sum(len(page) for page in gateway.query_pages("Customer")), sandbox.counters()
+    finally:
+        sandbox.settings(limits="off", latency_ms=0)
+
+
 def test_the_client_keeps_under_quickbooks_concurrency_limit(sandbox, make_gateway):
     sandbox.seed(customers=12_000)
     gateway = make_gateway()
-    gateway.pages_in_flight = 12  # more than QuickBooks' 10 at once: the throttle keeps 9
-    sandbox.settings(limits="real", latency_ms=2000)  # 8 per second would put 16 in flight
-    try:
-        records = sum(len(page) for page in gateway.query_pages("Customer"))
-        calls = sandbox.counters()
-    finally:
-        sandbox.settings(limits="off", latency_ms=0)
+    gateway.pages_in_flight = 12  # more than QuickBooks' 10 at once: the throttle keeps 10
+    records, calls = read_customers_under(sandbox, gateway, limits="real", latency_ms=2000)  # 16 would fit the rate
     assert records == 12_000
-    assert "query 429" not in calls["calls"] and calls["most_in_flight"] <= 9
+    assert "query 429" not in calls["calls"] and calls["most_in_flight"] <= 10
+
+
+def test_a_request_given_up_on_keeps_its_slot_while_quickbooks_may_run_it(sandbox, make_gateway):
+    """A read timeout ends our wait, not QuickBooks' work: its slot stays taken until QuickBooks would
+    have ended the request too, so the pages read meanwhile still fit its 10 at once."""
+    sandbox.seed(customers=20_000)
+    gateway = make_gateway(timeout_seconds=3.0)
+    gateway.throttle = Throttle(dict(DEFAULT_LIMITS), abandoned_hold_seconds=10)  # QuickBooks' 120 s, shortened
+    sandbox.inject("timeout", count=1, seconds=6, path_contains="/query")  # answered 4.8 s after we gave up
+    records, calls = read_customers_under(sandbox, gateway, limits="real", latency_ms=1800)  # 10 stay in flight
+    assert records == 20_000 and gateway.stats.retries == 1
+    assert "query 429" not in calls["calls"] and calls["most_in_flight"] <= 10
+
+
+def test_after_a_429_one_request_fewer_stays_in_flight(sandbox, make_gateway):
+    """Should QuickBooks count a request we do not (say, another app's), the first 429 costs the run one
+    slot, not a 429 for every page after it."""
+    sandbox.seed(customers=40_000)
+    gateway = make_gateway()
+    gateway.throttle = Throttle({**DEFAULT_LIMITS, "concurrent": 11})  # one more than QuickBooks allows
+    gateway.pages_in_flight = 11
+    gateway.sleep.cap = None  # honour Retry-After, or the retry is throttled again
+    records, calls = read_customers_under(sandbox, gateway, limits="real", latency_ms=2000)  # 5.5 calls a second
+    assert records == 40_000
+    assert calls["calls"]["query 429"] == 1 and gateway.throttle.concurrent == 10
 
 
 @pytest.mark.parametrize("kind", ["503", "500", "drop", "non-json", "truncated", "missing-fields"])
@@ -119,6 +151,25 @@ def test_client_throttle_keeps_under_the_per_second_limit(sandbox, make_gateway)
         gateway.count("Item")
     assert "query 429" not in sandbox.counters()["calls"]
     assert gateway.throttle.waits >= 1
+
+
+def test_a_call_the_network_holds_back_does_not_put_quickbooks_over_its_rate(sandbox, make_gateway):
+    """We count a call when we send it, QuickBooks when it arrives: with one call of a burst arriving
+    0.1 s late, the next burst must still find room in QuickBooks' last second."""
+    gateway = make_gateway()
+    with ThreadPoolExecutor(10) as pool:  # bursts of 10, as a list's first pages go
+        list(pool.map(lambda _: gateway.count("Item"), range(10)))  # connections opened: only the fault is late
+        time.sleep(SPANS["second"])
+        sandbox.settings(limits="real")
+        sandbox.inject("late", count=1, seconds=0.1, path_contains="/query")
+        sandbox.reset_counters()
+        try:
+            counts = list(pool.map(lambda _: gateway.count("Item"), range(30)))
+            calls = sandbox.counters()["calls"]
+        finally:
+            sandbox.settings(limits="off")
+    assert len(counts) == 30 and calls["query 200"] == 30
+    assert "query 429" not in calls
 
 
 def test_expired_access_token_is_refreshed_once_on_401(sandbox, make_gateway):
