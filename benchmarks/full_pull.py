@@ -83,7 +83,7 @@ def run(config: dict) -> dict:
     try:
         engine, gateway = connect(sandbox, url, pages_in_flight=config["pages_in_flight"])
         if config["limits"] == "off":
-            unthrottled(gateway)  # our throttle too: its 8 calls a second would pace the pull
+            unthrottled(gateway)  # our throttle too: its rate windows would pace the pull
         time.sleep(2.1)  # QBO times have whole seconds: keep the seed out of the incremental pull's 1 s overlap
         sandbox.control("POST", "counters")
         cpu_started, started = time.process_time(), time.perf_counter()

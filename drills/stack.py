@@ -53,6 +53,7 @@ class Stack:
             "DAGSTER_HOME": str(dagster_home),
             "QB_TIMEOUT_SECONDS": "2",
             "QB_THROTTLE_WAIT_SECONDS": "0.5",
+            "QB_REQUEST_LIMIT_SECONDS": "5",  # the sandbox answers a hung request within 3 s
             "PYTHONPATH": str(PROJECT),
         }
         build_shop(self.sandbox, self.gateway, self.engine, customers=customers, items=items)

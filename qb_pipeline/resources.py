@@ -18,7 +18,7 @@ from qb_pipeline.quickbooks.connection import Connection
 from qb_pipeline.quickbooks.factory import connect, intuit_settings, sandbox_settings
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.quickbooks.stats import CallStats
-from qb_pipeline.quickbooks.throttle import Throttle
+from qb_pipeline.quickbooks.throttle import QBO_REQUEST_LIMIT_SECONDS, Throttle
 from qb_pipeline.settings import DEFAULT_REDIRECT_URI, Settings
 
 
@@ -68,6 +68,7 @@ class QuickBooksResource(dg.ConfigurableResource):
     retries: int = 3
     batch_size: int = 30
     throttle_wait_seconds: float = 60.0
+    request_limit_seconds: float = QBO_REQUEST_LIMIT_SECONDS  # how long a request we gave up on holds its slot
     default_income_account_id: str = ""  # for new Service items; empty = the first Income account
     orders_per_run: int = 5000  # QB_ORDERS_PER_RUN: how many due orders one push claims
     key_dir: str = ""  # where the embedded default's generated token key lives (QB_DATA_DIR)
@@ -76,7 +77,7 @@ class QuickBooksResource(dg.ConfigurableResource):
     _throttle: Throttle | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._connection, self._throttle = None, Throttle()
+        self._connection, self._throttle = None, Throttle(abandoned_hold_seconds=self.request_limit_seconds)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self._connection = self._throttle = None
@@ -87,7 +88,7 @@ class QuickBooksResource(dg.ConfigurableResource):
         if self._connection is None:
             self._connection = self._connect()
         if self._throttle is None:
-            self._throttle = Throttle()
+            self._throttle = Throttle(abandoned_hold_seconds=self.request_limit_seconds)
         return QuickBooksGateway(
             self._connection,
             retries=self.retries,
@@ -149,6 +150,7 @@ def quickbooks_resource(settings: Settings, database: DatabaseResource) -> Quick
         retries=settings.retries,
         batch_size=settings.batch_size,
         throttle_wait_seconds=settings.throttle_wait_seconds,
+        request_limit_seconds=settings.request_limit_seconds,
         default_income_account_id=settings.default_income_account_id,
         orders_per_run=settings.orders_per_run,
         key_dir=str(settings.resolved_data_dir),

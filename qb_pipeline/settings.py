@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from qb_pipeline.quickbooks.throttle import QBO_REQUEST_LIMIT_SECONDS
+
 Environment = Literal["sandbox-local", "sandbox", "production"]
 ENVIRONMENTS: tuple[Environment, ...] = get_args(Environment)
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8766/callback"  # `qb-pipeline auth connect` listens here
@@ -73,6 +75,7 @@ SPECS = {
     "retries": Spec("QB_RETRIES", _number(int, 0, 10), "a whole number from 0 to 10"),
     "batch_size": Spec("QB_BATCH_SIZE", _number(int, 1, 30), "a whole number from 1 to 30"),
     "throttle_wait_seconds": Spec("QB_THROTTLE_WAIT_SECONDS", _number(float, 0, 600), "seconds, 0 to 600"),
+    "request_limit_seconds": Spec("QB_REQUEST_LIMIT_SECONDS", _number(float, 0, 600), "seconds, 0 to 600"),
     "default_income_account_id": Spec("QB_DEFAULT_INCOME_ACCOUNT_ID", str, "a QuickBooks account id"),
     "sync_frequency_hours": Spec("QB_SYNC_FREQUENCY_HOURS", _number(int, 1, 24), "a whole number from 1 to 24"),
     "auto_sync_customers": Spec("QB_AUTO_SYNC_CUSTOMERS", _flag, "true or false"),
@@ -113,6 +116,7 @@ class Settings:
     retries: int = 3
     batch_size: int = 30
     throttle_wait_seconds: float = 60.0
+    request_limit_seconds: float = QBO_REQUEST_LIMIT_SECONDS
     default_income_account_id: str = ""
     sync_frequency_hours: int = 1
     auto_sync_customers: bool = True

@@ -158,7 +158,6 @@ class QuickBooksGateway:
                     raise
                 continue
             except QuickBooksThrottled:
-                self.throttle.throttled()
                 raise  # QuickBooks did not process it: always safe to send again
             except QuickBooksUnavailable as error:
                 failure = error

@@ -4,9 +4,10 @@ Kinds: `500`, `503` (QBO-style JSON fault), `429` (JSON throttle fault), `429-xm
 seen in the wild), `timeout` (the request IS processed, then the answer is held for `seconds`: the
 client times out not knowing whether its write happened — the hardest case), `drop` (the connection
 breaks mid-response), `non-json` (200 with an HTML page), `truncated` (200 whose JSON stops half-way),
-`missing-fields` (200 with valid JSON holding none of the expected keys), `revoke` (every token revoked, then the
-call proceeds and gets 401), `late` (the request reaches QuickBooks `seconds` late, as over a slow network:
-its limits count it when it arrives, so calls sent after it may be counted before it). Injected by count (the next N matching calls) or by rate (a probability
+`missing-fields` (200 with valid JSON holding none of the expected keys), `revoke` (every token
+revoked, then the call proceeds and gets 401), `late` (an API call reaches QuickBooks `seconds` late,
+as over a slow network: its limits count it when it arrives, so calls sent after it may be counted
+before it; not for the OAuth endpoints). Injected by count (the next N matching calls) or by rate (a probability
 per call, seeded for repeatability), optionally only for paths containing `path_contains`.
 The OAuth endpoints (discovery, token, revoke) get faults too, but only ones whose `path_contains`
 names them (`OAuthFaults`).
