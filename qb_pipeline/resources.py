@@ -77,7 +77,7 @@ class QuickBooksResource(dg.ConfigurableResource):
     _throttle: Throttle | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._connection, self._throttle = None, Throttle(abandoned_hold_seconds=self.request_limit_seconds)
+        self._connection = self._throttle = None  # both made by the run's first gateway()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self._connection = self._throttle = None

@@ -7,8 +7,8 @@ breaks mid-response), `non-json` (200 with an HTML page), `truncated` (200 whose
 `missing-fields` (200 with valid JSON holding none of the expected keys), `revoke` (every token
 revoked, then the call proceeds and gets 401), `late` (an API call reaches QuickBooks `seconds` late,
 as over a slow network: its limits count it when it arrives, so calls sent after it may be counted
-before it; not for the OAuth endpoints). Injected by count (the next N matching calls) or by rate (a probability
-per call, seeded for repeatability), optionally only for paths containing `path_contains`.
+before it; not for the OAuth endpoints). Injected by count (the next N matching calls) or by rate (a
+probability per call, seeded for repeatability), optionally only for paths containing `path_contains`.
 The OAuth endpoints (discovery, token, revoke) get faults too, but only ones whose `path_contains`
 names them (`OAuthFaults`).
 """
