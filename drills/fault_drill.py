@@ -1,6 +1,8 @@
 """The fault drill: N orders pushed by real Dagster runs while QuickBooks misbehaves in every way we know.
 
-Throughout: 10% 5xx (500 and 503), 5% timeouts after QuickBooks applied the call, 429 bursts. On top:
+Throughout: 10% 5xx (500 and 503), 5% timeouts after QuickBooks applied the call, 5% of batches reaching
+QuickBooks after the run stopped waiting for them (applied late: a lookup before QuickBooks is done with
+them finds nothing), 429 bursts. On top:
 two run processes are SIGKILLed while a batch they sent is applied but unanswered, and every token is
 revoked once mid-run (a person reconnects, as `qb-pipeline auth connect` would). Time is fast-forwarded
 rather than waited for: stale claims (15 minutes) and retry back-off. Afterwards every order must be
@@ -37,6 +39,10 @@ def run_fault_drill(stack: Stack, orders: int, *, kills: int = 2, prefix: str = 
     log: list[str] = []
     for kind, rate, extra in (("500", 0.05, {}), ("503", 0.05, {}), ("timeout", 0.05, {"seconds": 3})):
         sandbox.control("POST", "inject", {"kind": kind, "rate": rate, "path_contains": API, "seed": 7, **extra})
+    # 4 s late: after the runs' 2 s timeout, within the 5 s the stack gives QuickBooks to finish a request
+    late = {"kind": "late", "path_contains": "/batch", "seconds": 4}
+    sandbox.control("POST", "inject", {**late, "count": 2})  # the first two batches, whatever the dice say
+    sandbox.control("POST", "inject", {**late, "rate": 0.05})
 
     def burst() -> None:
         sandbox.control("POST", "inject", {"kind": "429", "count": BURST, "path_contains": API})

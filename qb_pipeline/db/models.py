@@ -125,6 +125,13 @@ class Order(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the claim's heartbeat, renewed per batch
     # The write-ahead record of the batch that carried this order and whose outcome is not known yet.
     invoice_batch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoice_batches.id"), index=True)
+    # While a send of this order's invoice has no answer: stamped before each send and again when we stop
+    # waiting. QuickBooks may still apply that request until QB_REQUEST_LIMIT_SECONDS after it, so no
+    # lookup or resend before then. Cleared when QuickBooks answers.
+    outcome_unknown_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The company Preferences' SyncToken under which that send found Custom transaction numbers on: a
+    # change since means QuickBooks may have numbered the invoice itself, out of reach of our lookup.
+    sent_preferences_version: Mapped[str | None] = mapped_column(sa.String(32))
     # One invoice, one order: a second order can never be linked to an invoice another order holds.
     qb_invoice_id: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
     # The total of the invoice as we sent it (or found it): what the reconcile check compares with.

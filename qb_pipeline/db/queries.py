@@ -141,6 +141,25 @@ def take_over_stale_claims(
     return sorted(session.execute(statement).scalars())
 
 
+# What QuickBooks' answer to an order's batch settles: no write-ahead record to resend, nothing in doubt.
+ANSWERED: dict[str, Any] = {"invoice_batch_id": None, "outcome_unknown_at": None, "sent_preferences_version": None}
+
+
+def mark_unanswered(
+    session: Session, order_ids: Iterable[int], *, at: datetime, preferences_version: str | None
+) -> None:
+    """Orders whose invoice is on its way (stamped before sending) or went unanswered (stamped again when
+    we stop waiting): QuickBooks may apply that request until its limit after `at`."""
+    ids = sorted(set(order_ids))
+    if ids:
+        session.execute(
+            sa.update(Order)
+            .where(Order.id.in_(ids))
+            .values(outcome_unknown_at=at, sent_preferences_version=preferences_version)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def finish_claim(
     session: Session,
     order_id: int,
@@ -174,7 +193,7 @@ def finish_claim(
     if status == OrderStatus.SYNCED:
         values.update(qb_invoice_id=qb_invoice_id, invoiced_total=invoiced_total, synced_at=now, status_reason=None)
     if batch_answered or status == OrderStatus.SYNCED:
-        values["invoice_batch_id"] = None
+        values.update(ANSWERED)
     result = session.execute(
         sa.update(Order)
         .where(Order.id == order_id, Order.status == OrderStatus.PUSHING, Order.claimed_by == run_id)
@@ -252,7 +271,7 @@ def _finish_synced_statement() -> sa.Update:
             qb_invoice_id=answers.c.invoice_id,
             invoiced_total=sa.cast(answers.c.total, Order.invoiced_total.type),
             synced_at=now,
-            invoice_batch_id=None,
+            **ANSWERED,
         )
         .returning(Order.id)
         .execution_options(synchronize_session=False)

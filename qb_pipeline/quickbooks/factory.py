@@ -13,6 +13,7 @@ from qb_pipeline.quickbooks.connection import INTUIT_API, Connection, Connection
 from qb_pipeline.quickbooks.errors import SandboxNotRunning
 from qb_pipeline.quickbooks.gateway import PAGES_IN_FLIGHT, QuickBooksGateway
 from qb_pipeline.quickbooks.stats import CallStats
+from qb_pipeline.quickbooks.throttle import QBO_REQUEST_LIMIT_SECONDS, Throttle
 
 
 def sandbox_settings(connection_file: Path, timeout_seconds: float = 30.0) -> tuple[ConnectionSettings, str]:
@@ -83,6 +84,7 @@ def build_gateway(
     batch_size: int = 30,
     throttle_wait: float = 60.0,
     pages_in_flight: int = PAGES_IN_FLIGHT,
+    request_limit_seconds: float = QBO_REQUEST_LIMIT_SECONDS,
     progress=lambda _m: None,
 ) -> QuickBooksGateway:
     """A gateway on a new connection (see `connect`), for scripts and tests; Dagster runs share one
@@ -94,5 +96,6 @@ def build_gateway(
         batch_size=batch_size,
         throttle_wait=throttle_wait,
         pages_in_flight=pages_in_flight,
+        throttle=Throttle(abandoned_hold_seconds=request_limit_seconds),
         progress=progress,
     )

@@ -34,7 +34,7 @@ from qb_pipeline.quickbooks.errors import (
 )
 from qb_pipeline.quickbooks.stats import CallStats
 from qb_pipeline.quickbooks.throttle import Throttle
-from qb_pipeline.sync.port import ChangeSet, WriteOutcome
+from qb_pipeline.sync.port import ChangeSet, InvoiceNumbering, WriteOutcome
 
 PAGE_SIZE = 1000
 PAGES_IN_FLIGHT = 10  # QuickBooks serves at most 10 requests of a company at once (the throttle keeps it so)
@@ -92,7 +92,7 @@ class QuickBooksGateway:
         self._backoff = tenacity.wait_random_exponential(multiplier=backoff_base, max=backoff_max)
         self.stats = stats or connection.stats  # a gateway per asset counts its own calls
         self.realm_id = connection.realm_id
-        self._preferences: tuple[bool, tzinfo] | None = None  # read once per gateway (one run)
+        self._preferences: tuple[InvoiceNumbering, tzinfo] | None = None  # read once per gateway (one run)
 
     # -- the retry loop ----------------------------------------------------------------------------
     def _call(
@@ -305,8 +305,17 @@ class QuickBooksGateway:
             found.update(str(row["Id"]) for row in rows)
         return found
 
+    @property
+    def request_limit_seconds(self) -> float:
+        return self.throttle.abandoned_hold_seconds
+
     def custom_txn_numbers(self) -> bool:
         """Preferences.SalesFormsPrefs.CustomTxnNumbers: whether QuickBooks keeps the DocNumber we send."""
+        return self._company_preferences()[0].keeps_ours
+
+    def invoice_numbering(self, *, fresh: bool = False) -> InvoiceNumbering:
+        if fresh:
+            self._preferences = None
         return self._company_preferences()[0]
 
     def company_timezone(self) -> tzinfo:
@@ -314,7 +323,7 @@ class QuickBooksGateway:
         answer's `time` in the company's local time: its offset is the company's."""
         return self._company_preferences()[1]
 
-    def _company_preferences(self) -> tuple[bool, tzinfo]:
+    def _company_preferences(self) -> tuple[InvoiceNumbering, tzinfo]:
         if self._preferences is None:
             answer = self._call(
                 "read",
@@ -327,7 +336,10 @@ class QuickBooksGateway:
                 zone = datetime.fromisoformat(str(answer.get("time"))).tzinfo or timezone.utc
             except ValueError:
                 zone = timezone.utc
-            self._preferences = (sales.get("CustomTxnNumbers") is True, zone)
+            numbering = InvoiceNumbering(
+                keeps_ours=sales.get("CustomTxnNumbers") is True, version=str(answer["Preferences"].get("SyncToken"))
+            )
+            self._preferences = (numbering, zone)
         return self._preferences
 
     # -- writes ------------------------------------------------------------------------------------

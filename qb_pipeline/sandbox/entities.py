@@ -61,12 +61,19 @@ class Rules(PaymentRules):
         return (prefs.get("SalesFormsPrefs") or {}).get("CustomTxnNumbers", True) is not False
 
     def set_custom_txn_numbers(self, realm: str, enabled: bool) -> None:
+        """As a person would in Account and Settings: a change is an update like any other (a new SyncToken
+        and LastUpdatedTime, a webhook and CDC event)."""
         prefs = self.store.get(realm, "Preferences", PREFERENCES_ID)
-        self.store.put(
-            realm,
-            "Preferences",
-            {**prefs, "SalesFormsPrefs": {**prefs["SalesFormsPrefs"], "CustomTxnNumbers": enabled}},
-        )
+        if self.custom_txn_numbers(realm) == enabled:
+            return
+        record = {
+            **prefs,
+            "SalesFormsPrefs": {**prefs["SalesFormsPrefs"], "CustomTxnNumbers": enabled},
+            "SyncToken": str(int(prefs["SyncToken"]) + 1),
+            "MetaData": {**prefs["MetaData"], "LastUpdatedTime": qbo_time()},
+        }
+        self.store.put(realm, "Preferences", record)
+        self.store.notify(realm, "Preferences", "updated", [record])
 
     # -- save ------------------------------------------------------------------------------------
     def save(self, realm: str, entity: str, body: dict, *, allow_duplicate_docnum: bool = False) -> dict:

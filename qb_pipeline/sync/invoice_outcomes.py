@@ -31,6 +31,7 @@ class Safeguards:
     write_ahead: bool = True
     lookup: bool = True
     numbering_check: bool = True
+    settle: bool = True
     strict_link: bool = True
     heartbeat: bool = True
 
@@ -204,15 +205,20 @@ class OutcomeRecorder:
         next_attempt = utcnow() + retry_delay(order.attempts) if outcome.transient else None
         self._finish(session, order, OrderStatus.FAILED, reason, next_attempt, batch_answered=True)
 
-    def finish_refused(self, session: Session, order_id: int, reason: str) -> None:
-        self._finish(session, session.get(Order, order_id), OrderStatus.FAILED, reason, None, batch_answered=True)
+    def finish_refused(self, session: Session, order_id: int, reason: str, *, batch_answered: bool = True) -> None:
+        """Failed until a person looks (`batch_answered=False`: its batch's outcome is still unknown, so the
+        write-ahead record stays for the retry)."""
+        order = session.get(Order, order_id)
+        self._finish(session, order, OrderStatus.FAILED, reason, None, batch_answered=batch_answered)
 
-    def fail_for_now(self, items, reason: str) -> None:
-        """The outcome is unknown or QuickBooks was busy: retried with back-off; the batch record stays."""
+    def fail_for_now(self, items, reason: str, *, not_before: datetime | None = None) -> None:
+        """The outcome is unknown or QuickBooks was busy: retried with back-off (not before `not_before`);
+        the batch record stays."""
         with session_scope(self.engine) as session:
             for order_id in items:
                 order = session.get(Order, order_id)
-                self._finish(session, order, OrderStatus.FAILED, reason, utcnow() + retry_delay(order.attempts))
+                due = utcnow() + retry_delay(order.attempts)
+                self._finish(session, order, OrderStatus.FAILED, reason, max(due, not_before or due))
 
     def finish_rejected(self, session: Session, order: Order, rejected: OrderRejected) -> None:
         blocked = rejected.status == OrderStatus.BLOCKED

@@ -8,12 +8,16 @@ Independent safeguards, each shown to hold alone by a test with the others switc
 2. lookup — before any resend whose outcome is unknown, and for an order an earlier attempt may have
    sent, one `DocNumber IN (…)` query: an invoice it lists is the outcome.
 3. numbering_check — nothing is pushed unless the company keeps the DocNumbers we send
-   (Preferences.SalesFormsPrefs.CustomTxnNumbers).
+   (Preferences.SalesFormsPrefs.CustomTxnNumbers); before any resend whose outcome is unknown the
+   preferences are read again, and a batch sent while they may have changed waits for a person.
 4. strict_link — an invoice is linked to an order only when customer, total, line count and marker
    match, and never to a second order (a unique constraint backs this).
 5. heartbeat — a run renews its claims every tenth of the stale period and sends only orders it still
    holds right before sending; a claim is taken over only once its heartbeat has been silent for the
    stale period.
+6. settle — a batch whose outcome is unknown is neither looked up nor sent again until QuickBooks is
+   done with it (`QB_REQUEST_LIMIT_SECONDS` after it was last sent or given up on): a lookup before
+   then can miss an invoice QuickBooks is still creating. See `sync/unknown_outcomes.py`.
 Every invoice names its order in PrivateNote, so invoices per order can be counted without us.
 QuickBooks' own refusal of a second DocNumber (6140, a company setting) is answered by linking.
 """
@@ -24,7 +28,6 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -50,31 +53,19 @@ from qb_pipeline.quickbooks.errors import (
 from qb_pipeline.sync.invoice_draft import Catalog, InvoiceDraft, OrderRejected, draft_invoice
 from qb_pipeline.sync.invoice_outcomes import (
     InvoicePushResult,
-    OutcomeRecorder,
     Safeguards,
     mirror_invoice_rows,
 )
 from qb_pipeline.sync.port import QuickBooksPort, WriteOutcome
 from qb_pipeline.sync.push import push_name_list
+from qb_pipeline.sync.unknown_outcomes import CUSTOM_NUMBERS_OFF, SETTLE_IN_RUN, Batch, UnknownOutcomes
+
+__all__ = ["CUSTOM_NUMBERS_OFF", "InvoicePushResult", "Safeguards", "push_orders"]
 
 STALE_CLAIM_AFTER = timedelta(minutes=15)  # of heartbeat silence, not of claim age
 BATCH_SIZE = 30  # QuickBooks' batch limit; outcomes are recorded batch by batch
 RESENDS = 3  # re-sends of one batch whose outcome stayed unknown, within one run
 KEEP_ANSWERED_BATCHES = timedelta(days=1)
-CUSTOM_NUMBERS_OFF = (
-    "QuickBooks numbers invoices itself in this company, so an order's number cannot find its "
-    "invoice: turn on Account and Settings → Sales → Custom transaction numbers in QuickBooks; "
-    "orders stay pending until then"
-)
-
-
-@dataclass
-class _Batch:
-    """One batch on the wire: its requestid, its write-ahead record, and order id → (bId, body)."""
-
-    request_id: str
-    record_id: int | None
-    items: dict[int, tuple[str, dict]]
 
 
 def orders_name_unknown_records(engine: sa.Engine) -> bool:
@@ -116,8 +107,13 @@ def push_orders(
     progress: Callable[[str], None] = lambda _message: None,
     safeguards: Safeguards = Safeguards(),
     resend_wait: float = 2.0,
+    settle_in_run: float = SETTLE_IN_RUN,
 ) -> InvoicePushResult:
-    if safeguards.numbering_check and not qb.custom_txn_numbers():
+    """Claim due orders and turn them into invoices. `resend_wait`: the pause before the n-th resend of a
+    batch whose outcome is unknown (n × it); `settle_in_run`: how long a run waits for QuickBooks to be
+    done with such a batch before its orders are sent back to wait (see `sync/unknown_outcomes.py`)."""
+    numbering = qb.invoice_numbering()
+    if safeguards.numbering_check and not numbering.keeps_ours:
         raise QuickBooksSetupError(CUSTOM_NUMBERS_OFF)  # before any claim: every order stays pending
     result = InvoicePushResult()
     with session_scope(engine) as session:
@@ -130,6 +126,7 @@ def push_orders(
         return result
     progress(f"claimed {len(order_ids)} orders")
     push = _InvoicePush(qb, engine, run_id, safeguards, result, progress, resend_wait, stale_after)
+    push.preferences_version, push.settle_in_run = numbering.version, settle_in_run
     try:
         push.resend_recorded(order_ids)
         drafts, maybe_sent = push.draft_all(order_ids, taken_over)
@@ -145,7 +142,7 @@ def push_orders(
     return result
 
 
-class _InvoicePush(OutcomeRecorder):
+class _InvoicePush(UnknownOutcomes):
     def __init__(
         self,
         qb: QuickBooksPort,
@@ -182,17 +179,23 @@ class _InvoicePush(OutcomeRecorder):
     def resend_recorded(self, order_ids: list[int]) -> None:
         with session_scope(self.engine) as session:
             rows = session.execute(
-                sa.select(Order.id, InvoiceBatch.id, InvoiceBatch.request_id, InvoiceBatch.payload)
+                sa.select(
+                    Order.id,
+                    Order.outcome_unknown_at,
+                    Order.sent_preferences_version,
+                    InvoiceBatch.id,
+                    InvoiceBatch.request_id,
+                    InvoiceBatch.payload,
+                )
                 .join(InvoiceBatch, InvoiceBatch.id == Order.invoice_batch_id)
                 .where(Order.id.in_(order_ids), Order.claimed_by == self.run_id)
             ).all()
-        batches: dict[int, _Batch] = {}
-        for order_id, record_id, request_id, payload in rows:
+        batches: dict[int, Batch] = {}
+        for order_id, unknown_at, version, record_id, request_id, payload in rows:
             item = next(i for i in payload["items"] if i["order_id"] == order_id)
-            batches.setdefault(record_id, _Batch(request_id, record_id, {})).items[order_id] = (
-                item["bId"],
-                item["body"],
-            )
+            batch = batches.setdefault(record_id, Batch(request_id, record_id, {}))
+            batch.items[order_id] = (item["bId"], item["body"])
+            batch.note_unanswered(unknown_at, version)
         for batch in batches.values():
             self.progress(
                 f"re-sending recorded batch {batch.request_id} ({len(batch.items)} orders): its outcome was not known"
@@ -201,9 +204,11 @@ class _InvoicePush(OutcomeRecorder):
             self.send(batch, recheck_first=True)
 
     # -- 2. drafts -----------------------------------------------------------------------------------
-    def draft_all(self, order_ids, taken_over) -> tuple[dict[int, InvoiceDraft], set[int]]:
+    def draft_all(self, order_ids, taken_over) -> tuple[dict[int, InvoiceDraft], dict[int, tuple]]:
+        """Each claimed order's invoice, and the orders an earlier attempt may have sent (→ when it last
+        went unanswered, and under which preferences; None when not known)."""
         drafts: dict[int, InvoiceDraft] = {}
-        maybe_sent: set[int] = set()
+        maybe_sent: dict[int, tuple] = {}
         with session_scope(self.engine) as session:
             orders = session.scalars(
                 sa.select(Order)
@@ -232,12 +237,21 @@ class _InvoicePush(OutcomeRecorder):
                     )
                     continue
                 # attempts counts this claim too: > 1 means an earlier attempt may have reached QBO
-                if order.id in taken_over or order.attempts > 1:
-                    maybe_sent.add(order.id)
+                if order.id in taken_over or order.attempts > 1 or order.outcome_unknown_at is not None:
+                    maybe_sent[order.id] = (order.outcome_unknown_at, order.sent_preferences_version)
         return drafts, maybe_sent
 
-    def link_existing(self, drafts: dict[int, InvoiceDraft], maybe_sent: set[int]) -> None:
-        """Orders an earlier attempt may have sent: an invoice already in QuickBooks is their outcome."""
+    def link_existing(self, drafts: dict[int, InvoiceDraft], maybe_sent: dict[int, tuple]) -> None:
+        """Orders an earlier attempt may have sent: once QuickBooks is surely done with that attempt, an
+        invoice already in QuickBooks is their outcome."""
+        in_doubt = Batch("earlier attempts", None, {})
+        for order_id, (unknown_at, version) in maybe_sent.items():
+            if order_id in drafts and unknown_at is not None:
+                in_doubt.items[order_id] = ("", drafts[order_id].payload())
+                in_doubt.note_unanswered(unknown_at, version)
+        if in_doubt.items and self.hold_back(in_doubt):
+            for order_id in in_doubt.items:
+                drafts.pop(order_id)
         if not self.safeguards.lookup:
             return
         bodies = {i: drafts[i].payload() for i in maybe_sent if i in drafts and _in_quickbooks(drafts[i])}
@@ -292,7 +306,7 @@ class _InvoicePush(OutcomeRecorder):
                 f"{self.result.failed} failed, {self.result.blocked} blocked"
             )
 
-    def record_batch(self, bodies: dict[int, dict]) -> _Batch:
+    def record_batch(self, bodies: dict[int, dict]) -> Batch:
         """Write ahead: which orders, the exact body and a requestid, committed before anything is sent."""
         # Amounts as strings, exactly as python-quickbooks puts them on the wire.
         items = {
@@ -301,7 +315,7 @@ class _InvoicePush(OutcomeRecorder):
         }
         request_id = uuid.uuid4().hex  # 32 characters; QuickBooks allows 36 on /batch
         if not self.safeguards.write_ahead:
-            return _Batch(request_id, None, items)
+            return Batch(request_id, None, items)
         with session_scope(self.engine) as session:
             record = InvoiceBatch(
                 request_id=request_id,
@@ -320,15 +334,16 @@ class _InvoicePush(OutcomeRecorder):
                 .values(invoice_batch_id=record.id)
                 .execution_options(synchronize_session=False)
             )
-            return _Batch(request_id, record.id, items)
+            return Batch(request_id, record.id, items)
 
-    def send(self, batch: _Batch, *, recheck_first: bool = False) -> None:
-        """Send once; while the outcome stays unknown: wait, look up, re-send the rest with the same requestid."""
+    def send(self, batch: Batch, *, recheck_first: bool = False) -> None:
+        """Send once; while the outcome stays unknown: wait until QuickBooks is done with it, look up,
+        re-send the rest with the same requestid."""
         unknown: QuickBooksOutcomeUnknown | None = None
         for attempt in range(RESENDS + 1):
             if recheck_first or attempt:
-                if attempt:
-                    time.sleep(self.resend_wait * attempt)
+                if self.hold_back(batch, pause=self.resend_wait * attempt):
+                    return
                 for order_id in set(batch.items) - self.still_ours(batch.items):
                     del batch.items[order_id]
                 if self.safeguards.lookup:
@@ -338,11 +353,13 @@ class _InvoicePush(OutcomeRecorder):
                     return
                 if not self.safeguards.write_ahead:
                     batch.request_id = uuid.uuid4().hex
+            self.stamp_unanswered(batch)
             try:
                 outcomes = self.qb.send_batch(
                     "Invoice", [(str(i), bid, body) for i, (bid, body) in batch.items.items()], batch.request_id
                 )
             except QuickBooksOutcomeUnknown as error:
+                self.stamp_unanswered(batch)  # QuickBooks may apply it until its limit after now
                 unknown = error
                 if attempt < RESENDS:
                     self.progress(
@@ -366,7 +383,7 @@ class _InvoicePush(OutcomeRecorder):
             "request id automatically",
         )
 
-    def record_outcomes(self, batch: _Batch, outcomes: list[WriteOutcome]) -> None:
+    def record_outcomes(self, batch: Batch, outcomes: list[WriteOutcome]) -> None:
         bodies = {i: body for i, (_bid, body) in batch.items.items()}
         refused_as_duplicate = [bodies[int(o.key)]["DocNumber"] for o in outcomes if o.error_code == "6140"]
         existing = self.qb.find_invoices(refused_as_duplicate) if refused_as_duplicate else {}

@@ -125,6 +125,13 @@ def _back_to_pending(session: Session, order_ids: list[int]) -> None:
         session.execute(
             sa.update(Order)
             .where(Order.id.in_(order_ids), Order.status.in_(RETRYABLE))
-            .values(status=OrderStatus.PENDING, status_reason=None, next_attempt_at=None, updated_at=utcnow())
+            # A person's retry vouches for the company's numbering (see sync/unknown_outcomes.py).
+            .values(
+                status=OrderStatus.PENDING,
+                status_reason=None,
+                next_attempt_at=None,
+                sent_preferences_version=None,
+                updated_at=utcnow(),
+            )
             .execution_options(synchronize_session=False)
         )

@@ -36,8 +36,18 @@ class WriteOutcome:
         return self.record is not None
 
 
+@dataclass(frozen=True)
+class InvoiceNumbering:
+    """Whether the company keeps the DocNumber we send, and which version of its preferences said so."""
+
+    keeps_ours: bool  # Preferences.SalesFormsPrefs.CustomTxnNumbers
+    version: str  # the Preferences' SyncToken: QuickBooks moves it on every change to them
+
+
 class QuickBooksPort(Protocol):
     realm_id: str
+    # How long QuickBooks may go on with a request we stopped waiting for (its 120 s, plus the way there).
+    request_limit_seconds: float
 
     def query_pages(self, entity: str, *, updated_since: datetime | None = None) -> Iterator[list[dict]]:
         """Every record (inactive ones too), or those updated at or after `updated_since`, a page
@@ -70,6 +80,9 @@ class QuickBooksPort(Protocol):
 
     def custom_txn_numbers(self) -> bool:
         """Whether the company keeps the DocNumber we send (Preferences.SalesFormsPrefs.CustomTxnNumbers)."""
+
+    def invoice_numbering(self, *, fresh: bool = False) -> InvoiceNumbering:
+        """The numbering preference and its version; `fresh` reads it again instead of this run's copy."""
 
     def default_income_account_id(self) -> str | None:
         """QuickBooks' first Income account: where a new Service item's sales go when none is configured."""

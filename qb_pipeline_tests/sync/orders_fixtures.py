@@ -126,10 +126,17 @@ CRASHING_PUSH = textwrap.dedent("""
 """)
 
 
-def push_killed_mid_batch(sandbox, database_url: str, key: str, safeguards: list[str] | None = None) -> None:
+def push_killed_mid_batch(
+    sandbox, database_url: str, key: str, safeguards: list[str] | None = None, *, while_on_its_way=None
+) -> None:
     """A push in its own process, SIGKILLed while QuickBooks holds the answer to its first batch, which
-    it has already applied: no cleanup, no release of claims, the outcome recorded nowhere."""
+    it has already applied: no cleanup, no release of claims, the outcome recorded nowhere.
+    `while_on_its_way`: called once the batch has left the push and before QuickBooks applies it (the
+    batch then reaches QuickBooks 2 s late)."""
     sandbox.inject("timeout", count=1, seconds=60, path_contains="/batch")
+    if while_on_its_way is not None:
+        late_before = sandbox.control("GET", "inject")["injected"].get("late", 0)
+        sandbox.inject("late", count=1, seconds=2, path_contains="/batch")
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -142,6 +149,14 @@ def push_killed_mid_batch(sandbox, database_url: str, key: str, safeguards: list
         ]
     )
     try:
+        if while_on_its_way is not None:
+            wait_for(
+                lambda: sandbox.control("GET", "inject")["injected"].get("late", 0) > late_before,
+                timeout=60,
+                what="the first batch to leave",
+                interval=0.05,
+            )
+            while_on_its_way()
         wait_for(
             lambda: len(sandbox.dump("Invoice")["records"]) == 30,
             timeout=60,

@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -134,6 +135,120 @@ def test_safeguard_numbering_check_pushes_nothing_until_custom_numbers_are_on(sa
     sandbox.settings(custom_txn_numbers=True)  # a person turns the setting on: the push resumes
     push_orders(make_gateway(), engine, "run-2", safeguards=alone("numbering_check"))
     assert_one_invoice_each(sandbox, engine)
+
+
+def late_batch(sandbox, seconds: float) -> Callable[[], None]:
+    """The next batch reaches QuickBooks `seconds` late (a slow network); the returned call waits until a
+    batch sent by now has surely landed, so invoices are counted after QuickBooks created them all."""
+    sandbox.inject("late", count=1, seconds=seconds, path_contains="/batch")
+    return lambda: time.sleep(seconds + 0.5)
+
+
+def lookup_after(name: str) -> Safeguards:
+    """The lookup, which decides an unknown outcome, and `name`, which says when it may: nothing else on
+    (with QB_MUTATE=name, the lookup alone)."""
+    return Safeguards.only("lookup", *([] if name == MUTATED else [name]))
+
+
+def test_safeguard_settle_looks_a_late_batch_up_only_once_quickbooks_is_done_with_it(sandbox, make_gateway, engine):
+    loose_company(sandbox)  # duplicate numbers allowed, requestids not replayed
+    gateway = make_gateway(timeout_seconds=1.0, request_limit_seconds=4.0)
+    build_shop(sandbox, gateway, engine)
+    add_orders(engine, 30)
+    # The batch reaches QuickBooks 3 s late (a slow network): we stop waiting after 1 s, and QuickBooks
+    # creates the invoices 2 s after that. A lookup in between finds nothing.
+    landed = late_batch(sandbox, 3)
+    result = push_orders(gateway, engine, "run-1", safeguards=lookup_after("settle"), resend_wait=0.1)
+    landed()
+    assert_one_invoice_each(sandbox, engine)
+    assert result.linked == 30
+
+
+def test_safeguard_settle_sends_orders_back_to_wait_when_quickbooks_may_take_long(sandbox, make_gateway, engine):
+    loose_company(sandbox)
+    gateway = make_gateway(timeout_seconds=1.0, request_limit_seconds=4.0)
+    build_shop(sandbox, gateway, engine)
+    add_orders(engine, 30)
+    landed = late_batch(sandbox, 3)
+    # settle_in_run=0: a run never waits for QuickBooks itself, as with QuickBooks' real 125 s
+    push_orders(gateway, engine, "run-1", safeguards=lookup_after("settle"), resend_wait=0.1, settle_in_run=0)
+    with session_scope(engine) as session:
+        waiting = session.scalars(sa.select(Order)).all()
+        assert {o.status for o in waiting} == {OrderStatus.FAILED}
+        assert all("QB_REQUEST_LIMIT_SECONDS" in o.status_reason and o.next_attempt_at for o in waiting)
+        due = max(o.next_attempt_at for o in waiting)
+    push_orders(make_gateway(), engine, "too-early", safeguards=lookup_after("settle"), settle_in_run=0)
+    assert order_numbers(engine, OrderStatus.FAILED) == order_numbers(engine)  # not due: nothing claimed
+    time.sleep(max(0.0, (due - utcnow()).total_seconds()) + 0.1)
+    result = push_orders(make_gateway(), engine, "run-2", safeguards=lookup_after("settle"), settle_in_run=0)
+    landed()
+    assert_one_invoice_each(sandbox, engine)
+    assert result.linked == 30
+
+
+def numbering_rechecked() -> Safeguards:
+    return Safeguards.only(*([] if MUTATED == "numbering_check" else ["numbering_check"]))
+
+
+def assert_left_for_a_person(engine, sandbox, numbers: set[str]) -> None:
+    """Each of `numbers` has exactly one invoice (QuickBooks numbered it) and waits for a person, told how to
+    find it; of the other orders, only the synced ones were invoiced."""
+    counts = invoices_per_order(sandbox)
+    assert {n: c for n, c in counts.items() if c > 1} == {}, "duplicate invoices"
+    assert set(counts) == numbers | order_numbers(engine, OrderStatus.SYNCED)
+    with session_scope(engine) as session:
+        for order in session.scalars(sa.select(Order).where(Order.order_number.in_(numbers))):
+            assert (order.status, order.next_attempt_at, order.qb_invoice_id) == (OrderStatus.FAILED, None, None)
+            assert f"private note starts 'qb_pipeline order {order.order_number}'" in order.status_reason
+
+
+def test_safeguard_numbering_check_reads_the_preferences_again_before_a_resend(sandbox, make_gateway, engine):
+    loose_company(sandbox)
+    gateway = make_gateway(timeout_seconds=1.0)
+    build_shop(sandbox, gateway, engine)
+    add_orders(engine, 40)
+    landed = late_batch(sandbox, 2)
+
+    def turn_numbering_off(message: str) -> None:  # after the push read the preferences, before it sends
+        if message.startswith("claimed"):
+            sandbox.settings(custom_txn_numbers=False)
+
+    refused = None
+    try:
+        push_orders(
+            gateway, engine, "run-1", safeguards=numbering_rechecked(), resend_wait=0.1, progress=turn_numbering_off
+        )
+    except QuickBooksSetupError as error:
+        refused = str(error)
+    landed()
+    first_batch = {f"SO-{n:05d}" for n in range(30)}
+    assert_left_for_a_person(engine, sandbox, first_batch)
+    assert order_numbers(engine, OrderStatus.PENDING) == order_numbers(engine) - first_batch  # nothing lost
+    assert refused is not None and "Custom transaction numbers" in refused
+
+
+def test_safeguard_numbering_check_holds_a_killed_runs_batch_sent_while_numbering_was_off(
+    sandbox, make_gateway, engine, database_url
+):
+    from qb_pipeline.db.token_cipher import new_key
+
+    loose_company(sandbox)
+    key = new_key()
+    gateway = make_gateway(key=key)
+    build_shop(sandbox, gateway, engine)
+    add_orders(engine, 60)
+    push_killed_mid_batch(
+        sandbox,
+        database_url,
+        key,
+        [n for n in ["numbering_check"] if n != MUTATED],
+        while_on_its_way=lambda: sandbox.settings(custom_txn_numbers=False),
+    )
+    sandbox.settings(custom_txn_numbers=True)  # a person turns numbering back on; the claims go stale
+    push_orders(gateway, engine, "recovery-run", stale_after=timedelta(seconds=0), safeguards=numbering_rechecked())
+    first_batch = {f"SO-{n:05d}" for n in range(30)}
+    assert_left_for_a_person(engine, sandbox, first_batch)
+    assert order_numbers(engine, OrderStatus.SYNCED) == order_numbers(engine) - first_batch
 
 
 def test_safeguard_strict_link_refuses_an_invoice_that_is_not_the_orders(sandbox, make_gateway, engine):
