@@ -8,7 +8,9 @@
   token refresh, code exchange, revoke) `timeout_seconds`; a token endpoint that never answers fails
   the call like any other timeout, and the gateway's retry rules apply (the code exchange of `auth
   connect`, `exchange_code`, is not retried: a code is good once).
-- Tokens: refreshed when the access token is within REFRESH_MARGIN of expiry or after a 401, by one
+- Tokens: refreshed when the access token is within REFRESH_MARGIN of expiry or after a 401 (an access
+  token QuickBooks refused is never sent again: should that refresh fail, the next `client()` refreshes
+  first, so the gateway's retry is a retried refresh with the same refresh token), by one
   process per company at a time (a lease row, not a database lock: an order written meanwhile never
   waits on Intuit), re-reading inside the lease; the new refresh token is saved before the new access
   token is used, the save is retried, and if it still fails the newest tokens are kept in memory,
@@ -136,6 +138,7 @@ class Connection:
         self._newest: StoredTokens | None = None  # what our last refresh returned, saved or not
         self._refreshed_from: str | None = None  # the refresh token that refresh consumed
         self._unsaved: StoredTokens | None = None  # refreshed tokens no save has stored yet: tried again
+        self._refused_access_token: str | None = None  # the last one QuickBooks answered 401: never resent
         self._success_stamped = 0.0
         self._lock = threading.Lock()
         allow_plain_http_for_loopback(settings.api_base_url)
@@ -170,8 +173,10 @@ class Connection:
                 raise QuickBooksAuthError(
                     f"no QuickBooks connection for company {self.realm_id}: run `qb-pipeline auth connect`"
                 )
-            if not _fresh(stored):
-                stored = self._refresh(failed_access_token=None)
+            refused = self._refused_access_token
+            if not _fresh(stored) or (refused is not None and stored.access_token == refused):
+                # about to expire, or refused by QuickBooks and the refresh after that 401 failed
+                stored = self._refresh(failed_access_token=refused)
             if self._client is None or self._access_token != stored.access_token:
                 self._client = self._build(stored)
             self._tokens = stored
@@ -185,10 +190,11 @@ class Connection:
             self.tokens.record_success(self.realm_id)
 
     def after_unauthorized(self) -> None:
-        """A 401: refresh unless another process already did, then rebuild the client."""
+        """A 401: refresh unless another process already did, then rebuild the client. When the refresh
+        fails (its answer lost), the refused token is still remembered: `client()` refreshes first."""
         with self._lock:
-            self._tokens = self._refresh(failed_access_token=self._access_token)
-            self._client = None
+            self._refused_access_token, self._client = self._access_token, None
+            self._tokens = self._refresh(failed_access_token=self._refused_access_token)
 
     def _refresh(self, failed_access_token: str | None) -> StoredTokens:
         """One refresh per company at a time (a lease, not a database lock: nothing waits on Intuit but

@@ -3,7 +3,10 @@
 Every call goes through the throttle and `_call`, which retries what may succeed later: 429 (waits
 Retry-After when sent, else `throttle_wait` — Intuit advises 60 s), 5xx, timeouts, dropped
 connections and non-JSON answers (bounded, exponential back-off with full jitter); a 401 refreshes
-the tokens once. A refusal of the data (4xx faults) is never retried.
+the tokens once, and a refresh whose answer was lost (timeout, dropped, 5xx) is retried like those,
+with the same refresh token (a lost answer may have rotated it: the retry must come while the
+superseded one is still honoured); a refused refresh token (`invalid_grant`) ends the call. A refusal
+of the data (4xx faults) is never retried.
 """
 
 from __future__ import annotations
@@ -55,10 +58,10 @@ def format_instant(value: datetime) -> str:
 
 
 class _RefreshOnce:
-    """Whether this call has refreshed the tokens after a 401 already (a second 401 means reconnect),
-    and whether that refresh failed (then the call ends with the refresh's error, not another try)."""
+    """Whether this call has refreshed the tokens after a 401 already (a second 401 means reconnect).
+    A refresh that failed is not repeated here: the connection refreshes before the call's next try."""
 
-    used = failed = False
+    used = False
 
 
 def _worth_another_try(failure: BaseException) -> bool:
@@ -115,7 +118,7 @@ class QuickBooksGateway:
         """
         refresh = _RefreshOnce()
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(lambda failure: _worth_another_try(failure) and not refresh.failed),
+            retry=tenacity.retry_if_exception(_worth_another_try),
             stop=tenacity.stop_after_attempt(self.retries + 1),
             wait=self._wait,
             sleep=self.sleep,
@@ -136,8 +139,10 @@ class QuickBooksGateway:
         """One try, after a token refresh when QuickBooks answers 401 (once per call); failures raised as
         our errors."""
         while True:
+            # May refresh first, so the throttle slot is taken after. Nothing is sent to the API yet: a
+            # failed refresh is retried like a 5xx, never an outcome unknown.
+            client = self.connection.client()
             try:
-                client = self.connection.client()  # may refresh first: take the throttle slot after
                 with self.throttle.slot(is_batch=kind == "batch"):
                     self.stats.count(kind)
                     result = operation(client)
@@ -151,11 +156,9 @@ class QuickBooksGateway:
                         "QuickBooks rejected fresh credentials: run `qb-pipeline auth connect`"
                     ) from None
                 refresh.used = True
-                try:
-                    self.connection.after_unauthorized()
-                except Exception:
-                    refresh.failed = True  # the token endpoint's failure ends the call, as it is
-                    raise
+                # QuickBooks did not process a call it answered 401, so even a write may be retried when
+                # this refresh fails: QuickBooksUnavailable (lost answer) is; QuickBooksAuthError is not.
+                self.connection.after_unauthorized()
                 continue
             except QuickBooksThrottled:
                 raise  # QuickBooks did not process it: always safe to send again
