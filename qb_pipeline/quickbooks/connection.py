@@ -112,9 +112,19 @@ def _raise_for_throttling_or_outage(response: requests.Response, *args, **kwargs
         raise QuickBooksUnavailable(f"QuickBooks answered HTTP {response.status_code}")
 
 
+# The token endpoint answers within a second when it answers at all, and a refresh whose answer was lost
+# may have rotated the refresh token: its retry must come while the superseded one is still honoured (30 s
+# in the sandbox), so the OAuth endpoints wait at most this long, whatever QB_TIMEOUT_SECONDS says.
+TOKEN_ENDPOINT_TIMEOUT = 10.0
+
+
 def _timed_auth_client(s: ConnectionSettings) -> TimedAuthClient:
     return TimedAuthClient(
-        s.client_id, s.client_secret, s.redirect_uri, environment=s.environment, timeout_seconds=s.timeout_seconds
+        s.client_id,
+        s.client_secret,
+        s.redirect_uri,
+        environment=s.environment,
+        timeout_seconds=min(s.timeout_seconds, TOKEN_ENDPOINT_TIMEOUT),
     )
 
 

@@ -123,3 +123,16 @@ def test_a_batch_refused_with_401_is_sent_once_after_refreshes_whose_answers_wer
     assert sandbox.counters()["calls"] == {"batch 401": 1, "batch 200": 1}
     names = [record["DisplayName"] for record in sandbox.dump("Customer")["records"]]
     assert names.count("Once Only") == 1
+
+
+def test_with_the_default_timeout_a_lost_refresh_is_retried_while_the_old_token_is_still_honoured(
+    sandbox, make_gateway
+):
+    sandbox.seed(customers=2)
+    gateway, _lines = connected_after_401(sandbox, make_gateway, timeout_seconds=30.0, retries=3)
+    sandbox.inject("timeout", count=1, seconds=60, path_contains=TOKEN_PATH)  # rotates, then never answers
+    sandbox.reset_counters()
+    # QB_TIMEOUT_SECONDS' 30 s would retry just past the sandbox's 30 s grace (invalid_grant: reconnect);
+    # the token endpoint's own, shorter timeout retries inside it.
+    assert gateway.count("Customer") == 2
+    assert sandbox.counters()["token_calls"] == 2
