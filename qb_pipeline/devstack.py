@@ -101,8 +101,10 @@ class DevStack:
 
     def prepare(self) -> dict[str, str]:
         """Upgrade the database and lay out DAGSTER_HOME; returns the environment for the children."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.dagster_home.mkdir(parents=True, exist_ok=True)
+        for folder in (self.data_dir, self.dagster_home):
+            # The database, the token key, Dagster's runs and their logs: its owner's only, an older install's too.
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            folder.chmod(0o700)
         env = dict(os.environ)
         env["QB_DATA_DIR"] = str(self.data_dir)
         env["DAGSTER_HOME"] = str(self.dagster_home)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 import pytest
@@ -15,10 +19,18 @@ import requests
 import sqlalchemy as sa
 import uvicorn
 
+from qb_pipeline.db.migrate import upgrade
 from qb_pipeline.db.models import SyncLog, WebhookEvent
-from qb_pipeline.db.session import session_scope
+from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.resources import DatabaseResource
-from qb_pipeline.webhook_receiver import PATH, receiver_app
+from qb_pipeline.webhook_receiver import (
+    KEEP_ALIVE_SECONDS,
+    MAX_CONNECTIONS,
+    PATH,
+    REQUEST_SECONDS,
+    SERVER_LIMITS,
+    receiver_app,
+)
 from qb_pipeline_tests.helpers import free_port, wait_for
 
 TOKEN, REALM = "verifier-token-for-tests", "4620816365"
@@ -41,18 +53,31 @@ def cloud_event(n: int, entity: str = "customer", realm: str = REALM, operation:
     }
 
 
-@pytest.fixture
-def receiver(engine) -> Iterator[str]:
-    port = free_port()
+@contextmanager
+def serving(engine) -> Iterator[uvicorn.Server]:
+    """The receiver as `qb-pipeline webhooks serve` runs it (its limits included), on 127.0.0.1."""
+    app = receiver_app(engine, TOKEN, REALM)
     server = uvicorn.Server(
-        uvicorn.Config(receiver_app(engine, TOKEN, REALM), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", access_log=False, **SERVER_LIMITS)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    wait_for(lambda: server.started, timeout=10, what="the receiver")
-    yield f"http://127.0.0.1:{port}{PATH}"
-    server.should_exit = True
-    thread.join(10)
+    try:
+        wait_for(lambda: server.started, timeout=10, what="the receiver")
+        yield server
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def url_of(server: uvicorn.Server) -> str:
+    return f"http://127.0.0.1:{server.config.port}{PATH}"
+
+
+@pytest.fixture
+def receiver(engine) -> Iterator[str]:
+    with serving(engine) as server:
+        yield url_of(server)
 
 
 def post(url: str, body: bytes, signature: str | None = "sign") -> requests.Response:
@@ -125,6 +150,110 @@ def test_what_is_not_a_signed_quickbooks_notification_is_refused_and_stores_noth
 
 def test_only_post_is_served(receiver):
     assert requests.get(receiver, timeout=10).status_code == 405
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path) -> Iterator[sa.Engine]:
+    """For the connection tests: what they show does not depend on the database."""
+    url = f"sqlite:///{tmp_path / 'project.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """Whether the receiver has closed this connection, looked at without waiting (a socket with a timeout
+    would wait for it first, whatever the flags)."""
+    sock.setblocking(False)
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except BlockingIOError:
+        return False  # open, nothing to read
+    except ConnectionResetError:
+        return True
+
+
+def test_silent_slow_and_idle_connections_are_closed_and_deliveries_are_still_served(sqlite_engine):
+    body = json.dumps([cloud_event(1)]).encode()
+    with serving(sqlite_engine) as server:
+        address = ("127.0.0.1", server.config.port)
+        kept_alive = []
+        for _ in range(5):  # a delivery answered, then the connection left idle
+            connection = http.client.HTTPConnection(*address, timeout=10)
+            connection.request("POST", PATH, body, {"Content-Type": "application/json", "intuit-signature": sign(body)})
+            answer = connection.getresponse()
+            assert answer.status == 200 and answer.read()
+            kept_alive.append(connection.sock)
+        kept_alive, slow_next = kept_alive[:3], kept_alive[3:]  # slow_next: its next request a byte at a time
+        opened = time.monotonic()
+        silent = [socket.create_connection(address) for _ in range(20)]  # connect, send nothing
+        slow_headers = [socket.create_connection(address) for _ in range(3)]  # a header a byte at a time
+        slow_body = [socket.create_connection(address) for _ in range(3)]  # whole headers, a body a byte at a time
+        for sock in slow_headers + slow_next:
+            sock.sendall(f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".encode())
+        slow = json.dumps([cloud_event(2)]).encode()
+        for sock in slow_body:
+            sock.sendall(
+                f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"intuit-signature: {sign(slow)}\r\nContent-Length: {len(slow)}\r\n\r\n".encode()
+            )
+        kinds = {
+            "kept alive": kept_alive,
+            "silent": silent,
+            "slow headers": slow_headers,
+            "slow body": slow_body,
+            "slow next request": slow_next,
+        }
+        closed_after: dict[int, float] = {}
+        try:
+            while time.monotonic() < opened + REQUEST_SECONDS + 5 and len(closed_after) < sum(map(len, kinds.values())):
+                for sock in slow_headers + slow_next + slow_body:  # a byte each quarter second: never a whole request
+                    if id(sock) not in closed_after:
+                        try:
+                            sock.send(b" " if sock in slow_body else b"a")
+                        except (BrokenPipeError, ConnectionResetError):
+                            closed_after[id(sock)] = time.monotonic() - opened
+                for sock in (sock for socks in kinds.values() for sock in socks):
+                    if id(sock) not in closed_after and closed_by_server(sock):
+                        closed_after[id(sock)] = time.monotonic() - opened
+                time.sleep(0.25)
+            open_still = {
+                kind: n for kind, socks in kinds.items() if (n := sum(id(s) not in closed_after for s in socks))
+            }
+            assert open_still == {}, f"still open {REQUEST_SECONDS + 5} s later"
+            assert max(closed_after[id(s)] for s in kept_alive) <= KEEP_ALIVE_SECONDS + 2
+            # Each had its REQUEST_SECONDS (a slow but genuine client gets its time), and no more.
+            others = [closed_after[id(s)] for s in silent + slow_headers + slow_body + slow_next]
+            assert REQUEST_SECONDS - 1 <= min(others) and max(others) <= REQUEST_SECONDS + 3, others
+        finally:
+            for socks in kinds.values():
+                for sock in socks:
+                    sock.close()
+        assert post(url_of(server), body).status_code == 200  # the receiver serves on
+    assert stored(sqlite_engine) == [("Customer", "1", "updated")]  # the slow body was never stored
+
+
+def test_a_request_beyond_the_connection_limit_is_answered_503_and_the_receiver_serves_on(sqlite_engine):
+    body = json.dumps([cloud_event(1)]).encode()
+    with serving(sqlite_engine) as server:
+        address, connections = ("127.0.0.1", server.config.port), server.server_state.connections
+        idle = [socket.create_connection(address) for _ in range(MAX_CONNECTIONS - 2)]
+        try:
+            wait_for(lambda: len(connections) == len(idle), timeout=5, what="the receiver to take the connections")
+            assert post(url_of(server), body).status_code == 200  # within the limit: served
+            idle += [socket.create_connection(address) for _ in range(2)]
+            wait_for(
+                lambda: len(connections) == MAX_CONNECTIONS, timeout=5, what="the receiver to take the connections"
+            )
+            refused = post(url_of(server), json.dumps([cloud_event(2)]).encode())
+            assert refused.status_code == 503
+        finally:
+            for sock in idle:
+                sock.close()
+        wait_for(lambda: not connections, timeout=5, what="the idle connections to go")
+        assert post(url_of(server), json.dumps([cloud_event(3)]).encode()).status_code == 200
+    assert stored(sqlite_engine) == [("Customer", "1", "updated"), ("Customer", "3", "updated")]
 
 
 def add_events(engine, *entities: str) -> None:

@@ -45,7 +45,7 @@ def serve(host: str, port: int | None) -> None:
     """Serve POST /quickbooks/webhooks: verify, store each event once, answer 200 at once."""
     import uvicorn
 
-    from qb_pipeline.webhook_receiver import PATH, receiver_app
+    from qb_pipeline.webhook_receiver import PATH, SERVER_LIMITS, receiver_app
 
     engine = database()
     token, realm = receiver_identity()
@@ -54,4 +54,6 @@ def serve(host: str, port: int | None) -> None:
     click.echo(
         f"[webhooks] receiving QuickBooks notifications for company {realm} on http://{host}:{port}{PATH}", err=True
     )
-    uvicorn.run(receiver_app(engine, token, realm), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        receiver_app(engine, token, realm), host=host, port=port, log_level="warning", access_log=False, **SERVER_LIMITS
+    )

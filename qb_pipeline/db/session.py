@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from pathlib import Path
 
@@ -53,11 +54,26 @@ def _sqlite_begin_immediate(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def private_sqlite_file(path: Path) -> None:
+    """The database holds orders, customers and the encrypted tokens: its owner's only (0600), in a folder
+    that is too (0700) when we make it. SQLite gives the -wal, -shm and -journal files it creates the
+    database file's mode, whatever the umask, so the file is made 0600 before SQLite opens it; those an
+    older install left readable are narrowed (only their owner may change their mode)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # SQLite takes an empty file as new
+    for file in (path, *(Path(f"{path}{suffix}") for suffix in ("-wal", "-shm", "-journal"))):
+        with suppress(FileNotFoundError):
+            status = file.stat()
+            if status.st_mode & 0o077 and status.st_uid == os.getuid():
+                file.chmod(0o600)
+
+
 def make_engine(url: str | URL) -> sa.Engine:
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(Path(parsed.database))
         engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         sa.event.listen(engine, "connect", _configure_sqlite)
         sa.event.listen(engine, "begin", _sqlite_begin_immediate)

@@ -70,7 +70,7 @@ def load_or_create_key(explicit_key: str | None, data_dir: Path, environment: st
     path = data_dir / KEY_FILE_NAME
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the data folder is its owner's only
     key = new_key()
     # O_EXCL: two processes starting at once must not each write a different key.
     try:
