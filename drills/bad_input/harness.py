@@ -97,6 +97,7 @@ class Drill:
             bootstrap_refresh_token=token,
             retries=3,
             throttle_wait=0.2,
+            request_limit_seconds=4.0,  # the drill's hung answers come within 3 s (QuickBooks' limit: 120 s)
             progress=self.progress.append,
         )
         self.gateway.backoff_base = 0.05
