@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from qb_pipeline.db.models import (
     Base,
+    InvoiceBatch,
     Order,
     OrderStatus,
     SyncCursor,
@@ -361,3 +362,16 @@ def advance_cursor(session: Session, realm_id: str, entity: str, covered_until: 
     if full:
         cursor.full_sync_at = covered_until
     session.add(cursor)
+
+
+def prune_answered_batches(session: Session, *, older_than: timedelta) -> None:
+    """Write-ahead records no order points at any more are done with; keep `older_than` of them for
+    inspection."""
+    session.execute(
+        sa.delete(InvoiceBatch)
+        .where(
+            InvoiceBatch.created_at < utcnow() - older_than,
+            ~sa.exists().where(Order.invoice_batch_id == InvoiceBatch.id),
+        )
+        .execution_options(synchronize_session=False)
+    )

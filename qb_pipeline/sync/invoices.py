@@ -31,7 +31,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import (
@@ -43,7 +43,6 @@ from qb_pipeline.db.models import (
     OrderStatus,
 )
 from qb_pipeline.db.session import session_scope
-from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import (
     QuickBooksAuthError,
     QuickBooksError,
@@ -138,7 +137,7 @@ def push_orders(
         # (an order whose batch outcome is unknown keeps its write-ahead record for the next attempt).
         with session_scope(engine) as session:
             queries.release_claims(session, run_id)
-            _prune_answered_batches(session)
+            queries.prune_answered_batches(session, older_than=KEEP_ANSWERED_BATCHES)
     return result
 
 
@@ -422,15 +421,3 @@ class _InvoicePush(UnknownOutcomes):
 
 def _in_quickbooks(draft: InvoiceDraft) -> bool:
     return draft.customer.qb_id is not None and all(line.item.qb_id is not None for line in draft.lines)
-
-
-def _prune_answered_batches(session: Session) -> None:
-    """Write-ahead records no order points at any more are done with; keep a day of them for inspection."""
-    session.execute(
-        sa.delete(InvoiceBatch)
-        .where(
-            InvoiceBatch.created_at < utcnow() - KEEP_ANSWERED_BATCHES,
-            ~sa.exists().where(Order.invoice_batch_id == InvoiceBatch.id),
-        )
-        .execution_options(synchronize_session=False)
-    )
