@@ -21,13 +21,10 @@ from qb_pipeline.quickbooks.errors import QuickBooksSetupError
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.invoice_outcomes import InvoicePushResult
-from qb_pipeline.sync.invoices import (
-    STALE_CLAIM_AFTER,
-    orders_name_unknown_records,
-    push_orders,
-)
+from qb_pipeline.sync.invoices import STALE_CLAIM_AFTER, push_orders
 from qb_pipeline.sync.order_actions import (
     order_counts,
+    orders_name_unknown_records,
     revive_orders_naming_known_records,
 )
 from qb_pipeline.sync.pull import pull_name_list

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from qb_pipeline.commands.common import database, parse_since
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import Customer, Item, Order, OrderLine, OrderStatus
+from qb_pipeline.db.names import name_key
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import plain_decimal, utcnow
 from qb_pipeline.sync.invoice_draft import MAX_FACTOR, OrderRejected, draft_invoice
@@ -70,17 +71,25 @@ def add(customer: str, lines: tuple[str, ...], number: str | None, memo: str | N
     with session_scope(engine) as session:
         if session.scalar(sa.select(Order.id).where(Order.order_number == number)):
             raise click.ClickException(f"order {number} already exists")
-        # An unknown name is accepted (it may exist in QuickBooks and arrive with the next sync), but said.
-        for kind, model, column, name in [
-            ("customer", Customer, Customer.display_name, customer),
-            *(("item", Item, Item.name, item) for item, _q, _p in parsed),
+        # An unknown name is accepted (it may exist in QuickBooks and arrive with the next sync), but said;
+        # so is one that names two rows, which drafting refuses. Names match by key, as drafting matches them.
+        for kind, model, name in [
+            ("customer", Customer, customer),
+            *(("item", Item, item) for item, _q, _p in parsed),
         ]:
-            if not session.scalar(
-                sa.select(sa.func.count()).select_from(model).where(sa.func.lower(column) == name.strip().lower())
-            ):
+            count = session.scalar(
+                sa.select(sa.func.count()).select_from(model).where(model.name_key == name_key(name))
+            )
+            if not count:
                 click.echo(
                     f"warning: no {kind} {name!r} here yet: the order waits until a sync brings it in "
                     "from QuickBooks, or fails with a reason",
+                    err=True,
+                )
+            elif count > 1:
+                click.echo(
+                    f"warning: {kind} {name!r} names {count} {kind}s here (names match whatever their case or "
+                    "Unicode form): the order fails with a reason until one of them is renamed",
                     err=True,
                 )
         session.add(

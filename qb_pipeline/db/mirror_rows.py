@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from qb_pipeline.db.models import Base
+from qb_pipeline.db.models import NAME_COLUMNS, Base
+from qb_pipeline.db.names import name_key
 from qb_pipeline.db.types import utcnow
 
 
@@ -33,8 +34,15 @@ def upsert_by_qb_id(
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
     if insert is None:
         raise NotImplementedError(f"upsert is not implemented for the {dialect} dialect")
+    name_column = NAME_COLUMNS.get(model)
+    if name_column in rows[0]:
+        # This path bypasses the ORM events that keep the key: each row's key goes with its name, into
+        # the insert and into the update (a rename in QuickBooks moves the key too).
+        rows = [{**row, "name_key": name_key(row[name_column])} for row in rows]
     keys = list(rows[0])
     to_update = [c for c in (update_columns or keys) if c not in conflict_columns]
+    if name_column in to_update and "name_key" not in to_update:
+        to_update.append("name_key")
     table = model.__table__
     if "updated_at" in table.c and "updated_at" not in to_update:
         to_update.append("updated_at")

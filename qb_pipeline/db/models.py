@@ -13,6 +13,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from qb_pipeline.db import names
 from qb_pipeline.db.types import MONEY, PERCENT, RawAmount, UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
@@ -58,6 +59,23 @@ def _enum(enum_cls: type[enum.Enum], name: str) -> sa.Enum:
     )
 
 
+def _key_of(name_column: str):
+    """The name key as a column default: a Core insert that gives a name and no key gets the name's key
+    (ORM writes set it as the name is set, below; the bulk upsert computes it, db/mirror_rows.py)."""
+
+    def default(context) -> str | None:
+        name = context.get_current_parameters().get(name_column)
+        return None if name is None else names.name_key(name)
+
+    return default
+
+
+def _name_key_column(name_column: str, *, unique: bool = False):
+    # Nullable in the schema: on SQLite, NOT NULL on an added column needs a default (hiding a writer that
+    # forgot the key no better than NULL) or a rebuild of tables others reference. Every writer fills it.
+    return mapped_column(sa.Text, index=True, unique=unique or None, default=_key_of(name_column))
+
+
 class QuickBooksLinkMixin:
     """The link from a local row to its QuickBooks record, and its sync state."""
 
@@ -81,6 +99,7 @@ class Customer(QuickBooksLinkMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     display_name: Mapped[str] = mapped_column(sa.String(500), index=True)
+    name_key: Mapped[str | None] = _name_key_column("display_name")  # what orders and pricing match
     company_name: Mapped[str | None] = mapped_column(sa.String(100))
     given_name: Mapped[str | None] = mapped_column(sa.String(100))
     family_name: Mapped[str | None] = mapped_column(sa.String(100))
@@ -94,6 +113,7 @@ class Item(QuickBooksLinkMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(100), index=True)
+    name_key: Mapped[str | None] = _name_key_column("name")
     sku: Mapped[str | None] = mapped_column(sa.String(100))
     item_type: Mapped[str] = mapped_column(sa.String(20), default="Service", server_default="Service")
     description: Mapped[str | None] = mapped_column(sa.Text)
@@ -194,9 +214,23 @@ class PriceLevel(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    # Unique: a pricing file names a level by its key, so two levels of one key could never both be used.
+    name_key: Mapped[str | None] = _name_key_column("name", unique=True)
     level_type: Mapped[PriceLevelType] = mapped_column(_enum(PriceLevelType, "price_level_type"))
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# The tables whose names are matched by key, and their name column.
+NAME_COLUMNS: dict[type[Base], str] = {Customer: "display_name", Item: "name", PriceLevel: "name"}
+
+
+def _keep_name_key(target, value, _old, _initiator) -> None:
+    target.name_key = None if value is None else names.name_key(value)
+
+
+for _model, _column in NAME_COLUMNS.items():  # the constructor and every rename go through here
+    sa.event.listen(getattr(_model, _column), "set", _keep_name_key)
 
 
 INTERVAL_CHECK = "valid_to IS NULL OR valid_to > valid_from"  # no empty or inverted interval

@@ -6,6 +6,7 @@ conditional UPDATE that only one run can win for a given order, whatever the iso
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -348,6 +349,30 @@ def unlinked_older_than(
     name = getattr(model, name_column)
     cutoff = (now or utcnow()) - age
     return list(session.scalars(sa.select(name).where(model.qb_id.is_(None), model.created_at < cutoff).limit(20)))
+
+
+NAME_KEYS_PER_QUERY = 900  # keys per IN (...): well inside SQLite's and PostgreSQL's parameter limits
+
+
+def rows_by_name_key(session: Session, model: type, keys: Iterable[str], *conditions) -> dict[str, list]:
+    """The rows of a table matched by name (Customer, Item, PriceLevel) whose `name_key` is one of `keys`
+    (computed with db.names.name_key), grouped by key: more than one row under a key is an ambiguous name."""
+    found: dict[str, list] = defaultdict(list)
+    wanted = sorted(set(keys))
+    for start in range(0, len(wanted), NAME_KEYS_PER_QUERY):
+        chunk = wanted[start : start + NAME_KEYS_PER_QUERY]
+        for row in session.scalars(sa.select(model).where(model.name_key.in_(chunk), *conditions)):
+            found[row.name_key].append(row)
+    return found
+
+
+def known_name_keys(session: Session, model: type, keys: Iterable[str]) -> set[str]:
+    """Which of `keys` name at least one row of `model`."""
+    wanted, known = sorted(set(keys)), set()
+    for start in range(0, len(wanted), NAME_KEYS_PER_QUERY):
+        chunk = wanted[start : start + NAME_KEYS_PER_QUERY]
+        known.update(session.scalars(sa.select(model.name_key).where(model.name_key.in_(chunk)).distinct()))
+    return known
 
 
 def read_cursor(session: Session, realm_id: str, entity: str) -> datetime | None:

@@ -39,13 +39,6 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
-    # SQLite's own lower() folds ASCII only: "ÉCOLE DUPONT" would never match "École Dupont". Names are
-    # matched case-insensitively with lower() everywhere, so it folds as Python (and PostgreSQL) do.
-    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
-
-
-def _unicode_lower(value):
-    return value.lower() if isinstance(value, str) else value
 
 
 def _sqlite_begin_immediate(conn: sa.Connection) -> None:

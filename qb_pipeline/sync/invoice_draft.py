@@ -6,7 +6,6 @@ which the push path fills in first (creating missing customers and items).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timezone, tzinfo
@@ -15,7 +14,9 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from qb_pipeline.db import queries
 from qb_pipeline.db.models import Customer, Item, Order, OrderStatus, SyncState
+from qb_pipeline.db.names import name_key
 from qb_pipeline.db.types import CENT, plain_decimal, to_cents
 from qb_pipeline.sync.price_book import IN_LIST_CHUNK, PriceBook, PricingError
 
@@ -105,45 +106,36 @@ class InvoiceDraft:
 
 class Catalog:
     """The customers, items and pricing history some orders name, read in a few queries, so that drafting
-    a thousand orders costs a few queries rather than several per line. Names match as the database's
-    `lower()` matches them, as one lookup per name did."""
+    a thousand orders costs a few queries rather than several per line. Names match by their key
+    (db/names.py), computed here for the order's names (the order app writes them) and stored for ours."""
 
     def __init__(self, session: Session, orders: Iterable[Order]) -> None:
         orders = list(orders)
         self.customers_by_id, self.customers_by_name = _rows(
             session,
             Customer,
-            Customer.display_name,
             {o.customer_id for o in orders if o.customer_id is not None},
-            {o.customer_name.strip().lower() for o in orders if o.customer_id is None and o.customer_name},
+            {name_key(o.customer_name) for o in orders if o.customer_id is None and o.customer_name},
         )
         lines = [line for order in orders for line in order.lines]
         self.items_by_id, self.items_by_name = _rows(
             session,
             Item,
-            Item.name,
             {line.item_id for line in lines if line.item_id is not None},
-            {line.item_name.strip().lower() for line in lines if line.item_id is None and line.item_name},
+            {name_key(line.item_name) for line in lines if line.item_id is None and line.item_name},
         )
         customer_ids = set(self.customers_by_id) | {c.id for rows in self.customers_by_name.values() for c in rows}
         item_ids = set(self.items_by_id) | {i.id for rows in self.items_by_name.values() for i in rows}
         self.prices = PriceBook(session, customer_ids, item_ids)
 
 
-def _rows(session: Session, model, name_column, ids: set, names: set) -> tuple[dict, dict]:
-    by_id, by_name = {}, defaultdict(list)
+def _rows(session: Session, model, ids: set, keys: set) -> tuple[dict, dict]:
+    by_id = {}
     wanted = sorted(ids)
     for start in range(0, len(wanted), IN_LIST_CHUNK):
         for row in session.scalars(sa.select(model).where(model.id.in_(wanted[start : start + IN_LIST_CHUNK]))):
             by_id[row.id] = row
-    keys = sorted(names)
-    for start in range(0, len(keys), IN_LIST_CHUNK):
-        lowered = sa.func.lower(name_column)
-        for row, key in session.execute(
-            sa.select(model, lowered).where(lowered.in_(keys[start : start + IN_LIST_CHUNK]))
-        ):
-            by_name[key].append(row)
-    return by_id, by_name
+    return by_id, queries.rows_by_name_key(session, model, keys)
 
 
 def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
@@ -241,7 +233,7 @@ def _resolve(by_id: dict, by_name: dict, row_id, name, kind: str, where: str | N
         return row
     if not name:
         _fail(f"{prefix}no {kind} given")
-    matches = by_name.get(name.strip().lower(), [])
+    matches = by_name.get(name_key(name), [])
     if not matches:
         _fail(f"{prefix}{kind} {name!r} is not in the {kind} list: {UNKNOWN_NAME}")
     if len(matches) > 1:

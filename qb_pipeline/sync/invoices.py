@@ -34,14 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from qb_pipeline.db import queries
-from qb_pipeline.db.models import (
-    Customer,
-    InvoiceBatch,
-    Item,
-    Order,
-    OrderLine,
-    OrderStatus,
-)
+from qb_pipeline.db.models import InvoiceBatch, Order, OrderStatus
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.quickbooks.errors import (
     QuickBooksAuthError,
@@ -65,34 +58,6 @@ STALE_CLAIM_AFTER = timedelta(minutes=15)  # of heartbeat silence, not of claim 
 BATCH_SIZE = 30  # QuickBooks' batch limit; outcomes are recorded batch by batch
 RESENDS = 3  # re-sends of one batch whose outcome stayed unknown, within one run
 KEEP_ANSWERED_BATCHES = timedelta(days=1)
-
-
-def orders_name_unknown_records(engine: sa.Engine) -> bool:
-    """Whether a due order names a customer or item by a name our mirror does not know (yet)."""
-    due = queries.claimable_orders()
-    with session_scope(engine) as session:
-        unknown_customer = session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Order)
-            .where(
-                due,
-                Order.customer_id.is_(None),
-                Order.customer_name.is_not(None),
-                ~sa.exists().where(sa.func.lower(Customer.display_name) == sa.func.lower(Order.customer_name)),
-            )
-        )
-        unknown_item = session.scalar(
-            sa.select(sa.func.count())
-            .select_from(OrderLine)
-            .join(Order)
-            .where(
-                due,
-                OrderLine.item_id.is_(None),
-                OrderLine.item_name.is_not(None),
-                ~sa.exists().where(sa.func.lower(Item.name) == sa.func.lower(OrderLine.item_name)),
-            )
-        )
-    return bool(unknown_customer or unknown_item)
 
 
 def push_orders(

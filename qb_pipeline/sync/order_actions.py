@@ -1,5 +1,8 @@
 """What a person (or a sync) does with orders that did not go through: list them, retry them, and let
-an order waiting for a customer or item go again once a sync brings that name in."""
+an order waiting for a customer or item go again once a sync brings that name in.
+
+Orders' names are written by the order-entry app, so their keys (db/names.py) are computed here as they
+are read, and compared with the keys stored beside our customers' and items' names."""
 
 from __future__ import annotations
 
@@ -10,7 +13,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from qb_pipeline.db.models import Customer, Item, Order, OrderStatus
+from qb_pipeline.db import queries
+from qb_pipeline.db.models import Customer, Item, Order, OrderLine, OrderStatus
+from qb_pipeline.db.names import name_key
+from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.invoice_draft import UNKNOWN_NAME
 from qb_pipeline.sync.wording import plural
@@ -101,23 +107,42 @@ def revive_orders_naming_known_records(session: Session) -> list[str]:
     ).all()
     if not waiting:
         return []
-    known_customers = _known(session, Customer.display_name, {o.customer_name for o in waiting if o.customer_name})
-    known_items = _known(session, Item.name, {line.item_name for o in waiting for line in o.lines if line.item_name})
+    known_customers = queries.known_name_keys(
+        session, Customer, {name_key(o.customer_name) for o in waiting if o.customer_name}
+    )
+    known_items = queries.known_name_keys(
+        session, Item, {name_key(line.item_name) for o in waiting for line in o.lines if line.item_name}
+    )
     ready = [
         o
         for o in waiting
-        if (o.customer_id is not None or (o.customer_name or "").lower() in known_customers)
-        and all(line.item_id is not None or (line.item_name or "").lower() in known_items for line in o.lines)
+        if (o.customer_id is not None or name_key(o.customer_name or "") in known_customers)
+        and all(line.item_id is not None or name_key(line.item_name or "") in known_items for line in o.lines)
     ]
     _back_to_pending(session, [o.id for o in ready])
     return sorted(o.order_number for o in ready)
 
 
-def _known(session: Session, column, names: set[str]) -> set[str]:
-    if not names:
-        return set()
-    lowered = {name.lower() for name in names}
-    return {name.lower() for name in session.scalars(sa.select(column).where(sa.func.lower(column).in_(lowered)))}
+def orders_name_unknown_records(engine: sa.Engine) -> bool:
+    """Whether a due order names a customer or item by a name our mirror does not know (yet)."""
+    due = queries.claimable_orders()
+    customer_names = (
+        sa.select(Order.customer_name)
+        .where(due, Order.customer_id.is_(None), Order.customer_name.is_not(None))
+        .distinct()
+    )
+    item_names = (
+        sa.select(OrderLine.item_name)
+        .join(Order)
+        .where(due, OrderLine.item_id.is_(None), OrderLine.item_name.is_not(None))
+        .distinct()
+    )
+    with session_scope(engine) as session:
+        for model, names in ((Customer, customer_names), (Item, item_names)):
+            keys = {name_key(name) for name in session.scalars(names)}
+            if keys - queries.known_name_keys(session, model, keys):
+                return True
+    return False
 
 
 def _back_to_pending(session: Session, order_ids: list[int]) -> None:

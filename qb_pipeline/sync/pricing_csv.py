@@ -44,6 +44,7 @@ from qb_pipeline.db.models import (
     PriceLevelPercentage,
     PriceLevelType,
 )
+from qb_pipeline.db.names import name_key
 from qb_pipeline.db.types import plain_decimal
 from qb_pipeline.sync import pricing
 
@@ -197,12 +198,12 @@ def _row(header: list[str], fields_: list[str]) -> dict[str, str]:
 def _identity(row: dict[str, str], now: datetime) -> tuple[tuple, tuple]:
     """What a row sets (kind, names, instant) and the values it sets them to, compared as values."""
     kind = row["kind"]
-    level = row.get("price_level", "").lower()
+    level = name_key(row.get("price_level", ""))  # names compared as they are matched: by key
     target = (
         kind,
-        row.get("customer", "").lower(),
+        name_key(row.get("customer", "")),
         "" if kind == "assignment" else level,
-        row.get("item", "").lower(),
+        name_key(row.get("item", "")),
         _instant(row.get("valid_from"), now),
     )
     return target, (_number(row, "price"), _number(row, "percent", percent=True), level if kind == "assignment" else "")
@@ -218,8 +219,8 @@ def _apply_row(session: Session, row: dict[str, str], now: datetime) -> bool:
         )
     if kind == "customer_price":
         customer, item = (
-            _find(session, Customer, Customer.display_name, row, "customer"),
-            _find(session, Item, Item.name, row, "item"),
+            _find(session, Customer, row, "customer"),
+            _find(session, Item, row, "item"),
         )
         source = (row.get("source") or "import").lower()
         if source not in SOURCES:
@@ -233,7 +234,7 @@ def _apply_row(session: Session, row: dict[str, str], now: datetime) -> bool:
             session, level.id, _number(row, "percent", percent=True), at=at, until=until
         )
     if kind == "level_item":
-        level, item = _level(session, row, PriceLevelType.PER_ITEM), _find(session, Item, Item.name, row, "item")
+        level, item = _level(session, row, PriceLevelType.PER_ITEM), _find(session, Item, row, "item")
         return pricing.set_level_item(
             session,
             level.id,
@@ -243,14 +244,14 @@ def _apply_row(session: Session, row: dict[str, str], now: datetime) -> bool:
             at=at,
             until=until,
         )
-    customer = _find(session, Customer, Customer.display_name, row, "customer")
+    customer = _find(session, Customer, row, "customer")
     level = None if row["price_level"].upper() == END else _level(session, row, None)
     return pricing.assign_price_level(session, customer.id, level.id if level else None, at=at, until=until)
 
 
-def _find(session: Session, model, column, row: dict[str, str], what: str):
+def _find(session: Session, model, row: dict[str, str], what: str):
     name = row[what]
-    found = session.scalars(sa.select(model).where(sa.func.lower(column) == name.lower())).all()
+    found = session.scalars(sa.select(model).where(model.name_key == name_key(name))).all()
     if len(found) != 1:
         raise _RowError(f"{what} {name!r} " + (f"is not in the {what} list" if not found else "is ambiguous"))
     return found[0]
@@ -259,7 +260,7 @@ def _find(session: Session, model, column, row: dict[str, str], what: str):
 def _level(session: Session, row: dict[str, str], level_type: PriceLevelType | None) -> PriceLevel:
     """The named level; a new one is created for a row that defines it (its type from the row kind)."""
     name = row["price_level"]
-    level = session.scalars(sa.select(PriceLevel).where(sa.func.lower(PriceLevel.name) == name.lower())).first()
+    level = session.scalars(sa.select(PriceLevel).where(PriceLevel.name_key == name_key(name))).one_or_none()
     if level is None:
         if level_type is None:
             raise _RowError(f"price level {name!r} does not exist (define it with level_percent or level_item rows)")

@@ -7,11 +7,12 @@
 - QuickBooks wins a conflict (a row edited locally and in QBO since the last sync): the local edit
   is replaced and the conflict is reported for the activity log.
 - A QBO record whose name matches a local row that was never pushed links to that row instead of
-  creating a second one.
+  creating a second one (names match by their key, db/names.py; only one record to one row).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from qb_pipeline.db import queries
 from qb_pipeline.db.mirror_rows import rows_by_qb_id, upsert_by_qb_id
 from qb_pipeline.db.models import Item, ItemPrice, SyncState
+from qb_pipeline.db.names import name_key
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.entities import NAME_LISTS, SyncedEntity
@@ -99,7 +101,7 @@ def _apply_page(session: Session, spec: SyncedEntity, records: list[dict], resul
     if not records:
         return
     result.pulled += len(records)
-    model, name_attr = spec.model, getattr(spec.model, spec.name_column)
+    model = spec.model
     incoming = {row["qb_id"]: row for row in map(spec.to_row, records)}
     stored = {local.qb_id: local for local in rows_by_qb_id(session, model, list(incoming))}
     # The overlap window re-reads records we already hold: an unchanged SyncToken means nothing to
@@ -112,17 +114,27 @@ def _apply_page(session: Session, spec: SyncedEntity, records: list[dict], resul
     if not changed:
         return
 
-    # New to us: adopt a never-pushed local row of the same name rather than duplicating it.
-    new_by_name = {row[spec.name_column].lower(): row for qb_id, row in changed.items() if qb_id not in stored}
-    if new_by_name:
-        unlinked = session.scalars(
-            sa.select(model).where(model.qb_id.is_(None), sa.func.lower(name_attr).in_(list(new_by_name)))
-        ).all()
-        for local in unlinked:
-            local.qb_id = new_by_name[getattr(local, spec.name_column).lower()]["qb_id"]
-        session.flush()
-        result.linked += len(unlinked)
-        result.new += len(new_by_name) - len(unlinked)
+    # New to us: adopt a never-pushed local row of the same name (by name key) rather than duplicating it,
+    # only when the key names that one row here and one new record: between two, a guess could merge
+    # different customers. Such rows stay unlinked, and are pushed like any new row.
+    new_by_key: dict[str, list[dict]] = defaultdict(list)
+    for qb_id, row in changed.items():
+        if qb_id not in stored:
+            new_by_key[name_key(row[spec.name_column])].append(row)
+    # Unlinked rows first (few: rows never pushed), so a full pull's page costs one small query.
+    unlinked = queries.rows_by_name_key(session, model, new_by_key, model.qb_id.is_(None)) if new_by_key else {}
+    named = queries.rows_by_name_key(session, model, unlinked) if unlinked else {}
+    linked = [
+        (rows[0], new_by_key[key][0])
+        for key, rows in named.items()
+        if len(rows) == len(new_by_key[key]) == 1 and rows[0].qb_id is None
+    ]
+    for local, record in linked:
+        local.qb_id = record["qb_id"]
+    if linked:
+        session.flush()  # before the upsert below finds these rows by their new qb_id
+    result.linked += len(linked)
+    result.new += sum(map(len, new_by_key.values())) - len(linked)
 
     # Changed in QBO while edited here and not yet pushed: QuickBooks wins, and says so.
     for qb_id in changed.keys() & stored.keys():
