@@ -4,7 +4,7 @@ An order whose batch has no answer yet (`invoice_batch_id` set) is dated by its 
 an upgrade in the middle of an unknown outcome still waits out QuickBooks' request limit.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 
 from typing import Sequence, Union
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: Union[str, Sequence[str], None] = "0006"
+down_revision: Union[str, Sequence[str], None] = "0007"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
