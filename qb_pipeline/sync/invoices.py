@@ -89,8 +89,7 @@ def push_orders(
     if not order_ids:
         return result
     progress(f"claimed {len(order_ids)} orders")
-    push = _InvoicePush(qb, engine, run_id, safeguards, result, progress, resend_wait, stale_after)
-    push.preferences_version, push.settle_in_run = numbering.version, settle_in_run
+    push = _InvoicePush(qb, engine, run_id, safeguards, result, progress, resend_wait, stale_after, settle_in_run)
     try:
         push.resend_recorded(order_ids)
         drafts, maybe_sent = push.draft_all(order_ids, taken_over)
@@ -117,11 +116,15 @@ class _InvoicePush(UnknownOutcomes):
         progress: Callable[[str], None],
         resend_wait: float,
         stale_after: timedelta,
+        settle_in_run: float,
     ) -> None:
         super().__init__(engine, run_id, qb.realm_id, safeguards, result)
         self.qb, self.progress, self.resend_wait = qb, progress, resend_wait
         self.renew_every, self.renewed_at = stale_after.total_seconds() / 10, float("-inf")
+        self.settle_in_run = settle_in_run
+        # both from the preferences push_orders read already (one read a run)
         self.company_timezone = qb.company_timezone()
+        self.preferences_version = qb.invoice_numbering().version
 
     # -- claims ------------------------------------------------------------------------------------
     def still_ours(self, order_ids) -> set[int]:
@@ -279,7 +282,9 @@ class _InvoicePush(UnknownOutcomes):
         }
         request_id = uuid.uuid4().hex  # 32 characters; QuickBooks allows 36 on /batch
         if not self.safeguards.write_ahead:
-            return Batch(request_id, None, items)
+            batch = Batch(request_id, None, items)
+            self.stamp_unanswered(batch)
+            return batch
         with session_scope(self.engine) as session:
             record = InvoiceBatch(
                 request_id=request_id,
@@ -292,13 +297,19 @@ class _InvoicePush(UnknownOutcomes):
             )
             session.add(record)
             session.flush()
+            batch = Batch(request_id, record.id, items)
+            self.note_sending(batch)  # stamped with the record: one UPDATE of the batch's orders, not two
             session.execute(
                 sa.update(Order)
                 .where(Order.id.in_(list(items)))
-                .values(invoice_batch_id=record.id)
+                .values(
+                    invoice_batch_id=record.id,
+                    outcome_unknown_at=batch.unknown_at,
+                    sent_preferences_version=batch.preferences_version,
+                )
                 .execution_options(synchronize_session=False)
             )
-            return Batch(request_id, record.id, items)
+            return batch
 
     def send(self, batch: Batch, *, recheck_first: bool = False) -> None:
         """Send once; while the outcome stays unknown: wait until QuickBooks is done with it, look up,
@@ -317,7 +328,7 @@ class _InvoicePush(UnknownOutcomes):
                     return
                 if not self.safeguards.write_ahead:
                     batch.request_id = uuid.uuid4().hex
-            self.stamp_unanswered(batch)
+                self.stamp_unanswered(batch)  # a first send was stamped by record_batch
             try:
                 outcomes = self.qb.send_batch(
                     "Invoice", [(str(i), bid, body) for i, (bid, body) in batch.items.items()], batch.request_id

@@ -66,10 +66,14 @@ class UnknownOutcomes(OutcomeRecorder):
     settle_in_run: float = SETTLE_IN_RUN
     preferences_version: str | None = None  # the version this run last found numbering on under
 
+    def note_sending(self, batch: Batch) -> None:
+        """The batch goes out now, under the preferences this run last read (in memory; see below)."""
+        batch.unknown_at, batch.preferences_version = utcnow(), self.preferences_version
+
     def stamp_unanswered(self, batch: Batch) -> None:
         """Before a send, and when we stop waiting for its answer: QuickBooks may apply it until its
         request limit after now. Committed before the send, so a run that dies leaves it too."""
-        batch.unknown_at, batch.preferences_version = utcnow(), self.preferences_version
+        self.note_sending(batch)
         with session_scope(self.engine) as session:
             queries.mark_unanswered(
                 session, batch.items, at=batch.unknown_at, preferences_version=batch.preferences_version
