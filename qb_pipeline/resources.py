@@ -20,6 +20,7 @@ from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.quickbooks.stats import CallStats
 from qb_pipeline.quickbooks.throttle import QBO_REQUEST_LIMIT_SECONDS, Throttle
 from qb_pipeline.settings import DEFAULT_REDIRECT_URI, Settings
+from qb_pipeline.sync.pricing_drop import SETTLE_SECONDS
 
 
 class DatabaseResource(dg.ConfigurableResource):
@@ -31,6 +32,9 @@ class DatabaseResource(dg.ConfigurableResource):
     log_retention_days: int = 30  # QB_LOG_RETENTION_DAYS
     pending_alert_minutes: float = 15.0  # QB_PENDING_ALERT_MINUTES
     pricing_drop_dir: str = ""  # QB_PRICING_DROP_DIR; empty: no drop folder
+    pricing_settle_seconds: float = (
+        SETTLE_SECONDS  # QB_PRICING_SETTLE_SECONDS: a dropped file unchanged this long is taken
+    )
 
     @property
     def engine(self) -> sa.Engine:
@@ -133,6 +137,7 @@ def database_resource(settings: Settings) -> DatabaseResource:
         log_retention_days=settings.log_retention_days,
         pending_alert_minutes=settings.pending_alert_minutes,
         pricing_drop_dir=str(settings.pricing_drop_dir or ""),
+        pricing_settle_seconds=settings.pricing_settle_seconds,
     )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from qb_pipeline.quickbooks.throttle import QBO_REQUEST_LIMIT_SECONDS
+from qb_pipeline.sync.pricing_drop import SETTLE_SECONDS
 
 Environment = Literal["sandbox-local", "sandbox", "production"]
 ENVIRONMENTS: tuple[Environment, ...] = get_args(Environment)
@@ -89,6 +90,7 @@ SPECS = {
     "pending_alert_minutes": Spec("QB_PENDING_ALERT_MINUTES", _number(float, 1, 10080), "minutes, 1 to 10080"),
     "orders_per_run": Spec("QB_ORDERS_PER_RUN", _number(int, 1, 100_000), "a whole number from 1 to 100000"),
     "pricing_drop_dir": Spec("QB_PRICING_DROP_DIR", Path, "a folder"),
+    "pricing_settle_seconds": Spec("QB_PRICING_SETTLE_SECONDS", _number(float, 0, 3600), "seconds, 0 to 3600"),
     "demo_orders_per_minute": Spec("QB_DEMO_ORDERS_PER_MINUTE", _number(float, 0, 600), "a number from 0 to 600"),
     "dagster_home": Spec("DAGSTER_HOME", Path, "a folder"),
     "webhook_verifier_token": Spec("QB_WEBHOOK_VERIFIER_TOKEN", str, "your Intuit app's webhook verifier token"),
@@ -128,6 +130,7 @@ class Settings:
     pending_alert_minutes: float = 15.0
     orders_per_run: int = 5000
     pricing_drop_dir: Path | None = None
+    pricing_settle_seconds: float = SETTLE_SECONDS
     demo_orders_per_minute: float = 0.0
     max_runtime_seconds: int = 3600
     dagster_home: Path | None = None  # unset: the folder `make dev` uses (.dagster_home), where it exists

@@ -1,6 +1,5 @@
 """The `price_levels` asset: per-customer pricing, owned by our database (QBO's API has no price levels)."""
 
-import shutil
 import time
 from pathlib import Path
 
@@ -12,36 +11,34 @@ from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP
 from qb_pipeline.assets.name_lists import customers, items
 from qb_pipeline.db.models import CustomerItemPrice, CustomerPriceLevel, PriceLevel
 from qb_pipeline.resources import DatabaseResource
-from qb_pipeline.sync.pricing_csv import (
-    PricingFileError,
-    import_pricing,
-    read_pricing_file,
-)
+from qb_pipeline.sync.pricing_drop import DropFolderRun, short_reason, take_dropped_files
 
 
 @dg.asset(group_name=QUICKBOOKS_GROUP, kinds={"sql"}, owners=OWNERS, deps=[customers, items])
 def price_levels(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
     """Price levels and customer prices, loaded from CSV files dropped in QB_PRICING_DROP_DIR."""
     started = time.monotonic()
-    applied = rejected = files = rejected_files = 0
-    drop_dir = Path(database.pricing_drop_dir) if database.pricing_drop_dir else None
-    if drop_dir is not None and drop_dir.is_dir():
-        for path in sorted(drop_dir.glob("*.csv")):
-            files += 1
-            changed, reasons = _import_file(database, path)
-            if reasons:
-                # All or nothing per file: a bad file is set aside with its reasons and never blocks the
-                # files after it, nor this asset (so nor the invoice push downstream).
-                rejected, rejected_files = rejected + len(reasons), rejected_files + 1
-                archived = _archive(path, "rejected")
-                archived.with_name(archived.name + ".reason.txt").write_text("\n".join(reasons) + "\n")
-                for reason in reasons:
-                    context.log.warning(reason)
-                context.log.warning(f"{path.name}: rejected, nothing applied (reasons in {archived.name}.reason.txt)")
-            else:
-                applied += changed
-                _archive(path, "processed")
-                context.log.info(f"{path.name}: applied ({changed} changes)")
+    run = (
+        take_dropped_files(
+            Path(database.pricing_drop_dir),
+            database.session,
+            settle_seconds=database.pricing_settle_seconds,
+            log=context.log,
+        )
+        if database.pricing_drop_dir
+        else DropFolderRun()
+    )
+    counts = {
+        "changes_this_run": int(run.applied),
+        "rejected_rows": int(run.rejected_rows),
+        "rejected_files": int(run.rejected_files),
+        "files_waiting": int(run.waiting),
+    }
+    if run.kept:
+        _record_kept(context, database, run, started)
+        # Not green: the file's prices are not in force. A failed step shows in the run, the asset's page
+        # and the activity log; the sensor's invoice runs do not include this asset and go on.
+        raise dg.Failure(description=run.kept, metadata=counts)
     with database.session() as session:
         levels = session.scalar(sa.select(sa.func.count()).select_from(PriceLevel).where(PriceLevel.active)) or 0
         custom = (
@@ -60,15 +57,15 @@ def price_levels(context: dg.AssetExecutionContext, database: DatabaseResource) 
             )
             or 0
         )
-    if files:
+    if run.files:
         record_activity(
             database,
             entity="Pricing",
-            outcome="PARTIAL" if rejected else "SUCCESS",
-            message=f"Applied {applied} pricing rows from {files} files"
-            + (f", rejected {rejected}" if rejected else ""),
-            processed=applied,
-            failed=rejected,
+            outcome="PARTIAL" if run.rejected_rows else "SUCCESS",
+            message=f"Applied {run.applied} pricing rows from {run.files} files"
+            + (f", rejected {run.rejected_rows}" if run.rejected_rows else ""),
+            processed=run.applied,
+            failed=run.rejected_rows,
             run_id=context.run.run_id,
             duration_seconds=time.monotonic() - started,
         )
@@ -77,30 +74,25 @@ def price_levels(context: dg.AssetExecutionContext, database: DatabaseResource) 
             "price_levels": int(levels),
             "customers_with_custom_prices": int(custom),
             "customers_with_a_price_level": int(assigned),
-            "changes_this_run": int(applied),
-            "rejected_rows": int(rejected),
-            "rejected_files": int(rejected_files),
+            **counts,
             "seconds": float(round(time.monotonic() - started, 3)),
         }
     )
 
 
-def _import_file(database: DatabaseResource, path: Path) -> tuple[int, list[str]]:
-    """Import one dropped file strictly: (rows that changed something, the reasons it was refused)."""
+def _record_kept(
+    context: dg.AssetExecutionContext, database: DatabaseResource, run: DropFolderRun, started: float
+) -> None:
+    """The activity-log row of a run that kept a file; the database may still be unavailable, so at best."""
     try:
-        text = read_pricing_file(path)
-        with database.session() as session:
-            report = import_pricing(session, text, strict=True)
-    except PricingFileError as error:
-        return 0, [str(error)]
-    except Exception as error:  # a file we cannot read must not stop the others
-        return 0, [f"{path.name}: could not be imported ({type(error).__name__}: {error})"]
-    return report.applied, [f"{path.name} line {line}: {reason}" for line, reason in report.errors]
-
-
-def _archive(path: Path, folder: str) -> Path:
-    target = path.parent / folder
-    target.mkdir(exist_ok=True)
-    moved = target / f"{int(time.time())}-{path.name}"
-    shutil.move(str(path), moved)
-    return moved
+        record_activity(
+            database,
+            entity="Pricing",
+            outcome="FAILED",
+            message=f"Applied {run.applied} pricing rows; {run.kept}",
+            processed=run.applied,
+            run_id=context.run.run_id,
+            duration_seconds=time.monotonic() - started,
+        )
+    except sa.exc.SQLAlchemyError as error:
+        context.log.warning(f"the activity log could not be written either ({short_reason(error)})")

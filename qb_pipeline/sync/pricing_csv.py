@@ -47,6 +47,7 @@ from qb_pipeline.db.models import (
 from qb_pipeline.db.names import name_key
 from qb_pipeline.db.types import plain_decimal
 from qb_pipeline.sync import pricing
+from qb_pipeline.sync.csv_layout import layout_problem
 
 COLUMNS = ["kind", "customer", "price_level", "item", "price", "percent", "valid_from", "source"]
 OPTIONAL_COLUMNS = ["valid_to"]
@@ -84,16 +85,21 @@ class _RowError(Exception):
 
 
 def read_pricing_file(path: Path) -> str:
-    """The file's text: UTF-8, with or without a byte-order mark; anything else is refused by line."""
+    """The file's text: UTF-8, with or without a byte-order mark, comma-separated and quoted right (csv_layout);
+    anything else is refused by line."""
     raw = path.read_bytes()
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw.count(b"\n", 0, error.start) + 1
         raise PricingFileError(
             f"{path.name} line {line}: byte 0x{raw[error.start]:02x} is not UTF-8; save the file "
             'as UTF-8 (in Excel: "CSV UTF-8") and import it again'
         ) from None
+    problem = layout_problem(text)
+    if problem:
+        raise PricingFileError(f"{path.name} {problem}")
+    return text
 
 
 def import_pricing(
