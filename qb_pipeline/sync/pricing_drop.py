@@ -9,7 +9,9 @@ A file is rejected (moved to rejected/) only for faults of its own: its encoding
 value the database refuses. Anything else says nothing about the file — the database locked or busy
 (SQLite's "database is locked"), unreachable or restarting, a PostgreSQL serialization failure,
 deadlock or lost connection, any other database error, a file system error — so the file stays where
-it is for the next run, and the run fails to say so.
+it is for the next run, and the run fails to say so. Any other exception while its rows are read
+counts as the file's (as before): rejecting it, with the exception in its reason, keeps the folder
+moving.
 """
 
 from __future__ import annotations
