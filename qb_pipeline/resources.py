@@ -75,6 +75,7 @@ class QuickBooksResource(dg.ConfigurableResource):
     request_limit_seconds: float = QBO_REQUEST_LIMIT_SECONDS  # how long a request we gave up on holds its slot
     default_income_account_id: str = ""  # for new Service items; empty = the first Income account
     orders_per_run: int = 5000  # QB_ORDERS_PER_RUN: how many due orders one push claims
+    company_timezone: str = ""  # QB_COMPANY_TIMEZONE: an IANA name; empty = Pacific time, checked against QuickBooks
     key_dir: str = ""  # where the embedded default's generated token key lives (QB_DATA_DIR)
 
     _connection: Connection | None = PrivateAttr(default=None)
@@ -101,6 +102,7 @@ class QuickBooksResource(dg.ConfigurableResource):
             throttle=self._throttle,
             stats=CallStats(),
             progress=progress,
+            company_timezone=self.company_timezone,
         )
 
     def _connect(self) -> Connection:
@@ -158,5 +160,6 @@ def quickbooks_resource(settings: Settings, database: DatabaseResource) -> Quick
         request_limit_seconds=settings.request_limit_seconds,
         default_income_account_id=settings.default_income_account_id,
         orders_per_run=settings.orders_per_run,
+        company_timezone=settings.company_timezone,
         key_dir=str(settings.resolved_data_dir),
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from qb_pipeline.quickbooks.company_zone import iana_zone
 from qb_pipeline.quickbooks.throttle import QBO_REQUEST_LIMIT_SECONDS
 from qb_pipeline.sync.pricing_drop import SETTLE_SECONDS
 
@@ -77,6 +78,9 @@ SPECS = {
     "batch_size": Spec("QB_BATCH_SIZE", _number(int, 1, 30), "a whole number from 1 to 30"),
     "throttle_wait_seconds": Spec("QB_THROTTLE_WAIT_SECONDS", _number(float, 0, 600), "seconds, 0 to 600"),
     "request_limit_seconds": Spec("QB_REQUEST_LIMIT_SECONDS", _number(float, 0, 600), "seconds, 0 to 600"),
+    "company_timezone": Spec(
+        "QB_COMPANY_TIMEZONE", lambda name: iana_zone(name).key, "an IANA time zone name, e.g. America/New_York"
+    ),
     "default_income_account_id": Spec("QB_DEFAULT_INCOME_ACCOUNT_ID", str, "a QuickBooks account id"),
     "sync_frequency_hours": Spec("QB_SYNC_FREQUENCY_HOURS", _number(int, 1, 24), "a whole number from 1 to 24"),
     "auto_sync_customers": Spec("QB_AUTO_SYNC_CUSTOMERS", _flag, "true or false"),
@@ -119,6 +123,7 @@ class Settings:
     batch_size: int = 30
     throttle_wait_seconds: float = 60.0
     request_limit_seconds: float = QBO_REQUEST_LIMIT_SECONDS
+    company_timezone: str = ""  # empty: America/Los_Angeles, checked against the offsets QuickBooks writes
     default_income_account_id: str = ""
     sync_frequency_hours: int = 1
     auto_sync_customers: bool = True

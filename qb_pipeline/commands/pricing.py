@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 
+from qb_pipeline import config
 from qb_pipeline.commands.common import dagster_instance, database
 from qb_pipeline.db import queries
 from qb_pipeline.db.session import session_scope
@@ -105,16 +106,20 @@ def export_command(history: bool, output: Path | None) -> None:
 @pricing.command("learned")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
 def learned_command(output: Path | None) -> None:
-    """Suggest customer prices from QuickBooks invoices (last invoiced price ≠ our price on that date).
+    """Suggest customer prices from invoices typed in QuickBooks (last invoiced price ≠ our price then).
 
-    Run after the invoices asset mirrored QuickBooks. Review the file, then `pricing import` it.
+    Invoices we made (marked with their order) are skipped. "Then" is the invoice's time in the company's
+    zone (QB_COMPANY_TIMEZONE). Run after the invoices asset mirrored QuickBooks. Review the file, then
+    `pricing import` it.
     """
     from qb_pipeline.db.models import QBToken
+    from qb_pipeline.quickbooks.company_zone import company_zone
     from qb_pipeline.sync.learned_prices import as_pricing_csv, learned_prices
 
+    zone = company_zone(config.settings().company_timezone, None).zone
     with session_scope(database()) as session:
         realms = list(session.scalars(sa.select(QBToken.realm_id)))
-        suggestions = [s for realm in realms for s in learned_prices(session, realm)]
+        suggestions = [s for realm in realms for s in learned_prices(session, realm, zone)]
     for s in suggestions:
         click.echo(
             f"{s.customer} / {s.item}: invoiced {s.invoiced_price} on {s.invoice_doc_number or 'an invoice'}, "

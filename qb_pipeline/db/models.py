@@ -329,6 +329,8 @@ class QBInvoice(Base):
     qb_sync_token: Mapped[str | None] = mapped_column(sa.String(32))
     qb_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lines: Mapped[list | None] = mapped_column(sa.JSON)  # [{item_qb_id, qty, unit_price, amount}] as strings
+    marked_order: Mapped[str | None] = mapped_column(sa.String(64))  # the order our PrivateNote marker names
+    qb_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # MetaData.CreateTime
     mirrored_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

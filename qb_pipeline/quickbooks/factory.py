@@ -86,6 +86,7 @@ def build_gateway(
     pages_in_flight: int = PAGES_IN_FLIGHT,
     request_limit_seconds: float = QBO_REQUEST_LIMIT_SECONDS,
     progress=lambda _m: None,
+    company_timezone: str = "",
 ) -> QuickBooksGateway:
     """A gateway on a new connection (see `connect`), for scripts and tests; Dagster runs share one
     connection per run through QuickBooksResource."""
@@ -98,4 +99,5 @@ def build_gateway(
         pages_in_flight=pages_in_flight,
         throttle=Throttle(abandoned_hold_seconds=request_limit_seconds),
         progress=progress,
+        company_timezone=company_timezone,
     )

@@ -25,6 +25,7 @@ import tenacity
 from quickbooks.exceptions import AuthorizationException, QuickbooksException
 from quickbooks.mixins import DecimalEncoder
 
+from qb_pipeline.quickbooks.company_zone import company_zone
 from qb_pipeline.quickbooks.connection import Connection
 from qb_pipeline.quickbooks.entities import entity_named
 from qb_pipeline.quickbooks.errors import (
@@ -86,11 +87,13 @@ class QuickBooksGateway:
         stats: CallStats | None = None,
         sleep: Callable[[float], None] = time.sleep,
         progress: Callable[[str], None] = lambda _m: None,
+        company_timezone: str = "",
     ) -> None:
         self.connection, self.retries, self.batch_size = connection, retries, min(batch_size, BATCH_SIZE)
         self.backoff_base, self.backoff_max, self.throttle_wait = backoff_base, backoff_max, throttle_wait
         self.throttle, self.sleep, self.progress = throttle or Throttle(), sleep, progress
         self.pages_in_flight = pages_in_flight
+        self.configured_timezone = company_timezone  # QB_COMPANY_TIMEZONE (an IANA name), or "" for the default
         # full jitter: a wait drawn between 0 and base × 2^(attempt - 1), capped
         self._backoff = tenacity.wait_random_exponential(multiplier=backoff_base, max=backoff_max)
         self.stats = stats or connection.stats  # a gateway per asset counts its own calls
@@ -322,8 +325,8 @@ class QuickBooksGateway:
         return self._company_preferences()[0]
 
     def company_timezone(self) -> tzinfo:
-        """The company's UTC offset now. QuickBooks documents no time zone field, but writes every
-        answer's `time` in the company's local time: its offset is the company's."""
+        """The company's IANA zone (quickbooks/company_zone.py), checked against the offset of the
+        preferences answer's `time`; a disagreement is reported through `progress` once per gateway."""
         return self._company_preferences()[1]
 
     def _company_preferences(self) -> tuple[InvoiceNumbering, tzinfo]:
@@ -335,14 +338,13 @@ class QuickBooksGateway:
                 expect="Preferences",
             )
             sales = answer["Preferences"].get("SalesFormsPrefs") or {}
-            try:
-                zone = datetime.fromisoformat(str(answer.get("time"))).tzinfo or timezone.utc
-            except ValueError:
-                zone = timezone.utc
+            zone = company_zone(self.configured_timezone, answer.get("time"))
+            if zone.warning:
+                self.progress(f"time zone: {zone.warning}")
             numbering = InvoiceNumbering(
                 keeps_ours=sales.get("CustomTxnNumbers") is True, version=str(answer["Preferences"].get("SyncToken"))
             )
-            self._preferences = (numbering, zone)
+            self._preferences = (numbering, zone.zone)
         return self._preferences
 
     # -- writes ------------------------------------------------------------------------------------

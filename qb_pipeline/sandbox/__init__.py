@@ -49,8 +49,9 @@ Checked against Intuit's documentation, not against ourselves
   field switches.
 
 Choices where QuickBooks' behaviour is not documented ("unsure" in docs/qbo-api.md)
-- Times carry the company's offset, fixed at -08:00 (no DST); a query or CDC time without an offset
-  is read in that zone (python-quickbooks' CDC helper sends none). A changedSince whose offset's "+"
+- The company lives in America/Los_Angeles: every time carries the offset of its own date (-08:00 in
+  winter, -07:00 in summer), a default TxnDate is today's date there, and a query or CDC time without
+  an offset is read in that zone (python-quickbooks' CDC helper sends none). A changedSince whose offset's "+"
   was sent unencoded (so it arrives as a space) is refused with 2050, not repaired: a form-decoding
   server cannot parse it, and QBO was reported to answer "Unparseable date" to such a date.
 - 429 answers carry Retry-After unless settings say send_retry_after=false; `429-xml` faults answer

@@ -21,12 +21,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from qb_pipeline.sandbox.company import QUERY_ENTITIES
+from qb_pipeline.sandbox.store import COMPANY_TZ
 
-COMPANY_TZ = timezone(timedelta(hours=-8))
 DEFAULT_MAX_RESULTS, MAX_MAX_RESULTS = 100, 1000
 
 _COMMON = ("Id", "MetaData.CreateTime", "MetaData.LastUpdatedTime")

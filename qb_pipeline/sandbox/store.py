@@ -12,11 +12,14 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-COMPANY_TZ = timezone(timedelta(hours=-8))  # the sandbox company's zone: QBO returns local offsets
+# The sandbox company's zone. QuickBooks writes timestamps in local time, each with the offset of its own
+# date (-08:00 in winter, -07:00 in summer for Pacific time), and dates transactions in that zone.
+COMPANY_TZ = ZoneInfo("America/Los_Angeles")
 # The unique name of each entity, indexed so that a uniqueness check is a dict look-up.
 UNIQUE_FIELDS = {"Customer": "DisplayName", "Item": "Name", "Invoice": "DocNumber", "Account": "Name"}
 # One record per company, with ids of their own (CompanyInfo's is the realm id): not in the id sequence.

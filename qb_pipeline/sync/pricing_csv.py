@@ -27,7 +27,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -60,7 +60,6 @@ USES = {
 KINDS = tuple(USES)
 SOURCES = ("manual", "import", "learned")
 END = "END"
-BACKDATE_GRACE = timedelta(minutes=5)  # a valid_from this close to now is "now", not a backdating
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
@@ -138,7 +137,7 @@ def import_pricing(
                 with session.begin_nested():  # a bad row leaves no trace of itself
                     changed = _apply_row(session, row, now)
                     at = _instant(row.get("valid_from"), now)
-                    if changed and at < now - BACKDATE_GRACE and not backdate:  # leaving the block undoes the row
+                    if changed and at < now and not backdate:  # however recent; leaving the block undoes the row
                         raise _RowError(
                             f"valid_from {at.isoformat()} is in the past: it would change the price of orders of that "
                             "time (those already invoiced keep their invoice). Leave valid_from empty to change it "

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from qb_pipeline.db.types import to_cents
+from qb_pipeline.sync.invoice_draft import marked_order
 
 
 def parse_instant(value: str | None) -> datetime | None:
@@ -131,5 +132,7 @@ def invoice_row(record: dict, realm_id: str) -> dict[str, Any]:
         "status": "paid" if balance == 0 and total else "open",
         "qb_sync_token": str(record.get("SyncToken", "0")),
         "qb_updated_at": _last_updated(record),
+        "qb_created_at": parse_instant((record.get("MetaData") or {}).get("CreateTime")),
+        "marked_order": None if (marked := marked_order(record)) is None else marked[:64],  # None: not ours
         "lines": lines,
     }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from quickbooks.exceptions import (
@@ -49,7 +51,9 @@ def make_invoice(qb, customer, item, qty="2", price="10.00", doc_number="1001", 
 def test_customer_create_read_full_and_sparse_update(sandbox):
     qb = sandbox.qb_client()
     created = make_customer(qb, "O'Brien & Sons")
-    assert created.Id and created.SyncToken == "0" and created.MetaData["CreateTime"].endswith("-08:00")
+    assert created.Id and created.SyncToken == "0"
+    created_at = datetime.fromisoformat(created.MetaData["CreateTime"])  # Pacific time, this date's offset
+    assert created_at.utcoffset() == created_at.astimezone(ZoneInfo("America/Los_Angeles")).utcoffset()
     read = Customer.get(created.Id, qb=qb)
     assert read.DisplayName == "O'Brien & Sons"
     read.CompanyName = "O'Brien Holdings"

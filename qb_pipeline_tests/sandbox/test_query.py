@@ -61,6 +61,16 @@ def test_timestamps_compare_as_instants_across_offsets():
     assert ids(text) == ["1", "10"]
 
 
+def test_a_time_without_offset_is_the_companys_pacific_time_of_that_date():
+    # 09:59:59 in July is PDT (16:59:59Z), in November PST (17:59:59Z): each date keeps its own offset
+    summer = "SELECT * FROM Customer WHERE MetaData.LastUpdatedTime > '2026-07-01T09:59:59' AND Active IN (true,false)"
+    rows = [{**ROWS[0], "MetaData": {"LastUpdatedTime": "2026-07-01T17:00:00Z"}}]
+    assert [r["Id"] for r in execute(parse_query(summer), rows).rows] == ["1"]
+    winter = summer.replace("2026-07-01", "2026-11-21")
+    rows = [{**ROWS[0], "MetaData": {"LastUpdatedTime": "2026-11-21T17:00:00Z"}}]
+    assert [r["Id"] for r in execute(parse_query(winter), rows).rows] == []
+
+
 def test_operators_like_and_in():
     assert ids("SELECT * FROM Customer WHERE DisplayName LIKE 'o%'") == ["1"]
     assert ids("SELECT * FROM Customer WHERE Balance > 5 AND Balance <= 10") == ["1", "2"]

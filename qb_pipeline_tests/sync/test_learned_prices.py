@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from qb_pipeline.db.models import Customer, CustomerItemPrice, Item
+from qb_pipeline.db.models import Customer, CustomerItemPrice, Item, Order, OrderLine, QBInvoice
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync import price_book, pricing
+from qb_pipeline.sync.invoice_draft import invoice_marker
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
+from qb_pipeline.sync.invoices import push_orders
 from qb_pipeline.sync.learned_prices import as_pricing_csv, learned_prices
 from qb_pipeline.sync.pricing_csv import import_pricing
 from qb_pipeline.sync.pull import pull_name_list
@@ -112,3 +115,68 @@ def test_7_learned_prices_respect_the_price_of_the_day_and_skip_free_or_mixed_li
     mirror_invoices(gateway, engine)
     with session_scope(engine) as session:
         assert learned_prices(session, gateway.realm_id) == []
+
+
+def typed_invoice(gateway, doc: str, customer: Customer, item: Item, price: str, **fields) -> dict:
+    """An invoice of one line made in QuickBooks (by a person, unless `fields` carry our marker)."""
+    line = {
+        "DetailType": "SalesItemLineDetail",
+        "Amount": Decimal(price),
+        "SalesItemLineDetail": {"ItemRef": {"value": item.qb_id}, "Qty": 1, "UnitPrice": Decimal(price)},
+    }
+    body = {"DocNumber": doc, "CustomerRef": {"value": customer.qb_id}, "Line": [line], **fields}
+    return gateway.create("Invoice", body, request_id=doc)
+
+
+def test_invoices_we_made_teach_nothing_by_their_marker_or_by_their_order(sandbox, make_gateway, engine):
+    """A one-off price typed on an order must not come back as the customer's standing price. Two
+    protections, each enough alone: our PrivateNote marker, and the invoice being linked to an order."""
+    gateway = make_gateway()
+    cool, rocks, sod, soil = demo_mirrored(sandbox, gateway, engine, "Rocks", "Sod", "Soil")
+    typed_invoice(gateway, "HAND-1", cool, rocks, "8.50")  # typed in QuickBooks: a special price
+    # ours, its link to the order lost (a crash between send and link): only the marker tells
+    typed_invoice(gateway, "LOST-1", cool, sod, "6.66", PrivateNote=invoice_marker("LOST-1"))
+    with session_scope(engine) as session:  # an order with a one-off price, pushed: marked and linked
+        line = OrderLine(line_number=1, item_id=soil.id, quantity=Decimal(1), unit_price=Decimal("3.33"))
+        session.add(Order(order_number="SO-1", customer_id=cool.id, lines=[line]))
+    assert push_orders(gateway, engine, "run-1").pushed == 1
+    mirror_invoices(gateway, engine)
+    with session_scope(engine) as session:  # as mirrored before the marker was kept: only the link tells
+        session.execute(sa.update(QBInvoice).where(QBInvoice.doc_number == "SO-1").values(marked_order=None))
+    assert {r["DocNumber"]: r.get("PrivateNote") for r in sandbox.dump("Invoice")["records"]} == {
+        "HAND-1": None,
+        "LOST-1": "qb_pipeline order LOST-1",
+        "SO-1": "qb_pipeline order SO-1",
+    }
+    with session_scope(engine) as session:
+        learned = [(s.item, s.invoiced_price) for s in learned_prices(session, gateway.realm_id)]
+    assert learned == [("Rocks", Decimal("8.50"))]
+
+
+def test_our_price_then_is_judged_at_the_invoices_own_time_in_the_companys_zone(sandbox, make_gateway, engine):
+    gateway = make_gateway()
+    cool, rocks, sod = demo_mirrored(sandbox, gateway, engine, "Rocks", "Sod")
+    pacific = ZoneInfo("America/Los_Angeles")  # the sandbox company's zone
+    day = (utcnow() - timedelta(days=3)).astimezone(pacific).date()
+    evening = datetime.combine(day, time(19), tzinfo=pacific)  # 19:00 there: the next day in UTC
+    with session_scope(engine) as session:
+        pricing.set_customer_item_price(session, cool.id, rocks.id, Decimal("7.00"), at=evening - timedelta(days=30))
+        pricing.set_customer_item_price(session, cool.id, rocks.id, Decimal("7.50"), at=evening)
+    # Dated that day, typed days later: priced at the end of its day there, 7.50 (not 7.00, our price at
+    # 23:59:59 UTC of that date, which is 15:59:59 there)
+    typed_invoice(gateway, "BACKDATED", cool, rocks, "7.50", TxnDate=day.isoformat())
+    # Made today on today's date: priced at its creation, before the change that follows it
+    with session_scope(engine) as session:
+        pricing.set_customer_item_price(session, cool.id, sod.id, Decimal("4.00"), at=evening)
+    created = typed_invoice(gateway, "TODAY", cool, sod, "4.00")
+    created_at = datetime.fromisoformat(created["MetaData"]["CreateTime"])
+    with session_scope(engine) as session:
+        pricing.set_customer_item_price(
+            session, cool.id, sod.id, Decimal("4.40"), at=created_at + timedelta(microseconds=1)
+        )
+        pricing.set_customer_item_price(session, cool.id, rocks.id, Decimal("8.00"))  # both changed since, on purpose
+    mirror_invoices(gateway, engine)
+    with session_scope(engine) as session:
+        assert learned_prices(session, gateway.realm_id) == []  # each invoice had our price of its time
+        row = session.scalars(sa.select(QBInvoice).where(QBInvoice.doc_number == "TODAY")).one()
+        assert row.qb_created_at == created_at and row.txn_date == created_at.date().isoformat()

@@ -94,6 +94,21 @@ def test_1_export_edit_import_does_not_reprice_past_orders_and_an_unchanged_expo
     assert from_now.applied == 1 and price_at(shop, JUN) == D("8.00") and price_at(shop, NOW) == D("9.50")
 
 
+@pytest.mark.parametrize("ago", [timedelta(minutes=2), timedelta(seconds=1)])
+def test_a_valid_from_in_the_past_needs_backdate_however_recent(shop, ago):
+    load(shop, f"{HEADER}\ncustomer_price,Cool Cars,,Rocks,8.00,,{JAN.isoformat()}\n", backdate=True)
+    recent = f"{HEADER}\ncustomer_price,Cool Cars,,Rocks,9.50,,{(NOW - ago).isoformat()}\n"
+    refused = load(shop, recent)
+    assert refused.applied == 0 and refused.errors[0][0] == 2
+    assert "in the past" in refused.errors[0][1] and "--backdate" in refused.errors[0][1]
+    assert price_at(shop, NOW - ago) == price_at(shop, NOW) == D("8.00")  # the past is not rewritten
+    assert intervals(shop, CustomerItemPrice) == [(JAN, None)]
+    backdated = load(shop, recent, backdate=True)
+    assert backdated.applied == 1 and price_at(shop, NOW - ago) == D("9.50")
+    from_now = load(shop, f"{HEADER}\ncustomer_price,Cool Cars,,Rocks,10.00,,\n")  # no valid_from: now
+    assert from_now.applied == 1 and intervals(shop, CustomerItemPrice)[-1] == (NOW, None)
+
+
 def test_2_an_ended_price_cannot_be_backdated_into_overlap(shop):
     load(
         shop,
