@@ -144,7 +144,10 @@ def _apply_page(session: Session, spec: SyncedEntity, records: list[dict], resul
                 f"{spec.name} {spec.name_of(local)!r} was edited here and in QuickBooks; kept the QuickBooks version"
             )
 
-    previous_prices = {qb_id: local.unit_price for qb_id, local in stored.items()} if model is Item else {}
+    # The price each item had before this page, and since which version: kept until the change.
+    previous_prices = (
+        {qb_id: (local.unit_price, local.qb_updated_at) for qb_id, local in stored.items()} if model is Item else {}
+    )
     state = {"sync_state": SyncState.SYNCED, "last_error": None, "synced_at": now, "local_updated_at": None}
     upsert_by_qb_id(session, model, [{**row, **state} for row in changed.values()])
     if model is Item:
@@ -152,22 +155,29 @@ def _apply_page(session: Session, spec: SyncedEntity, records: list[dict], resul
 
 
 def _record_item_prices(session: Session, changed: dict[str, dict], previous: dict, now: datetime) -> None:
-    """Keep each item's QuickBooks price over time, from the instant QuickBooks says it changed."""
+    """Keep each item's QuickBooks price over time, from the instant QuickBooks says it changed. An item
+    with no history yet (mirrored before history was kept) keeps the price we held until that change,
+    so an order placed before it is not repriced by it."""
     moved = {
         qb_id: row
         for qb_id, row in changed.items()
-        if row.get("unit_price") is not None and (qb_id not in previous or previous[qb_id] != row["unit_price"])
+        if row.get("unit_price") is not None and (qb_id not in previous or previous[qb_id][0] != row["unit_price"])
     }
     if not moved:
         return
     ids = dict(session.execute(sa.select(Item.qb_id, Item.id).where(Item.qb_id.in_(list(moved)))).all())
     with_history = set(session.scalars(sa.select(ItemPrice.item_id).where(ItemPrice.item_id.in_(list(ids.values())))))
-    first = [
-        ItemPrice(item_id=ids[qb_id], unit_price=row["unit_price"], valid_from=row["qb_updated_at"] or now)
-        for qb_id, row in moved.items()
-        if ids[qb_id] not in with_history
-    ]
-    session.add_all(first)  # a first price needs no interval closed: one insert for a whole full pull
+    first = []  # a first price needs no interval closed: one insert for a whole full pull
+    for qb_id, row in moved.items():
+        if ids[qb_id] in with_history:
+            continue
+        at = row["qb_updated_at"] or now
+        held, held_since = previous.get(qb_id, (None, None))
+        if held is not None:
+            since = held_since if held_since is not None and held_since < at else at - timedelta(microseconds=1)
+            first.append(ItemPrice(item_id=ids[qb_id], unit_price=held, valid_from=since, valid_to=at))
+        first.append(ItemPrice(item_id=ids[qb_id], unit_price=row["unit_price"], valid_from=at))
+    session.add_all(first)
     for qb_id, row in moved.items():
         if ids[qb_id] in with_history:
             record_item_price(session, ids[qb_id], row["unit_price"], at=row["qb_updated_at"] or now)
