@@ -8,6 +8,8 @@
   is replaced and the conflict is reported for the activity log.
 - A QBO record whose name matches a local row that was never pushed links to that row instead of
   creating a second one (names match by their key, db/names.py; only one record to one row).
+- An item merged away in QuickBooks (deleted there: CDC's tombstones, or a Merge notification) is
+  deactivated here and names the item that replaced it (sync/merged_items.py).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.entities import NAME_LISTS, SyncedEntity
 from qb_pipeline.sync.incremental import OVERLAP, read_changes
+from qb_pipeline.sync.merged_items import record_merged_items
 from qb_pipeline.sync.port import QuickBooksPort
 from qb_pipeline.sync.pricing import record_item_price
 
@@ -42,10 +45,13 @@ class PullResult:
     new: int = 0
     linked: int = 0  # local unpushed rows matched to their QBO record by name
     conflicts: list[str] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)  # items merged away in QuickBooks, in a person's words
 
     def summary(self, label: str) -> str:
-        return f"Synced {self.new} new {label.lower()} from QuickBooks ({self.mode}, {self.pulled} read)" + (
-            f"; {len(self.conflicts)} conflicts kept the QuickBooks version" if self.conflicts else ""
+        return (
+            f"Synced {self.new} new {label.lower()} from QuickBooks ({self.mode}, {self.pulled} read)"
+            + (f"; {len(self.conflicts)} conflicts kept the QuickBooks version" if self.conflicts else "")
+            + "".join(f"; {merge}" for merge in self.merged)
         )
 
     def as_metadata(self) -> dict[str, int | str]:
@@ -53,6 +59,7 @@ class PullResult:
             "pulled": int(self.pulled),
             "new_from_quickbooks": int(self.new),
             "conflicts": len(self.conflicts),
+            "merged_away": len(self.merged),
             "pull_mode": self.mode,
         }
 
@@ -82,6 +89,8 @@ def pull_name_list(
         progress(f"{entity}: {result.pulled} records pulled ({result.mode})")
 
     with session_scope(engine) as session:
+        if spec.model is Item:
+            result.merged = record_merged_items(session, changes.deleted_ids, started)
         queries.advance_cursor(session, qb.realm_id, entity, started, full=result.mode == "full")
     return result
 
