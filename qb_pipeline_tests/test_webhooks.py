@@ -54,9 +54,9 @@ def cloud_event(n: int, entity: str = "customer", realm: str = REALM, operation:
 
 
 @contextmanager
-def serving(engine) -> Iterator[uvicorn.Server]:
+def serving(engine, token: str = TOKEN, realm: str = REALM) -> Iterator[uvicorn.Server]:
     """The receiver as `qb-pipeline webhooks serve` runs it (its limits included), on 127.0.0.1."""
-    app = receiver_app(engine, TOKEN, REALM)
+    app = receiver_app(engine, token, realm)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", access_log=False, **SERVER_LIMITS)
     )

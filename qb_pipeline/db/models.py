@@ -119,6 +119,10 @@ class Item(QuickBooksLinkMixin, Base):
     description: Mapped[str | None] = mapped_column(sa.Text)
     unit_price: Mapped[Decimal | None] = mapped_column(MONEY)
     income_account_qb_id: Mapped[str | None] = mapped_column(sa.String(32))
+    # Merged into another item in QuickBooks (which deletes this one): when a pull saw it go, and the
+    # QuickBooks Id of the item that replaced it when a Merge notification said which (sync/merges.py).
+    merged_away_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    merged_into_qb_id: Mapped[str | None] = mapped_column(sa.String(32))
 
 
 class Order(Base):
@@ -395,6 +399,7 @@ class WebhookEvent(Base):
     entity: Mapped[str] = mapped_column(sa.String(32))
     entity_id: Mapped[str] = mapped_column(sa.String(32))
     operation: Mapped[str] = mapped_column(sa.String(16))  # created, updated, deleted, voided, merged
+    merged_away_id: Mapped[str | None] = mapped_column(sa.String(32))  # a merge's `deletedid`: the record gone
     occurred_at: Mapped[str | None] = mapped_column(sa.String(40))  # as QuickBooks wrote it
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)

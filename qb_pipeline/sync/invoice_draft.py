@@ -18,6 +18,7 @@ from qb_pipeline.db import queries
 from qb_pipeline.db.models import Customer, Item, Order, OrderStatus, SyncState
 from qb_pipeline.db.names import name_key
 from qb_pipeline.db.types import CENT, plain_decimal, to_cents
+from qb_pipeline.sync.merged_items import order_reason, survivor_names
 from qb_pipeline.sync.price_book import IN_LIST_CHUNK, PriceBook, PricingError
 
 MAX_DOC_NUMBER_LENGTH = 21  # QBO's limit on Invoice.DocNumber
@@ -125,8 +126,9 @@ class Catalog:
             {name_key(line.item_name) for line in lines if line.item_id is None and line.item_name},
         )
         customer_ids = set(self.customers_by_id) | {c.id for rows in self.customers_by_name.values() for c in rows}
-        item_ids = set(self.items_by_id) | {i.id for rows in self.items_by_name.values() for i in rows}
-        self.prices = PriceBook(session, customer_ids, item_ids)
+        items = [*self.items_by_id.values(), *(i for rows in self.items_by_name.values() for i in rows)]
+        self.prices = PriceBook(session, customer_ids, {i.id for i in items})
+        self.survivors = survivor_names(session, {i.merged_into_qb_id for i in items if i.merged_into_qb_id})
 
 
 def _rows(session: Session, model, ids: set, keys: set) -> tuple[dict, dict]:
@@ -191,6 +193,8 @@ def draft_invoice(
 def _draft_line(catalog: Catalog, order: Order, customer: Customer, line) -> DraftLine:
     where = f"line {line.line_number}"
     item = _resolve(catalog.items_by_id, catalog.items_by_name, line.item_id, line.item_name, "item", where)
+    if item.merged_away_at is not None:  # QuickBooks refuses it (2500): only the order can change
+        _fail(f"{where}: {order_reason(item.name, catalog.survivors.get(item.merged_into_qb_id))}")
     _check_usable(item, "item", item.name, where)
     quantity = _decimal(line.quantity, f"{where}: quantity")
     if quantity <= 0:

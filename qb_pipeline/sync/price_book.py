@@ -6,7 +6,8 @@ Effective unit price of an item for a customer at an instant (the order time):
    PerItem: the level's custom price for the item, or item price × (1 + p/100); an item the PerItem
    level does not list keeps its price — else
 3. the item's price (its QuickBooks UnitPrice as of the order time: every pull records it, so a
-   retried order is not repriced by a later change in QuickBooks).
+   retried order is not repriced by a later change in QuickBooks; before the history starts, its
+   earliest price).
 A percentage result is rounded to the cent, half away from zero (QuickBooks Desktop's default
 "no rounding" still stores amounts in cents). History is written by `sync.pricing`.
 
@@ -123,9 +124,14 @@ class PriceBook:
         return PriceQuote(item_price, "item")
 
     def item_price_at(self, item: Item, at: datetime) -> Decimal | None:
-        """QuickBooks' price of the item in force at `at` (from the pulls' history); the item's current
-        price when the history does not reach back that far (or the item was never pulled)."""
-        recorded = _in_force(self._item_prices.get(item.id, ()), at)
+        """QuickBooks' price of the item in force at `at` (from the pulls' history). Before its history
+        starts, the earliest price it knows: every later one was set after `at`, so it must not reach an
+        order of then. The item's current price when it has no history (never pulled)."""
+        history = self._item_prices.get(item.id, ())
+        recorded = _in_force(history, at)
+        earliest = min(history, key=lambda row: row.valid_from, default=None)
+        if recorded is None and earliest is not None and at < earliest.valid_from:
+            recorded = earliest
         return recorded.unit_price if recorded is not None else item.unit_price
 
     def _level_price(self, level: PriceLevel, item: Item, at: datetime) -> PriceQuote | None:

@@ -8,6 +8,8 @@
   is replaced and the conflict is reported for the activity log.
 - A QBO record whose name matches a local row that was never pushed links to that row instead of
   creating a second one (names match by their key, db/names.py; only one record to one row).
+- An item merged away in QuickBooks (deleted there: CDC's tombstones, or a Merge notification) is
+  deactivated here and names the item that replaced it (sync/merged_items.py).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.entities import NAME_LISTS, SyncedEntity
 from qb_pipeline.sync.incremental import OVERLAP, read_changes
+from qb_pipeline.sync.merged_items import record_merged_items
 from qb_pipeline.sync.port import QuickBooksPort
 from qb_pipeline.sync.pricing import record_item_price
 
@@ -42,10 +45,13 @@ class PullResult:
     new: int = 0
     linked: int = 0  # local unpushed rows matched to their QBO record by name
     conflicts: list[str] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)  # items merged away in QuickBooks, in a person's words
 
     def summary(self, label: str) -> str:
-        return f"Synced {self.new} new {label.lower()} from QuickBooks ({self.mode}, {self.pulled} read)" + (
-            f"; {len(self.conflicts)} conflicts kept the QuickBooks version" if self.conflicts else ""
+        return (
+            f"Synced {self.new} new {label.lower()} from QuickBooks ({self.mode}, {self.pulled} read)"
+            + (f"; {len(self.conflicts)} conflicts kept the QuickBooks version" if self.conflicts else "")
+            + "".join(f"; {merge}" for merge in self.merged)
         )
 
     def as_metadata(self) -> dict[str, int | str]:
@@ -53,6 +59,7 @@ class PullResult:
             "pulled": int(self.pulled),
             "new_from_quickbooks": int(self.new),
             "conflicts": len(self.conflicts),
+            "merged_away": len(self.merged),
             "pull_mode": self.mode,
         }
 
@@ -82,6 +89,8 @@ def pull_name_list(
         progress(f"{entity}: {result.pulled} records pulled ({result.mode})")
 
     with session_scope(engine) as session:
+        if spec.model is Item:
+            result.merged = record_merged_items(session, changes.deleted_ids, started)
         queries.advance_cursor(session, qb.realm_id, entity, started, full=result.mode == "full")
     return result
 
@@ -144,7 +153,10 @@ def _apply_page(session: Session, spec: SyncedEntity, records: list[dict], resul
                 f"{spec.name} {spec.name_of(local)!r} was edited here and in QuickBooks; kept the QuickBooks version"
             )
 
-    previous_prices = {qb_id: local.unit_price for qb_id, local in stored.items()} if model is Item else {}
+    # The price each item had before this page, and since which version: kept until the change.
+    previous_prices = (
+        {qb_id: (local.unit_price, local.qb_updated_at) for qb_id, local in stored.items()} if model is Item else {}
+    )
     state = {"sync_state": SyncState.SYNCED, "last_error": None, "synced_at": now, "local_updated_at": None}
     upsert_by_qb_id(session, model, [{**row, **state} for row in changed.values()])
     if model is Item:
@@ -152,22 +164,29 @@ def _apply_page(session: Session, spec: SyncedEntity, records: list[dict], resul
 
 
 def _record_item_prices(session: Session, changed: dict[str, dict], previous: dict, now: datetime) -> None:
-    """Keep each item's QuickBooks price over time, from the instant QuickBooks says it changed."""
+    """Keep each item's QuickBooks price over time, from the instant QuickBooks says it changed. An item
+    with no history yet (mirrored before history was kept) keeps the price we held until that change,
+    so an order placed before it is not repriced by it."""
     moved = {
         qb_id: row
         for qb_id, row in changed.items()
-        if row.get("unit_price") is not None and (qb_id not in previous or previous[qb_id] != row["unit_price"])
+        if row.get("unit_price") is not None and (qb_id not in previous or previous[qb_id][0] != row["unit_price"])
     }
     if not moved:
         return
     ids = dict(session.execute(sa.select(Item.qb_id, Item.id).where(Item.qb_id.in_(list(moved)))).all())
     with_history = set(session.scalars(sa.select(ItemPrice.item_id).where(ItemPrice.item_id.in_(list(ids.values())))))
-    first = [
-        ItemPrice(item_id=ids[qb_id], unit_price=row["unit_price"], valid_from=row["qb_updated_at"] or now)
-        for qb_id, row in moved.items()
-        if ids[qb_id] not in with_history
-    ]
-    session.add_all(first)  # a first price needs no interval closed: one insert for a whole full pull
+    first = []  # a first price needs no interval closed: one insert for a whole full pull
+    for qb_id, row in moved.items():
+        if ids[qb_id] in with_history:
+            continue
+        at = row["qb_updated_at"] or now
+        held, held_since = previous.get(qb_id, (None, None))
+        if held is not None:
+            since = held_since if held_since is not None and held_since < at else at - timedelta(microseconds=1)
+            first.append(ItemPrice(item_id=ids[qb_id], unit_price=held, valid_from=since, valid_to=at))
+        first.append(ItemPrice(item_id=ids[qb_id], unit_price=row["unit_price"], valid_from=at))
+    session.add_all(first)
     for qb_id, row in moved.items():
         if ids[qb_id] in with_history:
             record_item_price(session, ids[qb_id], row["unit_price"], at=row["qb_updated_at"] or now)

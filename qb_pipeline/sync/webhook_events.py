@@ -43,6 +43,7 @@ class Event:
     entity_id: str
     operation: str
     occurred_at: str | None
+    merged_away_id: str | None = None  # a Merge names the surviving record; this is the one merged into it
 
 
 @dataclass
@@ -88,6 +89,7 @@ def _cloud_event(item: object, n: int) -> Event:
         entity_id=str(item["intuitentityid"]),
         operation=parts[2].lower(),
         occurred_at=_text(item.get("time")),
+        merged_away_id=_text((item.get("data") if isinstance(item.get("data"), dict) else {}).get("deletedid")),
     )
 
 
@@ -114,6 +116,7 @@ def _legacy(notification: object) -> list[Event]:
                 entity_id=str(entity["id"]),
                 operation=operation,
                 occurred_at=_text(entity.get("lastUpdated")),
+                merged_away_id=_text(entity.get("deletedId")),
             )
         )
     return events
@@ -141,6 +144,7 @@ def store_events(session: Session, events: list[Event], realm_id: str) -> Stored
                     "entity_id": event.entity_id[:32],
                     "operation": event.operation[:16],
                     "occurred_at": event.occurred_at,
+                    "merged_away_id": event.merged_away_id and event.merged_away_id[:32],
                 }
             )
     unique = list({row["event_key"]: row for row in rows}.values())
