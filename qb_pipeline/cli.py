@@ -127,6 +127,7 @@ def dev(
 
 def _attach_subcommands() -> None:
     from qb_pipeline.commands.auth import auth
+    from qb_pipeline.commands.order_changes import cancel, edit
     from qb_pipeline.commands.orders import orders
     from qb_pipeline.commands.pricing import pricing
     from qb_pipeline.commands.status import log, status
@@ -136,6 +137,8 @@ def _attach_subcommands() -> None:
 
     for command in (auth, orders, pricing, status, log, sandbox, webhooks, sync):
         main.add_command(command)
+    for command in (edit, cancel):
+        orders.add_command(command)
 
 
 _attach_subcommands()

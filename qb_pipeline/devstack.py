@@ -29,6 +29,7 @@ from qb_pipeline.sandbox.client import (
     serve_command,
     wait_for_connection,
 )
+from qb_pipeline.sandbox.screens import PATH as SCREENS_PATH
 
 STOP_SECONDS = 5  # Ctrl-C to nothing left: SIGINT, then SIGKILL for what is still there
 SANDBOX_START_SECONDS = 60
@@ -186,6 +187,10 @@ class DevStack:
                 env.setdefault("QB_ENVIRONMENT", "sandbox-local")
                 env.setdefault("QB_SANDBOX_CONNECTION_FILE", str(connection_file))
                 click.echo(f"[dev] QuickBooks sandbox on http://127.0.0.1:{self.sandbox_port} ({connection_file})")
+                click.echo(
+                    f"[dev] QuickBooks screens (add customers and items, see invoices) on "
+                    f"http://127.0.0.1:{self.sandbox_port}{SCREENS_PATH}: sign in with control_token from that file"
+                )
                 # The sandbox notifies changes like Intuit does, signed with the token in its connection file.
                 self.start(
                     "webhooks",

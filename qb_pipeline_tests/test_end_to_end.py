@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from qb_pipeline.dev_process import running_dev_stack
+from qb_pipeline_tests.browser import HEADLESS, chromium
 from qb_pipeline_tests.helpers import PROJECT_DIR, free_port, wait_for
 
 CLI = [sys.executable, "-m", "qb_pipeline.cli"]
@@ -127,21 +127,13 @@ def test_two_quickbooks_materializations_launched_at_once_run_one_after_the_othe
     )
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
+_chromium = chromium
 
 
 def _render(url: str, screenshot=None) -> str:
     args = [
         _chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-quic",
+        *HEADLESS,
         f"--user-data-dir={ARTIFACTS / '.chromium-profile'}",
         "--window-size=1440,1000",
         "--virtual-time-budget=20000",

@@ -38,13 +38,16 @@ class SyncState(str, enum.Enum):
 
 
 class OrderStatus(str, enum.Enum):
-    """An order's way to an invoice: pending → pushing → synced, or failed / blocked with a reason."""
+    """An order's way to an invoice: pending → pushing → synced, or failed / blocked with a reason; or
+    cancelled by a person before it was sent (never sent after)."""
 
     PENDING = "pending"
     PUSHING = "pushing"  # claimed by one run (claimed_by, claimed_at)
     SYNCED = "synced"
     FAILED = "failed"  # QBO or validation refused it; retried at next_attempt_at if set
     BLOCKED = "blocked"  # a prerequisite (customer, item) cannot exist in QBO yet
+    # Stored as a plain string with no CHECK (native_enum=False, no constraint): a new value needs no migration.
+    CANCELLED = "cancelled"  # a person's decision, with the reason in status_reason
 
 
 def _enum(enum_cls: type[enum.Enum], name: str) -> sa.Enum:

@@ -85,6 +85,12 @@ Clients tried (each unmodified, configured only by URLs, end to end over real HT
   (above); the probe checks the unencoded "+" is refused and "%2B" accepted. Everything else agreed.
   Not served, so not exercised: reports, PDFs, send, upload, GET exchangerate.
 
+A stand-in for QuickBooks' own screens (not part of QuickBooks' API; screens.py): GET /screens lists
+customers, items and invoices and adds customers and items through the same rules and store as an API
+write (so webhooks and CDC tell of them). It asks for the control token once (a form, or `?token=`),
+then keeps a cookie of a value derived from it (HttpOnly, SameSite=Strict); a form whose Origin is not
+the sandbox's own is refused (403). GET / leads there.
+
 The control API (not part of QuickBooks; the server binds 127.0.0.1 by default). Every route needs
 `Authorization: Bearer <control_token>` (from connection.json; 401 without it) and refuses a request
 whose Origin is not the sandbox's own (403), so a web page in the developer's browser cannot drive it

@@ -18,6 +18,8 @@ from qb_pipeline.sandbox.control import control_routes
 from qb_pipeline.sandbox.faults import FaultInjector, OAuthFaults
 from qb_pipeline.sandbox.limits import RateLimiter
 from qb_pipeline.sandbox.oauth import OAUTH_PATHS, OAuthServer
+from qb_pipeline.sandbox.screens import PATH as SCREENS_PATH
+from qb_pipeline.sandbox.screens import screens_routes
 from qb_pipeline.sandbox.seed import seed
 from qb_pipeline.sandbox.store import Store
 from qb_pipeline.sandbox.webhooks import WebhookEmitter
@@ -61,7 +63,9 @@ class Sandbox:
         self.control_token = self._secret("control_token")
         self.store.listeners.append(self.webhooks.notify)
         self.app = OAuthFaults(
-            Starlette(routes=[*self.oauth.routes(), *control_routes(self), Mount("/v3", app=self.api)]),
+            Starlette(
+                routes=[*self.oauth.routes(), *control_routes(self), *screens_routes(self), Mount("/v3", app=self.api)]
+            ),
             self.faults,
             OAUTH_PATHS,
         )
@@ -219,6 +223,11 @@ def serve(
         print("QuickBooks sandbox listening; connection details:", file=sys.stderr)
         for key, value in shown.items():
             print(f"  {key}: {value}", file=sys.stderr)
-        print(f"  file: {data_dir / 'connection.json'}", file=sys.stderr, flush=True)
+        print(f"  file: {data_dir / 'connection.json'}", file=sys.stderr)
+        print(
+            f"  screens: {sandbox.base_url}{SCREENS_PATH} (customers, items, invoices; sign in with control_token)",
+            file=sys.stderr,
+            flush=True,
+        )
     config = uvicorn.Config(sandbox.app, log_level="warning", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])

@@ -33,8 +33,10 @@ MAX_FACTOR = Decimal("1e12")
 # in QuickBooks without trusting DocNumber.
 MARKER_PREFIX = "qb_pipeline order "
 # How a reason says a customer or item name is unknown: such an order goes again by itself once a
-# customers or items sync brings the name in (sync/order_actions.py).
-UNKNOWN_NAME = "add it, or correct the order"
+# customers or items sync brings the name in (sync/order_actions.py). The earlier wording stays in the
+# reasons of orders that failed before it changed.
+UNKNOWN_NAME = "add it in QuickBooks"
+EARLIER_UNKNOWN_NAME = "add it, or correct the order"
 
 
 def invoice_marker(order_number: str) -> str:
@@ -170,7 +172,12 @@ def draft_invoice(
         _fail(f"the order has {len(order.lines)} lines; at most {MAX_INVOICE_LINES} fit on one invoice — split it")
 
     customer = _resolve(
-        catalog.customers_by_id, catalog.customers_by_name, order.customer_id, order.customer_name, "customer"
+        catalog.customers_by_id,
+        catalog.customers_by_name,
+        order.customer_id,
+        order.customer_name,
+        "customer",
+        fix=(doc_number, "--customer NAME"),
     )
     _check_usable(customer, "customer", customer.display_name)
     lines = tuple(_draft_line(catalog, order, customer, line) for line in order.lines)
@@ -192,9 +199,17 @@ def draft_invoice(
 
 def _draft_line(catalog: Catalog, order: Order, customer: Customer, line) -> DraftLine:
     where = f"line {line.line_number}"
-    item = _resolve(catalog.items_by_id, catalog.items_by_name, line.item_id, line.item_name, "item", where)
+    item = _resolve(
+        catalog.items_by_id,
+        catalog.items_by_name,
+        line.item_id,
+        line.item_name,
+        "item",
+        fix=(order.order_number, "--line ITEM:QTY --line …"),
+        where=where,
+    )
     if item.merged_away_at is not None:  # QuickBooks refuses it (2500): only the order can change
-        _fail(f"{where}: {order_reason(item.name, catalog.survivors.get(item.merged_into_qb_id))}")
+        _fail(f"{where}: {order_reason(item.name, catalog.survivors.get(item.merged_into_qb_id), order.order_number)}")
     _check_usable(item, "item", item.name, where)
     quantity = _decimal(line.quantity, f"{where}: quantity")
     if quantity <= 0:
@@ -228,7 +243,8 @@ def _draft_line(catalog: Catalog, order: Order, customer: Customer, line) -> Dra
     )
 
 
-def _resolve(by_id: dict, by_name: dict, row_id, name, kind: str, where: str | None = None):
+def _resolve(by_id: dict, by_name: dict, row_id, name, kind: str, fix: tuple[str, str], where: str | None = None):
+    """The row an order names. `fix`: the order number and the `orders edit` option that would correct it."""
     prefix = f"{where}: " if where else ""
     if row_id is not None:
         row = by_id.get(row_id)
@@ -239,7 +255,12 @@ def _resolve(by_id: dict, by_name: dict, row_id, name, kind: str, where: str | N
         _fail(f"{prefix}no {kind} given")
     matches = by_name.get(name_key(name), [])
     if not matches:
-        _fail(f"{prefix}{kind} {name!r} is not in the {kind} list: {UNKNOWN_NAME}")
+        number, option = fix
+        _fail(
+            f"{prefix}{kind} {name!r} is not in the {kind} list: {UNKNOWN_NAME} (the order goes again by itself "
+            f"once a sync brings it in, or at once with `qb-pipeline orders retry {number}`), or correct the "
+            f"order: `qb-pipeline orders edit {number} {option}`"
+        )
     if len(matches) > 1:
         _fail(f"{prefix}{kind} name {name!r} matches {len(matches)} {kind}s: the order must name one by id")
     return matches[0]

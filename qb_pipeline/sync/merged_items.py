@@ -29,10 +29,13 @@ def merged_away(name: str, survivor: str | None) -> str:
     return f"item {name!r} was merged into {survivor!r} in QuickBooks"
 
 
-def order_reason(name: str, survivor: str | None) -> str:
-    """Why an order naming a merged-away item fails."""
+def order_reason(name: str, survivor: str | None, order_number: str) -> str:
+    """Why an order naming a merged-away item fails, and the command that corrects it."""
     fix = f"name {survivor!r} instead" if survivor else "name the item that replaced it"
-    return f"{merged_away(name, survivor)}: correct the order to {fix}"
+    return (
+        f"{merged_away(name, survivor)}: correct the order to {fix} "
+        f"(`qb-pipeline orders edit {order_number} --line ITEM:QTY --line …`)"
+    )
 
 
 def record_merged_items(session: Session, deleted_qb_ids: Iterable[str], now: datetime) -> list[str]:

@@ -18,7 +18,7 @@ from qb_pipeline.db.models import Customer, Item, Order, OrderLine, OrderStatus
 from qb_pipeline.db.names import name_key
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
-from qb_pipeline.sync.invoice_draft import UNKNOWN_NAME
+from qb_pipeline.sync.invoice_draft import EARLIER_UNKNOWN_NAME, UNKNOWN_NAME
 from qb_pipeline.sync.wording import plural
 
 RETRYABLE = (OrderStatus.FAILED, OrderStatus.BLOCKED)
@@ -31,6 +31,7 @@ class OrderCounts:
     synced: int = 0
     failed: int = 0
     blocked: int = 0
+    cancelled: int = 0
     oldest_stuck: str | None = None  # the order number failed or blocked the longest
     oldest_stuck_at: datetime | None = None
     newest_order_at: datetime | None = None
@@ -102,7 +103,10 @@ def revive_orders_naming_known_records(session: Session) -> list[str]:
     brought them in): back to pending. Other failures wait for a person."""
     waiting = session.scalars(
         sa.select(Order)
-        .where(Order.status == OrderStatus.FAILED, Order.status_reason.contains(UNKNOWN_NAME))
+        .where(
+            Order.status == OrderStatus.FAILED,
+            sa.or_(*(Order.status_reason.contains(words) for words in (UNKNOWN_NAME, EARLIER_UNKNOWN_NAME))),
+        )
         .options(selectinload(Order.lines))
     ).all()
     if not waiting:

@@ -178,7 +178,9 @@ def test_bad_orders_get_reasons_and_the_rest_are_pushed(sandbox, make_gateway, e
         }
     assert reasons["BAD-CUST"] == (
         "failed",
-        "customer 'Nobody Inc' is not in the customer list: add it, or correct the order",
+        "customer 'Nobody Inc' is not in the customer list: add it in QuickBooks (the order goes again by itself "
+        "once a sync brings it in, or at once with `qb-pipeline orders retry BAD-CUST`), or correct the order: "
+        "`qb-pipeline orders edit BAD-CUST --customer NAME`",
     )
     assert reasons["BAD-QTY"][1] == "line 1: quantity must be greater than zero (got 0)"
     assert reasons["BAD-PRICE"][1] == "line 1: price 1.999 has more than two decimals"
