@@ -84,7 +84,8 @@ def test_a_notified_merge_deactivates_the_item_and_the_order_names_the_item_that
     assert outcome(sandbox, engine, order_id) == (
         "failed",
         f"line 1: item {loser.name!r} was merged into {survivor.name!r} in QuickBooks: "
-        f"correct the order to name {survivor.name!r} instead",
+        f"correct the order to name {survivor.name!r} instead "
+        f"(`qb-pipeline orders edit MERGED-1 --line ITEM:QTY --line …`)",
         0,
     )
 
@@ -103,7 +104,7 @@ def test_a_merge_seen_only_in_the_change_feed_deactivates_the_item_and_a_later_n
     push_orders(gateway, engine, "run-1")
     status, reason, invoices = outcome(sandbox, engine, order_id)
     assert (status, invoices) == ("failed", 0)
-    assert reason.endswith("correct the order to name the item that replaced it")
+    assert "correct the order to name the item that replaced it (`qb-pipeline orders edit MERGED-1" in reason
 
     notification = [
         {
