@@ -10,6 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 # A writer waits this long for SQLite's lock before giving up (sensor runs, schedule runs and the CLI
@@ -28,6 +29,32 @@ def normalize_url(url: str | URL) -> URL:
 def redact_url(url: str | URL) -> str:
     """The URL as it may be shown to a person: the password never appears."""
     return normalize_url(url).render_as_string(hide_password=True)
+
+
+# The databases this project runs on, with the drivers it installs.
+SUPPORTED_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg2")
+SUPPORTED_DATABASES = "SQLite (sqlite:///path/to/file.sqlite) or PostgreSQL (postgresql://user:password@host:5432/db)"
+
+
+def supported_url(text: str) -> str:
+    """`text`, when it is a URL of a database this project can open; else ValueError (a MySQL URL, say, or
+    no URL at all, would otherwise fail deep inside SQLAlchemy on first use)."""
+    try:
+        parsed = normalize_url(text)
+    except ArgumentError:
+        raise ValueError("not a database URL") from None
+    if parsed.drivername not in SUPPORTED_DRIVERS:
+        raise ValueError(f"{parsed.drivername} is not supported")
+    return text
+
+
+def shown_url(text: str) -> str:
+    """A URL as given, for an error message: its password hidden, and nothing of it when it cannot be
+    parsed and may hold one."""
+    try:
+        return repr(redact_url(text))
+    except ArgumentError:
+        return "<hidden>" if "@" in text else repr(text)
 
 
 def _configure_sqlite(dbapi_connection, _record) -> None:
