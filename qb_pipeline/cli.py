@@ -13,6 +13,10 @@ from qb_pipeline import config
 class _OneLineErrors(click.Group):
     """A setting or connection a person must fix is one line and a non-zero exit, never a traceback."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["qb_pipeline.argv"] = list(args)  # the whole command line: which command, and whether --help
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):
         from qb_pipeline.db.token_cipher import TokenKeyError
         from qb_pipeline.quickbooks.errors import QuickBooksError
@@ -28,9 +32,11 @@ class _OneLineErrors(click.Group):
 def main(ctx: click.Context) -> None:
     """qb_pipeline: keep an order-entry database and QuickBooks Online in sync."""
     # With Intuit the token key must come from the environment: stop before any command touches tokens
-    # (making the key, and the local sandbox, need none).
-    wanted = [ctx.invoked_subcommand, *ctx.args[:1]]
-    if wanted != ["auth", "new-key"] and ctx.invoked_subcommand != "sandbox" and "--help" not in ctx.args:
+    # (making the key, the local sandbox and reading a command's help need none). Only the group's own
+    # callback runs before the subcommand's arguments are parsed, so the command line is read as given.
+    argv = ctx.meta.get("qb_pipeline.argv", [])
+    asks_for_help = any(arg in ("-h", "--help") for arg in argv)
+    if argv[:2] != ["auth", "new-key"] and ctx.invoked_subcommand != "sandbox" and not asks_for_help:
         from qb_pipeline.db.token_cipher import require_token_key
 
         current = config.settings()  # a bad setting stops here, in one line, before anything runs
@@ -139,6 +145,28 @@ def _attach_subcommands() -> None:
 
 
 _attach_subcommands()
+
+
+def _first_sentence(help_text: str) -> str:
+    """The first sentence of a help text's first paragraph (a period ends one when an upper-case word or
+    nothing follows, as click reads it)."""
+    words = help_text.partition("\n\n")[0].split()
+    for index, word in enumerate(words):
+        if word.endswith(".") and (index == len(words) - 1 or not words[index + 1][0].islower()):
+            return " ".join(words[: index + 1])
+    return " ".join(words)
+
+
+def _whole_summaries(command: click.Command) -> None:
+    """Each command's line in its group's --help is its whole first sentence, wrapped: click otherwise cuts
+    it to the terminal's width, mid-sentence ("tokens are stored encrypted in...")."""
+    if command.short_help is None and command.help:
+        command.short_help = _first_sentence(command.help)
+    for sub in getattr(command, "commands", {}).values():
+        _whole_summaries(sub)
+
+
+_whole_summaries(main)
 
 
 def _first_line(error: BaseException) -> str:
