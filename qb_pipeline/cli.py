@@ -82,7 +82,7 @@ def db_current() -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the Dagster UI binds to.")
-@click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
+@click.option("--port", type=int, default=None, help="Port of the Dagster UI. Default: QB_DAGSTER_URL's, else 3000.")
 @click.option(
     "--sandbox-port",
     default=8765,
@@ -109,7 +109,12 @@ def db_current() -> None:
     help="Dagster's home. Default: DAGSTER_HOME or .dagster_home",
 )
 def dev(
-    host: str, port: int, sandbox_port: int, with_sandbox: bool | None, data_dir: Path | None, dagster_home: Path | None
+    host: str,
+    port: int | None,
+    sandbox_port: int,
+    with_sandbox: bool | None,
+    data_dir: Path | None,
+    dagster_home: Path | None,
 ) -> None:
     """Run the whole product locally (what `make dev` runs). Ctrl-C stops everything."""
     from qb_pipeline.commands.common import MAKE_DEV_DAGSTER_HOME
@@ -123,12 +128,24 @@ def dev(
         data_dir=(data_dir or config.data_dir()).resolve(),
         dagster_home=(dagster_home or config.settings().dagster_home or MAKE_DEV_DAGSTER_HOME).resolve(),
         host=host,
-        port=port,
+        port=port or _port_of(config.settings().dagster_url),
         sandbox_port=sandbox_port,
         webhook_port=config.settings().webhook_port,
         with_sandbox=(with_sandbox if with_sandbox is not None else config.quickbooks_environment() == "sandbox-local"),
     )
     sys.exit(stack.run())
+
+
+def _port_of(url: str) -> int:
+    """The port `make dev` serves the UI on: QB_DAGSTER_URL's, where `qb-pipeline sync` looks for it."""
+    from urllib.parse import urlparse
+
+    try:
+        return urlparse(url).port or 3000
+    except ValueError:
+        raise click.ClickException(
+            f"QB_DAGSTER_URL={url!r} has no valid port: use e.g. http://127.0.0.1:3001"
+        ) from None
 
 
 def _attach_subcommands() -> None:

@@ -35,11 +35,21 @@ SANDBOX_START_SECONDS = 60
 LOCK_FILE = ".qb-pipeline-dev.lock"
 
 
-class StackLock:
-    """An exclusive lock on a folder for the life of this process (released by the OS if it dies)."""
+# What a second stack beside a running one needs, as `make dev` takes it (the environment, not flags).
+SECOND_STACK = (
+    "a second stack beside it needs its own QB_DATA_DIR, DAGSTER_HOME and ports, e.g. QB_DATA_DIR=.data2 "
+    "DAGSTER_HOME=.dagster_home2 QB_DAGSTER_URL=http://127.0.0.1:3001 QB_SANDBOX_PORT=8775 QB_WEBHOOK_PORT=8777 "
+    "make dev"
+)
 
-    def __init__(self, folder: Path) -> None:
+
+class StackLock:
+    """An exclusive lock on a folder for the life of this process (released by the OS if it dies).
+    `what` and `variable`: what the folder is to a person, and the setting that chooses it."""
+
+    def __init__(self, folder: Path, what: str, variable: str) -> None:
         self.path = folder / LOCK_FILE
+        self.what, self.variable = what, variable
         self._handle = None
 
     def acquire(self, holder: str) -> None:
@@ -54,8 +64,8 @@ class StackLock:
             held_by = handle.read().strip() or "another process"
             handle.close()
             raise click.ClickException(
-                f"make dev is already running for {self.path.parent} ({held_by}); "
-                "stop it with Ctrl-C in its terminal, or use another QB_DATA_DIR"
+                f"make dev is already running with the {self.what} {self.path.parent} ({held_by}): stop it with "
+                f"Ctrl-C in its terminal, or give this one another {self.variable} ({SECOND_STACK})"
             ) from None
         handle.seek(0)
         handle.truncate()
@@ -150,23 +160,29 @@ class DevStack:
 
     def run(self) -> int:
         holder = f"pid {os.getpid()}, UI http://{self.host}:{self.port}"
-        locks = [StackLock(self.data_dir), StackLock(self.dagster_home)]
+        locks = [
+            StackLock(self.data_dir, "data folder", "QB_DATA_DIR"),
+            StackLock(self.dagster_home, "Dagster home", "DAGSTER_HOME"),
+        ]
         for lock in locks:
             lock.acquire(holder)
         try:
             busy = [
-                f"{what} port {port}"
-                for what, host, port in (
-                    ("the Dagster UI", self.host, self.port),
-                    ("the sandbox", "127.0.0.1", self.sandbox_port),
-                    ("the webhook receiver", "127.0.0.1", self.webhook_port),
+                f"{what}'s {port} (choose another with {setting})"
+                for what, host, port, setting in (
+                    ("the Dagster UI", self.host, self.port, f"QB_DAGSTER_URL=http://{self.host}:{self.port + 1}"),
+                    ("the sandbox", "127.0.0.1", self.sandbox_port, f"QB_SANDBOX_PORT={self.sandbox_port + 10}"),
+                    (
+                        "the webhook receiver",
+                        "127.0.0.1",
+                        self.webhook_port,
+                        f"QB_WEBHOOK_PORT={self.webhook_port + 10}",
+                    ),
                 )
                 if (what == "the Dagster UI" or self.with_sandbox) and not _port_free(host, port)
             ]
             if busy:
-                raise click.ClickException(
-                    f"{' and '.join(busy)} already in use: set --port / QB_SANDBOX_PORT / QB_WEBHOOK_PORT to free ones"
-                )
+                raise click.ClickException(f"port already in use: {', '.join(busy)}")
             return self._run()
         finally:
             for lock in locks:
