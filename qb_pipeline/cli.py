@@ -18,12 +18,13 @@ class _OneLineErrors(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
+        from qb_pipeline.db.session import DatabaseMissing
         from qb_pipeline.db.token_cipher import TokenKeyError
         from qb_pipeline.quickbooks.errors import QuickBooksError
 
         try:
             return super().invoke(ctx)
-        except (TokenKeyError, QuickBooksError, config.SettingsError) as error:
+        except (TokenKeyError, QuickBooksError, config.SettingsError, DatabaseMissing) as error:
             raise click.ClickException(_first_line(error)) from None
 
 
@@ -52,12 +53,12 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True, help="Alembic revision to upgrade to.")
 def db_upgrade(revision: str) -> None:
     """Create or upgrade the database schema to the latest migration."""
-    from qb_pipeline.db.migrate import upgrade
+    from qb_pipeline.commands.common import make_database
     from qb_pipeline.db.session import redact_url
 
     url = config.database_url()
     try:
-        upgrade(url, revision)
+        make_database(config.settings(), revision)
     except Exception as error:  # one clear line, never the URL's password
         raise click.ClickException(
             f"could not upgrade {redact_url(url)}: {type(error).__name__}: {_first_line(error)}"

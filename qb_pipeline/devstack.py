@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 
 from qb_pipeline import config
-from qb_pipeline.db.migrate import upgrade
+from qb_pipeline.commands.common import make_database
 from qb_pipeline.db.session import redact_url
 from qb_pipeline.sandbox.client import (
     SandboxNotStarted,
@@ -73,6 +73,15 @@ class StackLock:
         handle.flush()
         self._handle = handle
 
+    def folder_gone(self) -> bool:
+        """Whether the folder was deleted (or replaced) since the lock was taken: its lock file is not ours."""
+        try:
+            now = self.path.stat()
+        except FileNotFoundError:
+            return True
+        held = os.fstat(self._handle.fileno())
+        return (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino)
+
     def release(self) -> None:
         if self._handle is not None:
             self._handle.close()
@@ -108,6 +117,7 @@ class DevStack:
     webhook_port: int = 8767
     with_sandbox: bool = True
     children: list[Child] = field(default_factory=list)
+    locks: list[StackLock] = field(default_factory=list)
 
     def prepare(self) -> dict[str, str]:
         """Upgrade the database and lay out DAGSTER_HOME; returns the environment for the children."""
@@ -119,9 +129,8 @@ class DevStack:
         env["QB_DATA_DIR"] = str(self.data_dir)
         env["DAGSTER_HOME"] = str(self.dagster_home)
         os.environ.update(QB_DATA_DIR=env["QB_DATA_DIR"])
-        url = config.database_url()
-        click.echo(f"[dev] upgrading the project database {redact_url(url)}")
-        upgrade(url)
+        click.echo(f"[dev] upgrading the project database {redact_url(config.database_url())}")
+        make_database(config.settings())
         # Dagster reads dagster.yaml from DAGSTER_HOME only: keep the home's copy current.
         shutil.copyfile(self.project_dir / "dagster.yaml", self.dagster_home / "dagster.yaml")
         return env
@@ -160,7 +169,7 @@ class DevStack:
 
     def run(self) -> int:
         holder = f"pid {os.getpid()}, UI http://{self.host}:{self.port}"
-        locks = [
+        self.locks = locks = [
             StackLock(self.data_dir, "data folder", "QB_DATA_DIR"),
             StackLock(self.dagster_home, "Dagster home", "DAGSTER_HOME"),
         ]
@@ -232,6 +241,17 @@ class DevStack:
                 if exited is not None:
                     click.echo(f"[dev] {exited.name} exited with code {exited.process.returncode}", err=True)
                     exit_code = exited.process.returncode or 1
+                    break
+                # Deleted under a running stack, its database would go on being read from the deleted file
+                # by open connections, its sandbox be unreachable: stop, and say why, once.
+                gone = next((lock for lock in self.locks if lock.folder_gone()), None)
+                if gone is not None:
+                    click.echo(
+                        f"[dev] the {gone.what} {gone.path.parent} was deleted while make dev ran: stopping "
+                        "everything (make dev again starts with a new one)",
+                        err=True,
+                    )
+                    exit_code = 1
                     break
                 time.sleep(0.2)
         except KeyboardInterrupt:

@@ -41,3 +41,36 @@ def test_a_database_url_it_cannot_use_is_one_line_naming_the_setting_and_the_dat
     ], result.stderr
     assert "hunter2secret" not in result.stdout + result.stderr
     assert not (tmp_path / "data").exists()  # nothing was started or created
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("status",),
+        ("db", "current"),
+        ("orders", "list"),
+        ("log",),
+        ("auth", "status"),
+        ("sync", "customers", "--in-process"),
+    ],
+)
+def test_a_missing_database_is_said_and_nothing_makes_one_but_db_upgrade(tmp_path, command):
+    """A deleted data folder: each command says the database is not there and how to make it, and neither
+    a database, nor a token key, nor the folder appears."""
+    data = tmp_path / "data"
+    result = qb_pipeline(*command, QB_DATA_DIR=str(data))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: there is no database at {data / 'qb_pipeline.sqlite'}: make it with `qb-pipeline db upgrade` "
+        "(make dev does)"
+    ), result.stderr
+    assert not data.exists()
+
+
+def test_db_upgrade_makes_the_database_and_the_token_key(tmp_path):
+    data = tmp_path / "data"
+    assert qb_pipeline("db", "upgrade", QB_DATA_DIR=str(data)).returncode == 0
+    assert sorted(p.name for p in data.iterdir()) == ["qb_pipeline.sqlite", "token.key"]
+    key = (data / "token.key").read_text()
+    assert qb_pipeline("db", "upgrade", QB_DATA_DIR=str(data)).returncode == 0
+    assert (data / "token.key").read_text() == key  # kept: it encrypts the tokens already stored
