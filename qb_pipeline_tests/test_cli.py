@@ -116,8 +116,12 @@ def test_pricing_import_reports_bad_lines_and_export_round_trips(run, tmp_path):
 
 
 def test_commands_explain_an_unmigrated_database(tmp_path):
+    import sqlite3
+
+    (tmp_path / "empty").mkdir()
+    sqlite3.connect(tmp_path / "empty" / "qb_pipeline.sqlite").close()  # a database, with no tables
     result = invoke("status", env={"QB_DATA_DIR": str(tmp_path / "empty"), "QB_DATABASE_URL": None})
-    assert result.returncode == 1 and "run `qb-pipeline db upgrade`" in result.stderr
+    assert result.returncode == 1 and "has no tables: make them with `qb-pipeline db upgrade`" in result.stderr
 
 
 @pytest.mark.parametrize("environment", ["production", "sandbox"])
@@ -125,6 +129,7 @@ def test_intuit_without_a_token_key_stops_with_one_line_and_writes_no_key_file(r
     env = {"QB_ENVIRONMENT": environment, "QB_CLIENT_ID": "id", "QB_CLIENT_SECRET": "secret", "QB_REALM_ID": "1"}
     result = run("auth", "new-key")  # needs no key, and works
     assert len(result.stdout.strip()) == 44
+    (tmp_path / "data" / "token.key").unlink()  # the bundled sandbox's, made by db upgrade
     for command in (("auth", "status"), ("auth", "connect", "--no-browser", "--timeout", "1")):
         result = run(*command, check=False, env={**env, "QB_TOKEN_KEY": ""})
         assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
