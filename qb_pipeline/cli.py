@@ -13,13 +13,18 @@ from qb_pipeline import config
 class _OneLineErrors(click.Group):
     """A setting or connection a person must fix is one line and a non-zero exit, never a traceback."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["qb_pipeline.argv"] = list(args)  # the whole command line: which command, and whether --help
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):
+        from qb_pipeline.db.session import DatabaseMissing
         from qb_pipeline.db.token_cipher import TokenKeyError
         from qb_pipeline.quickbooks.errors import QuickBooksError
 
         try:
             return super().invoke(ctx)
-        except (TokenKeyError, QuickBooksError, config.SettingsError) as error:
+        except (TokenKeyError, QuickBooksError, config.SettingsError, DatabaseMissing) as error:
             raise click.ClickException(_first_line(error)) from None
 
 
@@ -28,9 +33,11 @@ class _OneLineErrors(click.Group):
 def main(ctx: click.Context) -> None:
     """qb_pipeline: keep an order-entry database and QuickBooks Online in sync."""
     # With Intuit the token key must come from the environment: stop before any command touches tokens
-    # (making the key, and the local sandbox, need none).
-    wanted = [ctx.invoked_subcommand, *ctx.args[:1]]
-    if wanted != ["auth", "new-key"] and ctx.invoked_subcommand != "sandbox" and "--help" not in ctx.args:
+    # (making the key, the local sandbox and reading a command's help need none). Only the group's own
+    # callback runs before the subcommand's arguments are parsed, so the command line is read as given.
+    argv = ctx.meta.get("qb_pipeline.argv", [])
+    asks_for_help = any(arg in ("-h", "--help") for arg in argv)
+    if argv[:2] != ["auth", "new-key"] and ctx.invoked_subcommand != "sandbox" and not asks_for_help:
         from qb_pipeline.db.token_cipher import require_token_key
 
         current = config.settings()  # a bad setting stops here, in one line, before anything runs
@@ -46,12 +53,12 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True, help="Alembic revision to upgrade to.")
 def db_upgrade(revision: str) -> None:
     """Create or upgrade the database schema to the latest migration."""
-    from qb_pipeline.db.migrate import upgrade
+    from qb_pipeline.commands.common import make_database
     from qb_pipeline.db.session import redact_url
 
     url = config.database_url()
     try:
-        upgrade(url, revision)
+        make_database(config.settings(), revision)
     except Exception as error:  # one clear line, never the URL's password
         raise click.ClickException(
             f"could not upgrade {redact_url(url)}: {type(error).__name__}: {_first_line(error)}"
@@ -76,7 +83,7 @@ def db_current() -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the Dagster UI binds to.")
-@click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
+@click.option("--port", type=int, default=None, help="Port of the Dagster UI. Default: QB_DAGSTER_URL's, else 3000.")
 @click.option(
     "--sandbox-port",
     default=8765,
@@ -103,7 +110,12 @@ def db_current() -> None:
     help="Dagster's home. Default: DAGSTER_HOME or .dagster_home",
 )
 def dev(
-    host: str, port: int, sandbox_port: int, with_sandbox: bool | None, data_dir: Path | None, dagster_home: Path | None
+    host: str,
+    port: int | None,
+    sandbox_port: int,
+    with_sandbox: bool | None,
+    data_dir: Path | None,
+    dagster_home: Path | None,
 ) -> None:
     """Run the whole product locally (what `make dev` runs). Ctrl-C stops everything."""
     from qb_pipeline.commands.common import MAKE_DEV_DAGSTER_HOME
@@ -117,12 +129,24 @@ def dev(
         data_dir=(data_dir or config.data_dir()).resolve(),
         dagster_home=(dagster_home or config.settings().dagster_home or MAKE_DEV_DAGSTER_HOME).resolve(),
         host=host,
-        port=port,
+        port=port or _port_of(config.settings().dagster_url),
         sandbox_port=sandbox_port,
         webhook_port=config.settings().webhook_port,
         with_sandbox=(with_sandbox if with_sandbox is not None else config.quickbooks_environment() == "sandbox-local"),
     )
     sys.exit(stack.run())
+
+
+def _port_of(url: str) -> int:
+    """The port `make dev` serves the UI on: QB_DAGSTER_URL's, where `qb-pipeline sync` looks for it."""
+    from urllib.parse import urlparse
+
+    try:
+        return urlparse(url).port or 3000
+    except ValueError:
+        raise click.ClickException(
+            f"QB_DAGSTER_URL={url!r} has no valid port: use e.g. http://127.0.0.1:3001"
+        ) from None
 
 
 def _attach_subcommands() -> None:
@@ -142,6 +166,28 @@ def _attach_subcommands() -> None:
 
 
 _attach_subcommands()
+
+
+def _first_sentence(help_text: str) -> str:
+    """The first sentence of a help text's first paragraph (a period ends one when an upper-case word or
+    nothing follows, as click reads it)."""
+    words = help_text.partition("\n\n")[0].split()
+    for index, word in enumerate(words):
+        if word.endswith(".") and (index == len(words) - 1 or not words[index + 1][0].islower()):
+            return " ".join(words[: index + 1])
+    return " ".join(words)
+
+
+def _whole_summaries(command: click.Command) -> None:
+    """Each command's line in its group's --help is its whole first sentence, wrapped: click otherwise cuts
+    it to the terminal's width, mid-sentence ("tokens are stored encrypted in...")."""
+    if command.short_help is None and command.help:
+        command.short_help = _first_sentence(command.help)
+    for sub in getattr(command, "commands", {}).values():
+        _whole_summaries(sub)
+
+
+_whole_summaries(main)
 
 
 def _first_line(error: BaseException) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 
 from qb_pipeline import config
-from qb_pipeline.db.migrate import upgrade
+from qb_pipeline.commands.common import make_database
 from qb_pipeline.db.session import redact_url
 from qb_pipeline.sandbox.client import (
     SandboxNotStarted,
@@ -36,11 +36,21 @@ SANDBOX_START_SECONDS = 60
 LOCK_FILE = ".qb-pipeline-dev.lock"
 
 
-class StackLock:
-    """An exclusive lock on a folder for the life of this process (released by the OS if it dies)."""
+# What a second stack beside a running one needs, as `make dev` takes it (the environment, not flags).
+SECOND_STACK = (
+    "a second stack beside it needs its own QB_DATA_DIR, DAGSTER_HOME and ports, e.g. QB_DATA_DIR=.data2 "
+    "DAGSTER_HOME=.dagster_home2 QB_DAGSTER_URL=http://127.0.0.1:3001 QB_SANDBOX_PORT=8775 QB_WEBHOOK_PORT=8777 "
+    "make dev"
+)
 
-    def __init__(self, folder: Path) -> None:
+
+class StackLock:
+    """An exclusive lock on a folder for the life of this process (released by the OS if it dies).
+    `what` and `variable`: what the folder is to a person, and the setting that chooses it."""
+
+    def __init__(self, folder: Path, what: str, variable: str) -> None:
         self.path = folder / LOCK_FILE
+        self.what, self.variable = what, variable
         self._handle = None
 
     def acquire(self, holder: str) -> None:
@@ -55,14 +65,23 @@ class StackLock:
             held_by = handle.read().strip() or "another process"
             handle.close()
             raise click.ClickException(
-                f"make dev is already running for {self.path.parent} ({held_by}); "
-                "stop it with Ctrl-C in its terminal, or use another QB_DATA_DIR"
+                f"make dev is already running with the {self.what} {self.path.parent} ({held_by}): stop it with "
+                f"Ctrl-C in its terminal, or give this one another {self.variable} ({SECOND_STACK})"
             ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(holder)
         handle.flush()
         self._handle = handle
+
+    def folder_gone(self) -> bool:
+        """Whether the folder was deleted (or replaced) since the lock was taken: its lock file is not ours."""
+        try:
+            now = self.path.stat()
+        except FileNotFoundError:
+            return True
+        held = os.fstat(self._handle.fileno())
+        return (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino)
 
     def release(self) -> None:
         if self._handle is not None:
@@ -99,6 +118,7 @@ class DevStack:
     webhook_port: int = 8767
     with_sandbox: bool = True
     children: list[Child] = field(default_factory=list)
+    locks: list[StackLock] = field(default_factory=list)
 
     def prepare(self) -> dict[str, str]:
         """Upgrade the database and lay out DAGSTER_HOME; returns the environment for the children."""
@@ -110,9 +130,8 @@ class DevStack:
         env["QB_DATA_DIR"] = str(self.data_dir)
         env["DAGSTER_HOME"] = str(self.dagster_home)
         os.environ.update(QB_DATA_DIR=env["QB_DATA_DIR"])
-        url = config.database_url()
-        click.echo(f"[dev] upgrading the project database {redact_url(url)}")
-        upgrade(url)
+        click.echo(f"[dev] upgrading the project database {redact_url(config.database_url())}")
+        make_database(config.settings())
         # Dagster reads dagster.yaml from DAGSTER_HOME only: keep the home's copy current.
         shutil.copyfile(self.project_dir / "dagster.yaml", self.dagster_home / "dagster.yaml")
         return env
@@ -151,23 +170,29 @@ class DevStack:
 
     def run(self) -> int:
         holder = f"pid {os.getpid()}, UI http://{self.host}:{self.port}"
-        locks = [StackLock(self.data_dir), StackLock(self.dagster_home)]
+        self.locks = locks = [
+            StackLock(self.data_dir, "data folder", "QB_DATA_DIR"),
+            StackLock(self.dagster_home, "Dagster home", "DAGSTER_HOME"),
+        ]
         for lock in locks:
             lock.acquire(holder)
         try:
             busy = [
-                f"{what} port {port}"
-                for what, host, port in (
-                    ("the Dagster UI", self.host, self.port),
-                    ("the sandbox", "127.0.0.1", self.sandbox_port),
-                    ("the webhook receiver", "127.0.0.1", self.webhook_port),
+                f"{what}'s {port} (choose another with {setting})"
+                for what, host, port, setting in (
+                    ("the Dagster UI", self.host, self.port, f"QB_DAGSTER_URL=http://{self.host}:{self.port + 1}"),
+                    ("the sandbox", "127.0.0.1", self.sandbox_port, f"QB_SANDBOX_PORT={self.sandbox_port + 10}"),
+                    (
+                        "the webhook receiver",
+                        "127.0.0.1",
+                        self.webhook_port,
+                        f"QB_WEBHOOK_PORT={self.webhook_port + 10}",
+                    ),
                 )
                 if (what == "the Dagster UI" or self.with_sandbox) and not _port_free(host, port)
             ]
             if busy:
-                raise click.ClickException(
-                    f"{' and '.join(busy)} already in use: set --port / QB_SANDBOX_PORT / QB_WEBHOOK_PORT to free ones"
-                )
+                raise click.ClickException(f"port already in use: {', '.join(busy)}")
             return self._run()
         finally:
             for lock in locks:
@@ -221,6 +246,17 @@ class DevStack:
                 if exited is not None:
                     click.echo(f"[dev] {exited.name} exited with code {exited.process.returncode}", err=True)
                     exit_code = exited.process.returncode or 1
+                    break
+                # Deleted under a running stack, its database would go on being read from the deleted file
+                # by open connections, its sandbox be unreachable: stop, and say why, once.
+                gone = next((lock for lock in self.locks if lock.folder_gone()), None)
+                if gone is not None:
+                    click.echo(
+                        f"[dev] the {gone.what} {gone.path.parent} was deleted while make dev ran: stopping "
+                        "everything (make dev again starts with a new one)",
+                        err=True,
+                    )
+                    exit_code = 1
                     break
                 time.sleep(0.2)
         except KeyboardInterrupt:

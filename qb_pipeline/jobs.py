@@ -7,7 +7,7 @@ from qb_pipeline import config
 from qb_pipeline.assets.activity import record_activity
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.settings import Settings
-from qb_pipeline.sync.order_actions import going_again, retry_orders, sent_again
+from qb_pipeline.sync.order_actions import going_again, retry_orders, sent_again, unknown_order_numbers
 
 AUTO_SYNC_ASSETS = {"customers": "customers", "items": "items", "pricing": "price_levels", "orders": "invoices"}
 REALM_TAG = "qb_pipeline/realm"  # dagster.yaml limits runs per value of this tag to one
@@ -81,18 +81,22 @@ def retry_orders_op(context: dg.OpExecutionContext, config: RetryOrdersConfig, d
     if not config.order_numbers and not config.all_failed:
         raise dg.Failure(description="say which orders: order_numbers: [SO-1, …], or all_failed: true")
     with database.session() as session:
+        unknown = unknown_order_numbers(session, config.order_numbers)
+        if unknown:  # a mistyped number: nothing is sent again, nothing is logged
+            raise dg.Failure(description=f"no such order: {', '.join(unknown)} (nothing was sent again)")
         retried, not_retried = retry_orders(session, config.order_numbers, all_failed=config.all_failed)
     context.log.info(going_again(retried, limit=20))
     if not_retried:
-        context.log.warning(f"not failed or blocked (or no such order): {', '.join(not_retried)}")
-    record_activity(
-        database,
-        entity="Orders",
-        outcome="SUCCESS",
-        processed=len(retried),
-        message=sent_again(retried),
-        run_id=context.run.run_id,
-    )
+        context.log.warning(f"not failed or blocked: {', '.join(not_retried)}")
+    if retried:
+        record_activity(
+            database,
+            entity="Orders",
+            outcome="SUCCESS",
+            processed=len(retried),
+            message=sent_again(retried),
+            run_id=context.run.run_id,
+        )
 
 
 @dg.job(

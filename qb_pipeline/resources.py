@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from qb_pipeline import config
 from qb_pipeline.db.session import engine_for, redact_url, session_scope
-from qb_pipeline.db.token_cipher import TokenCipher, load_or_create_key
+from qb_pipeline.db.token_cipher import TokenCipher, load_key
 from qb_pipeline.quickbooks.connection import Connection
 from qb_pipeline.quickbooks.factory import connect, intuit_settings, sandbox_settings
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
@@ -107,7 +107,7 @@ class QuickBooksResource(dg.ConfigurableResource):
 
     def _connect(self) -> Connection:
         key_dir = Path(self.key_dir) if self.key_dir else config.data_dir()
-        cipher = TokenCipher(load_or_create_key(self.token_key or None, key_dir, self.environment))
+        cipher = TokenCipher(load_key(self.token_key or None, key_dir, self.environment))
         bootstrap = None
         if self.environment == "sandbox-local":
             settings, bootstrap = sandbox_settings(

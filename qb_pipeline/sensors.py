@@ -28,6 +28,8 @@ ACTIVE_RUN_STATUSES = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
+# The name lists a new database is filled with at once (asset → the entity its sync cursor is kept for).
+FULLY_PULLED_WHEN_NEW = {"customers": "Customer", "items": "Item"}
 # After a push run fails (QuickBooks down, a revoked connection), the orders it held are due again at
 # once; waiting this long before trying them again keeps a broken connection from a run every tick.
 PAUSE_AFTER_FAILED_RUN_SECONDS = 30
@@ -75,7 +77,9 @@ def launch_pull_when_quickbooks_notified(context: dg.SensorEvaluationContext, da
     if last:
         run = last[0].dagster_run
         if run.status in ACTIVE_RUN_STATUSES:
-            return dg.SkipReason(f"{run.tags.get(WEBHOOK_EVENTS_TAG, '?')} notifications are being pulled now")
+            if WEBHOOK_EVENTS_TAG not in run.tags:
+                return dg.SkipReason("a full pull of a new database is running now")
+            return dg.SkipReason(f"{run.tags[WEBHOOK_EVENTS_TAG]} notifications are being pulled now")
         through = run.tags.get(WEBHOOK_THROUGH_TAG)
         if run.status == dg.DagsterRunStatus.SUCCESS and through and run.run_id != acknowledged:
             with database.session() as session:
@@ -97,8 +101,21 @@ def launch_pull_when_quickbooks_notified(context: dg.SensorEvaluationContext, da
         ):
             return dg.SkipReason("the last pull failed; its notifications are pulled again shortly")
     with database.session() as session:
+        pulled = queries.pulled_entities(session)
         already = serve_already_mirrored(session, utcnow())
         count, newest, assets = waiting_events(session)
+    # Dagster remembers these as synced, so nothing else would pull them before the next hourly run; but
+    # this database was never pulled into (new, restored, or made again after its folder was deleted).
+    never_pulled = [
+        asset
+        for asset, entity in FULLY_PULLED_WHEN_NEW.items()
+        if entity not in pulled and context.instance.get_latest_materialization_event(dg.AssetKey(asset))
+    ]
+    if never_pulled:
+        return dg.RunRequest(
+            run_key=f"new-database-{'-'.join(never_pulled)}-{int(time.time())}",
+            asset_selection=[dg.AssetKey(asset) for asset in never_pulled],
+        )
     if not count:
         if already:
             return dg.SkipReason(f"{already} notifications named what a run had already mirrored: nothing to pull")
@@ -142,7 +159,9 @@ def build_sensors(settings: Settings) -> list:
         description=(
             "When QuickBooks change notifications (webhooks) wait, launches one run that pulls the assets "
             "they concern by CDC — many notifications, one pull — and marks them served once that run "
-            "succeeded. One run at a time; notifications that arrive meanwhile go with the next."
+            "succeeded. One run at a time; notifications that arrive meanwhile go with the next. Also pulls "
+            "customers and items in full when Dagster remembers them as synced but this database never was "
+            "(a new or restored database, or a deleted data folder made again)."
         ),
     )(launch_pull_when_quickbooks_notified)
     # Declarative automation: customers and items are synced as soon as a fresh stack starts (on_missing),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from qb_pipeline.db.session import SUPPORTED_DATABASES, shown_url, supported_url
 from qb_pipeline.quickbooks.company_zone import iana_zone
 from qb_pipeline.quickbooks.throttle import QBO_REQUEST_LIMIT_SECONDS
 from qb_pipeline.sync.pricing_drop import SETTLE_SECONDS
@@ -54,25 +55,30 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+def _hidden(_text: str) -> str:
+    return "<hidden>"
+
+
 @dataclass(frozen=True)
 class Spec:
     variable: str
     parse: Callable[[str], Any]
     allows: str  # what to tell a person who got it wrong
+    shown: Callable[[str], str] = repr  # how a wrong value is shown: never a secret
 
 
 # field name → how its variable is read; a field absent from the environment keeps its default.
 SPECS = {
     "data_dir": Spec("QB_DATA_DIR", Path, "a folder"),
-    "database_url": Spec("QB_DATABASE_URL", str, "a SQLAlchemy URL"),
+    "database_url": Spec("QB_DATABASE_URL", supported_url, f"a URL of {SUPPORTED_DATABASES}", shown_url),
     "environment": Spec("QB_ENVIRONMENT", _choice(*ENVIRONMENTS), " or ".join(ENVIRONMENTS)),
     "sandbox_connection_file": Spec("QB_SANDBOX_CONNECTION_FILE", Path, "a file"),
     "sandbox_port": Spec("QB_SANDBOX_PORT", _number(int, 1, 65535), "a port number, 1 to 65535"),
     "client_id": Spec("QB_CLIENT_ID", str, "your Intuit app's client id"),
-    "client_secret": Spec("QB_CLIENT_SECRET", str, "your Intuit app's client secret"),
+    "client_secret": Spec("QB_CLIENT_SECRET", str, "your Intuit app's client secret", _hidden),
     "realm_id": Spec("QB_REALM_ID", str, "the QuickBooks company id"),
     "redirect_uri": Spec("QB_REDIRECT_URI", str, "a URL"),
-    "token_key": Spec("QB_TOKEN_KEY", str, "a key from `qb-pipeline auth new-key`"),
+    "token_key": Spec("QB_TOKEN_KEY", str, "a key from `qb-pipeline auth new-key`", _hidden),
     "timeout_seconds": Spec("QB_TIMEOUT_SECONDS", _number(float, 0.1, 600), "seconds, 0.1 to 600"),
     "retries": Spec("QB_RETRIES", _number(int, 0, 10), "a whole number from 0 to 10"),
     "batch_size": Spec("QB_BATCH_SIZE", _number(int, 1, 30), "a whole number from 1 to 30"),
@@ -97,7 +103,9 @@ SPECS = {
     "pricing_settle_seconds": Spec("QB_PRICING_SETTLE_SECONDS", _number(float, 0, 3600), "seconds, 0 to 3600"),
     "demo_orders_per_minute": Spec("QB_DEMO_ORDERS_PER_MINUTE", _number(float, 0, 600), "a number from 0 to 600"),
     "dagster_home": Spec("DAGSTER_HOME", Path, "a folder"),
-    "webhook_verifier_token": Spec("QB_WEBHOOK_VERIFIER_TOKEN", str, "your Intuit app's webhook verifier token"),
+    "webhook_verifier_token": Spec(
+        "QB_WEBHOOK_VERIFIER_TOKEN", str, "your Intuit app's webhook verifier token", _hidden
+    ),
     "webhook_port": Spec("QB_WEBHOOK_PORT", _number(int, 1, 65535), "a port number, 1 to 65535"),
     "dagster_url": Spec("QB_DAGSTER_URL", str, "the Dagster UI's address, e.g. http://127.0.0.1:3000"),
     "max_runtime_seconds": Spec(
@@ -157,8 +165,7 @@ class Settings:
             try:
                 values[name] = spec.parse(raw.strip())
             except (ValueError, TypeError):
-                shown = "<hidden>" if name in ("client_secret", "token_key", "webhook_verifier_token") else repr(raw)
-                raise SettingsError(f"{spec.variable}={shown} is not allowed: use {spec.allows}") from None
+                raise SettingsError(f"{spec.variable}={spec.shown(raw)} is not allowed: use {spec.allows}") from None
         return cls(**values)
 
     @property

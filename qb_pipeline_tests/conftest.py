@@ -5,6 +5,7 @@ pytest_plugins = [
     "qb_pipeline_tests.fixtures.sandbox",
     "qb_pipeline_tests.fixtures.gateway",
     "qb_pipeline_tests.fixtures.dagster_resources",
+    "qb_pipeline_tests.fixtures.cli",
 ]
 
 

@@ -8,63 +8,15 @@ import os
 import re
 import subprocess
 import sys
-import traceback
-from dataclasses import dataclass
 
 import pytest
 import requests
 import sqlalchemy as sa
-from click.testing import CliRunner
 
-from qb_pipeline.cli import main
+from qb_pipeline_tests.fixtures.cli import invoke
 from qb_pipeline_tests.helpers import free_port
 
 CLI = [sys.executable, "-m", "qb_pipeline.cli"]
-
-
-@dataclass
-class Ran:
-    """What a person sees of one command: its exit code and its two streams."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def invoke(*args: str, env: dict[str, str | None]) -> Ran:
-    """`qb-pipeline ARGS` through click's CliRunner: in this process, with `env` set for the call. An
-    exception that escaped the command is shown as the traceback a person would have seen."""
-    result = CliRunner().invoke(main, list(args), env=env)
-    stderr = result.stderr
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        stderr += "Traceback (most recent call last):\n" + "".join(traceback.format_exception(result.exception))
-    return Ran(result.exit_code, result.stdout, stderr)
-
-
-@pytest.fixture
-def run(sandbox, tmp_path):
-    env = {
-        "QB_DATA_DIR": str(tmp_path / "data"),
-        "QB_ENVIRONMENT": "sandbox-local",
-        "QB_SANDBOX_CONNECTION_FILE": str(sandbox.fresh_connection_file(tmp_path)),
-        "QB_DATABASE_URL": None,
-        "DAGSTER_HOME": None,
-    }
-    assert invoke("db", "upgrade", env=env).returncode == 0
-
-    def run_cli(*args, check=True, env=None):
-        result = invoke(*args, env={**run_cli.env, **(env or {})})
-        if check:
-            assert result.returncode == 0, result.stderr
-        return result
-
-    run_cli.env = env
-    # For the few tests where a real process is the point (a listener, a fresh interpreter).
-    run_cli.process_env = {
-        **{k: v for k, v in os.environ.items() if k not in env},
-        **{k: v for k, v in env.items() if v is not None},
-    }
-    return run_cli
 
 
 def test_auth_connect_runs_the_oauth_code_flow_against_the_sandbox(run, sandbox):
@@ -164,8 +116,12 @@ def test_pricing_import_reports_bad_lines_and_export_round_trips(run, tmp_path):
 
 
 def test_commands_explain_an_unmigrated_database(tmp_path):
+    import sqlite3
+
+    (tmp_path / "empty").mkdir()
+    sqlite3.connect(tmp_path / "empty" / "qb_pipeline.sqlite").close()  # a database, with no tables
     result = invoke("status", env={"QB_DATA_DIR": str(tmp_path / "empty"), "QB_DATABASE_URL": None})
-    assert result.returncode == 1 and "run `qb-pipeline db upgrade`" in result.stderr
+    assert result.returncode == 1 and "has no tables: make them with `qb-pipeline db upgrade`" in result.stderr
 
 
 @pytest.mark.parametrize("environment", ["production", "sandbox"])
@@ -173,6 +129,7 @@ def test_intuit_without_a_token_key_stops_with_one_line_and_writes_no_key_file(r
     env = {"QB_ENVIRONMENT": environment, "QB_CLIENT_ID": "id", "QB_CLIENT_SECRET": "secret", "QB_REALM_ID": "1"}
     result = run("auth", "new-key")  # needs no key, and works
     assert len(result.stdout.strip()) == 44
+    (tmp_path / "data" / "token.key").unlink()  # the bundled sandbox's, made by db upgrade
     for command in (("auth", "status"), ("auth", "connect", "--no-browser", "--timeout", "1")):
         result = run(*command, check=False, env={**env, "QB_TOKEN_KEY": ""})
         assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
@@ -260,8 +217,8 @@ def test_failed_orders_are_listed_and_sent_again(run):
     assert [o["order_number"] for o in json.loads(run("orders", "list", "--status", "pending", "--json").stdout)] == [
         "F-1"
     ]
-    unknown = run("orders", "retry", "F-1", "NOPE", check=False)  # F-1 is pending now
-    assert unknown.returncode == 1 and "not failed or blocked, or no such order: F-1, NOPE" in unknown.stderr
+    pending = run("orders", "retry", "F-1", check=False)  # F-1 is pending now
+    assert pending.returncode == 1 and "not failed or blocked: F-1" in pending.stderr
     assert "1 order goes again: F-2" in run("orders", "retry", "--all-failed").stdout
     assert "Sent 1 failed or blocked order again (a person asked)" in run("log", "--since", "1h").stdout
 

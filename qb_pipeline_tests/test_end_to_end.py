@@ -267,8 +267,8 @@ def test_a_busy_port_or_a_bad_setting_starts_nothing(stack, tmp_path):
         "--dagster-home",
         str(tmp_path / "home"),
     )
-    assert busy.returncode != 0 and f"the Dagster UI port {stack.ui_port}" in busy.stderr
-    assert "already in use" in busy.stderr
+    assert busy.returncode != 0 and f"the Dagster UI's {stack.ui_port}" in busy.stderr
+    assert "port already in use" in busy.stderr
     bad = dev(
         stack,
         "--port",

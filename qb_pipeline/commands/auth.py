@@ -13,7 +13,7 @@ import click
 from qb_pipeline import config
 from qb_pipeline.commands.common import database
 from qb_pipeline.commands.status import collect_status
-from qb_pipeline.db.token_cipher import TokenCipher, load_or_create_key, new_key
+from qb_pipeline.db.token_cipher import TokenCipher, load_key, new_key
 from qb_pipeline.db.token_store import DatabaseTokenStore
 from qb_pipeline.quickbooks.connection import Connection, ConnectionSettings
 from qb_pipeline.quickbooks.factory import intuit_settings, sandbox_settings
@@ -127,4 +127,4 @@ def new_key_command() -> None:
 
 def _cipher() -> TokenCipher:
     current = config.settings()
-    return TokenCipher(load_or_create_key(current.token_key or None, current.resolved_data_dir, current.environment))
+    return TokenCipher(load_key(current.token_key or None, current.resolved_data_dir, current.environment))

@@ -13,21 +13,36 @@ import sqlalchemy as sa
 from click import ClickException
 
 from qb_pipeline import config
-from qb_pipeline.db.migrate import current_revision, head_revision
+from qb_pipeline.db.migrate import current_revision, head_revision, upgrade
 from qb_pipeline.db.session import engine_for, redact_url
+from qb_pipeline.db.token_cipher import create_key_file, key_file_needed
+from qb_pipeline.settings import Settings
 
 
 def database() -> sa.Engine:
-    """The project database, refusing politely when its schema is missing or old."""
+    """The project database, refusing politely when it is not there (DatabaseMissing, one line), or its
+    schema is missing or old."""
     url = config.database_url()
     engine = engine_for(url)
     try:
         current = current_revision(engine)
     except sa.exc.OperationalError:
         raise ClickException(f"cannot open the database {redact_url(url)}: check QB_DATABASE_URL") from None
+    if current is None:
+        raise ClickException(f"the database {redact_url(url)} has no tables: make them with `qb-pipeline db upgrade`")
     if current != head_revision():
         raise ClickException(f"the database {redact_url(url)} is not up to date: run `qb-pipeline db upgrade`")
     return engine
+
+
+def make_database(current: Settings, revision: str = "head") -> str:
+    """What only `qb-pipeline db upgrade` and make dev do: create or upgrade the database, and make the
+    embedded default's token key beside it. Returns the database URL."""
+    url = current.resolved_database_url
+    upgrade(url, revision)
+    if key_file_needed(current.token_key, current.environment):
+        create_key_file(current.resolved_data_dir)
+    return url
 
 
 MAKE_DEV_DAGSTER_HOME = Path(".dagster_home")  # what `qb-pipeline dev` (make dev) uses by default

@@ -15,8 +15,8 @@ from qb_pipeline.db.models import Customer, Item, Order, OrderLine, OrderStatus
 from qb_pipeline.db.names import name_key
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import plain_decimal, utcnow
-from qb_pipeline.sync.invoice_draft import MAX_FACTOR, OrderRejected, draft_invoice
-from qb_pipeline.sync.order_actions import going_again, list_orders, retry_orders, sent_again
+from qb_pipeline.sync.invoice_draft import MAX_FACTOR, Catalog, OrderRejected, draft_invoice
+from qb_pipeline.sync.order_actions import going_again, list_orders, retry_orders, sent_again, unknown_order_numbers
 
 
 @click.group()
@@ -62,7 +62,7 @@ def _line(text: str) -> tuple[str, Decimal, Decimal | None]:
     help="An order line; repeat for more. PRICE overrides pricing.",
 )
 @click.option("--number", default=None, help="Order number (becomes the invoice number). Default: ORD-<time>.")
-@click.option("--memo", default=None)
+@click.option("--memo", default=None, help="A note printed on the invoice (QuickBooks' customer memo).")
 def add(customer: str, lines: tuple[str, ...], number: str | None, memo: str | None) -> None:
     """Create a pending order; the sensor turns it into an invoice within seconds."""
     parsed = [_line(text) for text in lines]
@@ -191,26 +191,33 @@ def show(number: str, as_json: bool) -> None:
     help="Only these statuses (repeat for more).",
 )
 @click.option("--since", default=None, help="Only orders created since: an age (6h, 2d) or a date-time.")
-@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100_000))
+@click.option(
+    "--limit", default=200, show_default=True, type=click.IntRange(1, 100_000), help="At most this many orders."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_command(statuses: tuple[str, ...], since: str | None, limit: int, as_json: bool) -> None:
-    """Orders, newest first, with their status and, for those that did not go through, why."""
+    """Orders, newest first: customer, total, status, and why one did not go through.
+
+    The total is the invoice's once sent, else the order priced now ("not priced" while it cannot be)."""
     with session_scope(database()) as session:
+        listed = list_orders(
+            session,
+            statuses=[OrderStatus(s) for s in statuses],
+            since=parse_since(since, utcnow()) if since else None,
+            limit=limit,
+        )
+        catalog = Catalog(session, listed)  # a few queries for every order listed
         found = [
             {
                 "order_number": o.order_number,
                 "status": o.status.value,
                 "created_at": o.created_at.isoformat(),
                 "customer": o.customer_name or o.customer_id,
+                "total": _total(session, o, catalog),
                 "reason": o.status_reason,
                 "qb_invoice_id": o.qb_invoice_id,
             }
-            for o in list_orders(
-                session,
-                statuses=[OrderStatus(s) for s in statuses],
-                since=parse_since(since, utcnow()) if since else None,
-                limit=limit,
-            )
+            for o in listed
         ]
     if as_json:
         click.echo(json.dumps(found, indent=2))
@@ -220,10 +227,22 @@ def list_command(statuses: tuple[str, ...], since: str | None, limit: int, as_js
         return
     for order in found:
         click.echo(
-            f"{order['order_number']:<22}{order['status']:<9}{order['created_at'][:19]}"
+            f"{order['order_number']:<22}{order['status']:<9}{order['created_at'][:16].replace('T', ' ')}  "
+            f"{str(order['customer'] or ''):<24.24}{order['total'] or 'not priced':>12}"
             + (f"  invoice {order['qb_invoice_id']}" if order["qb_invoice_id"] else "")
             + (f"\n    {order['reason']}" if order["reason"] and order["status"] != "synced" else "")
         )
+
+
+def _total(session, order: Order, catalog: Catalog) -> str | None:
+    """What the order's invoice carries (or will): the invoiced total once sent, else the order priced now;
+    None while it cannot be priced (its reason says why)."""
+    if order.invoiced_total is not None:
+        return _shown(order.invoiced_total)
+    try:
+        return str(draft_invoice(session, order, catalog=catalog).total)
+    except OrderRejected:
+        return None
 
 
 @orders.command("retry")
@@ -234,14 +253,18 @@ def retry_command(numbers: tuple[str, ...], all_failed: bool) -> None:
     if not numbers and not all_failed:
         raise click.UsageError("give order numbers, or --all-failed")
     with session_scope(database()) as session:
+        unknown = unknown_order_numbers(session, numbers)
+        if unknown:  # a mistyped number: nothing is sent again, nothing is logged
+            raise click.ClickException(f"no such order: {', '.join(unknown)} (nothing was sent again)")
         retried, not_retried = retry_orders(session, numbers, all_failed=all_failed)
-        queries.append_sync_log(
-            session,
-            entity="Orders",
-            outcome="SUCCESS",
-            processed=len(retried),
-            message=sent_again(retried),
-        )
+        if retried:
+            queries.append_sync_log(
+                session,
+                entity="Orders",
+                outcome="SUCCESS",
+                processed=len(retried),
+                message=sent_again(retried),
+            )
     click.echo(going_again(retried))
     if not_retried:
-        raise click.ClickException(f"not failed or blocked, or no such order: {', '.join(not_retried)}")
+        raise click.ClickException(f"not failed or blocked: {', '.join(not_retried)}")

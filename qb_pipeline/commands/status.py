@@ -225,7 +225,7 @@ def status(as_json: bool) -> None:
     "--entity", default=None, type=click.Choice(LOG_ENTITIES, case_sensitive=False), help="Only this kind of activity."
 )
 @click.option("--failed", is_flag=True, help="Only FAILED and PARTIAL entries.")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000), help="At most this many rows.")
 def log(since: str, entity: str | None, failed: bool, limit: int) -> None:
     """The activity log, newest first."""
     query = sa.select(SyncLog).where(SyncLog.logged_at >= parse_since(since, utcnow()))

@@ -65,9 +65,10 @@ def sync(kind: str, wait: bool, in_process: bool, url: str | None) -> None:
 
 
 def _run_here(job_name: str) -> None:
-    from qb_pipeline.commands.common import dagster_instance
+    from qb_pipeline.commands.common import dagster_instance, database
     from qb_pipeline.definitions import defs
 
+    database()  # not there, or not up to date: one line before any run starts
     job = defs.resolve_job_def(job_name)
     with dagster_instance() as instance:
         if instance is None:

@@ -380,6 +380,12 @@ def read_cursor(session: Session, realm_id: str, entity: str) -> datetime | None
     return cursor.covered_until if cursor else None
 
 
+def pulled_entities(session: Session) -> set[str]:
+    """The entities this database has ever been pulled into (any company): a new, restored or remade
+    database has none, whatever Dagster remembers of earlier runs."""
+    return set(session.scalars(sa.select(SyncCursor.entity).distinct()))
+
+
 def advance_cursor(session: Session, realm_id: str, entity: str, covered_until: datetime, *, full: bool) -> None:
     """Record what a pull covered; call it only once the pulled rows are committed."""
     cursor = session.get(SyncCursor, (realm_id, entity)) or SyncCursor(realm_id=realm_id, entity=entity)

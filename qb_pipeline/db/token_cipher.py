@@ -1,7 +1,7 @@
 """Encryption at rest for OAuth tokens (Fernet: AES-128-CBC + HMAC-SHA256, from `cryptography`).
 
-The key comes from QB_TOKEN_KEY. The embedded default, which has no secret store, generates one once
-into `<QB_DATA_DIR>/token.key` (mode 0600); production should set QB_TOKEN_KEY from its secret store so
+The key comes from QB_TOKEN_KEY. The embedded default, which has no secret store, has one generated
+into `<QB_DATA_DIR>/token.key` (mode 0600) with its database, by `qb-pipeline db upgrade`; production should set QB_TOKEN_KEY from its secret store so
 that the key never sits beside the database it protects.
 """
 
@@ -58,25 +58,39 @@ def require_token_key(explicit_key: str | None, environment: str) -> None:
         )
 
 
-def load_or_create_key(explicit_key: str | None, data_dir: Path, environment: str = "sandbox-local") -> str:
-    """QB_TOKEN_KEY when given; else, for the embedded default only, its key file, created on first use.
+def key_file_needed(explicit_key: str | None, environment: str) -> bool:
+    """Whether the embedded default keeps its key in a file: the bundled sandbox, without QB_TOKEN_KEY."""
+    return not explicit_key and environment == "sandbox-local"
+
+
+def create_key_file(data_dir: Path) -> None:
+    """The embedded default's key file, made once, beside the database it protects (by `qb-pipeline db
+    upgrade` and make dev, which make the database too); an existing one is kept."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the data folder is its owner's only
+    # O_EXCL: two processes starting at once must not each write a different key.
+    try:
+        fd = os.open(data_dir / KEY_FILE_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w") as handle:
+        handle.write(new_key() + "\n")
+
+
+def load_key(explicit_key: str | None, data_dir: Path, environment: str = "sandbox-local") -> str:
+    """QB_TOKEN_KEY when given; else, for the embedded default only, its key file.
 
     With Intuit (QB_ENVIRONMENT sandbox or production) a generated file would give each machine or pod
     its own key, unable to read the tokens another one saved: the key must come from the environment.
+    The file is never made here: a key made on first use, after the data folder was deleted, would
+    silently stand for tokens that are gone.
     """
     if explicit_key:
         return explicit_key
     require_token_key(explicit_key, environment)
     path = data_dir / KEY_FILE_NAME
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the data folder is its owner's only
-    key = new_key()
-    # O_EXCL: two processes starting at once must not each write a different key.
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
         return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
-    return key
+    except FileNotFoundError:
+        raise TokenKeyError(
+            f"there is no token key at {path}: make it with `qb-pipeline db upgrade` (make dev does)"
+        ) from None

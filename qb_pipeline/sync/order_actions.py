@@ -98,6 +98,12 @@ def retry_orders(
     return retried, sorted(set(numbers) - set(retried))
 
 
+def unknown_order_numbers(session: Session, numbers: Sequence[str]) -> list[str]:
+    """Those of `numbers` that no order has."""
+    known = set(session.scalars(sa.select(Order.order_number).where(Order.order_number.in_(list(numbers)))))
+    return sorted(set(numbers) - known)
+
+
 def revive_orders_naming_known_records(session: Session) -> list[str]:
     """Orders failed because a customer or item name was unknown, whose names all resolve now (a sync
     brought them in): back to pending. Other failures wait for a person."""

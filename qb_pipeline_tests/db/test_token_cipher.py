@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from qb_pipeline.db.token_cipher import TokenCipher, TokenKeyError, load_or_create_key, new_key
+from qb_pipeline.db.token_cipher import TokenCipher, TokenKeyError, create_key_file, load_key, new_key
 
 
 def test_round_trip_and_ciphertext_hides_token():
@@ -30,8 +30,13 @@ def test_malformed_key_is_refused_without_echoing_it():
     assert "secret-ish" not in repr(TokenCipher(new_key()))
 
 
-def test_key_file_is_created_once_with_private_mode(tmp_path):
-    first = load_or_create_key(None, tmp_path)
-    assert load_or_create_key(None, tmp_path) == first
+def test_key_file_is_created_once_with_private_mode_and_never_on_first_use(tmp_path):
+    with pytest.raises(TokenKeyError, match="no token key at .*: make it with `qb-pipeline db upgrade`"):
+        load_key(None, tmp_path)
+    assert not (tmp_path / "token.key").exists()
+    create_key_file(tmp_path)
+    first = load_key(None, tmp_path)
+    create_key_file(tmp_path)
+    assert load_key(None, tmp_path) == first
     assert stat.S_IMODE((tmp_path / "token.key").stat().st_mode) == 0o600
-    assert load_or_create_key("explicit", tmp_path) == "explicit"
+    assert load_key("explicit", tmp_path) == "explicit"
