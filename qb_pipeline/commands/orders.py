@@ -227,7 +227,7 @@ def list_command(statuses: tuple[str, ...], since: str | None, limit: int, as_js
         return
     for order in found:
         click.echo(
-            f"{order['order_number']:<22}{order['status']:<9}{order['created_at'][:16].replace('T', ' ')}  "
+            f"{order['order_number']:<22}{order['status']:<10}{order['created_at'][:16].replace('T', ' ')}  "
             f"{str(order['customer'] or ''):<24.24}{order['total'] or 'not priced':>12}"
             + (f"  invoice {order['qb_invoice_id']}" if order["qb_invoice_id"] else "")
             + (f"\n    {order['reason']}" if order["reason"] and order["status"] != "synced" else "")
