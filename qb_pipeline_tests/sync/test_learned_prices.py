@@ -13,7 +13,7 @@ from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync import price_book, pricing
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.learned_prices import as_pricing_csv, learned_prices
-from qb_pipeline.sync.pricing_csv import import_pricing
+from qb_pipeline.sync.pricing_import import import_pricing
 from qb_pipeline.sync.pull import pull_name_list
 
 
