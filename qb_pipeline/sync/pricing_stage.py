@@ -28,6 +28,7 @@ from qb_pipeline.sync.pricing_import import HISTORY, Plan, lock_keys, read_level
 
 STAGE_CHUNK = 5000  # rows per staging transaction: a few tens of milliseconds of write lock
 STALE_AFTER = timedelta(days=1)  # staged rows of an import that died are cleared after this
+STAGED = PricingImportRow.__table__
 
 
 def import_pricing_file(
@@ -80,12 +81,18 @@ def _stage(engine: sa.Engine, import_id: str, plan: Plan, now: datetime) -> None
         for kind, updates in plan.updates.items():
             table = HISTORY[kind][0].__tablename__
             for id_, valid_to in updates:
-                yield {"import_id": import_id, "target": table, "existing_id": id_, "valid_to": valid_to}
+                yield {
+                    "import_id": import_id,
+                    "target": table,
+                    "existing_id": id_,
+                    "valid_to": valid_to,
+                    "created_at": now,
+                }
         for kind, rows in plan.inserts.items():
             table = HISTORY[kind][0].__tablename__
             for key, row in rows:
                 values = pricing_import.row_values(kind, key, row, {})
-                yield {"import_id": import_id, "target": table, "existing_id": None, **values}
+                yield {"import_id": import_id, "target": table, "existing_id": None, "created_at": now, **values}
 
     chunk: list[dict] = []
     for values in staged():
@@ -98,13 +105,10 @@ def _stage(engine: sa.Engine, import_id: str, plan: Plan, now: datetime) -> None
 
 
 def _insert(engine: sa.Engine, rows: list[dict]) -> None:
-    """One chunk in its own transaction; rows of different shapes are inserted shape by shape."""
-    shapes: dict[tuple, list[dict]] = {}
-    for row in rows:
-        shapes.setdefault(tuple(row), []).append(row)
+    """One chunk in its own transaction, as one executemany (every row with every column)."""
+    columns = [column.name for column in STAGED.columns if column.name != "id"]
     with session_scope(engine) as session:
-        for same_shape in shapes.values():
-            session.execute(sa.insert(PricingImportRow), same_shape)
+        session.execute(sa.insert(STAGED), [{name: row.get(name) for name in columns} for row in rows])
 
 
 def _swap(session, import_id: str, plan: Plan) -> None:
