@@ -22,6 +22,7 @@ FULL = {
     "order_latency": ["--orders", "20", "--burst", "500"],
     "dev_stop": ["--stops", "10"],
     "webhook_latency": ["--changes", "20"],
+    "pricing_import": [],
 }
 QUICK = {
     "full_pull": ["--customers", "5000", "--items", "500", "--latency-ms", "20", "--rounds", "1"],
@@ -29,6 +30,7 @@ QUICK = {
     "order_latency": ["--orders", "3", "--burst", "30", "--burst-seconds", "2"],
     "dev_stop": ["--stops", "2"],
     "webhook_latency": ["--changes", "3"],
+    "pricing_import": ["--customers", "50", "--items", "100"],
 }
 
 
@@ -143,6 +145,26 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
                 f"median {hook['median_seconds']} s, p95 {hook['p95_seconds']} s",
                 f"about {hook['floor_seconds']} s (a run's start; + 0–5 s of sensor loop)",
                 "",
+            )
+        )
+    pricing = results.get("pricing_import")
+    for r in pricing.get("runs", []) if pricing else []:
+        goals = pricing["goals"]
+        rows.append(
+            (
+                f"pricing import, {r['rows']:,} rows [{r['database']}]",
+                f"{r['import']['seconds']} s; every price changed {r['import_changed']['seconds']} s; "
+                f"an order meanwhile waited ≤ {r['write_wait_max_seconds']} s",
+                f"goal < {goals['import_seconds']} s; a write waits ≤ {goals['write_wait_seconds']} s",
+                f"{r['import']['peak_rss_mb']} MB (goal < {goals['import_peak_rss_mb']})",
+            )
+        )
+        rows.append(
+            (
+                f"pricing export, {r['rows']:,} prices [{r['database']}]",
+                f"{r['export']['seconds']} s",
+                "",
+                f"{r['export']['peak_rss_mb']} MB (goal < {goals['export_peak_rss_mb']})",
             )
         )
     stop = results.get("dev_stop")

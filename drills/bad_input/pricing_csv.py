@@ -12,11 +12,8 @@ from qb_pipeline.db.models import (
     Item,
 )
 from qb_pipeline.db.session import session_scope
-from qb_pipeline.sync.pricing_csv import (
-    PricingFileError,
-    import_pricing,
-    read_pricing_file,
-)
+from qb_pipeline.sync.pricing_csv import PricingFileError, read_pricing_file
+from qb_pipeline.sync.pricing_import import import_pricing
 
 HEADER = "kind,customer,price_level,item,price,percent,valid_from"
 GOOD_ROW = "customer_price,Acme,,Widget,18.50,,"

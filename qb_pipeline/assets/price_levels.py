@@ -21,7 +21,7 @@ def price_levels(context: dg.AssetExecutionContext, database: DatabaseResource) 
     run = (
         take_dropped_files(
             Path(database.pricing_drop_dir),
-            database.session,
+            database.engine,
             settle_seconds=database.pricing_settle_seconds,
             log=context.log,
         )

@@ -11,12 +11,8 @@ from qb_pipeline import config
 from qb_pipeline.commands.common import dagster_instance, database
 from qb_pipeline.db import queries
 from qb_pipeline.db.session import session_scope
-from qb_pipeline.sync.pricing_csv import (
-    PricingFileError,
-    export_pricing,
-    import_pricing,
-    read_pricing_file,
-)
+from qb_pipeline.sync.pricing_csv import PricingFileError, export_pricing, read_pricing_file
+from qb_pipeline.sync.pricing_stage import import_pricing_file
 from qb_pipeline.sync.wording import plural
 
 
@@ -35,7 +31,7 @@ def pricing() -> None:
     "orders already invoiced keep their invoice). Needed to restore a --history export.",
 )
 def import_command(file: Path, strict: bool, backdate: bool) -> None:
-    """Check every row; apply the good ones in one transaction and list the bad ones by line.
+    """Check every row; apply the good ones at once and list the bad ones by line.
 
     Columns: kind, customer, price_level, item, price, percent, valid_from, source (and valid_to in a
     --history export). Kinds: customer_price, level_percent, level_item, assignment. END in price (or
@@ -45,8 +41,9 @@ def import_command(file: Path, strict: bool, backdate: bool) -> None:
         text = read_pricing_file(file)
     except PricingFileError as error:
         raise click.ClickException(str(error)) from None
-    with session_scope(database()) as session:
-        report = import_pricing(session, text, strict=strict, backdate=backdate)
+    engine = database()
+    report = import_pricing_file(engine, text, strict=strict, backdate=backdate)
+    with session_scope(engine) as session:
         summary = (
             f"applied {plural(report.applied, 'row')}"
             + (f", {report.unchanged} unchanged" if report.unchanged else "")

@@ -407,3 +407,7 @@ class WebhookEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     run_id: Mapped[str | None] = mapped_column(sa.String(64))  # the run whose pull served it
+
+
+# The pricing import's own tables live in their module; importing it here puts them in Base.metadata.
+from qb_pipeline.db import pricing_imports  # noqa: E402,F401

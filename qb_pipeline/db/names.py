@@ -14,8 +14,10 @@ for the names we only read (orders, pricing files, QuickBooks records).
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 
+@lru_cache(maxsize=65536)  # a pricing file names the same customers and items thousands of times
 def name_key(name: str) -> str:
     """The comparison key of a name; two names match when their keys are equal."""
     # Stored composed: NFC of the standard's final NFD is the same key (NFC(NFD(s)) == NFC(s)), shorter and

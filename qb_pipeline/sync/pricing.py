@@ -28,15 +28,25 @@ MIN_PERCENT, MAX_PERCENT = Decimal(-100), Decimal(1000)
 
 
 def _replace(session: Session, model, at: datetime | None, conditions: list, new_row, same) -> bool:
-    """Make `new_row` (None: no value) the value of one key from `at`; returns whether anything changed.
+    """Make `new_row` (None: no value) the value of one key from `at`; returns whether anything changed."""
+    rows = session.scalars(sa.select(model).where(*conditions).order_by(model.valid_from)).all()
+    changed = replace_in_force(rows, at or utcnow(), new_row, same)
+    if changed:
+        if new_row is not None:
+            session.add(new_row)
+        session.flush()
+    return changed
+
+
+def replace_in_force(rows: list, at: datetime, new_row, same) -> bool:
+    """The rule behind every change, over one key's intervals in memory (`rows`, by valid_from): sets the
+    closed row's valid_to and `new_row`'s interval, and returns whether anything changed.
 
     History is appended to, never rewritten: the value in force at `at` is closed at `at`, and the new
     one runs until that value would have ended (or, in a gap, until the next value starts), so no two
     intervals of the key ever overlap — ended ones included. A value equal to the one in force is a
     no-op, so importing the same file twice changes nothing.
     """
-    at = at or utcnow()
-    rows = session.scalars(sa.select(model).where(*conditions).order_by(model.valid_from)).all()
     in_force = next((r for r in rows if r.valid_from <= at and (r.valid_to is None or r.valid_to > at)), None)
     if (in_force is None and new_row is None) or (in_force is not None and new_row is not None and same(in_force)):
         return False
@@ -52,8 +62,6 @@ def _replace(session: Session, model, at: datetime | None, conditions: list, new
         end = next((r.valid_from for r in rows if r.valid_from > at), None)
     if new_row is not None:
         new_row.valid_from, new_row.valid_to = at, end
-        session.add(new_row)
-    session.flush()
     return True
 
 
@@ -63,8 +71,17 @@ def set_interval(
     """Restore one interval exactly (an exported history): refused when it overlaps any interval of the
     key; a no-op when the same interval with the same value is there already."""
     rows = session.scalars(sa.select(model).where(*conditions)).all()
+    changed = restore_interval(rows, new_row, valid_from, valid_to)
+    if changed:
+        session.add(new_row)
+        session.flush()
+    return changed
+
+
+def restore_interval(rows: list, new_row, valid_from: datetime, valid_to: datetime | None) -> bool:
+    """`set_interval`'s rule over one key's intervals in memory; sets `new_row`'s interval."""
     for row in rows:
-        if row.valid_from == valid_from and row.valid_to == valid_to and _values(row) == _values(new_row):
+        if row.valid_from == valid_from and row.valid_to == valid_to and values_of(row) == values_of(new_row):
             return False
         if row.valid_from < (valid_to or _END) and valid_from < (row.valid_to or _END):
             raise PricingError(
@@ -72,8 +89,6 @@ def set_interval(
                 f"overlaps one from {row.valid_from.isoformat()}: history is not rewritten"
             )
     new_row.valid_from, new_row.valid_to = valid_from, valid_to
-    session.add(new_row)
-    session.flush()
     return True
 
 
@@ -81,7 +96,7 @@ _END = datetime.max.replace(tzinfo=timezone.utc)
 _VALUE_COLUMNS = ("unit_price", "percent", "custom_price", "custom_percent", "price_level_id")
 
 
-def _values(row) -> tuple:
+def values_of(row) -> tuple:
     return tuple(getattr(row, column, None) for column in _VALUE_COLUMNS)
 
 
@@ -201,7 +216,7 @@ def _apply(session: Session, model, at: datetime | None, until: datetime | None,
         if new_row is None or at is None:
             raise PricingError("a closed interval needs a value and a valid_from")
         return set_interval(session, model, conditions, new_row, at, until)
-    return _replace(session, model, at, conditions, new_row, lambda row: _values(row) == _values(new_row))
+    return _replace(session, model, at, conditions, new_row, lambda row: values_of(row) == values_of(new_row))
 
 
 def check_price(value: Decimal) -> Decimal:

@@ -17,8 +17,8 @@ the price orders of that time would have had, so it needs `backdate=True` (`--ba
 already invoiced keep their invoice. `valid_to` (in a `--history` export) restores a closed interval
 exactly. A row equal to what is in force is a no-op, so importing an export changes nothing.
 `source` (customer_price only): manual, import (default) or learned. Files are UTF-8, with or without
-a byte-order mark. Import applies the good rows in one transaction and reports the bad ones; with
-strict=True any bad row means nothing is applied.
+a byte-order mark. Import (`sync.pricing_import`) applies the good rows at once and reports the bad
+ones; with strict=True any bad row means nothing is applied.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from qb_pipeline.db.models import (
     PriceLevel,
     PriceLevelItem,
     PriceLevelPercentage,
-    PriceLevelType,
 )
 from qb_pipeline.db.names import name_key
 from qb_pipeline.db.types import plain_decimal
@@ -101,58 +100,15 @@ def read_pricing_file(path: Path) -> str:
     return text
 
 
-def import_pricing(
-    session: Session,
-    source: str | io.TextIOBase,
-    *,
-    strict: bool = False,
-    backdate: bool = False,
-    now: datetime | None = None,
-) -> ImportReport:
-    """Check every row, then apply the good ones (all or nothing when `strict`)."""
-    now = now or datetime.now(timezone.utc)
-    report = ImportReport()
-    text = source if isinstance(source, str) else source.read()
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
-    header = [name.strip().lower() for name in next(reader, [])]
-    problem = _header_problem(header)
-    if problem:
-        report.errors.append((1, problem))
-        return report
-    with session.begin_nested() as savepoint:
-        seen: dict[tuple, tuple[int, tuple]] = {}  # what a row sets → (its line, the values it sets)
-        for fields_ in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in fields_):
-                continue
-            try:
-                row = _row(header, fields_)
-                target, values = _identity(row, now)
-                if target in seen and seen[target][1] != values:
-                    raise _RowError(
-                        f"conflicts with line {seen[target][0]}: the same {target[0]} for the same names "
-                        "and valid_from with a different value; keep one of them"
-                    )
-                seen.setdefault(target, (line, values))  # the file contradicts itself even if that row fails
-                with session.begin_nested():  # a bad row leaves no trace of itself
-                    changed = _apply_row(session, row, now)
-                    at = _instant(row.get("valid_from"), now)
-                    if changed and at < now and not backdate:  # however recent; leaving the block undoes the row
-                        raise _RowError(
-                            f"valid_from {at.isoformat()} is in the past: it would change the price of orders of that "
-                            "time (those already invoiced keep their invoice). Leave valid_from empty to change it "
-                            "from now, or import with --backdate"
-                        )
-                if changed:
-                    report.applied += 1
-                else:
-                    report.unchanged += 1
-            except (_RowError, pricing.PricingError) as error:
-                report.errors.append((line, str(error)))
-        if strict and report.errors:
-            report.strict_rejected, report.applied = True, 0
-            savepoint.rollback()
-    return report
+def backdate_problem(at: datetime, now: datetime, backdate: bool) -> str | None:
+    """Why a row that changes something from `at` is refused without --backdate, or None."""
+    if at < now and not backdate:  # however recent: no grace
+        return (
+            f"valid_from {at.isoformat()} is in the past: it would change the price of orders of that "
+            "time (those already invoiced keep their invoice). Leave valid_from empty to change it "
+            "from now, or import with --backdate"
+        )
+    return None
 
 
 def _header_problem(header: list[str]) -> str | None:
@@ -212,69 +168,6 @@ def _identity(row: dict[str, str], now: datetime) -> tuple[tuple, tuple]:
         _instant(row.get("valid_from"), now),
     )
     return target, (_number(row, "price"), _number(row, "percent", percent=True), level if kind == "assignment" else "")
-
-
-def _apply_row(session: Session, row: dict[str, str], now: datetime) -> bool:
-    kind = row["kind"]
-    at = _instant(row.get("valid_from"), now)
-    until = _instant(row.get("valid_to"), None, "valid_to") if row.get("valid_to") else None
-    if until is not None and until <= at:
-        raise _RowError(
-            f"valid_to {until.isoformat()} is not after valid_from {at.isoformat()}: nothing would be in force"
-        )
-    if kind == "customer_price":
-        customer, item = (
-            _find(session, Customer, row, "customer"),
-            _find(session, Item, row, "item"),
-        )
-        source = (row.get("source") or "import").lower()
-        if source not in SOURCES:
-            raise _RowError(f"source {source!r} is not one of {', '.join(SOURCES)}")
-        return pricing.set_customer_item_price(
-            session, customer.id, item.id, _number(row, "price"), at=at, until=until, source=source
-        )
-    if kind == "level_percent":
-        level = _level(session, row, PriceLevelType.FIXED_PERCENTAGE)
-        return pricing.set_level_percentage(
-            session, level.id, _number(row, "percent", percent=True), at=at, until=until
-        )
-    if kind == "level_item":
-        level, item = _level(session, row, PriceLevelType.PER_ITEM), _find(session, Item, row, "item")
-        return pricing.set_level_item(
-            session,
-            level.id,
-            item.id,
-            custom_price=_number(row, "price"),
-            custom_percent=_number(row, "percent", percent=True),
-            at=at,
-            until=until,
-        )
-    customer = _find(session, Customer, row, "customer")
-    level = None if row["price_level"].upper() == END else _level(session, row, None)
-    return pricing.assign_price_level(session, customer.id, level.id if level else None, at=at, until=until)
-
-
-def _find(session: Session, model, row: dict[str, str], what: str):
-    name = row[what]
-    found = session.scalars(sa.select(model).where(model.name_key == name_key(name))).all()
-    if len(found) != 1:
-        raise _RowError(f"{what} {name!r} " + (f"is not in the {what} list" if not found else "is ambiguous"))
-    return found[0]
-
-
-def _level(session: Session, row: dict[str, str], level_type: PriceLevelType | None) -> PriceLevel:
-    """The named level; a new one is created for a row that defines it (its type from the row kind)."""
-    name = row["price_level"]
-    level = session.scalars(sa.select(PriceLevel).where(PriceLevel.name_key == name_key(name))).one_or_none()
-    if level is None:
-        if level_type is None:
-            raise _RowError(f"price level {name!r} does not exist (define it with level_percent or level_item rows)")
-        level = PriceLevel(name=name, level_type=level_type)
-        session.add(level)
-        session.flush()
-    elif level_type is not None and level.level_type != level_type:
-        raise _RowError(f"price level {name!r} is {level.level_type.value}, not {level_type.value}")
-    return level
 
 
 def _number(row: dict[str, str], column: str, *, percent: bool = False) -> Decimal | None:

@@ -19,15 +19,13 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
-from qb_pipeline.sync.pricing_csv import PricingFileError, import_pricing, read_pricing_file
+from qb_pipeline.sync.pricing_csv import PricingFileError, read_pricing_file
+from qb_pipeline.sync.pricing_stage import import_pricing_file
 from qb_pipeline.sync.wording import plural
 
 SETTLE_SECONDS = 2.0  # QB_PRICING_SETTLE_SECONDS
@@ -47,13 +45,13 @@ class DropFolderRun:
 
 def take_dropped_files(
     folder: Path,
-    session: Callable[[], AbstractContextManager[Session]],
+    engine: sa.Engine,
     *,
     settle_seconds: float = SETTLE_SECONDS,
     log: logging.Logger | logging.LoggerAdapter = logging.getLogger(__name__),
 ) -> DropFolderRun:
     """Import the folder's files in name order, each all or nothing (from now on, never backdated), each
-    in a transaction of its own (`session()`), and move each to processed/ or rejected/."""
+    staged and swapped in on its own (`sync.pricing_stage`), and move each to processed/ or rejected/."""
     run = DropFolderRun()
     dropped = pricing_files(folder) if folder.is_dir() else []
     for position, path in enumerate(dropped):
@@ -66,7 +64,7 @@ def take_dropped_files(
             break
         run.files += 1
         try:
-            changed, reasons = _import_file(session, path)
+            changed, reasons = _import_file(engine, path)
         except Exception as error:
             if not is_the_files_fault(error):
                 run.waiting = len(dropped) - position
@@ -130,15 +128,14 @@ def short_reason(error: Exception) -> str:
     return f"{type(cause).__name__}: {first_line}"
 
 
-def _import_file(session: Callable[[], AbstractContextManager[Session]], path: Path) -> tuple[int, list[str]]:
+def _import_file(engine: sa.Engine, path: Path) -> tuple[int, list[str]]:
     """Import one file strictly: (rows that changed something, the reasons it was refused). Errors that are
     not the file's own are raised."""
     try:
         text = read_pricing_file(path)
     except PricingFileError as error:
         return 0, [str(error)]
-    with session() as transaction:
-        report = import_pricing(transaction, text, strict=True)
+    report = import_pricing_file(engine, text, strict=True)
     return report.applied, [f"{path.name} line {line}: {reason}" for line, reason in report.errors]
 
 

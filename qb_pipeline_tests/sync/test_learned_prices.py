@@ -16,7 +16,7 @@ from qb_pipeline.sync.invoice_draft import invoice_marker
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.invoices import push_orders
 from qb_pipeline.sync.learned_prices import as_pricing_csv, learned_prices
-from qb_pipeline.sync.pricing_csv import import_pricing
+from qb_pipeline.sync.pricing_import import import_pricing
 from qb_pipeline.sync.pull import pull_name_list
 
 

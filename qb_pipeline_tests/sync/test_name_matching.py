@@ -25,7 +25,7 @@ from qb_pipeline.db.session import session_scope
 from qb_pipeline.sync.invoice_draft import UNKNOWN_NAME
 from qb_pipeline.sync.invoices import push_orders
 from qb_pipeline.sync.order_actions import orders_name_unknown_records, revive_orders_naming_known_records
-from qb_pipeline.sync.pricing_csv import import_pricing
+from qb_pipeline.sync.pricing_import import import_pricing
 from qb_pipeline.sync.pull import pull_name_list
 
 D = Decimal

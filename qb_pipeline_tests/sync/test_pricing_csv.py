@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from qb_pipeline.db.models import Customer, CustomerItemPrice, Item, PriceLevel
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.sync import price_book
-from qb_pipeline.sync.pricing_csv import export_pricing, import_pricing, read_pricing_file
+from qb_pipeline.sync.pricing_csv import export_pricing, read_pricing_file
+from qb_pipeline.sync.pricing_import import import_pricing
 
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)
 GOOD_AND_BAD = """kind,customer,price_level,item,price,percent,valid_from
