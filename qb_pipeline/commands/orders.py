@@ -14,7 +14,7 @@ from qb_pipeline.db import queries
 from qb_pipeline.db.models import Customer, Item, Order, OrderLine, OrderStatus
 from qb_pipeline.db.names import name_key
 from qb_pipeline.db.session import session_scope
-from qb_pipeline.db.types import UNIT_PRICE_PLACES, decimals_written, plain_decimal, utcnow
+from qb_pipeline.db.types import UNIT_PRICE_PLACES, decimals_written, plain_decimal, price_text, utcnow
 from qb_pipeline.sync.invoice_draft import MAX_FACTOR, OrderRejected, draft_invoice
 from qb_pipeline.sync.order_actions import going_again, list_orders, retry_orders, sent_again
 
@@ -141,7 +141,7 @@ def show(number: str, as_json: bool) -> None:
             for shown, drafted in zip(lines, draft.lines):
                 shown.update(
                     item=drafted.item.name,
-                    unit_price=_shown(drafted.unit_price),
+                    unit_price=price_text(drafted.unit_price),
                     amount=str(drafted.amount),
                     price_source=SOURCES.get(drafted.price_source, drafted.price_source),
                 )

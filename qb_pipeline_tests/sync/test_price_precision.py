@@ -10,6 +10,7 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
 
 from qb_pipeline.db.models import (
@@ -32,13 +33,22 @@ from qb_pipeline.sync.pull import pull_name_list
 D = Decimal
 
 
-def _reprice_in_quickbooks(sandbox, gateway, item_qb_id: str, price: Decimal) -> None:
-    record = next(r for r in sandbox.dump("Item")["records"] if r["Id"] == item_qb_id)
+@pytest.fixture
+def rocks_at_an_eighth(sandbox, make_gateway, engine):
+    """The demo company mirrored here, after Rocks was repriced in QuickBooks to 0.125; the gateway."""
+    gateway = make_gateway()
+    sandbox.seed(preset="demo")
+    pull_name_list(gateway, engine, "Customer")
+    pull_name_list(gateway, engine, "Item")
+    with session_scope(engine) as session:
+        rocks_qb_id = session.scalars(sa.select(Item.qb_id).where(Item.name == "Rocks")).one()
+    record = next(r for r in sandbox.dump("Item")["records"] if r["Id"] == rocks_qb_id)
     time.sleep(1.1)  # QuickBooks' LastUpdatedTime has one-second resolution
-    (outcome,) = gateway.update_many(
-        "Item", [("reprice", {"Id": item_qb_id, "SyncToken": record["SyncToken"], "sparse": True, "UnitPrice": price})]
-    )
+    update = {"Id": rocks_qb_id, "SyncToken": record["SyncToken"], "sparse": True, "UnitPrice": D("0.125")}
+    (outcome,) = gateway.update_many("Item", [("reprice", update)])
     assert outcome.ok, outcome
+    pull_name_list(gateway, engine, "Item")
+    return gateway
 
 
 def _quickbooks_invoice(sandbox, doc_number: str) -> dict:
@@ -48,16 +58,9 @@ def _quickbooks_invoice(sandbox, doc_number: str) -> dict:
     return invoice
 
 
-def test_an_item_at_an_eighth_of_a_cent_is_mirrored_and_invoiced_at_that_price(sandbox, make_gateway, engine):
+def test_an_item_at_an_eighth_of_a_cent_is_mirrored_and_invoiced_at_that_price(rocks_at_an_eighth, sandbox, engine):
     """1,000 units of an item QuickBooks prices at 0.125 are 125.00, as QuickBooks computes them, not 130.00."""
-    gateway = make_gateway()
-    sandbox.seed(preset="demo")
-    pull_name_list(gateway, engine, "Customer")
-    pull_name_list(gateway, engine, "Item")
-    with session_scope(engine) as session:
-        rocks_qb_id = session.scalars(sa.select(Item.qb_id).where(Item.name == "Rocks")).one()
-    _reprice_in_quickbooks(sandbox, gateway, rocks_qb_id, D("0.125"))
-    pull_name_list(gateway, engine, "Item")
+    gateway = rocks_at_an_eighth
     with session_scope(engine) as session:
         assert session.scalars(sa.select(Item.unit_price).where(Item.name == "Rocks")).one() == D("0.125")
         cool = session.scalars(sa.select(Customer).where(Customer.display_name == "Cool Cars")).one()
@@ -84,30 +87,20 @@ def test_an_item_at_an_eighth_of_a_cent_is_mirrored_and_invoiced_at_that_price(s
 
 
 def test_a_percentage_price_is_rounded_half_up_to_seven_places_and_its_amount_to_the_cent(
-    sandbox, make_gateway, engine
+    rocks_at_an_eighth, sandbox, engine
 ):
     """A level 10 % off an item at 0.125 prices it 0.1125 (not 0.11), so 1,000 units are 112.50 (not 110.00);
     a result past seven places is rounded half up there: 0.0000015 − 50 % = 0.00000075 → 0.0000008."""
-    gateway = make_gateway()
-    sandbox.seed(preset="demo")
-    pull_name_list(gateway, engine, "Customer")
-    pull_name_list(gateway, engine, "Item")
-    with session_scope(engine) as session:
-        rocks_qb_id = session.scalars(sa.select(Item.qb_id).where(Item.name == "Rocks")).one()
-    _reprice_in_quickbooks(sandbox, gateway, rocks_qb_id, D("0.125"))
-    pull_name_list(gateway, engine, "Item")
+    gateway = rocks_at_an_eighth
     with session_scope(engine) as session:
         cool = session.scalars(sa.select(Customer).where(Customer.display_name == "Cool Cars")).one()
         rocks = session.scalars(sa.select(Item).where(Item.name == "Rocks")).one()
         long_ago = utcnow() - timedelta(days=1)
         level = PriceLevel(name="Ten off", level_type=PriceLevelType.FIXED_PERCENTAGE)
-        half = PriceLevel(name="Half", level_type=PriceLevelType.PER_ITEM)
-        speck = Item(name="Speck", unit_price=D("0.0000015"))
-        session.add_all([level, half, speck])
+        session.add(level)
         session.flush()
         pricing.set_level_percentage(session, level.id, D("-10"), at=long_ago)
         pricing.assign_price_level(session, cool.id, level.id, at=long_ago)
-        pricing.set_level_item(session, half.id, speck.id, custom_percent=D("-50"), at=long_ago)
         assert price_book.apply_percent(D("0.0000015"), D("-50")) == D("0.0000008")
         assert price_book.effective_price(session, cool.id, rocks, utcnow()) == price_book.PriceQuote(
             D("0.1125"), "price_level", "Ten off"
