@@ -187,7 +187,8 @@ def test_the_code_location_refuses_a_bad_setting_with_that_line(tmp_path):
     [
         ("Rocks:-2", "quantity must be greater than zero"),
         ("Rocks:0", "quantity must be greater than zero"),
-        ("Rocks:2:9.995", "price must be a number of at most two decimals, not negative"),
+        ("Rocks:2:9.99500000", "price must be a number of at most 7 decimals, not negative"),
+        ("Rocks:2:8.00000000", "price must be a number of at most 7 decimals, not negative"),
         ("Rocks:two", "quantity and price must be numbers"),
         ("Rocks:1:1e30", "price is too large (at most 999999999999)"),
         ("Rocks:1e30", "quantity is too large (at most 999999999999)"),
@@ -198,6 +199,12 @@ def test_orders_add_refuses_what_it_can_know_is_wrong(run, line, said):
     assert bad.returncode == 1 and bad.stdout == ""
     assert bad.stderr == f"Error: --line {line!r}: {said}\n"  # one line: no usage, no traceback
     assert json.loads(run("orders", "list", "--json").stdout) == []
+
+
+def test_orders_add_keeps_a_price_of_seven_places_as_written(run):
+    run("orders", "add", "--customer", "Cool Cars", "--line", "Rocks:1000:0.1250000", "--number", "EIGHTH")
+    (line,) = json.loads(run("orders", "show", "EIGHTH", "--json").stdout)["lines"]
+    assert (line["quantity"], line["unit_price"]) == ("1000", "0.125")
 
 
 def test_failed_orders_are_listed_and_sent_again(run):

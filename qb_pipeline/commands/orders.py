@@ -14,7 +14,7 @@ from qb_pipeline.db import queries
 from qb_pipeline.db.models import Customer, Item, Order, OrderLine, OrderStatus
 from qb_pipeline.db.names import name_key
 from qb_pipeline.db.session import session_scope
-from qb_pipeline.db.types import plain_decimal, utcnow
+from qb_pipeline.db.types import UNIT_PRICE_PLACES, decimals_written, plain_decimal, price_text, utcnow
 from qb_pipeline.sync.invoice_draft import MAX_FACTOR, Catalog, OrderRejected, draft_invoice
 from qb_pipeline.sync.order_actions import going_again, list_orders, retry_orders, sent_again, unknown_order_numbers
 
@@ -26,8 +26,8 @@ def orders() -> None:
 
 def _line(text: str) -> tuple[str, Decimal, Decimal | None]:
     """ITEM:QTY[:PRICE], refusing what is wrong whatever QuickBooks holds, in one line (exit 1): a quantity
-    that is not a positive number, a price that is not a number of at most two decimals, either past what
-    an order can hold."""
+    that is not a positive number, a price that is not a number of at most seven decimals as written
+    (QuickBooks' places for a unit price: 8.00000000 has eight), either past what an order can hold."""
 
     def refuse(why: str) -> NoReturn:
         raise click.ClickException(f"--line {text!r}: {why}")
@@ -42,9 +42,9 @@ def _line(text: str) -> tuple[str, Decimal, Decimal | None]:
         refuse("quantity and price must be numbers")
     if not quantity.is_finite() or quantity <= 0:
         refuse("quantity must be greater than zero")
-    # the exponent, not quantize(): 1e30 has more digits than Decimal's context and quantize would raise
-    if price is not None and (not price.is_finite() or price < 0 or price.normalize().as_tuple().exponent < -2):
-        refuse("price must be a number of at most two decimals, not negative")
+    # the decimals as written, not quantize(): trailing zeros count, and 1e30 would overflow quantize
+    if price is not None and (not price.is_finite() or price < 0 or decimals_written(price) > UNIT_PRICE_PLACES):
+        refuse(f"price must be a number of at most {UNIT_PRICE_PLACES} decimals, not negative")
     for what, number in (("quantity", quantity), ("price", price)):
         if number is not None and number >= MAX_FACTOR:
             refuse(f"{what} is too large (at most {MAX_FACTOR - 1})")
@@ -141,7 +141,7 @@ def show(number: str, as_json: bool) -> None:
             for shown, drafted in zip(lines, draft.lines):
                 shown.update(
                     item=drafted.item.name,
-                    unit_price=str(drafted.unit_price),
+                    unit_price=price_text(drafted.unit_price),
                     amount=str(drafted.amount),
                     price_source=SOURCES.get(drafted.price_source, drafted.price_source),
                 )

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from qb_pipeline.db import names
-from qb_pipeline.db.types import MONEY, PERCENT, RawAmount, UTCDateTime, utcnow
+from qb_pipeline.db.types import MONEY, PERCENT, RAW_PRICE_PLACES, UNIT_PRICE, RawAmount, UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -120,7 +120,7 @@ class Item(QuickBooksLinkMixin, Base):
     sku: Mapped[str | None] = mapped_column(sa.String(100))
     item_type: Mapped[str] = mapped_column(sa.String(20), default="Service", server_default="Service")
     description: Mapped[str | None] = mapped_column(sa.Text)
-    unit_price: Mapped[Decimal | None] = mapped_column(MONEY)
+    unit_price: Mapped[Decimal | None] = mapped_column(UNIT_PRICE)  # QuickBooks' UnitPrice, 7 places
     income_account_qb_id: Mapped[str | None] = mapped_column(sa.String(32))
     # Merged into another item in QuickBooks (which deletes this one): when a pull saw it go, and the
     # QuickBooks Id of the item that replaced it when a Merge notification said which (sync/merges.py).
@@ -202,8 +202,9 @@ class OrderLine(Base):
     item_name: Mapped[str | None] = mapped_column(sa.String(100))
     description: Mapped[str | None] = mapped_column(sa.Text)
     quantity: Mapped[Decimal] = mapped_column(RawAmount())
-    # An explicit price from the order app overrides pricing; kept at raw scale for validation.
-    unit_price: Mapped[Decimal | None] = mapped_column(RawAmount())
+    # An explicit price from the order app overrides pricing. Kept at more places than a unit price has,
+    # so that one written with an eighth decimal is refused with a reason rather than rounded by the database.
+    unit_price: Mapped[Decimal | None] = mapped_column(RawAmount(12 + RAW_PRICE_PLACES, RAW_PRICE_PLACES))
 
     order: Mapped[Order] = relationship(back_populates="lines")
     item: Mapped[Item | None] = relationship()
@@ -276,7 +277,7 @@ class PriceLevelItem(ValidityMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     price_level_id: Mapped[int] = mapped_column(sa.ForeignKey("price_levels.id"))
     item_id: Mapped[int] = mapped_column(sa.ForeignKey("items.id"))
-    custom_price: Mapped[Decimal | None] = mapped_column(MONEY)
+    custom_price: Mapped[Decimal | None] = mapped_column(UNIT_PRICE)
     custom_percent: Mapped[Decimal | None] = mapped_column(PERCENT)
 
 
@@ -303,7 +304,7 @@ class CustomerItemPrice(ValidityMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"))
     item_id: Mapped[int] = mapped_column(sa.ForeignKey("items.id"))
-    unit_price: Mapped[Decimal] = mapped_column(MONEY)
+    unit_price: Mapped[Decimal] = mapped_column(UNIT_PRICE)
     source: Mapped[str] = mapped_column(sa.String(20), default="manual", server_default="manual")
 
 
@@ -315,7 +316,7 @@ class ItemPrice(ValidityMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(sa.ForeignKey("items.id"), index=True)
-    unit_price: Mapped[Decimal] = mapped_column(MONEY)
+    unit_price: Mapped[Decimal] = mapped_column(UNIT_PRICE)
 
 
 class QBInvoice(Base):

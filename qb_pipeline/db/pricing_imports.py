@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qb_pipeline.db.models import Base
-from qb_pipeline.db.types import MONEY, PERCENT, UTCDateTime, utcnow
+from qb_pipeline.db.types import PERCENT, UNIT_PRICE, UTCDateTime, utcnow
 
 
 class PricingImportRow(Base):
@@ -30,9 +30,9 @@ class PricingImportRow(Base):
     customer_id: Mapped[int | None] = mapped_column(sa.Integer)
     item_id: Mapped[int | None] = mapped_column(sa.Integer)
     price_level_id: Mapped[int | None] = mapped_column(sa.Integer)
-    unit_price: Mapped[Decimal | None] = mapped_column(MONEY)
+    unit_price: Mapped[Decimal | None] = mapped_column(UNIT_PRICE)
     percent: Mapped[Decimal | None] = mapped_column(PERCENT)
-    custom_price: Mapped[Decimal | None] = mapped_column(MONEY)
+    custom_price: Mapped[Decimal | None] = mapped_column(UNIT_PRICE)
     custom_percent: Mapped[Decimal | None] = mapped_column(PERCENT)
     source: Mapped[str | None] = mapped_column(sa.String(20))
     valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -63,7 +63,8 @@ Choices where QuickBooks' behaviour is not documented ("unsure" in docs/qbo-api.
   marks it deleted, then purges it), its transactions are re-linked to the survivor as new versions,
   each notified as an Update, and a customer's balance moves to the survivor; items must share a Type.
 - STARTPOSITION below 1 counts as 1; MAXRESULTS above 1000 is capped at 1000 silently.
-- Amounts go out as JSON numbers; Qty × UnitPrice is rounded half-up to the cent for the 6070 check.
+- Amounts go out as JSON numbers; Qty × UnitPrice is rounded half-up to the cent for the 6070 check and
+  becomes the line's Amount; a UnitPrice is kept as sent (QuickBooks keeps seven places: docs/qbo-api.md §9).
 
 Clients tried (each unmodified, configured only by URLs, end to end over real HTTP)
 - python-quickbooks 0.9.12 + intuit-oauth 1.2.6, the project's own: `api_url_v3` set per client,

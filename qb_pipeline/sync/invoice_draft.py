@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import Customer, Item, Order, OrderStatus, SyncState
 from qb_pipeline.db.names import name_key
-from qb_pipeline.db.types import CENT, plain_decimal, to_cents
+from qb_pipeline.db.types import UNIT_PRICE_PLACES, plain_decimal, to_cents, to_unit_price
 from qb_pipeline.sync.merged_items import order_reason, survivor_names
 from qb_pipeline.sync.price_book import IN_LIST_CHUNK, PriceBook, PricingError
 
@@ -81,7 +81,8 @@ class InvoiceDraft:
         return sum((line.amount for line in self.lines), Decimal("0.00"))
 
     def payload(self) -> dict:
-        """The QBO Invoice body. Amount = Qty × UnitPrice to the cent, exactly as QBO checks it."""
+        """The QBO Invoice body. Amount = Qty × UnitPrice to the cent, exactly as QBO checks it; UnitPrice
+        to its own places, without trailing zeros (0.125, not 0.1250000)."""
         if self.customer.qb_id is None or any(line.item.qb_id is None for line in self.lines):
             raise ValueError("customer and items must be in QuickBooks before the invoice is built")
         body = {
@@ -97,7 +98,7 @@ class InvoiceDraft:
                     "SalesItemLineDetail": {
                         "ItemRef": {"value": line.item.qb_id},
                         "Qty": line.quantity,
-                        "UnitPrice": line.unit_price,
+                        "UnitPrice": plain_decimal(line.unit_price),
                     },
                 }
                 for number, line in enumerate(self.lines, start=1)
@@ -143,6 +144,7 @@ def _rows(session: Session, model, ids: set, keys: set) -> tuple[dict, dict]:
 
 
 def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
+    """A line's amount as QuickBooks computes it: quantity × unit price, rounded half up to the cent."""
     return to_cents(quantity * unit_price)
 
 
@@ -218,9 +220,10 @@ def _draft_line(catalog: Catalog, order: Order, customer: Customer, line) -> Dra
         unit_price, source = _decimal(line.unit_price, f"{where}: price"), "order"
         if unit_price < 0:
             _fail(f"{where}: price must not be negative (got {plain_decimal(unit_price)})")
-        if unit_price != unit_price.quantize(CENT):
-            _fail(f"{where}: price {plain_decimal(unit_price)} has more than two decimals")
-        unit_price = unit_price.quantize(CENT)
+        # by value: the database pads what it reads to its scale, so written zeros cannot be told here
+        if unit_price != to_unit_price(unit_price):
+            _fail(f"{where}: price {plain_decimal(unit_price)} has more than {UNIT_PRICE_PLACES} decimals")
+        unit_price = to_unit_price(unit_price)
     else:
         try:
             quote = catalog.prices.quote(customer.id, item, order.ordered_at)

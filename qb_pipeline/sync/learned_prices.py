@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from qb_pipeline.db.models import Customer, Item, Order, QBInvoice
-from qb_pipeline.db.types import to_cents, utcnow
+from qb_pipeline.db.types import to_unit_price, utcnow
 from qb_pipeline.quickbooks.company_zone import DEFAULT_ZONE
 from qb_pipeline.sync.price_book import PriceBook, PricingError
 from qb_pipeline.sync.pricing_csv import COLUMNS
@@ -65,7 +65,7 @@ def learned_prices(session: Session, realm_id: str, zone: tzinfo | None = None) 
         prices: dict[str, set[Decimal]] = {}
         for line in invoice.lines or []:
             try:
-                price = to_cents(Decimal(line.get("unit_price") or ""))
+                price = to_unit_price(Decimal(line.get("unit_price") or ""))
             except InvalidOperation:
                 continue
             if line.get("item_qb_id") and price > 0:

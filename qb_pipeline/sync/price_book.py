@@ -8,8 +8,9 @@ Effective unit price of an item for a customer at an instant (the order time):
 3. the item's price (its QuickBooks UnitPrice as of the order time: every pull records it, so a
    retried order is not repriced by a later change in QuickBooks; before the history starts, its
    earliest price).
-A percentage result is rounded to the cent, half away from zero (QuickBooks Desktop's default
-"no rounding" still stores amounts in cents). History is written by `sync.pricing`.
+A percentage result is a unit price like any other: rounded half up to QuickBooks' seven decimal places
+(0.125 − 10 % = 0.1125), and only the line's amount, quantity × unit price, is rounded to the cent
+(`invoice_draft.line_amount`), as QuickBooks rounds a line. History is written by `sync.pricing`.
 
 A push prices thousands of lines: `PriceBook.load` reads the history of the customers and items it
 names once (six queries), and `quote` works in memory, instead of three queries per line.
@@ -36,7 +37,7 @@ from qb_pipeline.db.models import (
     PriceLevelPercentage,
     PriceLevelType,
 )
-from qb_pipeline.db.types import to_cents
+from qb_pipeline.db.types import to_unit_price
 
 HUNDRED = Decimal(100)
 IN_LIST_CHUNK = 900  # ids per IN (...): well inside SQLite's and PostgreSQL's parameter limits
@@ -54,8 +55,8 @@ class PriceQuote:
 
 
 def apply_percent(price: Decimal, percent: Decimal) -> Decimal:
-    """`price` moved by `percent` (−10 = ten percent off), rounded to the cent."""
-    return to_cents(price * (HUNDRED + percent) / HUNDRED)
+    """`price` moved by `percent` (−10 = ten percent off), rounded half up to seven decimal places."""
+    return to_unit_price(price * (HUNDRED + percent) / HUNDRED)
 
 
 def _in_force(rows, at: datetime):

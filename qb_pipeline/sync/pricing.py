@@ -2,13 +2,14 @@
 
 How a price is found from this history is `sync.price_book`. Every change closes the interval in force
 and opens a new one; intervals of one key never overlap, and a value equal to the one in force changes nothing.
-A price has at most two decimals and a percent at most four: more is refused, never rounded.
+A unit price has at most seven decimals (QuickBooks' places) and a percent at most four, counted as written
+(8.00000000 has eight): more is refused, never rounded.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -20,10 +21,20 @@ from qb_pipeline.db.models import (
     PriceLevelItem,
     PriceLevelPercentage,
 )
-from qb_pipeline.db.types import CENT, to_cents, utcnow
+from qb_pipeline.db.types import (
+    PERCENT_PLACES,
+    UNIT_PRICE_PLACES,
+    UNIT_PRICE_STEP,
+    decimals_written,
+    plain_decimal,
+    to_unit_price,
+    utcnow,
+)
 from qb_pipeline.sync.price_book import PricingError
 
-MAX_PRICE = Decimal("10000000000")  # far above any real price, far below NUMERIC(14, 2)'s limit
+# Far above any real price; with seven decimals a price below it has at most 15 significant digits, which
+# SQLite (it keeps NUMERIC values as doubles) stores exactly.
+MAX_PRICE = Decimal("100000000")
 MIN_PERCENT, MAX_PERCENT = Decimal(-100), Decimal(1000)
 
 
@@ -200,7 +211,7 @@ def record_item_price(session: Session, item_id: int, unit_price: Decimal, *, at
     latest = session.scalar(sa.select(sa.func.max(ItemPrice.valid_from)).where(ItemPrice.item_id == item_id))
     if latest is not None and at <= latest:
         at = latest + timedelta(microseconds=1)  # two changes within QuickBooks' one-second resolution
-    price = to_cents(unit_price)
+    price = to_unit_price(unit_price)
     return _replace(
         session,
         ItemPrice,
@@ -220,22 +231,25 @@ def _apply(session: Session, model, at: datetime | None, until: datetime | None,
 
 
 def check_price(value: Decimal) -> Decimal:
-    """A price as the API and the CSV take it: at most two decimals, not negative, not absurd."""
+    """A unit price as the API and the CSV take it: at most seven decimals as written, not negative, not absurd."""
     if not value.is_finite():
         raise PricingError(f"price {value} is not a number")
     if value < 0:
         raise PricingError(f"price {value} is negative")
     if value >= MAX_PRICE:
-        raise PricingError(f"price {value} is too large (at most {MAX_PRICE - CENT})")
-    if value != value.quantize(CENT, rounding=ROUND_HALF_UP):
-        raise PricingError(f"price {value} has more than two decimals (prices are not rounded: write it in cents)")
-    return value.quantize(CENT)
+        raise PricingError(f"price {value} is too large (at most {plain_decimal(MAX_PRICE - UNIT_PRICE_STEP)})")
+    if decimals_written(value) > UNIT_PRICE_PLACES:
+        raise PricingError(
+            f"price {value} has more than {UNIT_PRICE_PLACES} decimals "
+            f"(unit prices are kept to {UNIT_PRICE_PLACES} places and never rounded)"
+        )
+    return value
 
 
 def check_percent(value: Decimal) -> Decimal:
-    """A percentage: −100 (free) … 1000, at most four decimals (what the database keeps), never rounded."""
+    """A percentage: −100 (free) … 1000, at most four decimals as written (what the database keeps), never rounded."""
     if not value.is_finite() or not MIN_PERCENT <= value <= MAX_PERCENT:
         raise PricingError(f"percent {value} is outside {MIN_PERCENT} … {MAX_PERCENT}")
-    if value != value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP):
+    if decimals_written(value) > PERCENT_PLACES:
         raise PricingError(f"percent {value} has more than four decimals (percentages are not rounded)")
     return value

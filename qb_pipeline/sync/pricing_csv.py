@@ -11,8 +11,8 @@ One file holds all four kinds of pricing row, told apart by the `kind` column:
 
 A column a kind does not use must be empty. Ending something takes the word END, never an empty cell:
 `price=END` ends a customer price or a level rule, `price_level=END` removes a customer's level.
-Prices have at most two decimals and percents at most four (refused, never rounded); no thousands
-separators. `valid_from` (ISO 8601 with an offset) defaults to now; a valid_from in the past changes
+Prices have at most seven decimals (QuickBooks' places for a unit price) and percents at most four,
+counted as written: 8.00000000 is refused, never rounded; no thousands separators. `valid_from` (ISO 8601 with an offset) defaults to now; a valid_from in the past changes
 the price orders of that time would have had, so it needs `backdate=True` (`--backdate`); orders
 already invoiced keep their invoice. `valid_to` (in a `--history` export) restores a closed interval
 exactly. A row equal to what is in force is a no-op, so importing an export changes nothing.
@@ -44,7 +44,7 @@ from qb_pipeline.db.models import (
     PriceLevelPercentage,
 )
 from qb_pipeline.db.names import name_key
-from qb_pipeline.db.types import plain_decimal
+from qb_pipeline.db.types import plain_decimal, price_text
 from qb_pipeline.sync import pricing
 from qb_pipeline.sync.csv_layout import layout_problem
 
@@ -234,7 +234,7 @@ def export_pricing(session: Session, *, include_history: bool = False, now: date
             writer.writerow(entry)
 
     def text(number: Decimal | None) -> str:
-        return "" if number is None else str(number)  # 0.00 is a price, not an empty cell
+        return "" if number is None else price_text(number)  # 0.00 is a price, not an empty cell
 
     write(
         "level_percent",  # a level's percent has no END (only a --history export can close one)

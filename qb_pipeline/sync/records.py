@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from qb_pipeline.db.types import to_cents
+from qb_pipeline.db.types import plain_decimal, to_cents, to_unit_price
 from qb_pipeline.sync.invoice_draft import marked_order
 
 
@@ -29,10 +29,20 @@ def money(value: Any) -> Decimal | None:
     """A QBO amount as Decimal rounded to the cent (half up); None for missing or empty values."""
     if value is None or value == "":
         return None
+    return to_cents(_decimal(value, "an amount"))
+
+
+def unit_price(value: Any) -> Decimal | None:
+    """A QBO UnitPrice as Decimal at its seven places (rounded half up past them); None when missing."""
+    amount = None if value is None or value == "" else _decimal(value, "a unit price")
+    return None if amount is None else to_unit_price(amount)
+
+
+def _decimal(value: Any, what: str) -> Decimal:
     try:
-        return to_cents(Decimal(str(value)))
+        return Decimal(str(value))
     except InvalidOperation:
-        raise ValueError(f"not an amount: {value!r}") from None
+        raise ValueError(f"not {what}: {value!r}") from None
 
 
 def _ref_value(ref: Any) -> str | None:
@@ -70,7 +80,7 @@ def item_row(record: dict) -> dict[str, Any]:
         "sku": record.get("Sku") or None,
         "item_type": record.get("Type") or "Service",
         "description": record.get("Description") or None,
-        "unit_price": money(record.get("UnitPrice")),
+        "unit_price": unit_price(record.get("UnitPrice")),
         "income_account_qb_id": _ref_value(record.get("IncomeAccountRef")),
         "active": bool(record.get("Active", True)),
     }
@@ -101,7 +111,7 @@ def item_payload(row: Any, default_income_account_id: str | None = None) -> dict
     if row.description:
         payload["Description"] = row.description
     if row.unit_price is not None:
-        payload["UnitPrice"] = row.unit_price  # Decimal; the client serializes it
+        payload["UnitPrice"] = plain_decimal(row.unit_price)  # Decimal; the client serializes it
     income_account = row.income_account_qb_id or default_income_account_id
     if income_account:
         payload["IncomeAccountRef"] = {"value": income_account}

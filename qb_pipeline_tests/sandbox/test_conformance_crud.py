@@ -48,6 +48,20 @@ def make_invoice(qb, customer, item, qty="2", price="10.00", doc_number="1001", 
     return invoice.save(qb=qb)
 
 
+def test_a_unit_price_keeps_its_places_and_a_line_amount_is_rounded_half_up_to_the_cent(sandbox):
+    """docs/qbo-api.md §9: UnitPrice has seven places, Amount two, Qty × UnitPrice rounded half up."""
+    qb = sandbox.qb_client()
+    customer, item = make_customer(qb, "Eighths Buyer"), make_item(qb, "Eighth", "0.125")
+    assert Item.get(item.Id, qb=qb).UnitPrice == Decimal("0.125")
+    bulk = make_invoice(qb, customer, item, qty="1000", price="0.125", doc_number="E-1", amount=Decimal("125.00"))
+    assert bulk.TotalAmt == Decimal("125.00") and bulk.Line[0].SalesItemLineDetail.UnitPrice == Decimal("0.125")
+    one = make_invoice(qb, customer, item, qty="1", price="0.1234567", doc_number="E-2", amount=Decimal("0.12"))
+    assert one.Line[0].SalesItemLineDetail.UnitPrice == Decimal("0.1234567")
+    with pytest.raises(QuickbooksException) as caught:  # 0.125 to the cent is 0.13 (half up), not 0.12 (half even)
+        make_invoice(qb, customer, item, qty="1", price="0.125", doc_number="E-3", amount=Decimal("0.12"))
+    assert caught.value.error_code == 6070
+
+
 def test_customer_create_read_full_and_sparse_update(sandbox):
     qb = sandbox.qb_client()
     created = make_customer(qb, "O'Brien & Sons")

@@ -41,8 +41,9 @@ def hand_computed_totals(sandbox, engine) -> dict[str, Decimal]:
     """Each order's invoice total worked out here from build_shop's rules and QuickBooks' own item prices,
     not by the code under test: a customer's own price (1.99 for the first item, every fourth customer
     from the second) wins over the Wholesale level (12.5 % off, every third customer), which wins over
-    the item's price; the level's price and each line's amount round half up to the cent."""
-    cent = D("0.01")
+    the item's price; the level's price rounds half up to seven places (a unit price), each line's amount
+    to the cent."""
+    cent, seven_places = D("0.01"), D("0.0000001")
     quickbooks_prices = {r["Id"]: D(str(r["UnitPrice"])) for r in sandbox.dump("Item")["records"]}
     with session_scope(engine) as session:
         customers = session.scalars(sa.select(Customer.id).order_by(Customer.id)).all()
@@ -56,7 +57,7 @@ def hand_computed_totals(sandbox, engine) -> dict[str, Decimal]:
                 if order.customer_id in own_price and line.item_id == items[0].id:
                     unit = D("1.99")
                 elif order.customer_id in wholesale:
-                    unit = (price[line.item_id] * D("0.875")).quantize(cent, ROUND_HALF_UP)
+                    unit = (price[line.item_id] * D("0.875")).quantize(seven_places, ROUND_HALF_UP)
                 else:
                     unit = price[line.item_id]
                 total += (D(line.quantity) * unit).quantize(cent, ROUND_HALF_UP)

@@ -95,7 +95,11 @@ def test_payload_prices_lines_and_totals_to_the_cent(shop):
         ({"lines": (("Gizmo", "1", None),)}, OrderStatus.FAILED, "line 1: item 'Gizmo' is not in the item list"),
         ({"lines": (("Widget", "0", None),)}, OrderStatus.FAILED, "line 1: quantity must be greater than zero (got 0"),
         ({"lines": (("Widget", "-2", None),)}, OrderStatus.FAILED, "quantity must be greater than zero (got -2"),
-        ({"lines": (("Widget", "1", "9.999"),)}, OrderStatus.FAILED, "line 1: price 9.999 has more than two decimals"),
+        (
+            {"lines": (("Widget", "1", "9.99912345"),)},
+            OrderStatus.FAILED,
+            "line 1: price 9.99912345 has more than 7 decimals",
+        ),
         ({"lines": (("Widget", "1", "-1"),)}, OrderStatus.FAILED, "price must not be negative"),
         ({"lines": ()}, OrderStatus.FAILED, "the order has no lines"),
         ({"lines": (("Bolt", "1", None),) * 1000}, OrderStatus.FAILED, "the order has 1000 lines; at most 999"),

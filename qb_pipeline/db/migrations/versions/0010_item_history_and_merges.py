@@ -26,7 +26,7 @@ from alembic import op
 from qb_pipeline.db.types import MONEY, UTCDateTime, utcnow
 
 revision: str = "0010"
-down_revision: Union[str, Sequence[str], None] = "0008"
+down_revision: Union[str, Sequence[str], None] = "0009"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
