@@ -189,6 +189,11 @@ def test_the_code_location_refuses_a_bad_setting_with_that_line(tmp_path):
         ("Rocks:0", "quantity must be greater than zero"),
         ("Rocks:2:9.99500000", "price must be a number of at most 7 decimals, not negative"),
         ("Rocks:2:8.00000000", "price must be a number of at most 7 decimals, not negative"),
+        (
+            "Rocks:2:1.250",
+            "price 1.250 reads like a number with a thousands separator: write 1.25 for that price, "
+            "or 1250 without the point",
+        ),
         ("Rocks:two", "quantity and price must be numbers"),
         ("Rocks:1:1e30", "price is too large (at most 999999999999)"),
         ("Rocks:1e30", "quantity is too large (at most 999999999999)"),

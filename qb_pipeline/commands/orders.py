@@ -14,7 +14,14 @@ from qb_pipeline.db import queries
 from qb_pipeline.db.models import Customer, Item, Order, OrderLine, OrderStatus
 from qb_pipeline.db.names import name_key
 from qb_pipeline.db.session import session_scope
-from qb_pipeline.db.types import UNIT_PRICE_PLACES, decimals_written, plain_decimal, price_text, utcnow
+from qb_pipeline.db.types import (
+    UNIT_PRICE_PLACES,
+    decimals_written,
+    plain_decimal,
+    price_text,
+    reads_as_thousands,
+    utcnow,
+)
 from qb_pipeline.sync.invoice_draft import MAX_FACTOR, Catalog, OrderRejected, draft_invoice
 from qb_pipeline.sync.order_actions import going_again, list_orders, retry_orders, sent_again, unknown_order_numbers
 
@@ -45,6 +52,11 @@ def _line(text: str) -> tuple[str, Decimal, Decimal | None]:
     # the decimals as written, not quantize(): trailing zeros count, and 1e30 would overflow quantize
     if price is not None and (not price.is_finite() or price < 0 or decimals_written(price) > UNIT_PRICE_PLACES):
         refuse(f"price must be a number of at most {UNIT_PRICE_PLACES} decimals, not negative")
+    if price is not None and reads_as_thousands(price):
+        refuse(
+            f"price {parts[2]} reads like a number with a thousands separator: write "
+            f"{price_text(price.normalize())} for that price, or {plain_decimal(price.scaleb(3))} without the point"
+        )
     for what, number in (("quantity", quantity), ("price", price)):
         if number is not None and number >= MAX_FACTOR:
             refuse(f"{what} is too large (at most {MAX_FACTOR - 1})")

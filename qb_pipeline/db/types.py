@@ -39,6 +39,13 @@ def decimals_written(number: Decimal) -> int:
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
+def reads_as_thousands(written: Decimal) -> bool:
+    """A price written like a number with a thousands separator (1.250, 1.000: three digits after the point,
+    the last a zero): a German-style 1250 as likely as 1.25, so it is refused, not guessed. A real price of
+    three places ends in a digit that counts (0.125); longer forms (8.000000) cannot be a grouping."""
+    return decimals_written(written) == 3 and written.as_tuple().digits[-1] == 0
+
+
 def price_text(price: Decimal) -> str:
     """A unit price as people write it: cents at least, and the places past them that count (12.50, 0.125)."""
     cents = price.quantize(CENT)

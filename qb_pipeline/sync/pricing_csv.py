@@ -44,7 +44,7 @@ from qb_pipeline.db.models import (
     PriceLevelPercentage,
 )
 from qb_pipeline.db.names import name_key
-from qb_pipeline.db.types import plain_decimal, price_text
+from qb_pipeline.db.types import plain_decimal, price_text, reads_as_thousands
 from qb_pipeline.sync import pricing
 from qb_pipeline.sync.csv_layout import layout_problem
 
@@ -182,6 +182,11 @@ def _number(row: dict[str, str], column: str, *, percent: bool = False) -> Decim
         value = Decimal(text)
     except InvalidOperation:
         raise _RowError(f"{column} {raw!r} is not a number") from None
+    if not percent and reads_as_thousands(value):
+        raise _RowError(
+            f"{column} {raw!r} reads like a number with a thousands separator: write "
+            f"{price_text(value.normalize())} for that price, or {plain_decimal(value.scaleb(3))} without the point"
+        )
     return pricing.check_percent(value) if percent else pricing.check_price(value)
 
 

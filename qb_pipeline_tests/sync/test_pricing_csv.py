@@ -93,6 +93,34 @@ def test_a_price_with_more_decimals_than_its_column_is_refused_whatever_its_digi
         assert session.scalar(sa.select(sa.func.count()).select_from(PriceLevel)) == 0
 
 
+def test_a_price_that_reads_like_a_thousands_separator_is_refused_with_both_readings(shop):
+    """1.250 is 1250 to half of Europe and 1.25 to the rest: neither is guessed. 0.125 and 8.000000 (no
+    grouping has six digits) are prices."""
+    text = (
+        "kind,customer,price_level,item,price,percent,valid_from\n"
+        "customer_price,Acme,,Widget,1.250,,\n"
+        "customer_price,Acme,,Gadget,1.000,,\n"
+        "customer_price,Acme,,Widget,0.125,,\n"
+        "customer_price,Acme,,Gadget,8.000000,,\n"
+    )
+    with session_scope(shop) as session:
+        report = import_pricing(session, io.StringIO(text), now=NOW)
+    assert report.errors == [
+        (
+            2,
+            "price '1.250' reads like a number with a thousands separator: write 1.25 for that price, "
+            "or 1250 without the point",
+        ),
+        (
+            3,
+            "price '1.000' reads like a number with a thousands separator: write 1.00 for that price, "
+            "or 1000 without the point",
+        ),
+    ]
+    with session_scope(shop) as session:
+        assert sorted(session.scalars(sa.select(CustomerItemPrice.unit_price))) == [Decimal("0.125"), Decimal("8")]
+
+
 def test_strict_import_applies_nothing_when_any_row_is_bad(shop):
     with session_scope(shop) as session:
         report = import_pricing(session, io.StringIO(GOOD_AND_BAD), strict=True, now=NOW)
