@@ -183,7 +183,10 @@ ORDER_CASES = [
         bad_order("failed", "quantity", "not a number", lines=[(0, Raw("Infinity"), None)]),
     ),
     ("non-numeric price stored raw", bad_order("failed", "price", "abc", "not a number", lines=[(0, "1", Raw("abc"))])),
-    ("price with three decimals", bad_order("failed", "price", "9.999", "two decimals", lines=[(0, "1", "9.999")])),
+    (
+        "price with eight decimals",
+        bad_order("failed", "price", "9.99999999", "more than 7 decimals", lines=[(0, "1", "9.99999999")]),
+    ),
     ("negative price", bad_order("failed", "price", "negative", lines=[(0, "1", "-5")])),
     (
         "bad third line of three",

@@ -73,7 +73,11 @@ CSV_CASES = [
     ("non-numeric price", bad_csv("customer_price,Bolt Co,,Widget,abc,,", "price", "abc", "not a number")),
     ("decimal comma price", bad_csv('customer_price,Bolt Co,,Widget,"1,50",,', "1,50", "not a number")),
     ("negative price", bad_csv("customer_price,Bolt Co,,Widget,-1.00,,", "price", "negative")),
-    ("price with three decimals", bad_csv("customer_price,Bolt Co,,Widget,1.999,,", "1.999", "two decimals")),
+    (
+        "price with eight decimals",
+        bad_csv("customer_price,Bolt Co,,Widget,1.99999999,,", "1.99999999", "more than 7 decimals"),
+    ),
+    ("price written like a thousand", bad_csv("customer_price,Bolt Co,,Widget,1.250,,", "1.250", "thousands separator")),
     ("percent out of range", bad_csv("level_percent,,Deep,,,-150,", "-150", "-100")),
     ("unknown kind", bad_csv("refund,Acme,,,,,", "unknown kind", "refund")),
     (
