@@ -77,7 +77,10 @@ CSV_CASES = [
         "price with eight decimals",
         bad_csv("customer_price,Bolt Co,,Widget,1.99999999,,", "1.99999999", "more than 7 decimals"),
     ),
-    ("price written like a thousand", bad_csv("customer_price,Bolt Co,,Widget,1.250,,", "1.250", "thousands separator")),
+    (
+        "price written like a thousand",
+        bad_csv("customer_price,Bolt Co,,Widget,1.250,,", "1.250", "thousands separator"),
+    ),
     ("percent out of range", bad_csv("level_percent,,Deep,,,-150,", "-150", "-100")),
     ("unknown kind", bad_csv("refund,Acme,,,,,", "unknown kind", "refund")),
     (
