@@ -8,19 +8,18 @@ from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 from sqlalchemy.orm import Session
 
-from qb_pipeline import config
+from qb_pipeline import config, defaults
 from qb_pipeline.db.session import engine_for, redact_url, session_scope
 from qb_pipeline.db.token_cipher import TokenCipher, load_key
 from qb_pipeline.quickbooks.connection import Connection
 from qb_pipeline.quickbooks.factory import connect, intuit_settings, sandbox_settings
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.quickbooks.stats import CallStats
-from qb_pipeline.quickbooks.throttle import QBO_REQUEST_LIMIT_SECONDS, Throttle
-from qb_pipeline.settings import DEFAULT_REDIRECT_URI, Settings
-from qb_pipeline.sync.pricing_drop import SETTLE_SECONDS
+from qb_pipeline.quickbooks.throttle import Throttle
+from qb_pipeline.settings import Settings
 
 
 class DatabaseResource(dg.ConfigurableResource):
@@ -28,12 +27,25 @@ class DatabaseResource(dg.ConfigurableResource):
     settings of what it keeps: the activity log's retention, how long an order may wait before the
     orders_not_waiting check says so, and the folder pricing CSV files are dropped in."""
 
-    url: str
-    log_retention_days: int = 30  # QB_LOG_RETENTION_DAYS
-    pending_alert_minutes: float = 15.0  # QB_PENDING_ALERT_MINUTES
-    pricing_drop_dir: str = ""  # QB_PRICING_DROP_DIR; empty: no drop folder
-    pricing_settle_seconds: float = (
-        SETTLE_SECONDS  # QB_PRICING_SETTLE_SECONDS: a dropped file unchanged this long is taken
+    url: str = Field(
+        description="QB_DATABASE_URL: a SQLite or PostgreSQL URL; unset, the SQLite file under QB_DATA_DIR. "
+        "Given as an environment variable when it may hold a password."
+    )
+    log_retention_days: int = Field(
+        default=defaults.LOG_RETENTION_DAYS,
+        description="QB_LOG_RETENTION_DAYS: activity-log rows older than this are pruned.",
+    )
+    pending_alert_minutes: float = Field(
+        default=defaults.PENDING_ALERT_MINUTES,
+        description="QB_PENDING_ALERT_MINUTES: the orders_not_waiting check fails when an order waits longer.",
+    )
+    pricing_drop_dir: str = Field(
+        default="",
+        description="QB_PRICING_DROP_DIR: the folder of pricing CSV files price_levels imports; empty, none.",
+    )
+    pricing_settle_seconds: float = Field(
+        default=defaults.PRICING_SETTLE_SECONDS,
+        description="QB_PRICING_SETTLE_SECONDS: a dropped file unchanged this long is taken.",
     )
 
     @property
@@ -61,22 +73,62 @@ class QuickBooksResource(dg.ConfigurableResource):
     """
 
     database: DatabaseResource
-    environment: str = "sandbox-local"
-    client_id: str = ""
-    client_secret: str = ""
-    realm_id: str = ""
-    redirect_uri: str = DEFAULT_REDIRECT_URI
-    sandbox_connection_file: str = ""
-    token_key: str = ""  # QB_TOKEN_KEY; empty = the embedded default's generated key file
-    timeout_seconds: float = 30.0
-    retries: int = 3
-    batch_size: int = 30
-    throttle_wait_seconds: float = 60.0
-    request_limit_seconds: float = QBO_REQUEST_LIMIT_SECONDS  # how long a request we gave up on holds its slot
-    default_income_account_id: str = ""  # for new Service items; empty = the first Income account
-    orders_per_run: int = 5000  # QB_ORDERS_PER_RUN: how many due orders one push claims
-    company_timezone: str = ""  # QB_COMPANY_TIMEZONE: an IANA name; empty = Pacific time, checked against QuickBooks
-    key_dir: str = ""  # where the embedded default's generated token key lives (QB_DATA_DIR)
+    environment: str = Field(
+        default=defaults.ENVIRONMENT,
+        description="QB_ENVIRONMENT: sandbox-local (the bundled sandbox), sandbox (Intuit's) or production.",
+    )
+    client_id: str = Field(default="", description="QB_CLIENT_ID: your Intuit app's client id.")
+    client_secret: str = Field(default="", description="QB_CLIENT_SECRET: your Intuit app's client secret.")
+    realm_id: str = Field(default="", description="QB_REALM_ID: the QuickBooks company id.")
+    redirect_uri: str = Field(
+        default=defaults.REDIRECT_URI,
+        description="QB_REDIRECT_URI: the OAuth redirect URI registered with your Intuit app.",
+    )
+    sandbox_connection_file: str = Field(
+        default="",
+        description="QB_SANDBOX_CONNECTION_FILE: the bundled sandbox's connection details; empty, the one "
+        "under the data folder.",
+    )
+    token_key: str = Field(
+        default="",
+        description="QB_TOKEN_KEY: the key that encrypts the OAuth tokens; empty, the bundled sandbox's "
+        "generated key file.",
+    )
+    timeout_seconds: float = Field(
+        default=defaults.TIMEOUT_SECONDS, description="QB_TIMEOUT_SECONDS: the timeout of every HTTP call."
+    )
+    retries: int = Field(
+        default=defaults.RETRIES,
+        description="QB_RETRIES: retries for 429, 5xx, timeouts and dropped connections.",
+    )
+    batch_size: int = Field(
+        default=defaults.BATCH_SIZE,
+        description=f"QB_BATCH_SIZE: records per batch call (QuickBooks' maximum is {defaults.QBO_BATCH_LIMIT}).",
+    )
+    throttle_wait_seconds: float = Field(
+        default=defaults.THROTTLE_WAIT_SECONDS,
+        description="QB_THROTTLE_WAIT_SECONDS: the wait after a 429 that carries no Retry-After.",
+    )
+    request_limit_seconds: float = Field(
+        default=defaults.REQUEST_LIMIT_SECONDS,
+        description="QB_REQUEST_LIMIT_SECONDS: how long a request we stopped waiting for still holds one of "
+        "QuickBooks' 10 slots, and an invoice batch whose outcome is unknown waits before it is looked up.",
+    )
+    default_income_account_id: str = Field(
+        default="",
+        description="QB_DEFAULT_INCOME_ACCOUNT_ID: the income account of new Service items; empty, the first "
+        "Income account.",
+    )
+    orders_per_run: int = Field(
+        default=defaults.ORDERS_PER_RUN,
+        description="QB_ORDERS_PER_RUN: at most this many due orders are claimed by one run.",
+    )
+    company_timezone: str = Field(
+        default="",
+        description="QB_COMPANY_TIMEZONE: the company's IANA time zone; empty, Pacific time, checked against "
+        "the offsets QuickBooks writes.",
+    )
+    key_dir: str = Field(default="", description="QB_DATA_DIR: where the bundled sandbox's generated token key lives.")
 
     _connection: Connection | None = PrivateAttr(default=None)
     _throttle: Throttle | None = PrivateAttr(default=None)

@@ -33,6 +33,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from qb_pipeline import defaults
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import InvoiceBatch, Order, OrderStatus
 from qb_pipeline.db.session import session_scope
@@ -55,7 +56,7 @@ from qb_pipeline.sync.unknown_outcomes import CUSTOM_NUMBERS_OFF, SETTLE_IN_RUN,
 __all__ = ["CUSTOM_NUMBERS_OFF", "InvoicePushResult", "Safeguards", "push_orders"]
 
 STALE_CLAIM_AFTER = timedelta(minutes=15)  # of heartbeat silence, not of claim age
-BATCH_SIZE = 30  # QuickBooks' batch limit; outcomes are recorded batch by batch
+BATCH_SIZE = defaults.QBO_BATCH_LIMIT  # QuickBooks' batch limit; outcomes are recorded batch by batch
 RESENDS = 3  # re-sends of one batch whose outcome stayed unknown, within one run
 KEEP_ANSWERED_BATCHES = timedelta(days=1)
 
@@ -65,7 +66,7 @@ def push_orders(
     engine: sa.Engine,
     run_id: str,
     *,
-    limit: int = 1000,
+    limit: int = defaults.ORDERS_PER_RUN,
     stale_after: timedelta = STALE_CLAIM_AFTER,
     default_income_account_id: str | None = None,
     progress: Callable[[str], None] = lambda _message: None,
