@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
@@ -19,7 +20,16 @@ from qb_pipeline.quickbooks.factory import connect, intuit_settings, sandbox_set
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.quickbooks.stats import CallStats
 from qb_pipeline.quickbooks.throttle import Throttle
-from qb_pipeline.settings import Settings
+from qb_pipeline.settings import SPECS, Settings
+
+_UNSET = Settings()  # every setting at its default (qb_pipeline/defaults.py)
+
+
+def _setting(name: str, meaning: str) -> Any:
+    """A field standing for one setting: its default, and what the Dagster UI says of it, the variable
+    first (pydantic's Field, as Dagster's own integrations declare theirs). "" stands for unset."""
+    default = getattr(_UNSET, name)
+    return Field(default="" if default is None else default, description=f"{SPECS[name].variable}: {meaning}")
 
 
 class DatabaseResource(dg.ConfigurableResource):
@@ -31,22 +41,12 @@ class DatabaseResource(dg.ConfigurableResource):
         description="QB_DATABASE_URL: a SQLite or PostgreSQL URL; unset, the SQLite file under QB_DATA_DIR. "
         "Given as an environment variable when it may hold a password."
     )
-    log_retention_days: int = Field(
-        default=defaults.LOG_RETENTION_DAYS,
-        description="QB_LOG_RETENTION_DAYS: activity-log rows older than this are pruned.",
+    log_retention_days: int = _setting("log_retention_days", "activity-log rows older than this are pruned.")
+    pending_alert_minutes: float = _setting(
+        "pending_alert_minutes", "the orders_not_waiting check fails when an order waits longer."
     )
-    pending_alert_minutes: float = Field(
-        default=defaults.PENDING_ALERT_MINUTES,
-        description="QB_PENDING_ALERT_MINUTES: the orders_not_waiting check fails when an order waits longer.",
-    )
-    pricing_drop_dir: str = Field(
-        default="",
-        description="QB_PRICING_DROP_DIR: the folder of pricing CSV files price_levels imports; empty, none.",
-    )
-    pricing_settle_seconds: float = Field(
-        default=defaults.PRICING_SETTLE_SECONDS,
-        description="QB_PRICING_SETTLE_SECONDS: a dropped file unchanged this long is taken.",
-    )
+    pricing_drop_dir: str = _setting("pricing_drop_dir", "the folder of pricing CSV files price_levels imports.")
+    pricing_settle_seconds: float = _setting("pricing_settle_seconds", "a dropped file unchanged this long is taken.")
 
     @property
     def engine(self) -> sa.Engine:
@@ -73,60 +73,37 @@ class QuickBooksResource(dg.ConfigurableResource):
     """
 
     database: DatabaseResource
-    environment: str = Field(
-        default=defaults.ENVIRONMENT,
-        description="QB_ENVIRONMENT: sandbox-local (the bundled sandbox), sandbox (Intuit's) or production.",
+    environment: str = _setting("environment", "sandbox-local (the bundled sandbox), sandbox (Intuit's) or production.")
+    client_id: str = _setting("client_id", "your Intuit app's client id.")
+    client_secret: str = _setting("client_secret", "your Intuit app's client secret.")
+    realm_id: str = _setting("realm_id", "the QuickBooks company id.")
+    redirect_uri: str = _setting("redirect_uri", "the OAuth redirect URI registered with your Intuit app.")
+    sandbox_connection_file: str = _setting(
+        "sandbox_connection_file", "the bundled sandbox's connection details; unset, the one under the data folder."
     )
-    client_id: str = Field(default="", description="QB_CLIENT_ID: your Intuit app's client id.")
-    client_secret: str = Field(default="", description="QB_CLIENT_SECRET: your Intuit app's client secret.")
-    realm_id: str = Field(default="", description="QB_REALM_ID: the QuickBooks company id.")
-    redirect_uri: str = Field(
-        default=defaults.REDIRECT_URI,
-        description="QB_REDIRECT_URI: the OAuth redirect URI registered with your Intuit app.",
+    token_key: str = _setting(
+        "token_key", "the key that encrypts the OAuth tokens; unset, the bundled sandbox's generated key file."
     )
-    sandbox_connection_file: str = Field(
-        default="",
-        description="QB_SANDBOX_CONNECTION_FILE: the bundled sandbox's connection details; empty, the one "
-        "under the data folder.",
+    timeout_seconds: float = _setting("timeout_seconds", "the timeout of every HTTP call.")
+    retries: int = _setting("retries", "retries for 429, 5xx, timeouts and dropped connections.")
+    batch_size: int = _setting(
+        "batch_size", f"records per batch call (QuickBooks' maximum: {defaults.QBO_BATCH_LIMIT})."
     )
-    token_key: str = Field(
-        default="",
-        description="QB_TOKEN_KEY: the key that encrypts the OAuth tokens; empty, the bundled sandbox's "
-        "generated key file.",
+    throttle_wait_seconds: float = _setting(
+        "throttle_wait_seconds", "the wait after a 429 that carries no Retry-After."
     )
-    timeout_seconds: float = Field(
-        default=defaults.TIMEOUT_SECONDS, description="QB_TIMEOUT_SECONDS: the timeout of every HTTP call."
+    request_limit_seconds: float = _setting(
+        "request_limit_seconds",
+        "how long a request we stopped waiting for still holds one of QuickBooks' 10 slots, and an invoice "
+        "batch whose outcome is unknown waits before it is looked up.",
     )
-    retries: int = Field(
-        default=defaults.RETRIES,
-        description="QB_RETRIES: retries for 429, 5xx, timeouts and dropped connections.",
+    default_income_account_id: str = _setting(
+        "default_income_account_id", "the income account of new Service items; unset, the first Income account."
     )
-    batch_size: int = Field(
-        default=defaults.BATCH_SIZE,
-        description=f"QB_BATCH_SIZE: records per batch call (QuickBooks' maximum is {defaults.QBO_BATCH_LIMIT}).",
-    )
-    throttle_wait_seconds: float = Field(
-        default=defaults.THROTTLE_WAIT_SECONDS,
-        description="QB_THROTTLE_WAIT_SECONDS: the wait after a 429 that carries no Retry-After.",
-    )
-    request_limit_seconds: float = Field(
-        default=defaults.REQUEST_LIMIT_SECONDS,
-        description="QB_REQUEST_LIMIT_SECONDS: how long a request we stopped waiting for still holds one of "
-        "QuickBooks' 10 slots, and an invoice batch whose outcome is unknown waits before it is looked up.",
-    )
-    default_income_account_id: str = Field(
-        default="",
-        description="QB_DEFAULT_INCOME_ACCOUNT_ID: the income account of new Service items; empty, the first "
-        "Income account.",
-    )
-    orders_per_run: int = Field(
-        default=defaults.ORDERS_PER_RUN,
-        description="QB_ORDERS_PER_RUN: at most this many due orders are claimed by one run.",
-    )
-    company_timezone: str = Field(
-        default="",
-        description="QB_COMPANY_TIMEZONE: the company's IANA time zone; empty, Pacific time, checked against "
-        "the offsets QuickBooks writes.",
+    orders_per_run: int = _setting("orders_per_run", "at most this many due orders are claimed by one run.")
+    company_timezone: str = _setting(
+        "company_timezone",
+        "the company's IANA time zone; unset, Pacific time, checked against the offsets QuickBooks writes.",
     )
     key_dir: str = Field(default="", description="QB_DATA_DIR: where the bundled sandbox's generated token key lives.")
 
