@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from qb_pipeline import config, defaults
+from qb_pipeline import config
+from qb_pipeline.core import defaults
 
 
 class _OneLineErrors(click.Group):

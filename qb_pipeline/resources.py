@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from pydantic import Field, PrivateAttr
 from sqlalchemy.orm import Session
 
-from qb_pipeline import config, defaults
+from qb_pipeline import config
+from qb_pipeline.core import defaults
 from qb_pipeline.db.session import engine_for, redact_url, session_scope
 from qb_pipeline.db.token_cipher import TokenCipher, load_key
 from qb_pipeline.quickbooks.connection import Connection
@@ -22,7 +23,7 @@ from qb_pipeline.quickbooks.stats import CallStats
 from qb_pipeline.quickbooks.throttle import Throttle
 from qb_pipeline.settings import SPECS, Settings
 
-_UNSET = Settings()  # every setting at its default (qb_pipeline/defaults.py)
+_UNSET = Settings()  # every setting at its default (qb_pipeline/core/defaults.py)
 
 
 def _setting(name: str, meaning: str) -> Any:

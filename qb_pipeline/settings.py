@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from qb_pipeline import defaults
+from qb_pipeline.core import defaults
 from qb_pipeline.db.session import SUPPORTED_DATABASES, shown_url, supported_url
 from qb_pipeline.quickbooks.company_zone import iana_zone
 
@@ -118,7 +118,7 @@ SPECS = {
 
 @dataclass(frozen=True)
 class Settings:
-    """Each default is qb_pipeline/defaults.py's."""
+    """Each default is qb_pipeline/core/defaults.py's."""
 
     data_dir: Path = Path(defaults.DATA_DIR)
     database_url: str | None = None  # unset: the SQLite file under the data folder
@@ -147,7 +147,7 @@ class Settings:
     pending_alert_minutes: float = defaults.PENDING_ALERT_MINUTES
     orders_per_run: int = defaults.ORDERS_PER_RUN
     pricing_drop_dir: Path | None = None
-    pricing_settle_seconds: float = defaults.PRICING_SETTLE_SECONDS
+    pricing_settle_seconds: float = defaults.SETTLE_SECONDS
     demo_orders_per_minute: float = defaults.DEMO_ORDERS_PER_MINUTE
     max_runtime_seconds: int = defaults.MAX_RUNTIME_SECONDS
     dagster_home: Path | None = None  # unset: the folder `make dev` uses (.dagster_home), where it exists

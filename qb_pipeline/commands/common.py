@@ -12,7 +12,8 @@ import click
 import sqlalchemy as sa
 from click import ClickException
 
-from qb_pipeline import config, defaults
+from qb_pipeline import config
+from qb_pipeline.core import defaults
 from qb_pipeline.db.migrate import current_revision, head_revision, upgrade
 from qb_pipeline.db.session import engine_for, redact_url
 from qb_pipeline.db.token_cipher import create_key_file, key_file_needed

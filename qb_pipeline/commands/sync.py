@@ -9,7 +9,8 @@ from urllib.parse import urlparse
 import click
 import requests
 
-from qb_pipeline import config, defaults
+from qb_pipeline import config
+from qb_pipeline.core import defaults
 
 # `qb-pipeline sync TYPE` → the job it launches (jobs.py defines them)
 SYNC_JOBS = {

@@ -7,8 +7,9 @@ import logging
 
 import click
 
-from qb_pipeline import config, defaults
+from qb_pipeline import config
 from qb_pipeline.commands.common import database
+from qb_pipeline.core import defaults
 
 
 @click.group()

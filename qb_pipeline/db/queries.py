@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from qb_pipeline import defaults
+from qb_pipeline.core import defaults
 from qb_pipeline.db.models import (
     Base,
     InvoiceBatch,

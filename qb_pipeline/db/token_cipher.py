@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from qb_pipeline import defaults
+from qb_pipeline.core import defaults
 
 KEY_FILE_NAME = "token.key"
 

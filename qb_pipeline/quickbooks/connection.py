@@ -33,7 +33,7 @@ from intuitlib.client import AuthClient
 from quickbooks import QuickBooks
 from requests_oauthlib import OAuth2Session
 
-from qb_pipeline import defaults
+from qb_pipeline.core import defaults
 from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from qb_pipeline import defaults
+from qb_pipeline.core import defaults
 from qb_pipeline.db.token_cipher import TokenCipher
 from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
 from qb_pipeline.quickbooks.connection import INTUIT_API, Connection, ConnectionSettings

@@ -25,7 +25,7 @@ import tenacity
 from quickbooks.exceptions import AuthorizationException, QuickbooksException
 from quickbooks.mixins import DecimalEncoder
 
-from qb_pipeline import defaults
+from qb_pipeline.core import defaults
 from qb_pipeline.quickbooks.company_zone import company_zone
 from qb_pipeline.quickbooks.connection import Connection
 from qb_pipeline.quickbooks.entities import entity_named

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 
 import requests
 
-from qb_pipeline import defaults
+from qb_pipeline.core import defaults
 from qb_pipeline.quickbooks.errors import QuickBooksThrottled
 
 DEFAULT_LIMITS = {"second": 10, "minute": 480, "batch_minute": 38, "concurrent": 10}

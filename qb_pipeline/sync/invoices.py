@@ -33,7 +33,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from qb_pipeline import defaults
+from qb_pipeline.core import defaults
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import InvoiceBatch, Order, OrderStatus
 from qb_pipeline.db.session import session_scope

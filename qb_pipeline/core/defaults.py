@@ -35,6 +35,6 @@ SENSOR_INTERVAL_SECONDS = 2
 LOG_RETENTION_DAYS = 30
 PENDING_ALERT_MINUTES = 15.0
 ORDERS_PER_RUN = 5000
-PRICING_SETTLE_SECONDS = 2.0  # a dropped pricing file unchanged this long is taken
+SETTLE_SECONDS = 2.0  # QB_PRICING_SETTLE_SECONDS: a dropped pricing file unchanged this long is taken
 DEMO_ORDERS_PER_MINUTE = 0.0  # off
 MAX_RUNTIME_SECONDS = 3600
