@@ -4,9 +4,9 @@ One stack per data folder and Dagster home (a lock taken before anything is touc
 says who holds it and changes nothing). The settings and the ports are checked before any process
 starts. Everything it starts is a child process in its own process group, and every process under it
 (Dagster's webserver, daemon, code server and runs) is written in the stack's record (stack_record.py),
-which `qb-pipeline status` reads. Ctrl-C (SIGINT) or SIGTERM stops them all, and so does any one of them
-exiting or any failure after the first start: SIGINT, GRACE_SECONDS to finish, then SIGKILL for whatever
-is left of the whole tree; the command returns only once every one of them is gone.
+which `qb-pipeline status` reads. Ctrl-C (SIGINT), SIGTERM or SIGHUP stops them all, and so does any one
+of them exiting or any failure after the first start: SIGINT, GRACE_SECONDS to finish, then SIGKILL for
+whatever is left of the whole tree; the command returns only once every one of them is gone.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ from qb_pipeline.stack_record import StackRecorder, alive_processes, become_subr
 GRACE_SECONDS = 2.0  # after SIGINT: Dagster's daemon and webserver stop in 1-2 s, its code server never sooner
 KILLED_SECONDS = 10.0  # after SIGKILL: a process is gone in milliseconds; this only bounds a stuck one
 WATCH_SECONDS = 1.0  # how often processes that appeared under the stack are written in its record
-DAGSTER_YAML = Path("deploy") / "dagster.yaml"  # the instance settings, copied into DAGSTER_HOME
+DAGSTER_YAML = Path("deploy") / "dagster.yaml"
+# SIGHUP: its terminal closed; the children, in sessions of their own, would live on.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # the instance settings, copied into DAGSTER_HOME
 SANDBOX_START_SECONDS = 60
 LOCK_FILE = ".qb-pipeline-dev.lock"
 
@@ -213,8 +215,8 @@ class DevStack:
         def request_stop(_signum, _frame) -> None:
             raise KeyboardInterrupt  # during start-up as well: whatever started so far is stopped below
 
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
+        for stop_signal in STOP_SIGNALS:
+            signal.signal(stop_signal, request_stop)
         become_subreaper()
         demo, exit_code = None, 0
         try:
@@ -281,7 +283,8 @@ class DevStack:
         except KeyboardInterrupt:
             pass
         finally:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+            for stop_signal in STOP_SIGNALS:  # a second Ctrl-C must not cut the clean-up short
+                signal.signal(stop_signal, signal.SIG_IGN)
             if demo is not None:
                 demo.stop()
             self.stop()

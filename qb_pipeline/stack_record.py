@@ -70,8 +70,10 @@ class StackRecorder:
 
     def __init__(self, data_dir: Path, *, dagster_home: Path, ui: str) -> None:
         self.path = data_dir / RECORD_FILE
-        # Opened once and kept: a data folder deleted under the stack must not be made again by a late line.
-        self._file = self.path.open("w", encoding="utf-8")
+        # A new record for a new stack; opened once and kept (appending), so that a data folder deleted under
+        # the stack is not made again by a late line.
+        self.path.unlink(missing_ok=True)
+        self._file = self.path.open("a", encoding="utf-8")
         self.path.chmod(0o600)
         self.known: dict[int, StackProcess] = {}
         me = psutil.Process()

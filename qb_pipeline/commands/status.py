@@ -65,17 +65,17 @@ def _automation_states(stack_stopped: bool) -> dict[str, str]:
         for definition in [*(defs.schedules or []), *(defs.sensors or [])]
     }
     with dagster_instance() as instance:
-        if instance is None:
-            return {
-                name: f"{state} (by default; no Dagster instance here yet: start make dev)"
-                for name, state in states.items()
-            }
-        for state in instance.all_instigator_state():
+        for state in instance.all_instigator_state() if instance is not None else []:
             if state.name in states and state.status.value in ("RUNNING", "STOPPED"):
                 states[state.name] = state.status.value
     if stack_stopped:
         return {
             name: f"configured; stopped ({NOT_RUNNING})" if state == "RUNNING" else state
+            for name, state in states.items()
+        }
+    if instance is None:
+        return {
+            name: f"{state} (by default; no Dagster instance here yet: start make dev)"
             for name, state in states.items()
         }
     return states
@@ -179,7 +179,12 @@ def collect_status(engine: sa.Engine) -> dict:
     stack, stack_message = _stack_state()
     stopped = stack in ("stopping", "stopped")
     if stopped and config.quickbooks_environment() == "sandbox-local":
-        connected, state = False, f"not connected: the bundled sandbox stopped with make dev ({state})"
+        last_call = token.last_success_at if token else None
+        connected, state = (
+            False,
+            "not connected: the bundled sandbox stopped with make dev"
+            + (f" (last successful call {_ago(now - last_call)} ago)" if last_call else ""),
+        )
     elif stopped:
         state += f"; {NOT_RUNNING}, so nothing syncs"
     return {
