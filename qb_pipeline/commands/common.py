@@ -50,8 +50,13 @@ MAKE_DEV_DAGSTER_HOME = Path(defaults.DAGSTER_HOME)  # what `qb-pipeline dev` (m
 
 
 def dagster_home() -> Path | None:
-    """DAGSTER_HOME, else the folder make dev uses, when it has been set up here."""
-    home = config.settings().dagster_home or MAKE_DEV_DAGSTER_HOME
+    """DAGSTER_HOME, else the one the last make dev with this data folder used, else the folder make dev uses
+    by default: when it has been set up."""
+    from qb_pipeline.stack_record import read_record
+
+    current = config.settings()
+    record = None if current.dagster_home else read_record(current.resolved_data_dir)
+    home = current.dagster_home or (record and record.dagster_home) or MAKE_DEV_DAGSTER_HOME
     return home.resolve() if (home / "dagster.yaml").exists() else None
 
 
