@@ -35,7 +35,6 @@ from qb_pipeline.db.models import Order, OrderLine, OrderStatus
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.dev_process import DevStack, running_dev_stack
 from qb_pipeline.jobs import PUSH_INVOICES_JOB
-from qb_pipeline.sync.invoices import BATCH_SIZE
 
 RUN_START_SECONDS = 3.5  # a trivial run, tick to finish, on this machine (README.md, "Benchmarks": the floor)
 BATCH_CALLS_PER_MINUTE = 40  # QuickBooks Online's limit per company
@@ -104,7 +103,7 @@ def nearest_rank(values: list[float], fraction: float) -> float:
 def burst_lower_bound(orders: int) -> tuple[int, float]:
     """(batches needed, seconds from the first order until all are invoiced at least): over 40 batches
     QuickBooks' batch limit binds (the first minute's 40 go at once), else about a run's start."""
-    batches = math.ceil(orders / BATCH_SIZE)
+    batches = math.ceil(orders / config.settings().batch_size)  # QB_BATCH_SIZE, as the stack reads it
     if batches > BATCH_CALLS_PER_MINUTE:
         return batches, round((batches / BATCH_CALLS_PER_MINUTE - 1) * 60, 1)
     return batches, RUN_START_SECONDS
