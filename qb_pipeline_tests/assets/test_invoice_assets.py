@@ -14,6 +14,7 @@ from qb_pipeline.checks import invoice_totals_reconcile, orders_not_waiting, uni
 from qb_pipeline.db.models import Customer, Item, Order, OrderLine, SyncLog
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
+from qb_pipeline_tests.sync.orders_fixtures import add_orders, build_shop
 
 ALL = [customers, items, price_levels, invoices, orders_not_waiting, invoice_totals_reconcile, unique_doc_numbers]
 
@@ -122,21 +123,12 @@ def test_an_order_naming_a_customer_not_mirrored_yet_pulls_it_first(sandbox, res
     assert sandbox.dump("Invoice")["records"][0]["TotalAmt"] == 19.9
 
 
-def test_qb_batch_size_sets_how_many_invoices_go_in_one_batch_call(sandbox, resources, database_url):
-    sandbox.seed(preset="demo")
+def test_qb_batch_size_sets_how_many_invoices_go_in_one_batch_call(sandbox, resources, database_url, make_gateway):
     engine = make_engine(database_url)
-    assert dg.materialize([customers, items], resources=resources).success
-    with session_scope(engine) as session:
-        session.add_all(
-            Order(
-                order_number=f"BS-{n:02d}",
-                customer_name="Cool Cars",
-                lines=[OrderLine(line_number=1, item_name="Rocks", quantity=Decimal("1"))],
-            )
-            for n in range(25)
-        )
-    sandbox.reset_counters()
     fixture = resources["quickbooks"]
+    build_shop(sandbox, make_gateway(key=fixture.token_key), engine)  # the runs' tokens, in the same table
+    add_orders(engine, 25, prefix="BS")
+    sandbox.reset_counters()
     resized = QuickBooksResource(  # as QB_BATCH_SIZE=10 makes it
         database=resources["database"],
         sandbox_connection_file=fixture.sandbox_connection_file,
