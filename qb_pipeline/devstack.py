@@ -1,10 +1,13 @@
-"""The embedded default stack behind `make dev`: database, Dagster home, and `dagster dev`.
+"""The embedded default stack behind `make dev`: the project database and Dagster home made ready, then
+the local QuickBooks sandbox and the webhook receiver (with sandbox-local), `dagster dev`, and demo
+orders when QB_DEMO_ORDERS_PER_MINUTE asks for them.
 
 One stack per data folder and Dagster home (a lock taken before anything is touched; a second start
 says who holds it and changes nothing). The settings and the ports are checked before any process
 starts. Everything it starts is a child process in its own process group; Ctrl-C (SIGINT) or SIGTERM
-stops them all within STOP_SECONDS, and so does any one of them exiting or any failure after the
-first start.
+stops them all within STOP_SECONDS, and so does any one of them exiting, either folder being deleted,
+or any failure after the first start. Its settings come from config.py; the children get the
+environment as it is, with the data folder and Dagster home it chose.
 """
 
 from __future__ import annotations

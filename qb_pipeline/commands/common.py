@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from click import ClickException
 
 from qb_pipeline import config
+from qb_pipeline.core import defaults
 from qb_pipeline.db.migrate import current_revision, head_revision, upgrade
 from qb_pipeline.db.session import engine_for, redact_url
 from qb_pipeline.db.token_cipher import create_key_file, key_file_needed
@@ -45,7 +46,7 @@ def make_database(current: Settings, revision: str = "head") -> str:
     return url
 
 
-MAKE_DEV_DAGSTER_HOME = Path(".dagster_home")  # what `qb-pipeline dev` (make dev) uses by default
+MAKE_DEV_DAGSTER_HOME = Path(defaults.DAGSTER_HOME)  # what `qb-pipeline dev` (make dev) uses by default
 
 
 def dagster_home() -> Path | None:

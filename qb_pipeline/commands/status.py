@@ -24,7 +24,7 @@ from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.entities import CUSTOMERS, ITEMS
 from qb_pipeline.sync.wording import plural
 
-CONNECTED_MARGIN = timedelta(minutes=30)  # "connected" = QuickBooks answered within one sync interval and this
+CONNECTED_MARGIN = timedelta(minutes=30)  # "connected": QuickBooks answered within one sync interval plus this margin
 LOCAL_ACTIVITY = ("PRICING", "ORDERS")  # activity-log entries that call no QuickBooks API (CSV import, retry)
 LOG_ENTITIES = ["customers", "items", "invoices", "pricing", "orders", "webhooks"]
 DAEMON_SILENT_AFTER = 120  # seconds without a heartbeat before the daemon counts as not running

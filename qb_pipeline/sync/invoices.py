@@ -33,6 +33,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from qb_pipeline.core import defaults
 from qb_pipeline.sync.invoice_claims import STALE_CLAIM_AFTER, Heartbeat, claim_due_orders, release_claims
 from qb_pipeline.sync.invoice_linking import Linker, Lookup, link_earlier_attempts
 from qb_pipeline.sync.invoice_match import StrictLink
@@ -71,7 +72,7 @@ def push_orders(
     engine: sa.Engine,
     run_id: str,
     *,
-    limit: int = 1000,
+    limit: int = defaults.ORDERS_PER_RUN,
     stale_after: timedelta = STALE_CLAIM_AFTER,
     default_income_account_id: str | None = None,
     progress: Callable[[str], None] = lambda _message: None,
