@@ -10,13 +10,13 @@ import sqlalchemy as sa
 
 from qb_pipeline.assets.constants import QUICKBOOKS_POOL
 from qb_pipeline.assets.invoices import invoices
-from qb_pipeline.assets.name_lists import customers, items
+from qb_pipeline.assets.name_lists import ENTITY_ASSETS, customers
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import Order, OrderStatus, QBInvoice, QBToken
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import QuickBooksError
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
-from qb_pipeline.sync.entities import NAME_LISTS
+from qb_pipeline.sync.entities import CUSTOMERS, ITEMS, NAME_LISTS, SyncedEntity
 from qb_pipeline.sync.invoice_draft import OrderRejected, draft_invoice
 from qb_pipeline.sync.invoices import CUSTOM_NUMBERS_OFF
 from qb_pipeline.sync.order_actions import order_counts
@@ -26,16 +26,15 @@ UNLINKED_GRACE = timedelta(hours=1)
 REFRESH_TOKEN_WARNING = timedelta(days=14)
 
 
-def _link_check(entity: str, database: DatabaseResource) -> dg.AssetCheckResult:
+def _link_check(entity: SyncedEntity, database: DatabaseResource) -> dg.AssetCheckResult:
     with database.session() as session:
-        spec = NAME_LISTS[entity]
-        stuck = queries.unlinked_older_than(session, spec.model, spec.name_column, UNLINKED_GRACE)
-        linked, total = queries.link_coverage(session, spec.model)
+        stuck = queries.unlinked_older_than(session, entity.model, entity.name_column, UNLINKED_GRACE)
+        linked, total = queries.link_coverage(session, entity.model)
     return dg.AssetCheckResult(
         passed=not stuck,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
-            f"{len(stuck)} {entity.lower()}s created over an hour ago are not in QuickBooks yet: "
+            f"{len(stuck)} {entity.words} created over an hour ago are not in QuickBooks yet: "
             + ", ".join(repr(n) for n in stuck[:5])
         )
         if stuck
@@ -44,14 +43,23 @@ def _link_check(entity: str, database: DatabaseResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=customers, description="Every local customer older than an hour is linked to QuickBooks.")
-def customers_linked(database: DatabaseResource) -> dg.AssetCheckResult:
-    return _link_check("Customer", database)
+def link_check(entity: SyncedEntity) -> dg.AssetChecksDefinition:
+    """`<asset>_linked`: the local rows of an entity we push reach QuickBooks within an hour."""
+
+    @dg.asset_check(
+        asset=ENTITY_ASSETS[entity.name],
+        name=f"{entity.asset}_linked",
+        description=f"Every local {entity.word} older than an hour is linked to QuickBooks.",
+    )
+    def linked(database: DatabaseResource) -> dg.AssetCheckResult:
+        return _link_check(entity, database)
+
+    return linked
 
 
-@dg.asset_check(asset=items, description="Every local item older than an hour is linked to QuickBooks.")
-def items_linked(database: DatabaseResource) -> dg.AssetCheckResult:
-    return _link_check("Item", database)
+LINK_CHECKS = {name: link_check(entity) for name, entity in NAME_LISTS.items()}
+customers_linked = LINK_CHECKS[CUSTOMERS.name]
+items_linked = LINK_CHECKS[ITEMS.name]
 
 
 @dg.asset_check(

@@ -6,13 +6,12 @@ from qb_pipeline import config
 from qb_pipeline.assets.freshness import with_sync_freshness
 from qb_pipeline.assets.health import sync_health, sync_health_24h
 from qb_pipeline.assets.invoices import invoices
-from qb_pipeline.assets.name_lists import customers, items
+from qb_pipeline.assets.name_lists import ENTITY_ASSETS
 from qb_pipeline.assets.orders import orders
 from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.checks import (
-    customers_linked,
+    LINK_CHECKS,
     invoice_totals_reconcile,
-    items_linked,
     no_failed_orders,
     orders_not_waiting,
     quickbooks_connection,
@@ -30,11 +29,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     database = database_resource(settings)
     return dg.Definitions(
         assets=with_sync_freshness(
-            [orders, customers, items, price_levels, invoices, sync_health], settings.sync_frequency_hours
+            [orders, *ENTITY_ASSETS.values(), price_levels, invoices, sync_health], settings.sync_frequency_hours
         ),
         asset_checks=[
-            customers_linked,
-            items_linked,
+            *LINK_CHECKS.values(),
             quickbooks_connection,
             orders_not_waiting,
             no_failed_orders,

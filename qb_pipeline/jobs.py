@@ -7,9 +7,16 @@ from qb_pipeline import config
 from qb_pipeline.assets.activity import record_activity
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.settings import Settings
+from qb_pipeline.sync.entities import CUSTOMERS, INVOICES, ITEMS, SYNCED
 from qb_pipeline.sync.order_actions import going_again, retry_orders, sent_again, unknown_order_numbers
 
-AUTO_SYNC_ASSETS = {"customers": "customers", "items": "items", "pricing": "price_levels", "orders": "invoices"}
+# QB_AUTO_SYNC_<kind> → the asset it switches on in the hourly sync
+AUTO_SYNC_ASSETS = {
+    "customers": CUSTOMERS.asset,
+    "items": ITEMS.asset,
+    "pricing": "price_levels",
+    "orders": INVOICES.asset,
+}
 REALM_TAG = "qb_pipeline/realm"  # dagster.yaml limits runs per value of this tag to one
 WEBHOOK_EVENTS_TAG = "qb_pipeline/webhook_events"  # how many change notifications a run serves
 WEBHOOK_THROUGH_TAG = "qb_pipeline/webhook_events_through"  # the newest one's id
@@ -51,21 +58,20 @@ def build_jobs(settings: Settings) -> list:
         ),
         dg.define_asset_job(
             PUSH_INVOICES_JOB,
-            selection=dg.AssetSelection.assets("invoices"),
+            selection=dg.AssetSelection.assets(INVOICES.asset),
             description="New orders to QuickBooks invoices (launched by new_orders_sensor).",
             tags=tags,
         ),
         dg.define_asset_job(
             QUICKBOOKS_CHANGES_JOB,
-            selection=dg.AssetSelection.assets("customers", "items", "invoices"),
+            selection=dg.AssetSelection.assets(*(entity.asset for entity in SYNCED.values())),
             description=(
                 "Pulls what QuickBooks said changed (webhooks): the assets the notifications concern, each by "
                 "CDC since its cursor (launched by quickbooks_changes_sensor)."
             ),
             tags=tags,
         ),
-        sync_job("sync_customers_job", "customers", "customers"),
-        sync_job("sync_items_job", "items", "items"),
+        *(sync_job(entity.sync_job, entity.asset, entity.words) for entity in SYNCED.values() if not entity.own_asset),
         sync_job("sync_pricing_job", "price_levels", "pricing (the CSV drop folder)"),
         retry_orders_job,
     ]

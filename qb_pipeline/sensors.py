@@ -22,6 +22,7 @@ from qb_pipeline.jobs import (
 )
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.settings import Settings
+from qb_pipeline.sync.entities import INVOICES, SYNCED
 from qb_pipeline.sync.webhook_events import mark_served, serve_already_mirrored, waiting_events
 
 ACTIVE_RUN_STATUSES = [
@@ -30,8 +31,9 @@ ACTIVE_RUN_STATUSES = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
-# The name lists a new database is filled with at once (asset → the entity its sync cursor is kept for).
-FULLY_PULLED_WHEN_NEW = {"customers": "Customer", "items": "Item"}
+# What a new database is filled with at once: the assets built from registry entries (asset → the entity its
+# sync cursor is kept for).
+FULLY_PULLED_WHEN_NEW = {entity.asset: entity.name for entity in SYNCED.values() if not entity.own_asset}
 QUICKBOOKS_ASSETS = set(AUTO_SYNC_ASSETS.values())  # customers, items, price_levels, invoices
 # After a push run fails (QuickBooks down, a revoked connection), the orders it held are due again at
 # once; waiting this long before trying them again keeps a broken connection from a run every tick.
@@ -126,11 +128,11 @@ def launch_pull_when_quickbooks_notified(context: dg.SensorEvaluationContext, da
     pushing = context.instance.get_run_records(
         dg.RunsFilter(job_name=PUSH_INVOICES_JOB, statuses=ACTIVE_RUN_STATUSES), limit=1
     )
-    if assets == {"invoices"} and pushing:
+    if assets == {INVOICES.asset} and pushing:
         # Why: the push mirrors invoices when it ends, and a pull now would only wait behind it.
         return dg.SkipReason(f"{count} invoice notifications wait for the push running now, which mirrors invoices")
     # A notified invoice change is mirrored only: pushing orders is new_orders_sensor's job.
-    run_config = {"ops": {"invoices": {"config": {"push_orders": False}}}} if "invoices" in assets else {}
+    run_config = {"ops": {INVOICES.asset: {"config": {"push_orders": False}}}} if INVOICES.asset in assets else {}
     return dg.RunRequest(
         run_key=f"changes-through-{newest}-{int(time.time())}",
         asset_selection=[dg.AssetKey(name) for name in sorted(assets)],

@@ -6,8 +6,10 @@ from datetime import timedelta
 
 import dagster as dg
 
+from qb_pipeline.sync.entities import SYNCED
+
 FRESHNESS_MARGIN = timedelta(minutes=15)  # the run itself takes a while
-KEPT_FRESH = {dg.AssetKey("customers"), dg.AssetKey("items"), dg.AssetKey("invoices")}
+KEPT_FRESH = {dg.AssetKey(entity.asset) for entity in SYNCED.values()}  # every entity we sync
 
 
 def sync_freshness(sync_frequency_hours: int) -> dg.FreshnessPolicy:

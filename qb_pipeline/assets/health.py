@@ -5,7 +5,7 @@ import dagster as dg
 from qb_pipeline.assets.activity import recent_activity
 from qb_pipeline.assets.constants import HEALTH_GROUP, OWNERS
 from qb_pipeline.assets.invoices import invoices
-from qb_pipeline.assets.name_lists import customers, items
+from qb_pipeline.assets.name_lists import ENTITY_ASSETS
 from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.resources import DatabaseResource
@@ -16,7 +16,10 @@ LATENCY_P95_CEILING_SECONDS = 60.0
 
 
 @dg.asset(
-    group_name=HEALTH_GROUP, kinds={"pandas", "sql"}, owners=OWNERS, deps=[customers, items, price_levels, invoices]
+    group_name=HEALTH_GROUP,
+    kinds={"pandas", "sql"},
+    owners=OWNERS,
+    deps=[*ENTITY_ASSETS.values(), price_levels, invoices],
 )  # after them in the hourly job
 def sync_health(database: DatabaseResource) -> dg.MaterializeResult:
     """Runs, success rate, records, QuickBooks calls, retries and seconds per day and type; order latency."""

@@ -12,78 +12,75 @@ from qb_pipeline.assets.activity import (
     webhook_events_served,
 )
 from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL, SYNC_WHEN_MISSING
-from qb_pipeline.assets.name_lists import customers, items, pull_for_an_invoices_run
+from qb_pipeline.assets.name_lists import ENTITY_ASSETS, pull_for_an_invoices_run
 from qb_pipeline.assets.orders import orders
 from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import QuickBooksSetupError
+from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
-from qb_pipeline.sync.invoice_mirror import mirror_invoices
+from qb_pipeline.sync.entities import INVOICES, NAMED_IN_ORDERS
+from qb_pipeline.sync.invoice_mirror import MirrorResult, mirror_invoices
 from qb_pipeline.sync.invoice_outcomes import InvoicePushResult
 from qb_pipeline.sync.invoices import STALE_CLAIM_AFTER, push_orders
-from qb_pipeline.sync.order_actions import order_counts, orders_name_unknown_records
-from qb_pipeline.sync.push import income_account_for_new_items
+from qb_pipeline.sync.order_actions import OrderCounts, order_counts, orders_name_unknown_records
+from qb_pipeline.sync.push import income_account_for_new_rows
 
 
 class InvoicesConfig(dg.Config):
     push_orders: bool = True  # False: only mirror QuickBooks invoices (what a webhook-triggered run does)
 
 
-@dg.asset(
-    group_name=QUICKBOOKS_GROUP,
-    kinds={"quickbooks", "sql"},
-    owners=OWNERS,
-    pool=QUICKBOOKS_POOL,
-    deps=[orders, customers, items, price_levels],
-    automation_condition=SYNC_WHEN_MISSING,
-)
-def invoices(
+def _pull_names_orders_need(
+    context: dg.AssetExecutionContext, gateway: QuickBooksGateway, database: DatabaseResource
+) -> None:
+    """A new order may name a customer or item created in QuickBooks since the last sync: pull those first."""
+    if orders_name_unknown_records(database.engine):
+        named = " or ".join(entity.words for entity in NAMED_IN_ORDERS.values())
+        context.log.info(f"orders name {named} not mirrored yet: pulling what changed first")
+        for entity in NAMED_IN_ORDERS.values():
+            pull_for_an_invoices_run(context, gateway, database, entity)
+
+
+def _push_orders(
     context: dg.AssetExecutionContext,
-    config: InvoicesConfig,
+    gateway: QuickBooksGateway,
     quickbooks: QuickBooksResource,
     database: DatabaseResource,
-) -> dg.MaterializeResult:
-    """Pending orders pushed to QuickBooks as invoices (at most one each), and QuickBooks invoices mirrored."""
-    started = time.monotonic()
-    gateway = quickbooks.gateway(progress=context.log.info)
-    with failure_logged(database, "Invoices", context.run.run_id):
-        if config.push_orders and orders_name_unknown_records(database.engine):
-            # A new order may name a customer or item created in QuickBooks since the last sync.
-            context.log.info("orders name customers or items not mirrored yet: pulling what changed first")
-            for entity in ("Customer", "Item"):
-                pull_for_an_invoices_run(context, gateway, database, entity)
-        pushed = InvoicePushResult()
-        if config.push_orders:
-            income_account = income_account_for_new_items(
-                gateway, database.engine, quickbooks.default_income_account_id
-            )
-            try:
-                pushed = push_orders(
-                    gateway,
-                    database.engine,
-                    context.run.run_id,
-                    limit=quickbooks.orders_per_run,
-                    stale_after=STALE_CLAIM_AFTER,
-                    default_income_account_id=income_account,
-                    progress=context.log.info,
-                )
-            except QuickBooksSetupError as error:  # a QuickBooks setting to change: one sentence, no traceback
-                raise dg.Failure(description=str(error), allow_retries=False) from None
-        mirrored = mirror_invoices(gateway, database.engine)
-    for reason in pushed.reasons:
-        context.log.warning(reason)
-    seconds = time.monotonic() - started
-    with database.session() as session:
-        pending, oldest = session.execute(
-            sa.select(sa.func.count(), sa.func.min(Order.created_at)).where(Order.status == OrderStatus.PENDING)
-        ).one()
-        counts = order_counts(session)
-        outcome = "PARTIAL" if pushed.failed or pushed.blocked else "SUCCESS"
-        message = f"{pushed.summary()}; {mirrored.summary()}"
+) -> InvoicePushResult:
+    _pull_names_orders_need(context, gateway, database)
+    income_account = income_account_for_new_rows(
+        gateway, database.engine, NAMED_IN_ORDERS.values(), quickbooks.default_income_account_id
+    )
+    try:
+        return push_orders(
+            gateway,
+            database.engine,
+            context.run.run_id,
+            limit=quickbooks.orders_per_run,
+            stale_after=STALE_CLAIM_AFTER,
+            default_income_account_id=income_account,
+            progress=context.log.info,
+        )
+    except QuickBooksSetupError as error:  # a QuickBooks setting to change: one sentence, no traceback
+        raise dg.Failure(description=str(error), allow_retries=False) from None
+
+
+def _record_run(
+    context: dg.AssetExecutionContext,
+    database: DatabaseResource,
+    gateway: QuickBooksGateway,
+    outcomes: tuple[InvoicePushResult, MirrorResult],
+    seconds: float,
+) -> None:
+    """The run's activity-log row, and its line in the run log."""
+    pushed, mirrored = outcomes
+    outcome = "PARTIAL" if pushed.failed or pushed.blocked else "SUCCESS"
+    message = f"{pushed.summary()}; {mirrored.summary()}"
     record_activity(
         database,
-        entity="Invoices",
+        entity=INVOICES.label,
         outcome=outcome,
         message=message,
         processed=pushed.processed,
@@ -93,10 +90,11 @@ def invoices(
         api_calls=gateway.stats.total_calls,
         retries=gateway.stats.retries,
     )
-    context.log.info(f"INVOICES: {outcome} - {message}")
-    with database.session() as session:
-        recent = recent_activity(session)
-    # The orders table is written by the order-entry app, not by a run: observe it, so its page has numbers.
+    context.log.info(f"{INVOICES.label.upper()}: {outcome} - {message}")
+
+
+def _observe_orders(context: dg.AssetExecutionContext, counts: OrderCounts) -> None:
+    """The orders table is written by the order-entry app, not by a run: observe it, so its page has numbers."""
     context.log_event(
         dg.AssetObservation(
             asset_key="orders",
@@ -112,11 +110,54 @@ def invoices(
             },
         )
     )
+
+
+def _orders_now(database: DatabaseResource) -> tuple[OrderCounts, dict]:
+    """Every order now, not only this run's (a failure stays visible until someone deals with it): their
+    counts, and the pending ones' numbers as metadata."""
+    with database.session() as session:
+        pending, oldest = session.execute(
+            sa.select(sa.func.count(), sa.func.min(Order.created_at)).where(Order.status == OrderStatus.PENDING)
+        ).one()
+        counts = order_counts(session)
+    return counts, {
+        "pending_after_run": int(pending),
+        "oldest_pending_age_seconds": float((utcnow() - oldest).total_seconds()) if oldest else 0.0,
+    }
+
+
+@dg.asset(
+    group_name=QUICKBOOKS_GROUP,
+    kinds={"quickbooks", "sql"},
+    owners=OWNERS,
+    pool=QUICKBOOKS_POOL,
+    deps=[orders, *(ENTITY_ASSETS[name] for name in NAMED_IN_ORDERS), price_levels],
+    automation_condition=SYNC_WHEN_MISSING,
+)
+def invoices(
+    context: dg.AssetExecutionContext,
+    config: InvoicesConfig,
+    quickbooks: QuickBooksResource,
+    database: DatabaseResource,
+) -> dg.MaterializeResult:
+    """Pending orders pushed to QuickBooks as invoices (at most one each), and QuickBooks invoices mirrored."""
+    started = time.monotonic()
+    gateway = quickbooks.gateway(progress=context.log.info)
+    with failure_logged(database, INVOICES.label, context.run.run_id):
+        pushed = _push_orders(context, gateway, quickbooks, database) if config.push_orders else InvoicePushResult()
+        mirrored = mirror_invoices(gateway, database.engine)
+    for reason in pushed.reasons:
+        context.log.warning(reason)
+    seconds = time.monotonic() - started
+    _record_run(context, database, gateway, (pushed, mirrored), seconds)
+    counts, pending = _orders_now(database)
+    with database.session() as session:
+        recent = recent_activity(session)
+    _observe_orders(context, counts)
     return dg.MaterializeResult(
         metadata={
             **pushed.as_metadata(),
-            "pending_after_run": int(pending),
-            "oldest_pending_age_seconds": float((utcnow() - oldest).total_seconds()) if oldest else 0.0,
+            **pending,
             **mirrored.as_metadata(),
             # every order now, not only this run's: a failure stays visible until someone deals with it
             "orders_pending": int(counts.pending),

@@ -1,6 +1,8 @@
-"""The `customers` and `items` assets: QuickBooks name lists mirrored both ways."""
+"""The assets built from the entity registry (sync/entities.py), one per entry without an asset of its own:
+`customers` and `items`, QuickBooks name lists mirrored both ways (an entry we only mirror is pulled alone)."""
 
 import time
+from dataclasses import dataclass
 
 import dagster as dg
 
@@ -13,73 +15,87 @@ from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_PO
 from qb_pipeline.db import queries
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
-from qb_pipeline.sync.entities import NAME_LISTS
+from qb_pipeline.sync.entities import CUSTOMERS, ITEMS, SYNCED, SyncedEntity
 from qb_pipeline.sync.order_actions import revive_orders_naming_known_records
 from qb_pipeline.sync.pull import PullResult, pull_name_list
-from qb_pipeline.sync.push import PushResult, income_account_for_new_items, push_name_list
-
-ASSET_OF = {"Customer": "customers", "Item": "items"}
+from qb_pipeline.sync.push import PushResult, income_account_for_new_rows, push_name_list
 
 
-def name_list_metadata(
+@dataclass
+class Synced:
+    """What one sync of an entity did, and the state of its table after it."""
+
+    pulled: PullResult
+    pushed: PushResult
+    coverage: tuple[int, int] = (0, 0)  # (linked, total) now
+    released: list[str] | None = None  # orders that go again: the names they waited for came in
+
+    def as_metadata(self, context: dg.AssetExecutionContext, calls: dict[str, int], waits: int, seconds: float):
+        """The numbers a sync reports, plotted on the asset's page: every event of the asset carries all of
+        them, or its plots have holes."""
+        linked, total = self.coverage
+        return {
+            "dagster/row_count": int(total),
+            **self.pulled.as_metadata(),
+            **self.pushed.as_metadata(),
+            "linked_by_name": int(self.pushed.linked + self.pulled.linked),
+            "linked": int(linked),
+            "total": int(total),
+            **calls,
+            "throttle_waits": int(waits),
+            "seconds": float(round(seconds, 3)),
+            "orders_released": len(self.released or []),
+            "webhook_events_served": webhook_events_served(context),
+        }
+
+
+def _after_pull(database: DatabaseResource, entity: SyncedEntity, synced: Synced) -> None:
+    """Orders waiting for a name this sync brought in go again; the table's coverage, read after."""
+    with database.session() as session:
+        synced.released = revive_orders_naming_known_records(session)
+        synced.coverage = queries.link_coverage(session, entity.model)
+
+
+def _pull_and_push(
     context: dg.AssetExecutionContext,
-    pulled: PullResult,
-    pushed: PushResult,
-    coverage: tuple[int, int],
-    calls: dict[str, int],
-    throttle_waits: int,
-    seconds: float,
-    released: list[str],
-) -> dict:
-    """The numbers a customers or items sync reports, plotted on the asset's page: every event of the asset
-    carries all of them, or its plots have holes. `coverage`: (linked, total) now."""
-    linked, total = coverage
-    return {
-        "dagster/row_count": int(total),
-        **pulled.as_metadata(),
-        **pushed.as_metadata(),
-        "linked_by_name": int(pushed.linked + pulled.linked),
-        "linked": int(linked),
-        "total": int(total),
-        **calls,
-        "throttle_waits": int(throttle_waits),
-        "seconds": float(round(seconds, 3)),
-        "orders_released": len(released),
-        "webhook_events_served": webhook_events_served(context),
-    }
+    gateway: QuickBooksGateway,
+    quickbooks: QuickBooksResource,
+    database: DatabaseResource,
+    entity: SyncedEntity,
+) -> Synced:
+    pulled = pull_name_list(gateway, database.engine, entity.name, progress=context.log.info)
+    for conflict in pulled.conflicts:
+        context.log.warning(conflict)
+    if not entity.pushed:
+        return Synced(pulled, PushResult(entity.name))
+    income_account = income_account_for_new_rows(
+        gateway, database.engine, [entity], quickbooks.default_income_account_id
+    )
+    pushed = push_name_list(gateway, database.engine, entity.name, default_income_account_id=income_account)
+    return Synced(pulled, pushed)
 
 
-def sync_name_list(
+def sync_entity(
     context: dg.AssetExecutionContext,
     quickbooks: QuickBooksResource,
     database: DatabaseResource,
-    entity: str,
-    label: str,
+    entity: SyncedEntity,
 ) -> dg.MaterializeResult:
     """Pull what changed in QuickBooks, push what changed here, record one activity-log row."""
     started = time.monotonic()
     gateway = quickbooks.gateway(progress=context.log.info)
-    with failure_logged(database, label, context.run.run_id):
-        pulled = pull_name_list(gateway, database.engine, entity, progress=context.log.info)
-        for conflict in pulled.conflicts:
-            context.log.warning(conflict)
-        income_account = (
-            income_account_for_new_items(gateway, database.engine, quickbooks.default_income_account_id)
-            if entity == "Item"
-            else None
-        )
-        pushed = push_name_list(gateway, database.engine, entity, default_income_account_id=income_account)
-    for error in pushed.errors:
+    with failure_logged(database, entity.label, context.run.run_id):
+        synced = _pull_and_push(context, gateway, quickbooks, database, entity)
+    for error in synced.pushed.errors:
         context.log.warning(error)
     seconds = time.monotonic() - started
-    with database.session() as session:
-        released = revive_orders_naming_known_records(session)
-        coverage = queries.link_coverage(session, NAME_LISTS[entity].model)
-        outcome = "PARTIAL" if pushed.failed else "SUCCESS"
-        message = f"{pulled.summary(label)}; {pushed.summary()}; linked {pushed.linked + pulled.linked} by name"
+    _after_pull(database, entity, synced)
+    pulled, pushed = synced.pulled, synced.pushed
+    outcome = "PARTIAL" if pushed.failed else "SUCCESS"
+    message = f"{pulled.summary(entity.label)}; {pushed.summary()}; linked {pushed.linked + pulled.linked} by name"
     record_activity(
         database,
-        entity=label,
+        entity=entity.label,
         outcome=outcome,
         message=message,
         processed=pulled.pulled + pushed.created + pushed.updated,
@@ -89,21 +105,19 @@ def sync_name_list(
         api_calls=gateway.stats.total_calls,
         retries=gateway.stats.retries,
     )
-    context.log.info(f"{label.upper()}: {outcome} - {message}")
-    if released:
+    context.log.info(f"{entity.label.upper()}: {outcome} - {message}")
+    if synced.released:
         context.log.info(
-            f"{len(released)} orders that named a {entity.lower()} unknown until now go again: "
-            + ", ".join(released[:10])
+            f"{len(synced.released)} orders that named a {entity.word} unknown until now go again: "
+            + ", ".join(synced.released[:10])
         )
     return dg.MaterializeResult(
-        metadata=name_list_metadata(
-            context, pulled, pushed, coverage, gateway.stats.as_metadata(), gateway.throttle.waits, seconds, released
-        )
+        metadata=synced.as_metadata(context, gateway.stats.as_metadata(), gateway.throttle.waits, seconds)
     )
 
 
 def pull_for_an_invoices_run(
-    context: dg.AssetExecutionContext, gateway: QuickBooksGateway, database: DatabaseResource, entity: str
+    context: dg.AssetExecutionContext, gateway: QuickBooksGateway, database: DatabaseResource, entity: SyncedEntity
 ) -> None:
     """Pull what changed of one name list inside an invoices run (its orders name records not mirrored yet),
     recorded as an observation of that asset carrying the series of its own materializations. Not a
@@ -111,49 +125,46 @@ def pull_for_an_invoices_run(
     as unsynced with every order synced."""
     started = time.monotonic()
     calls, waits = gateway.stats.snapshot(), gateway.throttle.waits
-    pulled = pull_name_list(gateway, database.engine, entity, progress=context.log.info)
-    with database.session() as session:
-        released = revive_orders_naming_known_records(session)
-        coverage = queries.link_coverage(session, NAME_LISTS[entity].model)
+    synced = Synced(
+        pull_name_list(gateway, database.engine, entity.name, progress=context.log.info), PushResult(entity.name)
+    )
+    _after_pull(database, entity, synced)
     context.log_event(
         dg.AssetObservation(
-            asset_key=ASSET_OF[entity],
+            asset_key=entity.asset,
             description="pulled by the invoices run: its orders named records not mirrored yet",
-            metadata=name_list_metadata(
+            metadata=synced.as_metadata(
                 context,
-                pulled,
-                PushResult(entity),
-                coverage,
                 gateway.stats.as_metadata(since=calls),
                 gateway.throttle.waits - waits,
                 time.monotonic() - started,
-                released,
             ),
         )
     )
 
 
-# customers and items alike; a fresh stack syncs them at once (SYNC_WHEN_MISSING)
-NAME_LIST_ASSET = dict(
-    group_name=QUICKBOOKS_GROUP,
-    kinds={"quickbooks", "sql"},
-    owners=OWNERS,
-    pool=QUICKBOOKS_POOL,
-    automation_condition=SYNC_WHEN_MISSING,
-)
+def entity_asset(entity: SyncedEntity) -> dg.AssetsDefinition:
+    """The asset that syncs `entity` as its registry entry says; a fresh stack syncs it at once
+    (SYNC_WHEN_MISSING)."""
+
+    @dg.asset(
+        name=entity.asset,
+        description=entity.description,
+        group_name=QUICKBOOKS_GROUP,
+        kinds={"quickbooks", "sql"},
+        owners=OWNERS,
+        pool=QUICKBOOKS_POOL,
+        automation_condition=SYNC_WHEN_MISSING,
+    )
+    def sync(
+        context: dg.AssetExecutionContext, quickbooks: QuickBooksResource, database: DatabaseResource
+    ) -> dg.MaterializeResult:
+        return sync_entity(context, quickbooks, database, entity)
+
+    return sync
 
 
-@dg.asset(**NAME_LIST_ASSET)
-def customers(
-    context: dg.AssetExecutionContext, quickbooks: QuickBooksResource, database: DatabaseResource
-) -> dg.MaterializeResult:
-    """QuickBooks customers mirrored in the project database, and local customers pushed to QuickBooks."""
-    return sync_name_list(context, quickbooks, database, "Customer", "Customers")
-
-
-@dg.asset(**NAME_LIST_ASSET)
-def items(
-    context: dg.AssetExecutionContext, quickbooks: QuickBooksResource, database: DatabaseResource
-) -> dg.MaterializeResult:
-    """QuickBooks items (products and services) mirrored, and local items pushed to QuickBooks."""
-    return sync_name_list(context, quickbooks, database, "Item", "Items")
+# Every entry's asset but those written out (invoices: assets/invoices.py).
+ENTITY_ASSETS = {name: entity_asset(entity) for name, entity in SYNCED.items() if not entity.own_asset}
+customers = ENTITY_ASSETS[CUSTOMERS.name]
+items = ENTITY_ASSETS[ITEMS.name]

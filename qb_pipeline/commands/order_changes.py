@@ -7,9 +7,9 @@ import click
 from qb_pipeline.commands.common import database
 from qb_pipeline.commands.orders import _line as parse_line
 from qb_pipeline.db import queries
-from qb_pipeline.db.models import Customer, Item
 from qb_pipeline.db.names import name_key
 from qb_pipeline.db.session import session_scope
+from qb_pipeline.sync.entities import CUSTOMERS, ITEMS
 from qb_pipeline.sync.order_edits import NewLine, OrderNotChangeable, cancel_order, edit_order
 
 
@@ -68,7 +68,7 @@ def cancel(number: str, reason: str) -> None:
 def _unknown_names(session, customer: str | None, items: list[str]) -> list[tuple[str, str]]:
     """The names just written that no customer or item here carries (yet)."""
     unknown: list[tuple[str, str]] = []
-    for kind, model, names in (("customer", Customer, [customer] if customer else []), ("item", Item, items)):
-        known = queries.known_name_keys(session, model, {name_key(name) for name in names})
-        unknown += [(kind, name) for name in dict.fromkeys(names) if name_key(name) not in known]
+    for entity, names in ((CUSTOMERS, [customer] if customer else []), (ITEMS, items)):
+        known = queries.known_name_keys(session, entity.model, {name_key(name) for name in names})
+        unknown += [(entity.word, name) for name in dict.fromkeys(names) if name_key(name) not in known]
     return unknown

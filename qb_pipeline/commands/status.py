@@ -22,7 +22,7 @@ from qb_pipeline.db.models import (
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.stack_record import read_record
-from qb_pipeline.sync.entities import CUSTOMERS, ITEMS
+from qb_pipeline.sync.entities import NAME_LISTS
 from qb_pipeline.sync.wording import plural
 
 CONNECTED_MARGIN = timedelta(minutes=30)  # "connected": QuickBooks answered within one sync interval plus this margin
@@ -148,8 +148,7 @@ def collect_status(engine: sa.Engine) -> dict:
     with session_scope(engine) as session:
         token = session.scalars(sa.select(QBToken)).first()
         by_status = dict(session.execute(sa.select(Order.status, sa.func.count()).group_by(Order.status)).all())
-        customers_linked, customers_total = queries.link_coverage(session, CUSTOMERS.model)
-        items_linked, items_total = queries.link_coverage(session, ITEMS.model)
+        coverage = {entity.asset: queries.link_coverage(session, entity.model) for entity in NAME_LISTS.values()}
         # customers with their own prices or a price level, each counted once
         priced = sa.union(
             sa.select(CustomerItemPrice.customer_id).where(CustomerItemPrice.valid_to.is_(None)),
@@ -199,8 +198,7 @@ def collect_status(engine: sa.Engine) -> dict:
             "last_successful_refresh": _iso(token.refreshed_at) if token else None,
             "last_successful_call": _iso(token.last_success_at) if token else None,
         },
-        "customers": {"linked": customers_linked, "total": customers_total},
-        "items": {"linked": items_linked, "total": items_total},
+        **{asset: {"linked": linked, "total": total} for asset, (linked, total) in coverage.items()},
         "orders": {status.value: count for status, count in by_status.items()},
         "customers_with_custom_pricing": int(custom),
         "dagster_daemon": f"not running ({NOT_RUNNING})" if stopped else _daemon_state(now),
@@ -228,7 +226,7 @@ def status(as_json: bool) -> None:
         + (f", refresh token valid until {qb['refresh_token_expires_at'] or 'unknown'}" if qb["connected"] else "")
     )
     click.echo(f"{'make dev':<14} {data['make_dev']['message']}")
-    for kind in ("customers", "items"):
+    for kind in (entity.asset for entity in NAME_LISTS.values()):
         click.echo(f"{kind.capitalize():<14} {data[kind]['linked']}/{data[kind]['total']} synced")
     orders = data["orders"]
     click.echo("Orders         " + (", ".join(f"{n} {s}" for s, n in sorted(orders.items())) or "none"))

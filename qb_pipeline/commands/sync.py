@@ -11,11 +11,11 @@ import requests
 
 from qb_pipeline import config
 from qb_pipeline.core import defaults
+from qb_pipeline.sync.entities import SYNCED
 
 # `qb-pipeline sync TYPE` → the job it launches (jobs.py defines them)
 SYNC_JOBS = {
-    "customers": "sync_customers_job",
-    "items": "sync_items_job",
+    **{entity.asset: entity.sync_job for entity in SYNCED.values() if not entity.own_asset},
     "pricing": "sync_pricing_job",
     "orders": "push_invoices_job",
     "all": "hourly_sync_job",

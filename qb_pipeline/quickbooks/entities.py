@@ -1,6 +1,7 @@
 """The QuickBooks entities we read or write, as QuickBooks knows them, declared once: the name used in
 queries, CDC, batch and URLs; the field that holds a record's unique name; whether the entity has an
-`Active` flag (then a query must ask for inactive records too, or it silently leaves them out).
+`Active` flag (then a query must ask for inactive records too, or it silently leaves them out); the error
+codes with which QuickBooks refuses a name already taken.
 The database side of each (model, columns, converters) is in sync/entities.py."""
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ class QuickBooksEntity:
     name: str
     name_field: str | None = None  # the unique name QuickBooks enforces (a duplicate is refused)
     has_active: bool = False
+    # A create refused with one of these: the name is taken, so the record exists (6140 is an invoice's
+    # DocNumber taken: never a name list's)
+    duplicate_name_codes: frozenset[str] = frozenset()
 
 
-CUSTOMER = QuickBooksEntity("Customer", name_field="DisplayName", has_active=True)
-ITEM = QuickBooksEntity("Item", name_field="Name", has_active=True)
+NAME_TAKEN = frozenset({"6240"})  # "Duplicate Name Exists Error", customers and items alike
+
+CUSTOMER = QuickBooksEntity("Customer", name_field="DisplayName", has_active=True, duplicate_name_codes=NAME_TAKEN)
+ITEM = QuickBooksEntity("Item", name_field="Name", has_active=True, duplicate_name_codes=NAME_TAKEN)
 ACCOUNT = QuickBooksEntity("Account", name_field="Name", has_active=True)  # looked up, never synced
 INVOICE = QuickBooksEntity("Invoice")
 PAYMENT = QuickBooksEntity("Payment")

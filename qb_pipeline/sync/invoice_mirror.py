@@ -80,7 +80,7 @@ def mirror_invoices(
                 result.voided += 1
             rows.append(row)
         with session_scope(engine) as session:
-            upsert_by_qb_id(session, QBInvoice, rows, conflict_columns=("realm_id", "qb_id"))
+            upsert_by_qb_id(session, QBInvoice, rows, conflict_columns=INVOICES.key_columns)
         result.updated += len(rows)
 
     if result.mode == "query":

@@ -14,10 +14,11 @@ from qb_pipeline.db.mirror_rows import upsert_by_qb_id
 from qb_pipeline.db.models import Order, OrderStatus, QBInvoice
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.sync.entities import INVOICES
 from qb_pipeline.sync.invoice_draft import OrderRejected
 from qb_pipeline.sync.invoice_match import StrictLink
 from qb_pipeline.sync.port import QuickBooksPort, WriteOutcome
-from qb_pipeline.sync.records import invoice_row, money
+from qb_pipeline.sync.records import money
 from qb_pipeline.sync.wording import plural
 
 BLOCKED_RETRY = timedelta(hours=1)  # a prerequisite may be fixed in QuickBooks meanwhile
@@ -132,7 +133,7 @@ class OutcomeRecorder:
             if order_id not in recorded:
                 self.result.lost_claims += 1  # taken over meanwhile: the other run owns the order now
                 continue
-            mirrored[invoice_id] = invoice_row(record, self.run.qb.realm_id)
+            mirrored[invoice_id] = INVOICES.to_row(record, self.run.qb.realm_id)
             if linked:
                 self.result.linked += 1
             else:
@@ -204,4 +205,4 @@ class OutcomeRecorder:
 
 
 def mirror_invoice_rows(session: Session, mirrored: dict[str, dict]) -> None:
-    upsert_by_qb_id(session, QBInvoice, list(mirrored.values()), conflict_columns=("realm_id", "qb_id"))
+    upsert_by_qb_id(session, QBInvoice, list(mirrored.values()), conflict_columns=INVOICES.key_columns)

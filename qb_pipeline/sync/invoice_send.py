@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.quickbooks.errors import QuickBooksAuthError, QuickBooksError, QuickBooksOutcomeUnknown
+from qb_pipeline.sync.entities import INVOICES
 from qb_pipeline.sync.invoice_claims import Heartbeat
 from qb_pipeline.sync.invoice_draft import InvoiceDraft
 from qb_pipeline.sync.invoice_linking import Linker
@@ -58,7 +59,7 @@ class BatchSender:
                 return
             try:
                 outcomes = self.run.qb.send_batch(
-                    "Invoice", [(str(i), bid, body) for i, (bid, body) in batch.items.items()], batch.request_id
+                    INVOICES.name, [(str(i), bid, body) for i, (bid, body) in batch.items.items()], batch.request_id
                 )
             except QuickBooksOutcomeUnknown as error:
                 stamp_unanswered(self.run, batch)  # QuickBooks may apply it until its limit after now

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from qb_pipeline.db.models import Item, WebhookEvent
+from qb_pipeline.quickbooks.entities import ITEM
 
 
 def merged_away(name: str, survivor: str | None) -> str:
@@ -45,7 +46,7 @@ def record_merged_items(session: Session, deleted_qb_ids: Iterable[str], now: da
     survivors = dict(
         session.execute(
             sa.select(WebhookEvent.merged_away_id, WebhookEvent.entity_id).where(
-                WebhookEvent.entity == "Item",
+                WebhookEvent.entity == ITEM.name,
                 WebhookEvent.operation == "merged",
                 WebhookEvent.merged_away_id.is_not(None),
             )

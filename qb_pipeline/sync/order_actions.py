@@ -14,10 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from qb_pipeline.db import queries
-from qb_pipeline.db.models import Customer, Item, Order, OrderLine, OrderStatus
+from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.names import name_key
+from qb_pipeline.db.order_names import names_not_mirrored
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.sync.entities import NAMED_IN_ORDERS
 from qb_pipeline.sync.invoice_draft import EARLIER_UNKNOWN_NAME, UNKNOWN_NAME
 from qb_pipeline.sync.wording import plural
 
@@ -117,42 +119,36 @@ def revive_orders_naming_known_records(session: Session) -> list[str]:
     ).all()
     if not waiting:
         return []
-    known_customers = queries.known_name_keys(
-        session, Customer, {name_key(o.customer_name) for o in waiting if o.customer_name}
-    )
-    known_items = queries.known_name_keys(
-        session, Item, {name_key(line.item_name) for o in waiting for line in o.lines if line.item_name}
-    )
+    known = {
+        entity.name: queries.known_name_keys(
+            session,
+            entity.model,
+            {name_key(name) for order in waiting for _link, name in entity.named_in_orders.mentions(order) if name},
+        )
+        for entity in NAMED_IN_ORDERS.values()
+    }
     ready = [
-        o
-        for o in waiting
-        if (o.customer_id is not None or name_key(o.customer_name or "") in known_customers)
-        and all(line.item_id is not None or name_key(line.item_name or "") in known_items for line in o.lines)
+        order
+        for order in waiting
+        if all(
+            link is not None or name_key(name or "") in known[entity.name]
+            for entity in NAMED_IN_ORDERS.values()
+            for link, name in entity.named_in_orders.mentions(order)
+        )
     ]
     _back_to_pending(session, [o.id for o in ready])
     return sorted(o.order_number for o in ready)
 
 
 def orders_name_unknown_records(engine: sa.Engine) -> bool:
-    """Whether a due order names a customer or item by a name our mirror does not know (yet)."""
+    """Whether a due order names a customer or item (any entity orders name, sync/entities.py) by a name our
+    mirror does not know (yet)."""
     due = queries.claimable_orders()
-    customer_names = (
-        sa.select(Order.customer_name)
-        .where(due, Order.customer_id.is_(None), Order.customer_name.is_not(None))
-        .distinct()
-    )
-    item_names = (
-        sa.select(OrderLine.item_name)
-        .join(Order)
-        .where(due, OrderLine.item_id.is_(None), OrderLine.item_name.is_not(None))
-        .distinct()
-    )
     with session_scope(engine) as session:
-        for model, names in ((Customer, customer_names), (Item, item_names)):
-            keys = {name_key(name) for name in session.scalars(names)}
-            if keys - queries.known_name_keys(session, model, keys):
-                return True
-    return False
+        return any(
+            names_not_mirrored(session, entity.model, entity.named_in_orders, due)
+            for entity in NAMED_IN_ORDERS.values()
+        )
 
 
 def _back_to_pending(session: Session, order_ids: list[int]) -> None:

@@ -1,4 +1,5 @@
-"""QuickBooks → database for the name lists (customers, items): full first, incremental after.
+"""QuickBooks → database for each entity of the registry (sync/entities.py) but invoices (sync/invoice_mirror.py):
+full first, incremental after.
 
 - What to read: sync/incremental.py (full, then CDC since the cursor, a paged query by
   LastUpdatedTime when CDC cannot answer); inactive records included.
@@ -8,8 +9,9 @@
   is replaced and the conflict is reported for the activity log.
 - A QBO record whose name matches a local row that was never pushed links to that row instead of
   creating a second one (names match by their key, db/names.py; only one record to one row).
-- An item merged away in QuickBooks (deleted there: CDC's tombstones, or a Merge notification) is
-  deactivated here and names the item that replaced it (sync/merged_items.py).
+- What an entity needs beyond its rows is its entry's pull hooks: items keep their price history
+  (sync/item_prices.py), and one merged away in QuickBooks (deleted there: CDC's tombstones, or a Merge
+  notification) is deactivated here and names the item that replaced it (sync/merged_items.py).
 """
 
 from __future__ import annotations
@@ -24,15 +26,13 @@ from sqlalchemy.orm import Session
 
 from qb_pipeline.db import queries
 from qb_pipeline.db.mirror_rows import rows_by_qb_id, upsert_by_qb_id
-from qb_pipeline.db.models import Item, ItemPrice, SyncState
+from qb_pipeline.db.models import SyncState
 from qb_pipeline.db.names import name_key
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
-from qb_pipeline.sync.entities import NAME_LISTS, SyncedEntity
+from qb_pipeline.sync.entities import SYNCED, SyncedEntity
 from qb_pipeline.sync.incremental import OVERLAP, read_changes
-from qb_pipeline.sync.merged_items import record_merged_items
 from qb_pipeline.sync.port import QuickBooksPort
-from qb_pipeline.sync.pricing import record_item_price
 
 RESTATE_FROM = 1000  # rows pulled
 
@@ -45,7 +45,8 @@ class PullResult:
     new: int = 0
     linked: int = 0  # local unpushed rows matched to their QBO record by name
     conflicts: list[str] = field(default_factory=list)
-    merged: list[str] = field(default_factory=list)  # items merged away in QuickBooks, in a person's words
+    # what the entry's after_pull hook reported, in a person's words (items merged away in QuickBooks)
+    merged: list[str] = field(default_factory=list)
 
     def summary(self, label: str) -> str:
         return (
@@ -73,7 +74,8 @@ def pull_name_list(
     overlap: timedelta = OVERLAP,
     progress: Callable[[str], None] = lambda _message: None,
 ) -> PullResult:
-    spec = NAME_LISTS[entity]
+    """Pull what changed in QuickBooks of `entity` (its name in the registry, sync/entities.py) into its table."""
+    spec = SYNCED[entity]
     started = now or utcnow()
     changes = read_changes(qb, engine, entity, started, overlap=overlap)
     result, pages = PullResult(entity, changes.mode), changes.pages
@@ -81,7 +83,7 @@ def pull_name_list(
     for page in pages:
         with session_scope(engine) as session:
             before = result.pulled
-            _apply_page(session, spec, page, result, started)
+            _apply_page(session, spec, page, result, started, qb.realm_id)
             if _restate_due(before, result.pulled):
                 # A first pull grows the table faster than autovacuum re-reads it: with statistics of
                 # a nearly empty table, PostgreSQL looked each page's rows up by a scan of all of it.
@@ -89,8 +91,7 @@ def pull_name_list(
         progress(f"{entity}: {result.pulled} records pulled ({result.mode})")
 
     with session_scope(engine) as session:
-        if spec.model is Item:
-            result.merged = record_merged_items(session, changes.deleted_ids, started)
+        result.merged = spec.hooks.after_pull(session, changes.deleted_ids, started)
         queries.advance_cursor(session, qb.realm_id, entity, started, full=result.mode == "full")
     return result
 
@@ -106,13 +107,18 @@ def _restate_due(before: int, after: int) -> bool:
     return False
 
 
-def _apply_page(session: Session, spec: SyncedEntity, records: list[dict], result: PullResult, now: datetime) -> None:
+def _apply_page(
+    session: Session, spec: SyncedEntity, records: list[dict], result: PullResult, now: datetime, realm_id: str
+) -> None:
     if not records:
         return
     result.pulled += len(records)
-    model = spec.model
-    incoming = {row["qb_id"]: row for row in map(spec.to_row, records)}
-    stored = {local.qb_id: local for local in rows_by_qb_id(session, model, list(incoming))}
+    incoming = {row["qb_id"]: row for row in _rows(spec, records, realm_id)}
+    stored = {
+        local.qb_id: local
+        for local in rows_by_qb_id(session, spec.model, list(incoming))
+        if not spec.per_company or local.realm_id == realm_id
+    }
     # The overlap window re-reads records we already hold: an unchanged SyncToken means nothing to
     # write (and a pending local edit of that row must survive to be pushed).
     changed = {
@@ -122,10 +128,29 @@ def _apply_page(session: Session, spec: SyncedEntity, records: list[dict], resul
     }
     if not changed:
         return
+    state = {}
+    if spec.pushed:  # rows made or edited here too: link new records by name, report conflicts, mark synced
+        _link_by_name(session, spec, changed, stored, result)
+        result.conflicts += _conflicts(spec, changed, stored)
+        state = {"sync_state": SyncState.SYNCED, "last_error": None, "synced_at": now, "local_updated_at": None}
+    else:
+        result.new += len(changed.keys() - stored.keys())
+    held = spec.hooks.before_page(stored)
+    upsert_by_qb_id(
+        session, spec.model, [{**row, **state} for row in changed.values()], conflict_columns=spec.key_columns
+    )
+    spec.hooks.after_page(session, changed, held, now)
 
-    # New to us: adopt a never-pushed local row of the same name (by name key) rather than duplicating it,
-    # only when the key names that one row here and one new record: between two, a guess could merge
-    # different customers. Such rows stay unlinked, and are pushed like any new row.
+
+def _rows(spec: SyncedEntity, records: list[dict], realm_id: str) -> list[dict]:
+    return [spec.to_row(record, realm_id) if spec.per_company else spec.to_row(record) for record in records]
+
+
+def _link_by_name(session: Session, spec: SyncedEntity, changed: dict[str, dict], stored: dict, result: PullResult):
+    """New to us: adopt a never-pushed local row of the same name (by name key) rather than duplicating it,
+    only when the key names that one row here and one new record: between two, a guess could merge
+    different customers. Such rows stay unlinked, and are pushed like any new row."""
+    model = spec.model
     new_by_key: dict[str, list[dict]] = defaultdict(list)
     for qb_id, row in changed.items():
         if qb_id not in stored:
@@ -141,53 +166,20 @@ def _apply_page(session: Session, spec: SyncedEntity, records: list[dict], resul
     for local, record in linked:
         local.qb_id = record["qb_id"]
     if linked:
-        session.flush()  # before the upsert below finds these rows by their new qb_id
+        session.flush()  # before the upsert finds these rows by their new qb_id
     result.linked += len(linked)
     result.new += sum(map(len, new_by_key.values())) - len(linked)
 
-    # Changed in QBO while edited here and not yet pushed: QuickBooks wins, and says so.
-    for qb_id in changed.keys() & stored.keys():
-        local = stored[qb_id]
-        if local.local_updated_at is not None and (local.synced_at is None or local.local_updated_at > local.synced_at):
-            result.conflicts.append(
-                f"{spec.name} {spec.name_of(local)!r} was edited here and in QuickBooks; kept the QuickBooks version"
-            )
 
-    # The price each item had before this page, and since which version: kept until the change.
-    previous_prices = (
-        {qb_id: (local.unit_price, local.qb_updated_at) for qb_id, local in stored.items()} if model is Item else {}
-    )
-    state = {"sync_state": SyncState.SYNCED, "last_error": None, "synced_at": now, "local_updated_at": None}
-    upsert_by_qb_id(session, model, [{**row, **state} for row in changed.values()])
-    if model is Item:
-        _record_item_prices(session, changed, previous_prices, now)
-
-
-def _record_item_prices(session: Session, changed: dict[str, dict], previous: dict, now: datetime) -> None:
-    """Keep each item's QuickBooks price over time, from the instant QuickBooks says it changed. An item
-    with no history yet (mirrored before history was kept) keeps the price we held until that change,
-    so an order placed before it is not repriced by it."""
-    moved = {
-        qb_id: row
-        for qb_id, row in changed.items()
-        if row.get("unit_price") is not None and (qb_id not in previous or previous[qb_id][0] != row["unit_price"])
-    }
-    if not moved:
-        return
-    ids = dict(session.execute(sa.select(Item.qb_id, Item.id).where(Item.qb_id.in_(list(moved)))).all())
-    with_history = set(session.scalars(sa.select(ItemPrice.item_id).where(ItemPrice.item_id.in_(list(ids.values())))))
-    first = []  # a first price needs no interval closed: one insert for a whole full pull
-    for qb_id, row in moved.items():
-        if ids[qb_id] in with_history:
-            continue
-        at = row["qb_updated_at"] or now
-        held, held_since = previous.get(qb_id, (None, None))
-        if held is not None:
-            since = held_since if held_since is not None and held_since < at else at - timedelta(microseconds=1)
-            first.append(ItemPrice(item_id=ids[qb_id], unit_price=held, valid_from=since, valid_to=at))
-        first.append(ItemPrice(item_id=ids[qb_id], unit_price=row["unit_price"], valid_from=at))
-    session.add_all(first)
-    for qb_id, row in moved.items():
-        if ids[qb_id] in with_history:
-            record_item_price(session, ids[qb_id], row["unit_price"], at=row["qb_updated_at"] or now)
-    session.flush()
+def _conflicts(spec: SyncedEntity, changed: dict[str, dict], stored: dict) -> list[str]:
+    """Changed in QBO while edited here and not yet pushed: QuickBooks wins, and says so."""
+    edited = [
+        stored[qb_id]
+        for qb_id in changed.keys() & stored.keys()
+        if stored[qb_id].local_updated_at is not None
+        and (stored[qb_id].synced_at is None or stored[qb_id].local_updated_at > stored[qb_id].synced_at)
+    ]
+    return [
+        f"{spec.name} {spec.name_of(local)!r} was edited here and in QuickBooks; kept the QuickBooks version"
+        for local in edited
+    ]

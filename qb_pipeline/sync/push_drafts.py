@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.session import session_scope
+from qb_pipeline.sync.entities import CUSTOMERS, ITEMS
 from qb_pipeline.sync.invoice_claims import Heartbeat
 from qb_pipeline.sync.invoice_draft import Catalog, InvoiceDraft, OrderRejected, draft_invoice
 from qb_pipeline.sync.invoice_outcomes import OutcomeRecorder, PushRun
@@ -70,16 +71,15 @@ class PushDrafts:
         missing_items = {line.item.id for d in drafts.values() for line in d.lines if line.item.qb_id is None}
         if not missing_customers and not missing_items:
             return drafts
-        if missing_customers:
-            push_name_list(self.run.qb, self.run.engine, "Customer", row_ids=sorted(missing_customers))
-        if missing_items:
-            push_name_list(
-                self.run.qb,
-                self.run.engine,
-                "Item",
-                row_ids=sorted(missing_items),
-                default_income_account_id=default_income_account_id,
-            )
+        for entity, missing in ((CUSTOMERS, missing_customers), (ITEMS, missing_items)):
+            if missing:
+                push_name_list(
+                    self.run.qb,
+                    self.run.engine,
+                    entity.name,
+                    row_ids=sorted(missing),
+                    default_income_account_id=default_income_account_id,
+                )
         return self._redraft(self.heartbeat.still_ours(drafts))
 
     def _redraft(self, order_ids: set[int]) -> dict[int, InvoiceDraft]:

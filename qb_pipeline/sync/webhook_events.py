@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from qb_pipeline.db.models import QBInvoice, WebhookEvent
-from qb_pipeline.sync.entities import ASSET_FOR_NOTIFIED, SYNCED
+from qb_pipeline.db.models import WebhookEvent
+from qb_pipeline.sync.entities import SYNCED, assets_notified_by
 from qb_pipeline.sync.records import parse_instant
 
 OPERATIONS = {
@@ -133,7 +133,7 @@ def store_events(session: Session, events: list[Event], realm_id: str) -> Stored
     for event in events:
         if event.realm_id != realm_id:
             result.skipped.append(f"company {event.realm_id or '?'} is not ours")
-        elif event.entity not in ASSET_FOR_NOTIFIED:
+        elif not assets_notified_by(event.entity):
             result.skipped.append(f"{event.entity} changes are not synced")
         else:
             rows.append(
@@ -166,7 +166,7 @@ def waiting_events(session: Session) -> tuple[int, int | None, set[str]]:
     entities = set(
         session.scalars(sa.select(WebhookEvent.entity).where(WebhookEvent.processed_at.is_(None)).distinct())
     )
-    return count, newest, {ASSET_FOR_NOTIFIED[e] for e in entities if e in ASSET_FOR_NOTIFIED}
+    return count, newest, {asset for entity in entities for asset in assets_notified_by(entity)}
 
 
 def mark_served(session: Session, through_id: int, run_id: str, now) -> int:
@@ -201,7 +201,7 @@ def serve_already_mirrored(session: Session, now) -> int:
             continue
         model = synced.model
         which = [model.qb_id.in_({e.entity_id for e in waiting})]
-        if model is QBInvoice:  # invoices are kept per company
+        if synced.per_company:
             which.append(model.realm_id.in_({e.realm_id for e in waiting}))
         held = session.execute(sa.select(model.qb_id, model.qb_updated_at).where(*which)).all()
         newest = {qb_id: updated for qb_id, updated in held if updated is not None}
