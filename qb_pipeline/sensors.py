@@ -76,35 +76,44 @@ def _launches(cursor: str | None) -> int:
         return 0  # a cursor of an older version (an order id): start counting again
 
 
-def launch_pull_when_quickbooks_notified(context: dg.SensorEvaluationContext, database: DatabaseResource):
+def _settle_last_pull(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SkipReason | None:
+    """The last changes run: still going (skip), succeeded (its notifications served, once), or failed just
+    now (skip a while)."""
     acknowledged = _cursor(context.cursor).get("acknowledged")
     last = context.instance.get_run_records(dg.RunsFilter(job_name=QUICKBOOKS_CHANGES_JOB), limit=1)
-    if last:
-        run = last[0].dagster_run
-        if run.status in ACTIVE_RUN_STATUSES:
-            if WEBHOOK_EVENTS_TAG not in run.tags:
-                return dg.SkipReason("a full pull of a new database is running now")
-            return dg.SkipReason(f"{run.tags[WEBHOOK_EVENTS_TAG]} notifications are being pulled now")
-        through = run.tags.get(WEBHOOK_THROUGH_TAG)
-        if run.status == dg.DagsterRunStatus.SUCCESS and through and run.run_id != acknowledged:
-            with database.session() as session:
-                served = mark_served(session, int(through), run.run_id, utcnow())
-                queries.append_sync_log(
-                    session,
-                    entity="Webhooks",
-                    outcome="SUCCESS",
-                    processed=served,
-                    run_id=run.run_id,
-                    message=f"Pulled what {served} QuickBooks change notifications named",
-                )
-            acknowledged = run.run_id
-            context.update_cursor(json.dumps({"acknowledged": acknowledged}))
-        elif (
-            run.status == dg.DagsterRunStatus.FAILURE
-            and last[0].end_time
-            and time.time() - last[0].end_time < PAUSE_AFTER_FAILED_RUN_SECONDS
-        ):
-            return dg.SkipReason("the last pull failed; its notifications are pulled again shortly")
+    if not last:
+        return None
+    run = last[0].dagster_run
+    if run.status in ACTIVE_RUN_STATUSES:
+        if WEBHOOK_EVENTS_TAG not in run.tags:
+            return dg.SkipReason("a full pull of a new database is running now")
+        return dg.SkipReason(f"{run.tags[WEBHOOK_EVENTS_TAG]} notifications are being pulled now")
+    through = run.tags.get(WEBHOOK_THROUGH_TAG)
+    if run.status == dg.DagsterRunStatus.SUCCESS and through and run.run_id != acknowledged:
+        with database.session() as session:
+            served = mark_served(session, int(through), run.run_id, utcnow())
+            queries.append_sync_log(
+                session,
+                entity="Webhooks",
+                outcome="SUCCESS",
+                processed=served,
+                run_id=run.run_id,
+                message=f"Pulled what {served} QuickBooks change notifications named",
+            )
+        context.update_cursor(json.dumps({"acknowledged": run.run_id}))
+    elif (
+        run.status == dg.DagsterRunStatus.FAILURE
+        and last[0].end_time
+        and time.time() - last[0].end_time < PAUSE_AFTER_FAILED_RUN_SECONDS
+    ):
+        return dg.SkipReason("the last pull failed; its notifications are pulled again shortly")
+    return None
+
+
+def launch_pull_when_quickbooks_notified(context: dg.SensorEvaluationContext, database: DatabaseResource):
+    skip = _settle_last_pull(context, database)
+    if skip is not None:
+        return skip
     with database.session() as session:
         pulled = queries.pulled_entities(session)
         already = serve_already_mirrored(session, utcnow())

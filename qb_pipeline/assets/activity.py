@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import SyncLog
+from qb_pipeline.quickbooks.stats import CallStats
 from qb_pipeline.resources import DatabaseResource
 
 
@@ -17,6 +18,26 @@ def record_activity(database: DatabaseResource, **entry) -> None:
     with database.session() as session:
         queries.append_sync_log(session, **entry)
         queries.prune_sync_log(session, retention_days=database.log_retention_days)
+
+
+def record_quickbooks_run(
+    context: dg.AssetExecutionContext,
+    database: DatabaseResource,
+    stats: CallStats,
+    entry: dict,
+    seconds: float,
+) -> None:
+    """A run that called QuickBooks: its activity-log row (`entry`: entity, outcome, message, processed,
+    failed; with the run's API calls and retries from `stats`), and the same line in the run log."""
+    record_activity(
+        database,
+        **entry,
+        run_id=context.run.run_id,
+        duration_seconds=seconds,
+        api_calls=stats.total_calls,
+        retries=stats.retries,
+    )
+    context.log.info(f"{entry['entity'].upper()}: {entry['outcome']} - {entry['message']}")
 
 
 def webhook_events_served(context: dg.AssetExecutionContext) -> int:

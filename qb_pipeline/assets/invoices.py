@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from qb_pipeline.assets.activity import (
     failure_logged,
     recent_activity,
-    record_activity,
+    record_quickbooks_run,
     webhook_events_served,
 )
 from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL, SYNC_WHEN_MISSING
@@ -21,7 +21,7 @@ from qb_pipeline.quickbooks.errors import QuickBooksSetupError
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.entities import INVOICES, NAMED_IN_ORDERS
-from qb_pipeline.sync.invoice_mirror import MirrorResult, mirror_invoices
+from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.invoice_outcomes import InvoicePushResult
 from qb_pipeline.sync.invoices import STALE_CLAIM_AFTER, push_orders
 from qb_pipeline.sync.order_actions import OrderCounts, order_counts, orders_name_unknown_records
@@ -65,32 +65,6 @@ def _push_orders(
         )
     except QuickBooksSetupError as error:  # a QuickBooks setting to change: one sentence, no traceback
         raise dg.Failure(description=str(error), allow_retries=False) from None
-
-
-def _record_run(
-    context: dg.AssetExecutionContext,
-    database: DatabaseResource,
-    gateway: QuickBooksGateway,
-    outcomes: tuple[InvoicePushResult, MirrorResult],
-    seconds: float,
-) -> None:
-    """The run's activity-log row, and its line in the run log."""
-    pushed, mirrored = outcomes
-    outcome = "PARTIAL" if pushed.failed or pushed.blocked else "SUCCESS"
-    message = f"{pushed.summary()}; {mirrored.summary()}"
-    record_activity(
-        database,
-        entity=INVOICES.label,
-        outcome=outcome,
-        message=message,
-        processed=pushed.processed,
-        failed=pushed.failed + pushed.blocked,
-        run_id=context.run.run_id,
-        duration_seconds=seconds,
-        api_calls=gateway.stats.total_calls,
-        retries=gateway.stats.retries,
-    )
-    context.log.info(f"{INVOICES.label.upper()}: {outcome} - {message}")
 
 
 def _observe_orders(context: dg.AssetExecutionContext, counts: OrderCounts) -> None:
@@ -149,7 +123,14 @@ def invoices(
     for reason in pushed.reasons:
         context.log.warning(reason)
     seconds = time.monotonic() - started
-    _record_run(context, database, gateway, (pushed, mirrored), seconds)
+    entry = dict(
+        entity=INVOICES.label,
+        outcome="PARTIAL" if pushed.failed or pushed.blocked else "SUCCESS",
+        message=f"{pushed.summary()}; {mirrored.summary()}",
+        processed=pushed.processed,
+        failed=pushed.failed + pushed.blocked,
+    )
+    record_quickbooks_run(context, database, gateway.stats, entry, seconds)
     counts, pending = _orders_now(database)
     with database.session() as session:
         recent = recent_activity(session)

@@ -6,11 +6,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from qb_pipeline.assets.activity import (
-    failure_logged,
-    record_activity,
-    webhook_events_served,
-)
+from qb_pipeline.assets.activity import failure_logged, record_quickbooks_run, webhook_events_served
 from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL, SYNC_WHEN_MISSING
 from qb_pipeline.db import queries
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
@@ -91,21 +87,14 @@ def sync_entity(
     seconds = time.monotonic() - started
     _after_pull(database, entity, synced)
     pulled, pushed = synced.pulled, synced.pushed
-    outcome = "PARTIAL" if pushed.failed else "SUCCESS"
-    message = f"{pulled.summary(entity.label)}; {pushed.summary()}; linked {pushed.linked + pulled.linked} by name"
-    record_activity(
-        database,
+    entry = dict(
         entity=entity.label,
-        outcome=outcome,
-        message=message,
+        outcome="PARTIAL" if pushed.failed else "SUCCESS",
+        message=f"{pulled.summary(entity.label)}; {pushed.summary()}; linked {pushed.linked + pulled.linked} by name",
         processed=pulled.pulled + pushed.created + pushed.updated,
         failed=pushed.failed,
-        run_id=context.run.run_id,
-        duration_seconds=seconds,
-        api_calls=gateway.stats.total_calls,
-        retries=gateway.stats.retries,
     )
-    context.log.info(f"{entity.label.upper()}: {outcome} - {message}")
+    record_quickbooks_run(context, database, gateway.stats, entry, seconds)
     if synced.released:
         context.log.info(
             f"{len(synced.released)} orders that named a {entity.word} unknown until now go again: "

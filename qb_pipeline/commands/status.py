@@ -143,6 +143,21 @@ def _ago(delta: timedelta) -> str:
     return plural(minutes // 1440, "day")
 
 
+def _connection(token: QBToken | None, failure, now: datetime, stopped: bool) -> tuple[bool, str]:
+    """(connected, what to tell a person) of the QuickBooks connection, with make dev stopped or not."""
+    connected, state = connection_state(config.settings(), token, tuple(failure) if failure else None, now)
+    if stopped and config.quickbooks_environment() == "sandbox-local":
+        last_call = token.last_success_at if token else None
+        return (
+            False,
+            "not connected: the bundled sandbox stopped with make dev"
+            + (f" (last successful call {_ago(now - last_call)} ago)" if last_call else ""),
+        )
+    if stopped:
+        state += f"; {NOT_RUNNING}, so nothing syncs"
+    return connected, state
+
+
 def collect_status(engine: sa.Engine) -> dict:
     now = utcnow()
     with session_scope(engine) as session:
@@ -174,18 +189,9 @@ def collect_status(engine: sa.Engine) -> dict:
             .order_by(SyncLog.id.desc())
             .limit(1)
         ).first()
-    connected, state = connection_state(config.settings(), token, tuple(failure) if failure else None, now)
     stack, stack_message = _stack_state()
     stopped = stack in ("stopping", "stopped")
-    if stopped and config.quickbooks_environment() == "sandbox-local":
-        last_call = token.last_success_at if token else None
-        connected, state = (
-            False,
-            "not connected: the bundled sandbox stopped with make dev"
-            + (f" (last successful call {_ago(now - last_call)} ago)" if last_call else ""),
-        )
-    elif stopped:
-        state += f"; {NOT_RUNNING}, so nothing syncs"
+    connected, state = _connection(token, failure, now, stopped)
     return {
         "make_dev": {"state": stack, "message": stack_message},
         "quickbooks": {
