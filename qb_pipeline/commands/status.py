@@ -22,12 +22,12 @@ from qb_pipeline.db.models import (
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.stack_record import read_record
-from qb_pipeline.sync.entities import NAME_LISTS
+from qb_pipeline.sync.entities import NAME_LISTS, SYNCED
 from qb_pipeline.sync.wording import plural
 
 CONNECTED_MARGIN = timedelta(minutes=30)  # "connected": QuickBooks answered within one sync interval plus this margin
 LOCAL_ACTIVITY = ("PRICING", "ORDERS")  # activity-log entries that call no QuickBooks API (CSV import, retry)
-LOG_ENTITIES = ["customers", "items", "invoices", "pricing", "orders", "webhooks"]
+LOG_ENTITIES = [*(entity.words for entity in SYNCED.values()), "pricing", "orders", "webhooks"]  # activity-log names
 DAEMON_SILENT_AFTER = 120  # seconds without a heartbeat before the daemon counts as not running
 NOT_RUNNING = "make dev is not running"
 

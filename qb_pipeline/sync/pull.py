@@ -146,7 +146,9 @@ def _rows(spec: SyncedEntity, records: list[dict], realm_id: str) -> list[dict]:
     return [spec.to_row(record, realm_id) if spec.per_company else spec.to_row(record) for record in records]
 
 
-def _link_by_name(session: Session, spec: SyncedEntity, changed: dict[str, dict], stored: dict, result: PullResult):
+def _link_by_name(
+    session: Session, spec: SyncedEntity, changed: dict[str, dict], stored: dict, result: PullResult
+) -> None:
     """New to us: adopt a never-pushed local row of the same name (by name key) rather than duplicating it,
     only when the key names that one row here and one new record: between two, a guess could merge
     different customers. Such rows stay unlinked, and are pushed like any new row."""
