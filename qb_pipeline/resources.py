@@ -12,15 +12,15 @@ from pydantic import PrivateAttr
 from sqlalchemy.orm import Session
 
 from qb_pipeline import config
+from qb_pipeline.core.defaults import QBO_REQUEST_LIMIT_SECONDS, SETTLE_SECONDS
 from qb_pipeline.db.session import engine_for, redact_url, session_scope
 from qb_pipeline.db.token_cipher import TokenCipher, load_key
 from qb_pipeline.quickbooks.connection import Connection
 from qb_pipeline.quickbooks.factory import connect, intuit_settings, sandbox_settings
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.quickbooks.stats import CallStats
-from qb_pipeline.quickbooks.throttle import QBO_REQUEST_LIMIT_SECONDS, Throttle
+from qb_pipeline.quickbooks.throttle import Throttle
 from qb_pipeline.settings import DEFAULT_REDIRECT_URI, Settings
-from qb_pipeline.sync.pricing_drop import SETTLE_SECONDS
 
 
 class DatabaseResource(dg.ConfigurableResource):

@@ -13,10 +13,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from qb_pipeline.core.company_zone import iana_zone
+from qb_pipeline.core.defaults import QBO_REQUEST_LIMIT_SECONDS, SETTLE_SECONDS
 from qb_pipeline.db.session import SUPPORTED_DATABASES, shown_url, supported_url
-from qb_pipeline.quickbooks.company_zone import iana_zone
-from qb_pipeline.quickbooks.throttle import QBO_REQUEST_LIMIT_SECONDS
-from qb_pipeline.sync.pricing_drop import SETTLE_SECONDS
 
 Environment = Literal["sandbox-local", "sandbox", "production"]
 ENVIRONMENTS: tuple[Environment, ...] = get_args(Environment)

@@ -15,9 +15,9 @@ from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_PO
 from qb_pipeline.assets.name_lists import customers, items
 from qb_pipeline.assets.orders import orders
 from qb_pipeline.assets.price_levels import price_levels
+from qb_pipeline.core.errors import QuickBooksSetupError
 from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.types import utcnow
-from qb_pipeline.quickbooks.errors import QuickBooksSetupError
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.invoice_outcomes import InvoicePushResult

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from qb_pipeline.core.defaults import QBO_REQUEST_LIMIT_SECONDS
+from qb_pipeline.core.errors import SandboxNotRunning
+from qb_pipeline.core.tokens import StoredTokens
 from qb_pipeline.db.token_cipher import TokenCipher
-from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
+from qb_pipeline.db.token_store import DatabaseTokenStore
 from qb_pipeline.quickbooks.connection import INTUIT_API, Connection, ConnectionSettings
-from qb_pipeline.quickbooks.errors import SandboxNotRunning
 from qb_pipeline.quickbooks.gateway import PAGES_IN_FLIGHT, QuickBooksGateway
 from qb_pipeline.quickbooks.stats import CallStats
-from qb_pipeline.quickbooks.throttle import QBO_REQUEST_LIMIT_SECONDS, Throttle
+from qb_pipeline.quickbooks.throttle import Throttle
 
 
 def sandbox_settings(connection_file: Path, timeout_seconds: float = 30.0) -> tuple[ConnectionSettings, str]:

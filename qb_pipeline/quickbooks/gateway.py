@@ -25,10 +25,8 @@ import tenacity
 from quickbooks.exceptions import AuthorizationException, QuickbooksException
 from quickbooks.mixins import DecimalEncoder
 
-from qb_pipeline.quickbooks.company_zone import company_zone
-from qb_pipeline.quickbooks.connection import Connection
-from qb_pipeline.quickbooks.entities import entity_named
-from qb_pipeline.quickbooks.errors import (
+from qb_pipeline.core.company_zone import company_zone
+from qb_pipeline.core.errors import (
     QuickBooksAuthError,
     QuickBooksError,
     QuickBooksOutcomeUnknown,
@@ -36,9 +34,11 @@ from qb_pipeline.quickbooks.errors import (
     QuickBooksUnavailable,
     QuickBooksValidationError,
 )
+from qb_pipeline.core.port import ChangeSet, InvoiceNumbering, WriteOutcome
+from qb_pipeline.core.quickbooks_entities import entity_named
+from qb_pipeline.quickbooks.connection import Connection
 from qb_pipeline.quickbooks.stats import CallStats
 from qb_pipeline.quickbooks.throttle import Throttle
-from qb_pipeline.sync.port import ChangeSet, InvoiceNumbering, WriteOutcome
 
 PAGE_SIZE = 1000
 PAGES_IN_FLIGHT = 10  # QuickBooks serves at most 10 requests of a company at once (the throttle keeps it so)

@@ -21,16 +21,14 @@ from contextlib import contextmanager
 
 import requests
 
-from qb_pipeline.quickbooks.errors import QuickBooksThrottled
+from qb_pipeline.core.defaults import QBO_REQUEST_LIMIT_SECONDS
+from qb_pipeline.core.errors import QuickBooksThrottled
 
 DEFAULT_LIMITS = {"second": 10, "minute": 480, "batch_minute": 38, "concurrent": 10}
 # The windows we count each rate over. QBO's 10 a second are counted over 1.2 s: any 11 calls of ours span
 # at least 1.2 s, so QBO sees them within one second only if the network delays one by 0.2 s more than
 # another. A burst of 10 where the last 1.2 s were quiet (a list's first pages), 8.3 a second at most.
 SPANS = {"second": 1.2, "minute": 60.0, "batch_minute": 60.0}
-# QBO ends a request that has run for 120 s (one we gave up on may hold its slot until then); counted
-# from when we sent it, so a few seconds more for its way there.
-QBO_REQUEST_LIMIT_SECONDS = 125.0
 
 
 class Throttle:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from qb_pipeline.core import quickbooks_entities as quickbooks
+from qb_pipeline.core.quickbooks_entities import QuickBooksEntity
 from qb_pipeline.db.models import Customer, Item, QBInvoice
-from qb_pipeline.quickbooks import entities as quickbooks
-from qb_pipeline.quickbooks.entities import QuickBooksEntity
 from qb_pipeline.sync.records import customer_payload, customer_row, invoice_row, item_payload, item_row
 
 

@@ -10,13 +10,13 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from qb_pipeline.core.port import WriteOutcome
 from qb_pipeline.db import queries
 from qb_pipeline.db.mirror_rows import upsert_by_qb_id
 from qb_pipeline.db.models import Order, OrderStatus, QBInvoice
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.invoice_draft import OrderRejected, marked_order
-from qb_pipeline.sync.port import WriteOutcome
 from qb_pipeline.sync.records import invoice_row, money
 from qb_pipeline.sync.wording import plural
 

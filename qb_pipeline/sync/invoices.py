@@ -33,22 +33,22 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from qb_pipeline.db import queries
-from qb_pipeline.db.models import InvoiceBatch, Order, OrderStatus
-from qb_pipeline.db.session import session_scope
-from qb_pipeline.quickbooks.errors import (
+from qb_pipeline.core.errors import (
     QuickBooksAuthError,
     QuickBooksError,
     QuickBooksOutcomeUnknown,
     QuickBooksSetupError,
 )
+from qb_pipeline.core.port import QuickBooksPort, WriteOutcome
+from qb_pipeline.db import queries
+from qb_pipeline.db.models import InvoiceBatch, Order, OrderStatus
+from qb_pipeline.db.session import session_scope
 from qb_pipeline.sync.invoice_draft import Catalog, InvoiceDraft, OrderRejected, draft_invoice
 from qb_pipeline.sync.invoice_outcomes import (
     InvoicePushResult,
     Safeguards,
     mirror_invoice_rows,
 )
-from qb_pipeline.sync.port import QuickBooksPort, WriteOutcome
 from qb_pipeline.sync.push import push_name_list
 from qb_pipeline.sync.unknown_outcomes import CUSTOM_NUMBERS_OFF, SETTLE_IN_RUN, Batch, UnknownOutcomes
 

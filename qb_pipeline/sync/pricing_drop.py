@@ -24,11 +24,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from qb_pipeline.core.defaults import SETTLE_SECONDS
 from qb_pipeline.sync.pricing_csv import PricingFileError, read_pricing_file
 from qb_pipeline.sync.pricing_stage import import_pricing_file
 from qb_pipeline.sync.wording import plural
-
-SETTLE_SECONDS = 2.0  # QB_PRICING_SETTLE_SECONDS
 
 
 @dataclass

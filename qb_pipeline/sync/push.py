@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from qb_pipeline.core.port import QuickBooksPort, WriteOutcome
 from qb_pipeline.db.models import Item, SyncState
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.entities import NAME_LISTS
-from qb_pipeline.sync.port import QuickBooksPort, WriteOutcome
 from qb_pipeline.sync.records import parse_instant
 
 DUPLICATE_NAME_CODES = {"6240", "6140"}  # customers: 6240; items: "Duplicate Name Exists Error" 6240 too

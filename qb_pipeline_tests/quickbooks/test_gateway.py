@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from qb_pipeline.quickbooks.errors import QuickBooksAuthError, QuickBooksUnavailable, QuickBooksValidationError
+from qb_pipeline.core.errors import QuickBooksAuthError, QuickBooksUnavailable, QuickBooksValidationError
 from qb_pipeline.quickbooks.throttle import DEFAULT_LIMITS, SPANS, Throttle
 
 

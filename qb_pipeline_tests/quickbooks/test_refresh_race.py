@@ -6,8 +6,9 @@ import subprocess
 import sys
 import textwrap
 
+from qb_pipeline.core.tokens import StoredTokens
 from qb_pipeline.db.token_cipher import TokenCipher, new_key
-from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
+from qb_pipeline.db.token_store import DatabaseTokenStore
 
 WORKER = textwrap.dedent("""
     import sys, time

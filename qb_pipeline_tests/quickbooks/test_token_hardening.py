@@ -10,10 +10,10 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from qb_pipeline.core.errors import QuickBooksUnavailable
 from qb_pipeline.db.models import Order, OrderLine, QBToken
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.token_store import DatabaseTokenStore
-from qb_pipeline.quickbooks.errors import QuickBooksUnavailable
 
 TOKEN_PATH = "/oauth2/v1/tokens/bearer"
 

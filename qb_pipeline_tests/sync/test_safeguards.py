@@ -19,10 +19,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from qb_pipeline.core.errors import QuickBooksSetupError
 from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
-from qb_pipeline.quickbooks.errors import QuickBooksSetupError
 from qb_pipeline.sync.invoice_draft import draft_invoice
 from qb_pipeline.sync.invoices import Safeguards, push_orders
 from qb_pipeline_tests.helpers import wait_for
