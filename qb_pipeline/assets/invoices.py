@@ -52,38 +52,10 @@ def invoices(
     started = time.monotonic()
     gateway = quickbooks.gateway(progress=context.log.info)
     with failure_logged(database, "Invoices", context.run.run_id):
-        if config.push_orders and orders_name_unknown_records(database.engine):
-            # A new order may name a customer or item created in QuickBooks since the last sync.
-            context.log.info("orders name customers or items not mirrored yet: pulling what changed first")
-            for entity, asset in (("Customer", "customers"), ("Item", "items")):
-                pulled = pull_name_list(gateway, database.engine, entity, progress=context.log.info)
-                # The pull is that asset's work: say so, so its page does not read "never materialized".
-                context.log_event(
-                    dg.AssetMaterialization(
-                        asset_key=asset,
-                        description="pulled by the invoices run",
-                        metadata={"pulled": pulled.pulled, "pull_mode": pulled.mode},
-                    )
-                )
-            with database.session() as session:
-                revive_orders_naming_known_records(session)
         pushed = InvoicePushResult()
         if config.push_orders:
-            income_account = income_account_for_new_items(
-                gateway, database.engine, quickbooks.default_income_account_id
-            )
-            try:
-                pushed = push_orders(
-                    gateway,
-                    database.engine,
-                    context.run.run_id,
-                    limit=quickbooks.orders_per_run,
-                    stale_after=STALE_CLAIM_AFTER,
-                    default_income_account_id=income_account,
-                    progress=context.log.info,
-                )
-            except QuickBooksSetupError as error:  # a QuickBooks setting to change: one sentence, no traceback
-                raise dg.Failure(description=str(error), allow_retries=False) from None
+            _pull_names_orders_need(context, gateway, database)
+            pushed = _push(context, quickbooks, gateway, database)
         mirrored = mirror_invoices(gateway, database.engine)
     for reason in pushed.reasons:
         context.log.warning(reason)
@@ -110,22 +82,7 @@ def invoices(
     context.log.info(f"INVOICES: {outcome} - {message}")
     with database.session() as session:
         recent = recent_activity(session)
-    # The orders table is written by the order-entry app, not by a run: observe it, so its page has numbers.
-    context.log_event(
-        dg.AssetObservation(
-            asset_key="orders",
-            metadata={
-                "pending": counts.pending,
-                "pushing": counts.pushing,
-                "synced": counts.synced,
-                "failed": counts.failed,
-                "blocked": counts.blocked,
-                "newest_order_at": dg.MetadataValue.timestamp(counts.newest_order_at)
-                if counts.newest_order_at
-                else "none",
-            },
-        )
-    )
+    _observe_orders(context, counts)
     return dg.MaterializeResult(
         metadata={
             **pushed.as_metadata(),
@@ -142,4 +99,61 @@ def invoices(
             "webhook_events_served": webhook_events_served(context),
             "recent_activity": dg.MetadataValue.md(recent),
         }
+    )
+
+
+def _pull_names_orders_need(context: dg.AssetExecutionContext, gateway, database: DatabaseResource) -> None:
+    """A new order may name a customer or item created in QuickBooks since the last sync: pull what
+    changed first, and put back the orders that waited for those names."""
+    if not orders_name_unknown_records(database.engine):
+        return
+    context.log.info("orders name customers or items not mirrored yet: pulling what changed first")
+    for entity, asset in (("Customer", "customers"), ("Item", "items")):
+        pulled = pull_name_list(gateway, database.engine, entity, progress=context.log.info)
+        # The pull is that asset's work: say so, so its page does not read "never materialized".
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=asset,
+                description="pulled by the invoices run",
+                metadata={"pulled": pulled.pulled, "pull_mode": pulled.mode},
+            )
+        )
+    with database.session() as session:
+        revive_orders_naming_known_records(session)
+
+
+def _push(
+    context: dg.AssetExecutionContext, quickbooks: QuickBooksResource, gateway, database: DatabaseResource
+) -> InvoicePushResult:
+    income_account = income_account_for_new_items(gateway, database.engine, quickbooks.default_income_account_id)
+    try:
+        return push_orders(
+            gateway,
+            database.engine,
+            context.run.run_id,
+            limit=quickbooks.orders_per_run,
+            stale_after=STALE_CLAIM_AFTER,
+            default_income_account_id=income_account,
+            progress=context.log.info,
+        )
+    except QuickBooksSetupError as error:  # a QuickBooks setting to change: one sentence, no traceback
+        raise dg.Failure(description=str(error), allow_retries=False) from None
+
+
+def _observe_orders(context: dg.AssetExecutionContext, counts) -> None:
+    """The orders table is written by the order-entry app, not by a run: observe it, so its page has numbers."""
+    context.log_event(
+        dg.AssetObservation(
+            asset_key="orders",
+            metadata={
+                "pending": counts.pending,
+                "pushing": counts.pushing,
+                "synced": counts.synced,
+                "failed": counts.failed,
+                "blocked": counts.blocked,
+                "newest_order_at": dg.MetadataValue.timestamp(counts.newest_order_at)
+                if counts.newest_order_at
+                else "none",
+            },
+        )
     )
