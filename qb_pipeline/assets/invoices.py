@@ -11,8 +11,8 @@ from qb_pipeline.assets.activity import (
     record_activity,
     webhook_events_served,
 )
-from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL
-from qb_pipeline.assets.name_lists import customers, items
+from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL, SYNC_WHEN_MISSING
+from qb_pipeline.assets.name_lists import customers, items, pull_for_an_invoices_run
 from qb_pipeline.assets.orders import orders
 from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.core.errors import QuickBooksSetupError
@@ -22,12 +22,7 @@ from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.invoice_outcomes import InvoicePushResult
 from qb_pipeline.sync.invoices import STALE_CLAIM_AFTER, push_orders
-from qb_pipeline.sync.order_actions import (
-    order_counts,
-    orders_name_unknown_records,
-    revive_orders_naming_known_records,
-)
-from qb_pipeline.sync.pull import pull_name_list
+from qb_pipeline.sync.order_actions import order_counts, orders_name_unknown_records
 from qb_pipeline.sync.push import income_account_for_new_items
 
 
@@ -41,6 +36,7 @@ class InvoicesConfig(dg.Config):
     owners=OWNERS,
     pool=QUICKBOOKS_POOL,
     deps=[orders, customers, items, price_levels],
+    automation_condition=SYNC_WHEN_MISSING,
 )
 def invoices(
     context: dg.AssetExecutionContext,
@@ -104,22 +100,11 @@ def invoices(
 
 def _pull_names_orders_need(context: dg.AssetExecutionContext, gateway, database: DatabaseResource) -> None:
     """A new order may name a customer or item created in QuickBooks since the last sync: pull what
-    changed first, and put back the orders that waited for those names."""
-    if not orders_name_unknown_records(database.engine):
-        return
-    context.log.info("orders name customers or items not mirrored yet: pulling what changed first")
-    for entity, asset in (("Customer", "customers"), ("Item", "items")):
-        pulled = pull_name_list(gateway, database.engine, entity, progress=context.log.info)
-        # The pull is that asset's work: say so, so its page does not read "never materialized".
-        context.log_event(
-            dg.AssetMaterialization(
-                asset_key=asset,
-                description="pulled by the invoices run",
-                metadata={"pulled": pulled.pulled, "pull_mode": pulled.mode},
-            )
-        )
-    with database.session() as session:
-        revive_orders_naming_known_records(session)
+    changed first."""
+    if orders_name_unknown_records(database.engine):
+        context.log.info("orders name customers or items not mirrored yet: pulling what changed first")
+        for entity in ("Customer", "Item"):
+            pull_for_an_invoices_run(context, gateway, database, entity)
 
 
 def _push(

@@ -12,17 +12,17 @@ from collections.abc import Sequence
 
 from quickbooks.mixins import DecimalEncoder
 
+from qb_pipeline.core import defaults
 from qb_pipeline.core.errors import QuickBooksAuthError, QuickBooksError
 from qb_pipeline.core.port import WriteOutcome
 from qb_pipeline.quickbooks.retry import QuickBooksCalls, fault_text
 
-BATCH_SIZE = 30  # QuickBooks' limit of records in one batch call
 STALE_SYNC_TOKEN = "5010"
 
 
 class BatchWriter:
-    def __init__(self, calls: QuickBooksCalls, batch_size: int = BATCH_SIZE) -> None:
-        self.calls, self.batch_size = calls, min(batch_size, BATCH_SIZE)
+    def __init__(self, calls: QuickBooksCalls, batch_size: int = defaults.BATCH_SIZE) -> None:
+        self.calls, self.batch_size = calls, min(batch_size, defaults.QBO_BATCH_LIMIT)
 
     def write(self, entity: str, operation: str, records: Sequence[tuple[str, dict]]) -> list[WriteOutcome]:
         """Records (key, body) created or updated, `batch_size` a call; per-record outcomes in input order.

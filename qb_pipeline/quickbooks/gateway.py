@@ -14,9 +14,10 @@ from datetime import datetime, tzinfo
 
 from quickbooks.mixins import DecimalEncoder
 
+from qb_pipeline.core import defaults
 from qb_pipeline.core.port import ChangeSet, InvoiceNumbering, WriteOutcome
 from qb_pipeline.quickbooks import cdc, queries
-from qb_pipeline.quickbooks.batch import BATCH_SIZE, BatchWriter
+from qb_pipeline.quickbooks.batch import BatchWriter
 from qb_pipeline.quickbooks.connection import Connection
 from qb_pipeline.quickbooks.paging import PAGES_IN_FLIGHT, PrefetchingPaginator
 from qb_pipeline.quickbooks.preferences import CompanyPreferences
@@ -62,11 +63,11 @@ class QuickBooksGateway:
         self,
         connection: Connection,
         *,
-        retries: int = 3,
-        batch_size: int = BATCH_SIZE,
+        retries: int = defaults.RETRIES,
+        batch_size: int = defaults.BATCH_SIZE,
         backoff_base: float = 1.0,
         backoff_max: float = 30.0,
-        throttle_wait: float = 60.0,
+        throttle_wait: float = defaults.THROTTLE_WAIT_SECONDS,
         throttle: Throttle | None = None,
         pages_in_flight: int = PAGES_IN_FLIGHT,
         stats: CallStats | None = None,

@@ -21,6 +21,7 @@ import requests
 import tenacity
 from quickbooks.exceptions import AuthorizationException, QuickbooksException
 
+from qb_pipeline.core import defaults
 from qb_pipeline.core.errors import (
     QuickBooksAuthError,
     QuickBooksOutcomeUnknown,
@@ -40,10 +41,10 @@ T = TypeVar("T")
 class RetryRules:
     """How often and how long to wait; read at each call, so a change applies to the next call."""
 
-    retries: int = 3
+    retries: int = defaults.RETRIES
     backoff_base: float = 1.0  # full jitter: a wait drawn between 0 and base × 2^(attempt - 1), capped
     backoff_max: float = 30.0
-    throttle_wait: float = 60.0  # after a 429 that says no Retry-After
+    throttle_wait: float = defaults.THROTTLE_WAIT_SECONDS  # after a 429 that says no Retry-After
     sleep: Callable[[float], None] = field(default=time.sleep)
 
 

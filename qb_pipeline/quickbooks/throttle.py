@@ -21,7 +21,7 @@ from contextlib import contextmanager
 
 import requests
 
-from qb_pipeline.core.defaults import QBO_REQUEST_LIMIT_SECONDS
+from qb_pipeline.core import defaults
 from qb_pipeline.core.errors import QuickBooksThrottled
 
 DEFAULT_LIMITS = {"second": 10, "minute": 480, "batch_minute": 38, "concurrent": 10}
@@ -40,7 +40,7 @@ class Throttle:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        abandoned_hold_seconds: float = QBO_REQUEST_LIMIT_SECONDS,
+        abandoned_hold_seconds: float = defaults.REQUEST_LIMIT_SECONDS,
     ) -> None:
         self.limits = limits or dict(DEFAULT_LIMITS)
         self.clock, self.sleep = clock, sleep

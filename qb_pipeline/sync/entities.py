@@ -1,4 +1,4 @@
-"""Each QuickBooks entity we sync, declared once: its QuickBooks side (quickbooks/entities.py), our
+"""Each QuickBooks entity we sync, declared once: its QuickBooks side (core/quickbooks_entities.py), our
 table and the column holding its name, how a QuickBooks record becomes our row and our row a
 QuickBooks body, and the Dagster asset that syncs it. Pull, push, the queries, the checks and the
 webhook sensor all read it from here."""

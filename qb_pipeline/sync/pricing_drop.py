@@ -24,7 +24,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from qb_pipeline.core.defaults import SETTLE_SECONDS
+from qb_pipeline.core import defaults
 from qb_pipeline.sync.pricing_csv import PricingFileError, read_pricing_file
 from qb_pipeline.sync.pricing_stage import import_pricing_file
 from qb_pipeline.sync.wording import plural
@@ -46,7 +46,7 @@ def take_dropped_files(
     folder: Path,
     engine: sa.Engine,
     *,
-    settle_seconds: float = SETTLE_SECONDS,
+    settle_seconds: float = defaults.SETTLE_SECONDS,
     log: logging.Logger | logging.LoggerAdapter = logging.getLogger(__name__),
 ) -> DropFolderRun:
     """Import the folder's files in name order, each all or nothing (from now on, never backdated), each
