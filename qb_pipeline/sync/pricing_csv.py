@@ -43,7 +43,6 @@ from qb_pipeline.db.models import (
     PriceLevelItem,
     PriceLevelPercentage,
 )
-from qb_pipeline.db.names import name_key
 from qb_pipeline.db.types import plain_decimal, price_text, reads_as_thousands
 from qb_pipeline.sync import pricing
 from qb_pipeline.sync.csv_layout import layout_problem
@@ -154,20 +153,6 @@ def _row(header: list[str], fields_: list[str]) -> dict[str, str]:
             "items' own prices), or take customers off the level with assignment rows (price_level=END)"
         )
     return row
-
-
-def _identity(row: dict[str, str], now: datetime) -> tuple[tuple, tuple]:
-    """What a row sets (kind, names, instant) and the values it sets them to, compared as values."""
-    kind = row["kind"]
-    level = name_key(row.get("price_level", ""))  # names compared as they are matched: by key
-    target = (
-        kind,
-        name_key(row.get("customer", "")),
-        "" if kind == "assignment" else level,
-        name_key(row.get("item", "")),
-        _instant(row.get("valid_from"), now),
-    )
-    return target, (_number(row, "price"), _number(row, "percent", percent=True), level if kind == "assignment" else "")
 
 
 def _number(row: dict[str, str], column: str, *, percent: bool = False) -> Decimal | None:
