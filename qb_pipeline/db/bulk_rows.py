@@ -24,31 +24,30 @@ def insert_rows(session: Session, table: sa.Table, columns: Sequence[str], rows:
     """Insert `rows` (each a value per name in `columns`) into `table`. The values are converted before the
     session's transaction begins (on SQLite, before it takes the write lock)."""
     dialect = session.get_bind().dialect
-    converters = [_converter(table.c[name].type, dialect) for name in columns]
-    converted = [tuple(convert(value) for convert, value in zip(converters, row)) for row in rows]
-    if dialect.name == "postgresql":
-        text = io.StringIO("".join("\t".join(map(_copy_text, row)) + "\n" for row in converted))
-        del converted
+    copy = dialect.name == "postgresql"
+    converters = [_converter(table.c[name].type, dialect, copy) for name in columns]
+    if copy:
+        text = "".join(["\t".join([convert(value) for convert, value in zip(converters, row)]) + "\n" for row in rows])
         with session.connection().connection.dbapi_connection.cursor() as cursor:
-            cursor.copy_expert(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN", text)
-    else:
-        placeholders = ", ".join("?" for _ in columns)
-        statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
-        session.connection().exec_driver_sql(statement, converted)
+            cursor.copy_expert(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN", io.BytesIO(text.encode()))
+        return
+    converted = [tuple([convert(value) for convert, value in zip(converters, row)]) for row in rows]
+    placeholders = ", ".join("?" for _ in columns)
+    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
+    session.connection().exec_driver_sql(statement, converted)
 
 
-def _converter(column_type: sa.types.TypeEngine, dialect: sa.Dialect) -> Callable:
-    """The column type's conversion of a value to what the driver takes, each distinct value converted
-    once (a file's rows share a few instants and prices)."""
+def _converter(column_type: sa.types.TypeEngine, dialect: sa.Dialect, copy: bool) -> Callable:
+    """The column type's conversion of a value to what the driver takes (with `copy`, then to COPY's text),
+    each distinct value converted once: a file's rows share a few instants, prices and ids."""
     process = column_type.dialect_impl(dialect).bind_processor(dialect)
-    if process is None:
-        return lambda value: value
-    done: dict = {None: None}
+    done: dict = {}
 
     def convert(value):
         found = done.get(value, done)
         if found is done:
-            found = done[value] = process(value)
+            found = value if process is None or value is None else process(value)
+            found = done[value] = _copy_text(found) if copy else found
         return found
 
     return convert

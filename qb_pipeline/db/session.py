@@ -151,7 +151,11 @@ def session_scope(engine: sa.Engine) -> Iterator[Session]:
 
 @contextmanager
 def read_scope(engine: sa.Engine) -> Iterator[Session]:
-    """A session that only reads, rolled back at the end. On SQLite its transaction takes no write lock
-    (a snapshot of the WAL), so a long read (a large export, an import's history) holds up no writer."""
-    with session_factory(engine.execution_options(**{READ_ONLY: True}))() as session:
+    """A session that only reads, from one snapshot, rolled back at the end. On SQLite its transaction takes
+    no write lock (it reads the WAL as of its first read), so a long read (a large export, an import's
+    history) holds up no writer; on PostgreSQL it is REPEATABLE READ, so every statement sees that snapshot."""
+    options = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    with session_factory(engine.execution_options(**options))() as session:
         yield session  # closing the session rolls its transaction back

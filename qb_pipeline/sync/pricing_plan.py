@@ -31,6 +31,8 @@ from qb_pipeline.sync.price_book import IN_LIST_CHUNK
 from qb_pipeline.sync.pricing_csv import END, ImportReport, _RowError, backdate_problem
 from qb_pipeline.sync.pricing_rows import Intent, Parsed
 
+READ_ROWS = 5000  # history rows fetched at a time
+
 # kind → (history table, the columns naming one key, the columns of its value)
 HISTORY = {
     "customer_price": (CustomerItemPrice, ("customer_id", "item_id"), ("unit_price", "source")),
@@ -106,7 +108,7 @@ def read_history(session: Session, parsed: Parsed, levels: dict[str, Level]) -> 
                 parents[intent.kind].add(level.id)
         since[intent.kind] = min(since.get(intent.kind, intent.at), intent.at)
     history: dict[tuple, list[Interval]] = defaultdict(list)
-    connection = session.connection()  # Core: rows streamed from the cursor, not gathered first as the ORM does
+    connection = session.connection()  # Core rows, streamed: the ORM would gather each result first
     for kind, ids in parents.items():
         model, key_columns, value_columns = HISTORY[kind]
         keys, values = len(key_columns), [(name, {}) for name in value_columns]
@@ -115,9 +117,13 @@ def read_history(session: Session, parsed: Parsed, levels: dict[str, Level]) -> 
         columns = [getattr(model, name) for name in ("id", "valid_from", "valid_to", *key_columns, *value_columns)]
         parent = getattr(model, key_columns[0])
         for start in range(0, len(ids), IN_LIST_CHUNK):
-            statement = sa.select(*columns).where(
-                parent.in_(ids[start : start + IN_LIST_CHUNK]),
-                sa.or_(model.valid_to.is_(None), model.valid_to > since[kind]),
+            statement = (
+                sa.select(*columns)
+                .where(
+                    parent.in_(ids[start : start + IN_LIST_CHUNK]),
+                    sa.or_(model.valid_to.is_(None), model.valid_to > since[kind]),
+                )
+                .execution_options(yield_per=READ_ROWS)  # PostgreSQL: a server-side cursor, not the whole result
             )
             for id_, valid_from, valid_to, *rest in connection.execute(statement):
                 valid_to = instants.setdefault(valid_to, valid_to)

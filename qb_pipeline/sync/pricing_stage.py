@@ -33,7 +33,7 @@ from qb_pipeline.db.session import read_scope, session_scope
 from qb_pipeline.sync.pricing_csv import ImportReport
 from qb_pipeline.sync.pricing_import import level_ids, write_plan
 from qb_pipeline.sync.pricing_locks import lock_keys, plan_locked, read_versions, take_locks
-from qb_pipeline.sync.pricing_plan import HISTORY, Plan, make_plan, read_history, read_levels, row_values
+from qb_pipeline.sync.pricing_plan import HISTORY, Plan, make_plan, read_history, read_levels
 from qb_pipeline.sync.pricing_rows import parse_rows, read_names
 
 # Rows per transaction: on SQLite each holds the write lock about a tenth of a second (2 cores, 2026).
@@ -99,18 +99,34 @@ def _stage(engine: sa.Engine, import_id: str, plan: Plan, now: datetime) -> None
         refresh_statistics(session, PricingImportRow)  # PostgreSQL: so the swap joins the staged rows by hash
 
 
-def _staged_rows(import_id: str, plan: Plan, now: datetime) -> Iterator[tuple]:
-    """The plan as staged rows, a value per name in STAGED_COLUMNS: new ends, then new intervals."""
+def _staged_rows(import_id: str, plan: Plan, now: datetime) -> Iterator[list]:
+    """The plan as staged rows, a value per name in STAGED_COLUMNS: new ends, then new intervals (a level
+    the import creates keeps its placeholder id until the swap)."""
+    at = {name: position for position, name in enumerate(STAGED_COLUMNS)}
     for kind, updates in plan.updates.items():
-        mine = {"import_id": import_id, "target": HISTORY[kind][0].__tablename__, "created_at": now}
+        mine = _staged_row(at, import_id, kind, now)
         for id_, valid_to in updates:
-            values = {**mine, "existing_id": id_, "valid_to": valid_to}
-            yield tuple(values.get(name) for name in STAGED_COLUMNS)
+            row = mine.copy()
+            row[at["existing_id"]], row[at["valid_to"]] = id_, valid_to
+            yield row
     for kind, inserts in plan.inserts.items():
-        mine = {"import_id": import_id, "target": HISTORY[kind][0].__tablename__, "created_at": now}
-        for key, row in inserts:
-            values = {**mine, **row_values(key, row, {})}
-            yield tuple(values.get(name) for name in STAGED_COLUMNS)
+        _model, key_columns, value_columns = HISTORY[kind]
+        mine = _staged_row(at, import_id, kind, now)
+        keys = [at[name] for name in key_columns]
+        values = [(at[name], name) for name in (*value_columns, "valid_from", "valid_to")]
+        for key, interval in inserts:
+            row = mine.copy()
+            for position, value in zip(keys, key[1:]):
+                row[position] = value
+            for position, name in values:
+                row[position] = getattr(interval, name)
+            yield row
+
+
+def _staged_row(at: dict[str, int], import_id: str, kind: str, now: datetime) -> list:
+    row = [None] * len(at)
+    row[at["import_id"]], row[at["target"]], row[at["created_at"]] = import_id, HISTORY[kind][0].__tablename__, now
+    return row
 
 
 def _give_writers_a_turn(engine: sa.Engine) -> None:

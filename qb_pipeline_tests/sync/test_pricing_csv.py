@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from qb_pipeline.db.models import Customer, CustomerItemPrice, Item, PriceLevel
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.sync import price_book
-from qb_pipeline.sync.pricing_csv import export_pricing, read_pricing_file
+from qb_pipeline.sync.pricing_csv import read_pricing_file
+from qb_pipeline.sync.pricing_export import export_pricing
 from qb_pipeline.sync.pricing_import import import_pricing
 
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)

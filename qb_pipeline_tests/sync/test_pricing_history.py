@@ -21,7 +21,7 @@ from qb_pipeline.db.models import (
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import to_cents
 from qb_pipeline.sync import price_book, pricing
-from qb_pipeline.sync.pricing_csv import export_pricing
+from qb_pipeline.sync.pricing_export import export_pricing
 from qb_pipeline.sync.pricing_import import import_pricing
 from qb_pipeline.sync.records import money
 
