@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, timezone
+from itertools import islice
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -62,15 +63,11 @@ def level_ids(session: Session, plan: Plan) -> dict[int, int]:
 def write_plan(session: Session, plan: Plan) -> None:
     """Write the plan in `session`'s transaction: new ends first, so no two intervals overlap even for an instant."""
     real = level_ids(session, plan)
-    for kind, updates in plan.updates.items():
-        model = HISTORY[kind][0]
-        for start in range(0, len(updates), WRITE_CHUNK):
-            session.execute(
-                sa.update(model), [{"id": id_, "valid_to": to} for id_, to in updates[start : start + WRITE_CHUNK]]
-            )
-    for kind, rows in plan.inserts.items():
-        for start in range(0, len(rows), WRITE_CHUNK):
-            session.execute(
-                sa.insert(HISTORY[kind][0]),
-                [row_values(key, row, real) for key, row in rows[start : start + WRITE_CHUNK]],
-            )
+    for kind in plan.updated:
+        updates = plan.updates(kind)
+        while chunk := [{"id": row.id, "valid_to": row.valid_to} for row in islice(updates, WRITE_CHUNK)]:
+            session.execute(sa.update(HISTORY[kind][0]), chunk)
+    for kind in plan.inserted:
+        inserts = plan.inserts(kind)
+        while chunk := [row_values(key, row, real) for key, row in islice(inserts, WRITE_CHUNK)]:
+            session.execute(sa.insert(HISTORY[kind][0]), chunk)

@@ -9,8 +9,8 @@
 3. One short transaction takes the file's `pricing_locks` (sorted), and, when none of them changed
    since the history was read, swaps the staged rows in with one statement per history table and
    change: UPDATE … FROM for new ends, then INSERT … SELECT for new intervals. When one did (another
-   import of the same customer or level at the same time), the plan is made again under the locks and
-   written directly: slower, but right.
+   import of the same customer or level at the same time), the rows are read again and planned in a
+   transaction that holds the locks, and written directly: slower, but right.
 
 Until the swap commits nothing of the file is in force; a crash leaves staged rows only, which the
 next import clears after a day. Staged rows are deleted after the swap, in chunks on SQLite.
@@ -69,7 +69,6 @@ def import_pricing_file(
         versions = read_versions(session, keys)  # before the history: a change in between is seen as one
         history = read_history(session, parsed, levels)
     plan = make_plan(parsed, history, levels, now=now, backdate=backdate, strict=strict)
-    del history
     if plan.writes == 0:
         return plan.report
     import_id = uuid.uuid4().hex
@@ -77,13 +76,18 @@ def import_pricing_file(
         _stage(engine, import_id, plan, now)
         with session_scope(engine) as session:
             current = take_locks(session, keys)
-            if any(current[key] != versions[key] + 1 for key in keys) or read_levels(session).keys() != levels.keys():
-                plan = plan_locked(session, parsed, now=now, backdate=backdate, strict=strict)
-                write_plan(session, plan)
-            else:
+            unchanged = all(current[key] == versions[key] + 1 for key in keys)
+            if unchanged and read_levels(session).keys() == levels.keys():
                 _swap(session, import_id, plan)
+                return plan.report
     finally:
         _clear(engine, import_id)
+    # Another import changed a key meanwhile: plan again under the locks against the history as it is now.
+    del plan, history
+    parsed = parse_rows(text, now, names)
+    with session_scope(engine) as session:
+        plan = plan_locked(session, parsed, now=now, backdate=backdate, strict=strict)
+        write_plan(session, plan)
     return plan.report
 
 
@@ -103,18 +107,18 @@ def _staged_rows(import_id: str, plan: Plan, now: datetime) -> Iterator[list]:
     """The plan as staged rows, a value per name in STAGED_COLUMNS: new ends, then new intervals (a level
     the import creates keeps its placeholder id until the swap)."""
     at = {name: position for position, name in enumerate(STAGED_COLUMNS)}
-    for kind, updates in plan.updates.items():
+    for kind in plan.updated:
         mine = _staged_row(at, import_id, kind, now)
-        for id_, valid_to in updates:
+        for interval in plan.updates(kind):
             row = mine.copy()
-            row[at["existing_id"]], row[at["valid_to"]] = id_, valid_to
+            row[at["existing_id"]], row[at["valid_to"]] = interval.id, interval.valid_to
             yield row
-    for kind, inserts in plan.inserts.items():
+    for kind in plan.inserted:
         _model, key_columns, value_columns = HISTORY[kind]
         mine = _staged_row(at, import_id, kind, now)
         keys = [at[name] for name in key_columns]
         values = [(at[name], name) for name in (*value_columns, "valid_from", "valid_to")]
-        for key, interval in inserts:
+        for key, interval in plan.inserts(kind):
             row = mine.copy()
             for position, value in zip(keys, key[1:]):
                 row[position] = value
@@ -142,14 +146,14 @@ def _swap(session, import_id: str, plan: Plan) -> None:
             .where(STAGED.c.import_id == import_id, STAGED.c.price_level_id == placeholder)
             .values(price_level_id=real)
         )
-    for kind in plan.updates:
+    for kind in plan.updated:
         table = HISTORY[kind][0].__table__
         session.execute(
             sa.update(table)
             .values(valid_to=STAGED.c.valid_to)
             .where(STAGED.c.import_id == import_id, STAGED.c.target == table.name, STAGED.c.existing_id == table.c.id)
         )
-    for kind in plan.inserts:
+    for kind in plan.inserted:
         model, key_columns, value_columns = HISTORY[kind]
         table = model.__table__
         columns = [*key_columns, *value_columns, "valid_from", "valid_to", "created_at"]
