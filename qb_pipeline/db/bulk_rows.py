@@ -28,8 +28,13 @@ def insert_rows(session: Session, table: sa.Table, columns: Sequence[str], rows:
     converters = [_converter(table.c[name].type, dialect, copy) for name in columns]
     if copy:
         text = "".join(["\t".join([convert(value) for convert, value in zip(converters, row)]) + "\n" for row in rows])
-        with session.connection().connection.dbapi_connection.cursor() as cursor:
-            cursor.copy_expert(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN", io.BytesIO(text.encode()))
+        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+        dbapi = dialect.loaded_dbapi
+        try:
+            with session.connection().connection.dbapi_connection.cursor() as cursor:
+                cursor.copy_expert(statement, io.BytesIO(text.encode()))
+        except dbapi.Error as error:  # said as SQLAlchemy says any statement's: callers tell passing errors by it
+            raise sa.exc.DBAPIError.instance(statement, None, error, dbapi.Error) from error
         return
     converted = [tuple([convert(value) for convert, value in zip(converters, row)]) for row in rows]
     placeholders = ", ".join("?" for _ in columns)
