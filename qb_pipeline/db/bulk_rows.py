@@ -3,8 +3,8 @@ executemany on SQLite.
 
 Each value goes through its column's own type first, as a Core insert would send it (an instant as
 UTC; on SQLite a number as the driver's float, as everywhere else). COPY then gets it as text: a
-Decimal as its exact digits (`format(value, "f")`: 0.1250000 stays 0.1250000, never a float's
-0.125000000000000002), an instant in ISO 8601 with its offset.
+Decimal as its exact digits (`format(value, "f")`: 0.0000015 stays 0.0000015, never through a float),
+an instant in ISO 8601 with its offset.
 """
 
 from __future__ import annotations
