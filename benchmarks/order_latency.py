@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -35,7 +35,6 @@ from qb_pipeline.db.models import Order, OrderLine, OrderStatus
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.dev_process import DevStack, running_dev_stack
 from qb_pipeline.jobs import PUSH_INVOICES_JOB
-from qb_pipeline.sync.invoices import BATCH_SIZE
 
 RUN_START_SECONDS = 3.5  # a trivial run, tick to finish, on this machine (README.md, "Benchmarks": the floor)
 BATCH_CALLS_PER_MINUTE = 40  # QuickBooks Online's limit per company
@@ -104,7 +103,7 @@ def nearest_rank(values: list[float], fraction: float) -> float:
 def burst_lower_bound(orders: int) -> tuple[int, float]:
     """(batches needed, seconds from the first order until all are invoiced at least): over 40 batches
     QuickBooks' batch limit binds (the first minute's 40 go at once), else about a run's start."""
-    batches = math.ceil(orders / BATCH_SIZE)
+    batches = math.ceil(orders / config.settings().batch_size)  # QB_BATCH_SIZE, as the stack reads it
     if batches > BATCH_CALLS_PER_MINUTE:
         return batches, round((batches / BATCH_CALLS_PER_MINUTE - 1) * 60, 1)
     return batches, RUN_START_SECONDS
@@ -141,6 +140,59 @@ def push_runs_since(stack: DevStack, since: datetime, *, settle_seconds: float =
     }
 
 
+def watch_burst(
+    reader: sa.Engine,
+    prefix: str,
+    count: int,
+    writing: Future,
+    committed: dict[str, float],
+    invoiced: dict[str, float],
+    start: float,
+) -> bool:
+    """Poll until every order of the burst is synced with its invoice id, noting when each was first
+    seen so in `invoiced`: True then, False when nothing moved for BURST_STALL_SECONDS after the writes."""
+    progress_at, last_print = start, start
+    while True:
+        with reader.connect() as connection:
+            synced = connection.scalars(
+                sa.select(Order.order_number).where(
+                    Order.order_number.startswith(prefix),
+                    Order.status == OrderStatus.SYNCED,
+                    Order.qb_invoice_id.is_not(None),
+                )
+            ).all()
+        now = time.monotonic()
+        for number in synced:
+            if number not in invoiced:
+                invoiced[number] = now
+                progress_at = now
+        if writing.done():
+            writing.result()  # a failed write fails the benchmark
+            if len(invoiced) >= count:
+                return True
+        else:
+            progress_at = now  # still writing
+        if now - progress_at > BURST_STALL_SECONDS:
+            return False
+        if now - last_print >= 2:
+            print(f"  burst {now - start:5.1f} s: {len(committed)} written, {len(invoiced)} invoiced", flush=True)
+            last_print = now
+        time.sleep(POLL_SECONDS)
+
+
+def stuck_orders(engine: sa.Engine, prefix: str) -> list[dict]:
+    """The burst's orders not synced, by status and reason."""
+    with session_scope(engine) as session:
+        return [
+            {"status": status.value, "reason": reason, "orders": orders}
+            for status, reason, orders in session.execute(
+                sa.select(Order.status, Order.status_reason, sa.func.count())
+                .where(Order.order_number.startswith(prefix), Order.status != OrderStatus.SYNCED)
+                .group_by(Order.status, Order.status_reason)
+            )
+        ]
+
+
 def run_burst(stack: DevStack, engine: sa.Engine, count: int, seconds: float, prefix: str = "BURST-") -> dict:
     """`count` orders written evenly over `seconds`, one committed row each (as the order-entry app
     writes them), timed from each commit until our database holds it synced with its invoice id; then
@@ -162,36 +214,9 @@ def run_burst(stack: DevStack, engine: sa.Engine, count: int, seconds: float, pr
 
     since = datetime.now(timezone.utc)
     start = time.monotonic()
-    progress_at, last_print, stuck = start, start, False
     with ThreadPoolExecutor(1) as pool:
         writing = pool.submit(write)
-        while True:
-            with reader.connect() as connection:
-                synced = connection.scalars(
-                    sa.select(Order.order_number).where(
-                        Order.order_number.startswith(prefix),
-                        Order.status == OrderStatus.SYNCED,
-                        Order.qb_invoice_id.is_not(None),
-                    )
-                ).all()
-            now = time.monotonic()
-            for number in synced:
-                if number not in invoiced:
-                    invoiced[number] = now
-                    progress_at = now
-            if writing.done():
-                writing.result()  # a failed write fails the benchmark
-                if len(invoiced) >= count:
-                    break
-            else:
-                progress_at = now  # still writing
-            if now - progress_at > BURST_STALL_SECONDS:
-                stuck = True
-                break
-            if now - last_print >= 2:
-                print(f"  burst {now - start:5.1f} s: {len(committed)} written, {len(invoiced)} invoiced", flush=True)
-                last_print = now
-            time.sleep(POLL_SECONDS)
+        stuck = not watch_burst(reader, prefix, count, writing, committed, invoiced, start)
     reader.dispose()
     write_seconds = max(committed.values()) - start
     latencies = sorted(invoiced[n] - committed[n] for n in invoiced)
@@ -215,15 +240,7 @@ def run_burst(stack: DevStack, engine: sa.Engine, count: int, seconds: float, pr
         **push_runs_since(stack, since),
     }
     if stuck:
-        with session_scope(engine) as session:
-            result["stuck_orders"] = [
-                {"status": status.value, "reason": reason, "orders": orders}
-                for status, reason, orders in session.execute(
-                    sa.select(Order.status, Order.status_reason, sa.func.count())
-                    .where(Order.order_number.startswith(prefix), Order.status != OrderStatus.SYNCED)
-                    .group_by(Order.status, Order.status_reason)
-                )
-            ]
+        result["stuck_orders"] = stuck_orders(engine, prefix)
     result["reckoning"] = reckon(stack.sandbox, engine, prefix).as_dict()
     return result
 
@@ -243,7 +260,9 @@ def main() -> None:
             add_order(engine, number, n)
             committed = time.monotonic()
             wait(
-                lambda: any(r.get("DocNumber") == number for r in sandbox.control("GET", "dump/Invoice")["records"]),
+                lambda number=number: any(
+                    r.get("DocNumber") == number for r in sandbox.control("GET", "dump/Invoice")["records"]
+                ),
                 120,
                 number,
             )

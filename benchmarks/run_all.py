@@ -20,7 +20,7 @@ FULL = {
     "full_pull": [],
     "push": [],
     "order_latency": ["--orders", "20", "--burst", "500"],
-    "dev_stop": ["--stops", "10"],
+    "dev_stop": ["--stops", "5"],
     "webhook_latency": ["--changes", "20"],
     "pricing_import": [],
 }

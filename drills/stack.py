@@ -22,6 +22,7 @@ from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.token_cipher import TokenCipher, new_key
 from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.devstack import DAGSTER_YAML
 from qb_pipeline.sync.invoices import STALE_CLAIM_AFTER
 
 
@@ -42,7 +43,7 @@ class Stack:
         self.outputs: list[str] = []  # everything the run processes printed
         dagster_home = self.home / "dagster"
         dagster_home.mkdir()
-        shutil.copy(PROJECT / "dagster.yaml", dagster_home / "dagster.yaml")
+        shutil.copy(PROJECT / DAGSTER_YAML, dagster_home / "dagster.yaml")
         self.env = {
             **os.environ,
             "QB_DATABASE_URL": self.database_url,

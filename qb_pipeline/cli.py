@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from qb_pipeline import config
+from qb_pipeline.core import defaults
 
 
 class _OneLineErrors(click.Group):
@@ -86,10 +88,9 @@ def db_current() -> None:
 @click.option("--port", type=int, default=None, help="Port of the Dagster UI. Default: QB_DAGSTER_URL's, else 3000.")
 @click.option(
     "--sandbox-port",
-    default=8765,
-    show_default=True,
-    envvar="QB_SANDBOX_PORT",
-    help="Port of the local QuickBooks sandbox.",
+    type=int,
+    default=None,
+    help=f"Port of the local QuickBooks sandbox. Default: QB_SANDBOX_PORT, else {defaults.SANDBOX_PORT}.",
 )
 @click.option(
     "--sandbox/--no-sandbox",
@@ -101,18 +102,18 @@ def db_current() -> None:
     "--data-dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="State of the embedded default (database, sandbox). Default: QB_DATA_DIR or .data",
+    help=f"State of the embedded default (database, sandbox). Default: QB_DATA_DIR or {defaults.DATA_DIR}",
 )
 @click.option(
     "--dagster-home",
     type=click.Path(path_type=Path),
     default=None,
-    help="Dagster's home. Default: DAGSTER_HOME or .dagster_home",
+    help=f"Dagster's home. Default: DAGSTER_HOME or {defaults.DAGSTER_HOME}",
 )
 def dev(
     host: str,
     port: int | None,
-    sandbox_port: int,
+    sandbox_port: int | None,
     with_sandbox: bool | None,
     data_dir: Path | None,
     dagster_home: Path | None,
@@ -130,11 +131,16 @@ def dev(
         dagster_home=(dagster_home or config.settings().dagster_home or MAKE_DEV_DAGSTER_HOME).resolve(),
         host=host,
         port=port or _port_of(config.settings().dagster_url),
-        sandbox_port=sandbox_port,
+        sandbox_port=sandbox_port or config.settings().sandbox_port,
         webhook_port=config.settings().webhook_port,
         with_sandbox=(with_sandbox if with_sandbox is not None else config.quickbooks_environment() == "sandbox-local"),
     )
-    sys.exit(stack.run())
+    code = stack.run()
+    # Every process of the stack is gone by now; the interpreter's own teardown (its imports, the database
+    # pool) would only hold the prompt back a few tenths of a second more.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _port_of(url: str) -> int:

@@ -1,10 +1,16 @@
-"""The embedded default stack behind `make dev`: database, Dagster home, and `dagster dev`.
+"""The embedded default stack behind `make dev`: the project database and Dagster home made ready, then
+the local QuickBooks sandbox and the webhook receiver (with sandbox-local), `dagster dev`, and demo
+orders when QB_DEMO_ORDERS_PER_MINUTE asks for them.
 
 One stack per data folder and Dagster home (a lock taken before anything is touched; a second start
 says who holds it and changes nothing). The settings and the ports are checked before any process
-starts. Everything it starts is a child process in its own process group; Ctrl-C (SIGINT) or SIGTERM
-stops them all within STOP_SECONDS, and so does any one of them exiting or any failure after the
-first start.
+starts. Everything it starts is a child process in its own process group, and every process under it
+(Dagster's webserver, daemon, code server and runs) is written in the stack's record (stack_record.py),
+which `qb-pipeline status` reads. Ctrl-C (SIGINT), SIGTERM or SIGHUP stops them all, and so does any one
+of them exiting, either folder being deleted, or any failure after the first start: SIGINT, GRACE_SECONDS
+to finish, then SIGKILL for whatever is left of the whole tree; the command returns only once every one of
+them is gone. Its settings come from config.py; the children get the environment as it is, with the data
+folder and Dagster home it chose.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
+import psutil
 
 from qb_pipeline import config
 from qb_pipeline.commands.common import make_database
+from qb_pipeline.core import defaults
 from qb_pipeline.db.session import redact_url
 from qb_pipeline.sandbox.client import (
     SandboxNotStarted,
@@ -30,8 +38,14 @@ from qb_pipeline.sandbox.client import (
     wait_for_connection,
 )
 from qb_pipeline.sandbox.screens import PATH as SCREENS_PATH
+from qb_pipeline.stack_record import StackRecorder, alive_processes, become_subreaper
 
-STOP_SECONDS = 5  # Ctrl-C to nothing left: SIGINT, then SIGKILL for what is still there
+GRACE_SECONDS = 2.0  # after SIGINT: Dagster's daemon and webserver stop in 1-2 s, its code server never sooner
+KILLED_SECONDS = 10.0  # after SIGKILL: a process is gone in milliseconds; this only bounds a stuck one
+WATCH_SECONDS = 1.0  # how often processes that appeared under the stack are written in its record
+DAGSTER_YAML = Path("deploy") / "dagster.yaml"
+# SIGHUP: its terminal closed; the children, in sessions of their own, would live on.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # the instance settings, copied into DAGSTER_HOME
 SANDBOX_START_SECONDS = 60
 LOCK_FILE = ".qb-pipeline-dev.lock"
 
@@ -113,12 +127,13 @@ class DevStack:
     data_dir: Path
     dagster_home: Path
     host: str = "127.0.0.1"
-    port: int = 3000
-    sandbox_port: int = 8765
-    webhook_port: int = 8767
+    port: int = int(defaults.DAGSTER_URL.rsplit(":", 1)[1])
+    sandbox_port: int = defaults.SANDBOX_PORT
+    webhook_port: int = defaults.WEBHOOK_PORT
     with_sandbox: bool = True
     children: list[Child] = field(default_factory=list)
     locks: list[StackLock] = field(default_factory=list)
+    record: StackRecorder | None = None
 
     def prepare(self) -> dict[str, str]:
         """Upgrade the database and lay out DAGSTER_HOME; returns the environment for the children."""
@@ -132,8 +147,9 @@ class DevStack:
         os.environ.update(QB_DATA_DIR=env["QB_DATA_DIR"])
         click.echo(f"[dev] upgrading the project database {redact_url(config.database_url())}")
         make_database(config.settings())
-        # Dagster reads dagster.yaml from DAGSTER_HOME only: keep the home's copy current.
-        shutil.copyfile(self.project_dir / "dagster.yaml", self.dagster_home / "dagster.yaml")
+        # Dagster reads dagster.yaml from DAGSTER_HOME only: keep the home's copy current. (The project's own
+        # lives in deploy/: `dagster dev` warns about a dagster.yaml in the folder it starts in.)
+        shutil.copyfile(self.project_dir / DAGSTER_YAML, self.dagster_home / "dagster.yaml")
         return env
 
     def start(self, name: str, argv: Sequence[str], env: dict[str, str]) -> Child:
@@ -145,6 +161,8 @@ class DevStack:
         )
         child = Child(name, process)
         self.children.append(child)
+        if self.record is not None:
+            self.record.add(psutil.Process(process.pid), name)
         return child
 
     def start_sandbox(self, env: dict[str, str]) -> Path:
@@ -202,11 +220,15 @@ class DevStack:
         def request_stop(_signum, _frame) -> None:
             raise KeyboardInterrupt  # during start-up as well: whatever started so far is stopped below
 
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
+        for stop_signal in STOP_SIGNALS:
+            signal.signal(stop_signal, request_stop)
+        become_subreaper()
         demo, exit_code = None, 0
         try:
             env = self.prepare()
+            self.record = StackRecorder(
+                self.data_dir, dagster_home=self.dagster_home, ui=f"http://{self.host}:{self.port}"
+            )
             if self.with_sandbox:
                 connection_file = self.start_sandbox(env)
                 env.setdefault("QB_ENVIRONMENT", "sandbox-local")
@@ -241,7 +263,11 @@ class DevStack:
             )
             click.echo(f"[dev] Dagster UI on http://{self.host}:{self.port} — Ctrl-C stops everything")
             demo = self.start_demo_orders()
+            watched = 0.0
             while True:
+                if time.monotonic() - watched >= WATCH_SECONDS:
+                    self.record.watch()
+                    watched = time.monotonic()
                 exited = next((c for c in self.children if c.process.poll() is not None), None)
                 if exited is not None:
                     click.echo(f"[dev] {exited.name} exited with code {exited.process.returncode}", err=True)
@@ -262,7 +288,8 @@ class DevStack:
         except KeyboardInterrupt:
             pass
         finally:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+            for stop_signal in STOP_SIGNALS:  # a second Ctrl-C must not cut the clean-up short
+                signal.signal(stop_signal, signal.SIG_IGN)
             if demo is not None:
                 demo.stop()
             self.stop()
@@ -281,20 +308,59 @@ class DevStack:
         return demo
 
     def stop(self) -> None:
-        """SIGINT each child's process group (Dagster shuts its daemon and webserver down); whatever is still
-        there a second before STOP_SECONDS gets SIGKILL, grandchildren (code server, daemon) included."""
+        """SIGINT each child's process group (Dagster shuts its daemon and webserver down, a run marks itself
+        interrupted); whatever of the whole tree is still there after GRACE_SECONDS gets SIGKILL. Returns once
+        every process is gone, so the prompt never comes back before the stack is down."""
+        if self.record is not None:
+            self.record.mark("stopping")
+        tree = {process.pid: process for process in (self.record.watch() if self.record else _descendants())}
         for child in reversed(self.children):
             _signal_group(child.process, signal.SIGINT)
-        deadline = time.monotonic() + STOP_SECONDS - 1
-        for child in reversed(self.children):
+        self._wait_gone(list(tree.values()), GRACE_SECONDS)
+        # Processes orphaned meanwhile came to us (subreaper), or never left our children's groups.
+        tree.update((process.pid, process) for process in _descendants())
+        for process in alive_processes(list(tree.values())):
             try:
-                child.process.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+                process.kill()
+            except psutil.Error:
                 pass
-        for child in reversed(self.children):
+        for child in self.children:
             _signal_group(child.process, signal.SIGKILL)
-            child.process.wait()
+        left = self._wait_gone(list(tree.values()), KILLED_SECONDS)
+        if self.record is not None:
+            if not left:
+                self.record.mark("stopped")
+            self.record.close()
+        if left:
+            click.echo(f"[dev] could not stop: {', '.join(f'pid {process.pid}' for process in left)}", err=True)
         click.echo("[dev] stopped")
+
+    def _wait_gone(self, processes: list[psutil.Process], seconds: float) -> list[psutil.Process]:
+        """Wait until none of `processes` runs, at most `seconds`; returns those still running. Reaps our
+        children as they exit (orphans of the stack are ours too, as their subreaper), so none stays a zombie."""
+        deadline = time.monotonic() + seconds
+        started = {child.process.pid: child.process for child in self.children}
+        while True:
+            while True:
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
+                if pid in started:  # what Popen.wait() would have recorded
+                    started[pid].returncode = os.waitstatus_to_exitcode(status)
+            left = alive_processes(processes)
+            if not left or time.monotonic() >= deadline:
+                return left
+            time.sleep(0.02)
+
+
+def _descendants() -> list[psutil.Process]:
+    try:
+        return psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return []
 
 
 def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:

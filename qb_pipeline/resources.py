@@ -5,22 +5,32 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 from sqlalchemy.orm import Session
 
 from qb_pipeline import config
+from qb_pipeline.core import defaults
 from qb_pipeline.db.session import engine_for, redact_url, session_scope
 from qb_pipeline.db.token_cipher import TokenCipher, load_key
 from qb_pipeline.quickbooks.connection import Connection
 from qb_pipeline.quickbooks.factory import connect, intuit_settings, sandbox_settings
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.quickbooks.stats import CallStats
-from qb_pipeline.quickbooks.throttle import QBO_REQUEST_LIMIT_SECONDS, Throttle
-from qb_pipeline.settings import DEFAULT_REDIRECT_URI, Settings
-from qb_pipeline.sync.pricing_drop import SETTLE_SECONDS
+from qb_pipeline.quickbooks.throttle import Throttle
+from qb_pipeline.settings import SPECS, Settings
+
+_UNSET = Settings()  # every setting at its default (qb_pipeline/core/defaults.py)
+
+
+def _setting(name: str, meaning: str) -> Any:
+    """A field standing for one setting: its default, and what the Dagster UI says of it, the variable
+    first (pydantic's Field, as Dagster's own integrations declare theirs). "" stands for unset."""
+    default = getattr(_UNSET, name)
+    return Field(default="" if default is None else default, description=f"{SPECS[name].variable}: {meaning}")
 
 
 class DatabaseResource(dg.ConfigurableResource):
@@ -28,13 +38,16 @@ class DatabaseResource(dg.ConfigurableResource):
     settings of what it keeps: the activity log's retention, how long an order may wait before the
     orders_not_waiting check says so, and the folder pricing CSV files are dropped in."""
 
-    url: str
-    log_retention_days: int = 30  # QB_LOG_RETENTION_DAYS
-    pending_alert_minutes: float = 15.0  # QB_PENDING_ALERT_MINUTES
-    pricing_drop_dir: str = ""  # QB_PRICING_DROP_DIR; empty: no drop folder
-    pricing_settle_seconds: float = (
-        SETTLE_SECONDS  # QB_PRICING_SETTLE_SECONDS: a dropped file unchanged this long is taken
+    url: str = Field(
+        description="QB_DATABASE_URL: a SQLite or PostgreSQL URL; unset, the SQLite file under QB_DATA_DIR. "
+        "Given as an environment variable when it may hold a password."
     )
+    log_retention_days: int = _setting("log_retention_days", "activity-log rows older than this are pruned.")
+    pending_alert_minutes: float = _setting(
+        "pending_alert_minutes", "the orders_not_waiting check fails when an order waits longer."
+    )
+    pricing_drop_dir: str = _setting("pricing_drop_dir", "the folder of pricing CSV files price_levels imports.")
+    pricing_settle_seconds: float = _setting("pricing_settle_seconds", "a dropped file unchanged this long is taken.")
 
     @property
     def engine(self) -> sa.Engine:
@@ -61,22 +74,39 @@ class QuickBooksResource(dg.ConfigurableResource):
     """
 
     database: DatabaseResource
-    environment: str = "sandbox-local"
-    client_id: str = ""
-    client_secret: str = ""
-    realm_id: str = ""
-    redirect_uri: str = DEFAULT_REDIRECT_URI
-    sandbox_connection_file: str = ""
-    token_key: str = ""  # QB_TOKEN_KEY; empty = the embedded default's generated key file
-    timeout_seconds: float = 30.0
-    retries: int = 3
-    batch_size: int = 30
-    throttle_wait_seconds: float = 60.0
-    request_limit_seconds: float = QBO_REQUEST_LIMIT_SECONDS  # how long a request we gave up on holds its slot
-    default_income_account_id: str = ""  # for new Service items; empty = the first Income account
-    orders_per_run: int = 5000  # QB_ORDERS_PER_RUN: how many due orders one push claims
-    company_timezone: str = ""  # QB_COMPANY_TIMEZONE: an IANA name; empty = Pacific time, checked against QuickBooks
-    key_dir: str = ""  # where the embedded default's generated token key lives (QB_DATA_DIR)
+    environment: str = _setting("environment", "sandbox-local (the bundled sandbox), sandbox (Intuit's) or production.")
+    client_id: str = _setting("client_id", "your Intuit app's client id.")
+    client_secret: str = _setting("client_secret", "your Intuit app's client secret.")
+    realm_id: str = _setting("realm_id", "the QuickBooks company id.")
+    redirect_uri: str = _setting("redirect_uri", "the OAuth redirect URI registered with your Intuit app.")
+    sandbox_connection_file: str = _setting(
+        "sandbox_connection_file", "the bundled sandbox's connection details; unset, the one under the data folder."
+    )
+    token_key: str = _setting(
+        "token_key", "the key that encrypts the OAuth tokens; unset, the bundled sandbox's generated key file."
+    )
+    timeout_seconds: float = _setting("timeout_seconds", "the timeout of every HTTP call.")
+    retries: int = _setting("retries", "retries for 429, 5xx, timeouts and dropped connections.")
+    batch_size: int = _setting(
+        "batch_size", f"records per batch call (QuickBooks' maximum: {defaults.QBO_BATCH_LIMIT})."
+    )
+    throttle_wait_seconds: float = _setting(
+        "throttle_wait_seconds", "the wait after a 429 that carries no Retry-After."
+    )
+    request_limit_seconds: float = _setting(
+        "request_limit_seconds",
+        "how long a request we stopped waiting for still holds one of QuickBooks' 10 slots, and an invoice "
+        "batch whose outcome is unknown waits before it is looked up.",
+    )
+    default_income_account_id: str = _setting(
+        "default_income_account_id", "the income account of new Service items; unset, the first Income account."
+    )
+    orders_per_run: int = _setting("orders_per_run", "at most this many due orders are claimed by one run.")
+    company_timezone: str = _setting(
+        "company_timezone",
+        "the company's IANA time zone; unset, Pacific time, checked against the offsets QuickBooks writes.",
+    )
+    key_dir: str = Field(default="", description="QB_DATA_DIR: where the bundled sandbox's generated token key lives.")
 
     _connection: Connection | None = PrivateAttr(default=None)
     _throttle: Throttle | None = PrivateAttr(default=None)

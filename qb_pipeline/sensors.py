@@ -12,10 +12,12 @@ from qb_pipeline.db import queries
 from qb_pipeline.db.models import Order
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.jobs import (
+    AUTO_SYNC_ASSETS,
     PUSH_INVOICES_JOB,
     QUICKBOOKS_CHANGES_JOB,
     WEBHOOK_EVENTS_TAG,
     WEBHOOK_THROUGH_TAG,
+    hourly_selection,
     realm_tags,
 )
 from qb_pipeline.resources import DatabaseResource
@@ -30,6 +32,7 @@ ACTIVE_RUN_STATUSES = [
 ]
 # The name lists a new database is filled with at once (asset → the entity its sync cursor is kept for).
 FULLY_PULLED_WHEN_NEW = {"customers": "Customer", "items": "Item"}
+QUICKBOOKS_ASSETS = set(AUTO_SYNC_ASSETS.values())  # customers, items, price_levels, invoices
 # After a push run fails (QuickBooks down, a revoked connection), the orders it held are due again at
 # once; waiting this long before trying them again keeps a broken connection from a run every tick.
 PAUSE_AFTER_FAILED_RUN_SECONDS = 30
@@ -164,15 +167,19 @@ def build_sensors(settings: Settings) -> list:
             "(a new or restored database, or a deleted data folder made again)."
         ),
     )(launch_pull_when_quickbooks_notified)
-    # Declarative automation: customers and items are synced as soon as a fresh stack starts (on_missing),
-    # without waiting for the first hourly run.
+    # Declarative automation: what the hourly sync syncs is synced as soon as a fresh stack starts (missing),
+    # in one run, without waiting for the first hourly run.
+    first_sync = [asset for asset in hourly_selection(settings) if asset in QUICKBOOKS_ASSETS]
     quickbooks_automation_sensor = dg.AutomationConditionSensorDefinition(
         "quickbooks_automation_sensor",
-        target=dg.AssetSelection.assets("customers", "items"),
+        target=dg.AssetSelection.assets(*first_sync),
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=10,
         run_tags=realm_tags(settings),
-        description="Materializes customers and items when they have never been (a fresh stack).",
+        description=(
+            f"Materializes {', '.join(first_sync) or 'nothing (every QB_AUTO_SYNC_* is false)'} when they have never been (a fresh stack): the first sync, "
+            "of what QB_AUTO_SYNC_* switch on."
+        ),
     )
     return [new_orders_sensor, quickbooks_changes_sensor, quickbooks_automation_sensor]
 

@@ -13,14 +13,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from qb_pipeline.core import defaults
 from qb_pipeline.db.session import SUPPORTED_DATABASES, shown_url, supported_url
 from qb_pipeline.quickbooks.company_zone import iana_zone
-from qb_pipeline.quickbooks.throttle import QBO_REQUEST_LIMIT_SECONDS
-from qb_pipeline.sync.pricing_drop import SETTLE_SECONDS
 
 Environment = Literal["sandbox-local", "sandbox", "production"]
 ENVIRONMENTS: tuple[Environment, ...] = get_args(Environment)
-DEFAULT_REDIRECT_URI = "http://127.0.0.1:8766/callback"  # `qb-pipeline auth connect` listens here
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -81,7 +79,11 @@ SPECS = {
     "token_key": Spec("QB_TOKEN_KEY", str, "a key from `qb-pipeline auth new-key`", _hidden),
     "timeout_seconds": Spec("QB_TIMEOUT_SECONDS", _number(float, 0.1, 600), "seconds, 0.1 to 600"),
     "retries": Spec("QB_RETRIES", _number(int, 0, 10), "a whole number from 0 to 10"),
-    "batch_size": Spec("QB_BATCH_SIZE", _number(int, 1, 30), "a whole number from 1 to 30"),
+    "batch_size": Spec(
+        "QB_BATCH_SIZE",
+        _number(int, 1, defaults.QBO_BATCH_LIMIT),
+        f"a whole number from 1 to {defaults.QBO_BATCH_LIMIT}",
+    ),
     "throttle_wait_seconds": Spec("QB_THROTTLE_WAIT_SECONDS", _number(float, 0, 600), "seconds, 0 to 600"),
     "request_limit_seconds": Spec("QB_REQUEST_LIMIT_SECONDS", _number(float, 0, 600), "seconds, 0 to 600"),
     "company_timezone": Spec(
@@ -116,40 +118,42 @@ SPECS = {
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = Path(".data")
-    database_url: str | None = None
-    environment: Environment = "sandbox-local"
-    sandbox_connection_file: Path | None = None
-    sandbox_port: int = 8765
+    """Each default is qb_pipeline/core/defaults.py's."""
+
+    data_dir: Path = Path(defaults.DATA_DIR)
+    database_url: str | None = None  # unset: the SQLite file under the data folder
+    environment: Environment = defaults.ENVIRONMENT
+    sandbox_connection_file: Path | None = None  # unset: the one under the data folder
+    sandbox_port: int = defaults.SANDBOX_PORT
     client_id: str = ""
     client_secret: str = ""
     realm_id: str = ""
-    redirect_uri: str = DEFAULT_REDIRECT_URI
+    redirect_uri: str = defaults.REDIRECT_URI
     token_key: str = ""
-    timeout_seconds: float = 30.0
-    retries: int = 3
-    batch_size: int = 30
-    throttle_wait_seconds: float = 60.0
-    request_limit_seconds: float = QBO_REQUEST_LIMIT_SECONDS
+    timeout_seconds: float = defaults.TIMEOUT_SECONDS
+    retries: int = defaults.RETRIES
+    batch_size: int = defaults.BATCH_SIZE
+    throttle_wait_seconds: float = defaults.THROTTLE_WAIT_SECONDS
+    request_limit_seconds: float = defaults.REQUEST_LIMIT_SECONDS
     company_timezone: str = ""  # empty: America/Los_Angeles, checked against the offsets QuickBooks writes
     default_income_account_id: str = ""
-    sync_frequency_hours: int = 1
-    auto_sync_customers: bool = True
-    auto_sync_items: bool = True
-    auto_sync_pricing: bool = True
-    auto_sync_orders: bool = True
-    sensor_interval_seconds: int = 2
-    log_retention_days: int = 30
-    pending_alert_minutes: float = 15.0
-    orders_per_run: int = 5000
+    sync_frequency_hours: int = defaults.SYNC_FREQUENCY_HOURS
+    auto_sync_customers: bool = defaults.AUTO_SYNC
+    auto_sync_items: bool = defaults.AUTO_SYNC
+    auto_sync_pricing: bool = defaults.AUTO_SYNC
+    auto_sync_orders: bool = defaults.AUTO_SYNC
+    sensor_interval_seconds: int = defaults.SENSOR_INTERVAL_SECONDS
+    log_retention_days: int = defaults.LOG_RETENTION_DAYS
+    pending_alert_minutes: float = defaults.PENDING_ALERT_MINUTES
+    orders_per_run: int = defaults.ORDERS_PER_RUN
     pricing_drop_dir: Path | None = None
-    pricing_settle_seconds: float = SETTLE_SECONDS
-    demo_orders_per_minute: float = 0.0
-    max_runtime_seconds: int = 3600
+    pricing_settle_seconds: float = defaults.SETTLE_SECONDS
+    demo_orders_per_minute: float = defaults.DEMO_ORDERS_PER_MINUTE
+    max_runtime_seconds: int = defaults.MAX_RUNTIME_SECONDS
     dagster_home: Path | None = None  # unset: the folder `make dev` uses (.dagster_home), where it exists
     webhook_verifier_token: str = ""  # unset with sandbox-local: the sandbox's, from its connection file
-    webhook_port: int = 8767
-    dagster_url: str = "http://127.0.0.1:3000"  # where `qb-pipeline sync` launches runs
+    webhook_port: int = defaults.WEBHOOK_PORT
+    dagster_url: str = defaults.DAGSTER_URL  # where `qb-pipeline sync` launches runs
 
     def __repr__(self) -> str:  # the secrets never reach a log line through a repr
         return f"Settings(environment={self.environment!r}, data_dir={str(self.data_dir)!r})"

@@ -1,8 +1,9 @@
-"""`make mutation-check`: each at-most-once safeguard switched off in turn; its proof tests must fail.
+"""`make mutation-check`: each at-most-once safeguard taken away in turn; its proof tests must fail.
 
 A proof test (`test_safeguard_<name>_…` in sync/test_safeguards.py) runs with every other safeguard
-off and passes on its own safeguard alone. Here each runs again with QB_MUTATE=<name>, which switches
-that one off too: a test that still passes proves nothing, and this exits non-zero.
+absent (sync/without_safeguards.py) and passes on its own safeguard alone. Here each runs again with
+QB_MUTATE=<name>, which makes that one absent too: a test that still passes proves nothing, and this
+exits non-zero.
 Prints a table and writes it as JSON to test-artifacts/mutation-check.json.
 """
 

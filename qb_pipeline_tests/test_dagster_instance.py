@@ -10,12 +10,13 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from qb_pipeline.assets.price_levels import price_levels
+from qb_pipeline.devstack import DAGSTER_YAML
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline_tests.helpers import PROJECT_DIR
 
 
 def shipped_config() -> str:
-    return (PROJECT_DIR / "dagster.yaml").read_text()
+    return (PROJECT_DIR / DAGSTER_YAML).read_text()
 
 
 def test_shipped_settings_load_into_an_instance(tmp_path):

@@ -12,6 +12,7 @@ import pytest
 
 from qb_pipeline.db.migrate import head_revision
 from qb_pipeline.dev_process import running_dev_stack
+from qb_pipeline.devstack import DAGSTER_YAML
 from qb_pipeline_tests.helpers import PROJECT_DIR, http_ok, port_open, wait_for
 
 CLI = [sys.executable, "-m", "qb_pipeline.cli"]
@@ -52,7 +53,7 @@ def test_dev_serves_dagster_ui_and_ctrl_c_stops_everything(tmp_path):
     with running_dev_stack(tmp_path) as stack:
         with urllib.request.urlopen(f"{stack.ui}/server_info", timeout=5) as response:
             assert "dagster_webserver_version" in json.load(response)
-        assert (tmp_path / "dagster" / "dagster.yaml").read_text() == (PROJECT_DIR / "dagster.yaml").read_text()
+        assert (tmp_path / "dagster" / "dagster.yaml").read_text() == (PROJECT_DIR / DAGSTER_YAML).read_text()
         assert (tmp_path / "data" / "qb_pipeline.sqlite").exists()
         connection = json.loads((tmp_path / "data" / "sandbox" / "connection.json").read_text())
         assert http_ok(connection["discovery_url"])  # the sandbox runs beside Dagster

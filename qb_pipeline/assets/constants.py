@@ -1,4 +1,6 @@
-"""Names the asset modules share: groups, owners and the QuickBooks concurrency pool."""
+"""What the asset modules share: groups, owners, the QuickBooks concurrency pool, the first-sync condition."""
+
+import dagster as dg
 
 QUICKBOOKS_GROUP = "quickbooks"
 HEALTH_GROUP = "health"
@@ -8,3 +10,13 @@ OWNERS = ["team:data-engineering"]
 # be in progress at a time, so a materialization launched from the UI waits for a running push instead
 # of competing with it for the company's API limits.
 QUICKBOOKS_POOL = "quickbooks"
+
+# Never materialized, nothing running for it and its last try did not fail: sync it now. A fresh stack's
+# first automatic sync (quickbooks_automation_sensor) materializes every asset the hourly sync would, in one
+# run, so no page reads "never materialized" once the data is there. (on_missing() does not fire on its
+# first evaluation, which is exactly a fresh stack's case.)
+SYNC_WHEN_MISSING = (
+    dg.AutomationCondition.missing()
+    & ~dg.AutomationCondition.in_progress()
+    & ~dg.AutomationCondition.execution_failed()
+)

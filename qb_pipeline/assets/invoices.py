@@ -11,8 +11,8 @@ from qb_pipeline.assets.activity import (
     record_activity,
     webhook_events_served,
 )
-from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL
-from qb_pipeline.assets.name_lists import customers, items
+from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL, SYNC_WHEN_MISSING
+from qb_pipeline.assets.name_lists import customers, items, pull_for_an_invoices_run
 from qb_pipeline.assets.orders import orders
 from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.db.models import Order, OrderStatus
@@ -22,12 +22,7 @@ from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.invoice_outcomes import InvoicePushResult
 from qb_pipeline.sync.invoices import STALE_CLAIM_AFTER, push_orders
-from qb_pipeline.sync.order_actions import (
-    order_counts,
-    orders_name_unknown_records,
-    revive_orders_naming_known_records,
-)
-from qb_pipeline.sync.pull import pull_name_list
+from qb_pipeline.sync.order_actions import order_counts, orders_name_unknown_records
 from qb_pipeline.sync.push import income_account_for_new_items
 
 
@@ -41,6 +36,7 @@ class InvoicesConfig(dg.Config):
     owners=OWNERS,
     pool=QUICKBOOKS_POOL,
     deps=[orders, customers, items, price_levels],
+    automation_condition=SYNC_WHEN_MISSING,
 )
 def invoices(
     context: dg.AssetExecutionContext,
@@ -55,18 +51,8 @@ def invoices(
         if config.push_orders and orders_name_unknown_records(database.engine):
             # A new order may name a customer or item created in QuickBooks since the last sync.
             context.log.info("orders name customers or items not mirrored yet: pulling what changed first")
-            for entity, asset in (("Customer", "customers"), ("Item", "items")):
-                pulled = pull_name_list(gateway, database.engine, entity, progress=context.log.info)
-                # The pull is that asset's work: say so, so its page does not read "never materialized".
-                context.log_event(
-                    dg.AssetMaterialization(
-                        asset_key=asset,
-                        description="pulled by the invoices run",
-                        metadata={"pulled": pulled.pulled, "pull_mode": pulled.mode},
-                    )
-                )
-            with database.session() as session:
-                revive_orders_naming_known_records(session)
+            for entity in ("Customer", "Item"):
+                pull_for_an_invoices_run(context, gateway, database, entity)
         pushed = InvoicePushResult()
         if config.push_orders:
             income_account = income_account_for_new_items(

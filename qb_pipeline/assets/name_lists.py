@@ -9,21 +9,44 @@ from qb_pipeline.assets.activity import (
     record_activity,
     webhook_events_served,
 )
-from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL
+from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL, SYNC_WHEN_MISSING
 from qb_pipeline.db import queries
+from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.entities import NAME_LISTS
 from qb_pipeline.sync.order_actions import revive_orders_naming_known_records
-from qb_pipeline.sync.pull import pull_name_list
-from qb_pipeline.sync.push import income_account_for_new_items, push_name_list
+from qb_pipeline.sync.pull import PullResult, pull_name_list
+from qb_pipeline.sync.push import PushResult, income_account_for_new_items, push_name_list
 
-# Never materialized, nothing running for it and its last try did not fail: sync it now. (on_missing()
-# does not fire on its first evaluation, which is exactly a fresh stack's case.)
-SYNC_WHEN_MISSING = (
-    dg.AutomationCondition.missing()
-    & ~dg.AutomationCondition.in_progress()
-    & ~dg.AutomationCondition.execution_failed()
-)
+ASSET_OF = {"Customer": "customers", "Item": "items"}
+
+
+def name_list_metadata(
+    context: dg.AssetExecutionContext,
+    pulled: PullResult,
+    pushed: PushResult,
+    coverage: tuple[int, int],
+    calls: dict[str, int],
+    throttle_waits: int,
+    seconds: float,
+    released: list[str],
+) -> dict:
+    """The numbers a customers or items sync reports, plotted on the asset's page: every event of the asset
+    carries all of them, or its plots have holes. `coverage`: (linked, total) now."""
+    linked, total = coverage
+    return {
+        "dagster/row_count": int(total),
+        **pulled.as_metadata(),
+        **pushed.as_metadata(),
+        "linked_by_name": int(pushed.linked + pulled.linked),
+        "linked": int(linked),
+        "total": int(total),
+        **calls,
+        "throttle_waits": int(throttle_waits),
+        "seconds": float(round(seconds, 3)),
+        "orders_released": len(released),
+        "webhook_events_served": webhook_events_served(context),
+    }
 
 
 def sync_name_list(
@@ -51,7 +74,7 @@ def sync_name_list(
     seconds = time.monotonic() - started
     with database.session() as session:
         released = revive_orders_naming_known_records(session)
-        linked, total = queries.link_coverage(session, NAME_LISTS[entity].model)
+        coverage = queries.link_coverage(session, NAME_LISTS[entity].model)
         outcome = "PARTIAL" if pushed.failed else "SUCCESS"
         message = f"{pulled.summary(label)}; {pushed.summary()}; linked {pushed.linked + pulled.linked} by name"
     record_activity(
@@ -73,19 +96,40 @@ def sync_name_list(
             + ", ".join(released[:10])
         )
     return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": int(total),
-            **pulled.as_metadata(),
-            **pushed.as_metadata(),
-            "linked_by_name": int(pushed.linked + pulled.linked),
-            "linked": int(linked),
-            "total": int(total),
-            **gateway.stats.as_metadata(),
-            "throttle_waits": int(gateway.throttle.waits),
-            "seconds": float(round(seconds, 3)),
-            "orders_released": len(released),
-            "webhook_events_served": webhook_events_served(context),
-        }
+        metadata=name_list_metadata(
+            context, pulled, pushed, coverage, gateway.stats.as_metadata(), gateway.throttle.waits, seconds, released
+        )
+    )
+
+
+def pull_for_an_invoices_run(
+    context: dg.AssetExecutionContext, gateway: QuickBooksGateway, database: DatabaseResource, entity: str
+) -> None:
+    """Pull what changed of one name list inside an invoices run (its orders name records not mirrored yet),
+    recorded as an observation of that asset carrying the series of its own materializations. Not a
+    materialization: logged after the invoices step read its inputs' versions, that would show `invoices`
+    as unsynced with every order synced."""
+    started = time.monotonic()
+    calls, waits = gateway.stats.snapshot(), gateway.throttle.waits
+    pulled = pull_name_list(gateway, database.engine, entity, progress=context.log.info)
+    with database.session() as session:
+        released = revive_orders_naming_known_records(session)
+        coverage = queries.link_coverage(session, NAME_LISTS[entity].model)
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=ASSET_OF[entity],
+            description="pulled by the invoices run: its orders named records not mirrored yet",
+            metadata=name_list_metadata(
+                context,
+                pulled,
+                PushResult(entity),
+                coverage,
+                gateway.stats.as_metadata(since=calls),
+                gateway.throttle.waits - waits,
+                time.monotonic() - started,
+                released,
+            ),
+        )
     )
 
 

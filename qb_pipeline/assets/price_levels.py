@@ -7,14 +7,20 @@ import dagster as dg
 import sqlalchemy as sa
 
 from qb_pipeline.assets.activity import record_activity
-from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP
+from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, SYNC_WHEN_MISSING
 from qb_pipeline.assets.name_lists import customers, items
 from qb_pipeline.db.models import CustomerItemPrice, CustomerPriceLevel, PriceLevel
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.sync.pricing_drop import DropFolderRun, short_reason, take_dropped_files
 
 
-@dg.asset(group_name=QUICKBOOKS_GROUP, kinds={"sql"}, owners=OWNERS, deps=[customers, items])
+@dg.asset(
+    group_name=QUICKBOOKS_GROUP,
+    kinds={"sql"},
+    owners=OWNERS,
+    deps=[customers, items],
+    automation_condition=SYNC_WHEN_MISSING,
+)
 def price_levels(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
     """Price levels and customer prices, loaded from CSV files dropped in QB_PRICING_DROP_DIR."""
     started = time.monotonic()

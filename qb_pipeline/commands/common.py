@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from click import ClickException
 
 from qb_pipeline import config
+from qb_pipeline.core import defaults
 from qb_pipeline.db.migrate import current_revision, head_revision, upgrade
 from qb_pipeline.db.session import engine_for, redact_url
 from qb_pipeline.db.token_cipher import create_key_file, key_file_needed
@@ -45,12 +46,17 @@ def make_database(current: Settings, revision: str = "head") -> str:
     return url
 
 
-MAKE_DEV_DAGSTER_HOME = Path(".dagster_home")  # what `qb-pipeline dev` (make dev) uses by default
+MAKE_DEV_DAGSTER_HOME = Path(defaults.DAGSTER_HOME)  # what `qb-pipeline dev` (make dev) uses by default
 
 
 def dagster_home() -> Path | None:
-    """DAGSTER_HOME, else the folder make dev uses, when it has been set up here."""
-    home = config.settings().dagster_home or MAKE_DEV_DAGSTER_HOME
+    """DAGSTER_HOME, else the one the last make dev with this data folder used, else the folder make dev uses
+    by default: when it has been set up."""
+    from qb_pipeline.stack_record import read_record
+
+    current = config.settings()
+    record = None if current.dagster_home else read_record(current.resolved_data_dir)
+    home = current.dagster_home or (record and record.dagster_home) or MAKE_DEV_DAGSTER_HOME
     return home.resolve() if (home / "dagster.yaml").exists() else None
 
 

@@ -21,13 +21,15 @@ from qb_pipeline.db.models import (
 )
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.stack_record import read_record
 from qb_pipeline.sync.entities import CUSTOMERS, ITEMS
 from qb_pipeline.sync.wording import plural
 
-CONNECTED_MARGIN = timedelta(minutes=30)  # "connected" = QuickBooks answered within one sync interval and this
+CONNECTED_MARGIN = timedelta(minutes=30)  # "connected": QuickBooks answered within one sync interval plus this margin
 LOCAL_ACTIVITY = ("PRICING", "ORDERS")  # activity-log entries that call no QuickBooks API (CSV import, retry)
 LOG_ENTITIES = ["customers", "items", "invoices", "pricing", "orders", "webhooks"]
 DAEMON_SILENT_AFTER = 120  # seconds without a heartbeat before the daemon counts as not running
+NOT_RUNNING = "make dev is not running"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -42,9 +44,19 @@ def next_run(hours: int, now: datetime) -> datetime:
     return candidate
 
 
-def _automation_states() -> dict[str, str]:
+def _stack_state() -> tuple[str, str]:
+    """(state, what to tell a person) of the make dev that last ran with this data folder, from its record:
+    running, stopping, stopped, left behind (killed, some of its processes still running), or unknown."""
+    record = read_record(config.data_dir())
+    if record is None:
+        return "unknown", "no make dev has run with this data folder"
+    return record.state()
+
+
+def _automation_states(stack_stopped: bool) -> dict[str, str]:
     """Every schedule and sensor the definitions hold, as the Dagster instance that runs them knows them:
-    RUNNING or STOPPED (a state left to the code is the code's default, which the settings decide)."""
+    RUNNING or STOPPED (a state left to the code is the code's default, which the settings decide). With the
+    stack stopped, nothing evaluates them: a RUNNING one is only configured so."""
     from qb_pipeline.definitions import build_definitions
 
     defs = build_definitions(config.settings())
@@ -53,14 +65,19 @@ def _automation_states() -> dict[str, str]:
         for definition in [*(defs.schedules or []), *(defs.sensors or [])]
     }
     with dagster_instance() as instance:
-        if instance is None:
-            return {
-                name: f"{state} (by default; no Dagster instance here yet: start make dev)"
-                for name, state in states.items()
-            }
-        for state in instance.all_instigator_state():
+        for state in instance.all_instigator_state() if instance is not None else []:
             if state.name in states and state.status.value in ("RUNNING", "STOPPED"):
                 states[state.name] = state.status.value
+    if stack_stopped:
+        return {
+            name: f"configured; stopped ({NOT_RUNNING})" if state == "RUNNING" else state
+            for name, state in states.items()
+        }
+    if instance is None:
+        return {
+            name: f"{state} (by default; no Dagster instance here yet: start make dev)"
+            for name, state in states.items()
+        }
     return states
 
 
@@ -159,7 +176,19 @@ def collect_status(engine: sa.Engine) -> dict:
             .limit(1)
         ).first()
     connected, state = connection_state(config.settings(), token, tuple(failure) if failure else None, now)
+    stack, stack_message = _stack_state()
+    stopped = stack in ("stopping", "stopped")
+    if stopped and config.quickbooks_environment() == "sandbox-local":
+        last_call = token.last_success_at if token else None
+        connected, state = (
+            False,
+            "not connected: the bundled sandbox stopped with make dev"
+            + (f" (last successful call {_ago(now - last_call)} ago)" if last_call else ""),
+        )
+    elif stopped:
+        state += f"; {NOT_RUNNING}, so nothing syncs"
     return {
+        "make_dev": {"state": stack, "message": stack_message},
         "quickbooks": {
             "environment": config.quickbooks_environment(),
             "connected": connected,
@@ -174,21 +203,21 @@ def collect_status(engine: sa.Engine) -> dict:
         "items": {"linked": items_linked, "total": items_total},
         "orders": {status.value: count for status, count in by_status.items()},
         "customers_with_custom_pricing": int(custom),
-        "dagster_daemon": _daemon_state(now),
+        "dagster_daemon": f"not running ({NOT_RUNNING})" if stopped else _daemon_state(now),
         "last_sync": {
             entity: {"at": _iso(row.logged_at), "outcome": row.outcome, "message": row.message}
             for entity, row in last.items()
         },
         "next_scheduled_sync": _iso(next_run(config.sync_frequency_hours(), now)),
         "webhook_events": {"received": received, "waiting": waiting, "last_received_at": _iso(last_event)},
-        "automation": _automation_states(),
+        "automation": _automation_states(stack_stopped=stopped),
     }
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(as_json: bool) -> None:
-    """Connection, linked/total per type, orders by state, pricing, last and next sync, automation."""
+    """Whether make dev runs, connection, linked/total per type, orders, pricing, last and next sync, automation."""
     data = collect_status(database())
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -198,6 +227,7 @@ def status(as_json: bool) -> None:
         f"QuickBooks     {qb['environment']}: {qb['state']}"
         + (f", refresh token valid until {qb['refresh_token_expires_at'] or 'unknown'}" if qb["connected"] else "")
     )
+    click.echo(f"{'make dev':<14} {data['make_dev']['message']}")
     for kind in ("customers", "items"):
         click.echo(f"{kind.capitalize():<14} {data[kind]['linked']}/{data[kind]['total']} synced")
     orders = data["orders"]

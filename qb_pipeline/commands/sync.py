@@ -10,6 +10,7 @@ import click
 import requests
 
 from qb_pipeline import config
+from qb_pipeline.core import defaults
 
 # `qb-pipeline sync TYPE` → the job it launches (jobs.py defines them)
 SYNC_JOBS = {
@@ -26,7 +27,7 @@ FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
 @click.argument("kind", type=click.Choice(list(SYNC_JOBS)))
 @click.option("--wait", is_flag=True, help="Follow the run; exit non-zero if it fails.")
 @click.option("--in-process", is_flag=True, help="Run it here instead of on the running Dagster.")
-@click.option("--url", default=None, help="The Dagster UI (default QB_DAGSTER_URL, http://127.0.0.1:3000).")
+@click.option("--url", default=None, help=f"The Dagster UI (default QB_DAGSTER_URL, {defaults.DAGSTER_URL}).")
 def sync(kind: str, wait: bool, in_process: bool, url: str | None) -> None:
     """Sync customers, items, pricing, orders (push the due ones) or all of it, now."""
     job_name = SYNC_JOBS[kind]

@@ -9,6 +9,7 @@ import click
 
 from qb_pipeline import config
 from qb_pipeline.commands.common import database
+from qb_pipeline.core import defaults
 
 
 @click.group()
@@ -40,7 +41,7 @@ def receiver_identity() -> tuple[str, str]:
 
 @webhooks.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (behind your HTTPS proxy).")
-@click.option("--port", default=None, type=int, help="Port (default QB_WEBHOOK_PORT, 8767).")
+@click.option("--port", default=None, type=int, help=f"Port (default QB_WEBHOOK_PORT, {defaults.WEBHOOK_PORT}).")
 def serve(host: str, port: int | None) -> None:
     """Serve POST /quickbooks/webhooks: verify, store each event once, answer 200 at once."""
     import uvicorn

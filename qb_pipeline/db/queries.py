@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from qb_pipeline.core import defaults
 from qb_pipeline.db.models import (
     Base,
     InvoiceBatch,
@@ -326,7 +327,9 @@ def append_sync_log(
     return row
 
 
-def prune_sync_log(session: Session, *, retention_days: int = 30, now: datetime | None = None) -> int:
+def prune_sync_log(
+    session: Session, *, retention_days: int = defaults.LOG_RETENTION_DAYS, now: datetime | None = None
+) -> int:
     """Delete activity-log rows older than the retention; returns how many went."""
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
     result = session.execute(

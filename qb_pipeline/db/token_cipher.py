@@ -12,6 +12,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from qb_pipeline.core import defaults
+
 KEY_FILE_NAME = "token.key"
 
 
@@ -76,7 +78,7 @@ def create_key_file(data_dir: Path) -> None:
         handle.write(new_key() + "\n")
 
 
-def load_key(explicit_key: str | None, data_dir: Path, environment: str = "sandbox-local") -> str:
+def load_key(explicit_key: str | None, data_dir: Path, environment: str = defaults.ENVIRONMENT) -> str:
     """QB_TOKEN_KEY when given; else, for the embedded default only, its key file.
 
     With Intuit (QB_ENVIRONMENT sandbox or production) a generated file would give each machine or pod

@@ -33,6 +33,7 @@ from intuitlib.client import AuthClient
 from quickbooks import QuickBooks
 from requests_oauthlib import OAuth2Session
 
+from qb_pipeline.core import defaults
 from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import (
@@ -61,7 +62,7 @@ class ConnectionSettings:
     redirect_uri: str
     environment: str  # "sandbox", "production", or a discovery URL (the local sandbox)
     api_base_url: str
-    timeout_seconds: float = 30.0
+    timeout_seconds: float = defaults.TIMEOUT_SECONDS
 
     def __repr__(self) -> str:  # the secret never reaches a log line through a repr
         return f"ConnectionSettings(realm_id={self.realm_id!r}, api_base_url={self.api_base_url!r})"
@@ -79,7 +80,7 @@ def allow_plain_http_for_loopback(url: str) -> None:
 class _DefaultTimeout:
     """A requests.Session mixin: every request without a timeout of its own gets `timeout_seconds`."""
 
-    timeout_seconds: float = 30.0
+    timeout_seconds: float = defaults.TIMEOUT_SECONDS
 
     def request(self, method, url, *args, **kwargs):
         kwargs.setdefault("timeout", self.timeout_seconds)

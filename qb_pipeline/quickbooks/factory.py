@@ -7,16 +7,19 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from qb_pipeline.core import defaults
 from qb_pipeline.db.token_cipher import TokenCipher
 from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
 from qb_pipeline.quickbooks.connection import INTUIT_API, Connection, ConnectionSettings
 from qb_pipeline.quickbooks.errors import SandboxNotRunning
 from qb_pipeline.quickbooks.gateway import PAGES_IN_FLIGHT, QuickBooksGateway
 from qb_pipeline.quickbooks.stats import CallStats
-from qb_pipeline.quickbooks.throttle import QBO_REQUEST_LIMIT_SECONDS, Throttle
+from qb_pipeline.quickbooks.throttle import Throttle
 
 
-def sandbox_settings(connection_file: Path, timeout_seconds: float = 30.0) -> tuple[ConnectionSettings, str]:
+def sandbox_settings(
+    connection_file: Path, timeout_seconds: float = defaults.TIMEOUT_SECONDS
+) -> tuple[ConnectionSettings, str]:
     """Settings for the local sandbox from its connection.json, and the refresh token it offers."""
     try:
         data = json.loads(Path(connection_file).read_text())
@@ -43,7 +46,7 @@ def intuit_settings(
     realm_id: str,
     redirect_uri: str,
     environment: str,
-    timeout_seconds: float = 30.0,
+    timeout_seconds: float = defaults.TIMEOUT_SECONDS,
 ) -> ConnectionSettings:
     if environment not in INTUIT_API:
         raise ValueError(f"QB_ENVIRONMENT must be sandbox-local, sandbox or production (got {environment!r})")
@@ -80,11 +83,11 @@ def build_gateway(
     cipher: TokenCipher,
     *,
     bootstrap_refresh_token: str | None = None,
-    retries: int = 3,
-    batch_size: int = 30,
-    throttle_wait: float = 60.0,
+    retries: int = defaults.RETRIES,
+    batch_size: int = defaults.BATCH_SIZE,
+    throttle_wait: float = defaults.THROTTLE_WAIT_SECONDS,
     pages_in_flight: int = PAGES_IN_FLIGHT,
-    request_limit_seconds: float = QBO_REQUEST_LIMIT_SECONDS,
+    request_limit_seconds: float = defaults.REQUEST_LIMIT_SECONDS,
     progress=lambda _m: None,
     company_timezone: str = "",
 ) -> QuickBooksGateway:

@@ -25,6 +25,7 @@ import tenacity
 from quickbooks.exceptions import AuthorizationException, QuickbooksException
 from quickbooks.mixins import DecimalEncoder
 
+from qb_pipeline.core import defaults
 from qb_pipeline.quickbooks.company_zone import company_zone
 from qb_pipeline.quickbooks.connection import Connection
 from qb_pipeline.quickbooks.entities import entity_named
@@ -42,7 +43,7 @@ from qb_pipeline.sync.port import ChangeSet, InvoiceNumbering, WriteOutcome
 
 PAGE_SIZE = 1000
 PAGES_IN_FLIGHT = 10  # QuickBooks serves at most 10 requests of a company at once (the throttle keeps it so)
-BATCH_SIZE = 30
+BATCH_SIZE = defaults.QBO_BATCH_LIMIT
 CDC_CAP = 1000
 TRANSPORT_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 T = TypeVar("T")
@@ -77,11 +78,11 @@ class QuickBooksGateway:
         self,
         connection: Connection,
         *,
-        retries: int = 3,
+        retries: int = defaults.RETRIES,
         batch_size: int = BATCH_SIZE,
         backoff_base: float = 1.0,
         backoff_max: float = 30.0,
-        throttle_wait: float = 60.0,
+        throttle_wait: float = defaults.THROTTLE_WAIT_SECONDS,
         throttle: Throttle | None = None,
         pages_in_flight: int = PAGES_IN_FLIGHT,
         stats: CallStats | None = None,

@@ -27,5 +27,9 @@ class CallStats:
     def total_calls(self) -> int:
         return sum(self.calls.values())
 
-    def as_metadata(self) -> dict[str, int]:
-        return {"api_calls": int(self.total_calls), "retries": int(self.retries)}
+    def snapshot(self) -> tuple[int, int]:
+        """(calls, retries) so far: what `as_metadata(since=…)` counts from."""
+        return self.total_calls, self.retries
+
+    def as_metadata(self, since: tuple[int, int] = (0, 0)) -> dict[str, int]:
+        return {"api_calls": int(self.total_calls - since[0]), "retries": int(self.retries - since[1])}

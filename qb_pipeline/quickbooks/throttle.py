@@ -21,6 +21,7 @@ from contextlib import contextmanager
 
 import requests
 
+from qb_pipeline.core import defaults
 from qb_pipeline.quickbooks.errors import QuickBooksThrottled
 
 DEFAULT_LIMITS = {"second": 10, "minute": 480, "batch_minute": 38, "concurrent": 10}
@@ -28,9 +29,6 @@ DEFAULT_LIMITS = {"second": 10, "minute": 480, "batch_minute": 38, "concurrent":
 # at least 1.2 s, so QBO sees them within one second only if the network delays one by 0.2 s more than
 # another. A burst of 10 where the last 1.2 s were quiet (a list's first pages), 8.3 a second at most.
 SPANS = {"second": 1.2, "minute": 60.0, "batch_minute": 60.0}
-# QBO ends a request that has run for 120 s (one we gave up on may hold its slot until then); counted
-# from when we sent it, so a few seconds more for its way there.
-QBO_REQUEST_LIMIT_SECONDS = 125.0
 
 
 class Throttle:
@@ -42,7 +40,7 @@ class Throttle:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        abandoned_hold_seconds: float = QBO_REQUEST_LIMIT_SECONDS,
+        abandoned_hold_seconds: float = defaults.REQUEST_LIMIT_SECONDS,
     ) -> None:
         self.limits = limits or dict(DEFAULT_LIMITS)
         self.clock, self.sleep = clock, sleep

@@ -80,10 +80,15 @@ class InvoiceDraft:
     def total(self) -> Decimal:
         return sum((line.amount for line in self.lines), Decimal("0.00"))
 
+    @property
+    def in_quickbooks(self) -> bool:
+        """Whether its customer and every item are in QuickBooks (have an Id there)."""
+        return self.customer.qb_id is not None and all(line.item.qb_id is not None for line in self.lines)
+
     def payload(self) -> dict:
         """The QBO Invoice body. Amount = Qty × UnitPrice to the cent, exactly as QBO checks it; UnitPrice
         to its own places, without trailing zeros (0.125, not 0.1250000)."""
-        if self.customer.qb_id is None or any(line.item.qb_id is None for line in self.lines):
+        if not self.in_quickbooks:
             raise ValueError("customer and items must be in QuickBooks before the invoice is built")
         body = {
             "DocNumber": self.doc_number,

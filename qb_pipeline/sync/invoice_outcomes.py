@@ -1,11 +1,10 @@
-"""Recording what happened to each order of an invoice push, and when an invoice found by number is the
-order's own (see `sync/invoices.py` for the safeguards)."""
+"""Recording what happened to each order of an invoice push (see `sync/invoices.py` for the safeguards)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -15,33 +14,14 @@ from qb_pipeline.db.mirror_rows import upsert_by_qb_id
 from qb_pipeline.db.models import Order, OrderStatus, QBInvoice
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
-from qb_pipeline.sync.invoice_draft import OrderRejected, marked_order
-from qb_pipeline.sync.port import WriteOutcome
+from qb_pipeline.sync.invoice_draft import OrderRejected
+from qb_pipeline.sync.invoice_match import StrictLink
+from qb_pipeline.sync.port import QuickBooksPort, WriteOutcome
 from qb_pipeline.sync.records import invoice_row, money
 from qb_pipeline.sync.wording import plural
 
 BLOCKED_RETRY = timedelta(hours=1)  # a prerequisite may be fixed in QuickBooks meanwhile
 MAX_RETRY_DELAY = timedelta(hours=6)
-
-
-@dataclass(frozen=True)
-class Safeguards:
-    """The protections behind "one order, at most one invoice". All on, always, outside the proof tests."""
-
-    write_ahead: bool = True
-    lookup: bool = True
-    numbering_check: bool = True
-    settle: bool = True
-    strict_link: bool = True
-    heartbeat: bool = True
-
-    @classmethod
-    def only(cls, *names: str) -> Safeguards:
-        """Every safeguard off but `names`: how a test shows one of them holding alone."""
-        unknown = set(names) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"no such safeguard: {sorted(unknown)}")
-        return cls(**{f.name: f.name in names for f in fields(cls)})
 
 
 @dataclass
@@ -76,6 +56,19 @@ class InvoicePushResult:
         }
 
 
+@dataclass
+class PushRun:
+    """What every part of one invoice push shares."""
+
+    qb: QuickBooksPort
+    engine: sa.Engine
+    run_id: str
+    result: InvoicePushResult
+    progress: Callable[[str], None]
+    # the version of the company's preferences this run last found numbering on under (sync/unknown_outcomes.py)
+    preferences_version: str | None = None
+
+
 def retry_delay(attempts: int) -> timedelta:
     """1, 2, 4 … minutes after each failed attempt, at most six hours."""
     return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_RETRY_DELAY)
@@ -84,52 +77,10 @@ def retry_delay(attempts: int) -> timedelta:
 class OutcomeRecorder:
     """Each order's outcome, recorded only while this run still holds its claim."""
 
-    def __init__(
-        self, engine: sa.Engine, run_id: str, realm_id: str, safeguards: Safeguards, result: InvoicePushResult
-    ) -> None:
-        self.engine, self.run_id, self.realm_id = engine, run_id, realm_id
-        self.safeguards, self.result = safeguards, result
+    def __init__(self, run: PushRun, link_rule: StrictLink) -> None:
+        self.run, self.link_rule = run, link_rule
+        self.run_id, self.result = run.run_id, run.result
 
-    def link_or_fail(self, session: Session, order_id: int, body: dict, candidates: list[dict], mirrored) -> None:
-        problems = {record["Id"]: self.mismatch(body, record) for record in candidates}
-        matching = [record for record in candidates if not problems[record["Id"]]]
-        if matching:
-            self.finish_synced(session, order_id, min(matching, key=lambda r: int(r["Id"])), mirrored, linked=True)
-            return
-        record = candidates[0]
-        self.finish_refused(
-            session,
-            order_id,
-            (
-                f"QuickBooks already has invoice {body['DocNumber']} (Id {record['Id']}) that is not this order's: "
-                f"{problems[record['Id']]}. Renumber the order, or correct that invoice in QuickBooks, then retry the "
-                "order"
-            ),
-        )
-
-    def mismatch(self, body: dict, record: dict) -> str | None:
-        """Why an invoice found by number is not this order's, or None when it is."""
-        ours, theirs = str(body["CustomerRef"]["value"]), str((record.get("CustomerRef") or {}).get("value"))
-        if ours != theirs:
-            return f"it bills customer {theirs}, the order customer {ours}"
-        if not self.safeguards.strict_link:
-            return None
-        problems = []
-        total = sum((Decimal(str(line["Amount"])) for line in body["Line"]), Decimal("0"))
-        if Decimal(str(record.get("TotalAmt", "0"))) != total:
-            problems.append(f"its total is {record.get('TotalAmt')}, the order's {total}")
-        lines = [line for line in record.get("Line") or [] if line.get("DetailType") == "SalesItemLineDetail"]
-        if len(lines) != len(body["Line"]):
-            problems.append(f"its number of lines is {len(lines)}, the order's {len(body['Line'])}")
-        marked = marked_order(record)
-        if marked is None:
-            # every invoice we create carries the marker: one without it was typed in QuickBooks
-            problems.append("it has no `qb_pipeline order` note, so it was not created for this order")
-        elif marked != body["DocNumber"]:
-            problems.append(f"it is marked as the invoice of order {marked!r}")
-        return "; ".join(problems) or None
-
-    # -- outcomes ------------------------------------------------------------------------------------
     @staticmethod
     def invoice_holders(session: Session, invoice_ids) -> dict[str, int]:
         """Which order holds each of these QuickBooks invoice ids now: read once for a batch's outcomes."""
@@ -158,7 +109,7 @@ class OutcomeRecorder:
         for order_id, record in answered:
             invoice_id = str(record["Id"])
             holding = holders.get(invoice_id)
-            if self.safeguards.strict_link and holding not in (None, order_id):
+            if not self.link_rule.may_link(holding, order_id):
                 self.finish_refused(
                     session,
                     order_id,
@@ -181,7 +132,7 @@ class OutcomeRecorder:
             if order_id not in recorded:
                 self.result.lost_claims += 1  # taken over meanwhile: the other run owns the order now
                 continue
-            mirrored[invoice_id] = invoice_row(record, self.realm_id)
+            mirrored[invoice_id] = invoice_row(record, self.run.qb.realm_id)
             if linked:
                 self.result.linked += 1
             else:
@@ -214,7 +165,7 @@ class OutcomeRecorder:
     def fail_for_now(self, items, reason: str, *, not_before: datetime | None = None) -> None:
         """The outcome is unknown or QuickBooks was busy: retried with back-off (not before `not_before`);
         the batch record stays."""
-        with session_scope(self.engine) as session:
+        with session_scope(self.run.engine) as session:
             for order_id in items:
                 order = session.get(Order, order_id)
                 due = utcnow() + retry_delay(order.attempts)

@@ -48,6 +48,7 @@ class QuickBooksPort(Protocol):
     realm_id: str
     # How long QuickBooks may go on with a request we stopped waiting for (its 120 s, plus the way there).
     request_limit_seconds: float
+    batch_size: int  # records per batch call (QB_BATCH_SIZE, at most QuickBooks' 30)
 
     def query_pages(self, entity: str, *, updated_since: datetime | None = None) -> Iterator[list[dict]]:
         """Every record (inactive ones too), or those updated at or after `updated_since`, a page

@@ -24,11 +24,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from qb_pipeline.core import defaults
 from qb_pipeline.sync.pricing_csv import PricingFileError, read_pricing_file
 from qb_pipeline.sync.pricing_stage import import_pricing_file
 from qb_pipeline.sync.wording import plural
-
-SETTLE_SECONDS = 2.0  # QB_PRICING_SETTLE_SECONDS
 
 
 @dataclass
@@ -47,7 +46,7 @@ def take_dropped_files(
     folder: Path,
     engine: sa.Engine,
     *,
-    settle_seconds: float = SETTLE_SECONDS,
+    settle_seconds: float = defaults.SETTLE_SECONDS,
     log: logging.Logger | logging.LoggerAdapter = logging.getLogger(__name__),
 ) -> DropFolderRun:
     """Import the folder's files in name order, each all or nothing (from now on, never backdated), each

@@ -1,8 +1,8 @@
 """Database → QuickBooks for the name lists: create unpushed rows, send local edits.
 
 - Rows without a QBO Id are created in batches (≤30 a call, by the port).
-- A name clash (6240 for customers, 6140-like duplicate name for items) means the record already
-  exists in QuickBooks under that name: the local row is linked to it, not created again (the name
+- A name clash (6240, "Duplicate Name Exists Error", for customers and items alike) means the record
+  already exists in QuickBooks under that name: the local row is linked to it, not created again (the name
   is the identity QBO enforces).
 - Rows edited locally since their last sync are sent as sparse updates with their SyncToken.
 - Any other refusal marks the row FAILED with QuickBooks' message; the rest of the batch goes on.
@@ -22,7 +22,7 @@ from qb_pipeline.sync.entities import NAME_LISTS
 from qb_pipeline.sync.port import QuickBooksPort, WriteOutcome
 from qb_pipeline.sync.records import parse_instant
 
-DUPLICATE_NAME_CODES = {"6240", "6140"}  # customers: 6240; items: "Duplicate Name Exists Error" 6240 too
+DUPLICATE_NAME_CODES = {"6240"}  # a name taken (6140 is an invoice's DocNumber taken: never a name list's)
 
 
 def income_account_for_new_items(qb: QuickBooksPort, engine: sa.Engine, configured: str | None) -> str | None:

@@ -1,11 +1,11 @@
 """When a batch of invoices whose outcome is unknown may be looked up and sent again.
 
-Two rules, each a safeguard of `sync/invoices.py`:
+Two rules, each a safeguard of `sync/invoices.py` and a part of the push it can be handed (`Safeguards`):
 - settle: QuickBooks may go on with a request we stopped waiting for until its request limit
   (`QuickBooksPort.request_limit_seconds`) after we sent it or gave up on it. A lookup before then can
   miss an invoice that is still being created, so nothing is looked up or sent again until then: a
   short wait is waited out in the run, a longer one sends the orders back to wait, with a reason.
-- numbering_check (again, before any resend): the lookup finds an invoice by the DocNumber we sent,
+- numbering_check (before the first claim, and again before any resend): the lookup finds an invoice by the DocNumber we sent,
   which QuickBooks keeps only while Custom transaction numbers is on. If the company's preferences
   changed since the send (their SyncToken moved), QuickBooks may have numbered the invoice itself:
   out of the lookup's reach, so the order waits for a person instead of being sent blindly.
@@ -21,8 +21,8 @@ from qb_pipeline.db import queries
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import QuickBooksSetupError
-from qb_pipeline.sync.invoice_outcomes import OutcomeRecorder
-from qb_pipeline.sync.port import QuickBooksPort
+from qb_pipeline.sync.invoice_outcomes import OutcomeRecorder, PushRun
+from qb_pipeline.sync.port import InvoiceNumbering, QuickBooksPort
 
 SETTLE_IN_RUN = 15.0  # seconds a run waits for QuickBooks to finish a request; longer, the orders wait outside
 CUSTOM_NUMBERS_OFF = (
@@ -59,56 +59,45 @@ def settles_at(unknown_at: datetime, qb: QuickBooksPort) -> datetime:
     return unknown_at + timedelta(seconds=qb.request_limit_seconds)
 
 
-class UnknownOutcomes(OutcomeRecorder):
-    """The rules above, for an invoice push (`_InvoicePush` in sync/invoices.py)."""
+def note_sending(run: PushRun, batch: Batch) -> None:
+    """The batch goes out now, under the preferences this run last read (in memory; see below)."""
+    batch.unknown_at, batch.preferences_version = utcnow(), run.preferences_version
 
-    qb: QuickBooksPort
-    settle_in_run: float = SETTLE_IN_RUN
-    preferences_version: str | None = None  # the version this run last found numbering on under
 
-    def note_sending(self, batch: Batch) -> None:
-        """The batch goes out now, under the preferences this run last read (in memory; see below)."""
-        batch.unknown_at, batch.preferences_version = utcnow(), self.preferences_version
+def stamp_unanswered(run: PushRun, batch: Batch) -> None:
+    """Before a send, and when we stop waiting for its answer: QuickBooks may apply it until its
+    request limit after now. Committed before the send, so a run that dies leaves it too."""
+    note_sending(run, batch)
+    with session_scope(run.engine) as session:
+        queries.mark_unanswered(
+            session, batch.items, at=batch.unknown_at, preferences_version=batch.preferences_version
+        )
 
-    def stamp_unanswered(self, batch: Batch) -> None:
-        """Before a send, and when we stop waiting for its answer: QuickBooks may apply it until its
-        request limit after now. Committed before the send, so a run that dies leaves it too."""
-        self.note_sending(batch)
-        with session_scope(self.engine) as session:
-            queries.mark_unanswered(
-                session, batch.items, at=batch.unknown_at, preferences_version=batch.preferences_version
-            )
 
-    def hold_back(self, batch: Batch, *, pause: float = 0.0) -> bool:
-        """Before looking a batch with an unknown outcome up and sending it again: True when it must not
-        be (its orders' outcomes are recorded here); otherwise after waiting out `pause` and the rest of
-        QuickBooks' request limit."""
-        if self.safeguards.settle and batch.unknown_at is not None:
-            left = (settles_at(batch.unknown_at, self.qb) - utcnow()).total_seconds()
-            if left > self.settle_in_run:
-                self.wait_for_quickbooks(batch)
-                return True
-            pause = max(pause, left)
-        if pause > 0:
-            time.sleep(pause)
-        if self.safeguards.numbering_check and batch.unknown_at is not None:
-            numbering = self.qb.invoice_numbering(fresh=True)
-            changed = batch.preferences_version not in (None, numbering.version) or not numbering.keeps_ours
-            if changed:
-                self.fail_numbering_changed(batch)
-                if not numbering.keeps_ours:
-                    raise QuickBooksSetupError(CUSTOM_NUMBERS_OFF)  # nothing more is sent in this run
-                self.preferences_version = numbering.version
-                return True
-        return False
+class Settle:
+    """The settle rule: a batch is looked up and sent again only once QuickBooks is done with it."""
 
-    def wait_for_quickbooks(self, batch: Batch) -> None:
-        due = settles_at(batch.unknown_at, self.qb)
-        self.progress(
+    def __init__(self, run: PushRun, recorder: OutcomeRecorder, settle_in_run: float = SETTLE_IN_RUN) -> None:
+        self.run, self.recorder, self.settle_in_run = run, recorder, settle_in_run
+
+    def wait_needed(self, batch: Batch, pause: float) -> float | None:
+        """How long to wait before the batch may be looked up (at least `pause`), or None when that is
+        longer than a run waits: its orders are then sent back to wait (recorded here)."""
+        if batch.unknown_at is None:
+            return pause
+        left = (settles_at(batch.unknown_at, self.run.qb) - utcnow()).total_seconds()
+        if left > self.settle_in_run:
+            self.send_back_to_wait(batch)
+            return None
+        return max(pause, left)
+
+    def send_back_to_wait(self, batch: Batch) -> None:
+        due = settles_at(batch.unknown_at, self.run.qb)
+        self.run.progress(
             f"invoice batch {batch.request_id} ({len(batch.items)} orders): QuickBooks may still be applying it "
             f"until {due:%H:%M:%S} UTC; its orders are looked up then"
         )
-        self.fail_for_now(
+        self.recorder.fail_for_now(
             batch.items,
             "QuickBooks has not said whether it created the invoice and may still be working on the request "
             f"until {due:%Y-%m-%d %H:%M:%S} UTC (QB_REQUEST_LIMIT_SECONDS after it was sent): the order waits "
@@ -116,15 +105,40 @@ class UnknownOutcomes(OutcomeRecorder):
             not_before=due,
         )
 
-    def fail_numbering_changed(self, batch: Batch) -> None:
-        self.progress(
+
+class NumberingCheck:
+    """The numbering check: nothing is pushed unless the company keeps our DocNumbers, and a batch sent
+    while its preferences may have changed waits for a person."""
+
+    def __init__(self, run: PushRun, recorder: OutcomeRecorder) -> None:
+        self.run, self.recorder = run, recorder
+
+    def require_ours(self, numbering: InvoiceNumbering) -> None:
+        if not numbering.keeps_ours:
+            raise QuickBooksSetupError(CUSTOM_NUMBERS_OFF)
+
+    def changed_since_sent(self, batch: Batch) -> bool:
+        """Read the preferences again before a resend: True when they changed since the batch was sent
+        (its orders are then left for a person, recorded here)."""
+        if batch.unknown_at is None:
+            return False
+        numbering = self.run.qb.invoice_numbering(fresh=True)
+        if batch.preferences_version in (None, numbering.version) and numbering.keeps_ours:
+            return False
+        self.leave_for_a_person(batch)
+        self.require_ours(numbering)  # off: nothing more is sent in this run
+        self.run.preferences_version = numbering.version
+        return True
+
+    def leave_for_a_person(self, batch: Batch) -> None:
+        self.run.progress(
             f"invoice batch {batch.request_id} ({len(batch.items)} orders): the company's preferences changed "
             "while its outcome was unknown; its orders wait for a person"
         )
-        with session_scope(self.engine) as session:
+        with session_scope(self.run.engine) as session:
             for order_id in batch.items:
                 number = batch.items[order_id][1]["DocNumber"]
-                self.finish_refused(
+                self.recorder.finish_refused(
                     session,
                     order_id,
                     "the company's preferences in QuickBooks (Custom transaction numbers among them) changed while "
@@ -135,3 +149,21 @@ class UnknownOutcomes(OutcomeRecorder):
                     f"`orders retry {number}` sends it",
                     batch_answered=False,
                 )
+
+
+class UnknownOutcomes:
+    """Both rules, before a batch whose outcome is unknown is looked up and sent again."""
+
+    def __init__(self, settle: Settle, numbering: NumberingCheck) -> None:
+        self.settle, self.numbering = settle, numbering
+
+    def hold_back(self, batch: Batch, *, pause: float = 0.0) -> bool:
+        """True when the batch must not be looked up and sent again (its orders' outcomes are recorded
+        by the rule that held it); otherwise after waiting out `pause` and the rest of QuickBooks'
+        request limit."""
+        wait = self.settle.wait_needed(batch, pause)
+        if wait is None:
+            return True
+        if wait > 0:
+            time.sleep(wait)
+        return self.numbering.changed_since_sent(batch)

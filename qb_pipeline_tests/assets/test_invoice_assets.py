@@ -13,7 +13,8 @@ from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.checks import invoice_totals_reconcile, orders_not_waiting, unique_doc_numbers
 from qb_pipeline.db.models import Customer, Item, Order, OrderLine, SyncLog
 from qb_pipeline.db.session import make_engine, session_scope
-from qb_pipeline.resources import DatabaseResource
+from qb_pipeline.resources import DatabaseResource, QuickBooksResource
+from qb_pipeline_tests.sync.orders_fixtures import add_orders, build_shop
 
 ALL = [customers, items, price_levels, invoices, orders_not_waiting, invoice_totals_reconcile, unique_doc_numbers]
 
@@ -120,6 +121,24 @@ def test_an_order_naming_a_customer_not_mirrored_yet_pulls_it_first(sandbox, res
     result = dg.materialize([invoices], resources=resources)
     assert meta(result, "invoices")["pushed"] == 1
     assert sandbox.dump("Invoice")["records"][0]["TotalAmt"] == 19.9
+
+
+def test_qb_batch_size_sets_how_many_invoices_go_in_one_batch_call(sandbox, resources, database_url, make_gateway):
+    engine = make_engine(database_url)
+    fixture = resources["quickbooks"]
+    build_shop(sandbox, make_gateway(key=fixture.token_key), engine)  # the runs' tokens, in the same table
+    add_orders(engine, 25, prefix="BS")
+    sandbox.reset_counters()
+    resized = QuickBooksResource(  # as QB_BATCH_SIZE=10 makes it
+        database=resources["database"],
+        sandbox_connection_file=fixture.sandbox_connection_file,
+        token_key=fixture.token_key,
+        timeout_seconds=fixture.timeout_seconds,
+        batch_size=10,
+    )
+    assert meta(dg.materialize([invoices], resources={**resources, "quickbooks": resized}), "invoices")["pushed"] == 25
+    assert len(sandbox.dump("Invoice")["records"]) == 25
+    assert sandbox.counters()["calls"]["batch 200"] == 3  # 10 + 10 + 5, counted by the sandbox
 
 
 def test_a_company_that_numbers_invoices_itself_gets_nothing_pushed_and_a_failed_connection_check(
@@ -244,9 +263,9 @@ def test_no_green_over_a_failure_and_an_unknown_customer_goes_again_once_synced(
     numbers = meta(first, "invoices")
     assert (numbers["failed"], numbers["orders_failed"], numbers["orders_synced"]) == (2, 2, 0)
     assert "INVOICES" in numbers["recent_activity"]
-    (observation,) = [e for e in first.all_events if e.event_type_value == "ASSET_OBSERVATION"]
-    assert observation.asset_key == dg.AssetKey("orders")
-    assert observation.event_specific_data.asset_observation.metadata["failed"].value == 2
+    observed = {e.asset_key.path[-1]: e for e in first.all_events if e.event_type_value == "ASSET_OBSERVATION"}
+    assert sorted(observed) == ["customers", "items", "orders"]  # the run pulled names before pushing
+    assert observed["orders"].event_specific_data.asset_observation.metadata["failed"].value == 2
 
     sandbox.qb_client()  # the customer is created in QuickBooks by a person…
     from qb_pipeline_tests.sandbox.test_conformance_crud import make_customer
@@ -319,8 +338,10 @@ def test_when_the_invoices_run_pulls_customers_and_items_their_pages_say_so(sand
         )
     result = dg.materialize([invoices], resources=resources)
     reported = {
-        m.asset_key.to_user_string(): m.metadata["pulled"].value
-        for m in result.asset_materializations_for_node("invoices")
-        if m.asset_key.path != ["invoices"]
+        o.asset_key.to_user_string(): o.metadata["pulled"].value
+        for o in result.asset_observations_for_node("invoices")
+        if o.asset_key.path != ["orders"]
     }
     assert reported == {"customers": 28, "items": 16}
+    # observed, not materialized: only the invoices step materializes (see test_asset_pages.py)
+    assert [m.asset_key.path for m in result.asset_materializations_for_node("invoices")] == [["invoices"]]

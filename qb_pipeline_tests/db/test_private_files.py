@@ -15,7 +15,7 @@ from qb_pipeline.cli import main
 from qb_pipeline.db.session import engine_for
 from qb_pipeline.devstack import DevStack
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]  # where dagster.yaml is
+PROJECT_DIR = Path(__file__).resolve().parents[2]  # where workspace.yaml and deploy/dagster.yaml are
 SQLITE_SIDE_FILES = ("-wal", "-shm")
 
 

@@ -119,10 +119,11 @@ CRASHING_PUSH = textwrap.dedent("""
     from qb_pipeline.db.token_cipher import TokenCipher
     from qb_pipeline.quickbooks.factory import build_gateway, sandbox_settings
     from qb_pipeline.sync.invoices import Safeguards, push_orders
+    from qb_pipeline_tests.sync.without_safeguards import safeguards_only
     url, key, connection_file, *names = sys.argv[1:]
     settings, _ = sandbox_settings(connection_file, timeout_seconds=120)
     gateway = build_gateway(settings, make_engine(url), TokenCipher(key))
-    safeguards = Safeguards() if names == ["all"] else Safeguards.only(*names)
+    safeguards = Safeguards() if names == ["all"] else safeguards_only(*names)
     push_orders(gateway, make_engine(url), "doomed-run", safeguards=safeguards)
 """)
 

@@ -107,6 +107,18 @@ def test_local_rows_are_pushed_linked_and_a_second_run_pushes_nothing(sandbox, g
     assert sandbox.counters()["total"] == 0
 
 
+def test_a_local_item_whose_name_quickbooks_has_is_linked_not_made_twice(sandbox, gateway, engine):
+    """QuickBooks refuses an item whose name is taken with 6240, as it does a customer's."""
+    sandbox.seed(preset="none")
+    existing = gateway.create("Item", {"Name": "Made Twice", "IncomeAccountRef": {"value": "2"}}, request_id="x-2")
+    with session_scope(engine) as session:
+        session.add(Item(name="Made Twice", unit_price=Decimal("3.00")))
+    items = push_name_list(gateway, engine, "Item", default_income_account_id="2")
+    assert (items.created, items.linked, items.failed) == (0, 1, 0), items.errors
+    assert [r["Name"] for r in sandbox.dump("Item")["records"]] == ["Made Twice"]
+    assert local_mirror(engine, Item)[existing["Id"]].sync_state == SyncState.SYNCED
+
+
 def test_local_edit_is_sent_as_sparse_update_and_qbo_wins_a_conflict(sandbox, gateway, engine):
     sandbox.seed(customers=2)
     pull_name_list(gateway, engine, "Customer")

@@ -1,10 +1,11 @@
 """At most one invoice per order, each safeguard proven alone.
 
-Every `test_safeguard_<name>_…` switches all the other safeguards off (and the sandbox's QuickBooks
-rules that would hide a duplicate: DocNumber refusal, requestid replay where it is not the safeguard's
-own lever), produces the failure its safeguard guards against, and counts invoices per order from the
-sandbox's dump by the PrivateNote marker — never through our lookups. `make mutation-check` runs each
-of them with its own safeguard switched off too (QB_MUTATE) and requires it to fail.
+Every `test_safeguard_<name>_…` hands the push every other safeguard's absence (without_safeguards.py),
+switches off the sandbox's QuickBooks rules that would hide a duplicate (DocNumber refusal, requestid
+replay where it is not the safeguard's own lever), produces the failure its safeguard guards against,
+and counts invoices per order from the sandbox's dump by the PrivateNote marker — never through our
+lookups. `make mutation-check` runs each of them with its own safeguard absent too (QB_MUTATE) and
+requires it to fail.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ from qb_pipeline_tests.sync.orders_fixtures import (
     build_shop,
     push_killed_mid_batch,
 )
+from qb_pipeline_tests.sync.without_safeguards import safeguards_only
 
 MUTATED = os.environ.get("QB_MUTATE", "")  # the mutation check switches this safeguard off as well
 
 
 def alone(name: str) -> Safeguards:
     """Only `name` on; with QB_MUTATE=name nothing is, and the test must then fail."""
-    return Safeguards.only(*([] if name == MUTATED else [name]))
+    return safeguards_only(*([] if name == MUTATED else [name]))
 
 
 def invoices_per_order(sandbox) -> Counter:
@@ -118,7 +120,7 @@ def test_safeguard_numbering_check_pushes_nothing_until_custom_numbers_are_on(sa
     sandbox.inject("timeout", count=1, seconds=2, path_contains="/batch")  # applied; the answer comes too late
     # Without the check, this push sends: the lookup (when on) asks for numbers QuickBooks did not keep and
     # finds nothing, and the batch goes again — a second invoice per order, counted below by marker.
-    checked = Safeguards.only(*others, *([] if MUTATED == "numbering_check" else ["numbering_check"]))
+    checked = safeguards_only(*others, *([] if MUTATED == "numbering_check" else ["numbering_check"]))
     refused = None
     try:
         push_orders(gateway, engine, "run-1", resend_wait=0.1, safeguards=checked)
@@ -147,7 +149,7 @@ def late_batch(sandbox, seconds: float) -> Callable[[], None]:
 def lookup_after(name: str) -> Safeguards:
     """The lookup, which decides an unknown outcome, and `name`, which says when it may: nothing else on
     (with QB_MUTATE=name, the lookup alone)."""
-    return Safeguards.only("lookup", *([] if name == MUTATED else [name]))
+    return safeguards_only("lookup", *([] if name == MUTATED else [name]))
 
 
 def test_safeguard_settle_looks_a_late_batch_up_only_once_quickbooks_is_done_with_it(sandbox, make_gateway, engine):
@@ -187,7 +189,7 @@ def test_safeguard_settle_sends_orders_back_to_wait_when_quickbooks_may_take_lon
 
 
 def numbering_rechecked() -> Safeguards:
-    return Safeguards.only(*([] if MUTATED == "numbering_check" else ["numbering_check"]))
+    return safeguards_only(*([] if MUTATED == "numbering_check" else ["numbering_check"]))
 
 
 def assert_left_for_a_person(engine, sandbox, numbers: set[str]) -> None:
