@@ -15,7 +15,7 @@ from quickbooks.objects.customer import Customer
 from quickbooks.objects.invoice import Invoice
 from quickbooks.objects.item import Item
 
-from qb_pipeline_tests.sandbox.test_conformance_crud import make_customer, make_invoice, make_item
+from qb_pipeline_tests.fixtures.quickbooks_objects import make_customer, make_invoice, make_item
 
 
 def test_paging_to_the_last_of_2500_customers_count_and_inactive(sandbox):

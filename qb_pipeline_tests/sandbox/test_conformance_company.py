@@ -7,7 +7,6 @@ import urllib.error
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import requests
 from quickbooks.exceptions import ValidationException
 from quickbooks.objects.company_info import CompanyInfo
 from quickbooks.objects.payment import Payment
@@ -15,13 +14,7 @@ from quickbooks.objects.preferences import Preferences
 from quickbooks.objects.vendor import Vendor
 
 from qb_pipeline.sandbox.company import CDC_ENTITIES, QUERY_ENTITIES
-from qb_pipeline_tests.sandbox.test_conformance_crud import make_customer, make_invoice, make_item
-
-
-def api(sandbox, qb, method: str, path: str, **kwargs) -> requests.Response:
-    url = f"{sandbox.connection['api_base_url']}/company/{sandbox.realm_id}/{path}"
-    headers = {"Authorization": f"Bearer {qb.session.access_token}", "Accept": "application/json"}
-    return requests.request(method, url, headers=headers, timeout=10, **kwargs)
+from qb_pipeline_tests.fixtures.quickbooks_objects import api, make_customer, make_invoice, make_item
 
 
 def test_company_info_by_realm_id_and_by_query(sandbox):

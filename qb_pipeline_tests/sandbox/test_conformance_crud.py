@@ -13,39 +13,11 @@ from quickbooks.exceptions import (
     QuickbooksException,
     ValidationException,
 )
-from quickbooks.objects.account import Account
 from quickbooks.objects.customer import Customer
-from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
 from quickbooks.objects.invoice import Invoice
 from quickbooks.objects.item import Item
 
-
-def make_customer(qb, name: str) -> Customer:
-    customer = Customer()
-    customer.DisplayName = name
-    return customer.save(qb=qb)
-
-
-def make_item(qb, name: str, price: str = "10.00") -> Item:
-    income = Account.filter(Name="Services", qb=qb)[0]
-    item = Item()
-    item.Name, item.Type, item.UnitPrice = name, "Service", Decimal(price)
-    item.IncomeAccountRef = income.to_ref()
-    return item.save(qb=qb)
-
-
-def make_invoice(qb, customer, item, qty="2", price="10.00", doc_number="1001", amount=None) -> Invoice:
-    line = SalesItemLine()
-    line.SalesItemLineDetail = SalesItemLineDetail()
-    line.SalesItemLineDetail.ItemRef = item.to_ref()
-    line.SalesItemLineDetail.Qty = Decimal(qty)
-    line.SalesItemLineDetail.UnitPrice = Decimal(price)
-    line.Amount = amount if amount is not None else (Decimal(qty) * Decimal(price)).quantize(Decimal("0.01"))
-    invoice = Invoice()
-    invoice.CustomerRef = customer.to_ref()
-    invoice.DocNumber = doc_number
-    invoice.Line.append(line)
-    return invoice.save(qb=qb)
+from qb_pipeline_tests.fixtures.quickbooks_objects import make_customer, make_invoice, make_item
 
 
 def test_a_unit_price_keeps_its_places_and_a_line_amount_is_rounded_half_up_to_the_cent(sandbox):

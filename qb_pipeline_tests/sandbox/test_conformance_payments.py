@@ -8,20 +8,9 @@ from decimal import Decimal
 import pytest
 from quickbooks.exceptions import QuickbooksException
 from quickbooks.objects.invoice import Invoice
-from quickbooks.objects.payment import Payment, PaymentLine
+from quickbooks.objects.payment import Payment
 
-from qb_pipeline_tests.sandbox.test_conformance_crud import make_customer, make_invoice, make_item
-
-
-def pay(qb, customer, invoice, amount: str, total: str | None = None) -> Payment:
-    line = PaymentLine()
-    line.Amount = Decimal(amount)
-    line.LinkedTxn.append(invoice.to_linked_txn())
-    payment = Payment()
-    payment.CustomerRef = customer.to_ref()
-    payment.TotalAmt = Decimal(total or amount)
-    payment.Line.append(line)
-    return payment.save(qb=qb)
+from qb_pipeline_tests.fixtures.quickbooks_objects import make_customer, make_invoice, make_item, pay
 
 
 def balance(qb, invoice) -> Decimal:

@@ -13,7 +13,7 @@ from qb_pipeline.db.session import session_scope
 from qb_pipeline.sync import pricing
 from qb_pipeline.sync.invoices import push_orders
 from qb_pipeline.sync.pull import pull_name_list
-from qb_pipeline_tests.sync.orders_fixtures import invoices_by_doc_number
+from qb_pipeline_tests.fixtures.orders import invoices_by_doc_number
 
 PACIFIC = ZoneInfo("America/Los_Angeles")  # the sandbox company's zone
 

@@ -11,7 +11,7 @@ from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.invoices import push_orders
-from qb_pipeline_tests.sync.orders_fixtures import add_orders, build_shop
+from qb_pipeline_tests.fixtures.orders import add_orders, build_shop
 
 
 def test_the_paged_fallback_finds_an_invoice_deleted_in_quickbooks(sandbox, make_gateway, engine):

@@ -16,7 +16,7 @@ from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import QuickBooksAuthError
 from qb_pipeline.sync.invoice_draft import draft_invoice
 from qb_pipeline.sync.invoices import push_orders
-from qb_pipeline_tests.sync.orders_fixtures import (
+from qb_pipeline_tests.fixtures.orders import (
     add_orders,
     build_shop,
     hand_computed_totals,

@@ -14,8 +14,8 @@ from qb_pipeline.db.session import session_scope
 from qb_pipeline.sync.invoices import push_orders
 from qb_pipeline.sync.pull import pull_name_list
 from qb_pipeline.sync.webhook_events import parse_delivery, store_events
+from qb_pipeline_tests.fixtures.webhooks import serving, url_of
 from qb_pipeline_tests.helpers import wait_for
-from qb_pipeline_tests.test_webhooks import serving, url_of
 
 
 def shop_with_an_order(sandbox, gateway, engine) -> tuple[Item, Item, int]:

@@ -311,7 +311,7 @@ def test_12_non_ascii_names_match_case_insensitively_on_every_database(engine):
 def test_13_an_invoice_is_dated_with_the_companys_calendar_date(sandbox, make_gateway, engine):
     from qb_pipeline.db.models import Order
     from qb_pipeline.sync.invoices import push_orders
-    from qb_pipeline_tests.sync.orders_fixtures import add_one_line_order, build_shop
+    from qb_pipeline_tests.fixtures.orders import add_one_line_order, build_shop
 
     gateway = make_gateway()
     build_shop(sandbox, gateway, engine)

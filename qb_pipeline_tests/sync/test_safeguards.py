@@ -25,13 +25,13 @@ from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import QuickBooksSetupError
 from qb_pipeline.sync.invoice_draft import draft_invoice
 from qb_pipeline.sync.invoices import Safeguards, push_orders
-from qb_pipeline_tests.helpers import wait_for
-from qb_pipeline_tests.sync.orders_fixtures import (
+from qb_pipeline_tests.fixtures.orders import (
     add_one_line_order,
     add_orders,
     build_shop,
     push_killed_mid_batch,
 )
+from qb_pipeline_tests.helpers import wait_for
 
 MUTATED = os.environ.get("QB_MUTATE", "")  # the mutation check switches this safeguard off as well
 
