@@ -14,6 +14,7 @@ from qb_pipeline.db.session import session_scope
 from qb_pipeline.sync.invoices import push_orders
 from qb_pipeline.sync.pull import pull_name_list
 from qb_pipeline.sync.webhook_events import parse_delivery, store_events
+from qb_pipeline_tests.fixtures.name_lists import mirror_customers_and_items
 from qb_pipeline_tests.fixtures.webhooks import serving, url_of
 from qb_pipeline_tests.helpers import wait_for
 
@@ -21,8 +22,7 @@ from qb_pipeline_tests.helpers import wait_for
 def shop_with_an_order(sandbox, gateway, engine) -> tuple[Item, Item, int]:
     """Two items in QuickBooks and here, and an order for the first: (merged away, survivor, order id)."""
     sandbox.seed(customers=1, items=2)
-    pull_name_list(gateway, engine, "Customer")
-    pull_name_list(gateway, engine, "Item")
+    mirror_customers_and_items(gateway, engine)
     with session_scope(engine) as session:
         loser, survivor = session.scalars(sa.select(Item).order_by(Item.qb_id)).all()
         order = Order(
