@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
+from quickbooks.objects.invoice import Invoice
 
 from qb_pipeline.db.models import Order, QBInvoice, SyncCursor
 from qb_pipeline.db.session import session_scope
@@ -22,8 +23,6 @@ def test_the_paged_fallback_finds_an_invoice_deleted_in_quickbooks(sandbox, make
     assert mirror_invoices(gateway, engine).mode == "full"
     doomed = sandbox.dump("Invoice")["records"][1]
     qb = sandbox.qb_client()
-    from quickbooks.objects.invoice import Invoice
-
     Invoice.get(doomed["Id"], qb=qb).delete(qb=qb)
     with session_scope(engine) as session:  # a cursor older than CDC's 30 days: the mirror must page
         session.execute(sa.update(SyncCursor).values(covered_until=utcnow() - timedelta(days=40)))
