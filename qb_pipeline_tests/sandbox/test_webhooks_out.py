@@ -135,9 +135,10 @@ def control_error(sandbox, path: str, payload: dict) -> tuple[int, str]:
     return caught.value.code, json.loads(caught.value.read())["error"]
 
 
-def test_a_merge_deletes_the_merged_record_relinks_its_invoices_and_notifies_the_survivor(sandbox, webhook_endpoint):
-    """As renaming a customer to another's name does in QuickBooks' UI: one Merge event for the survivor
-    naming the merged-away record (CloudEvents data.deletedid, Intuit's sample), which is deleted."""
+@pytest.fixture
+def dup_co_merged(sandbox, webhook_endpoint) -> dict:
+    """Customer "Dup Co", with an invoice of 20.00, merged into "Dup Company" as renaming it does in QuickBooks'
+    UI: qb, since (a moment before), loser, survivor, invoice, and the sandbox's answer to the merge."""
     qb = sandbox.qb_client()
     since = datetime.now(timezone.utc) - timedelta(seconds=5)
     loser, survivor, item = make_customer(qb, "Dup Co"), make_customer(qb, "Dup Company"), make_item(qb, "Thing")
@@ -145,7 +146,13 @@ def test_a_merge_deletes_the_merged_record_relinks_its_invoices_and_notifies_the
     merged = sandbox.control(
         "POST", "merge", {"entity": "Customer", "from_id": loser.Id, "into_id": survivor.Id}, decimals=True
     )
-    assert merged["Customer"]["Id"] == survivor.Id and merged["deleted"]["status"] == "Deleted"
+    return {"qb": qb, "since": since, "loser": loser, "survivor": survivor, "invoice": invoice, "merged": merged}
+
+
+def test_a_merge_notifies_the_survivor_naming_the_merged_away_record(dup_co_merged, webhook_endpoint):
+    """One Merge event for the survivor naming the merged-away record (CloudEvents data.deletedid, Intuit's
+    sample); the invoice that now names the survivor is notified as updated."""
+    loser, survivor, invoice = dup_co_merged["loser"], dup_co_merged["survivor"], dup_co_merged["invoice"]
     wait_for(
         lambda: any(e["type"] == "qbo.customer.merged.v1" for e in webhook_endpoint.events()),
         timeout=10,
@@ -158,17 +165,26 @@ def test_a_merge_deletes_the_merged_record_relinks_its_invoices_and_notifies_the
         "qbo.invoice.updated.v1",  # it names the survivor now
     ]
 
+
+def test_a_merge_deletes_the_merged_record_and_moves_its_invoices_and_balance_to_the_survivor(dup_co_merged):
+    qb, loser, survivor = dup_co_merged["qb"], dup_co_merged["loser"], dup_co_merged["survivor"]
+    merged = dup_co_merged["merged"]
+    assert merged["Customer"]["Id"] == survivor.Id and merged["deleted"]["status"] == "Deleted"
     with pytest.raises(QuickbooksException) as caught:
         Customer.get(loser.Id, qb=qb)
     assert caught.value.error_code == 610
     kept = Customer.get(survivor.Id, qb=qb)
     assert Decimal(str(kept.Balance)) == Decimal("20.00") and kept.SyncToken == str(int(survivor.SyncToken) + 1)
-    relinked = Invoice.get(invoice.Id, qb=qb)
+    relinked = Invoice.get(dup_co_merged["invoice"].Id, qb=qb)
     assert relinked.CustomerRef.value == survivor.Id and relinked.CustomerRef.name == "Dup Company"
     assert [c.Id for c in Customer.all(qb=qb)] == [survivor.Id]
-    answer = qb.change_data_capture("Customer", since.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+    answer = qb.change_data_capture("Customer", dup_co_merged["since"].strftime("%Y-%m-%dT%H:%M:%S+00:00"))
     (group,) = answer["CDCResponse"][0]["QueryResponse"]
     assert [(c["Id"], c.get("status")) for c in group["Customer"]] == [(survivor.Id, None), (loser.Id, "Deleted")]
+
+
+def test_a_merge_quickbooks_would_not_do_is_refused_saying_why(dup_co_merged, sandbox):
+    loser, survivor, invoice = dup_co_merged["loser"], dup_co_merged["survivor"], dup_co_merged["invoice"]
 
     def refused(entity: str, from_id: str, into_id: str) -> tuple[int, str]:
         return control_error(sandbox, "merge", {"entity": entity, "from_id": from_id, "into_id": into_id})
