@@ -28,9 +28,11 @@ test: install browser lint
 	$(BIN)/python -m pytest
 
 # ruff: lint and format check (settings in pyproject.toml); `make format` rewrites what it would flag.
+# lint-imports: the import contracts in pyproject.toml (imports point one way).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -15,89 +15,20 @@ from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_PO
 from qb_pipeline.assets.name_lists import ENTITY_ASSETS, pull_for_an_invoices_run
 from qb_pipeline.assets.orders import orders
 from qb_pipeline.assets.price_levels import price_levels
+from qb_pipeline.core.errors import QuickBooksSetupError
 from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.types import utcnow
-from qb_pipeline.quickbooks.errors import QuickBooksSetupError
-from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.entities import INVOICES, NAMED_IN_ORDERS
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.invoice_outcomes import InvoicePushResult
 from qb_pipeline.sync.invoices import STALE_CLAIM_AFTER, push_orders
-from qb_pipeline.sync.order_actions import OrderCounts, order_counts, orders_name_unknown_records
+from qb_pipeline.sync.order_actions import order_counts, orders_name_unknown_records
 from qb_pipeline.sync.push import income_account_for_new_rows
 
 
 class InvoicesConfig(dg.Config):
     push_orders: bool = True  # False: only mirror QuickBooks invoices (what a webhook-triggered run does)
-
-
-def _pull_names_orders_need(
-    context: dg.AssetExecutionContext, gateway: QuickBooksGateway, database: DatabaseResource
-) -> None:
-    """A new order may name a customer or item created in QuickBooks since the last sync: pull those first."""
-    if orders_name_unknown_records(database.engine):
-        named = " or ".join(entity.words for entity in NAMED_IN_ORDERS.values())
-        context.log.info(f"orders name {named} not mirrored yet: pulling what changed first")
-        for entity in NAMED_IN_ORDERS.values():
-            pull_for_an_invoices_run(context, gateway, database, entity)
-
-
-def _push_orders(
-    context: dg.AssetExecutionContext,
-    gateway: QuickBooksGateway,
-    quickbooks: QuickBooksResource,
-    database: DatabaseResource,
-) -> InvoicePushResult:
-    _pull_names_orders_need(context, gateway, database)
-    income_account = income_account_for_new_rows(
-        gateway, database.engine, NAMED_IN_ORDERS.values(), quickbooks.default_income_account_id
-    )
-    try:
-        return push_orders(
-            gateway,
-            database.engine,
-            context.run.run_id,
-            limit=quickbooks.orders_per_run,
-            stale_after=STALE_CLAIM_AFTER,
-            default_income_account_id=income_account,
-            progress=context.log.info,
-        )
-    except QuickBooksSetupError as error:  # a QuickBooks setting to change: one sentence, no traceback
-        raise dg.Failure(description=str(error), allow_retries=False) from None
-
-
-def _observe_orders(context: dg.AssetExecutionContext, counts: OrderCounts) -> None:
-    """The orders table is written by the order-entry app, not by a run: observe it, so its page has numbers."""
-    context.log_event(
-        dg.AssetObservation(
-            asset_key="orders",
-            metadata={
-                "pending": counts.pending,
-                "pushing": counts.pushing,
-                "synced": counts.synced,
-                "failed": counts.failed,
-                "blocked": counts.blocked,
-                "newest_order_at": dg.MetadataValue.timestamp(counts.newest_order_at)
-                if counts.newest_order_at
-                else "none",
-            },
-        )
-    )
-
-
-def _orders_now(database: DatabaseResource) -> tuple[OrderCounts, dict]:
-    """Every order now, not only this run's (a failure stays visible until someone deals with it): their
-    counts, and the pending ones' numbers as metadata."""
-    with database.session() as session:
-        pending, oldest = session.execute(
-            sa.select(sa.func.count(), sa.func.min(Order.created_at)).where(Order.status == OrderStatus.PENDING)
-        ).one()
-        counts = order_counts(session)
-    return counts, {
-        "pending_after_run": int(pending),
-        "oldest_pending_age_seconds": float((utcnow() - oldest).total_seconds()) if oldest else 0.0,
-    }
 
 
 @dg.asset(
@@ -118,11 +49,19 @@ def invoices(
     started = time.monotonic()
     gateway = quickbooks.gateway(progress=context.log.info)
     with failure_logged(database, INVOICES.label, context.run.run_id):
-        pushed = _push_orders(context, gateway, quickbooks, database) if config.push_orders else InvoicePushResult()
+        pushed = InvoicePushResult()
+        if config.push_orders:
+            _pull_names_orders_need(context, gateway, database)
+            pushed = _push(context, quickbooks, gateway, database)
         mirrored = mirror_invoices(gateway, database.engine)
     for reason in pushed.reasons:
         context.log.warning(reason)
     seconds = time.monotonic() - started
+    with database.session() as session:
+        pending, oldest = session.execute(
+            sa.select(sa.func.count(), sa.func.min(Order.created_at)).where(Order.status == OrderStatus.PENDING)
+        ).one()
+        counts = order_counts(session)
     entry = dict(
         entity=INVOICES.label,
         outcome="PARTIAL" if pushed.failed or pushed.blocked else "SUCCESS",
@@ -131,14 +70,14 @@ def invoices(
         failed=pushed.failed + pushed.blocked,
     )
     record_quickbooks_run(context, database, gateway.stats, entry, seconds)
-    counts, pending = _orders_now(database)
     with database.session() as session:
         recent = recent_activity(session)
     _observe_orders(context, counts)
     return dg.MaterializeResult(
         metadata={
             **pushed.as_metadata(),
-            **pending,
+            "pending_after_run": int(pending),
+            "oldest_pending_age_seconds": float((utcnow() - oldest).total_seconds()) if oldest else 0.0,
             **mirrored.as_metadata(),
             # every order now, not only this run's: a failure stays visible until someone deals with it
             "orders_pending": int(counts.pending),
@@ -150,4 +89,53 @@ def invoices(
             "webhook_events_served": webhook_events_served(context),
             "recent_activity": dg.MetadataValue.md(recent),
         }
+    )
+
+
+def _pull_names_orders_need(context: dg.AssetExecutionContext, gateway, database: DatabaseResource) -> None:
+    """A new order may name a customer or item created in QuickBooks since the last sync: pull what
+    changed first."""
+    if orders_name_unknown_records(database.engine):
+        named = " or ".join(entity.words for entity in NAMED_IN_ORDERS.values())  # "customers or items"
+        context.log.info(f"orders name {named} not mirrored yet: pulling what changed first")
+        for entity in NAMED_IN_ORDERS.values():
+            pull_for_an_invoices_run(context, gateway, database, entity)
+
+
+def _push(
+    context: dg.AssetExecutionContext, quickbooks: QuickBooksResource, gateway, database: DatabaseResource
+) -> InvoicePushResult:
+    income_account = income_account_for_new_rows(
+        gateway, database.engine, NAMED_IN_ORDERS.values(), quickbooks.default_income_account_id
+    )
+    try:
+        return push_orders(
+            gateway,
+            database.engine,
+            context.run.run_id,
+            limit=quickbooks.orders_per_run,
+            stale_after=STALE_CLAIM_AFTER,
+            default_income_account_id=income_account,
+            progress=context.log.info,
+        )
+    except QuickBooksSetupError as error:  # a QuickBooks setting to change: one sentence, no traceback
+        raise dg.Failure(description=str(error), allow_retries=False) from None
+
+
+def _observe_orders(context: dg.AssetExecutionContext, counts) -> None:
+    """The orders table is written by the order-entry app, not by a run: observe it, so its page has numbers."""
+    context.log_event(
+        dg.AssetObservation(
+            asset_key="orders",
+            metadata={
+                "pending": counts.pending,
+                "pushing": counts.pushing,
+                "synced": counts.synced,
+                "failed": counts.failed,
+                "blocked": counts.blocked,
+                "newest_order_at": dg.MetadataValue.timestamp(counts.newest_order_at)
+                if counts.newest_order_at
+                else "none",
+            },
+        )
     )

@@ -1,7 +1,7 @@
 """The entity registry: each QuickBooks entity we sync, declared once, with everything that varies by entity.
 
-An entry holds its QuickBooks side (quickbooks/entities.py: name, name field, Active flag, the codes of a
-name taken), our table (whose name column db/models.py declares), how a QuickBooks record becomes our row
+An entry holds its QuickBooks side (core/quickbooks_entities.py: name, name field, Active flag, the codes
+of a name taken), our table (whose name column db/models.py declares), how a QuickBooks record becomes our row
 and our row a QuickBooks body, how orders name one, what a pull does beyond mirroring rows (items: their
 price history and merges), and its Dagster asset. Pull, push, the assets, their checks and jobs, the
 webhook sensor, `status` and the "names not mirrored yet" queries are all built from these entries, so
@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from qb_pipeline.core import quickbooks_entities as quickbooks
+from qb_pipeline.core.quickbooks_entities import QuickBooksEntity
 from qb_pipeline.db.models import NAME_COLUMNS, Customer, Item, Order, OrderLine, QBInvoice
 from qb_pipeline.db.order_names import NamedInOrders
-from qb_pipeline.quickbooks import entities as quickbooks
-from qb_pipeline.quickbooks.entities import QuickBooksEntity
 from qb_pipeline.sync.item_prices import prices_held, record_item_prices
 from qb_pipeline.sync.merged_items import record_merged_items
 from qb_pipeline.sync.records import customer_payload, customer_row, invoice_row, item_payload, item_row

@@ -16,8 +16,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from qb_pipeline.core.quickbooks_entities import ITEM
 from qb_pipeline.db.models import Item, WebhookEvent
-from qb_pipeline.quickbooks.entities import ITEM
 
 
 def merged_away(name: str, survivor: str | None) -> str:

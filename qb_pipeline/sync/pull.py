@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from qb_pipeline.core.port import QuickBooksPort
 from qb_pipeline.db import queries
 from qb_pipeline.db.mirror_rows import rows_by_qb_id, upsert_by_qb_id
 from qb_pipeline.db.models import SyncState
@@ -32,7 +33,6 @@ from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.entities import SYNCED, SyncedEntity
 from qb_pipeline.sync.incremental import OVERLAP, read_changes
-from qb_pipeline.sync.port import QuickBooksPort
 
 RESTATE_FROM = 1000  # rows pulled
 

@@ -1,9 +1,9 @@
 """Database → QuickBooks for the name lists: create unpushed rows, send local edits.
 
 - Rows without a QBO Id are created in batches (≤30 a call, by the port).
-- A name clash (the entity's duplicate-name codes, quickbooks/entities.py: 6240, "Duplicate Name Exists
-  Error", for customers and items alike) means the record already exists in QuickBooks under that name:
-  the local row is linked to it, not created again (the name is the identity QBO enforces).
+- A name clash (the entity's duplicate-name codes, core/quickbooks_entities.py: 6240, "Duplicate Name
+  Exists Error", for customers and items alike) means the record already exists in QuickBooks under that
+  name: the local row is linked to it, not created again (the name is the identity QBO enforces).
 - Rows edited locally since their last sync are sent as sparse updates with their SyncToken.
 - Any other refusal marks the row FAILED with QuickBooks' message; the rest of the batch goes on.
   A FAILED row is retried once a person edits it (which sets local_updated_at again).
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from qb_pipeline.core.port import QuickBooksPort, WriteOutcome
 from qb_pipeline.db.models import SyncState
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.entities import NAME_LISTS, SyncedEntity
-from qb_pipeline.sync.port import QuickBooksPort, WriteOutcome
 from qb_pipeline.sync.records import parse_instant
 
 
@@ -78,87 +78,105 @@ def push_name_list(
     prerequisites)."""
     spec = NAME_LISTS[entity]
     result = PushResult(entity)
-    creates, updates = _pending(engine, spec, default_income_account_id, row_ids)
+    creates, updates = _pending_bodies(engine, spec, default_income_account_id, row_ids)
     if creates:
-        outcomes = qb.create_many(entity, creates)
-        # Look clashing names up before opening a transaction: never hold the database while
-        # talking to QuickBooks (on SQLite that would block the token store, and everyone else).
-        names = {key: payload[spec.quickbooks.name_field] for key, payload in creates}
-        existing = {
-            o.key: qb.find_by_name(entity, names[o.key])
-            for o in outcomes
-            if o.error_code in spec.quickbooks.duplicate_name_codes
-        }
-        with session_scope(engine) as session:
-            for outcome in outcomes:
-                _record_created(session, spec, outcome, existing.get(outcome.key), result)
+        _push_creates(qb, engine, spec, creates, result)
     if updates:
-        outcomes = qb.update_many(entity, updates)
-        with session_scope(engine) as session:
-            for outcome in outcomes:
-                row = session.get(spec.model, int(outcome.key))
-                if outcome.ok:
-                    _record_saved(row, outcome.record)
-                    result.updated += 1
-                else:
-                    _record_failure(row, outcome, result, spec.name_of(row))
+        result.updated += _record_outcomes(engine, spec, qb.update_many(entity, updates), result)
     return result
 
 
-def _pending(
+Bodies = list[tuple[str, dict]]  # (our row id, QuickBooks body)
+
+
+def _pending_bodies(
     engine: sa.Engine, spec: SyncedEntity, default_income_account_id: str | None, row_ids: list[int] | None
-) -> tuple[list[tuple[str, dict]], list[tuple[str, dict]]]:
-    """(creates, updates): the bodies of the rows never pushed, and of those edited since their last sync."""
+) -> tuple[Bodies, Bodies]:
+    """The rows to create (no QuickBooks Id, not failed) and to update (edited since their last sync)."""
     model = spec.model
-    pending = sa.select(model).where(
-        sa.or_(
-            sa.and_(model.qb_id.is_(None), model.sync_state != SyncState.FAILED),
-            sa.and_(
-                model.local_updated_at.is_not(None),
-                sa.or_(model.synced_at.is_(None), model.local_updated_at > model.synced_at),
-            ),
-        )
-    )
-    if row_ids is not None:
-        pending = pending.where(model.id.in_(row_ids))
     with session_scope(engine) as session:
-        bodies = [
-            (row, spec.to_payload(row, default_income_account_id))
-            for row in session.scalars(pending.order_by(model.id))
-        ]
-        creates = [(str(row.id), body) for row, body in bodies if row.qb_id is None]
+        pending = sa.select(model).where(
+            sa.or_(
+                sa.and_(model.qb_id.is_(None), model.sync_state != SyncState.FAILED),
+                sa.and_(
+                    model.local_updated_at.is_not(None),
+                    sa.or_(model.synced_at.is_(None), model.local_updated_at > model.synced_at),
+                ),
+            )
+        )
+        if row_ids is not None:
+            pending = pending.where(model.id.in_(row_ids))
+        rows = session.scalars(pending.order_by(model.id)).all()
+        creates = [(str(r.id), spec.to_payload(r, default_income_account_id)) for r in rows if r.qb_id is None]
         updates = [
-            (str(row.id), {**body, "Id": row.qb_id, "SyncToken": row.qb_sync_token, "sparse": True})
-            for row, body in bodies
-            if row.qb_id is not None
+            (
+                str(r.id),
+                {
+                    **spec.to_payload(r, default_income_account_id),
+                    "Id": r.qb_id,
+                    "SyncToken": r.qb_sync_token,
+                    "sparse": True,
+                },
+            )
+            for r in rows
+            if r.qb_id is not None
         ]
     return creates, updates
 
 
-def _record_created(
-    session: Session, spec: SyncedEntity, outcome: WriteOutcome, existing: dict | None, result: PushResult
+def _push_creates(
+    qb: QuickBooksPort, engine: sa.Engine, spec: SyncedEntity, creates: Bodies, result: PushResult
 ) -> None:
-    """A create's outcome: saved; or the name was taken by `existing`, which the row is linked to (unless
-    another row here already is); or refused."""
-    model, row = spec.model, session.get(spec.model, int(outcome.key))
-    if outcome.ok:
-        _record_saved(row, outcome.record)
-        result.created += 1
-        return
-    if existing is None:
-        _record_failure(row, outcome, result, spec.name_of(row))
-        return
-    holder = session.scalar(sa.select(model).where(model.qb_id == str(existing["Id"]), model.id != row.id))
-    if holder is not None:  # two local rows for one QuickBooks record: a person must merge them
+    outcomes = qb.create_many(spec.name, creates)
+    # Look clashing names up before opening a transaction: never hold the database while
+    # talking to QuickBooks (on SQLite that would block the token store, and everyone else).
+    names = {key: body[spec.quickbooks.name_field] for key, body in creates}
+    existing = {
+        o.key: qb.find_by_name(spec.name, names[o.key])
+        for o in outcomes
+        if o.error_code in spec.quickbooks.duplicate_name_codes
+    }
+    result.created += _record_outcomes(engine, spec, outcomes, result, existing)
+
+
+def _link_by_name(session: Session, spec: SyncedEntity, row, record: dict, result: PushResult) -> None:
+    """The name is taken in QuickBooks: the record holding it is this row's, unless another local row is
+    linked to it already (two local rows for one QuickBooks record: a person must merge them)."""
+    model, name_of = spec.model, spec.name_of
+    holder = session.scalar(sa.select(model).where(model.qb_id == str(record["Id"]), model.id != row.id))
+    if holder is not None:
         message = (
-            f"the name is taken in QuickBooks by {spec.name} {existing['Id']}, which local row {holder.id} "
-            f"({spec.name_of(holder)!r}) is already linked to; merge the two rows or rename this one"
+            f"the name is taken in QuickBooks by {spec.name} {record['Id']}, which local row "
+            f"{holder.id} ({name_of(holder)!r}) is already linked to; merge the two rows or rename this one"
         )
-        _record_failure(row, WriteOutcome(outcome.key, error_message=message), result, spec.name_of(row))
+        _record_failure(row, WriteOutcome(str(row.id), error_message=message), result, name_of(row))
         return
-    _record_saved(row, existing)
-    row.active = bool(existing.get("Active", True))
+    _record_saved(row, record)
+    row.active = bool(record.get("Active", True))
     result.linked += 1
+
+
+def _record_outcomes(
+    engine: sa.Engine,
+    spec: SyncedEntity,
+    outcomes: list[WriteOutcome],
+    result: PushResult,
+    holding_the_name: dict[str, dict | None] | None = None,
+) -> int:
+    """Each row's outcome: saved, linked to the QuickBooks record holding its name, or failed. Returns
+    how many were saved."""
+    saved = 0
+    with session_scope(engine) as session:
+        for outcome in outcomes:
+            row = session.get(spec.model, int(outcome.key))
+            if outcome.ok:
+                _record_saved(row, outcome.record)
+                saved += 1
+            elif (holding_the_name or {}).get(outcome.key) is not None:
+                _link_by_name(session, spec, row, holding_the_name[outcome.key], result)
+            else:
+                _record_failure(row, outcome, result, spec.name_of(row))
+    return saved
 
 
 def _record_saved(row, record: dict) -> None:

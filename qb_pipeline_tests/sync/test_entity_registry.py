@@ -14,10 +14,10 @@ from quickbooks.objects.payment import Payment as QuickBooksPayment
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from qb_pipeline.assets.name_lists import entity_asset
+from qb_pipeline.core.quickbooks_entities import PAYMENT
 from qb_pipeline.db.models import SyncLog
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import MONEY, UTCDateTime
-from qb_pipeline.quickbooks.entities import PAYMENT
 from qb_pipeline.sync import entities
 from qb_pipeline.sync.entities import SyncedEntity
 from qb_pipeline.sync.records import money, parse_instant
