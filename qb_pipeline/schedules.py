@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from qb_pipeline.automation import HOURLY_SYNC, on_by_default
 from qb_pipeline.jobs import HOURLY_SYNC_JOB
 from qb_pipeline.settings import Settings
 
@@ -12,10 +13,12 @@ def cron_for(hours: int) -> str:
 
 def build_hourly_sync(settings: Settings) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
-        name="hourly_sync",
+        name=HOURLY_SYNC,
         job_name=HOURLY_SYNC_JOB,
         cron_schedule=cron_for(settings.sync_frequency_hours),
-        default_status=dg.DefaultScheduleStatus.RUNNING,
+        default_status=dg.DefaultScheduleStatus.RUNNING
+        if on_by_default(settings)[HOURLY_SYNC]
+        else dg.DefaultScheduleStatus.STOPPED,
         description=(
             "Syncs customers, items and pricing, pushes pending orders and retries the failed ones that are "
             "due; prunes the activity log past QB_LOG_RETENTION_DAYS."

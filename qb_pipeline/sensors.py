@@ -8,6 +8,12 @@ import time
 import dagster as dg
 import sqlalchemy as sa
 
+from qb_pipeline.automation import (
+    NEW_ORDERS_SENSOR,
+    QUICKBOOKS_AUTOMATION_SENSOR,
+    QUICKBOOKS_CHANGES_SENSOR,
+    on_by_default,
+)
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import Order
 from qb_pipeline.db.types import utcnow
@@ -152,13 +158,15 @@ def launch_pull_when_quickbooks_notified(context: dg.SensorEvaluationContext, da
 
 def build_sensors(settings: Settings) -> list:
     """The sensors as `settings` configure them (interval, on or off)."""
+    on = {
+        name: dg.DefaultSensorStatus.RUNNING if is_on else dg.DefaultSensorStatus.STOPPED
+        for name, is_on in on_by_default(settings).items()
+    }
     new_orders_sensor = dg.sensor(
-        name="new_orders_sensor",
+        name=NEW_ORDERS_SENSOR,
         job_name=PUSH_INVOICES_JOB,
         minimum_interval_seconds=settings.sensor_interval_seconds,
-        default_status=dg.DefaultSensorStatus.RUNNING
-        if settings.auto_sync("orders")
-        else dg.DefaultSensorStatus.STOPPED,
+        default_status=on[NEW_ORDERS_SENSOR],
         description=(
             "Launches push_invoices_job when any order is due: pending, or failed with its retry time come. "
             "One run at a time: orders that come due while a push runs go with the next one. "
@@ -166,10 +174,10 @@ def build_sensors(settings: Settings) -> list:
         ),
     )(launch_push_when_orders_are_due)
     quickbooks_changes_sensor = dg.sensor(
-        name="quickbooks_changes_sensor",
+        name=QUICKBOOKS_CHANGES_SENSOR,
         job_name=QUICKBOOKS_CHANGES_JOB,
         minimum_interval_seconds=settings.sensor_interval_seconds,
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        default_status=on[QUICKBOOKS_CHANGES_SENSOR],
         description=(
             "When QuickBooks change notifications (webhooks) wait, launches one run that pulls the assets "
             "they concern by CDC — many notifications, one pull — and marks them served once that run "
@@ -182,9 +190,9 @@ def build_sensors(settings: Settings) -> list:
     # in one run, without waiting for the first hourly run.
     first_sync = [asset for asset in hourly_selection(settings) if asset in QUICKBOOKS_ASSETS]
     quickbooks_automation_sensor = dg.AutomationConditionSensorDefinition(
-        "quickbooks_automation_sensor",
+        QUICKBOOKS_AUTOMATION_SENSOR,
         target=dg.AssetSelection.assets(*first_sync),
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        default_status=on[QUICKBOOKS_AUTOMATION_SENSOR],
         minimum_interval_seconds=10,
         run_tags=realm_tags(settings),
         description=(

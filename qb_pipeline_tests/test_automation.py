@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from qb_pipeline import config
+from qb_pipeline.automation import on_by_default
 from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
@@ -186,3 +187,13 @@ def test_a_push_run_is_tagged_with_the_company_id_whatever_can_be_read(tmp_path)
     # the sandbox is not started yet (no connection file): the company it always serves, not "sandbox-local"
     assert tags(Settings(sandbox_connection_file=tmp_path / "missing.json")) == {DEFAULT_REALM}
     assert tags(Settings(environment="production")) == {config.NO_COMPANY_REALM_TAG}
+
+
+@pytest.mark.parametrize("orders_on", [True, False])
+def test_status_knows_every_schedule_and_sensor_the_definitions_hold_and_how_each_starts(orders_on):
+    """`qb-pipeline status` reads automation.py instead of building the definitions: the two must agree."""
+    settings = Settings(auto_sync_orders=orders_on)
+    built = build_definitions(settings)
+    held = {d.name: d.default_status.value == "RUNNING" for d in [*built.schedules, *built.sensors]}
+    assert held == on_by_default(settings)
+    assert held["new_orders_sensor"] is orders_on

@@ -6,20 +6,14 @@ import json
 from datetime import datetime, timedelta
 
 import click
-import sqlalchemy as sa
 
 from qb_pipeline import config
+from qb_pipeline.automation import on_by_default
 from qb_pipeline.commands.common import dagster_instance, database, parse_since
 from qb_pipeline.db import queries
-from qb_pipeline.db.models import (
-    CustomerItemPrice,
-    CustomerPriceLevel,
-    Order,
-    QBToken,
-    SyncLog,
-    WebhookEvent,
-)
+from qb_pipeline.db.models import QBToken
 from qb_pipeline.db.session import session_scope
+from qb_pipeline.db.status_reads import activity_since, read_status
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.stack_record import read_record
 from qb_pipeline.sync.entities import NAME_LISTS, SYNCED
@@ -57,13 +51,7 @@ def _automation_states(stack_stopped: bool) -> dict[str, str]:
     """Every schedule and sensor the definitions hold, as the Dagster instance that runs them knows them:
     RUNNING or STOPPED (a state left to the code is the code's default, which the settings decide). With the
     stack stopped, nothing evaluates them: a RUNNING one is only configured so."""
-    from qb_pipeline.definitions import build_definitions
-
-    defs = build_definitions(config.settings())
-    states = {
-        definition.name: definition.default_status.value
-        for definition in [*(defs.schedules or []), *(defs.sensors or [])]
-    }
+    states = {name: "RUNNING" if on else "STOPPED" for name, on in on_by_default(config.settings()).items()}
     with dagster_instance() as instance:
         for state in instance.all_instigator_state() if instance is not None else []:
             if state.name in states and state.status.value in ("RUNNING", "STOPPED"):
@@ -158,37 +146,12 @@ def _connection(token: QBToken | None, failure, now: datetime, stopped: bool) ->
     return connected, state
 
 
-def collect_status(engine: sa.Engine) -> dict:
+def collect_status(engine) -> dict:
     now = utcnow()
     with session_scope(engine) as session:
-        token = session.scalars(sa.select(QBToken)).first()
-        by_status = dict(session.execute(sa.select(Order.status, sa.func.count()).group_by(Order.status)).all())
+        reads = read_status(session, LOCAL_ACTIVITY)
         coverage = {entity.asset: queries.link_coverage(session, entity.model) for entity in NAME_LISTS.values()}
-        # customers with their own prices or a price level, each counted once
-        priced = sa.union(
-            sa.select(CustomerItemPrice.customer_id).where(CustomerItemPrice.valid_to.is_(None)),
-            sa.select(CustomerPriceLevel.customer_id).where(CustomerPriceLevel.valid_to.is_(None)),
-        )
-        custom = session.scalar(sa.select(sa.func.count()).select_from(priced.subquery())) or 0
-        last = {
-            row.entity: row
-            for row in session.scalars(
-                sa.select(SyncLog).where(SyncLog.id.in_(sa.select(sa.func.max(SyncLog.id)).group_by(SyncLog.entity)))
-            )
-        }
-        received, waiting, last_event = session.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.count().filter(WebhookEvent.processed_at.is_(None)),
-                sa.func.max(WebhookEvent.received_at),
-            )
-        ).one()
-        failure = session.execute(
-            sa.select(SyncLog.logged_at, SyncLog.message)
-            .where(SyncLog.outcome == "FAILED", SyncLog.entity.not_in(LOCAL_ACTIVITY))
-            .order_by(SyncLog.id.desc())
-            .limit(1)
-        ).first()
+    token, failure, last = reads.token, reads.last_quickbooks_failure, reads.last_by_entity
     stack, stack_message = _stack_state()
     stopped = stack in ("stopping", "stopped")
     connected, state = _connection(token, failure, now, stopped)
@@ -205,15 +168,19 @@ def collect_status(engine: sa.Engine) -> dict:
             "last_successful_call": _iso(token.last_success_at) if token else None,
         },
         **{asset: {"linked": linked, "total": total} for asset, (linked, total) in coverage.items()},
-        "orders": {status.value: count for status, count in by_status.items()},
-        "customers_with_custom_pricing": int(custom),
+        "orders": {status.value: count for status, count in reads.orders_by_status.items()},
+        "customers_with_custom_pricing": int(reads.customers_with_custom_pricing),
         "dagster_daemon": f"not running ({NOT_RUNNING})" if stopped else _daemon_state(now),
         "last_sync": {
             entity: {"at": _iso(row.logged_at), "outcome": row.outcome, "message": row.message}
             for entity, row in last.items()
         },
         "next_scheduled_sync": _iso(next_run(config.sync_frequency_hours(), now)),
-        "webhook_events": {"received": received, "waiting": waiting, "last_received_at": _iso(last_event)},
+        "webhook_events": {
+            "received": reads.webhooks_received,
+            "waiting": reads.webhooks_waiting,
+            "last_received_at": _iso(reads.webhook_last_received_at),
+        },
         "automation": _automation_states(stack_stopped=stopped),
     }
 
@@ -262,13 +229,8 @@ def status(as_json: bool) -> None:
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000), help="At most this many rows.")
 def log(since: str, entity: str | None, failed: bool, limit: int) -> None:
     """The activity log, newest first."""
-    query = sa.select(SyncLog).where(SyncLog.logged_at >= parse_since(since, utcnow()))
-    if entity:
-        query = query.where(SyncLog.entity == entity.upper())
-    if failed:
-        query = query.where(SyncLog.outcome != "SUCCESS")
     with session_scope(database()) as session:
-        rows = session.scalars(query.order_by(SyncLog.logged_at.desc(), SyncLog.id.desc()).limit(limit)).all()
+        rows = activity_since(session, parse_since(since, utcnow()), entity, failed, limit)
     if not rows:
         what = " ".join(
             part for part in ("failed or partial" if failed else "", entity.lower() if entity else "") if part
