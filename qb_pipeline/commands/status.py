@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import click
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from qb_pipeline import config
 from qb_pipeline.commands.common import dagster_instance, database, parse_since
@@ -147,46 +148,11 @@ def collect_status(engine: sa.Engine) -> dict:
     now = utcnow()
     with session_scope(engine) as session:
         token = session.scalars(sa.select(QBToken)).first()
-        by_status = dict(session.execute(sa.select(Order.status, sa.func.count()).group_by(Order.status)).all())
-        customers_linked, customers_total = queries.link_coverage(session, CUSTOMERS.model)
-        items_linked, items_total = queries.link_coverage(session, ITEMS.model)
-        # customers with their own prices or a price level, each counted once
-        priced = sa.union(
-            sa.select(CustomerItemPrice.customer_id).where(CustomerItemPrice.valid_to.is_(None)),
-            sa.select(CustomerPriceLevel.customer_id).where(CustomerPriceLevel.valid_to.is_(None)),
-        )
-        custom = session.scalar(sa.select(sa.func.count()).select_from(priced.subquery())) or 0
-        last = {
-            row.entity: row
-            for row in session.scalars(
-                sa.select(SyncLog).where(SyncLog.id.in_(sa.select(sa.func.max(SyncLog.id)).group_by(SyncLog.entity)))
-            )
-        }
-        received, waiting, last_event = session.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.count().filter(WebhookEvent.processed_at.is_(None)),
-                sa.func.max(WebhookEvent.received_at),
-            )
-        ).one()
-        failure = session.execute(
-            sa.select(SyncLog.logged_at, SyncLog.message)
-            .where(SyncLog.outcome == "FAILED", SyncLog.entity.not_in(LOCAL_ACTIVITY))
-            .order_by(SyncLog.id.desc())
-            .limit(1)
-        ).first()
-    connected, state = connection_state(config.settings(), token, tuple(failure) if failure else None, now)
+        recorded = _recorded(session)
     stack, stack_message = _stack_state()
     stopped = stack in ("stopping", "stopped")
-    if stopped and config.quickbooks_environment() == "sandbox-local":
-        last_call = token.last_success_at if token else None
-        connected, state = (
-            False,
-            "not connected: the bundled sandbox stopped with make dev"
-            + (f" (last successful call {_ago(now - last_call)} ago)" if last_call else ""),
-        )
-    elif stopped:
-        state += f"; {NOT_RUNNING}, so nothing syncs"
+    connected, state = _quickbooks_connection(token, recorded["failure"], stopped, now)
+    received, waiting, last_event = recorded["webhook_events"]
     return {
         "make_dev": {"state": stack, "message": stack_message},
         "quickbooks": {
@@ -199,19 +165,74 @@ def collect_status(engine: sa.Engine) -> dict:
             "last_successful_refresh": _iso(token.refreshed_at) if token else None,
             "last_successful_call": _iso(token.last_success_at) if token else None,
         },
-        "customers": {"linked": customers_linked, "total": customers_total},
-        "items": {"linked": items_linked, "total": items_total},
-        "orders": {status.value: count for status, count in by_status.items()},
-        "customers_with_custom_pricing": int(custom),
+        "customers": recorded["customers"],
+        "items": recorded["items"],
+        "orders": {status.value: count for status, count in recorded["orders"].items()},
+        "customers_with_custom_pricing": int(recorded["custom"]),
         "dagster_daemon": f"not running ({NOT_RUNNING})" if stopped else _daemon_state(now),
         "last_sync": {
             entity: {"at": _iso(row.logged_at), "outcome": row.outcome, "message": row.message}
-            for entity, row in last.items()
+            for entity, row in recorded["last_sync"].items()
         },
         "next_scheduled_sync": _iso(next_run(config.sync_frequency_hours(), now)),
         "webhook_events": {"received": received, "waiting": waiting, "last_received_at": _iso(last_event)},
         "automation": _automation_states(stack_stopped=stopped),
     }
+
+
+def _recorded(session: Session) -> dict:
+    """What the database records: orders per status, linked/total customers and items, customers with their
+    own pricing, the newest activity per type, webhook events, and the newest failed QuickBooks run."""
+    customers_linked, customers_total = queries.link_coverage(session, CUSTOMERS.model)
+    items_linked, items_total = queries.link_coverage(session, ITEMS.model)
+    # customers with their own prices or a price level, each counted once
+    priced = sa.union(
+        sa.select(CustomerItemPrice.customer_id).where(CustomerItemPrice.valid_to.is_(None)),
+        sa.select(CustomerPriceLevel.customer_id).where(CustomerPriceLevel.valid_to.is_(None)),
+    )
+    failure = session.execute(
+        sa.select(SyncLog.logged_at, SyncLog.message)
+        .where(SyncLog.outcome == "FAILED", SyncLog.entity.not_in(LOCAL_ACTIVITY))
+        .order_by(SyncLog.id.desc())
+        .limit(1)
+    ).first()
+    return {
+        "orders": dict(session.execute(sa.select(Order.status, sa.func.count()).group_by(Order.status)).all()),
+        "customers": {"linked": customers_linked, "total": customers_total},
+        "items": {"linked": items_linked, "total": items_total},
+        "custom": session.scalar(sa.select(sa.func.count()).select_from(priced.subquery())) or 0,
+        "last_sync": {
+            row.entity: row
+            for row in session.scalars(
+                sa.select(SyncLog).where(SyncLog.id.in_(sa.select(sa.func.max(SyncLog.id)).group_by(SyncLog.entity)))
+            )
+        },
+        "webhook_events": session.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.count().filter(WebhookEvent.processed_at.is_(None)),
+                sa.func.max(WebhookEvent.received_at),
+            )
+        ).one(),
+        "failure": tuple(failure) if failure else None,
+    }
+
+
+def _quickbooks_connection(
+    token, failure: tuple[datetime, str] | None, stack_stopped: bool, now: datetime
+) -> tuple[bool, str]:
+    """connection_state, and what a stopped make dev means for it: the bundled sandbox stopped with it."""
+    connected, state = connection_state(config.settings(), token, failure, now)
+    if stack_stopped and config.quickbooks_environment() == "sandbox-local":
+        last_call = token.last_success_at if token else None
+        return (
+            False,
+            "not connected: the bundled sandbox stopped with make dev"
+            + (f" (last successful call {_ago(now - last_call)} ago)" if last_call else ""),
+        )
+    if stack_stopped:
+        state += f"; {NOT_RUNNING}, so nothing syncs"
+    return connected, state
 
 
 @click.command()
