@@ -43,7 +43,8 @@ def main() -> int:
                 left_out += 1
                 continue
             problems += [
-                f"{relative}:{line}: {name}() is {length} lines" for line, name, length in long_functions(path, max_lines)
+                f"{relative}:{line}: {name}() is {length} lines"
+                for line, name, length in long_functions(path, max_lines)
             ]
     for problem in problems:
         print(problem)
