@@ -51,8 +51,7 @@ def main() -> int:
     if problems:
         print(
             f"{len(problems)} function(s) longer than {max_lines} lines: split them into well-named smaller ones "
-            f"({left_out} files left out by [tool.function-length] exclude in pyproject.toml)",
-            file=sys.stderr,
+            f"({left_out} files left out by [tool.function-length] exclude in pyproject.toml)"
         )
         return 1
     print(f"function length: none over {max_lines} lines ({left_out} files left out, see pyproject.toml)")
