@@ -148,11 +148,17 @@ def collect_status(engine: sa.Engine) -> dict:
     now = utcnow()
     with session_scope(engine) as session:
         token = session.scalars(sa.select(QBToken)).first()
-        recorded = _recorded(session)
+        by_status = dict(session.execute(sa.select(Order.status, sa.func.count()).group_by(Order.status)).all())
+        customers_linked, customers_total = queries.link_coverage(session, CUSTOMERS.model)
+        items_linked, items_total = queries.link_coverage(session, ITEMS.model)
+        # customers with their own prices or a price level, each counted once
+        custom = _customers_with_own_pricing(session)
+        last = _last_activity(session)
+        received, waiting, last_event = _webhook_events(session)
+        failure = _last_quickbooks_failure(session)
     stack, stack_message = _stack_state()
     stopped = stack in ("stopping", "stopped")
-    connected, state = _quickbooks_connection(token, recorded["failure"], stopped, now)
-    received, waiting, last_event = recorded["webhook_events"]
+    connected, state = _quickbooks_connection(token, failure, stopped, now)
     return {
         "make_dev": {"state": stack, "message": stack_message},
         "quickbooks": {
@@ -165,14 +171,14 @@ def collect_status(engine: sa.Engine) -> dict:
             "last_successful_refresh": _iso(token.refreshed_at) if token else None,
             "last_successful_call": _iso(token.last_success_at) if token else None,
         },
-        "customers": recorded["customers"],
-        "items": recorded["items"],
-        "orders": {status.value: count for status, count in recorded["orders"].items()},
-        "customers_with_custom_pricing": int(recorded["custom"]),
+        "customers": {"linked": customers_linked, "total": customers_total},
+        "items": {"linked": items_linked, "total": items_total},
+        "orders": {status.value: count for status, count in by_status.items()},
+        "customers_with_custom_pricing": int(custom),
         "dagster_daemon": f"not running ({NOT_RUNNING})" if stopped else _daemon_state(now),
         "last_sync": {
             entity: {"at": _iso(row.logged_at), "outcome": row.outcome, "message": row.message}
-            for entity, row in recorded["last_sync"].items()
+            for entity, row in last.items()
         },
         "next_scheduled_sync": _iso(next_run(config.sync_frequency_hours(), now)),
         "webhook_events": {"received": received, "waiting": waiting, "last_received_at": _iso(last_event)},
@@ -180,42 +186,46 @@ def collect_status(engine: sa.Engine) -> dict:
     }
 
 
-def _recorded(session: Session) -> dict:
-    """What the database records: orders per status, linked/total customers and items, customers with their
-    own pricing, the newest activity per type, webhook events, and the newest failed QuickBooks run."""
-    customers_linked, customers_total = queries.link_coverage(session, CUSTOMERS.model)
-    items_linked, items_total = queries.link_coverage(session, ITEMS.model)
-    # customers with their own prices or a price level, each counted once
+def _customers_with_own_pricing(session: Session) -> int:
     priced = sa.union(
         sa.select(CustomerItemPrice.customer_id).where(CustomerItemPrice.valid_to.is_(None)),
         sa.select(CustomerPriceLevel.customer_id).where(CustomerPriceLevel.valid_to.is_(None)),
     )
+    return session.scalar(sa.select(sa.func.count()).select_from(priced.subquery())) or 0
+
+
+def _last_activity(session: Session) -> dict[str, SyncLog]:
+    """The newest activity-log row of each type."""
+    return {
+        row.entity: row
+        for row in session.scalars(
+            sa.select(SyncLog).where(SyncLog.id.in_(sa.select(sa.func.max(SyncLog.id)).group_by(SyncLog.entity)))
+        )
+    }
+
+
+def _webhook_events(session: Session) -> tuple[int, int, datetime | None]:
+    """(received, waiting to be pulled, when the newest arrived)."""
+    return tuple(
+        session.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.count().filter(WebhookEvent.processed_at.is_(None)),
+                sa.func.max(WebhookEvent.received_at),
+            )
+        ).one()
+    )
+
+
+def _last_quickbooks_failure(session: Session) -> tuple[datetime, str] | None:
+    """(when, its error) of the newest failed run that called QuickBooks."""
     failure = session.execute(
         sa.select(SyncLog.logged_at, SyncLog.message)
         .where(SyncLog.outcome == "FAILED", SyncLog.entity.not_in(LOCAL_ACTIVITY))
         .order_by(SyncLog.id.desc())
         .limit(1)
     ).first()
-    return {
-        "orders": dict(session.execute(sa.select(Order.status, sa.func.count()).group_by(Order.status)).all()),
-        "customers": {"linked": customers_linked, "total": customers_total},
-        "items": {"linked": items_linked, "total": items_total},
-        "custom": session.scalar(sa.select(sa.func.count()).select_from(priced.subquery())) or 0,
-        "last_sync": {
-            row.entity: row
-            for row in session.scalars(
-                sa.select(SyncLog).where(SyncLog.id.in_(sa.select(sa.func.max(SyncLog.id)).group_by(SyncLog.entity)))
-            )
-        },
-        "webhook_events": session.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.count().filter(WebhookEvent.processed_at.is_(None)),
-                sa.func.max(WebhookEvent.received_at),
-            )
-        ).one(),
-        "failure": tuple(failure) if failure else None,
-    }
+    return tuple(failure) if failure else None
 
 
 def _quickbooks_connection(
