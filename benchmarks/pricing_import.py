@@ -1,6 +1,7 @@
 """A 100,000-row pricing file: import it (new prices), import a changed one (every price replaced),
-export it — each in a process of its own, for its own peak RSS — while another process writes an
-order every 100 ms and times how long each write waited. Writes benchmarks/results/pricing_import.json.
+export it — each in a process of its own, as the CLI does, for its own peak RSS — while another process
+writes an order every 100 ms throughout and times how long each write waited (the longest is given for
+each operation too). Writes benchmarks/results/pricing_import.json.
 Fails only on a wrong result (a row not applied, a write that failed).
 
     .venv/bin/python -m benchmarks.pricing_import [--customers 500 --items 200]
@@ -22,27 +23,26 @@ import sqlalchemy as sa
 
 from benchmarks.harness import database_kinds, drop_database, fresh_database, machine, peak_rss_mb, write_result
 from qb_pipeline.db.models import Customer, CustomerItemPrice, Item, Order
-from qb_pipeline.db.session import make_engine, session_scope
+from qb_pipeline.db.session import make_engine, read_scope, session_scope
 from qb_pipeline.db.types import utcnow
 
 GOALS = {"import_seconds": 30, "import_peak_rss_mb": 200, "export_peak_rss_mb": 150, "write_wait_seconds": 2}
 
 
 def child(operation: str, url: str, path: str) -> None:
-    """Run one operation in this fresh process and print its figures as JSON."""
-    from qb_pipeline.sync.pricing_csv import export_pricing
+    """Run one operation in this fresh process, as the CLI does, and print its figures as JSON."""
+    from qb_pipeline.sync.pricing_csv import read_pricing_file
+    from qb_pipeline.sync.pricing_export import write_pricing
     from qb_pipeline.sync.pricing_stage import import_pricing_file
 
     engine = make_engine(url)
     started = time.perf_counter()
     if operation == "import":
-        report = import_pricing_file(engine, Path(path).read_text())
+        report = import_pricing_file(engine, read_pricing_file(Path(path)))
         figures = {"applied": report.applied, "unchanged": report.unchanged, "errors": len(report.errors)}
     else:
-        with session_scope(engine) as session:
-            text = export_pricing(session)
-        Path(path).write_text(text)
-        figures = {"lines": text.count("\n")}
+        with read_scope(engine) as session, Path(path).open("w", encoding="utf-8", newline="") as file:
+            figures = {"rows": write_pricing(session, file)}
     figures.update(seconds=round(time.perf_counter() - started, 2), peak_rss_mb=peak_rss_mb())
     print(json.dumps(figures))
 
@@ -68,7 +68,7 @@ def writer(url: str, stop, waits) -> None:
         started = time.perf_counter()
         with session_scope(engine) as session:
             session.add(Order(order_number=f"W-{n:06d}", customer_id=customer_id, ordered_at=utcnow()))
-        waits.append(time.perf_counter() - started)
+        waits.append((time.time(), time.perf_counter() - started))  # (when it was written, how long it waited)
         time.sleep(0.1)
 
 
@@ -97,12 +97,23 @@ def one_database(kind: str, customers: int, items: int) -> dict:
         write_process = multiprocessing.Process(target=writer, args=(url, stop, waits))
         write_process.start()
         time.sleep(1)
-        first = run_child("import", url, files["first"])
-        changed = run_child("import", url, files["changed"])
+        operations, windows = {}, {}
+        for name, operation, path in (
+            ("import", "import", files["first"]),
+            ("import_changed", "import", files["changed"]),
+            ("export", "export", folder / "export.csv"),
+        ):
+            started = time.time()
+            operations[name] = run_child(operation, url, path)
+            windows[name] = (started, time.time())
+        time.sleep(1)
         stop.set()
         write_process.join(60)
-        export = run_child("export", url, folder / "export.csv")
         waits = list(waits)
+        for name, (started, ended) in windows.items():  # the longest wait of a write made during each
+            during = [wait for at, wait in waits if started <= at <= ended]
+            operations[name]["write_wait_max_seconds"] = round(max(during), 2) if during else None
+        first, changed, export = operations["import"], operations["import_changed"], operations["export"]
         with engine.connect() as connection:
             open_prices = connection.scalar(
                 sa.select(sa.func.count()).select_from(CustomerItemPrice).where(CustomerItemPrice.valid_to.is_(None))
@@ -114,6 +125,8 @@ def one_database(kind: str, customers: int, items: int) -> dict:
             wrong.append(f"imports applied {first['applied']} and {changed['applied']} of {rows} rows")
         if open_prices != rows or history != 2 * rows:
             wrong.append(f"{open_prices} open prices and {history} history rows (expected {rows} and {2 * rows})")
+        if export["rows"] != rows:
+            wrong.append(f"the export wrote {export['rows']} rows of {rows} prices in force")
         if orders != len(waits) or write_process.exitcode != 0:
             wrong.append(f"{orders} orders written of {len(waits)} attempts (writer exit {write_process.exitcode})")
         engine.dispose()
@@ -124,12 +137,32 @@ def one_database(kind: str, customers: int, items: int) -> dict:
             "import_changed": changed,
             "export": export,
             "writes_during": len(waits),
-            "write_wait_max_seconds": round(max(waits), 2) if waits else None,
-            "write_wait_median_seconds": round(sorted(waits)[len(waits) // 2], 3) if waits else None,
+            "write_wait_max_seconds": round(max(wait for _at, wait in waits), 2) if waits else None,
+            "write_wait_median_seconds": round(sorted(wait for _at, wait in waits)[len(waits) // 2], 3)
+            if waits
+            else None,
             "wrong": wrong,
         }
     finally:
         drop_database(url)
+
+
+def summary(run: dict) -> str:
+    """One run's figures, each beside its goal."""
+    first, changed, export = run["import"], run["import_changed"], run["export"]
+
+    def waited(figures: dict) -> str:
+        return f"an order waited ≤ {figures['write_wait_max_seconds']} s"
+
+    return (
+        f"[{run['database']}] import {run['rows']:,} rows: {first['seconds']} s, peak RSS {first['peak_rss_mb']} MB, "
+        f"{waited(first)}; every price changed: {changed['seconds']} s, {changed['peak_rss_mb']} MB, "
+        f"{waited(changed)} (goals < {GOALS['import_seconds']} s, < {GOALS['import_peak_rss_mb']} MB); "
+        f"export {export['seconds']} s, peak RSS {export['peak_rss_mb']} MB (goal < {GOALS['export_peak_rss_mb']} MB), "
+        f"{waited(export)}; an order written every 100 ms throughout waited at most {run['write_wait_max_seconds']} s "
+        f"(goal ≤ {GOALS['write_wait_seconds']} s; median {run['write_wait_median_seconds']} s, "
+        f"{run['writes_during']} writes)"
+    )
 
 
 def main() -> None:
@@ -144,16 +177,7 @@ def main() -> None:
     for kind in database_kinds():
         run = one_database(kind, args.customers, args.items)
         runs.append(run)
-        print(
-            f"[{kind}] import {run['rows']:,} rows: {run['import']['seconds']} s (goal < {GOALS['import_seconds']} s), "
-            f"peak RSS {run['import']['peak_rss_mb']} MB (goal < {GOALS['import_peak_rss_mb']} MB); "
-            f"every price changed: {run['import_changed']['seconds']} s, {run['import_changed']['peak_rss_mb']} MB; "
-            f"export {run['export']['seconds']} s, peak RSS {run['export']['peak_rss_mb']} MB "
-            f"(goal < {GOALS['export_peak_rss_mb']} MB); an order written every 100 ms meanwhile waited at most "
-            f"{run['write_wait_max_seconds']} s (goal ≤ {GOALS['write_wait_seconds']} s, median "
-            f"{run['write_wait_median_seconds']} s, {run['writes_during']} writes)",
-            flush=True,
-        )
+        print(summary(run), flush=True)
     write_result("pricing_import", {"machine": machine(), "goals": GOALS, "runs": runs, "peak_rss_mb": peak_rss_mb()})
     wrong = [f"[{run['database']}] {problem}" for run in runs for problem in run["wrong"]]
     if wrong:

@@ -6,6 +6,7 @@ redirect, keeps the cookie and sets the Origin header itself."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import json
@@ -16,6 +17,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from websockets.sync.client import connect
 
 START_SECONDS = 30
 # A browser with no window that calls nowhere but the pages it is sent to.
@@ -37,8 +40,6 @@ def chromium() -> str | None:
 
 class Browser:
     def __init__(self) -> None:
-        from websockets.sync.client import connect
-
         self.profile = tempfile.TemporaryDirectory(prefix="qb-chromium-")
         self.process = subprocess.Popen(
             [
@@ -102,8 +103,6 @@ class Browser:
         return self.evaluate("location.href")
 
     def screenshot(self, path: Path) -> None:
-        import base64
-
         path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))
 
     def _loading(self, start) -> None:

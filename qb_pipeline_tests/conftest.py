@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: real databases and (from the sandbox issue on) a real sandbox."""
+"""Fixtures shared by the whole suite (qb_pipeline_tests/fixtures/): real databases, a real sandbox, gateways,
+Dagster resources, the command line, the demo company mirrored, webhook endpoints and the whole dev stack."""
 
 pytest_plugins = [
     "qb_pipeline_tests.fixtures.databases",
@@ -6,6 +7,10 @@ pytest_plugins = [
     "qb_pipeline_tests.fixtures.gateway",
     "qb_pipeline_tests.fixtures.dagster_resources",
     "qb_pipeline_tests.fixtures.cli",
+    "qb_pipeline_tests.fixtures.name_lists",
+    "qb_pipeline_tests.fixtures.webhooks",
+    "qb_pipeline_tests.fixtures.dev_stack",
+    "qb_pipeline_tests.fixtures.dagster_runs",
 ]
 
 

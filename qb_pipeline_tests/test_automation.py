@@ -4,57 +4,56 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from decimal import Decimal
 
 import dagster as dg
 import pytest
 
 from qb_pipeline import config
-from qb_pipeline.db.models import Order, OrderLine, OrderStatus
+from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.definitions import build_definitions, defs
-from qb_pipeline.resources import DatabaseResource
+from qb_pipeline.jobs import PUSH_INVOICES_JOB, REALM_TAG
+from qb_pipeline.sandbox.server import DEFAULT_REALM
 from qb_pipeline.schedules import cron_for
 from qb_pipeline.settings import Settings
+from qb_pipeline_tests.fixtures.dagster_runs import tick
+from qb_pipeline_tests.fixtures.orders import add_named_order
+
+ORDERS_SENSOR = "new_orders_sensor"
 
 
 def add_order(engine, number: str) -> int:
-    with session_scope(engine) as session:
-        order = Order(
-            order_number=number,
-            customer_name="Acme",
-            lines=[OrderLine(line_number=1, item_name="Widget", quantity=Decimal("1"))],
-        )
-        session.add(order)
-        session.flush()
-        return order.id
+    return add_named_order(engine, number, "Acme", "Widget:1")
 
 
-def tick(database_url, instance, cursor=None):
-    context = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"database": DatabaseResource(url=database_url)}
-    )
-    return defs.get_sensor_def("new_orders_sensor").evaluate_tick(context), context
+def push_run(instance, status: dg.DagsterRunStatus) -> dg.DagsterRun:
+    return instance.create_run_for_job(job_def=defs.resolve_job_def("push_invoices_job"), status=status)
 
 
-def test_sensor_launches_one_run_for_the_due_orders_and_none_while_it_runs(database_url, engine):
-    with dg.instance_for_test() as instance:
-        result, _ = tick(database_url, instance)
-        assert not result.run_requests and result.skip_message == "no order is due"
-        add_order(engine, "SO-1")
-        add_order(engine, "SO-2")
-        result, _ = tick(database_url, instance, cursor="500")  # an order-id cursor from another database
-        (request,) = result.run_requests
-        assert request.tags["qb_pipeline/due_orders"] == "2" and json.loads(result.cursor) == {"launches": 1}
-        instance.create_run_for_job(
-            job_def=defs.resolve_job_def("push_invoices_job"), status=dg.DagsterRunStatus.STARTED
-        )
-        again, _ = tick(database_url, instance, cursor=result.cursor)
-        assert not again.run_requests and "wait for the push already queued or running" in again.skip_message
+def test_the_orders_sensor_skips_while_no_order_is_due(database_url, instance):
+    result = tick(ORDERS_SENSOR, database_url, instance)
+    assert not result.run_requests and result.skip_message == "no order is due"
 
 
-def test_sensor_sees_orders_put_back_or_due_for_a_retry(database_url, engine):
+def test_due_orders_launch_one_push_whatever_the_cursor_held(database_url, engine, instance):
+    add_order(engine, "SO-1")
+    add_order(engine, "SO-2")
+    result = tick(ORDERS_SENSOR, database_url, instance, cursor="500")  # an order-id cursor from another database
+    (request,) = result.run_requests
+    assert request.tags["qb_pipeline/due_orders"] == "2" and json.loads(result.cursor) == {"launches": 1}
+
+
+def test_no_second_push_is_launched_while_one_runs(database_url, engine, instance):
+    add_order(engine, "SO-1")
+    push_run(instance, dg.DagsterRunStatus.STARTED)
+    again = tick(ORDERS_SENSOR, database_url, instance, cursor=json.dumps({"launches": 1}))
+    assert not again.run_requests and "wait for the push already queued or running" in again.skip_message
+
+
+@pytest.fixture
+def three_failed_orders(engine):
+    """Failed orders: one due for a retry now, one in ten minutes, one waiting for a person (no retry)."""
     failed_now = add_order(engine, "SO-RETRY-NOW")
     failed_later = add_order(engine, "SO-RETRY-LATER")
     waits_for_a_person = add_order(engine, "SO-PERSON")
@@ -63,36 +62,57 @@ def test_sensor_sees_orders_put_back_or_due_for_a_retry(database_url, engine):
             order = session.get(Order, order_id)
             order.status = OrderStatus.FAILED
             order.next_attempt_at = None if retry_in is None else utcnow() + timedelta(seconds=retry_in)
-    with dg.instance_for_test() as instance:
-        result, _ = tick(database_url, instance)
-        (request,) = result.run_requests
-        assert request.tags["qb_pipeline/due_orders"] == "1"
-        # A push run that failed a moment ago: its orders wait a little, a newer order does not.
-        job = defs.resolve_job_def("push_invoices_job")
-        run = instance.create_run_for_job(job_def=job, status=dg.DagsterRunStatus.STARTED)
-        instance.report_run_failed(run)
-        paused, _ = tick(database_url, instance)
-        assert not paused.run_requests and "the last push failed" in paused.skip_message
-        add_order(engine, "SO-NEW")
-        (request,) = tick(database_url, instance)[0].run_requests
-        assert request.tags["qb_pipeline/due_orders"] == "2"
 
 
-def test_schedule_frequency_and_selection_come_from_the_settings(monkeypatch):
+def test_the_orders_sensor_launches_for_the_failed_orders_due_for_a_retry_only(
+    three_failed_orders, database_url, instance
+):
+    (request,) = tick(ORDERS_SENSOR, database_url, instance).run_requests
+    assert request.tags["qb_pipeline/due_orders"] == "1"
+
+
+def test_after_a_push_failed_a_moment_ago_its_orders_wait_a_little(three_failed_orders, database_url, instance):
+    instance.report_run_failed(push_run(instance, dg.DagsterRunStatus.STARTED))
+    paused = tick(ORDERS_SENSOR, database_url, instance)
+    assert not paused.run_requests and "the last push failed" in paused.skip_message
+
+
+def test_an_order_newer_than_a_failed_push_goes_at_once(three_failed_orders, database_url, engine, instance):
+    instance.report_run_failed(push_run(instance, dg.DagsterRunStatus.STARTED))
+    add_order(engine, "SO-NEW")
+    (request,) = tick(ORDERS_SENSOR, database_url, instance).run_requests
+    assert request.tags["qb_pipeline/due_orders"] == "2"
+
+
+def test_the_schedule_runs_every_hour_or_every_n_hours():
     assert cron_for(1) == "0 * * * *" and cron_for(6) == "0 */6 * * *"
+
+
+@pytest.fixture
+def configured(monkeypatch) -> dg.Definitions:
+    """The definitions of an install that syncs every four hours, neither pricing nor orders automatically."""
     monkeypatch.setenv("QB_AUTO_SYNC_PRICING", "false")
     monkeypatch.setenv("QB_AUTO_SYNC_ORDERS", "no")
     monkeypatch.setenv("QB_SYNC_FREQUENCY_HOURS", "4")
-    configured = build_definitions(Settings.from_env())
+    return build_definitions(Settings.from_env())
+
+
+def test_the_scheduled_job_syncs_what_the_settings_turn_on(configured):
     hourly = configured.resolve_job_def("hourly_sync_job")
     assert sorted(key.to_user_string() for key in hourly.asset_layer.selected_asset_keys) == [
         "customers",
         "items",
         "sync_health",
     ]
+
+
+def test_the_schedule_follows_the_sync_frequency_and_runs_by_default(configured):
     schedule = configured.get_schedule_def("hourly_sync")
     assert schedule.cron_schedule == "0 */4 * * *"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_the_orders_sensor_is_stopped_when_orders_are_not_synced_automatically(configured):
     assert configured.get_sensor_def("new_orders_sensor").default_status == dg.DefaultSensorStatus.STOPPED
     assert defs.get_sensor_def("new_orders_sensor").default_status == dg.DefaultSensorStatus.RUNNING  # untouched
 
@@ -153,8 +173,6 @@ def test_quickbooks_assets_carry_a_freshness_policy_that_follows_the_sync_freque
 def test_a_push_run_is_tagged_with_the_company_id_whatever_can_be_read(tmp_path):
     """dagster.yaml runs one push per value of qb_pipeline/realm: the value is the company id, never the
     environment's name (which every company of that environment would share)."""
-    from qb_pipeline.jobs import PUSH_INVOICES_JOB, REALM_TAG
-    from qb_pipeline.sandbox.server import DEFAULT_REALM
 
     def tags(settings: Settings) -> set[str]:
         configured = build_definitions(settings)

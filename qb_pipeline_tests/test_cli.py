@@ -5,25 +5,33 @@ from __future__ import annotations
 
 import json
 import os
-import re
+import sqlite3
 import subprocess
 import sys
 
+import dagster as dg
 import pytest
 import requests
 import sqlalchemy as sa
 
+from qb_pipeline.db.models import Order, OrderStatus
+from qb_pipeline.db.session import make_engine, session_scope
+from qb_pipeline.db.token_cipher import TokenKeyError
+from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline_tests.fixtures.cli import invoke
+from qb_pipeline_tests.fixtures.name_lists import add_customers_and_items
 from qb_pipeline_tests.helpers import free_port
 
 CLI = [sys.executable, "-m", "qb_pipeline.cli"]
 
 
-def test_auth_connect_runs_the_oauth_code_flow_against_the_sandbox(run, sandbox):
+def auth_connect(run, **env: str) -> tuple[subprocess.Popen, str]:
+    """`qb-pipeline auth connect` in a process of its own (its listener is the point): the process, and the
+    authorization URL it printed for the person's browser."""
     port = free_port()
     process = subprocess.Popen(
         [*CLI, "auth", "connect", "--no-browser", "--timeout", "60"],
-        env={**run.process_env, "QB_REDIRECT_URI": f"http://127.0.0.1:{port}/callback"},
+        env={**run.process_env, "QB_REDIRECT_URI": f"http://127.0.0.1:{port}/callback", **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -31,6 +39,11 @@ def test_auth_connect_runs_the_oauth_code_flow_against_the_sandbox(run, sandbox)
     url = ""
     while not url.startswith("http"):
         url = process.stdout.readline().strip()
+    return process, url
+
+
+def test_auth_connect_runs_the_oauth_code_flow_against_the_sandbox(run, sandbox):
+    process, url = auth_connect(run)
     # The person's browser: the sandbox approves at once and redirects to our listener.
     assert "state=" in url and requests.get(url, timeout=10).text.startswith("Connected to QuickBooks")
     out, err = process.communicate(timeout=60)
@@ -45,17 +58,7 @@ def test_auth_connect_gives_the_code_exchange_qb_timeout_seconds(run, sandbox):
     """A token endpoint that does not answer the code exchange fails `auth connect` after
     QB_TIMEOUT_SECONDS, saying so (not "refused the authorization code")."""
     sandbox.inject("timeout", count=1, seconds=8, path_contains="/oauth2/v1/tokens/bearer")
-    port = free_port()
-    process = subprocess.Popen(
-        [*CLI, "auth", "connect", "--no-browser", "--timeout", "60"],
-        env={**run.process_env, "QB_REDIRECT_URI": f"http://127.0.0.1:{port}/callback", "QB_TIMEOUT_SECONDS": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = ""
-    while not url.startswith("http"):
-        url = process.stdout.readline().strip()
+    process, url = auth_connect(run, QB_TIMEOUT_SECONDS="1")
     assert requests.get(url, timeout=10).text.startswith("Connected to QuickBooks")
     out, err = process.communicate(timeout=60)
     assert process.returncode == 1, out + err
@@ -63,7 +66,7 @@ def test_auth_connect_gives_the_code_exchange_qb_timeout_seconds(run, sandbox):
     assert "not connected" in run("auth", "status", check=False).stderr  # nothing was stored
 
 
-def test_orders_add_show_status_and_log(run):
+def test_orders_add_prints_the_orders_number_and_show_gives_each_line(run):
     number = run(
         "orders",
         "add",
@@ -85,39 +88,44 @@ def test_orders_add_show_status_and_log(run):
         "amount": None,
         "price_source": "explicit",
     }
-    status = json.loads(run("status", "--json").stdout)
-    assert status["orders"] == {"pending": 1} and status["customers"] == {"linked": 0, "total": 0}
-    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:00:00", status["next_scheduled_sync"])
+
+
+def test_an_added_order_is_no_sync_activity_in_the_log(run):
+    run("orders", "add", "--customer", "Cool Cars", "--line", "Rocks:3", "--number", "CLI-1")
     assert "no activity" in run("log", "--since", "1h").stdout
+
+
+def test_orders_add_refuses_a_number_already_taken(run):
+    run("orders", "add", "--customer", "Cool Cars", "--line", "Rocks:3", "--number", "CLI-1")
     duplicate = run("orders", "add", "--customer", "X", "--line", "A:1", "--number", "CLI-1", check=False)
     assert duplicate.returncode == 1 and duplicate.stderr.strip() == "Error: order CLI-1 already exists"
-    bad = run("orders", "add", "--customer", "X", "--line", "A:lots", check=False)
-    assert bad.returncode == 1 and bad.stderr == "Error: --line 'A:lots': quantity and price must be numbers\n"
 
 
-def test_pricing_import_reports_bad_lines_and_export_round_trips(run, tmp_path):
-    from qb_pipeline.db.models import Customer, Item
-    from qb_pipeline.db.session import make_engine, session_scope
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'qb_pipeline.sqlite'}")
-    with session_scope(engine) as session:
-        session.add_all([Customer(display_name="Acme"), Item(name="Widget")])
+@pytest.fixture
+def prices_with_a_bad_line(run, tmp_path):
+    """A pricing file for Acme and Widget (in the database): a good line, and one naming an unknown item."""
+    add_customers_and_items(make_engine(run.database_url), ["Acme"], {"Widget": None})
     prices = tmp_path / "prices.csv"
     prices.write_text(
         "kind,customer,price_level,item,price,percent\ncustomer_price,Acme,,Widget,9.50,\n"
         "customer_price,Acme,,Gizmo,1.00,\n"
     )
-    strict = run("pricing", "import", str(prices), "--strict", check=False)
+    return prices
+
+
+def test_a_strict_pricing_import_names_the_bad_line_and_applies_nothing(run, prices_with_a_bad_line):
+    strict = run("pricing", "import", str(prices_with_a_bad_line), "--strict", check=False)
     assert strict.returncode == 1 and "prices.csv:3: item 'Gizmo' is not in the item list" in strict.stderr
     assert "nothing applied" in strict.stderr
-    lenient = run("pricing", "import", str(prices), check=False)
+
+
+def test_a_pricing_import_applies_the_good_lines_and_exports_them(run, prices_with_a_bad_line):
+    lenient = run("pricing", "import", str(prices_with_a_bad_line), check=False)
     assert lenient.returncode == 1 and "applied 1 row, 1 rejected" in lenient.stdout
     assert "customer_price,Acme,,Widget,9.50" in run("pricing", "export").stdout
 
 
 def test_commands_explain_an_unmigrated_database(tmp_path):
-    import sqlite3
-
     (tmp_path / "empty").mkdir()
     sqlite3.connect(tmp_path / "empty" / "qb_pipeline.sqlite").close()  # a database, with no tables
     result = invoke("status", env={"QB_DATA_DIR": str(tmp_path / "empty"), "QB_DATABASE_URL": None})
@@ -125,23 +133,22 @@ def test_commands_explain_an_unmigrated_database(tmp_path):
 
 
 @pytest.mark.parametrize("environment", ["production", "sandbox"])
-def test_intuit_without_a_token_key_stops_with_one_line_and_writes_no_key_file(run, tmp_path, environment):
+@pytest.mark.parametrize(
+    "command",
+    [("auth", "status"), ("auth", "connect", "--no-browser", "--timeout", "1")],
+    ids=["auth-status", "auth-connect"],
+)
+def test_intuit_without_a_token_key_stops_with_one_line_and_writes_no_key_file(run, tmp_path, environment, command):
     env = {"QB_ENVIRONMENT": environment, "QB_CLIENT_ID": "id", "QB_CLIENT_SECRET": "secret", "QB_REALM_ID": "1"}
-    result = run("auth", "new-key")  # needs no key, and works
-    assert len(result.stdout.strip()) == 44
     (tmp_path / "data" / "token.key").unlink()  # the bundled sandbox's, made by db upgrade
-    for command in (("auth", "status"), ("auth", "connect", "--no-browser", "--timeout", "1")):
-        result = run(*command, check=False, env={**env, "QB_TOKEN_KEY": ""})
-        assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
-        assert "QB_TOKEN_KEY is not set" in result.stderr and "qb-pipeline auth new-key" in result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1
+    result = run(*command, check=False, env={**env, "QB_TOKEN_KEY": ""})
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+    assert "QB_TOKEN_KEY is not set" in result.stderr and "qb-pipeline auth new-key" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "data" / "token.key").exists()
 
 
 def test_a_run_against_intuit_without_a_token_key_writes_no_key_file(database_url, tmp_path, monkeypatch):
-    from qb_pipeline.db.token_cipher import TokenKeyError
-    from qb_pipeline.resources import DatabaseResource, QuickBooksResource
-
     monkeypatch.setenv("QB_DATA_DIR", str(tmp_path / "pod"))
     resource = QuickBooksResource(
         database=DatabaseResource(url=database_url),
@@ -195,6 +202,7 @@ def test_the_code_location_refuses_a_bad_setting_with_that_line(tmp_path):
             "or 1250 without the point",
         ),
         ("Rocks:two", "quantity and price must be numbers"),
+        ("A:lots", "quantity and price must be numbers"),
         ("Rocks:1:1e30", "price is too large (at most 999999999999)"),
         ("Rocks:1e30", "quantity is too large (at most 999999999999)"),
     ],
@@ -212,97 +220,44 @@ def test_orders_add_keeps_a_price_of_seven_places_as_written(run):
     assert (line["quantity"], line["unit_price"]) == ("1000", "0.125")
 
 
-def test_failed_orders_are_listed_and_sent_again(run):
-    from qb_pipeline.db.models import Order, OrderStatus
-    from qb_pipeline.db.session import make_engine, session_scope
-
+def test_orders_add_warns_of_a_customer_not_here_yet(run):
     added = run("orders", "add", "--customer", "Nobody Yet", "--line", "Rocks:1", "--number", "F-1")
     assert "warning: no customer 'Nobody Yet' here yet" in added.stderr
-    run("orders", "add", "--customer", "Nobody Yet", "--line", "Rocks:1", "--number", "F-2")
-    engine = make_engine(f"sqlite:///{run.env['QB_DATA_DIR']}/qb_pipeline.sqlite")
-    with session_scope(engine) as session:  # as the push leaves them
+
+
+@pytest.fixture
+def two_failed_orders(run):
+    """Orders F-1 and F-2 for a customer QuickBooks does not have, failed as the push leaves them."""
+    for number in ("F-1", "F-2"):
+        run("orders", "add", "--customer", "Nobody Yet", "--line", "Rocks:1", "--number", number)
+    with session_scope(make_engine(run.database_url)) as session:
         for order in session.scalars(sa.select(Order)):
             order.status, order.status_reason = OrderStatus.FAILED, "customer 'Nobody Yet' is not in the customer list"
+
+
+def pending(run) -> list[str]:
+    return [o["order_number"] for o in json.loads(run("orders", "list", "--status", "pending", "--json").stdout)]
+
+
+def test_failed_orders_are_listed_with_their_reason(run, two_failed_orders):
     listed = run("orders", "list", "--status", "failed").stdout
     assert "F-1" in listed and "F-2" in listed and "not in the customer list" in listed
+
+
+def test_a_failed_order_retried_by_its_number_goes_again_alone(run, two_failed_orders):
     assert "1 order goes again: F-1" in run("orders", "retry", "F-1").stdout
-    assert [o["order_number"] for o in json.loads(run("orders", "list", "--status", "pending", "--json").stdout)] == [
-        "F-1"
-    ]
-    pending = run("orders", "retry", "F-1", check=False)  # F-1 is pending now
-    assert pending.returncode == 1 and "not failed or blocked: F-1" in pending.stderr
+    assert pending(run) == ["F-1"]
+
+
+def test_retry_all_failed_sends_the_orders_still_failed(run, two_failed_orders):
+    run("orders", "retry", "F-1")  # pending now
     assert "1 order goes again: F-2" in run("orders", "retry", "--all-failed").stdout
+    assert sorted(pending(run)) == ["F-1", "F-2"]
+
+
+def test_a_retry_shows_in_the_log_as_a_person_asking(run, two_failed_orders):
+    run("orders", "retry", "F-1")
     assert "Sent 1 failed or blocked order again (a person asked)" in run("log", "--since", "1h").stdout
-
-
-def test_status_tells_the_truth_about_the_connection_and_automation(run):
-    from datetime import timedelta
-
-    from qb_pipeline.commands.status import connection_state
-    from qb_pipeline.db.models import QBToken, SyncLog
-    from qb_pipeline.db.session import make_engine, session_scope
-    from qb_pipeline.db.types import utcnow
-    from qb_pipeline.settings import Settings
-
-    shown = json.loads(run("status", "--json").stdout)
-    assert shown["quickbooks"]["state"] == "connects on first sync" and not shown["quickbooks"]["connected"]
-    assert set(shown["automation"].values()) == {"RUNNING (by default; no Dagster instance here yet: start make dev)"}
-    assert sorted(shown["automation"]) == [  # every schedule and sensor of the definitions
-        "hourly_sync",
-        "new_orders_sensor",
-        "quickbooks_automation_sensor",
-        "quickbooks_changes_sensor",
-    ]
-    stopped = json.loads(run("status", "--json", env={"QB_AUTO_SYNC_ORDERS": "false"}).stdout)["automation"]
-    assert stopped["new_orders_sensor"].startswith("STOPPED") and stopped["hourly_sync"].startswith("RUNNING")
-    text = run("status").stdout
-    assert "quickbooks_changes_sensor: RUNNING" in text and "quickbooks_automation_sensor: RUNNING" in text
-    assert shown["dagster_daemon"] == "unknown (no Dagster instance here yet: start make dev)"
-    intuit = run("status", "--json", env={"QB_ENVIRONMENT": "production", "QB_TOKEN_KEY": "x" * 43 + "="})
-    assert (
-        json.loads(intuit.stdout)["quickbooks"]["state"]
-        == "not configured: set QB_CLIENT_ID, QB_CLIENT_SECRET, QB_REALM_ID"
-    )
-
-    now = utcnow()
-    unreachable = "QuickBooks is not reachable: ConnectionError"
-    token = QBToken(realm_id="42", refresh_token_encrypted="x", last_success_at=now - timedelta(hours=3))
-    assert connection_state(Settings(), token, (now - timedelta(hours=1), unreachable), now) == (
-        False,
-        f"last successful call 3 hours ago: {unreachable}",
-    )
-    token.last_success_at = now - timedelta(minutes=5)
-    assert connection_state(Settings(), token, None, now) == (True, "connected to company 42")
-    # an error older than the last success is history; one after it is the connection now
-    assert connection_state(Settings(), token, (now - timedelta(minutes=6), unreachable), now) == (
-        True,
-        "connected to company 42",
-    )
-    assert connection_state(Settings(), token, (now - timedelta(minutes=1), unreachable), now) == (
-        False,
-        f"last successful call 5 minutes ago: {unreachable}",
-    )
-    other = Settings(environment="production", client_id="i", client_secret="s", realm_id="7")
-    assert connection_state(other, token, None, now)[1].startswith("not connected to company 7 (the stored tokens")
-
-    # Through the command: a QuickBooks call failed after the last success (a CSV import that failed is
-    # no QuickBooks call, and says nothing about the connection).
-    engine = make_engine(f"sqlite:///{run.env['QB_DATA_DIR']}/qb_pipeline.sqlite")
-    with session_scope(engine) as session:
-        session.add(QBToken(realm_id="42", refresh_token_encrypted="x", last_success_at=now - timedelta(minutes=10)))
-        session.add(
-            SyncLog(entity="INVOICES", outcome="FAILED", message="an old error", logged_at=now - timedelta(hours=1))
-        )
-    assert json.loads(run("status", "--json").stdout)["quickbooks"]["state"] == "connected to company 42"
-    with session_scope(engine) as session:
-        session.add(
-            SyncLog(entity="INVOICES", outcome="FAILED", message=unreachable, logged_at=now - timedelta(minutes=2))
-        )
-        session.add(
-            SyncLog(entity="PRICING", outcome="FAILED", message="1 bad row", logged_at=now - timedelta(minutes=1))
-        )
-    quickbooks = json.loads(run("status", "--json").stdout)["quickbooks"]
-    assert not quickbooks["connected"] and quickbooks["state"] == f"last successful call 10 minutes ago: {unreachable}"
 
 
 def test_log_filters_are_checked_and_an_empty_answer_says_what_was_asked(run):
@@ -312,42 +267,32 @@ def test_log_filters_are_checked_and_an_empty_answer_says_what_was_asked(run):
     assert run("log", "--entity", "Invoices", "--since", "1h").stdout.strip() == "no invoices activity since 1h"
 
 
-def test_a_cli_pricing_import_is_in_the_activity_log_and_on_the_price_levels_page(run, tmp_path):
-    import dagster as dg
-
-    from qb_pipeline.db.models import Customer, Item
-    from qb_pipeline.db.session import make_engine, session_scope
-
+@pytest.fixture
+def imported_under_dagster(run, tmp_path):
+    """A pricing file of one good line imported from the command line where a Dagster instance is (the
+    DAGSTER_HOME of `make dev`): that instance."""
     home = tmp_path / "dagster"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    engine = make_engine(f"sqlite:///{run.env['QB_DATA_DIR']}/qb_pipeline.sqlite")
-    with session_scope(engine) as session:
-        session.add_all([Customer(display_name="Acme"), Item(name="Widget")])
+    add_customers_and_items(make_engine(run.database_url), ["Acme"], {"Widget": None})
     prices = tmp_path / "prices.csv"
     prices.write_text("kind,customer,price_level,item,price,percent\ncustomer_price,Acme,,Widget,9.50,\n")
     assert run("pricing", "import", str(prices), env={"DAGSTER_HOME": str(home)}).stdout.strip() == "applied 1 row"
-    assert "PRICING: SUCCESS - qb-pipeline pricing import prices.csv: applied 1 row" in run("log").stdout
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        observed = instance.fetch_observations(dg.AssetKey("price_levels"), limit=1).records
+        yield instance
+
+
+def test_a_cli_pricing_import_is_in_the_activity_log(run, imported_under_dagster):
+    assert "PRICING: SUCCESS - qb-pipeline pricing import prices.csv: applied 1 row" in run("log").stdout
+
+
+def test_a_cli_pricing_import_is_observed_on_the_price_levels_page(imported_under_dagster):
+    observed = imported_under_dagster.fetch_observations(dg.AssetKey("price_levels"), limit=1).records
     assert observed[0].asset_observation.metadata["changes"].value == 1
 
 
 def test_orders_show_prices_each_line_and_says_where_the_price_comes_from(run):
-    from decimal import Decimal
-
-    from qb_pipeline.db.models import Customer, Item
-    from qb_pipeline.db.session import make_engine, session_scope
-
-    engine = make_engine(f"sqlite:///{run.env['QB_DATA_DIR']}/qb_pipeline.sqlite")
-    with session_scope(engine) as session:
-        session.add_all(
-            [
-                Customer(display_name="Cool Cars"),
-                Item(name="Rocks", unit_price=Decimal("9.95")),
-                Item(name="Sod", unit_price=Decimal("4.75")),
-            ]
-        )
+    add_customers_and_items(make_engine(run.database_url), ["Cool Cars"], {"Rocks": "9.95", "Sod": "4.75"})
     run("orders", "add", "--customer", "Cool Cars", "--line", "Rocks:2", "--line", "Sod:1:4.00", "--number", "P-1")
     shown = json.loads(run("orders", "show", "P-1", "--json").stdout)
     assert [(line["unit_price"], line["amount"], line["price_source"]) for line in shown["lines"]] == [

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import click
+import pytest
 import sqlalchemy as sa
 
 from qb_pipeline.cli import main
@@ -16,29 +17,40 @@ from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline_tests.fixtures.cli import invoke
 
 
-def database(run) -> sa.Engine:
-    return make_engine(f"sqlite:///{run.env['QB_DATA_DIR']}/qb_pipeline.sqlite")
-
-
 def activity(run) -> list[str]:
-    with session_scope(database(run)) as session:  # read from the database, not through the command
+    with session_scope(make_engine(run.database_url)) as session:  # read from the database, not through the command
         return [f"{row.outcome} {row.message}" for row in session.scalars(sa.select(SyncLog))]
 
 
-def test_retry_of_an_unknown_order_is_an_error_and_logs_nothing(run):
+@pytest.fixture
+def f_1_failed(run):
     run("orders", "add", "--customer", "Nobody Yet", "--line", "Rocks:1", "--number", "F-1")
-    with session_scope(database(run)) as session:  # as the push leaves it
+    with session_scope(make_engine(run.database_url)) as session:  # as the push leaves it
         session.execute(sa.update(Order).values(status=OrderStatus.FAILED, status_reason="customer unknown"))
+
+
+def test_retry_of_an_unknown_order_is_an_error_and_logs_nothing(run, f_1_failed):
     unknown = run("orders", "retry", "NOPE", check=False)
     assert unknown.returncode == 1
     assert unknown.stderr == "Error: no such order: NOPE (nothing was sent again)\n"
-    mixed = run("orders", "retry", "F-1", "NOPE", check=False)  # a typo among good numbers changes nothing
+    assert activity(run) == []
+
+
+def test_a_typo_among_good_order_numbers_sends_none_of_them_again(run, f_1_failed):
+    mixed = run("orders", "retry", "F-1", "NOPE", check=False)
     assert mixed.returncode == 1 and "no such order: NOPE" in mixed.stderr
     assert activity(run) == []
-    with session_scope(database(run)) as session:
+    with session_scope(make_engine(run.database_url)) as session:
         assert session.scalar(sa.select(Order.status)) == OrderStatus.FAILED
+
+
+def test_a_retry_is_logged_as_a_person_asking(run, f_1_failed):
     assert "1 order goes again: F-1" in run("orders", "retry", "F-1").stdout
     assert activity(run) == ["SUCCESS Sent 1 failed or blocked order again (a person asked)"]
+
+
+def test_a_retry_of_an_order_already_going_again_is_refused_and_not_logged(run, f_1_failed):
+    run("orders", "retry", "F-1")
     again = run("orders", "retry", "F-1", check=False)  # pending now: said, and nothing logged
     assert again.returncode == 1 and "not failed or blocked: F-1" in again.stderr
     assert len(activity(run)) == 1

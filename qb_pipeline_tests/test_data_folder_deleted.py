@@ -15,40 +15,55 @@ from qb_pipeline.db import queries
 from qb_pipeline.db.models import Customer
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.definitions import defs
 from qb_pipeline.dev_process import running_dev_stack
-from qb_pipeline.resources import DatabaseResource
+from qb_pipeline_tests.fixtures.dagster_runs import tick
 from qb_pipeline_tests.helpers import PROJECT_DIR, wait_for
 
-
-def tick(database_url: str, instance):
-    from qb_pipeline.definitions import defs
-
-    context = dg.build_sensor_context(instance=instance, resources={"database": DatabaseResource(url=database_url)})
-    return defs.get_sensor_def("quickbooks_changes_sensor").evaluate_tick(context)
+CHANGES_SENSOR = "quickbooks_changes_sensor"
 
 
-def test_a_database_never_pulled_into_is_pulled_in_full_though_dagster_remembers_syncs(database_url, engine):
-    from qb_pipeline.definitions import defs
+@pytest.fixture
+def remembers_syncs(instance):
+    """A Dagster instance under which an earlier database had customers and items synced."""
+    for asset in ("customers", "items"):
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset))
+    return instance
 
-    with dg.instance_for_test() as instance:
-        # A fresh stack: nothing materialized; the automation sensor syncs what is missing.
-        assert tick(database_url, instance).skip_message == "no QuickBooks change notification is waiting"
-        for asset in ("customers", "items"):  # an earlier database was synced, under this Dagster instance
-            instance.report_runless_asset_event(dg.AssetMaterialization(asset))
-        (request,) = tick(database_url, instance).run_requests
-        assert sorted(key.path[-1] for key in request.asset_selection) == ["customers", "items"]
-        job = defs.resolve_job_def("quickbooks_changes_job")
-        run = instance.create_run_for_job(job_def=job, status=dg.DagsterRunStatus.STARTED)
-        assert tick(database_url, instance).skip_message == "a full pull of a new database is running now"
-        instance.report_run_failed(run)
-        assert "pulled again shortly" in tick(database_url, instance).skip_message  # no run every tick
-        with session_scope(engine) as session:  # what a full pull of customers leaves
-            queries.advance_cursor(session, "9130", "Customer", utcnow(), full=True)
-    with dg.instance_for_test() as instance:
-        for asset in ("customers", "items"):
-            instance.report_runless_asset_event(dg.AssetMaterialization(asset))
-        (request,) = tick(database_url, instance).run_requests
-        assert [key.path[-1] for key in request.asset_selection] == ["items"]
+
+def test_a_fresh_stack_with_nothing_materialized_leaves_the_pulls_to_the_automation(database_url, instance):
+    # nothing materialized; the automation sensor syncs what is missing
+    assert tick(CHANGES_SENSOR, database_url, instance).skip_message == "no QuickBooks change notification is waiting"
+
+
+def test_a_database_never_pulled_into_is_pulled_in_full_though_dagster_remembers_syncs(database_url, remembers_syncs):
+    (request,) = tick(CHANGES_SENSOR, database_url, remembers_syncs).run_requests
+    assert sorted(key.path[-1] for key in request.asset_selection) == ["customers", "items"]
+
+
+def full_pull_run(instance, status: dg.DagsterRunStatus) -> dg.DagsterRun:
+    return instance.create_run_for_job(job_def=defs.resolve_job_def("quickbooks_changes_job"), status=status)
+
+
+def test_no_second_full_pull_starts_while_one_runs(database_url, remembers_syncs):
+    tick(CHANGES_SENSOR, database_url, remembers_syncs)
+    full_pull_run(remembers_syncs, dg.DagsterRunStatus.STARTED)
+    assert tick(CHANGES_SENSOR, database_url, remembers_syncs).skip_message == (
+        "a full pull of a new database is running now"
+    )
+
+
+def test_a_failed_full_pull_is_tried_again_shortly_not_at_every_tick(database_url, remembers_syncs):
+    tick(CHANGES_SENSOR, database_url, remembers_syncs)
+    remembers_syncs.report_run_failed(full_pull_run(remembers_syncs, dg.DagsterRunStatus.STARTED))
+    assert "pulled again shortly" in tick(CHANGES_SENSOR, database_url, remembers_syncs).skip_message
+
+
+def test_only_what_this_database_was_never_pulled_into_is_pulled_in_full(database_url, engine, remembers_syncs):
+    with session_scope(engine) as session:  # what a full pull of customers leaves
+        queries.advance_cursor(session, "9130", "Customer", utcnow(), full=True)
+    (request,) = tick(CHANGES_SENSOR, database_url, remembers_syncs).run_requests
+    assert [key.path[-1] for key in request.asset_selection] == ["items"]
 
 
 def customers_here(stack) -> int:

@@ -7,42 +7,27 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
-import sys
 import time
 
+import dagster as dg
 import pytest
 import sqlalchemy as sa
+from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
+from quickbooks.objects.customer import Customer as QBCustomer
 
-from qb_pipeline.dev_process import running_dev_stack
+from qb_pipeline.db.models import Customer
+from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline_tests.browser import HEADLESS, chromium
+from qb_pipeline_tests.fixtures.dev_stack import ARTIFACTS, CLI, cli_on, invoices_in_sandbox, stack_instance
+from qb_pipeline_tests.fixtures.sandbox import qb_client_for
 from qb_pipeline_tests.helpers import PROJECT_DIR, free_port, wait_for
 
-CLI = [sys.executable, "-m", "qb_pipeline.cli"]
-ARTIFACTS = PROJECT_DIR / "test-artifacts"
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with running_dev_stack(tmp_path_factory.mktemp("stack"), QB_SENSOR_INTERVAL_SECONDS="2") as running:
-        yield running
-
-
-def invoices_in_sandbox(stack) -> dict[str, dict]:
-    records = stack.sandbox.control("GET", "dump/Invoice", timeout=10)["records"]
-    return {r["DocNumber"]: r for r in records}
-
-
-def stack_instance(stack):
-    import dagster as dg
-
-    return dg.DagsterInstance.from_config(str(stack.home / "dagster"))
-
-
 def test_a_fresh_stack_syncs_customers_and_items_without_waiting_for_the_hour(stack):
-    import dagster as dg
-
     def materialized() -> bool:
         with stack_instance(stack) as instance:
             return all(instance.get_latest_materialization_event(dg.AssetKey(name)) for name in ("customers", "items"))
@@ -53,12 +38,8 @@ def test_a_fresh_stack_syncs_customers_and_items_without_waiting_for_the_hour(st
 
 
 def test_an_order_added_with_the_cli_becomes_an_invoice_within_a_minute(stack):
-    added = subprocess.run(
-        [*CLI, "orders", "add", "--customer", "Cool Cars", "--line", "Rocks:2", "--line", "Sod:4", "--number", "E2E-1"],
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    added = cli_on(
+        stack, "orders", "add", "--customer", "Cool Cars", "--line", "Rocks:2", "--line", "Sod:4", "--number", "E2E-1"
     )
     assert added.returncode == 0, added.stderr
     started = time.monotonic()
@@ -66,17 +47,11 @@ def test_an_order_added_with_the_cli_becomes_an_invoice_within_a_minute(stack):
     print(f"order to invoice: {time.monotonic() - started:.1f} s")
     invoice = invoices_in_sandbox(stack)["E2E-1"]
     assert invoice["TotalAmt"] == 2 * 9.95 + 4 * 4.75
-    shown = json.loads(
-        subprocess.run(
-            [*CLI, "orders", "show", "E2E-1", "--json"], env=stack.env, capture_output=True, text=True, timeout=60
-        ).stdout
-    )
+    shown = json.loads(cli_on(stack, "orders", "show", "E2E-1", "--json").stdout)
     assert shown["status"] == "synced" and shown["qb_invoice_id"] == invoice["Id"]
 
 
 def test_the_hourly_job_launched_through_graphql_succeeds(stack):
-    from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
-
     client = DagsterGraphQLClient("127.0.0.1", port_number=stack.ui_port)
     run_id = client.submit_job_execution(
         "hourly_sync_job", repository_location_name="qb_pipeline", repository_name="__repository__"
@@ -94,8 +69,6 @@ def test_the_hourly_job_launched_through_graphql_succeeds(stack):
 
 def test_two_quickbooks_materializations_launched_at_once_run_one_after_the_other(stack):
     """As from the UI's Materialize button: no company tag, only the assets' `quickbooks` pool keeps them apart."""
-    from dagster_graphql import DagsterGraphQLClient
-
     client = DagsterGraphQLClient("127.0.0.1", port_number=stack.ui_port)
     stack.sandbox.control("POST", "settings", {"latency_ms": 700})  # each run lasts a few seconds
     try:
@@ -167,21 +140,8 @@ def test_the_ui_shows_the_assets_and_the_sensor(stack):
 
 def test_a_customer_edited_in_quickbooks_reaches_our_table_by_itself(stack):
     """Through real processes: the sandbox notifies, the receiver stores, the sensor pulls by CDC."""
-    from quickbooks import QuickBooks
-    from quickbooks.objects.customer import Customer as QBCustomer
-
-    from qb_pipeline.db.models import Customer
-    from qb_pipeline.db.session import make_engine, session_scope
-
     sandbox = stack.sandbox
-    connection = sandbox.connection
-    qb = QuickBooks(
-        auth_client=_auth_client(connection),
-        refresh_token=sandbox.control("POST", "tokens/mint")["refresh_token"],
-        company_id=connection["realm_id"],
-        minorversion=75,
-    )
-    qb.api_url_v3 = connection["api_base_url"]
+    qb = qb_client_for(sandbox.connection, sandbox.control("POST", "tokens/mint")["refresh_token"])
     customer = QBCustomer.filter(DisplayName="Kate Whelan", qb=qb)[0]
     customer.CompanyName = "Whelan Webhooks Ltd"
     customer.save(qb=qb)
@@ -197,16 +157,12 @@ def test_a_customer_edited_in_quickbooks_reaches_our_table_by_itself(stack):
         what="the change in our customers table",
         interval=0.5,
     )
-    shown = json.loads(
-        subprocess.run(
-            [*CLI, "status", "--json"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**stack.env, "DAGSTER_HOME": str(stack.home / "dagster")},
-        ).stdout
-    )
+    shown = json.loads(cli_on(stack, "status", "--json", DAGSTER_HOME=str(stack.home / "dagster")).stdout)
     assert shown["webhook_events"]["received"] >= 1
+
+
+def test_status_on_the_running_stack_shows_the_daemon_alive_and_every_sensor_running(stack):
+    shown = json.loads(cli_on(stack, "status", "--json", DAGSTER_HOME=str(stack.home / "dagster")).stdout)
     assert shown["dagster_daemon"].startswith("alive")
     assert shown["automation"] == {
         "hourly_sync": "RUNNING",
@@ -214,17 +170,6 @@ def test_a_customer_edited_in_quickbooks_reaches_our_table_by_itself(stack):
         "quickbooks_changes_sensor": "RUNNING",
         "quickbooks_automation_sensor": "RUNNING",
     }
-
-
-def _auth_client(connection):
-    from intuitlib.client import AuthClient
-
-    return AuthClient(
-        connection["client_id"],
-        connection["client_secret"],
-        connection["redirect_uri"],
-        environment=connection["discovery_url"],
-    )
 
 
 def dev(stack, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -254,33 +199,21 @@ def test_a_second_make_dev_on_the_same_data_folder_changes_nothing(stack, tmp_pa
     assert stack.sandbox.control("GET", "settings")["limits"] == "off"  # the first one still serves
 
 
-def test_a_busy_port_or_a_bad_setting_starts_nothing(stack, tmp_path):
-    sandbox_port = free_port()
-    busy = dev(
-        stack,
-        "--port",
-        str(stack.ui_port),
-        "--sandbox-port",
-        str(sandbox_port),
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--dagster-home",
-        str(tmp_path / "home"),
-    )
+def another_dev(stack, tmp_path, ui_port: int, **env: str) -> subprocess.CompletedProcess:
+    """A second `qb-pipeline dev` in a folder and home of its own, its UI on `ui_port`."""
+    folders = ("--data-dir", str(tmp_path / "data"), "--dagster-home", str(tmp_path / "home"))
+    return dev(stack, "--port", str(ui_port), "--sandbox-port", str(free_port()), *folders, **env)
+
+
+def test_a_busy_port_starts_nothing_and_says_which(stack, tmp_path):
+    busy = another_dev(stack, tmp_path, stack.ui_port)
     assert busy.returncode != 0 and f"the Dagster UI's {stack.ui_port}" in busy.stderr
     assert "port already in use" in busy.stderr
-    bad = dev(
-        stack,
-        "--port",
-        str(free_port()),
-        "--sandbox-port",
-        str(sandbox_port),
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--dagster-home",
-        str(tmp_path / "home"),
-        QB_DEMO_ORDERS_PER_MINUTE="lots",
-    )
+    assert not (tmp_path / "data" / "qb_pipeline.sqlite").exists()  # nothing was touched
+
+
+def test_a_bad_setting_starts_nothing_and_says_it_in_one_line(stack, tmp_path):
+    bad = another_dev(stack, tmp_path, free_port(), QB_DEMO_ORDERS_PER_MINUTE="lots")
     assert bad.returncode != 0 and bad.stderr.strip().splitlines() == [
         "Error: QB_DEMO_ORDERS_PER_MINUTE='lots' is not allowed: use a number from 0 to 600"
     ]
@@ -296,18 +229,17 @@ def test_a_type_is_synced_from_a_terminal_on_the_running_dagster(stack):
     assert done.returncode == 0, f"{done.stderr}\nruns: {runs}"
     assert "sync_items_job launched: run " in done.stdout and f"{stack.ui}/runs/" in done.stdout
     assert done.stdout.strip().endswith("SUCCESS")
+
+
+def test_a_sync_from_a_terminal_with_no_dagster_answering_says_how_to_start_it(stack):
     nowhere = f"http://127.0.0.1:{free_port()}"
-    nobody = subprocess.run(
-        [*CLI, "sync", "items", "--url", nowhere], env=stack.env, capture_output=True, text=True, timeout=60
-    )
+    nobody = cli_on(stack, "sync", "items", "--url", nowhere)
     assert nobody.returncode == 1 and nobody.stderr.strip().splitlines() == [
         f"Error: no Dagster answers at {nowhere}: start it with `make dev` (or add --in-process to run the sync here)"
     ]
 
 
 def test_ctrl_c_stops_every_process_it_started(stack):
-    import socket
-
     process = stack.process
     stack.interrupt()
     process.wait(60)

@@ -4,41 +4,26 @@ screens in headless Chromium; `orders retry`; the order is invoiced, counted fro
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import sqlalchemy as sa
 
 from qb_pipeline.db.models import Order
 from qb_pipeline.db.session import make_engine, session_scope
-from qb_pipeline.dev_process import running_dev_stack
 from qb_pipeline.sync.invoice_draft import marked_order
 from qb_pipeline_tests.browser import Browser, chromium
-from qb_pipeline_tests.helpers import PROJECT_DIR, wait_for
+from qb_pipeline_tests.fixtures.dev_stack import ARTIFACTS, cli_on
+from qb_pipeline_tests.helpers import wait_for
 
-CLI = [sys.executable, "-m", "qb_pipeline.cli"]
-ARTIFACTS = PROJECT_DIR / "test-artifacts"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(chromium() is None, reason="Chromium is not installed (make test installs it with apt-get)"),
 ]
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with running_dev_stack(tmp_path_factory.mktemp("stack"), QB_SENSOR_INTERVAL_SECONDS="2") as running:
-        yield running
-
-
-def cli(stack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *args], env=stack.env, capture_output=True, text=True, timeout=60)
-
-
 def test_a_customer_added_on_the_quickbooks_screens_lets_a_failed_order_through(stack):
     screens = f"{stack.sandbox.url}/screens"
     assert f"QuickBooks screens (add customers and items, see invoices) on {screens}" in stack.output(20_000)
-    added = cli(stack, "orders", "add", "--customer", "Nova Bakery", "--line", "Rocks:2", "--number", "FIX-E2E")
+    added = cli_on(stack, "orders", "add", "--customer", "Nova Bakery", "--line", "Rocks:2", "--number", "FIX-E2E")
     assert added.returncode == 0, added.stderr
     engine = make_engine(stack.database_url)
 
@@ -63,7 +48,7 @@ def test_a_customer_added_on_the_quickbooks_screens_lets_a_failed_order_through(
         browser.press("#add-customer button")
         assert "Customer Nova Bakery added" in browser.text()
 
-        retried = cli(stack, "orders", "retry", "FIX-E2E")
+        retried = cli_on(stack, "orders", "retry", "FIX-E2E")
         assert retried.returncode == 0 and "1 order goes again: FIX-E2E" in retried.stdout, retried.stderr
 
         def invoices() -> list[dict]:

@@ -3,23 +3,21 @@ orders it claimed go back to pending, and the next push sends them — once."""
 
 from __future__ import annotations
 
-import subprocess
-
+import dagster as dg
 import pytest
 import sqlalchemy as sa
+from dagster_graphql import DagsterGraphQLClient
 
 from qb_pipeline.db.models import Order
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.dev_process import running_dev_stack
+from qb_pipeline_tests.fixtures.dev_stack import cli_on, invoices_in_sandbox
 from qb_pipeline_tests.helpers import wait_for
-from qb_pipeline_tests.test_end_to_end import CLI, invoices_in_sandbox
 
 pytestmark = pytest.mark.slow
 
 
 def idle(home) -> bool:
-    import dagster as dg
-
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         return not instance.get_run_records(
             dg.RunsFilter(
@@ -35,19 +33,11 @@ def idle(home) -> bool:
 
 
 def add_order(stack, number: str) -> None:
-    added = subprocess.run(
-        [*CLI, "orders", "add", "--customer", "Cool Cars", "--line", "Rocks:1", "--number", number],
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    added = cli_on(stack, "orders", "add", "--customer", "Cool Cars", "--line", "Rocks:1", "--number", number)
     assert added.returncode == 0, added.stderr
 
 
 def test_a_push_past_its_maximum_run_time_is_failed_and_its_orders_are_released(tmp_path):
-    from dagster_graphql import DagsterGraphQLClient
-
     with running_dev_stack(
         tmp_path,
         QB_MAX_RUNTIME_SECONDS="40",

@@ -6,13 +6,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 from qb_pipeline.checks import invoice_totals_reconcile, orders_not_waiting
-from qb_pipeline.db.models import Order, OrderLine, OrderStatus, QBInvoice
+from qb_pipeline.db.models import OrderStatus, QBInvoice
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.sync.invoice_mirror import MirrorResult
 from qb_pipeline.sync.invoice_outcomes import InvoicePushResult
 from qb_pipeline.sync.order_actions import going_again, sent_again
+from qb_pipeline_tests.fixtures.orders import named_order
 
 
 def test_run_summaries_say_one_thing_in_the_singular():
@@ -37,19 +38,14 @@ def test_checks_count_one_order_and_one_invoice_in_the_singular(database_url, en
     with session_scope(engine) as session:
         session.add_all(
             [
-                Order(
-                    order_number="LATE",
-                    customer_name="Acme",
-                    created_at=utcnow() - timedelta(hours=2),
-                    lines=[OrderLine(line_number=1, item_name="Widget", quantity=Decimal("1"))],
-                ),
-                Order(
-                    order_number="DONE",
-                    customer_name="Acme",
+                named_order("LATE", "Acme", "Widget:1", created_at=utcnow() - timedelta(hours=2)),
+                named_order(
+                    "DONE",
+                    "Acme",
+                    "Widget:1",
                     status=OrderStatus.SYNCED,
                     qb_invoice_id="77",
                     invoiced_total=Decimal("5.00"),
-                    lines=[OrderLine(line_number=1, item_name="Widget", quantity=Decimal("1"))],
                 ),
                 QBInvoice(realm_id="42", qb_id="77", doc_number="DONE", total_amt=Decimal("5.00")),
             ]

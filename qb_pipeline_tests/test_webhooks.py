@@ -8,32 +8,26 @@ import hmac
 import http.client
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from datetime import datetime, timezone
 
 import dagster as dg
 import pytest
 import requests
 import sqlalchemy as sa
-import uvicorn
 
 from qb_pipeline.db.migrate import upgrade
-from qb_pipeline.db.models import SyncLog, WebhookEvent
+from qb_pipeline.db.models import QBInvoice, SyncLog, WebhookEvent
 from qb_pipeline.db.session import make_engine, session_scope
-from qb_pipeline.resources import DatabaseResource
-from qb_pipeline.webhook_receiver import (
-    KEEP_ALIVE_SECONDS,
-    MAX_CONNECTIONS,
-    PATH,
-    REQUEST_SECONDS,
-    SERVER_LIMITS,
-    receiver_app,
-)
-from qb_pipeline_tests.helpers import free_port, wait_for
+from qb_pipeline.definitions import defs
+from qb_pipeline.webhook_receiver import KEEP_ALIVE_SECONDS, MAX_CONNECTIONS, PATH, REQUEST_SECONDS
+from qb_pipeline_tests.fixtures.dagster_runs import tick
+from qb_pipeline_tests.fixtures.webhooks import serving, url_of
+from qb_pipeline_tests.helpers import wait_for
 
 TOKEN, REALM = "verifier-token-for-tests", "4620816365"
+CHANGES_SENSOR = "quickbooks_changes_sensor"
 
 
 def sign(body: bytes, token: str = TOKEN) -> str:
@@ -53,30 +47,9 @@ def cloud_event(n: int, entity: str = "customer", realm: str = REALM, operation:
     }
 
 
-@contextmanager
-def serving(engine, token: str = TOKEN, realm: str = REALM) -> Iterator[uvicorn.Server]:
-    """The receiver as `qb-pipeline webhooks serve` runs it (its limits included), on 127.0.0.1."""
-    app = receiver_app(engine, token, realm)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", access_log=False, **SERVER_LIMITS)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: server.started, timeout=10, what="the receiver")
-        yield server
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
-def url_of(server: uvicorn.Server) -> str:
-    return f"http://127.0.0.1:{server.config.port}{PATH}"
-
-
 @pytest.fixture
 def receiver(engine) -> Iterator[str]:
-    with serving(engine) as server:
+    with serving(engine, TOKEN, REALM) as server:
         yield url_of(server)
 
 
@@ -176,7 +149,7 @@ def closed_by_server(sock: socket.socket) -> bool:
 
 def test_silent_slow_and_idle_connections_are_closed_and_deliveries_are_still_served(sqlite_engine):
     body = json.dumps([cloud_event(1)]).encode()
-    with serving(sqlite_engine) as server:
+    with serving(sqlite_engine, TOKEN, REALM) as server:
         address = ("127.0.0.1", server.config.port)
         kept_alive = []
         for _ in range(5):  # a delivery answered, then the connection left idle
@@ -236,7 +209,7 @@ def test_silent_slow_and_idle_connections_are_closed_and_deliveries_are_still_se
 
 def test_a_request_beyond_the_connection_limit_is_answered_503_and_the_receiver_serves_on(sqlite_engine):
     body = json.dumps([cloud_event(1)]).encode()
-    with serving(sqlite_engine) as server:
+    with serving(sqlite_engine, TOKEN, REALM) as server:
         address, connections = ("127.0.0.1", server.config.port), server.server_state.connections
         idle = [socket.create_connection(address) for _ in range(MAX_CONNECTIONS - 2)]
         try:
@@ -268,38 +241,54 @@ def add_events(engine, *entities: str) -> None:
         )
 
 
-def tick(database_url, instance, cursor=None):
-    from qb_pipeline.definitions import defs
-
-    context = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"database": DatabaseResource(url=database_url)}
-    )
-    return defs.get_sensor_def("quickbooks_changes_sensor").evaluate_tick(context)
+def waiting(engine) -> int:
+    """From the database: the notifications not served yet."""
+    with session_scope(engine) as session:
+        return session.scalar(sa.select(sa.func.count()).where(WebhookEvent.processed_at.is_(None)))
 
 
-def test_the_changes_sensor_launches_one_pull_and_marks_events_served_once_it_succeeded(database_url, engine):
-    from qb_pipeline.definitions import defs
+def requested_pull(database_url, engine, instance) -> dg.RunRequest:
+    """Three notifications waiting (two of customers, one of an invoice), and the pull the sensor asks for."""
+    add_events(engine, "Customer", "Customer", "Invoice")
+    (request,) = tick(CHANGES_SENSOR, database_url, instance).run_requests
+    return request
 
-    with dg.instance_for_test() as instance:
-        assert tick(database_url, instance).skip_message == "no QuickBooks change notification is waiting"
-        add_events(engine, "Customer", "Customer", "Invoice")
-        (request,) = tick(database_url, instance).run_requests
-        assert sorted(k.path[-1] for k in request.asset_selection) == ["customers", "invoices"]
-        assert request.run_config == {"ops": {"invoices": {"config": {"push_orders": False}}}}
-        assert request.tags["qb_pipeline/webhook_events"] == "3"
-        job = defs.resolve_job_def("quickbooks_changes_job")
-        run = instance.create_run_for_job(job_def=job, tags=request.tags, status=dg.DagsterRunStatus.STARTED)
-        add_events(engine, "Item")  # arrives while the pull runs: goes with the next one
-        assert "being pulled now" in tick(database_url, instance).skip_message
-        instance.report_run_failed(run)
-        assert "pulled again shortly" in tick(database_url, instance).skip_message
-        with session_scope(engine) as session:
-            assert session.scalar(sa.select(sa.func.count()).where(WebhookEvent.processed_at.is_(None))) == 4
-        succeeded = instance.create_run_for_job(job_def=job, tags=request.tags, status=dg.DagsterRunStatus.SUCCESS)
-        result = tick(database_url, instance)
-        (next_request,) = result.run_requests  # the event that came meanwhile
-        assert [k.path[-1] for k in next_request.asset_selection] == ["items"]
-        assert json.loads(result.cursor) == {"acknowledged": succeeded.run_id}
+
+def pull_run(instance, request: dg.RunRequest, status: dg.DagsterRunStatus) -> dg.DagsterRun:
+    """The run of the requested pull, as the daemon launched it, in `status`."""
+    job = defs.resolve_job_def("quickbooks_changes_job")
+    return instance.create_run_for_job(job_def=job, tags=request.tags, status=status)
+
+
+def test_the_changes_sensor_skips_while_no_notification_is_waiting(database_url, instance):
+    assert tick(CHANGES_SENSOR, database_url, instance).skip_message == "no QuickBooks change notification is waiting"
+
+
+def test_waiting_notifications_launch_one_pull_of_what_they_name_that_pushes_no_orders(database_url, engine, instance):
+    request = requested_pull(database_url, engine, instance)
+    assert sorted(k.path[-1] for k in request.asset_selection) == ["customers", "invoices"]
+    assert request.run_config == {"ops": {"invoices": {"config": {"push_orders": False}}}}
+    assert request.tags["qb_pipeline/webhook_events"] == "3"
+
+
+def test_no_second_pull_starts_while_one_runs(database_url, engine, instance):
+    pull_run(instance, requested_pull(database_url, engine, instance), dg.DagsterRunStatus.STARTED)
+    add_events(engine, "Item")  # arrives while the pull runs
+    assert "being pulled now" in tick(CHANGES_SENSOR, database_url, instance).skip_message
+
+
+def test_a_failed_pull_leaves_its_notifications_waiting_and_pulls_again_shortly(database_url, engine, instance):
+    run = pull_run(instance, requested_pull(database_url, engine, instance), dg.DagsterRunStatus.STARTED)
+    instance.report_run_failed(run)
+    assert "pulled again shortly" in tick(CHANGES_SENSOR, database_url, instance).skip_message
+    assert waiting(engine) == 3
+
+
+def test_a_succeeded_pull_marks_its_notifications_served_once_and_logs_them(database_url, engine, instance):
+    succeeded = pull_run(instance, requested_pull(database_url, engine, instance), dg.DagsterRunStatus.SUCCESS)
+    result = tick(CHANGES_SENSOR, database_url, instance)
+    assert json.loads(result.cursor) == {"acknowledged": succeeded.run_id}
+    tick(CHANGES_SENSOR, database_url, instance, cursor=result.cursor)  # acknowledged: not served or logged again
     with session_scope(engine) as session:
         served = session.scalars(sa.select(WebhookEvent.run_id).where(WebhookEvent.processed_at.is_not(None))).all()
         assert served == [succeeded.run_id] * 3
@@ -308,11 +297,17 @@ def test_the_changes_sensor_launches_one_pull_and_marks_events_served_once_it_su
         ]
 
 
-def test_a_notification_of_what_a_run_already_mirrored_needs_no_pull(database_url, engine):
-    """A push mirrors the invoices it creates; their webhooks then name versions we already hold."""
-    from datetime import datetime, timezone
+def test_a_notification_that_arrives_during_a_pull_goes_with_the_next_one(database_url, engine, instance):
+    request = requested_pull(database_url, engine, instance)
+    add_events(engine, "Item")  # after the sensor asked for the pull: not in it
+    pull_run(instance, request, dg.DagsterRunStatus.SUCCESS)
+    (next_request,) = tick(CHANGES_SENSOR, database_url, instance).run_requests
+    assert [k.path[-1] for k in next_request.asset_selection] == ["items"]
+    assert waiting(engine) == 1
 
-    from qb_pipeline.db.models import QBInvoice
+
+def test_a_notification_of_what_a_run_already_mirrored_needs_no_pull(database_url, engine, instance):
+    """A push mirrors the invoices it creates; their webhooks then name versions we already hold."""
 
     def event(key: str, invoice_id: str, occurred_at: str, operation: str = "created") -> WebhookEvent:
         return WebhookEvent(
@@ -337,9 +332,8 @@ def test_a_notification_of_what_a_run_already_mirrored_needs_no_pull(database_ur
                 event("other-8", "8", "2026-11-26T10:00:01Z"),  # not mirrored at all
             ]
         )
-    with dg.instance_for_test() as instance:
-        (request,) = tick(database_url, instance).run_requests
-        assert request.tags["qb_pipeline/webhook_events"] == "3"
+    (request,) = tick(CHANGES_SENSOR, database_url, instance).run_requests
+    assert request.tags["qb_pipeline/webhook_events"] == "3"
     with session_scope(engine) as session:
         waiting = session.scalars(
             sa.select(WebhookEvent.event_key).where(WebhookEvent.processed_at.is_(None)).order_by(WebhookEvent.id)
@@ -349,13 +343,10 @@ def test_a_notification_of_what_a_run_already_mirrored_needs_no_pull(database_ur
     assert served == ["already-mirrored", "already-mirrored"]
 
 
-def test_invoice_notifications_wait_for_a_running_push_which_mirrors_invoices(database_url, engine):
-    from qb_pipeline.definitions import defs
-
+def test_invoice_notifications_wait_for_a_running_push_which_mirrors_invoices(database_url, engine, instance):
     add_events(engine, "Invoice")
-    with dg.instance_for_test() as instance:
-        push = defs.resolve_job_def("push_invoices_job")
-        run = instance.create_run_for_job(job_def=push, status=dg.DagsterRunStatus.STARTED)
-        assert "wait for the push running now" in tick(database_url, instance).skip_message
-        instance.report_run_failed(run)
-        assert tick(database_url, instance).run_requests
+    push = defs.resolve_job_def("push_invoices_job")
+    run = instance.create_run_for_job(job_def=push, status=dg.DagsterRunStatus.STARTED)
+    assert "wait for the push running now" in tick(CHANGES_SENSOR, database_url, instance).skip_message
+    instance.report_run_failed(run)
+    assert tick(CHANGES_SENSOR, database_url, instance).run_requests

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from qb_pipeline import config
 from qb_pipeline.commands.common import dagster_instance, database
 from qb_pipeline.db import queries
-from qb_pipeline.db.session import session_scope
-from qb_pipeline.sync.pricing_csv import PricingFileError, export_pricing, read_pricing_file
+from qb_pipeline.db.session import read_scope, session_scope
+from qb_pipeline.sync.pricing_csv import PricingFileError, read_pricing_file
+from qb_pipeline.sync.pricing_export import write_pricing
 from qb_pipeline.sync.pricing_stage import import_pricing_file
 from qb_pipeline.sync.wording import plural
 
@@ -92,12 +93,19 @@ def _observe_price_levels(applied: int, rejected: int, file_name: str) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
 def export_command(history: bool, output: Path | None) -> None:
     """The pricing in force (or its history) in the import format."""
-    with session_scope(database()) as session:
-        text = export_pricing(session, include_history=history)
-    if output:
-        output.write_text(text)
-    else:
-        click.echo(text, nl=False)
+    # Written as it is read, in one reading transaction (on SQLite it holds up no writer); a file appears
+    # under its name only once complete.
+    with read_scope(database()) as session:
+        if output is None:
+            write_pricing(session, click.get_text_stream("stdout"), include_history=history)
+            return
+        partial = output.with_name(f".{output.name}.partial")
+        try:
+            with partial.open("w", encoding="utf-8", newline="") as file:
+                write_pricing(session, file, include_history=history)
+            partial.replace(output)
+        finally:
+            partial.unlink(missing_ok=True)
 
 
 @pricing.command("learned")

@@ -69,10 +69,14 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+READ_ONLY = "qb_read_only"  # an execution option: this connection's transactions only read (read_scope)
+
+
 def _sqlite_begin_immediate(conn: sa.Connection) -> None:
     # Take the write lock at BEGIN so two writers queue on busy_timeout instead of one failing
-    # with "database is locked" when it upgrades a read transaction.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # with "database is locked" when it upgrades a read transaction. A reading transaction takes
+    # none: in WAL mode it reads a snapshot while writers go on.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 class DatabaseMissing(RuntimeError):
@@ -143,3 +147,15 @@ def session_scope(engine: sa.Engine) -> Iterator[Session]:
     """A session whose transaction commits on success and rolls back on any error."""
     with session_factory(engine).begin() as session:
         yield session
+
+
+@contextmanager
+def read_scope(engine: sa.Engine) -> Iterator[Session]:
+    """A session that only reads, from one snapshot, rolled back at the end. On SQLite its transaction takes
+    no write lock (it reads the WAL as of its first read), so a long read (a large export, an import's
+    history) holds up no writer; on PostgreSQL it is REPEATABLE READ, so every statement sees that snapshot."""
+    options = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    with session_factory(engine.execution_options(**options))() as session:
+        yield session  # closing the session rolls its transaction back

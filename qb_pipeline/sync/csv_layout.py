@@ -11,7 +11,7 @@ from a locale that writes decimal commas, and a price like 1,250 must never be g
 from __future__ import annotations
 
 import csv
-import io
+from collections.abc import Iterator
 
 OTHER_SEPARATORS = {";": "';'", "\t": "tabs", "|": "'|'"}
 
@@ -36,7 +36,7 @@ def _separator_problem(text: str) -> str | None:
 
 def _quote_problem(text: str) -> str | None:
     """Quoting the strict reader refuses: a quote never closed, or text after a closing quote."""
-    reader = csv.reader(io.StringIO(text), strict=True)
+    reader = csv.reader(text_lines(text), strict=True)
     row_starts = 1  # the line the row being read starts on
     try:
         for _ in reader:
@@ -53,3 +53,13 @@ def _quote_problem(text: str) -> str | None:
             return f'line {row_starts}: text after a closing quote; quote the whole field (a quote inside it is written twice: "")'
         return f"line {reader.line_num}: {error}"
     return None
+
+
+def text_lines(text: str) -> Iterator[str]:
+    """The lines of `text` one at a time, each with its newline, for `csv.reader` (as io.StringIO would give
+    them; a StringIO copies the whole text at four bytes a character: 20 MB for a 100,000-row file)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start) + 1 or len(text)
+        yield text[start:end]
+        start = end

@@ -1,4 +1,4 @@
-"""Pricing as CSV: a strict import (every row checked, each bad row reported by line) and export.
+"""Pricing as CSV: the format, and the checks of one row (each bad row reported by line).
 
 One file holds all four kinds of pricing row, told apart by the `kind` column:
 
@@ -18,32 +18,17 @@ already invoiced keep their invoice. `valid_to` (in a `--history` export) restor
 exactly. A row equal to what is in force is a no-op, so importing an export changes nothing.
 `source` (customer_price only): manual, import (default) or learned. Files are UTF-8, with or without
 a byte-order mark. Import (`sync.pricing_import`) applies the good rows at once and reports the bad
-ones; with strict=True any bad row means nothing is applied.
+ones; with strict=True any bad row means nothing is applied. Export: `sync.pricing_export`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
-from qb_pipeline.db.models import (
-    Customer,
-    CustomerItemPrice,
-    CustomerPriceLevel,
-    Item,
-    PriceLevel,
-    PriceLevelItem,
-    PriceLevelPercentage,
-)
-from qb_pipeline.db.names import name_key
 from qb_pipeline.db.types import plain_decimal, price_text, reads_as_thousands
 from qb_pipeline.sync import pricing
 from qb_pipeline.sync.csv_layout import layout_problem
@@ -156,20 +141,6 @@ def _row(header: list[str], fields_: list[str]) -> dict[str, str]:
     return row
 
 
-def _identity(row: dict[str, str], now: datetime) -> tuple[tuple, tuple]:
-    """What a row sets (kind, names, instant) and the values it sets them to, compared as values."""
-    kind = row["kind"]
-    level = name_key(row.get("price_level", ""))  # names compared as they are matched: by key
-    target = (
-        kind,
-        name_key(row.get("customer", "")),
-        "" if kind == "assignment" else level,
-        name_key(row.get("item", "")),
-        _instant(row.get("valid_from"), now),
-    )
-    return target, (_number(row, "price"), _number(row, "percent", percent=True), level if kind == "assignment" else "")
-
-
 def _number(row: dict[str, str], column: str, *, percent: bool = False) -> Decimal | None:
     """A price or percent cell as Decimal: None for empty or END; one strict syntax everywhere."""
     raw = row.get(column, "")
@@ -201,117 +172,3 @@ def _instant(raw: str | None, default: datetime | None, what: str = "valid_from"
     if parsed.tzinfo is None:
         raise _RowError(f"{what} {raw!r} needs a time zone offset (e.g. 2026-12-01T00:00:00+00:00)")
     return parsed.astimezone(timezone.utc)
-
-
-def export_pricing(session: Session, *, include_history: bool = False, now: datetime | None = None) -> str:
-    """The pricing in force `now` and scheduled after it (or its whole history, with valid_to) in the import format.
-
-    Without history, each value in force now is written with its own valid_from, each value scheduled
-    later with its own, and a scheduled end that no value follows as an END row at that instant — so
-    importing the file into the same database changes nothing.
-    """
-    now = now or datetime.now(timezone.utc)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS + (["valid_to"] if include_history else []), lineterminator="\n")
-    writer.writeheader()
-
-    def rows(model, *joins):
-        statement = sa.select(model, *joins[0::2])
-        for target, condition in zip(joins[0::2], joins[1::2]):
-            statement = statement.join(target, condition)
-        if not include_history:
-            statement = statement.where(sa.or_(model.valid_to.is_(None), model.valid_to > now))
-        return session.execute(statement.order_by(model.valid_from, model.id)).all()
-
-    def write(kind: str, found: list[tuple]) -> None:
-        """`found`: (record, key, values, END row's values or None when the kind has no END) per interval."""
-        starts = {(key, record.valid_from) for record, key, _values, _end in found}
-        entries = []
-        for record, key, values, end in found:
-            entry = {"kind": kind, "valid_from": record.valid_from.isoformat(), **values}
-            if include_history:
-                entry["valid_to"] = record.valid_to.isoformat() if record.valid_to else ""
-            entries.append((record.valid_from, entry))
-            ends_later = record.valid_to is not None and (key, record.valid_to) not in starts
-            if not include_history and end is not None and ends_later:
-                entries.append((record.valid_to, {"kind": kind, "valid_from": record.valid_to.isoformat(), **end}))
-        for _at, entry in sorted(entries, key=lambda pair: pair[0]):  # an END after the value it ends
-            writer.writerow(entry)
-
-    def text(number: Decimal | None) -> str:
-        return "" if number is None else price_text(number)  # 0.00 is a price, not an empty cell
-
-    write(
-        "level_percent",  # a level's percent has no END (only a --history export can close one)
-        [
-            (rate, rate.price_level_id, {"price_level": level.name, "percent": plain_decimal(rate.percent)}, None)
-            for rate, level in rows(
-                PriceLevelPercentage, PriceLevel, PriceLevel.id == PriceLevelPercentage.price_level_id
-            )
-        ],
-    )
-    write(
-        "level_item",
-        [
-            (
-                rule,
-                (rule.price_level_id, rule.item_id),
-                {
-                    "price_level": level.name,
-                    "item": item.name,
-                    "price": text(rule.custom_price),
-                    "percent": "" if rule.custom_percent is None else plain_decimal(rule.custom_percent),
-                },
-                {"price_level": level.name, "item": item.name, "price": END},
-            )
-            for rule, level, item in rows(
-                PriceLevelItem,
-                PriceLevel,
-                PriceLevel.id == PriceLevelItem.price_level_id,
-                Item,
-                Item.id == PriceLevelItem.item_id,
-            )
-        ],
-    )
-    write(
-        "customer_price",
-        [
-            (
-                price,
-                (price.customer_id, price.item_id),
-                {
-                    "customer": customer.display_name,
-                    "item": item.name,
-                    "price": text(price.unit_price),
-                    "source": price.source,
-                },
-                {"customer": customer.display_name, "item": item.name, "price": END},
-            )
-            for price, customer, item in rows(
-                CustomerItemPrice,
-                Customer,
-                Customer.id == CustomerItemPrice.customer_id,
-                Item,
-                Item.id == CustomerItemPrice.item_id,
-            )
-        ],
-    )
-    write(
-        "assignment",
-        [
-            (
-                assignment,
-                assignment.customer_id,
-                {"customer": customer.display_name, "price_level": level.name},
-                {"customer": customer.display_name, "price_level": END},
-            )
-            for assignment, customer, level in rows(
-                CustomerPriceLevel,
-                Customer,
-                Customer.id == CustomerPriceLevel.customer_id,
-                PriceLevel,
-                PriceLevel.id == CustomerPriceLevel.price_level_id,
-            )
-        ],
-    )
-    return out.getvalue()

@@ -2,46 +2,57 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 
 from qb_pipeline.assets.name_lists import customers, items
 from qb_pipeline.checks import customers_linked, items_linked, quickbooks_connection
-from qb_pipeline.db.models import Customer, Item, SyncLog
+from qb_pipeline.db.models import SyncLog
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.db.token_cipher import new_key
 from qb_pipeline.resources import QuickBooksResource
+from qb_pipeline_tests.fixtures.dagster_runs import metadata_of
+from qb_pipeline_tests.fixtures.name_lists import add_customers_and_items
 
 
 def materialize(resources):
     return dg.materialize([customers, items], resources=resources)
 
 
-def metadata_of(result, key):
-    return {k: v.value for k, v in result.asset_materializations_for_node(key)[0].metadata.items()}
-
-
-def test_materialize_pulls_pushes_and_reports_numbers(sandbox, resources, database_url):
+@pytest.fixture
+def first_sync(sandbox, resources, database_url):
+    """The demo company in QuickBooks; a customer and an item made here only; customers and items materialized
+    once: that run."""
     sandbox.seed(preset="demo")
-    engine = make_engine(database_url)
-    with session_scope(engine) as session:
-        session.add_all([Customer(display_name="Walk-in Customer"), Item(name="Gift Wrap", unit_price=Decimal("3.00"))])
+    add_customers_and_items(make_engine(database_url), ["Walk-in Customer"], {"Gift Wrap": "3.00"})
     result = materialize(resources)
     assert result.success
-    meta = metadata_of(result, "customers")
-    demo_customers = len(sandbox.dump("Customer")["records"])
-    assert meta["created_in_quickbooks"] == 1 and meta["total"] == meta["linked"] == demo_customers
-    assert meta["api_calls"] >= 2 and isinstance(meta["seconds"], float) and meta["dagster/row_count"] == demo_customers
-    assert metadata_of(result, "items")["created_in_quickbooks"] == 1
+    return result
+
+
+def test_a_sync_creates_the_customers_and_items_made_here_in_quickbooks(first_sync, sandbox):
+    assert metadata_of(first_sync, "customers")["created_in_quickbooks"] == 1
+    assert metadata_of(first_sync, "items")["created_in_quickbooks"] == 1
     gift_wrap = next(r for r in sandbox.dump("Item")["records"] if r["Name"] == "Gift Wrap")
     assert gift_wrap["IncomeAccountRef"]["value"] == "1" and gift_wrap["UnitPrice"] == 3.0
-    with session_scope(engine) as session:
+
+
+def test_the_customers_page_counts_what_is_linked_and_what_the_sync_cost(first_sync, sandbox):
+    meta = metadata_of(first_sync, "customers")
+    demo_customers = len(sandbox.dump("Customer")["records"])
+    assert meta["total"] == meta["linked"] == demo_customers
+    assert meta["api_calls"] >= 2 and isinstance(meta["seconds"], float) and meta["dagster/row_count"] == demo_customers
+
+
+def test_each_sync_is_in_the_activity_log(first_sync, database_url):
+    with session_scope(make_engine(database_url)) as session:
         log = session.scalars(sa.select(SyncLog).order_by(SyncLog.id)).all()
     assert [(row.entity, row.outcome) for row in log] == [("CUSTOMERS", "SUCCESS"), ("ITEMS", "SUCCESS")]
     assert "pushed 1 new" in log[0].message
 
+
+def test_the_next_sync_reads_the_changes_only_and_creates_nothing_again(first_sync, resources):
     second = materialize(resources)
     assert metadata_of(second, "customers")["pull_mode"] == "cdc"
     assert metadata_of(second, "customers")["created_in_quickbooks"] == 0

@@ -19,7 +19,7 @@ from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.db import session as db_session
 from qb_pipeline.db.models import Customer, CustomerItemPrice, Item
 from qb_pipeline.db.session import make_engine, session_scope
-from qb_pipeline.resources import DatabaseResource
+from qb_pipeline_tests.fixtures.dagster_resources import with_drop_folder
 
 HEADER = "kind,customer,price_level,item,price,percent,valid_from\n"
 
@@ -32,11 +32,6 @@ def drop(sandbox, resources, tmp_path):
     folder = tmp_path / "pricing"
     folder.mkdir()
     return folder
-
-
-def with_drop_folder(resources: dict, folder) -> dict:
-    database = DatabaseResource(url=resources["database"].url, pricing_drop_dir=str(folder))
-    return {**resources, "database": database}
 
 
 def dropped_long_ago(path, text: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from qb_pipeline.db import mirror_rows
-from qb_pipeline.db.models import Customer
+from qb_pipeline.db.models import Customer, SyncState
 from qb_pipeline.db.session import session_scope
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
@@ -37,8 +37,6 @@ def test_upsert_inserts_then_updates_by_qb_id_and_keeps_local_columns(engine):
 def test_upsert_keeps_every_value_exactly_whatever_its_text(engine):
     """PostgreSQL's upsert sends each column as one text array: quotes, backslashes, braces, commas,
     NULL-looking text, None, money, enums, booleans and instants must all come back as they went in."""
-    from qb_pipeline.db.models import SyncState
-
     names = ['He said "hi"', "back\\slash", "{braces}", "a,b", "NULL", "", "Ünïcödé ✓", "new\nline", "tab\tend"]
     rows = [
         {
@@ -67,8 +65,6 @@ def test_upsert_keeps_every_value_exactly_whatever_its_text(engine):
 def test_upsert_keeps_a_value_every_row_shares_exactly(engine, count):
     """A column holding one value in every row goes to PostgreSQL once, as text cast to the column's
     type, instead of as an array: it must come back as it went in, on every row."""
-    from qb_pipeline.db.models import SyncState
-
     shared = {
         "display_name": 'He said "hi", back\\slash {braces}\nNULL',
         "company_name": None,

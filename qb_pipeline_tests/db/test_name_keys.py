@@ -10,7 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from qb_pipeline.db.migrate import current_revision, upgrade
-from qb_pipeline.db.session import make_engine
+from qb_pipeline.db.mirror_rows import upsert_by_qb_id
+from qb_pipeline.db.models import Customer, Item, PriceLevel, PriceLevelType
+from qb_pipeline.db.names import name_key
+from qb_pipeline.db.session import make_engine, session_scope
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
 
@@ -38,21 +41,15 @@ DIFFERENT = [
 
 @pytest.mark.parametrize(("one", "other"), SAME)
 def test_names_that_differ_only_in_case_or_normalization_have_one_key(one, other):
-    from qb_pipeline.db.names import name_key
-
     assert name_key(one) == name_key(other)
 
 
 @pytest.mark.parametrize(("one", "other"), DIFFERENT)
 def test_names_that_differ_in_letters_keep_different_keys(one, other):
-    from qb_pipeline.db.names import name_key
-
     assert name_key(one) != name_key(other)
 
 
 def test_a_key_is_stored_composed():
-    from qb_pipeline.db.names import name_key
-
     assert name_key("CAFE\u0301 GRÖẞE") == "caf\u00e9 gr\u00f6sse"
     assert name_key("İZMİR") == "i\u0307zmi\u0307r"
 
@@ -121,9 +118,6 @@ def test_upgrading_refuses_two_price_levels_that_are_one_name_and_names_them(emp
 
 
 def test_the_database_refuses_a_second_price_level_of_the_same_name_key(engine):
-    from qb_pipeline.db.models import PriceLevel, PriceLevelType
-    from qb_pipeline.db.session import session_scope
-
     with session_scope(engine) as session:
         session.add(PriceLevel(name="Straße", level_type=PriceLevelType.PER_ITEM))
     with pytest.raises(sa.exc.IntegrityError), session_scope(engine) as session:
@@ -133,10 +127,6 @@ def test_the_database_refuses_a_second_price_level_of_the_same_name_key(engine):
 def test_every_writer_keeps_the_key_with_the_name(engine):
     """The ORM (create, rename), a Core insert, and the bulk upsert of a pull (insert, and a rename in
     QuickBooks: on PostgreSQL an array of keys, then a single key sent once) all store the name's key."""
-    from qb_pipeline.db.mirror_rows import upsert_by_qb_id
-    from qb_pipeline.db.models import Customer, Item
-    from qb_pipeline.db.session import session_scope
-
     with session_scope(engine) as session:
         local = Customer(display_name="Café Größe")
         session.add(local)

@@ -9,10 +9,12 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from qb_pipeline.db import queries
-from qb_pipeline.db.models import Order, OrderLine, OrderStatus, SyncLog
+from qb_pipeline.db.models import Order, OrderStatus, SyncLog
 from qb_pipeline.db.session import session_scope
+from qb_pipeline_tests.fixtures.orders import named_order
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 _order_numbers = itertools.count(1)
@@ -20,15 +22,7 @@ _order_numbers = itertools.count(1)
 
 def add_orders(engine, count: int, **fields) -> list[int]:
     with session_scope(engine) as session:
-        orders = [
-            Order(
-                order_number=f"SO-{next(_order_numbers):05d}",
-                customer_name="Acme",
-                lines=[OrderLine(line_number=1, item_name="Widget", quantity=Decimal("2"))],
-                **fields,
-            )
-            for _ in range(count)
-        ]
+        orders = [named_order(f"SO-{next(_order_numbers):05d}", "Acme", "Widget:2", **fields) for _ in range(count)]
         session.add_all(orders)
         session.flush()
         return [o.id for o in orders]
@@ -106,8 +100,6 @@ def test_concurrent_uncommitted_claim_is_invisible_to_second_claimer(engine):
     (order_id,) = add_orders(engine, 1)
     with engine.connect() as first, engine.connect() as second:
         first_tx = first.begin()
-        from sqlalchemy.orm import Session
-
         first_won = queries.claim_orders(Session(bind=first), "run-a")
         second_tx = second.begin()
         second_won = queries.claim_orders(Session(bind=second), "run-b")  # SKIP LOCKED: no wait

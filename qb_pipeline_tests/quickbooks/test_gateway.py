@@ -9,6 +9,8 @@ from decimal import Decimal
 
 import pytest
 
+from qb_pipeline.db.models import QBToken
+from qb_pipeline.db.session import session_scope
 from qb_pipeline.quickbooks.errors import QuickBooksAuthError, QuickBooksUnavailable, QuickBooksValidationError
 from qb_pipeline.quickbooks.throttle import DEFAULT_LIMITS, SPANS, Throttle
 
@@ -241,9 +243,6 @@ def test_cdc_and_lookups_escape_quotes_and_backslashes(sandbox, make_gateway):
 
 
 def test_a_successful_call_is_remembered_for_auth_status(sandbox, make_gateway, engine):
-    from qb_pipeline.db.models import QBToken
-    from qb_pipeline.db.session import session_scope
-
     gateway = make_gateway()
     gateway.count("Customer")
     with session_scope(engine) as session:

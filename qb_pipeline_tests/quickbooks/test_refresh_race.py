@@ -5,10 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 
 from qb_pipeline.db.token_cipher import TokenCipher, new_key
 from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
 
+# Run by fresh interpreters (two processes are the point), so it imports what it uses itself.
 WORKER = textwrap.dedent("""
     import sys, time
     from qb_pipeline.db.session import make_engine
@@ -25,8 +27,6 @@ WORKER = textwrap.dedent("""
 
 
 def test_two_processes_refreshing_at_once_both_keep_working(sandbox, database_url, engine):
-    import time
-
     sandbox.settings(rotation_grace=0)  # a superseded refresh token dies at once: races show
     key = new_key()
     store = DatabaseTokenStore(engine, TokenCipher(key))

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import threading
 import time
-from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
-from qb_pipeline.db.models import Order, OrderLine, QBToken
+from qb_pipeline.db.models import Order, QBToken
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.token_store import DatabaseTokenStore
 from qb_pipeline.quickbooks.errors import QuickBooksUnavailable
+from qb_pipeline_tests.fixtures.orders import named_order
 
 TOKEN_PATH = "/oauth2/v1/tokens/bearer"
 
@@ -61,13 +61,7 @@ def test_a_token_endpoint_that_never_answers_fails_the_call_and_blocks_no_writer
     time.sleep(0.5)  # the refresh is hanging at Intuit's token endpoint now
     writer = impatient_writer(database_url)
     with session_scope(writer) as session:  # an order written while the refresh hangs
-        session.add(
-            Order(
-                order_number="WHILE-HUNG",
-                customer_name="Acme",
-                lines=[OrderLine(line_number=1, item_name="Widget", quantity=Decimal("1"))],
-            )
-        )
+        session.add(named_order("WHILE-HUNG", "Acme", "Widget:1"))
     writer.dispose()
     caller.join(60)
     assert not caller.is_alive()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+from intuitlib.enums import Scopes
 from intuitlib.exceptions import AuthClientError
 from quickbooks.batch import batch_create
 from quickbooks.cdc import change_data_capture
@@ -15,10 +18,10 @@ from quickbooks.objects.customer import Customer
 from quickbooks.objects.invoice import Invoice
 from quickbooks.objects.item import Item
 
-from qb_pipeline_tests.sandbox.test_conformance_crud import make_customer, make_invoice, make_item
+from qb_pipeline_tests.fixtures.quickbooks_objects import api, make_customer, make_invoice, make_item
 
 
-def test_paging_to_the_last_of_2500_customers_count_and_inactive(sandbox):
+def test_paging_reaches_the_last_of_2500_customers_and_the_count_agrees(sandbox):
     sandbox.seed(customers=2500)
     qb = sandbox.qb_client()
     assert len(Customer.all(qb=qb)) == 100  # the library's silent default page
@@ -31,29 +34,39 @@ def test_paging_to_the_last_of_2500_customers_count_and_inactive(sandbox):
         position += 1000
     assert len(seen) == 2500 and len(set(seen)) == 2500 and [len(seen[:1000]), len(seen[2000:])] == [1000, 500]
     assert Customer.count(qb=qb) == 2500
-    last = Customer.get(seen[-1], qb=qb)
+
+
+def test_an_inactive_customer_is_hidden_unless_asked_for(sandbox):
+    sandbox.seed(customers=3)
+    qb = sandbox.qb_client()
+    last = Customer.get(Customer.all(qb=qb)[-1].Id, qb=qb)
     last.Active = False
     last.save(qb=qb)
-    assert Customer.count(qb=qb) == 2499  # name lists hide inactive rows by default
-    assert Customer.count("Active IN (true, false)", qb=qb) == 2500
+    assert Customer.count(qb=qb) == 2  # name lists hide inactive rows by default
+    assert Customer.count("Active IN (true, false)", qb=qb) == 3
     assert Customer.filter(Active=False, qb=qb)[0].Id == last.Id
 
 
-def test_query_get_form_and_errors(sandbox):
+def test_a_query_can_be_sent_as_a_get(sandbox):
     qb = sandbox.qb_client()
     make_customer(qb, "O'Brien")
-    url = f"{sandbox.connection['api_base_url']}/company/{sandbox.realm_id}/query"
-    headers = {"Authorization": f"Bearer {qb.session.access_token}", "Accept": "application/json"}
-    found = requests.get(
-        url, params={"query": "select * from customer where DisplayName = 'O\\'Brien'"}, headers=headers, timeout=10
+    found = api(
+        sandbox, qb, "GET", "query", params={"query": "select * from customer where DisplayName = 'O\\'Brien'"}
     ).json()
     assert found["QueryResponse"]["Customer"][0]["DisplayName"] == "O'Brien"
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("SELECT * FROM Customer WHERE DisplayName = 'a' OR Active = true", 4000),  # no OR in QuickBooks' language
+        ("SELECT * FROM Customer WHERE Shoe = 'a'", 4001),  # no such property
+    ],
+)
+def test_a_query_quickbooks_cannot_read_is_refused_with_its_code(sandbox, query, code):
     with pytest.raises(ValidationException) as caught:
-        qb.query("SELECT * FROM Customer WHERE DisplayName = 'a' OR Active = true")
-    assert caught.value.error_code == 4000
-    with pytest.raises(ValidationException) as caught:
-        qb.query("SELECT * FROM Customer WHERE Shoe = 'a'")
-    assert caught.value.error_code == 4001
+        sandbox.qb_client().query(query)
+    assert caught.value.error_code == code
 
 
 def test_cdc_reports_changes_and_deleted_invoice_after_active_ones(sandbox):
@@ -72,14 +85,26 @@ def test_cdc_reports_changes_and_deleted_invoice_after_active_ones(sandbox):
     assert [i["Id"] for i in invoices] == [kept.Id, gone.Id]
     assert invoices[-1]["status"] == "Deleted" and "DocNumber" not in invoices[-1]
     assert groups["Customer"]["Customer"][0]["DisplayName"] == "CDC Buyer"
+
+
+def test_a_cdc_time_without_an_offset_is_the_companys_local_time(sandbox):
     # The library's helper drops the offset, so QBO reads its time as the company's local time (UTC-8
     # here): a caller must pass company-local time. Our gateway always sends an explicit offset.
+    qb = sandbox.qb_client()
+    since = datetime.now(timezone.utc) - timedelta(seconds=5)
+    make_customer(qb, "CDC Buyer")
     company_local = since.astimezone(timezone(timedelta(hours=-8)))
     assert change_data_capture([Customer], company_local, qb=qb).Customer[0].DisplayName == "CDC Buyer"
+
+
+def test_cdc_from_the_future_answers_an_empty_page(sandbox):
     future = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-    assert qb.change_data_capture("Customer", future)["CDCResponse"] == [{"QueryResponse": [{}]}]
+    assert sandbox.qb_client().change_data_capture("Customer", future)["CDCResponse"] == [{"QueryResponse": [{}]}]
+
+
+def test_cdc_further_back_than_30_days_is_refused(sandbox):
     with pytest.raises(QuickbooksException):
-        qb.change_data_capture("Customer", "2020-01-01T00:00:00+00:00")  # older than 30 days
+        sandbox.qb_client().change_data_capture("Customer", "2020-01-01T00:00:00+00:00")
 
 
 def test_batch_with_mixed_success_and_fault(sandbox):
@@ -90,8 +115,11 @@ def test_batch_with_mixed_success_and_fault(sandbox):
     result = batch_create([fresh, clash], qb=qb)
     assert [c.DisplayName for c in result.successes] == ["Fresh"]
     assert result.faults[0].Error[0].code == "6240"
-    with pytest.raises(QuickbooksException):  # more than 30 items is refused whole
-        qb.batch_operation(
+
+
+def test_a_batch_of_more_than_30_is_refused_whole(sandbox):
+    with pytest.raises(QuickbooksException):
+        sandbox.qb_client().batch_operation(
             json.dumps({"BatchItemRequest": [{"bId": str(i), "Query": "select * from Item"} for i in range(31)]})
         )
 
@@ -112,9 +140,7 @@ def test_requestid_replays_the_original_response_without_redoing_it(sandbox):
 def test_limits_answer_429_with_a_qbo_throttle_fault(sandbox, retry_after):
     sandbox.settings(limits="scaled:0.3", send_retry_after=retry_after)  # 3 requests per second
     qb = sandbox.qb_client()
-    url = f"{sandbox.connection['api_base_url']}/company/{sandbox.realm_id}/companyinfo/{sandbox.realm_id}"
-    headers = {"Authorization": f"Bearer {qb.session.access_token}", "Accept": "application/json"}
-    answers = [requests.get(url, headers=headers, timeout=10) for _ in range(6)]
+    answers = [api(sandbox, qb, "GET", f"companyinfo/{sandbox.realm_id}") for _ in range(6)]
     throttled = [a for a in answers if a.status_code == 429]
     assert throttled and throttled[0].json()["Fault"]["Error"][0]["code"] == "003001"
     assert ("Retry-After" in throttled[0].headers) == retry_after
@@ -124,17 +150,12 @@ def test_limits_answer_429_with_a_qbo_throttle_fault(sandbox, retry_after):
 
 
 def test_real_limits_allow_ten_requests_of_a_company_at_once(sandbox):
-    import time
-    from concurrent.futures import ThreadPoolExecutor
-
     qb = sandbox.qb_client()
-    url = f"{sandbox.connection['api_base_url']}/company/{sandbox.realm_id}/companyinfo/{sandbox.realm_id}"
-    headers = {"Authorization": f"Bearer {qb.session.access_token}", "Accept": "application/json"}
     sandbox.settings(limits="real", latency_ms=3000)  # each answer held until all 12 have been sent
 
     def call_later(n: int) -> int:
         time.sleep(n * 0.15)  # about 7 a second: under the rate, so only the concurrency rule can refuse
-        return requests.get(url, headers=headers, timeout=10).status_code
+        return api(sandbox, qb, "GET", f"companyinfo/{sandbox.realm_id}").status_code
 
     time.sleep(1.1)  # the earlier calls leave the one-second window
     try:
@@ -163,8 +184,6 @@ def test_oauth_refresh_rotates_and_superseded_token_dies_after_grace(sandbox):
 
 def test_authorization_code_flow_and_revoke(sandbox):
     auth = sandbox.auth_client()
-    from intuitlib.enums import Scopes
-
     url = auth.get_authorization_url([Scopes.ACCOUNTING])
     redirect = requests.get(url, allow_redirects=False, timeout=10)
     assert redirect.status_code == 302

@@ -7,7 +7,6 @@ import urllib.error
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import requests
 from quickbooks.exceptions import ValidationException
 from quickbooks.objects.company_info import CompanyInfo
 from quickbooks.objects.payment import Payment
@@ -15,13 +14,7 @@ from quickbooks.objects.preferences import Preferences
 from quickbooks.objects.vendor import Vendor
 
 from qb_pipeline.sandbox.company import CDC_ENTITIES, QUERY_ENTITIES
-from qb_pipeline_tests.sandbox.test_conformance_crud import make_customer, make_invoice, make_item
-
-
-def api(sandbox, qb, method: str, path: str, **kwargs) -> requests.Response:
-    url = f"{sandbox.connection['api_base_url']}/company/{sandbox.realm_id}/{path}"
-    headers = {"Authorization": f"Bearer {qb.session.access_token}", "Accept": "application/json"}
-    return requests.request(method, url, headers=headers, timeout=10, **kwargs)
+from qb_pipeline_tests.fixtures.quickbooks_objects import api, make_customer, make_invoice, make_item
 
 
 def test_company_info_by_realm_id_and_by_query(sandbox):
@@ -34,30 +27,43 @@ def test_company_info_by_realm_id_and_by_query(sandbox):
     assert api(sandbox, qb, "GET", "companyinfo/1").status_code == 400  # only the realm id names it
 
 
-def test_preferences_read_and_sparse_update_tied_to_the_custom_txn_numbers_setting(sandbox):
-    qb = sandbox.qb_client()
-    prefs = Preferences.get(qb=qb)
+def test_preferences_read_as_a_us_company_keeping_its_own_invoice_numbers(sandbox):
+    prefs = Preferences.get(qb=sandbox.qb_client())
     assert prefs.SalesFormsPrefs.CustomTxnNumbers is True
     assert prefs.CurrencyPrefs.MultiCurrencyEnabled is False and prefs.TaxPrefs.UsingSalesTax is False
     assert prefs.AccountingInfoPrefs.FirstMonthOfFiscalYear == "January"
     assert prefs.ProductAndServicesPrefs.ForSales is True
 
-    answer = api(
-        sandbox,
-        qb,
-        "POST",
-        "preferences",
-        json={"SyncToken": prefs.SyncToken, "sparse": True, "SalesFormsPrefs": {"CustomTxnNumbers": False}},
-    )
+
+def numbering_off(sandbox, qb, sync_token: str):
+    """A sparse POST of Preferences turning Custom transaction numbers off."""
+    body = {"SyncToken": sync_token, "sparse": True, "SalesFormsPrefs": {"CustomTxnNumbers": False}}
+    return api(sandbox, qb, "POST", "preferences", json=body)
+
+
+def test_a_sparse_preferences_update_changes_what_it_sends_and_the_sandbox_setting(sandbox):
+    qb = sandbox.qb_client()
+    prefs = Preferences.get(qb=qb)
+    answer = numbering_off(sandbox, qb, prefs.SyncToken)
     assert answer.status_code == 200, answer.text
     updated = answer.json()["Preferences"]
     assert updated["SalesFormsPrefs"]["CustomTxnNumbers"] is False
     assert updated["SalesFormsPrefs"]["AllowEstimates"] is True  # fields not sent stay
     assert updated["SyncToken"] == str(int(prefs.SyncToken) + 1)
     assert sandbox.control("GET", "settings")["custom_txn_numbers"] is False
+
+
+def test_a_preferences_update_with_a_stale_sync_token_is_5010(sandbox):
+    qb = sandbox.qb_client()
+    prefs = Preferences.get(qb=qb)
+    numbering_off(sandbox, qb, prefs.SyncToken)
     stale = api(sandbox, qb, "POST", "preferences", json={"SyncToken": prefs.SyncToken, "TaxPrefs": {}})
     assert stale.json()["Fault"]["Error"][0]["code"] == "5010"
 
+
+def test_the_sandbox_setting_is_what_preferences_answer(sandbox):
+    qb = sandbox.qb_client()
+    numbering_off(sandbox, qb, Preferences.get(qb=qb).SyncToken)
     sandbox.settings(custom_txn_numbers=True)
     assert Preferences.get(qb=qb).SalesFormsPrefs.CustomTxnNumbers is True
 
@@ -71,7 +77,7 @@ def test_without_custom_txn_numbers_quickbooks_numbers_invoices_itself(sandbox):
     assert (first.DocNumber, second.DocNumber) == ("1001", "1002")
 
 
-def test_docnumber_duplicates_and_requestid_replay_are_switches(sandbox):
+def test_a_company_allowing_duplicate_numbers_takes_a_second_invoice_of_one_number(sandbox):
     qb = sandbox.qb_client()
     customer, item = make_customer(qb, "Switches"), make_item(qb, "Thing")
     make_invoice(qb, customer, item, doc_number="D-1")
@@ -81,7 +87,11 @@ def test_docnumber_duplicates_and_requestid_replay_are_switches(sandbox):
     sandbox.settings(docnumber_duplicates="allow")
     make_invoice(qb, customer, item, doc_number="D-1")
     assert len(sandbox.dump("Invoice")["records"]) == 2
+    assert sandbox.control("GET", "settings")["docnumber_duplicates"] == "allow"
 
+
+def test_a_company_not_replaying_requestids_processes_a_resent_request_again(sandbox):
+    qb = sandbox.qb_client()
     body = {"DisplayName": "Replayed"}
     first = api(sandbox, qb, "POST", "customer?requestid=r-1", json=body).json()["Customer"]
     assert api(sandbox, qb, "POST", "customer?requestid=r-1", json=body).json()["Customer"]["Id"] == first["Id"]
@@ -89,8 +99,10 @@ def test_docnumber_duplicates_and_requestid_replay_are_switches(sandbox):
     again = api(sandbox, qb, "POST", "customer?requestid=r-2", json={"DisplayName": "Twice"})
     again = api(sandbox, qb, "POST", "customer?requestid=r-2", json={"DisplayName": "Twice"})
     assert again.json()["Fault"]["Error"][0]["code"] == "6240"  # processed again, not replayed
-    settings = sandbox.control("GET", "settings")
-    assert (settings["docnumber_duplicates"], settings["requestid_replay"]) == ("allow", False)
+    assert sandbox.control("GET", "settings")["requestid_replay"] is False
+
+
+def test_a_company_setting_of_no_known_value_is_refused(sandbox):
     with pytest.raises(urllib.error.HTTPError):
         sandbox.settings(docnumber_duplicates="sometimes")
 

@@ -13,39 +13,11 @@ from quickbooks.exceptions import (
     QuickbooksException,
     ValidationException,
 )
-from quickbooks.objects.account import Account
 from quickbooks.objects.customer import Customer
-from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
 from quickbooks.objects.invoice import Invoice
 from quickbooks.objects.item import Item
 
-
-def make_customer(qb, name: str) -> Customer:
-    customer = Customer()
-    customer.DisplayName = name
-    return customer.save(qb=qb)
-
-
-def make_item(qb, name: str, price: str = "10.00") -> Item:
-    income = Account.filter(Name="Services", qb=qb)[0]
-    item = Item()
-    item.Name, item.Type, item.UnitPrice = name, "Service", Decimal(price)
-    item.IncomeAccountRef = income.to_ref()
-    return item.save(qb=qb)
-
-
-def make_invoice(qb, customer, item, qty="2", price="10.00", doc_number="1001", amount=None) -> Invoice:
-    line = SalesItemLine()
-    line.SalesItemLineDetail = SalesItemLineDetail()
-    line.SalesItemLineDetail.ItemRef = item.to_ref()
-    line.SalesItemLineDetail.Qty = Decimal(qty)
-    line.SalesItemLineDetail.UnitPrice = Decimal(price)
-    line.Amount = amount if amount is not None else (Decimal(qty) * Decimal(price)).quantize(Decimal("0.01"))
-    invoice = Invoice()
-    invoice.CustomerRef = customer.to_ref()
-    invoice.DocNumber = doc_number
-    invoice.Line.append(line)
-    return invoice.save(qb=qb)
+from qb_pipeline_tests.fixtures.quickbooks_objects import make_customer, make_invoice, make_item
 
 
 def test_a_unit_price_keeps_its_places_and_a_line_amount_is_rounded_half_up_to_the_cent(sandbox):
@@ -62,17 +34,27 @@ def test_a_unit_price_keeps_its_places_and_a_line_amount_is_rounded_half_up_to_t
     assert caught.value.error_code == 6070
 
 
-def test_customer_create_read_full_and_sparse_update(sandbox):
-    qb = sandbox.qb_client()
-    created = make_customer(qb, "O'Brien & Sons")
+def test_a_created_customer_has_an_id_a_first_sync_token_and_a_pacific_create_time(sandbox):
+    created = make_customer(sandbox.qb_client(), "O'Brien & Sons")
     assert created.Id and created.SyncToken == "0"
     created_at = datetime.fromisoformat(created.MetaData["CreateTime"])  # Pacific time, this date's offset
     assert created_at.utcoffset() == created_at.astimezone(ZoneInfo("America/Los_Angeles")).utcoffset()
-    read = Customer.get(created.Id, qb=qb)
+
+
+def test_a_customer_read_back_and_saved_whole_takes_the_next_sync_token(sandbox):
+    qb = sandbox.qb_client()
+    read = Customer.get(make_customer(qb, "O'Brien & Sons").Id, qb=qb)
     assert read.DisplayName == "O'Brien & Sons"
     read.CompanyName = "O'Brien Holdings"
     updated = read.save(qb=qb)
     assert updated.SyncToken == "1" and updated.CompanyName == "O'Brien Holdings"
+
+
+def test_a_sparse_update_changes_only_the_fields_it_sends(sandbox):
+    qb = sandbox.qb_client()
+    full = Customer.get(make_customer(qb, "O'Brien & Sons").Id, qb=qb)
+    full.CompanyName = "O'Brien Holdings"
+    updated = full.save(qb=qb)
     sparse = Customer()
     sparse.Id, sparse.SyncToken, sparse.sparse, sparse.GivenName = updated.Id, updated.SyncToken, True, "Pat"
     result = sparse.save(qb=qb)
@@ -91,11 +73,16 @@ def test_stale_sync_token_is_5010(sandbox):
     assert caught.value.error_code == 5010
 
 
-def test_duplicate_display_name_is_6240_case_insensitive(sandbox):
+@pytest.mark.parametrize(
+    ("make", "name", "again"),
+    [(make_customer, "Acme", "ACME"), (make_item, "Widget", "widget")],
+    ids=["customer", "item"],
+)
+def test_a_name_taken_in_another_case_is_6240(sandbox, make, name, again):
     qb = sandbox.qb_client()
-    make_customer(qb, "Acme")
+    make(qb, name)
     with pytest.raises(QuickbooksException) as caught:
-        make_customer(qb, "ACME")
+        make(qb, again)
     assert caught.value.error_code == 6240
 
 
@@ -106,41 +93,64 @@ def test_customer_name_rules(sandbox, name, code):
     assert caught.value.error_code == code
 
 
-def test_item_needs_income_account_and_unique_name(sandbox):
-    qb = sandbox.qb_client()
-    make_item(qb, "Widget")
-    with pytest.raises(QuickbooksException) as caught:
-        make_item(qb, "widget")
-    assert caught.value.error_code == 6240
+def test_an_item_needs_an_income_account(sandbox):
     bare = Item()
     bare.Name, bare.Type = "No Account", "Service"
     with pytest.raises(ValidationException) as caught:
-        bare.save(qb=qb)
+        bare.save(qb=sandbox.qb_client())
     assert caught.value.error_code == 2020
 
 
-def test_invoice_totals_docnumber_rules_void_and_delete(sandbox):
+@pytest.fixture
+def buyer_and_thing(sandbox) -> tuple:
+    """A python-quickbooks client, a customer "Buyer" and an item "Thing" at 19.99."""
     qb = sandbox.qb_client()
-    customer, item = make_customer(qb, "Buyer"), make_item(qb, "Thing", "19.99")
+    return qb, make_customer(qb, "Buyer"), make_item(qb, "Thing", "19.99")
+
+
+def test_an_invoice_totals_its_lines_and_adds_to_the_customers_balance(buyer_and_thing):
+    qb, customer, item = buyer_and_thing
     invoice = make_invoice(qb, customer, item, qty="3", price="19.99", doc_number="SO-1")
     assert invoice.TotalAmt == Decimal("59.97") and invoice.Balance == Decimal("59.97")
     assert Customer.get(customer.Id, qb=qb).Balance == Decimal("59.97")
+
+
+def test_a_second_invoice_with_a_number_taken_is_6140(buyer_and_thing):
+    qb, customer, item = buyer_and_thing
+    make_invoice(qb, customer, item, doc_number="SO-1")
     with pytest.raises(QuickbooksException) as caught:
         make_invoice(qb, customer, item, doc_number="SO-1")
     assert caught.value.error_code == 6140
+
+
+def test_an_invoice_number_over_21_characters_is_2050(buyer_and_thing):
+    qb, customer, item = buyer_and_thing
     with pytest.raises(QuickbooksException) as caught:
         make_invoice(qb, customer, item, doc_number="X" * 22)
     assert caught.value.error_code == 2050
+
+
+def test_a_line_amount_that_is_not_quantity_times_price_is_6070(buyer_and_thing):
+    qb, customer, item = buyer_and_thing
     with pytest.raises(QuickbooksException) as caught:
         make_invoice(qb, customer, item, qty="2", price="10.00", doc_number="SO-2", amount=Decimal("25.00"))
     assert caught.value.error_code == 6070
+
+
+def test_a_voided_invoice_stays_with_a_total_of_zero(buyer_and_thing):
+    qb, customer, item = buyer_and_thing
+    invoice = make_invoice(qb, customer, item, qty="3", price="19.99", doc_number="SO-1")
     voided = Invoice.get(invoice.Id, qb=qb).void(qb=qb)
+    assert voided is not None
     assert Invoice.get(invoice.Id, qb=qb).TotalAmt == 0
+
+
+def test_a_deleted_invoice_is_not_found(buyer_and_thing):
+    qb, customer, item = buyer_and_thing
     other = make_invoice(qb, customer, item, doc_number="SO-3")
     Invoice.get(other.Id, qb=qb).delete(qb=qb)
     with pytest.raises(ObjectNotFoundException):
         Invoice.get(other.Id, qb=qb)
-    assert voided is not None
 
 
 def test_customers_cannot_be_deleted_only_made_inactive(sandbox):
@@ -153,10 +163,14 @@ def test_customers_cannot_be_deleted_only_made_inactive(sandbox):
     assert customer.save(qb=qb).Active is False
 
 
-def test_unknown_record_is_610_and_bad_token_is_401(sandbox):
-    qb = sandbox.qb_client()
+def test_an_unknown_record_is_not_found(sandbox):
     with pytest.raises(ObjectNotFoundException):
-        Customer.get(999999, qb=qb)
+        Customer.get(999999, qb=sandbox.qb_client())
+
+
+def test_a_revoked_token_is_401(sandbox):
+    qb = sandbox.qb_client()
+    Customer.get(make_customer(qb, "Before").Id, qb=qb)  # the client's token worked
     sandbox.control("POST", "tokens/revoke")
     with pytest.raises(AuthorizationException):
         Customer.all(qb=qb)

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-import requests
 
 from qb_pipeline.sandbox.company import CDC_ENTITIES
+from qb_pipeline_tests.fixtures.quickbooks_objects import api
 from qb_pipeline_tests.helpers import PROJECT_DIR
 
 NODE_QUICKBOOKS_VERSION = "2.0.50"
@@ -125,11 +125,10 @@ def test_node_quickbooks_end_to_end(sandbox):
 def test_what_node_quickbooks_found_holds_without_node(sandbox):
     """Its changedSince east of UTC: a "+" left unencoded arrives as a space and is refused, not repaired."""
     qb = sandbox.qb_client()
-    url = f"{sandbox.connection['api_base_url']}/company/{sandbox.realm_id}/cdc?entities=Customer&changedSince="
-    headers = {"Authorization": f"Bearer {qb.session.access_token}", "Accept": "application/json"}
+    cdc = "cdc?entities=Customer&changedSince="
     since = (datetime.now(timezone(timedelta(hours=5, minutes=30))) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
-    raw = requests.get(url + since + "+05:30", headers=headers, timeout=10)
+    raw = api(sandbox, qb, "GET", cdc + since + "+05:30")
     assert raw.status_code == 400 and raw.json()["Fault"]["Error"][0]["code"] == "2050"
     assert "%2B" in raw.json()["Fault"]["Error"][0]["Detail"]
-    encoded = requests.get(url + since + "%2B05:30", headers=headers, timeout=10)
+    encoded = api(sandbox, qb, "GET", cdc + since + "%2B05:30")
     assert encoded.status_code == 200 and "CDCResponse" in encoded.json()

@@ -17,8 +17,8 @@ from quickbooks.objects.invoice import Invoice
 from quickbooks.objects.item import Item
 from quickbooks.objects.preferences import Preferences
 
+from qb_pipeline_tests.fixtures.quickbooks_objects import make_customer, make_item
 from qb_pipeline_tests.fixtures.sandbox import SandboxHandle
-from qb_pipeline_tests.sandbox.test_conformance_crud import make_customer, make_item
 
 COMPANY_SETTINGS = ("docnumber_duplicates", "requestid_replay", "custom_txn_numbers")
 

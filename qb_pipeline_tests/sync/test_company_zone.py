@@ -12,8 +12,8 @@ from qb_pipeline.db.models import Customer, Item, Order, OrderLine
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.sync import pricing
 from qb_pipeline.sync.invoices import push_orders
-from qb_pipeline.sync.pull import pull_name_list
-from qb_pipeline_tests.sync.orders_fixtures import invoices_by_doc_number
+from qb_pipeline_tests.fixtures.name_lists import mirror_customers_and_items
+from qb_pipeline_tests.fixtures.orders import invoices_by_doc_number
 
 PACIFIC = ZoneInfo("America/Los_Angeles")  # the sandbox company's zone
 
@@ -30,8 +30,7 @@ def test_an_order_just_after_midnight_across_daylight_saving_is_dated_the_day_it
     # and 23:30 PST is 00:30 the day after at -07:00.
     gateway = make_gateway()
     sandbox.seed(customers=1, items=1)
-    pull_name_list(gateway, engine, "Customer")
-    pull_name_list(gateway, engine, "Item")
+    mirror_customers_and_items(gateway, engine)
     with session_scope(engine) as session:
         customer, item = session.scalars(sa.select(Customer)).one(), session.scalars(sa.select(Item)).one()
         for price, starts in (("5.00", "2026-01-01T00:00"), ("6.00", "2026-10-31T00:00"), ("7.00", "2026-11-15T00:00")):

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
+from quickbooks.objects.invoice import Invoice
 
 from qb_pipeline.db.models import Order, QBInvoice, SyncCursor
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.invoices import push_orders
-from qb_pipeline_tests.sync.orders_fixtures import add_orders, build_shop
+from qb_pipeline_tests.fixtures.orders import add_orders, build_shop
 
 
 def test_the_paged_fallback_finds_an_invoice_deleted_in_quickbooks(sandbox, make_gateway, engine):
@@ -22,8 +23,6 @@ def test_the_paged_fallback_finds_an_invoice_deleted_in_quickbooks(sandbox, make
     assert mirror_invoices(gateway, engine).mode == "full"
     doomed = sandbox.dump("Invoice")["records"][1]
     qb = sandbox.qb_client()
-    from quickbooks.objects.invoice import Invoice
-
     Invoice.get(doomed["Id"], qb=qb).delete(qb=qb)
     with session_scope(engine) as session:  # a cursor older than CDC's 30 days: the mirror must page
         session.execute(sa.update(SyncCursor).values(covered_until=utcnow() - timedelta(days=40)))

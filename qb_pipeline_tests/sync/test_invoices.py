@@ -11,12 +11,13 @@ import sqlalchemy as sa
 
 from qb_pipeline.db.models import Customer, Item, Order, OrderLine, OrderStatus
 from qb_pipeline.db.session import session_scope
+from qb_pipeline.db.token_cipher import new_key
 from qb_pipeline.db.token_store import StoredTokens
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import QuickBooksAuthError
 from qb_pipeline.sync.invoice_draft import draft_invoice
 from qb_pipeline.sync.invoices import push_orders
-from qb_pipeline_tests.sync.orders_fixtures import (
+from qb_pipeline_tests.fixtures.orders import (
     add_orders,
     build_shop,
     hand_computed_totals,
@@ -196,8 +197,6 @@ def test_bad_orders_get_reasons_and_the_rest_are_pushed(sandbox, make_gateway, e
 def test_sigkill_after_quickbooks_accepted_a_batch_loses_nothing_and_duplicates_nothing(
     sandbox, make_gateway, engine, database_url
 ):
-    from qb_pipeline.db.token_cipher import new_key
-
     key = new_key()
     gateway = make_gateway(key=key)
     build_shop(sandbox, gateway, engine)

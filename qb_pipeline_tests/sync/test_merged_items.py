@@ -14,15 +14,15 @@ from qb_pipeline.db.session import session_scope
 from qb_pipeline.sync.invoices import push_orders
 from qb_pipeline.sync.pull import pull_name_list
 from qb_pipeline.sync.webhook_events import parse_delivery, store_events
+from qb_pipeline_tests.fixtures.name_lists import mirror_customers_and_items
+from qb_pipeline_tests.fixtures.webhooks import serving, url_of
 from qb_pipeline_tests.helpers import wait_for
-from qb_pipeline_tests.test_webhooks import serving, url_of
 
 
 def shop_with_an_order(sandbox, gateway, engine) -> tuple[Item, Item, int]:
     """Two items in QuickBooks and here, and an order for the first: (merged away, survivor, order id)."""
     sandbox.seed(customers=1, items=2)
-    pull_name_list(gateway, engine, "Customer")
-    pull_name_list(gateway, engine, "Item")
+    mirror_customers_and_items(gateway, engine)
     with session_scope(engine) as session:
         loser, survivor = session.scalars(sa.select(Item).order_by(Item.qb_id)).all()
         order = Order(
@@ -90,22 +90,33 @@ def test_a_notified_merge_deactivates_the_item_and_the_order_names_the_item_that
     )
 
 
-def test_a_merge_seen_only_in_the_change_feed_deactivates_the_item_and_a_later_notification_names_the_survivor(
-    sandbox, make_gateway, engine
-):
-    """No notification (webhooks not set up, or not arrived yet): CDC's tombstone is enough to deactivate
-    the item; which item replaced it is said once a Merge notification comes (Intuit's sample shape)."""
+@pytest.fixture
+def merged_seen_in_the_change_feed(sandbox, make_gateway, engine) -> dict:
+    """No notification (webhooks not set up, or not arrived yet): the merge is seen by the next pull's CDC, its
+    tombstone only. The gateway, the two items, the order's id and what the pull said."""
     gateway = make_gateway()
     loser, survivor, order_id = shop_with_an_order(sandbox, gateway, engine)
     merge(sandbox, loser, survivor)
     pulled = pull_name_list(gateway, engine, "Item")
-    assert f"item {loser.name!r} was merged into another item in QuickBooks" in pulled.summary("Items")
+    return {"gateway": gateway, "loser": loser, "survivor": survivor, "order_id": order_id, "pulled": pulled}
+
+
+def test_a_merge_seen_only_in_the_change_feed_deactivates_the_item_and_fails_its_order(
+    merged_seen_in_the_change_feed, sandbox, engine
+):
+    seen = merged_seen_in_the_change_feed
+    loser = seen["loser"]
+    assert f"item {loser.name!r} was merged into another item in QuickBooks" in seen["pulled"].summary("Items")
     assert active(engine, loser) is False
-    push_orders(gateway, engine, "run-1")
-    status, reason, invoices = outcome(sandbox, engine, order_id)
+    push_orders(seen["gateway"], engine, "run-1")
+    status, reason, invoices = outcome(sandbox, engine, seen["order_id"])
     assert (status, invoices) == ("failed", 0)
     assert "correct the order to name the item that replaced it (`qb-pipeline orders edit MERGED-1" in reason
 
+
+def test_a_later_merge_notification_names_the_survivor_once(merged_seen_in_the_change_feed, sandbox, engine):
+    """Which item replaced it is said once a Merge notification comes (Intuit's sample shape)."""
+    gateway, loser, survivor = (merged_seen_in_the_change_feed[k] for k in ("gateway", "loser", "survivor"))
     notification = [
         {
             "specversion": "1.0",

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from quickbooks.objects.customer import Customer as QBCustomer
 
-from qb_pipeline.db.models import Customer, Item, SyncState
+from qb_pipeline.db import queries
+from qb_pipeline.db.models import Customer, Item, SyncCursor, SyncState
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.quickbooks.throttle import Throttle
 from qb_pipeline.sync.pull import pull_name_list
 from qb_pipeline.sync.push import push_name_list
 from qb_pipeline.sync.records import customer_row
+from qb_pipeline_tests.fixtures.quickbooks_objects import make_customer
 
 
 @pytest.fixture
@@ -40,8 +45,6 @@ def assert_mirror_matches_sandbox(engine, sandbox, model, entity, name_field, na
 
 
 def test_full_then_incremental_pull_matches_quickbooks_with_few_calls(sandbox, gateway, engine):
-    import time
-
     sandbox.seed(customers=2500, items=300)
     time.sleep(2.1)  # QBO times have whole seconds: keep the seed out of the next pull's 1 s overlap
     first = pull_name_list(gateway, engine, "Customer", overlap=timedelta(seconds=1))
@@ -49,8 +52,6 @@ def test_full_then_incremental_pull_matches_quickbooks_with_few_calls(sandbox, g
     assert (first.mode, first.pulled, first.new) == ("full", 2500, 2500)
 
     qb = sandbox.qb_client()
-    from quickbooks.objects.customer import Customer as QBCustomer
-
     records = sandbox.dump("Customer")["records"]
     for record in records[:7]:
         c = QBCustomer.get(record["Id"], qb=qb)
@@ -61,9 +62,7 @@ def test_full_then_incremental_pull_matches_quickbooks_with_few_calls(sandbox, g
         c.Active = False
         c.save(qb=qb)
     for n in range(3):
-        c = QBCustomer()
-        c.DisplayName = f"Brand New {n}"
-        c.save(qb=qb)
+        make_customer(qb, f"Brand New {n}")
 
     sandbox.reset_counters()
     second = pull_name_list(gateway, engine, "Customer", overlap=timedelta(seconds=1))
@@ -78,7 +77,10 @@ def test_full_then_incremental_pull_matches_quickbooks_with_few_calls(sandbox, g
         assert session.scalar(sa.select(sa.func.count()).where(Customer.active.is_(False))) == 2
 
 
-def test_local_rows_are_pushed_linked_and_a_second_run_pushes_nothing(sandbox, gateway, engine):
+@pytest.fixture
+def already_there(sandbox, gateway, engine) -> dict:
+    """Rows made here only: a new customer, one QuickBooks has already (in another case), one with a name
+    QuickBooks refuses, and an item. QuickBooks' record of the customer it has already."""
     sandbox.seed(preset="none")
     existing = gateway.create("Customer", {"DisplayName": "Already There"}, request_id="x-1")
     with session_scope(engine) as session:
@@ -90,17 +92,23 @@ def test_local_rows_are_pushed_linked_and_a_second_run_pushes_nothing(sandbox, g
                 Item(name="Local Widget", unit_price=Decimal("12.50")),
             ]
         )
+    return existing
+
+
+def test_local_rows_are_created_linked_or_refused_with_quickbooks_reason(already_there, sandbox, gateway, engine):
     result = push_name_list(gateway, engine, "Customer")
     assert (result.created, result.linked, result.failed) == (1, 1, 1)
     assert "Bad: Name" in result.errors[0] and "code 2050" in result.errors[0]
     items = push_name_list(gateway, engine, "Item", default_income_account_id="2")
     assert items.created == 1
     mirror = local_mirror(engine, Customer)
-    assert (
-        mirror[existing["Id"]].display_name == "already there" and mirror[existing["Id"]].sync_state == SyncState.SYNCED
-    )
+    linked = mirror[already_there["Id"]]
+    assert linked.display_name == "already there" and linked.sync_state == SyncState.SYNCED
     assert {r["DisplayName"] for r in sandbox.dump("Customer")["records"]} == {"Already There", "New Local"}
 
+
+def test_a_second_push_sends_nothing(already_there, sandbox, gateway, engine):
+    push_name_list(gateway, engine, "Customer")
     sandbox.reset_counters()
     again = push_name_list(gateway, engine, "Customer")
     assert (again.created, again.updated, again.failed) == (0, 0, 0)
@@ -119,7 +127,9 @@ def test_a_local_item_whose_name_quickbooks_has_is_linked_not_made_twice(sandbox
     assert local_mirror(engine, Item)[existing["Id"]].sync_state == SyncState.SYNCED
 
 
-def test_local_edit_is_sent_as_sparse_update_and_qbo_wins_a_conflict(sandbox, gateway, engine):
+@pytest.fixture
+def edited_both_sides(sandbox, gateway, engine) -> tuple[str, str]:
+    """Two customers pulled and given a phone here, the second edited in QuickBooks meanwhile: their ids."""
     sandbox.seed(customers=2)
     pull_name_list(gateway, engine, "Customer")
     first, second = sorted(local_mirror(engine, Customer))
@@ -129,18 +139,27 @@ def test_local_edit_is_sent_as_sparse_update_and_qbo_wins_a_conflict(sandbox, ga
             row.phone, row.local_updated_at = phone, utcnow()
     # Meanwhile someone edits the second customer in QuickBooks.
     qb = sandbox.qb_client()
-    from quickbooks.objects.customer import Customer as QBCustomer
-
     theirs = QBCustomer.get(second, qb=qb)
     theirs.CompanyName = "Edited in QuickBooks"
     theirs.save(qb=qb)
+    return first, second
 
-    pulled = pull_name_list(gateway, engine, "Customer")
-    assert len(pulled.conflicts) == 1 and "kept the QuickBooks version" in pulled.conflicts[0]
+
+def test_a_local_edit_is_sent_as_a_sparse_update(edited_both_sides, sandbox, gateway, engine):
+    first, _second = edited_both_sides
+    pull_name_list(gateway, engine, "Customer")
     pushed = push_name_list(gateway, engine, "Customer")
     assert pushed.updated == 1
     records = {r["Id"]: r for r in sandbox.dump("Customer")["records"]}
     assert records[first]["PrimaryPhone"]["FreeFormNumber"] == "555-0001"
+
+
+def test_an_edit_on_both_sides_keeps_the_quickbooks_version_and_says_so(edited_both_sides, sandbox, gateway, engine):
+    _first, second = edited_both_sides
+    pulled = pull_name_list(gateway, engine, "Customer")
+    assert len(pulled.conflicts) == 1 and "kept the QuickBooks version" in pulled.conflicts[0]
+    push_name_list(gateway, engine, "Customer")
+    records = {r["Id"]: r for r in sandbox.dump("Customer")["records"]}
     assert "PrimaryPhone" not in records[second] and records[second]["CompanyName"] == "Edited in QuickBooks"
 
 
@@ -162,16 +181,21 @@ def test_customer_row_mapping_of_a_real_record(sandbox, gateway):
     assert row["email"] == "m@x.example" and row["qb_updated_at"].tzinfo is not None
 
 
-def test_cdc_cap_and_stale_cursor_fall_back_to_paged_queries(sandbox, gateway, engine):
-    from datetime import timedelta
-
-    from qb_pipeline.db.models import SyncCursor
-
+@pytest.fixture
+def pulled_1500(sandbox, gateway, engine) -> None:
+    """1500 customers in QuickBooks, pulled in full a moment ago (all of them inside the next pull's overlap)."""
     sandbox.seed(customers=1500)
     pull_name_list(gateway, engine, "Customer")
+
+
+def test_more_changes_than_cdc_answers_are_paged_instead(pulled_1500, gateway, engine):
     # All 1500 are inside the overlap window: CDC answers its 1000-object cap, so the pull pages instead.
     capped = pull_name_list(gateway, engine, "Customer")
     assert (capped.mode, capped.pulled) == ("query", 1500)
+    assert len(local_mirror(engine, Customer)) == 1500
+
+
+def test_a_cursor_older_than_cdc_reaches_is_paged_instead(pulled_1500, gateway, engine):
     with session_scope(engine) as session:
         session.execute(sa.update(SyncCursor).values(covered_until=utcnow() - timedelta(days=40)))
     stale = pull_name_list(gateway, engine, "Customer")
@@ -182,9 +206,6 @@ def test_cdc_cap_and_stale_cursor_fall_back_to_paged_queries(sandbox, gateway, e
 def test_overlapped_full_pull_under_faults_and_429s_writes_every_record_once_and_moves_the_cursor(
     sandbox, gateway, engine
 ):
-    from qb_pipeline.db import queries
-    from qb_pipeline.quickbooks.throttle import Throttle
-
     sandbox.seed(customers=6_500)
     gateway.retries = 6
     gateway.throttle = Throttle({"second": 10**6, "minute": 10**6, "batch_minute": 10**6, "concurrent": 100})
@@ -208,8 +229,6 @@ def test_overlapped_full_pull_under_faults_and_429s_writes_every_record_once_and
 
 def test_records_created_during_an_overlapped_pull_are_in_the_mirror_after_the_next_pull(sandbox, gateway, engine):
     """The page past the count may be read before they exist; the next run's CDC overlap brings them."""
-    import time
-
     sandbox.seed(customers=3_000)  # the count fills its last page: the page past it goes with the others
     time.sleep(2.1)  # QBO times have whole seconds: keep the seed out of the next pull's 1 s overlap
     created = []

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
 
 from qb_pipeline.db.models import (
     Customer,
@@ -17,7 +16,6 @@ from qb_pipeline.db.models import (
     CustomerPriceLevel,
     Item,
     Order,
-    OrderLine,
     OrderStatus,
     PriceLevel,
 )
@@ -27,6 +25,9 @@ from qb_pipeline.sync.invoices import push_orders
 from qb_pipeline.sync.order_actions import orders_name_unknown_records, revive_orders_naming_known_records
 from qb_pipeline.sync.pricing_import import import_pricing
 from qb_pipeline.sync.pull import pull_name_list
+from qb_pipeline_tests.fixtures.cli import invoke
+from qb_pipeline_tests.fixtures.name_lists import add_customers_and_items, mirror_customers_and_items
+from qb_pipeline_tests.fixtures.orders import named_order
 
 D = Decimal
 HEADER = "kind,customer,price_level,item,price,percent,valid_from"
@@ -37,14 +38,8 @@ def nfd(text: str) -> str:
 
 
 def add_order(session, number: str, customer: str, *items: str, **fields) -> None:
-    session.add(
-        Order(
-            order_number=number,
-            customer_name=customer,
-            lines=[OrderLine(line_number=n, item_name=item, quantity=D("2")) for n, item in enumerate(items, 1)],
-            **fields,
-        )
-    )
+    """An order naming `customer` and two of each of `items`."""
+    session.add(named_order(number, customer, *(f"{item}:2" for item in items), **fields))
 
 
 def test_orders_naming_a_customer_and_item_in_another_case_or_form_are_invoiced_to_them(sandbox, make_gateway, engine):
@@ -57,8 +52,7 @@ def test_orders_naming_a_customer_and_item_in_another_case_or_form_are_invoiced_
         {"Name": "Große Kiste", "Type": "Service", "UnitPrice": D("12.50"), "IncomeAccountRef": {"value": "2"}},
         request_id="name-i1",
     )["Id"]
-    pull_name_list(gateway, engine, "Customer")
-    pull_name_list(gateway, engine, "Item")
+    mirror_customers_and_items(gateway, engine)
     orders = {
         "N-SS": ("CAFÉ GRÖSSE", "GROSSE KISTE"),  # ß written SS
         "N-CAPITAL": ("CAFÉ GRÖẞE", "GROẞE KISTE"),  # the capital sharp s
@@ -94,15 +88,7 @@ def test_orders_naming_a_customer_and_item_in_another_case_or_form_are_invoiced_
 
 @pytest.fixture
 def shop(engine):
-    with session_scope(engine) as session:
-        session.add_all(
-            [
-                Customer(display_name="Café Größe"),
-                Customer(display_name="İzmir Ltd"),
-                Item(name="Große Kiste", unit_price=D("12.50")),
-                Item(name="Öl", unit_price=D("3.00")),
-            ]
-        )
+    add_customers_and_items(engine, ["Café Größe", "İzmir Ltd"], {"Große Kiste": "12.50", "Öl": "3.00"})
     return engine
 
 
@@ -198,33 +184,15 @@ def test_a_pulled_record_links_the_one_unpushed_row_of_its_name_and_never_guesse
 
 
 def run_cli(database_url: str, tmp_path, *args: str):
-    from qb_pipeline.cli import main
-
-    return CliRunner().invoke(main, list(args), env={"QB_DATABASE_URL": database_url, "QB_DATA_DIR": str(tmp_path)})
+    return invoke(*args, env={"QB_DATABASE_URL": database_url, "QB_DATA_DIR": str(tmp_path)})
 
 
-def test_orders_add_knows_a_name_in_another_form_and_warns_of_one_that_names_two(database_url, tmp_path):
-    from qb_pipeline.db.session import make_engine
-
-    engine = make_engine(database_url)
-    try:
-        with session_scope(engine) as session:
-            session.add_all(
-                [
-                    Customer(display_name="Café Größe"),
-                    Item(name="Große Kiste"),
-                    Item(name="Straße Bau"),
-                    Item(name="STRASSE BAU"),
-                ]
-            )
-        known = run_cli(database_url, tmp_path, "orders", "add", "--customer", "CAFÉ GRÖSSE", "--line", "GROẞE KISTE:1")
-        assert (known.exit_code, known.stderr) == (0, ""), known.output
-        twice = run_cli(
-            database_url, tmp_path, "orders", "add", "--customer", nfd("Café Größe"), "--line", "strasse bau:1"
-        )
-        assert twice.exit_code == 0 and "warning: item 'strasse bau' names 2 items" in twice.stderr, twice.stderr
-        assert "customer" not in twice.stderr
-        with session_scope(engine) as session:
-            assert session.scalar(sa.select(sa.func.count()).select_from(Order)) == 2
-    finally:
-        engine.dispose()
+def test_orders_add_knows_a_name_in_another_form_and_warns_of_one_that_names_two(database_url, engine, tmp_path):
+    add_customers_and_items(engine, ["Café Größe"], {"Große Kiste": None, "Straße Bau": None, "STRASSE BAU": None})
+    known = run_cli(database_url, tmp_path, "orders", "add", "--customer", "CAFÉ GRÖSSE", "--line", "GROẞE KISTE:1")
+    assert (known.returncode, known.stderr) == (0, ""), known.stdout
+    twice = run_cli(database_url, tmp_path, "orders", "add", "--customer", nfd("Café Größe"), "--line", "strasse bau:1")
+    assert twice.returncode == 0 and "warning: item 'strasse bau' names 2 items" in twice.stderr, twice.stderr
+    assert "customer" not in twice.stderr
+    with session_scope(engine) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Order)) == 2

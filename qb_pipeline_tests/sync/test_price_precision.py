@@ -29,19 +29,17 @@ from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync import price_book, pricing
 from qb_pipeline.sync.invoices import push_orders
 from qb_pipeline.sync.pull import pull_name_list
+from qb_pipeline_tests.fixtures.name_lists import customer_named, item_named
 
 D = Decimal
 
 
 @pytest.fixture
-def rocks_at_an_eighth(sandbox, make_gateway, engine):
+def rocks_at_an_eighth(demo_company, sandbox, engine):
     """The demo company mirrored here, after Rocks was repriced in QuickBooks to 0.125; the gateway."""
-    gateway = make_gateway()
-    sandbox.seed(preset="demo")
-    pull_name_list(gateway, engine, "Customer")
-    pull_name_list(gateway, engine, "Item")
+    gateway = demo_company
     with session_scope(engine) as session:
-        rocks_qb_id = session.scalars(sa.select(Item.qb_id).where(Item.name == "Rocks")).one()
+        rocks_qb_id = item_named(session, "Rocks").qb_id
     record = next(r for r in sandbox.dump("Item")["records"] if r["Id"] == rocks_qb_id)
     time.sleep(1.1)  # QuickBooks' LastUpdatedTime has one-second resolution
     update = {"Id": rocks_qb_id, "SyncToken": record["SyncToken"], "sparse": True, "UnitPrice": D("0.125")}
@@ -62,8 +60,8 @@ def test_an_item_at_an_eighth_of_a_cent_is_mirrored_and_invoiced_at_that_price(r
     """1,000 units of an item QuickBooks prices at 0.125 are 125.00, as QuickBooks computes them, not 130.00."""
     gateway = rocks_at_an_eighth
     with session_scope(engine) as session:
-        assert session.scalars(sa.select(Item.unit_price).where(Item.name == "Rocks")).one() == D("0.125")
-        cool = session.scalars(sa.select(Customer).where(Customer.display_name == "Cool Cars")).one()
+        assert item_named(session, "Rocks").unit_price == D("0.125")
+        cool = customer_named(session, "Cool Cars")
         for number, quantity in (("EIGHTH-1000", "1000"), ("EIGHTH-1", "1"), ("EIGHTH-3", "3")):
             session.add(
                 Order(
@@ -93,8 +91,7 @@ def test_a_percentage_price_is_rounded_half_up_to_seven_places_and_its_amount_to
     a result past seven places is rounded half up there: 0.0000015 − 50 % = 0.00000075 → 0.0000008."""
     gateway = rocks_at_an_eighth
     with session_scope(engine) as session:
-        cool = session.scalars(sa.select(Customer).where(Customer.display_name == "Cool Cars")).one()
-        rocks = session.scalars(sa.select(Item).where(Item.name == "Rocks")).one()
+        cool, rocks = customer_named(session, "Cool Cars"), item_named(session, "Rocks")
         long_ago = utcnow() - timedelta(days=1)
         level = PriceLevel(name="Ten off", level_type=PriceLevelType.FIXED_PERCENTAGE)
         session.add(level)

@@ -13,8 +13,10 @@ import sqlalchemy as sa
 from qb_pipeline.db.models import Customer, CustomerItemPrice, Item, PriceLevel
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.sync import price_book
-from qb_pipeline.sync.pricing_csv import export_pricing, read_pricing_file
+from qb_pipeline.sync.pricing_csv import read_pricing_file
+from qb_pipeline.sync.pricing_export import export_pricing
 from qb_pipeline.sync.pricing_import import import_pricing
+from qb_pipeline_tests.fixtures.name_lists import add_customers_and_items
 
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)
 GOOD_AND_BAD = """kind,customer,price_level,item,price,percent,valid_from
@@ -33,14 +35,7 @@ customer_price,Acme,,Gadget,3.00,,2026-12-01
 
 @pytest.fixture
 def shop(engine):
-    with session_scope(engine) as session:
-        session.add_all(
-            [
-                Customer(display_name="Acme"),
-                Item(name="Widget", unit_price=Decimal("20.00")),
-                Item(name="Gadget", unit_price=Decimal("5.00")),
-            ]
-        )
+    add_customers_and_items(engine, ["Acme"], {"Widget": "20.00", "Gadget": "5.00"})
     return engine
 
 

@@ -9,21 +9,27 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from qb_pipeline.db.migrate import upgrade
 from qb_pipeline.db.models import (
     Customer,
     CustomerItemPrice,
     CustomerPriceLevel,
     Item,
+    Order,
     PriceLevel,
     PriceLevelItem,
     PriceLevelType,
 )
-from qb_pipeline.db.session import session_scope
+from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.db.types import to_cents
 from qb_pipeline.sync import price_book, pricing
-from qb_pipeline.sync.pricing_csv import export_pricing
+from qb_pipeline.sync.invoice_draft import draft_invoice
+from qb_pipeline.sync.invoices import push_orders
+from qb_pipeline.sync.pricing_export import export_pricing
 from qb_pipeline.sync.pricing_import import import_pricing
 from qb_pipeline.sync.records import money
+from qb_pipeline_tests.fixtures.name_lists import add_customers_and_items
+from qb_pipeline_tests.fixtures.orders import add_one_line_order, build_shop, named_order
 
 D = Decimal
 NOW = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
@@ -31,16 +37,13 @@ JAN, FEB, JUN, NOV10 = (datetime(2026, m, d, tzinfo=timezone.utc) for m, d in ((
 HEADER = "kind,customer,price_level,item,price,percent,valid_from"
 
 
+def add_shop(engine) -> None:
+    add_customers_and_items(engine, ["Cool Cars"], {"Rocks": "9.00", "Sod": "78.53"})
+
+
 @pytest.fixture
 def shop(engine):
-    with session_scope(engine) as session:
-        session.add_all(
-            [
-                Customer(display_name="Cool Cars"),
-                Item(name="Rocks", unit_price=D("9.00")),
-                Item(name="Sod", unit_price=D("78.53")),
-            ]
-        )
+    add_shop(engine)
     return engine
 
 
@@ -217,9 +220,6 @@ def test_5_money_rounds_half_up_everywhere_and_percent_decimals_are_refused(shop
 
 
 def test_8_a_history_export_restores_exactly_into_an_empty_database(shop, tmp_path):
-    from qb_pipeline.db.migrate import upgrade
-    from qb_pipeline.db.session import make_engine
-
     load(
         shop,
         f"{HEADER}\ncustomer_price,Cool Cars,,Rocks,8.00,,{JAN.isoformat()}\n"
@@ -233,14 +233,7 @@ def test_8_a_history_export_restores_exactly_into_an_empty_database(shop, tmp_pa
     assert "level_item,,VIP,Sod,0.00" in history  # 10: a free item is 0.00, not an empty cell
     empty = make_engine(f"sqlite:///{tmp_path / 'restored.sqlite'}")
     upgrade(empty.url.render_as_string(hide_password=False))
-    with session_scope(empty) as session:
-        session.add_all(
-            [
-                Customer(display_name="Cool Cars"),
-                Item(name="Rocks", unit_price=D("9.00")),
-                Item(name="Sod", unit_price=D("78.53")),
-            ]
-        )
+    add_shop(empty)
     restored = load(empty, history, backdate=True)
     assert restored.errors == [] and restored.applied == 3
     assert intervals(empty, CustomerItemPrice) == intervals(shop, CustomerItemPrice)
@@ -289,17 +282,10 @@ def test_14_the_python_api_enforces_percent_bounds(shop):
 
 
 def test_12_non_ascii_names_match_case_insensitively_on_every_database(engine):
-    from qb_pipeline.db.models import Order, OrderLine
-    from qb_pipeline.sync.invoice_draft import draft_invoice
-
     with session_scope(engine) as session:
         session.add_all([Customer(display_name="École Dupont"), Item(name="Öl", unit_price=D("3.00"))])
         session.flush()
-        order = Order(
-            order_number="E-1",
-            customer_name="ÉCOLE DUPONT",
-            lines=[OrderLine(line_number=1, item_name="öL", quantity=D("2"))],
-        )
+        order = named_order("E-1", "ÉCOLE DUPONT", "öL:2")
         session.add(order)
         session.flush()
         draft = draft_invoice(session, order)
@@ -309,10 +295,6 @@ def test_12_non_ascii_names_match_case_insensitively_on_every_database(engine):
 
 
 def test_13_an_invoice_is_dated_with_the_companys_calendar_date(sandbox, make_gateway, engine):
-    from qb_pipeline.db.models import Order
-    from qb_pipeline.sync.invoices import push_orders
-    from qb_pipeline_tests.sync.orders_fixtures import add_one_line_order, build_shop
-
     gateway = make_gateway()
     build_shop(sandbox, gateway, engine)
     order_id = add_one_line_order(engine, "LATE-1", "1")

@@ -168,3 +168,41 @@ def test_two_imports_at_once_leave_one_open_price_per_customer_and_item(postgres
     # every key has one open price, the unrelated rows of each file included
     assert count(engine, OPEN_PRICES) == (len(shared) + 2) * ITEMS
     engine.dispose()
+
+
+def test_orders_are_written_while_an_export_is_read_slowly(database_url, tmp_path):
+    """`pricing export | less`, the reader not scrolling: the export waits on the pipe, its reading transaction
+    open. A push, with little patience for a lock, still writes its order."""
+    engine = make_engine(database_url)
+    customers = [f"Customer {n}" for n in range(60)]
+    shop(engine, customers, 50)  # 3,000 prices: more than a pipe holds
+    imported = start_import(database_url, price_file(tmp_path / "prices.csv", customers, 50, "9.50"))
+    _out, err = imported.communicate(timeout=300)
+    assert imported.returncode == 0, err
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "QB_DATA_DIR")}
+    export = subprocess.Popen(
+        [*CLI, "pricing", "export"],
+        env={**env, "QB_DATABASE_URL": database_url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert export.stdout.readline().startswith("kind,"), export.communicate()  # it is reading, then stops
+        impatient = make_engine(database_url)
+        if impatient.dialect.name == "sqlite":
+            sa.event.listen(impatient, "connect", lambda connection, _: connection.execute("PRAGMA busy_timeout=2000"))
+        with session_scope(impatient) as session:
+            customer_id = session.scalar(sa.select(Customer.id).limit(1))
+            session.add(Order(order_number="DURING-EXPORT", customer_id=customer_id, ordered_at=utcnow()))
+        impatient.dispose()
+        rest, err = export.communicate(timeout=120)
+    finally:
+        if export.poll() is None:
+            export.kill()
+    assert export.returncode == 0, err
+    assert len(rest.splitlines()) == len(customers) * 50  # the export went on to the end
+    assert (
+        count(engine, sa.select(sa.func.count()).select_from(Order).where(Order.order_number == "DURING-EXPORT")) == 1
+    )
+    engine.dispose()

@@ -8,21 +8,18 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from qb_pipeline.db.models import Customer, Item, ItemPrice, PriceLevel, PriceLevelType
+from qb_pipeline.db.models import ItemPrice, PriceLevel, PriceLevelType
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync import price_book, pricing
 from qb_pipeline.sync.pull import pull_name_list
+from qb_pipeline_tests.fixtures.name_lists import customer_named, item_named
 
 
-def test_a_pull_records_the_item_price_history_so_an_earlier_order_keeps_the_old_price(sandbox, make_gateway, engine):
-    gateway = make_gateway()
-    sandbox.seed(preset="demo")  # Rocks: 9.95
-    pull_name_list(gateway, engine, "Customer")
-    pull_name_list(gateway, engine, "Item")
+def test_a_pull_records_the_item_price_history_so_an_earlier_order_keeps_the_old_price(demo_company, sandbox, engine):
+    gateway = demo_company  # Rocks: 9.95
     with session_scope(engine) as session:
-        cool = session.scalars(sa.select(Customer).where(Customer.display_name == "Cool Cars")).one()
-        rocks = session.scalars(sa.select(Item).where(Item.name == "Rocks")).one()
+        cool, rocks = customer_named(session, "Cool Cars"), item_named(session, "Rocks")
         cool_id, rocks_qb_id = cool.id, rocks.qb_id
         level = PriceLevel(name="Wholesale", level_type=PriceLevelType.FIXED_PERCENTAGE)
         session.add(level)
@@ -45,7 +42,7 @@ def test_a_pull_records_the_item_price_history_so_an_earlier_order_keeps_the_old
     assert outcome.ok, outcome
     pull_name_list(gateway, engine, "Item")
     with session_scope(engine) as session:
-        rocks = session.scalars(sa.select(Item).where(Item.name == "Rocks")).one()
+        rocks = item_named(session, "Rocks")
         assert rocks.unit_price == Decimal("12.50")  # the pull saw the change
         # a retried order of before the change is priced as it was then: 9.95 − 10 %, not 12.50 − 10 %
         assert price_book.effective_price(session, cool_id, rocks, ordered_at) == price_book.PriceQuote(

@@ -19,20 +19,24 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
 
+from qb_pipeline.db import queries
 from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.session import session_scope
+from qb_pipeline.db.token_cipher import new_key
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.errors import QuickBooksSetupError
 from qb_pipeline.sync.invoice_draft import draft_invoice
 from qb_pipeline.sync.invoices import Safeguards, push_orders
-from qb_pipeline_tests.helpers import wait_for
-from qb_pipeline_tests.sync.orders_fixtures import (
+from qb_pipeline_tests.fixtures.orders import (
     add_one_line_order,
     add_orders,
     build_shop,
     push_killed_mid_batch,
 )
+from qb_pipeline_tests.helpers import wait_for
 from qb_pipeline_tests.sync.without_safeguards import safeguards_only
 
 MUTATED = os.environ.get("QB_MUTATE", "")  # the mutation check switches this safeguard off as well
@@ -83,8 +87,6 @@ def test_safeguard_write_ahead_resends_a_lost_answer_with_its_first_requestid(sa
 def test_safeguard_write_ahead_resends_a_killed_runs_batch_with_its_first_requestid(
     sandbox, make_gateway, engine, database_url
 ):
-    from qb_pipeline.db.token_cipher import new_key
-
     loose_company(sandbox, replay=True)
     key = new_key()
     gateway = make_gateway(key=key)
@@ -232,8 +234,6 @@ def test_safeguard_numbering_check_reads_the_preferences_again_before_a_resend(s
 def test_safeguard_numbering_check_holds_a_killed_runs_batch_sent_while_numbering_was_off(
     sandbox, make_gateway, engine, database_url
 ):
-    from qb_pipeline.db.token_cipher import new_key
-
     loose_company(sandbox)
     key = new_key()
     gateway = make_gateway(key=key)
@@ -347,8 +347,6 @@ def test_every_invoice_names_its_order_and_keeps_the_memo(sandbox, make_gateway,
 
 
 def test_a_claim_is_not_taken_over_while_its_heartbeat_is_fresh(engine):
-    from qb_pipeline.db import queries
-
     with session_scope(engine) as session:
         session.add(Order(order_number="HB-1"))
     long_ago = utcnow() - timedelta(hours=1)
@@ -364,9 +362,6 @@ def test_a_claim_is_not_taken_over_while_its_heartbeat_is_fresh(engine):
 def drop_the_one_invoice_one_order_constraint(engine) -> None:
     """The database's backstop (orders.qb_invoice_id unique) switched off for this test's database only,
     so the holder check in `finish_synced` is the one protection left between two orders and one invoice."""
-    from alembic.migration import MigrationContext
-    from alembic.operations import Operations
-
     with engine.begin() as connection:
         with Operations(MigrationContext.configure(connection)).batch_alter_table("orders") as batch:
             batch.drop_constraint("uq_orders_qb_invoice_id", type_="unique")
