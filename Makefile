@@ -28,10 +28,12 @@ test: install browser lint
 	$(BIN)/python -m pytest
 
 # ruff: lint (bugbear and complexity included) and format check, settings in pyproject.toml; `make format`
-# rewrites what it can. Then no function over 60 lines (tools/function_length.py lists each one).
+# rewrites what it can. lint-imports: the import contracts in pyproject.toml (imports point one way).
+# Then no function over 60 lines (tools/function_length.py lists each one).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python tools/function_length.py
 
 format: install

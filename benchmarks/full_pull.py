@@ -41,7 +41,8 @@ from benchmarks.harness import (
 from benchmarks.sandbox_process import Sandbox
 from qb_pipeline.db.models import Customer
 from qb_pipeline.db.session import session_scope
-from qb_pipeline.quickbooks.gateway import PAGE_SIZE, PAGES_IN_FLIGHT
+from qb_pipeline.quickbooks.paging import PAGES_IN_FLIGHT
+from qb_pipeline.quickbooks.queries import PAGE_SIZE
 from qb_pipeline.sandbox.limits import REAL_CONCURRENCY, REAL_RATES
 from qb_pipeline.sync.pull import pull_name_list
 

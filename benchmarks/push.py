@@ -35,11 +35,11 @@ from benchmarks.harness import (
     write_result,
 )
 from benchmarks.sandbox_process import Sandbox
-from qb_pipeline.quickbooks.errors import QuickBooksError, QuickBooksValidationError
+from qb_pipeline.core.errors import QuickBooksError, QuickBooksValidationError
+from qb_pipeline.core.port import WriteOutcome
 from qb_pipeline.quickbooks.throttle import DEFAULT_LIMITS, Throttle
 from qb_pipeline.sandbox.limits import REAL_RATES
 from qb_pipeline.sync.invoices import push_orders
-from qb_pipeline.sync.port import WriteOutcome
 
 BATCH = 30
 

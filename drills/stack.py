@@ -17,10 +17,11 @@ import sqlalchemy as sa
 
 from benchmarks.harness import build_shop, connect, drop_database, fresh_database
 from benchmarks.sandbox_process import PROJECT, Sandbox
+from qb_pipeline.core.tokens import StoredTokens
 from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.token_cipher import TokenCipher, new_key
-from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
+from qb_pipeline.db.token_store import DatabaseTokenStore
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.devstack import DAGSTER_YAML
 from qb_pipeline.sync.invoices import STALE_CLAIM_AFTER

@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from qb_pipeline.assets.constants import QUICKBOOKS_POOL
 from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import customers, items
+from qb_pipeline.core.errors import QuickBooksError
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import Order, OrderStatus, QBInvoice, QBToken
 from qb_pipeline.db.types import utcnow
-from qb_pipeline.quickbooks.errors import QuickBooksError
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.entities import NAME_LISTS
 from qb_pipeline.sync.invoice_draft import OrderRejected, draft_invoice

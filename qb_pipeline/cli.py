@@ -20,9 +20,9 @@ class _OneLineErrors(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
+        from qb_pipeline.core.errors import QuickBooksError
         from qb_pipeline.db.session import DatabaseMissing
         from qb_pipeline.db.token_cipher import TokenKeyError
-        from qb_pipeline.quickbooks.errors import QuickBooksError
 
         try:
             return super().invoke(ctx)

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from qb_pipeline.core import defaults
+from qb_pipeline.core.company_zone import iana_zone
 from qb_pipeline.db.session import SUPPORTED_DATABASES, shown_url, supported_url
-from qb_pipeline.quickbooks.company_zone import iana_zone
 
 Environment = Literal["sandbox-local", "sandbox", "production"]
 ENVIRONMENTS: tuple[Environment, ...] = get_args(Environment)

@@ -5,6 +5,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from drills.bad_input.harness import Drill, check, needs
+from qb_pipeline.core.errors import QuickBooksError
 from qb_pipeline.db.models import (
     Customer,
     Order,
@@ -12,7 +13,6 @@ from qb_pipeline.db.models import (
     SyncCursor,
 )
 from qb_pipeline.db.session import session_scope
-from qb_pipeline.quickbooks.errors import QuickBooksError
 from qb_pipeline.sync.pull import pull_name_list
 from qb_pipeline.sync.push import push_name_list
 

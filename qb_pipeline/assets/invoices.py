@@ -15,9 +15,9 @@ from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_PO
 from qb_pipeline.assets.name_lists import customers, items, pull_for_an_invoices_run
 from qb_pipeline.assets.orders import orders
 from qb_pipeline.assets.price_levels import price_levels
+from qb_pipeline.core.errors import QuickBooksSetupError
 from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.types import utcnow
-from qb_pipeline.quickbooks.errors import QuickBooksSetupError
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.invoice_outcomes import InvoicePushResult
@@ -48,28 +48,10 @@ def invoices(
     started = time.monotonic()
     gateway = quickbooks.gateway(progress=context.log.info)
     with failure_logged(database, "Invoices", context.run.run_id):
-        if config.push_orders and orders_name_unknown_records(database.engine):
-            # A new order may name a customer or item created in QuickBooks since the last sync.
-            context.log.info("orders name customers or items not mirrored yet: pulling what changed first")
-            for entity in ("Customer", "Item"):
-                pull_for_an_invoices_run(context, gateway, database, entity)
         pushed = InvoicePushResult()
         if config.push_orders:
-            income_account = income_account_for_new_items(
-                gateway, database.engine, quickbooks.default_income_account_id
-            )
-            try:
-                pushed = push_orders(
-                    gateway,
-                    database.engine,
-                    context.run.run_id,
-                    limit=quickbooks.orders_per_run,
-                    stale_after=STALE_CLAIM_AFTER,
-                    default_income_account_id=income_account,
-                    progress=context.log.info,
-                )
-            except QuickBooksSetupError as error:  # a QuickBooks setting to change: one sentence, no traceback
-                raise dg.Failure(description=str(error), allow_retries=False) from None
+            _pull_names_orders_need(context, gateway, database)
+            pushed = _push(context, quickbooks, gateway, database)
         mirrored = mirror_invoices(gateway, database.engine)
     for reason in pushed.reasons:
         context.log.warning(reason)
@@ -96,22 +78,7 @@ def invoices(
     context.log.info(f"INVOICES: {outcome} - {message}")
     with database.session() as session:
         recent = recent_activity(session)
-    # The orders table is written by the order-entry app, not by a run: observe it, so its page has numbers.
-    context.log_event(
-        dg.AssetObservation(
-            asset_key="orders",
-            metadata={
-                "pending": counts.pending,
-                "pushing": counts.pushing,
-                "synced": counts.synced,
-                "failed": counts.failed,
-                "blocked": counts.blocked,
-                "newest_order_at": dg.MetadataValue.timestamp(counts.newest_order_at)
-                if counts.newest_order_at
-                else "none",
-            },
-        )
-    )
+    _observe_orders(context, counts)
     return dg.MaterializeResult(
         metadata={
             **pushed.as_metadata(),
@@ -128,4 +95,50 @@ def invoices(
             "webhook_events_served": webhook_events_served(context),
             "recent_activity": dg.MetadataValue.md(recent),
         }
+    )
+
+
+def _pull_names_orders_need(context: dg.AssetExecutionContext, gateway, database: DatabaseResource) -> None:
+    """A new order may name a customer or item created in QuickBooks since the last sync: pull what
+    changed first."""
+    if orders_name_unknown_records(database.engine):
+        context.log.info("orders name customers or items not mirrored yet: pulling what changed first")
+        for entity in ("Customer", "Item"):
+            pull_for_an_invoices_run(context, gateway, database, entity)
+
+
+def _push(
+    context: dg.AssetExecutionContext, quickbooks: QuickBooksResource, gateway, database: DatabaseResource
+) -> InvoicePushResult:
+    income_account = income_account_for_new_items(gateway, database.engine, quickbooks.default_income_account_id)
+    try:
+        return push_orders(
+            gateway,
+            database.engine,
+            context.run.run_id,
+            limit=quickbooks.orders_per_run,
+            stale_after=STALE_CLAIM_AFTER,
+            default_income_account_id=income_account,
+            progress=context.log.info,
+        )
+    except QuickBooksSetupError as error:  # a QuickBooks setting to change: one sentence, no traceback
+        raise dg.Failure(description=str(error), allow_retries=False) from None
+
+
+def _observe_orders(context: dg.AssetExecutionContext, counts) -> None:
+    """The orders table is written by the order-entry app, not by a run: observe it, so its page has numbers."""
+    context.log_event(
+        dg.AssetObservation(
+            asset_key="orders",
+            metadata={
+                "pending": counts.pending,
+                "pushing": counts.pushing,
+                "synced": counts.synced,
+                "failed": counts.failed,
+                "blocked": counts.blocked,
+                "newest_order_at": dg.MetadataValue.timestamp(counts.newest_order_at)
+                if counts.newest_order_at
+                else "none",
+            },
+        )
     )

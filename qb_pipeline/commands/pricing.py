@@ -117,8 +117,8 @@ def learned_command(output: Path | None) -> None:
     zone (QB_COMPANY_TIMEZONE). Run after the invoices asset mirrored QuickBooks. Review the file, then
     `pricing import` it.
     """
+    from qb_pipeline.core.company_zone import company_zone
     from qb_pipeline.db.models import QBToken
-    from qb_pipeline.quickbooks.company_zone import company_zone
     from qb_pipeline.sync.learned_prices import as_pricing_csv, learned_prices
 
     zone = company_zone(config.settings().company_timezone, None).zone

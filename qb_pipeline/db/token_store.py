@@ -13,31 +13,16 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from qb_pipeline.core.tokens import StoredTokens
 from qb_pipeline.db.models import QBToken
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.token_cipher import TokenCipher
 from qb_pipeline.db.types import utcnow
-
-
-@dataclass(frozen=True)
-class StoredTokens:
-    realm_id: str
-    refresh_token: str
-    access_token: str | None = None
-    access_expires_at: datetime | None = None
-    refresh_expires_at: datetime | None = None
-
-    def __repr__(self) -> str:  # tokens never reach a log line through a repr
-        return (
-            f"StoredTokens(realm_id={self.realm_id!r}, access_expires_at={self.access_expires_at!r}, "
-            f"refresh_expires_at={self.refresh_expires_at!r})"
-        )
 
 
 class LockedTokens:
@@ -55,6 +40,10 @@ class LockedTokens:
 
 
 class DatabaseTokenStore:
+    """The `core.tokens.TokenStore` the product uses: one encrypted row per company."""
+
+    save_failures = (sa.exc.SQLAlchemyError,)
+
     def __init__(self, engine: sa.Engine, cipher: TokenCipher) -> None:
         self.engine, self.cipher = engine, cipher
 

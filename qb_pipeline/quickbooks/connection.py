@@ -24,23 +24,17 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlparse
 
 import requests
-import sqlalchemy as sa
 from intuitlib.client import AuthClient
 from quickbooks import QuickBooks
 from requests_oauthlib import OAuth2Session
 
 from qb_pipeline.core import defaults
-from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
-from qb_pipeline.db.types import utcnow
-from qb_pipeline.quickbooks.errors import (
-    QuickBooksAuthError,
-    QuickBooksThrottled,
-    QuickBooksUnavailable,
-)
+from qb_pipeline.core.errors import QuickBooksAuthError, QuickBooksThrottled, QuickBooksUnavailable
+from qb_pipeline.core.tokens import StoredTokens, TokenStore
 from qb_pipeline.quickbooks.stats import CallStats
 
 MINOR_VERSION = 75
@@ -137,9 +131,7 @@ def _retry_after(value: str | None) -> float | None:
 
 
 class Connection:
-    def __init__(
-        self, settings: ConnectionSettings, tokens: DatabaseTokenStore, stats: CallStats | None = None
-    ) -> None:
+    def __init__(self, settings: ConnectionSettings, tokens: TokenStore, stats: CallStats | None = None) -> None:
         self.settings, self.tokens = settings, tokens
         self.stats = stats or CallStats()
         self._auth_client = None
@@ -271,7 +263,7 @@ class Connection:
             raise QuickBooksUnavailable(
                 f"QuickBooks token refresh failed ({type(error).__name__}{f', HTTP {status}' if status else ''})"
             ) from None
-        now = utcnow()
+        now = _utcnow()
         return StoredTokens(
             realm_id=self.realm_id,
             refresh_token=auth.refresh_token,
@@ -297,7 +289,7 @@ class Connection:
             ) from None
         except Exception as error:  # AuthClientError carries the response: never echo it
             raise QuickBooksAuthError(f"QuickBooks refused the authorization code ({type(error).__name__})") from None
-        now = utcnow()
+        now = _utcnow()
         return StoredTokens(
             realm_id=realm_id or self.realm_id,
             refresh_token=auth.refresh_token,
@@ -327,7 +319,7 @@ class Connection:
             return True
         try:
             self.tokens.save_refreshed(self._unsaved)
-        except sa.exc.SQLAlchemyError:
+        except self.tokens.save_failures:
             return False
         self._unsaved = None
         return True
@@ -352,9 +344,13 @@ class Connection:
         return client
 
 
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 def _fresh(tokens: StoredTokens, now: datetime | None = None) -> bool:
     return bool(
         tokens.access_token
         and tokens.access_expires_at
-        and tokens.access_expires_at - REFRESH_MARGIN > (now or utcnow())
+        and tokens.access_expires_at - REFRESH_MARGIN > (now or _utcnow())
     )

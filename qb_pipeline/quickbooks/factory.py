@@ -8,11 +8,13 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from qb_pipeline.core import defaults
+from qb_pipeline.core.errors import SandboxNotRunning
+from qb_pipeline.core.tokens import StoredTokens
 from qb_pipeline.db.token_cipher import TokenCipher
-from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
+from qb_pipeline.db.token_store import DatabaseTokenStore
 from qb_pipeline.quickbooks.connection import INTUIT_API, Connection, ConnectionSettings
-from qb_pipeline.quickbooks.errors import SandboxNotRunning
-from qb_pipeline.quickbooks.gateway import PAGES_IN_FLIGHT, QuickBooksGateway
+from qb_pipeline.quickbooks.gateway import QuickBooksGateway
+from qb_pipeline.quickbooks.paging import PAGES_IN_FLIGHT
 from qb_pipeline.quickbooks.stats import CallStats
 from qb_pipeline.quickbooks.throttle import Throttle
 

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 import requests
 
 from qb_pipeline.core import defaults
-from qb_pipeline.quickbooks.errors import QuickBooksThrottled
+from qb_pipeline.core.errors import QuickBooksThrottled
 
 DEFAULT_LIMITS = {"second": 10, "minute": 480, "batch_minute": 38, "concurrent": 10}
 # The windows we count each rate over. QBO's 10 a second are counted over 1.2 s: any 11 calls of ours span

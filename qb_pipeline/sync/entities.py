@@ -1,4 +1,4 @@
-"""Each QuickBooks entity we sync, declared once: its QuickBooks side (quickbooks/entities.py), our
+"""Each QuickBooks entity we sync, declared once: its QuickBooks side (core/quickbooks_entities.py), our
 table and the column holding its name, how a QuickBooks record becomes our row and our row a
 QuickBooks body, and the Dagster asset that syncs it. Pull, push, the queries, the checks and the
 webhook sensor all read it from here."""
@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from qb_pipeline.core import quickbooks_entities as quickbooks
+from qb_pipeline.core.quickbooks_entities import QuickBooksEntity
 from qb_pipeline.db.models import Customer, Item, QBInvoice
-from qb_pipeline.quickbooks import entities as quickbooks
-from qb_pipeline.quickbooks.entities import QuickBooksEntity
 from qb_pipeline.sync.records import customer_payload, customer_row, invoice_row, item_payload, item_row
 
 

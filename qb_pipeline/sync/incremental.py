@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from qb_pipeline.core.port import QuickBooksPort
 from qb_pipeline.db import queries
 from qb_pipeline.db.session import session_scope
-from qb_pipeline.sync.port import QuickBooksPort
 
 OVERLAP = timedelta(minutes=5)
 CDC_WINDOW = timedelta(days=30) - timedelta(hours=1)  # QBO's limit, with a margin

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from qb_pipeline.core.port import QuickBooksPort
 from qb_pipeline.db import queries
 from qb_pipeline.db.mirror_rows import upsert_by_qb_id
 from qb_pipeline.db.models import Order, QBInvoice
@@ -20,7 +21,6 @@ from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.entities import INVOICES
 from qb_pipeline.sync.incremental import OVERLAP, read_changes
-from qb_pipeline.sync.port import QuickBooksPort
 from qb_pipeline.sync.wording import plural
 
 ENTITY = INVOICES.name

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from qb_pipeline.core.port import QuickBooksPort, WriteOutcome
 from qb_pipeline.db import queries
 from qb_pipeline.db.mirror_rows import upsert_by_qb_id
 from qb_pipeline.db.models import Order, OrderStatus, QBInvoice
@@ -16,7 +17,6 @@ from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.invoice_draft import OrderRejected
 from qb_pipeline.sync.invoice_match import StrictLink
-from qb_pipeline.sync.port import QuickBooksPort, WriteOutcome
 from qb_pipeline.sync.records import invoice_row, money
 from qb_pipeline.sync.wording import plural
 

@@ -7,15 +7,15 @@ wait for a later run. QuickBooks' refusal of a second DocNumber (6140) is answer
 
 from __future__ import annotations
 
+from qb_pipeline.core.errors import QuickBooksAuthError, QuickBooksError, QuickBooksOutcomeUnknown
+from qb_pipeline.core.port import WriteOutcome
 from qb_pipeline.db.session import session_scope
-from qb_pipeline.quickbooks.errors import QuickBooksAuthError, QuickBooksError, QuickBooksOutcomeUnknown
 from qb_pipeline.sync.invoice_claims import Heartbeat
 from qb_pipeline.sync.invoice_draft import InvoiceDraft
 from qb_pipeline.sync.invoice_linking import Linker
 from qb_pipeline.sync.invoice_outcomes import OutcomeRecorder, PushRun, mirror_invoice_rows
 from qb_pipeline.sync.invoice_resend import Resend
 from qb_pipeline.sync.invoice_write_ahead import WriteAhead
-from qb_pipeline.sync.port import WriteOutcome
 from qb_pipeline.sync.unknown_outcomes import Batch, stamp_unanswered
 
 RESENDS = 3  # re-sends of one batch whose outcome stayed unknown, within one run

@@ -34,6 +34,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from qb_pipeline.core import defaults
+from qb_pipeline.core.port import QuickBooksPort
 from qb_pipeline.sync.invoice_claims import STALE_CLAIM_AFTER, Heartbeat, claim_due_orders, release_claims
 from qb_pipeline.sync.invoice_linking import Linker, Lookup, link_earlier_attempts
 from qb_pipeline.sync.invoice_match import StrictLink
@@ -41,7 +42,6 @@ from qb_pipeline.sync.invoice_outcomes import InvoicePushResult, OutcomeRecorder
 from qb_pipeline.sync.invoice_resend import Resend
 from qb_pipeline.sync.invoice_send import BatchSender
 from qb_pipeline.sync.invoice_write_ahead import WriteAhead
-from qb_pipeline.sync.port import QuickBooksPort
 from qb_pipeline.sync.push_drafts import PushDrafts
 from qb_pipeline.sync.unknown_outcomes import (
     CUSTOM_NUMBERS_OFF,

@@ -28,9 +28,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from qb_pipeline.core.company_zone import DEFAULT_ZONE
 from qb_pipeline.db.models import Customer, Item, Order, QBInvoice
 from qb_pipeline.db.types import to_unit_price, utcnow
-from qb_pipeline.quickbooks.company_zone import DEFAULT_ZONE
 from qb_pipeline.sync.price_book import PriceBook, PricingError
 from qb_pipeline.sync.pricing_csv import COLUMNS
 

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from qb_pipeline.core.port import QuickBooksPort
 from qb_pipeline.db import queries
 from qb_pipeline.db.mirror_rows import rows_by_qb_id, upsert_by_qb_id
 from qb_pipeline.db.models import Item, ItemPrice, SyncState
@@ -31,7 +32,6 @@ from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.entities import NAME_LISTS, SyncedEntity
 from qb_pipeline.sync.incremental import OVERLAP, read_changes
 from qb_pipeline.sync.merged_items import record_merged_items
-from qb_pipeline.sync.port import QuickBooksPort
 from qb_pipeline.sync.pricing import record_item_price
 
 RESTATE_FROM = 1000  # rows pulled

@@ -14,12 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
+from qb_pipeline.core.port import QuickBooksPort, WriteOutcome
 from qb_pipeline.db.models import Item, SyncState
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
-from qb_pipeline.sync.entities import NAME_LISTS
-from qb_pipeline.sync.port import QuickBooksPort, WriteOutcome
+from qb_pipeline.sync.entities import NAME_LISTS, SyncedEntity
 from qb_pipeline.sync.records import parse_instant
 
 DUPLICATE_NAME_CODES = {"6240"}  # a name taken (6140 is an invoice's DocNumber taken: never a name list's)
@@ -67,12 +68,23 @@ def push_name_list(
 ) -> PushResult:
     """Push every pending row of `entity` (or just `row_ids`, for an order's prerequisites)."""
     spec = NAME_LISTS[entity]
-    model, name_of, name_key = spec.model, spec.name_of, spec.quickbooks.name_field
-
-    def payload(row) -> dict:
-        return spec.to_payload(row, default_income_account_id)
-
     result = PushResult(entity)
+    creates, updates = _pending_bodies(engine, spec, default_income_account_id, row_ids)
+    if creates:
+        _push_creates(qb, engine, spec, creates, result)
+    if updates:
+        result.updated += _record_outcomes(engine, spec, qb.update_many(entity, updates), result)
+    return result
+
+
+Bodies = list[tuple[str, dict]]  # (our row id, QuickBooks body)
+
+
+def _pending_bodies(
+    engine: sa.Engine, spec: SyncedEntity, default_income_account_id: str | None, row_ids: list[int] | None
+) -> tuple[Bodies, Bodies]:
+    """The rows to create (no QuickBooks Id, not failed) and to update (edited since their last sync)."""
+    model = spec.model
     with session_scope(engine) as session:
         pending = sa.select(model).where(
             sa.or_(
@@ -86,63 +98,74 @@ def push_name_list(
         if row_ids is not None:
             pending = pending.where(model.id.in_(row_ids))
         rows = session.scalars(pending.order_by(model.id)).all()
-        creates = [(str(r.id), payload(r)) for r in rows if r.qb_id is None]
+        creates = [(str(r.id), spec.to_payload(r, default_income_account_id)) for r in rows if r.qb_id is None]
         updates = [
-            (str(r.id), {**payload(r), "Id": r.qb_id, "SyncToken": r.qb_sync_token, "sparse": True})
+            (
+                str(r.id),
+                {
+                    **spec.to_payload(r, default_income_account_id),
+                    "Id": r.qb_id,
+                    "SyncToken": r.qb_sync_token,
+                    "sparse": True,
+                },
+            )
             for r in rows
             if r.qb_id is not None
         ]
+    return creates, updates
 
-    if creates:
-        outcomes = qb.create_many(entity, creates)
-        # Look clashing names up before opening a transaction: never hold the database while
-        # talking to QuickBooks (on SQLite that would block the token store, and everyone else).
-        names = {key: payload_[name_key] for key, payload_ in creates}
-        existing = {
-            o.key: qb.find_by_name(entity, names[o.key]) for o in outcomes if o.error_code in DUPLICATE_NAME_CODES
-        }
-        with session_scope(engine) as session:
-            for outcome in outcomes:
-                row = session.get(model, int(outcome.key))
-                if outcome.ok:
-                    _record_saved(row, outcome.record)
-                    result.created += 1
-                elif existing.get(outcome.key) is not None:
-                    record = existing[outcome.key]
-                    holder = session.scalar(
-                        sa.select(model).where(model.qb_id == str(record["Id"]), model.id != row.id)
-                    )
-                    if holder is not None:  # two local rows for one QuickBooks record: a person must merge them
-                        _record_failure(
-                            row,
-                            WriteOutcome(
-                                outcome.key,
-                                error_message=(
-                                    f"the name is taken in QuickBooks by {entity} {record['Id']}, which local row "
-                                    f"{holder.id} ({name_of(holder)!r}) is already linked to; merge the two rows or rename "
-                                    "this one"
-                                ),
-                            ),
-                            result,
-                            name_of(row),
-                        )
-                        continue
-                    _record_saved(row, record)
-                    row.active = bool(record.get("Active", True))
-                    result.linked += 1
-                else:
-                    _record_failure(row, outcome, result, name_of(row))
-    if updates:
-        outcomes = qb.update_many(entity, updates)
-        with session_scope(engine) as session:
-            for outcome in outcomes:
-                row = session.get(model, int(outcome.key))
-                if outcome.ok:
-                    _record_saved(row, outcome.record)
-                    result.updated += 1
-                else:
-                    _record_failure(row, outcome, result, name_of(row))
-    return result
+
+def _push_creates(
+    qb: QuickBooksPort, engine: sa.Engine, spec: SyncedEntity, creates: Bodies, result: PushResult
+) -> None:
+    outcomes = qb.create_many(spec.name, creates)
+    # Look clashing names up before opening a transaction: never hold the database while
+    # talking to QuickBooks (on SQLite that would block the token store, and everyone else).
+    names = {key: body[spec.quickbooks.name_field] for key, body in creates}
+    existing = {
+        o.key: qb.find_by_name(spec.name, names[o.key]) for o in outcomes if o.error_code in DUPLICATE_NAME_CODES
+    }
+    result.created += _record_outcomes(engine, spec, outcomes, result, existing)
+
+
+def _link_by_name(session: Session, spec: SyncedEntity, row, record: dict, result: PushResult) -> None:
+    """The name is taken in QuickBooks: the record holding it is this row's, unless another local row is
+    linked to it already (two local rows for one QuickBooks record: a person must merge them)."""
+    model, name_of = spec.model, spec.name_of
+    holder = session.scalar(sa.select(model).where(model.qb_id == str(record["Id"]), model.id != row.id))
+    if holder is not None:
+        message = (
+            f"the name is taken in QuickBooks by {spec.name} {record['Id']}, which local row "
+            f"{holder.id} ({name_of(holder)!r}) is already linked to; merge the two rows or rename this one"
+        )
+        _record_failure(row, WriteOutcome(str(row.id), error_message=message), result, name_of(row))
+        return
+    _record_saved(row, record)
+    row.active = bool(record.get("Active", True))
+    result.linked += 1
+
+
+def _record_outcomes(
+    engine: sa.Engine,
+    spec: SyncedEntity,
+    outcomes: list[WriteOutcome],
+    result: PushResult,
+    holding_the_name: dict[str, dict | None] | None = None,
+) -> int:
+    """Each row's outcome: saved, linked to the QuickBooks record holding its name, or failed. Returns
+    how many were saved."""
+    saved = 0
+    with session_scope(engine) as session:
+        for outcome in outcomes:
+            row = session.get(spec.model, int(outcome.key))
+            if outcome.ok:
+                _record_saved(row, outcome.record)
+                saved += 1
+            elif (holding_the_name or {}).get(outcome.key) is not None:
+                _link_by_name(session, spec, row, holding_the_name[outcome.key], result)
+            else:
+                _record_failure(row, outcome, result, spec.name_of(row))
+    return saved
 
 
 def _record_saved(row, record: dict) -> None:

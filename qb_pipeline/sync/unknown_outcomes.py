@@ -17,12 +17,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from qb_pipeline.core.errors import QuickBooksSetupError
+from qb_pipeline.core.port import InvoiceNumbering, QuickBooksPort
 from qb_pipeline.db import queries
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
-from qb_pipeline.quickbooks.errors import QuickBooksSetupError
 from qb_pipeline.sync.invoice_outcomes import OutcomeRecorder, PushRun
-from qb_pipeline.sync.port import InvoiceNumbering, QuickBooksPort
 
 SETTLE_IN_RUN = 15.0  # seconds a run waits for QuickBooks to finish a request; longer, the orders wait outside
 CUSTOM_NUMBERS_OFF = (

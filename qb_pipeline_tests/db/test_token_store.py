@@ -8,10 +8,11 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from qb_pipeline.core.tokens import StoredTokens
 from qb_pipeline.db.models import QBToken
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.token_cipher import TokenCipher, new_key
-from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
+from qb_pipeline.db.token_store import DatabaseTokenStore
 from qb_pipeline.db.types import utcnow
 
 

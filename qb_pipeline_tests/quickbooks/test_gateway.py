@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
+from qb_pipeline.core.errors import QuickBooksAuthError, QuickBooksUnavailable, QuickBooksValidationError
 from qb_pipeline.db.models import QBToken
 from qb_pipeline.db.session import session_scope
-from qb_pipeline.quickbooks.errors import QuickBooksAuthError, QuickBooksUnavailable, QuickBooksValidationError
 from qb_pipeline.quickbooks.throttle import DEFAULT_LIMITS, SPANS, Throttle
 
 
@@ -120,6 +120,16 @@ def test_a_hanging_call_times_out_and_is_retried(sandbox, make_gateway):
     gateway = make_gateway(timeout_seconds=0.5)
     sandbox.inject("timeout", count=1, seconds=3, path_contains="/query")
     assert len(customer_ids(gateway)) == 1 and gateway.stats.retries == 1
+
+
+def test_back_off_set_on_a_built_gateway_applies_to_its_next_call(sandbox, make_gateway):
+    """The drill and the test fixture shorten the back-off after building a gateway: it must take."""
+    gateway = make_gateway(retries=4)
+    gateway.sleep.cap = None  # sleep what is asked, and remember it
+    gateway.backoff_base = gateway.backoff_max = 0.001  # built with 1 s and 30 s
+    sandbox.inject("503", count=4, path_contains="/query")
+    assert gateway.count("Customer") == 0
+    assert len(gateway.sleep.requested) == 4 and max(gateway.sleep.requested) <= 0.001
 
 
 def test_retry_budget_exhausted_is_a_clear_error(sandbox, make_gateway):

@@ -7,8 +7,9 @@ import sys
 import textwrap
 import time
 
+from qb_pipeline.core.tokens import StoredTokens
 from qb_pipeline.db.token_cipher import TokenCipher, new_key
-from qb_pipeline.db.token_store import DatabaseTokenStore, StoredTokens
+from qb_pipeline.db.token_store import DatabaseTokenStore
 
 # Run by fresh interpreters (two processes are the point), so it imports what it uses itself.
 WORKER = textwrap.dedent("""

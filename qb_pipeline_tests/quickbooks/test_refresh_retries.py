@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from qb_pipeline.quickbooks.errors import QuickBooksAuthError, QuickBooksUnavailable
+from qb_pipeline.core.errors import QuickBooksAuthError, QuickBooksUnavailable
 
 TOKEN_PATH = "/oauth2/v1/tokens/bearer"
 LOST_ANSWERS = ["timeout", "drop", "500", "503"]

@@ -9,10 +9,10 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from qb_pipeline.core.errors import QuickBooksUnavailable
 from qb_pipeline.db.models import Order, QBToken
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.token_store import DatabaseTokenStore
-from qb_pipeline.quickbooks.errors import QuickBooksUnavailable
 from qb_pipeline_tests.fixtures.orders import named_order
 
 TOKEN_PATH = "/oauth2/v1/tokens/bearer"

@@ -9,12 +9,12 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from qb_pipeline.core.errors import QuickBooksAuthError
+from qb_pipeline.core.tokens import StoredTokens
 from qb_pipeline.db.models import Customer, Item, Order, OrderLine, OrderStatus
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.token_cipher import new_key
-from qb_pipeline.db.token_store import StoredTokens
 from qb_pipeline.db.types import utcnow
-from qb_pipeline.quickbooks.errors import QuickBooksAuthError
 from qb_pipeline.sync.invoice_draft import draft_invoice
 from qb_pipeline.sync.invoices import push_orders
 from qb_pipeline_tests.fixtures.orders import (

@@ -22,12 +22,12 @@ import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
+from qb_pipeline.core.errors import QuickBooksSetupError
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.token_cipher import new_key
 from qb_pipeline.db.types import utcnow
-from qb_pipeline.quickbooks.errors import QuickBooksSetupError
 from qb_pipeline.sync.invoice_draft import draft_invoice
 from qb_pipeline.sync.invoices import Safeguards, push_orders
 from qb_pipeline_tests.fixtures.orders import (

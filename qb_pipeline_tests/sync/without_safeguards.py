@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import fields, replace
 
+from qb_pipeline.core.port import InvoiceNumbering
 from qb_pipeline.sync.invoice_claims import Heartbeat
 from qb_pipeline.sync.invoice_linking import Lookup
 from qb_pipeline.sync.invoice_match import StrictLink
 from qb_pipeline.sync.invoice_write_ahead import WriteAhead, new_request_id, wire_items
 from qb_pipeline.sync.invoices import Safeguards
-from qb_pipeline.sync.port import InvoiceNumbering
 from qb_pipeline.sync.unknown_outcomes import Batch, NumberingCheck, Settle, stamp_unanswered
 
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from qb_pipeline.quickbooks.company_zone import company_zone
+from qb_pipeline.core.company_zone import company_zone
 from qb_pipeline.settings import Settings, SettingsError
 
 

@@ -1,4 +1,5 @@
-"""The errors our QuickBooks layer raises. Messages name the entity and QBO's words, never a secret."""
+"""The errors the QuickBooks port raises and the sync rules, assets and CLI catch. Messages name the
+entity and QBO's words, never a secret."""
 
 from __future__ import annotations
 

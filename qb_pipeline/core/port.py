@@ -1,7 +1,8 @@
 """What the sync rules need from QuickBooks, in QBO's JSON shape (dicts), and nothing more.
 
 `qb_pipeline.quickbooks` implements it against the real API (python-quickbooks, throttled, retried);
-the sync functions take it as an argument, so they run the same in an asset, the CLI or a test.
+the sync functions take it as an argument, so they run the same in an asset, the CLI or a test. What it
+raises is in `core/errors.py`. Neither side imports the other: both import this.
 """
 
 from __future__ import annotations
