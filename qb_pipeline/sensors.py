@@ -75,9 +75,34 @@ def _launches(cursor: str | None) -> int:
 
 
 def launch_pull_when_quickbooks_notified(context: dg.SensorEvaluationContext, database: DatabaseResource):
-    waiting = _after_the_last_pull(context, database)
-    if waiting:
-        return waiting
+    acknowledged = _cursor(context.cursor).get("acknowledged")
+    last = context.instance.get_run_records(dg.RunsFilter(job_name=QUICKBOOKS_CHANGES_JOB), limit=1)
+    if last:
+        run = last[0].dagster_run
+        if run.status in ACTIVE_RUN_STATUSES:
+            if WEBHOOK_EVENTS_TAG not in run.tags:
+                return dg.SkipReason("a full pull of a new database is running now")
+            return dg.SkipReason(f"{run.tags[WEBHOOK_EVENTS_TAG]} notifications are being pulled now")
+        through = run.tags.get(WEBHOOK_THROUGH_TAG)
+        if run.status == dg.DagsterRunStatus.SUCCESS and through and run.run_id != acknowledged:
+            with database.session() as session:
+                served = mark_served(session, int(through), run.run_id, utcnow())
+                queries.append_sync_log(
+                    session,
+                    entity="Webhooks",
+                    outcome="SUCCESS",
+                    processed=served,
+                    run_id=run.run_id,
+                    message=f"Pulled what {served} QuickBooks change notifications named",
+                )
+            acknowledged = run.run_id
+            context.update_cursor(json.dumps({"acknowledged": acknowledged}))
+        elif (
+            run.status == dg.DagsterRunStatus.FAILURE
+            and last[0].end_time
+            and time.time() - last[0].end_time < PAUSE_AFTER_FAILED_RUN_SECONDS
+        ):
+            return dg.SkipReason("the last pull failed; its notifications are pulled again shortly")
     with database.session() as session:
         pulled = queries.pulled_entities(session)
         already = serve_already_mirrored(session, utcnow())
@@ -112,40 +137,6 @@ def launch_pull_when_quickbooks_notified(context: dg.SensorEvaluationContext, da
         run_config=run_config,
         tags={WEBHOOK_EVENTS_TAG: str(count), WEBHOOK_THROUGH_TAG: str(newest)},
     )
-
-
-def _after_the_last_pull(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SkipReason | None:
-    """Why to wait while the last pull runs or has just failed; once it succeeded, the notifications it
-    pulled are marked served (once: the cursor remembers the run)."""
-    acknowledged = _cursor(context.cursor).get("acknowledged")
-    last = context.instance.get_run_records(dg.RunsFilter(job_name=QUICKBOOKS_CHANGES_JOB), limit=1)
-    if not last:
-        return None
-    run = last[0].dagster_run
-    if run.status in ACTIVE_RUN_STATUSES:
-        if WEBHOOK_EVENTS_TAG not in run.tags:
-            return dg.SkipReason("a full pull of a new database is running now")
-        return dg.SkipReason(f"{run.tags[WEBHOOK_EVENTS_TAG]} notifications are being pulled now")
-    through = run.tags.get(WEBHOOK_THROUGH_TAG)
-    if run.status == dg.DagsterRunStatus.SUCCESS and through and run.run_id != acknowledged:
-        with database.session() as session:
-            served = mark_served(session, int(through), run.run_id, utcnow())
-            queries.append_sync_log(
-                session,
-                entity="Webhooks",
-                outcome="SUCCESS",
-                processed=served,
-                run_id=run.run_id,
-                message=f"Pulled what {served} QuickBooks change notifications named",
-            )
-        context.update_cursor(json.dumps({"acknowledged": run.run_id}))
-    elif (
-        run.status == dg.DagsterRunStatus.FAILURE
-        and last[0].end_time
-        and time.time() - last[0].end_time < PAUSE_AFTER_FAILED_RUN_SECONDS
-    ):
-        return dg.SkipReason("the last pull failed; its notifications are pulled again shortly")
-    return None
 
 
 def build_sensors(settings: Settings) -> list:

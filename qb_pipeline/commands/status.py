@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 
 import click
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from qb_pipeline import config
 from qb_pipeline.commands.common import dagster_instance, database, parse_since
@@ -152,13 +151,42 @@ def collect_status(engine: sa.Engine) -> dict:
         customers_linked, customers_total = queries.link_coverage(session, CUSTOMERS.model)
         items_linked, items_total = queries.link_coverage(session, ITEMS.model)
         # customers with their own prices or a price level, each counted once
-        custom = _customers_with_own_pricing(session)
-        last = _last_activity(session)
-        received, waiting, last_event = _webhook_events(session)
-        failure = _last_quickbooks_failure(session)
+        priced = sa.union(
+            sa.select(CustomerItemPrice.customer_id).where(CustomerItemPrice.valid_to.is_(None)),
+            sa.select(CustomerPriceLevel.customer_id).where(CustomerPriceLevel.valid_to.is_(None)),
+        )
+        custom = session.scalar(sa.select(sa.func.count()).select_from(priced.subquery())) or 0
+        last = {
+            row.entity: row
+            for row in session.scalars(
+                sa.select(SyncLog).where(SyncLog.id.in_(sa.select(sa.func.max(SyncLog.id)).group_by(SyncLog.entity)))
+            )
+        }
+        received, waiting, last_event = session.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.count().filter(WebhookEvent.processed_at.is_(None)),
+                sa.func.max(WebhookEvent.received_at),
+            )
+        ).one()
+        failure = session.execute(
+            sa.select(SyncLog.logged_at, SyncLog.message)
+            .where(SyncLog.outcome == "FAILED", SyncLog.entity.not_in(LOCAL_ACTIVITY))
+            .order_by(SyncLog.id.desc())
+            .limit(1)
+        ).first()
+    connected, state = connection_state(config.settings(), token, tuple(failure) if failure else None, now)
     stack, stack_message = _stack_state()
     stopped = stack in ("stopping", "stopped")
-    connected, state = _quickbooks_connection(token, failure, stopped, now)
+    if stopped and config.quickbooks_environment() == "sandbox-local":
+        last_call = token.last_success_at if token else None
+        connected, state = (
+            False,
+            "not connected: the bundled sandbox stopped with make dev"
+            + (f" (last successful call {_ago(now - last_call)} ago)" if last_call else ""),
+        )
+    elif stopped:
+        state += f"; {NOT_RUNNING}, so nothing syncs"
     return {
         "make_dev": {"state": stack, "message": stack_message},
         "quickbooks": {
@@ -184,65 +212,6 @@ def collect_status(engine: sa.Engine) -> dict:
         "webhook_events": {"received": received, "waiting": waiting, "last_received_at": _iso(last_event)},
         "automation": _automation_states(stack_stopped=stopped),
     }
-
-
-def _customers_with_own_pricing(session: Session) -> int:
-    priced = sa.union(
-        sa.select(CustomerItemPrice.customer_id).where(CustomerItemPrice.valid_to.is_(None)),
-        sa.select(CustomerPriceLevel.customer_id).where(CustomerPriceLevel.valid_to.is_(None)),
-    )
-    return session.scalar(sa.select(sa.func.count()).select_from(priced.subquery())) or 0
-
-
-def _last_activity(session: Session) -> dict[str, SyncLog]:
-    """The newest activity-log row of each type."""
-    return {
-        row.entity: row
-        for row in session.scalars(
-            sa.select(SyncLog).where(SyncLog.id.in_(sa.select(sa.func.max(SyncLog.id)).group_by(SyncLog.entity)))
-        )
-    }
-
-
-def _webhook_events(session: Session) -> tuple[int, int, datetime | None]:
-    """(received, waiting to be pulled, when the newest arrived)."""
-    return tuple(
-        session.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.count().filter(WebhookEvent.processed_at.is_(None)),
-                sa.func.max(WebhookEvent.received_at),
-            )
-        ).one()
-    )
-
-
-def _last_quickbooks_failure(session: Session) -> tuple[datetime, str] | None:
-    """(when, its error) of the newest failed run that called QuickBooks."""
-    failure = session.execute(
-        sa.select(SyncLog.logged_at, SyncLog.message)
-        .where(SyncLog.outcome == "FAILED", SyncLog.entity.not_in(LOCAL_ACTIVITY))
-        .order_by(SyncLog.id.desc())
-        .limit(1)
-    ).first()
-    return tuple(failure) if failure else None
-
-
-def _quickbooks_connection(
-    token, failure: tuple[datetime, str] | None, stack_stopped: bool, now: datetime
-) -> tuple[bool, str]:
-    """connection_state, and what a stopped make dev means for it: the bundled sandbox stopped with it."""
-    connected, state = connection_state(config.settings(), token, failure, now)
-    if stack_stopped and config.quickbooks_environment() == "sandbox-local":
-        last_call = token.last_success_at if token else None
-        return (
-            False,
-            "not connected: the bundled sandbox stopped with make dev"
-            + (f" (last successful call {_ago(now - last_call)} ago)" if last_call else ""),
-        )
-    if stack_stopped:
-        state += f"; {NOT_RUNNING}, so nothing syncs"
-    return connected, state
 
 
 @click.command()
