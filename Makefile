@@ -27,12 +27,14 @@ browser:
 test: install browser lint
 	$(BIN)/python -m pytest
 
-# ruff: lint and format check (settings in pyproject.toml); `make format` rewrites what it would flag.
-# lint-imports: the import contracts in pyproject.toml (imports point one way).
+# ruff: lint (bugbear and complexity included) and format check, settings in pyproject.toml; `make format`
+# rewrites what it can. lint-imports: the import contracts in pyproject.toml (imports point one way).
+# Then no function over 60 lines (tools/function_length.py lists each one).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/python tools/function_length.py
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -34,8 +34,20 @@ QUICK = {
 }
 
 
-def table(results: dict) -> list[tuple[str, str, str, str]]:
+Row = tuple[str, str, str, str]
+
+
+def table(results: dict) -> list[Row]:
     """(what, figure, lower bound, peak RSS) rows a person reads."""
+    return [
+        row
+        for rows_of in (_pull_rows, _push_rows, _latency_rows, _webhook_rows, _pricing_rows, _stop_rows)
+        for row in rows_of(results)
+    ]
+
+
+def _pull_rows(results: dict) -> list[Row]:
+    """Full pulls (and the incremental hour after each)."""
     rows = []
     pull = results.get("full_pull", {})
     summary = pull.get("summary", {})
@@ -79,6 +91,12 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
                     "",
                 )
             )
+    return rows
+
+
+def _push_rows(results: dict) -> list[Row]:
+    """Batched pushes beside one invoice per call, and the push under QBO limits."""
+    rows = []
     push = results.get("push", {})
     comparisons = push.get("batched_vs_one_per_call", [])
     sqlite_push = next((c["batched"]["seconds"] for c in comparisons if c["database"] == "sqlite"), None)
@@ -115,6 +133,12 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
                 "",
             )
         )
+    return rows
+
+
+def _latency_rows(results: dict) -> list[Row]:
+    """Order to invoice under make dev, one at a time and in a burst."""
+    rows = []
     latency = results.get("order_latency")
     if latency:
         rows.append(
@@ -137,6 +161,12 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
                     f"{burst['peak_rss_mb']} MB (stack)",
                 )
             )
+    return rows
+
+
+def _webhook_rows(results: dict) -> list[Row]:
+    """A QuickBooks change to our row, through webhooks."""
+    rows = []
     hook = results.get("webhook_latency")
     if hook:
         rows.append(
@@ -147,6 +177,12 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
                 "",
             )
         )
+    return rows
+
+
+def _pricing_rows(results: dict) -> list[Row]:
+    """Pricing import and export."""
+    rows = []
     pricing = results.get("pricing_import")
     for r in pricing.get("runs", []) if pricing else []:
         goals = pricing["goals"]
@@ -167,6 +203,12 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
                 f"{r['export']['peak_rss_mb']} MB (goal < {goals['export_peak_rss_mb']})",
             )
         )
+    return rows
+
+
+def _stop_rows(results: dict) -> list[Row]:
+    """Ctrl-C to everything stopped."""
+    rows = []
     stop = results.get("dev_stop")
     if stop:
         rows.append(
@@ -205,7 +247,7 @@ def main() -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     print(f"\n{machine()}")
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
     print(f"\nwritten to {(RESULTS / 'latest.json').relative_to(PROJECT)}")
     if failed:
         print(f"WRONG RESULTS in: {', '.join(failed)}")

@@ -61,7 +61,7 @@ def main() -> None:
                 ),
             )
             changed = time.monotonic()
-            wait(lambda: ours() == name, 120, name)
+            wait(lambda name=name: ours() == name, 120, name)
             latencies.append(time.monotonic() - changed)
             print(f"change {n}: {latencies[-1]:.2f} s", flush=True)
         latencies.sort()

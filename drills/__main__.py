@@ -120,9 +120,9 @@ def main() -> int:
 
     print()
     widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in COLUMNS]
-    print("  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths)))
+    print("  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True)))
     for row in rows:
-        print("  ".join(str(row[c]).ljust(w) for c, w in zip(COLUMNS, widths)))
+        print("  ".join(str(row[c]).ljust(w) for c, w in zip(COLUMNS, widths, strict=True)))
     failed_cases = [c for c in cases if not c.passed]
     print(
         f"\nbad input: {len(cases) - len(failed_cases)} of {len(cases)} cases got a clear, specific error with "

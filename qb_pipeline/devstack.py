@@ -230,61 +230,10 @@ class DevStack:
                 self.data_dir, dagster_home=self.dagster_home, ui=f"http://{self.host}:{self.port}"
             )
             if self.with_sandbox:
-                connection_file = self.start_sandbox(env)
-                env.setdefault("QB_ENVIRONMENT", "sandbox-local")
-                env.setdefault("QB_SANDBOX_CONNECTION_FILE", str(connection_file))
-                click.echo(f"[dev] QuickBooks sandbox on http://127.0.0.1:{self.sandbox_port} ({connection_file})")
-                click.echo(
-                    f"[dev] QuickBooks screens (add customers and items, see invoices) on "
-                    f"http://127.0.0.1:{self.sandbox_port}{SCREENS_PATH}: sign in with control_token from that file"
-                )
-                # The sandbox notifies changes like Intuit does, signed with the token in its connection file.
-                self.start(
-                    "webhooks",
-                    [sys.executable, "-m", "qb_pipeline.cli", "webhooks", "serve", "--port", str(self.webhook_port)],
-                    env,
-                )
-                click.echo(f"[dev] webhook receiver on http://127.0.0.1:{self.webhook_port}/quickbooks/webhooks")
-            self.start(
-                "dagster",
-                [
-                    sys.executable,
-                    "-m",
-                    "dagster",
-                    "dev",
-                    "-h",
-                    self.host,
-                    "-p",
-                    str(self.port),
-                    "-w",
-                    str(self.project_dir / "workspace.yaml"),
-                ],
-                env,
-            )
-            click.echo(f"[dev] Dagster UI on http://{self.host}:{self.port} — Ctrl-C stops everything")
+                self._start_sandbox_and_webhooks(env)
+            self._start_dagster(env)
             demo = self.start_demo_orders()
-            watched = 0.0
-            while True:
-                if time.monotonic() - watched >= WATCH_SECONDS:
-                    self.record.watch()
-                    watched = time.monotonic()
-                exited = next((c for c in self.children if c.process.poll() is not None), None)
-                if exited is not None:
-                    click.echo(f"[dev] {exited.name} exited with code {exited.process.returncode}", err=True)
-                    exit_code = exited.process.returncode or 1
-                    break
-                # Deleted under a running stack, its database would go on being read from the deleted file
-                # by open connections, its sandbox be unreachable: stop, and say why, once.
-                gone = next((lock for lock in self.locks if lock.folder_gone()), None)
-                if gone is not None:
-                    click.echo(
-                        f"[dev] the {gone.what} {gone.path.parent} was deleted while make dev ran: stopping "
-                        "everything (make dev again starts with a new one)",
-                        err=True,
-                    )
-                    exit_code = 1
-                    break
-                time.sleep(0.2)
+            exit_code = self._watch()
         except KeyboardInterrupt:
             pass
         finally:
@@ -294,6 +243,67 @@ class DevStack:
                 demo.stop()
             self.stop()
         return exit_code
+
+    def _start_sandbox_and_webhooks(self, env: dict[str, str]) -> None:
+        """The sandbox, then the webhook receiver; `env` gains what the pipeline needs to reach the sandbox."""
+        connection_file = self.start_sandbox(env)
+        env.setdefault("QB_ENVIRONMENT", "sandbox-local")
+        env.setdefault("QB_SANDBOX_CONNECTION_FILE", str(connection_file))
+        click.echo(f"[dev] QuickBooks sandbox on http://127.0.0.1:{self.sandbox_port} ({connection_file})")
+        click.echo(
+            f"[dev] QuickBooks screens (add customers and items, see invoices) on "
+            f"http://127.0.0.1:{self.sandbox_port}{SCREENS_PATH}: sign in with control_token from that file"
+        )
+        # The sandbox notifies changes like Intuit does, signed with the token in its connection file.
+        self.start(
+            "webhooks",
+            [sys.executable, "-m", "qb_pipeline.cli", "webhooks", "serve", "--port", str(self.webhook_port)],
+            env,
+        )
+        click.echo(f"[dev] webhook receiver on http://127.0.0.1:{self.webhook_port}/quickbooks/webhooks")
+
+    def _start_dagster(self, env: dict[str, str]) -> None:
+        self.start(
+            "dagster",
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "dev",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-w",
+                str(self.project_dir / "workspace.yaml"),
+            ],
+            env,
+        )
+        click.echo(f"[dev] Dagster UI on http://{self.host}:{self.port} — Ctrl-C stops everything")
+
+    def _watch(self) -> int:
+        """Waits until a process exits or a folder of the stack is deleted: make dev's exit code. (Ctrl-C and
+        the stop signals raise KeyboardInterrupt.)"""
+        watched = 0.0
+        while True:
+            if time.monotonic() - watched >= WATCH_SECONDS:
+                self.record.watch()
+                watched = time.monotonic()
+            exited = next((c for c in self.children if c.process.poll() is not None), None)
+            if exited is not None:
+                click.echo(f"[dev] {exited.name} exited with code {exited.process.returncode}", err=True)
+                return exited.process.returncode or 1
+            # Deleted under a running stack, its database would go on being read from the deleted file
+            # by open connections, its sandbox be unreachable: stop, and say why, once.
+            gone = next((lock for lock in self.locks if lock.folder_gone()), None)
+            if gone is not None:
+                click.echo(
+                    f"[dev] the {gone.what} {gone.path.parent} was deleted while make dev ran: stopping "
+                    "everything (make dev again starts with a new one)",
+                    err=True,
+                )
+                return 1
+            time.sleep(0.2)
 
     def start_demo_orders(self):
         per_minute = config.settings().demo_orders_per_minute

@@ -147,6 +147,27 @@ def closed_by_server(sock: socket.socket) -> bool:
         return True
 
 
+def closing_times(
+    kinds: dict[str, list[socket.socket]], slow: list, slow_body: list, opened: float
+) -> dict[int, float]:
+    """When the receiver closed each socket (seconds after `opened`, by id), watched until all are closed or
+    REQUEST_SECONDS + 5 s have passed. Meanwhile `slow` and `slow_body` send a byte each quarter second
+    (a space in a body, a letter in a header): never a whole request."""
+    closed_after: dict[int, float] = {}
+    while time.monotonic() < opened + REQUEST_SECONDS + 5 and len(closed_after) < sum(map(len, kinds.values())):
+        for sock in slow + slow_body:
+            if id(sock) not in closed_after:
+                try:
+                    sock.send(b" " if sock in slow_body else b"a")
+                except (BrokenPipeError, ConnectionResetError):
+                    closed_after[id(sock)] = time.monotonic() - opened
+        for sock in (sock for socks in kinds.values() for sock in socks):
+            if id(sock) not in closed_after and closed_by_server(sock):
+                closed_after[id(sock)] = time.monotonic() - opened
+        time.sleep(0.25)
+    return closed_after
+
+
 def test_silent_slow_and_idle_connections_are_closed_and_deliveries_are_still_served(sqlite_engine):
     body = json.dumps([cloud_event(1)]).encode()
     with serving(sqlite_engine, TOKEN, REALM) as server:
@@ -178,19 +199,8 @@ def test_silent_slow_and_idle_connections_are_closed_and_deliveries_are_still_se
             "slow body": slow_body,
             "slow next request": slow_next,
         }
-        closed_after: dict[int, float] = {}
         try:
-            while time.monotonic() < opened + REQUEST_SECONDS + 5 and len(closed_after) < sum(map(len, kinds.values())):
-                for sock in slow_headers + slow_next + slow_body:  # a byte each quarter second: never a whole request
-                    if id(sock) not in closed_after:
-                        try:
-                            sock.send(b" " if sock in slow_body else b"a")
-                        except (BrokenPipeError, ConnectionResetError):
-                            closed_after[id(sock)] = time.monotonic() - opened
-                for sock in (sock for socks in kinds.values() for sock in socks):
-                    if id(sock) not in closed_after and closed_by_server(sock):
-                        closed_after[id(sock)] = time.monotonic() - opened
-                time.sleep(0.25)
+            closed_after = closing_times(kinds, slow_headers + slow_next, slow_body, opened)
             open_still = {
                 kind: n for kind, socks in kinds.items() if (n := sum(id(s) not in closed_after for s in socks))
             }

@@ -49,7 +49,7 @@ def accepted_exactly(**order) -> Callable:
         invoice = d.invoices()["ODD-1"][0]
         lines = [line for line in invoice["Line"] if line["DetailType"] == "SalesItemLineDetail"]
         check(len(lines) == len(order["lines"]), f"invoice has {len(lines)} lines, the order {len(order['lines'])}")
-        for line, (_item, qty, *_rest) in zip(lines, order["lines"]):
+        for line, (_item, qty, *_rest) in zip(lines, order["lines"], strict=True):
             check(
                 D(str(line["SalesItemLineDetail"]["Qty"])) == D(qty),
                 f"invoice Qty {line['SalesItemLineDetail']['Qty']} is not the ordered {qty}",

@@ -45,6 +45,15 @@ def price_levels(context: dg.AssetExecutionContext, database: DatabaseResource) 
         # Not green: the file's prices are not in force. A failed step shows in the run, the asset's page
         # and the activity log; the sensor's invoice runs do not include this asset and go on.
         raise dg.Failure(description=run.kept, metadata=counts)
+    if run.files:
+        _record_applied(context, database, run, started)
+    return dg.MaterializeResult(
+        metadata={**_pricing_in_force(database), **counts, "seconds": float(round(time.monotonic() - started, 3))}
+    )
+
+
+def _pricing_in_force(database: DatabaseResource) -> dict[str, int]:
+    """How many active price levels, and customers with their own prices or a price level, there are now."""
     with database.session() as session:
         levels = session.scalar(sa.select(sa.func.count()).select_from(PriceLevel).where(PriceLevel.active)) or 0
         custom = (
@@ -63,26 +72,27 @@ def price_levels(context: dg.AssetExecutionContext, database: DatabaseResource) 
             )
             or 0
         )
-    if run.files:
-        record_activity(
-            database,
-            entity="Pricing",
-            outcome="PARTIAL" if run.rejected_rows else "SUCCESS",
-            message=f"Applied {run.applied} pricing rows from {run.files} files"
-            + (f", rejected {run.rejected_rows}" if run.rejected_rows else ""),
-            processed=run.applied,
-            failed=run.rejected_rows,
-            run_id=context.run.run_id,
-            duration_seconds=time.monotonic() - started,
-        )
-    return dg.MaterializeResult(
-        metadata={
-            "price_levels": int(levels),
-            "customers_with_custom_prices": int(custom),
-            "customers_with_a_price_level": int(assigned),
-            **counts,
-            "seconds": float(round(time.monotonic() - started, 3)),
-        }
+    return {
+        "price_levels": int(levels),
+        "customers_with_custom_prices": int(custom),
+        "customers_with_a_price_level": int(assigned),
+    }
+
+
+def _record_applied(
+    context: dg.AssetExecutionContext, database: DatabaseResource, run: DropFolderRun, started: float
+) -> None:
+    """The activity-log row of a run that read files and kept none."""
+    record_activity(
+        database,
+        entity="Pricing",
+        outcome="PARTIAL" if run.rejected_rows else "SUCCESS",
+        message=f"Applied {run.applied} pricing rows from {run.files} files"
+        + (f", rejected {run.rejected_rows}" if run.rejected_rows else ""),
+        processed=run.applied,
+        failed=run.rejected_rows,
+        run_id=context.run.run_id,
+        duration_seconds=time.monotonic() - started,
     )
 
 

@@ -8,6 +8,7 @@ from typing import NoReturn
 
 import click
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from qb_pipeline.commands.common import database, parse_since
 from qb_pipeline.db import queries
@@ -135,44 +136,53 @@ def show(number: str, as_json: bool) -> None:
         order = session.scalars(sa.select(Order).where(Order.order_number == number)).first()
         if order is None:
             raise click.ClickException(f"no order {number}")
-        try:
-            draft = draft_invoice(session, order)
-        except OrderRejected:
-            draft = None  # its reason is the order's status_reason
-        lines = [
-            {
-                "item": line.item_name or line.item_id,
-                "quantity": _shown(line.quantity),
-                "unit_price": None if line.unit_price is None else _shown(line.unit_price),
-                "amount": None,
-                "price_source": None if line.unit_price is None else "explicit",
-            }
-            for line in order.lines
-        ]
-        if draft is not None:
-            for shown, drafted in zip(lines, draft.lines):
-                shown.update(
-                    item=drafted.item.name,
-                    unit_price=price_text(drafted.unit_price),
-                    amount=str(drafted.amount),
-                    price_source=SOURCES.get(drafted.price_source, drafted.price_source),
-                )
-        data = {
-            "order_number": order.order_number,
-            "customer": draft.customer.display_name if draft else (order.customer_name or order.customer_id),
-            "status": order.status.value,
-            "reason": order.status_reason,
-            "attempts": order.attempts,
-            "next_attempt_at": order.next_attempt_at.isoformat() if order.next_attempt_at else None,
-            "total": str(draft.total) if draft else None,
-            "invoiced_total": str(order.invoiced_total) if order.invoiced_total is not None else None,
-            "qb_invoice_id": order.qb_invoice_id,
-            "qb_invoice_state": order.qb_invoice_state,
-            "lines": lines,
-        }
+        data = _order_shown(session, order)
     if as_json:
         click.echo(json.dumps(data, indent=2))
-        return
+    else:
+        _echo_order(data)
+
+
+def _order_shown(session: Session, order: Order) -> dict:
+    """What `orders show` says of an order: its lines priced as drafting prices them, when it can."""
+    try:
+        draft = draft_invoice(session, order)
+    except OrderRejected:
+        draft = None  # its reason is the order's status_reason
+    lines = [
+        {
+            "item": line.item_name or line.item_id,
+            "quantity": _shown(line.quantity),
+            "unit_price": None if line.unit_price is None else _shown(line.unit_price),
+            "amount": None,
+            "price_source": None if line.unit_price is None else "explicit",
+        }
+        for line in order.lines
+    ]
+    if draft is not None:
+        for shown, drafted in zip(lines, draft.lines, strict=True):  # a drafted line per order line
+            shown.update(
+                item=drafted.item.name,
+                unit_price=price_text(drafted.unit_price),
+                amount=str(drafted.amount),
+                price_source=SOURCES.get(drafted.price_source, drafted.price_source),
+            )
+    return {
+        "order_number": order.order_number,
+        "customer": draft.customer.display_name if draft else (order.customer_name or order.customer_id),
+        "status": order.status.value,
+        "reason": order.status_reason,
+        "attempts": order.attempts,
+        "next_attempt_at": order.next_attempt_at.isoformat() if order.next_attempt_at else None,
+        "total": str(draft.total) if draft else None,
+        "invoiced_total": str(order.invoiced_total) if order.invoiced_total is not None else None,
+        "qb_invoice_id": order.qb_invoice_id,
+        "qb_invoice_state": order.qb_invoice_state,
+        "lines": lines,
+    }
+
+
+def _echo_order(data: dict) -> None:
     click.echo(
         f"{data['order_number']}  {data['customer']}  {data['status']}"
         + (f"  invoice {data['qb_invoice_id']}" if data["qb_invoice_id"] else "")

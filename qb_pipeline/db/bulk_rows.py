@@ -27,7 +27,9 @@ def insert_rows(session: Session, table: sa.Table, columns: Sequence[str], rows:
     copy = dialect.name == "postgresql"
     converters = [_converter(table.c[name].type, dialect, copy) for name in columns]
     if copy:
-        text = "".join(["\t".join([convert(value) for convert, value in zip(converters, row)]) + "\n" for row in rows])
+        text = "".join(
+            ["\t".join([convert(value) for convert, value in zip(converters, row, strict=True)]) + "\n" for row in rows]
+        )
         statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
         dbapi = dialect.loaded_dbapi
         try:
@@ -36,7 +38,7 @@ def insert_rows(session: Session, table: sa.Table, columns: Sequence[str], rows:
         except dbapi.Error as error:  # said as SQLAlchemy says any statement's: callers tell passing errors by it
             raise sa.exc.DBAPIError.instance(statement, None, error, dbapi.Error) from error
         return
-    converted = [tuple([convert(value) for convert, value in zip(converters, row)]) for row in rows]
+    converted = [tuple([convert(value) for convert, value in zip(converters, row, strict=True)]) for row in rows]
     placeholders = ", ".join("?" for _ in columns)
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
     session.connection().exec_driver_sql(statement, converted)

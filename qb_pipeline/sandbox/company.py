@@ -147,26 +147,7 @@ def preferences(meta: dict) -> dict:
             "QuantityOnHand": True,
             "RevenueRecognition": "Disabled",
         },
-        "SalesFormsPrefs": {
-            "CustomTxnNumbers": True,
-            "AllowDeposit": False,
-            "AllowDiscount": True,
-            "AllowEstimates": True,
-            "AllowServiceDate": False,
-            "AllowShipping": False,
-            "AutoApplyCredit": True,
-            "AutoApplyPayments": True,
-            "DefaultTerms": {"value": "3"},
-            "EmailCopyToCompany": False,
-            "ETransactionEnabledStatus": "NotApplicable",
-            "IPNSupportEnabled": False,
-            "UsingPriceLevels": False,
-            "UsingProgressInvoicing": False,
-            "ETransactionAttachPDF": False,
-            "ETransactionPaymentEnabled": False,
-            "CustomField": _custom_fields_off("SalesFormsPrefs.UseSalesCustom"),
-            "DefaultCustomerMessage": "",
-        },
+        "SalesFormsPrefs": _sales_forms_prefs(),
         "VendorAndPurchasesPrefs": {
             "BillableExpenseTracking": False,
             "TrackingByCustomer": False,
@@ -183,13 +164,41 @@ def preferences(meta: dict) -> dict:
         "CurrencyPrefs": {"MultiCurrencyEnabled": False, "HomeCurrency": {"value": "USD"}},
         "ReportPrefs": {"ReportBasis": "Accrual", "CalcAgingReportFromTxnDate": False},
         "OtherPrefs": {"NameValue": [{"Name": "SalesFormsPrefs.DefaultItem", "Value": "1"}]},
-        "EmailMessagesPrefs": {
-            f"{form.replace(' ', '')}Message": {
-                "Subject": f"{form} from Sandbox Company",
-                "Message": f"Your {form.lower()} is attached.\nThank you for your business.\n\nSandbox Company",
-            }
-            for form in ("Invoice", "Estimate", "Sales Receipt", "Statement")
-        },
+        "EmailMessagesPrefs": _email_messages_prefs(),
+    }
+
+
+def _sales_forms_prefs() -> dict:
+    return {
+        "CustomTxnNumbers": True,
+        "AllowDeposit": False,
+        "AllowDiscount": True,
+        "AllowEstimates": True,
+        "AllowServiceDate": False,
+        "AllowShipping": False,
+        "AutoApplyCredit": True,
+        "AutoApplyPayments": True,
+        "DefaultTerms": {"value": "3"},
+        "EmailCopyToCompany": False,
+        "ETransactionEnabledStatus": "NotApplicable",
+        "IPNSupportEnabled": False,
+        "UsingPriceLevels": False,
+        "UsingProgressInvoicing": False,
+        "ETransactionAttachPDF": False,
+        "ETransactionPaymentEnabled": False,
+        "CustomField": _custom_fields_off("SalesFormsPrefs.UseSalesCustom"),
+        "DefaultCustomerMessage": "",
+    }
+
+
+def _email_messages_prefs() -> dict:
+    """The message QuickBooks offers for each form it emails."""
+    return {
+        f"{form.replace(' ', '')}Message": {
+            "Subject": f"{form} from Sandbox Company",
+            "Message": f"Your {form.lower()} is attached.\nThank you for your business.\n\nSandbox Company",
+        }
+        for form in ("Invoice", "Estimate", "Sales Receipt", "Statement")
     }
 
 

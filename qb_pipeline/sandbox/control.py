@@ -19,8 +19,36 @@ def control_routes(sandbox) -> list[Route]:
     and a request whose Origin is not the sandbox's own is refused (403): a web page open in the
     developer's browser cannot reset, seed or read the sandbox.
     """
+    control = _Control(sandbox)
+    routes = [
+        Route("/_sandbox/reset", control.reset, methods=["POST"]),
+        Route("/_sandbox/seed", control.seed, methods=["POST"]),
+        Route("/_sandbox/merge", control.merge, methods=["POST"]),
+        Route("/_sandbox/inject", control.inject, methods=["GET", "POST", "DELETE"]),
+        Route("/_sandbox/counters", control.counters, methods=["GET", "POST"]),
+        Route("/_sandbox/dump/{entity}", control.dump, methods=["GET"]),
+        Route("/_sandbox/tokens/{action}", control.tokens, methods=["POST"]),
+        Route("/_sandbox/settings", control.settings, methods=["GET", "POST"]),
+        Route("/_sandbox/connection", control.connection, methods=["GET"]),
+        Route("/_sandbox/webhooks", control.webhooks, methods=["GET"]),
+    ]
+    return [Route(route.path, control.guarded(route.endpoint), methods=route.methods) for route in routes]
 
-    def guarded(endpoint):
+
+async def _body(request: Request) -> dict:
+    raw = await request.body()
+    return loads(raw.decode()) if raw.strip() else {}
+
+
+class _Control:
+    """The control API's endpoints, one method each, on the running sandbox."""
+
+    def __init__(self, sandbox) -> None:
+        self.sandbox = sandbox
+
+    def guarded(self, endpoint):
+        sandbox = self.sandbox
+
         async def check(request: Request) -> Response:
             origin = request.headers.get("origin")
             if origin is not None and origin.rstrip("/") != sandbox.base_url:
@@ -35,19 +63,15 @@ def control_routes(sandbox) -> list[Route]:
 
         return check
 
-    async def body(request: Request) -> dict:
-        raw = await request.body()
-        return loads(raw.decode()) if raw.strip() else {}
-
-    async def reset(request: Request) -> Response:
-        options = await body(request)
-        sandbox.reset(options.get("seed", "none"))
+    async def reset(self, request: Request) -> Response:
+        options = await _body(request)
+        self.sandbox.reset(options.get("seed", "none"))
         return JSONResponse({"ok": True})
 
-    async def seed(request: Request) -> Response:
-        options = await body(request)
+    async def seed(self, request: Request) -> Response:
+        options = await _body(request)
         try:
-            sandbox.seed(
+            self.sandbox.seed(
                 options.get("preset", "none"),
                 customers=int(options.get("customers", 0)),
                 items=int(options.get("items", 0)),
@@ -56,15 +80,16 @@ def control_routes(sandbox) -> list[Route]:
             return JSONResponse({"error": str(error)}, status_code=400)
         return JSONResponse({"ok": True})
 
-    async def inject(request: Request) -> Response:
+    async def inject(self, request: Request) -> Response:
+        faults = self.sandbox.faults
         if request.method == "DELETE":
-            sandbox.faults.clear()
+            faults.clear()
             return JSONResponse({"ok": True})
         if request.method == "GET":
-            return JSONResponse({"active": sandbox.faults.describe(), "injected": sandbox.faults.injected})
-        options = await body(request)
+            return JSONResponse({"active": faults.describe(), "injected": faults.injected})
+        options = await _body(request)
         try:
-            sandbox.faults.inject(
+            faults.inject(
                 options.get("kind", ""),
                 count=options.get("count"),
                 rate=options.get("rate"),
@@ -76,7 +101,8 @@ def control_routes(sandbox) -> list[Route]:
             return JSONResponse({"error": str(error)}, status_code=400)
         return JSONResponse({"ok": True})
 
-    async def counters(request: Request) -> Response:
+    async def counters(self, request: Request) -> Response:
+        sandbox = self.sandbox
         if request.method == "POST":
             sandbox.api.counters.clear()
             sandbox.oauth.token_calls = 0
@@ -91,41 +117,42 @@ def control_routes(sandbox) -> list[Route]:
             }
         )
 
-    async def dump(request: Request) -> Response:
+    async def dump(self, request: Request) -> Response:
         entity = request.path_params["entity"]
-        store = sandbox.store
+        store, realm = self.sandbox.store, self.sandbox.realm
         return Response(
-            dumps({"records": store.all(sandbox.realm, entity), "deleted": store.deleted(sandbox.realm, entity)}),
+            dumps({"records": store.all(realm, entity), "deleted": store.deleted(realm, entity)}),
             media_type="application/json",
         )
 
-    async def tokens(request: Request) -> Response:
+    async def tokens(self, request: Request) -> Response:
         action = request.path_params["action"]
+        oauth = self.sandbox.oauth
         if action == "revoke":
-            sandbox.oauth.revoke_all()
+            oauth.revoke_all()
         elif action == "expire-access":
-            sandbox.oauth.expire_access_tokens()
+            oauth.expire_access_tokens()
         elif action == "mint":
-            return JSONResponse(sandbox.oauth.mint_tokens(sandbox.realm))
+            return JSONResponse(oauth.mint_tokens(self.sandbox.realm))
         else:
             return JSONResponse({"error": f"unknown action {action!r}"}, status_code=404)
         return JSONResponse({"ok": True})
 
-    async def settings(request: Request) -> Response:
-        options = await body(request)
+    async def settings(self, request: Request) -> Response:
+        options = await _body(request)
         try:
-            sandbox.configure(**options)
+            self.sandbox.configure(**options)
         except (ValueError, TypeError) as error:
             return JSONResponse({"error": str(error)}, status_code=400)
-        return JSONResponse(sandbox.settings())
+        return JSONResponse(self.sandbox.settings())
 
-    async def merge(request: Request) -> Response:
+    async def merge(self, request: Request) -> Response:
         """What QuickBooks' UI does when a customer or item is renamed to another's name (the API cannot)."""
         try:
-            options = await body(request)
+            options = await _body(request)
             answer = merge_records(
-                sandbox.store,
-                sandbox.realm,
+                self.sandbox.store,
+                self.sandbox.realm,
                 str(options.get("entity", "")),
                 options.get("from_id"),
                 options.get("into_id"),
@@ -136,22 +163,8 @@ def control_routes(sandbox) -> list[Route]:
             return JSONResponse({"error": str(error)}, status_code=400)
         return Response(dumps(answer), media_type="application/json")
 
-    async def webhooks(_request: Request) -> Response:
-        return JSONResponse(sandbox.webhooks.stats)
+    async def webhooks(self, _request: Request) -> Response:
+        return JSONResponse(self.sandbox.webhooks.stats)
 
-    async def connection(_request: Request) -> Response:
-        return JSONResponse(sandbox.connection())
-
-    routes = [
-        Route("/_sandbox/reset", reset, methods=["POST"]),
-        Route("/_sandbox/seed", seed, methods=["POST"]),
-        Route("/_sandbox/merge", merge, methods=["POST"]),
-        Route("/_sandbox/inject", inject, methods=["GET", "POST", "DELETE"]),
-        Route("/_sandbox/counters", counters, methods=["GET", "POST"]),
-        Route("/_sandbox/dump/{entity}", dump, methods=["GET"]),
-        Route("/_sandbox/tokens/{action}", tokens, methods=["POST"]),
-        Route("/_sandbox/settings", settings, methods=["GET", "POST"]),
-        Route("/_sandbox/connection", connection, methods=["GET"]),
-        Route("/_sandbox/webhooks", webhooks, methods=["GET"]),
-    ]
-    return [Route(route.path, guarded(route.endpoint), methods=route.methods) for route in routes]
+    async def connection(self, _request: Request) -> Response:
+        return JSONResponse(self.sandbox.connection())

@@ -195,19 +195,9 @@ class Rules(PaymentRules):
         if not self.custom_txn_numbers(realm):
             # QuickBooks numbers the form itself and ignores what the client sent.
             fields["DocNumber"] = current["DocNumber"] if current else self._next_doc_number(realm)
-        allow_duplicate_docnum = allow_duplicate_docnum or self.docnumber_duplicates == "allow"
-        doc_number = fields.get("DocNumber")
-        if doc_number is not None:
-            doc_number = str(doc_number)
-            if len(doc_number) > 21:
-                raise Fault(
-                    "2050",
-                    "String length is either shorter or longer than supported by specified field",
-                    f"DocNumber is {len(doc_number)} characters; at most 21 are allowed",
-                    element="DocNumber",
-                )
-            if not allow_duplicate_docnum:
-                self._unique(realm, "Invoice", "DocNumber", doc_number, current, "6140")
+        if fields.get("DocNumber") is not None:
+            allow_duplicate_docnum = allow_duplicate_docnum or self.docnumber_duplicates == "allow"
+            self._check_doc_number(realm, str(fields["DocNumber"]), current, allow_duplicate_docnum)
         lines = [line for line in fields.get("Line") or [] if line.get("DetailType") != "SubTotalLineDetail"]
         if not lines:
             raise Fault(
@@ -221,13 +211,7 @@ class Rules(PaymentRules):
             total += self._invoice_line(realm, line, number)
         fields["Line"] = lines + [{"Amount": total, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}]
         fields["TotalAmt"] = fields["Balance"] = total
-        if not fields.get("TxnDate"):
-            fields["TxnDate"] = datetime.now(timezone.utc).astimezone(COMPANY_TZ).date().isoformat()
-        if not fields.get("DueDate"):
-            try:
-                fields["DueDate"] = (date.fromisoformat(str(fields["TxnDate"])) + NET_30).isoformat()
-            except ValueError:
-                pass
+        _fill_in_dates(fields)
         # What QuickBooks fills in on an invoice (Intuit's "create an invoice" sample): a customer who prefers
         # printed forms gets NeedToPrint.
         for key, value in (
@@ -240,6 +224,17 @@ class Rules(PaymentRules):
         ):
             fields.setdefault(key, value)
         return fields
+
+    def _check_doc_number(self, realm: str, doc_number: str, current: dict | None, allow_duplicate: bool) -> None:
+        if len(doc_number) > 21:
+            raise Fault(
+                "2050",
+                "String length is either shorter or longer than supported by specified field",
+                f"DocNumber is {len(doc_number)} characters; at most 21 are allowed",
+                element="DocNumber",
+            )
+        if not allow_duplicate:
+            self._unique(realm, "Invoice", "DocNumber", doc_number, current, "6140")
 
     def _next_doc_number(self, realm: str) -> str:
         numbers = [
@@ -329,3 +324,14 @@ class Rules(PaymentRules):
             return
         balance = Decimal(str(customer.get("Balance", 0))) + delta
         self.store.put(realm, "Customer", {**customer, "Balance": balance, "BalanceWithJobs": balance})
+
+
+def _fill_in_dates(invoice: dict) -> None:
+    """TxnDate today (in the company's zone) and DueDate net 30 after it, where the client sent none."""
+    if not invoice.get("TxnDate"):
+        invoice["TxnDate"] = datetime.now(timezone.utc).astimezone(COMPANY_TZ).date().isoformat()
+    if not invoice.get("DueDate"):
+        try:
+            invoice["DueDate"] = (date.fromisoformat(str(invoice["TxnDate"])) + NET_30).isoformat()
+        except ValueError:
+            pass

@@ -33,43 +33,12 @@ class PaymentRules:
     def _payment(self, realm: str, fields: dict, current: dict | None, _allow_duplicates: bool) -> dict:
         customer = reference(self.store, realm, "Customer", fields.get("CustomerRef"), "CustomerRef")
         fields["CustomerRef"] = {"value": customer["Id"], "name": customer["DisplayName"]}
-        total = decimal_field(fields.get("TotalAmt"), "TotalAmt")
-        if total is None:
-            raise Fault(
-                "2020",
-                "Required param missing, need to supply the required value for the API",
-                "Required parameter TotalAmt is missing in the request",
-                element="TotalAmt",
-            )
-        if total < 0:
-            raise Fault("2050", "Invalid Number", f"TotalAmt {total} is negative", element="TotalAmt")
-        lines, applied = [], ZERO
-        for number, line in enumerate(fields.get("Line") or [], start=1):
-            amount = decimal_field(line.get("Amount"), f"Line {number} Amount") or ZERO
-            links = line.get("LinkedTxn") or []
-            for link in links:
-                if link.get("TxnType") != "Invoice":
-                    raise Fault(
-                        "2050",
-                        "Invalid Enumeration",
-                        f"Line {number}: the sandbox applies payments to invoices only, not {link.get('TxnType')!r}",
-                        element="Line.LinkedTxn.TxnType",
-                    )
-                invoice = reference(self.store, realm, "Invoice", {"value": link.get("TxnId")}, "LinkedTxn.TxnId")
-                if invoice["CustomerRef"]["value"] != customer["Id"]:
-                    raise Fault(
-                        "6000",
-                        "A business validation error has occurred",
-                        f"Line {number}: invoice {invoice['Id']} belongs to another customer",
-                    )
-            lines.append(
-                {
-                    **line,
-                    "Amount": amount,
-                    "LinkedTxn": [{"TxnId": str(link["TxnId"]), "TxnType": "Invoice"} for link in links],
-                }
-            )
-            applied += amount
+        total = _total_amount(fields)
+        lines = [
+            self._payment_line(realm, number, line, customer)
+            for number, line in enumerate(fields.get("Line") or [], start=1)
+        ]
+        applied = sum((line["Amount"] for line in lines), ZERO)
         if applied > total:
             raise Fault(
                 "6000",
@@ -77,8 +46,40 @@ class PaymentRules:
                 f"The lines apply {applied}, more than the payment's TotalAmt {total}",
             )
         fields.update(Line=lines, TotalAmt=total, UnappliedAmt=total - applied)
-        previously = applications(current)
-        for invoice_id, amount in applications(fields).items():
+        self._check_open_balances(realm, applications(fields), applications(current))
+        if not fields.get("TxnDate"):
+            fields["TxnDate"] = datetime.now(timezone.utc).astimezone(COMPANY_TZ).date().isoformat()
+        fields.setdefault("ProcessPayment", False)  # no merchant service behind the sandbox
+        return fields
+
+    def _payment_line(self, realm: str, number: int, line: dict, customer: dict) -> dict:
+        """Line `number` as stored: its Amount a Decimal, each link an invoice of the payment's customer."""
+        amount = decimal_field(line.get("Amount"), f"Line {number} Amount") or ZERO
+        links = line.get("LinkedTxn") or []
+        for link in links:
+            if link.get("TxnType") != "Invoice":
+                raise Fault(
+                    "2050",
+                    "Invalid Enumeration",
+                    f"Line {number}: the sandbox applies payments to invoices only, not {link.get('TxnType')!r}",
+                    element="Line.LinkedTxn.TxnType",
+                )
+            invoice = reference(self.store, realm, "Invoice", {"value": link.get("TxnId")}, "LinkedTxn.TxnId")
+            if invoice["CustomerRef"]["value"] != customer["Id"]:
+                raise Fault(
+                    "6000",
+                    "A business validation error has occurred",
+                    f"Line {number}: invoice {invoice['Id']} belongs to another customer",
+                )
+        return {
+            **line,
+            "Amount": amount,
+            "LinkedTxn": [{"TxnId": str(link["TxnId"]), "TxnType": "Invoice"} for link in links],
+        }
+
+    def _check_open_balances(self, realm: str, applied: dict[str, Decimal], previously: dict[str, Decimal]) -> None:
+        """No invoice gets more than its open balance (what this payment applied to it before counts as open)."""
+        for invoice_id, amount in applied.items():
             available = Decimal(str(self.store.get(realm, "Invoice", int(invoice_id))["Balance"])) + previously.get(
                 invoice_id, ZERO
             )
@@ -88,10 +89,6 @@ class PaymentRules:
                     "A business validation error has occurred",
                     f"The payment applies {amount} to invoice {invoice_id}, whose open balance is {available}",
                 )
-        if not fields.get("TxnDate"):
-            fields["TxnDate"] = datetime.now(timezone.utc).astimezone(COMPANY_TZ).date().isoformat()
-        fields.setdefault("ProcessPayment", False)  # no merchant service behind the sandbox
-        return fields
 
     def apply_payment_change(self, realm: str, before: dict | None, after: dict | None) -> None:
         """Move invoice and customer balances from what `before` applied to what `after` applies."""
@@ -124,3 +121,17 @@ class PaymentRules:
         self.store.put(realm, "Payment", record)
         self.apply_payment_change(realm, current, None)
         return record
+
+
+def _total_amount(fields: dict) -> Decimal:
+    total = decimal_field(fields.get("TotalAmt"), "TotalAmt")
+    if total is None:
+        raise Fault(
+            "2020",
+            "Required param missing, need to supply the required value for the API",
+            "Required parameter TotalAmt is missing in the request",
+            element="TotalAmt",
+        )
+    if total < 0:
+        raise Fault("2050", "Invalid Number", f"TotalAmt {total} is negative", element="TotalAmt")
+    return total

@@ -203,42 +203,11 @@ class _Parser:
 
     def parse(self) -> Query:
         self.expect_keyword("SELECT")
-        count = False
-        if self.keyword("COUNT"):
-            self.expect("punct", "(")
-            self.expect("punct", "*")
-            self.expect("punct", ")")
-            count = True
-        else:
-            self.expect("punct", "*")
+        count = self._count_or_star()
         self.expect_keyword("FROM")
-        entity_word = self.expect("word")
-        entity = _ENTITY_BY_LOWER.get(entity_word.lower())
-        if entity is None:
-            raise QueryError("4001", "Invalid query", f'QueryValidationError: Entity "{entity_word}" is not supported')
-        conditions: list[Condition] = []
-        if self.keyword("WHERE"):
-            conditions.append(self.condition(entity))
-            while self.keyword("AND"):
-                conditions.append(self.condition(entity))
-            if self.peek() and self.peek()[1].upper() == "OR":
-                raise _parse_error('Encountered "OR": OR is not supported')
-        order_by: list[tuple[tuple[str, ...], bool]] = []
-        if self.keyword("ORDER"):
-            self.expect_keyword("BY")
-            ordered = True
-        else:
-            ordered = self.keyword("ORDERBY")
-        if ordered:
-            while True:
-                path = _resolve(entity, self.expect("word"))
-                descending = self.keyword("DESC")
-                if not descending:
-                    self.keyword("ASC")
-                order_by.append((path, descending))
-                if self.peek() != ("punct", ","):
-                    break
-                self.i += 1
+        entity = self._entity()
+        conditions = self._where(entity)
+        order_by = self._order_by(entity)
         start, maximum = 1, DEFAULT_MAX_RESULTS
         if self.keyword("STARTPOSITION"):
             start = max(1, self.integer())
@@ -248,7 +217,51 @@ class _Parser:
             self.i += 1
         if self.peek() is not None:
             raise _parse_error(f"Encountered {self._shown()} at token {self.i + 1}")
-        return Query(entity, count, tuple(conditions), tuple(order_by), start, maximum)
+        return Query(entity, count, conditions, order_by, start, maximum)
+
+    def _count_or_star(self) -> bool:
+        """`COUNT(*)` (True) or `*`."""
+        if self.keyword("COUNT"):
+            self.expect("punct", "(")
+            self.expect("punct", "*")
+            self.expect("punct", ")")
+            return True
+        self.expect("punct", "*")
+        return False
+
+    def _entity(self) -> str:
+        entity_word = self.expect("word")
+        entity = _ENTITY_BY_LOWER.get(entity_word.lower())
+        if entity is None:
+            raise QueryError("4001", "Invalid query", f'QueryValidationError: Entity "{entity_word}" is not supported')
+        return entity
+
+    def _where(self, entity: str) -> tuple[Condition, ...]:
+        conditions: list[Condition] = []
+        if self.keyword("WHERE"):
+            conditions.append(self.condition(entity))
+            while self.keyword("AND"):
+                conditions.append(self.condition(entity))
+            if self.peek() and self.peek()[1].upper() == "OR":
+                raise _parse_error('Encountered "OR": OR is not supported')
+        return tuple(conditions)
+
+    def _order_by(self, entity: str) -> tuple[tuple[tuple[str, ...], bool], ...]:
+        """`ORDER BY` (or QuickBooks' `ORDERBY`) field [DESC|ASC], …: (path, descending) each."""
+        if self.keyword("ORDER"):
+            self.expect_keyword("BY")
+        elif not self.keyword("ORDERBY"):
+            return ()
+        order_by: list[tuple[tuple[str, ...], bool]] = []
+        while True:
+            path = _resolve(entity, self.expect("word"))
+            descending = self.keyword("DESC")
+            if not descending:
+                self.keyword("ASC")
+            order_by.append((path, descending))
+            if self.peek() != ("punct", ","):
+                return tuple(order_by)
+            self.i += 1
 
     def condition(self, entity: str) -> Condition:
         path = _resolve(entity, self.expect("word"))

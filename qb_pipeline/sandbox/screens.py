@@ -46,34 +46,52 @@ form.add{background:#f7f9fc;padding:.6em;display:inline-block}input,select{margi
 
 def screens_routes(sandbox) -> list[Route]:
     """`sandbox` is the running `Sandbox` (server.py): store, realm, api.rules, control_token, data_dir."""
-    session_value = hmac.new(sandbox.control_token.encode(), b"screens", hashlib.sha256).hexdigest()
+    screens = _Screens(sandbox)
+    return [
+        Route("/", lambda _request: RedirectResponse(PATH, status_code=303), methods=["GET"]),
+        Route(PATH, screens.home, methods=["GET"]),
+        Route(f"{PATH}/login", screens.login, methods=["POST"]),
+        Route(f"{PATH}/customers", screens.adder("Customer", _customer_body), methods=["POST"]),
+        Route(f"{PATH}/items", screens.adder("Item", _item_body), methods=["POST"]),
+    ]
 
-    def signed_in(request: Request) -> bool:
-        return hmac.compare_digest(request.cookies.get(COOKIE, "").encode(), session_value.encode())
 
-    def sign_in(token: str) -> Response:
-        if not hmac.compare_digest(token.encode(), sandbox.control_token.encode()):
-            return _page("Sign in", _sign_in_form(sandbox, "That is not this sandbox's control token."), 401)
+class _Screens:
+    """The pages' endpoints; signed in means holding the cookie derived from the control token."""
+
+    def __init__(self, sandbox) -> None:
+        self.sandbox = sandbox
+        self.session_value = hmac.new(sandbox.control_token.encode(), b"screens", hashlib.sha256).hexdigest()
+
+    def signed_in(self, request: Request) -> bool:
+        return hmac.compare_digest(request.cookies.get(COOKIE, "").encode(), self.session_value.encode())
+
+    def sign_in(self, token: str) -> Response:
+        if not hmac.compare_digest(token.encode(), self.sandbox.control_token.encode()):
+            return _page("Sign in", _sign_in_form(self.sandbox, "That is not this sandbox's control token."), 401)
         response = RedirectResponse(PATH, status_code=303)
-        response.set_cookie(COOKIE, session_value, path="/", httponly=True, samesite="strict")
+        response.set_cookie(COOKIE, self.session_value, path="/", httponly=True, samesite="strict")
         return response
 
-    async def home(request: Request) -> Response:
+    async def home(self, request: Request) -> Response:
         if "token" in request.query_params:
-            return sign_in(request.query_params["token"])
-        if not signed_in(request):
-            return _page("Sign in", _sign_in_form(sandbox))
-        return _page("QuickBooks sandbox", _lists(sandbox, request.query_params))
+            return self.sign_in(request.query_params["token"])
+        if not self.signed_in(request):
+            return _page("Sign in", _sign_in_form(self.sandbox))
+        return _page("QuickBooks sandbox", _lists(self.sandbox, request.query_params))
 
-    async def login(request: Request) -> Response:
-        return sign_in((await _form(request)).get("token", ""))
+    async def login(self, request: Request) -> Response:
+        return self.sign_in((await _form(request)).get("token", ""))
 
-    def adder(entity: str, body_of):
+    def adder(self, entity: str, body_of):
+        """The endpoint of an add form: `body_of` turns the form into the record's body."""
+        sandbox = self.sandbox
+
         async def add(request: Request) -> Response:
             origin = request.headers.get("origin")
             if origin is not None and origin.rstrip("/") not in (sandbox.base_url, _own_origin(request)):
                 return _page("Refused", "<p class=error>A form from another origin is refused.</p>", 403)
-            if not signed_in(request):
+            if not self.signed_in(request):
                 return _page("Sign in", _sign_in_form(sandbox, "Sign in first."), 401)
             form = await _form(request)
             try:
@@ -83,14 +101,6 @@ def screens_routes(sandbox) -> list[Route]:
             return RedirectResponse(f"{PATH}?{urlencode({'added': entity, 'id': record['Id']})}", status_code=303)
 
         return add
-
-    return [
-        Route("/", lambda _request: RedirectResponse(PATH, status_code=303), methods=["GET"]),
-        Route(PATH, home, methods=["GET"]),
-        Route(f"{PATH}/login", login, methods=["POST"]),
-        Route(f"{PATH}/customers", adder("Customer", _customer_body), methods=["POST"]),
-        Route(f"{PATH}/items", adder("Item", _item_body), methods=["POST"]),
-    ]
 
 
 def _own_origin(request: Request) -> str:
@@ -151,37 +161,59 @@ def _lists(sandbox, query, failed: tuple[str, str, dict] | None = None) -> str:
     store, realm = sandbox.store, sandbox.realm
     search = str(query.get("q", "")).strip().lower()
     company = (store.all(realm, "CompanyInfo") or [{}])[0].get("CompanyName", "")
-    notice = ""
+    form = _SentForm(failed)
+    return (
+        f"<h1>QuickBooks sandbox: {escape(company)}</h1>{_added_notice(store, realm, query)}"
+        "<nav><a href=#customers>Customers</a><a href=#items>Items</a><a href=#invoices>Invoices</a></nav>"
+        f"<form method=get action={PATH}><input name=q value='{escape(search, quote=True)}' "
+        "aria-label='find by name'><button type=submit>Find</button></form>"
+        + _customers(_named(store.all(realm, "Customer"), "DisplayName", search), form)
+        + _items(
+            _named(store.all(realm, "Item"), "Name", search),
+            [a for a in store.all(realm, "Account") if a.get("AccountType") == "Income"],
+            form,
+        )
+        + _invoices(sorted(store.all(realm, "Invoice"), key=lambda r: int(r["Id"]), reverse=True))
+    )
+
+
+class _SentForm:
+    """An add form that QuickBooks' rules refused: its error and values, shown again on that form only."""
+
+    def __init__(self, failed: tuple[str, str, dict] | None) -> None:
+        self.failed = failed
+
+    def error_for(self, entity: str) -> str:
+        failed = self.failed
+        return f"<p class=error>{escape(failed[1])}</p>" if failed and failed[0] == entity else ""
+
+    def sent(self, entity: str, field: str) -> str:
+        failed = self.failed
+        return escape(failed[2].get(field, ""), quote=True) if failed and failed[0] == entity else ""
+
+
+def _added_notice(store, realm: str, query) -> str:
     if query.get("added") in ("Customer", "Item") and str(query.get("id", "")).isdigit():
         added = store.get(realm, query["added"], int(query["id"]))
         if added is not None:
             name = added.get("DisplayName") or added.get("Name")
-            notice = f"<p class=notice>{query['added']} {escape(str(name))} added (Id {added['Id']}).</p>"
+            return f"<p class=notice>{query['added']} {escape(str(name))} added (Id {added['Id']}).</p>"
+    return ""
 
-    def error_for(entity: str) -> str:
-        return f"<p class=error>{escape(failed[1])}</p>" if failed and failed[0] == entity else ""
 
-    def sent(entity: str, field: str) -> str:
-        return escape(failed[2].get(field, ""), quote=True) if failed and failed[0] == entity else ""
+def _named(records, field: str, search: str) -> list[dict]:
+    """The records whose `field` holds `search`, ordered by it."""
+    rows = sorted(records, key=lambda r: str(r.get(field, "")).lower())
+    return [r for r in rows if search in str(r.get(field, "")).lower()]
 
-    def named(records, field):
-        rows = sorted(records, key=lambda r: str(r.get(field, "")).lower())
-        return [r for r in rows if search in str(r.get(field, "")).lower()]
 
-    customers = named(store.all(realm, "Customer"), "DisplayName")
-    items = named(store.all(realm, "Item"), "Name")
-    accounts = [a for a in store.all(realm, "Account") if a.get("AccountType") == "Income"]
-    invoices = sorted(store.all(realm, "Invoice"), key=lambda r: int(r["Id"]), reverse=True)
+def _customers(customers: list[dict], form: _SentForm) -> str:
     return (
-        f"<h1>QuickBooks sandbox: {escape(company)}</h1>{notice}"
-        "<nav><a href=#customers>Customers</a><a href=#items>Items</a><a href=#invoices>Invoices</a></nav>"
-        f"<form method=get action={PATH}><input name=q value='{escape(search, quote=True)}' "
-        "aria-label='find by name'><button type=submit>Find</button></form>"
-        f"<h2 id=customers>Customers ({len(customers)})</h2>{error_for('Customer')}"
+        f"<h2 id=customers>Customers ({len(customers)})</h2>{form.error_for('Customer')}"
         f"<form class=add id=add-customer method=post action={PATH}/customers>"
-        f"<input name=DisplayName placeholder='Display name' required value='{sent('Customer', 'DisplayName')}'>"
-        f"<input name=CompanyName placeholder='Company' value='{sent('Customer', 'CompanyName')}'>"
-        f"<input name=Email type=email placeholder='Email' value='{sent('Customer', 'Email')}'>"
+        f"<input name=DisplayName placeholder='Display name' required value='{form.sent('Customer', 'DisplayName')}'>"
+        f"<input name=CompanyName placeholder='Company' value='{form.sent('Customer', 'CompanyName')}'>"
+        f"<input name=Email type=email placeholder='Email' value='{form.sent('Customer', 'Email')}'>"
         "<button type=submit>Add customer</button></form>"
         + _table(
             "customers",
@@ -198,11 +230,16 @@ def _lists(sandbox, query, failed: tuple[str, str, dict] | None = None) -> str:
                 for c in customers[:SHOWN_ROWS]
             ],
         )
-        + f"<h2 id=items>Items ({len(items)})</h2>{error_for('Item')}"
+    )
+
+
+def _items(items: list[dict], accounts: list[dict], form: _SentForm) -> str:
+    return (
+        f"<h2 id=items>Items ({len(items)})</h2>{form.error_for('Item')}"
         f"<form class=add id=add-item method=post action={PATH}/items>"
-        f"<input name=Name placeholder='Name' required value='{sent('Item', 'Name')}'>"
+        f"<input name=Name placeholder='Name' required value='{form.sent('Item', 'Name')}'>"
         "<select name=Type aria-label=type>" + "".join(f"<option>{t}</option>" for t in ITEM_TYPES) + "</select>"
-        f"<input name=UnitPrice placeholder='Price' inputmode=decimal value='{sent('Item', 'UnitPrice')}'>"
+        f"<input name=UnitPrice placeholder='Price' inputmode=decimal value='{form.sent('Item', 'UnitPrice')}'>"
         "<select name=IncomeAccount aria-label='income account'>"
         + "".join(f"<option value={escape(a['Id'], quote=True)}>{escape(a['Name'])}</option>" for a in accounts)
         + "</select><button type=submit>Add item</button></form>"
@@ -221,23 +258,26 @@ def _lists(sandbox, query, failed: tuple[str, str, dict] | None = None) -> str:
                 for i in items[:SHOWN_ROWS]
             ],
         )
-        + f"<h2 id=invoices>Invoices ({len(invoices)}; newest first)</h2>"
-        + _table(
-            "invoices",
-            ["Id", "No.", "Customer", "Date", "Total", "Balance", "Memo"],
+    )
+
+
+def _invoices(invoices: list[dict]) -> str:
+    """The newest SHOWN_INVOICES of `invoices` (newest first)."""
+    return f"<h2 id=invoices>Invoices ({len(invoices)}; newest first)</h2>" + _table(
+        "invoices",
+        ["Id", "No.", "Customer", "Date", "Total", "Balance", "Memo"],
+        [
             [
-                [
-                    i["Id"],
-                    i.get("DocNumber"),
-                    (i.get("CustomerRef") or {}).get("name"),
-                    i.get("TxnDate"),
-                    _money(i.get("TotalAmt")),
-                    _money(i.get("Balance")),
-                    str(i.get("PrivateNote") or "").split("\n", 1)[0],
-                ]
-                for i in invoices[:SHOWN_INVOICES]
-            ],
-        )
+                i["Id"],
+                i.get("DocNumber"),
+                (i.get("CustomerRef") or {}).get("name"),
+                i.get("TxnDate"),
+                _money(i.get("TotalAmt")),
+                _money(i.get("Balance")),
+                str(i.get("PrivateNote") or "").split("\n", 1)[0],
+            ]
+            for i in invoices[:SHOWN_INVOICES]
+        ],
     )
 
 

@@ -109,15 +109,23 @@ class Sandbox:
         webhook_batch_ms: int | None = None,
     ) -> None:
         self.webhooks.configure(url=webhook_url, format=webhook_format, batch_ms=webhook_batch_ms)
-        if docnumber_duplicates is not None and docnumber_duplicates not in ("refuse", "allow"):
-            raise ValueError(f"docnumber_duplicates must be refuse or allow (got {docnumber_duplicates!r})")
-        for name, value in (
-            ("requestid_replay", requestid_replay),
-            ("custom_txn_numbers", custom_txn_numbers),
-            ("send_retry_after", send_retry_after),
-        ):
-            if value is not None and not isinstance(value, bool):
-                raise ValueError(f"{name} must be true or false (got {value!r})")
+        _check_choices(
+            docnumber_duplicates,
+            requestid_replay=requestid_replay,
+            custom_txn_numbers=custom_txn_numbers,
+            send_retry_after=send_retry_after,
+        )
+        self._configure_api(docnumber_duplicates, requestid_replay, custom_txn_numbers, latency_ms, latency_per_row_ms)
+        self._configure_access(limits, access_ttl, rotation_grace, send_retry_after)
+
+    def _configure_api(
+        self,
+        docnumber_duplicates: str | None,
+        requestid_replay: bool | None,
+        custom_txn_numbers: bool | None,
+        latency_ms: int | None,
+        latency_per_row_ms: float | None,
+    ) -> None:
         if docnumber_duplicates is not None:
             self.api.rules.docnumber_duplicates = docnumber_duplicates
         if requestid_replay is not None:
@@ -128,6 +136,11 @@ class Sandbox:
             self.api.latency_ms = int(latency_ms)
         if latency_per_row_ms is not None:
             self.api.latency_per_row_ms = float(latency_per_row_ms)
+
+    def _configure_access(
+        self, limits: str | None, access_ttl: int | None, rotation_grace: int | None, send_retry_after: bool | None
+    ) -> None:
+        """Rate limits and tokens."""
         if limits is not None:
             self.limiter.set_mode(limits)
         if access_ttl is not None:
@@ -166,6 +179,15 @@ class Sandbox:
             "webhook_verifier_token": self.webhooks.verifier_token,
             "control_token": self.control_token,  # Authorization: Bearer … on every /_sandbox/ call
         }
+
+
+def _check_choices(docnumber_duplicates: str | None, **switches: bool | None) -> None:
+    """Before anything is changed: refuse a value a setting does not allow."""
+    if docnumber_duplicates is not None and docnumber_duplicates not in ("refuse", "allow"):
+        raise ValueError(f"docnumber_duplicates must be refuse or allow (got {docnumber_duplicates!r})")
+    for name, value in switches.items():
+        if value is not None and not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false (got {value!r})")
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -29,6 +29,22 @@ class Health:
 
 def sync_health(session: Session, now: datetime) -> Health:
     since = now - timedelta(days=DAYS)
+    log = _activity_log(session, since)
+    orders = _synced_orders(session, since)
+    recent = log[log["at"] >= pd.Timestamp(now - timedelta(hours=24))]
+    recent_orders = orders[pd.to_datetime(orders["synced"], utc=True) >= pd.Timestamp(now - timedelta(hours=24))]
+    return Health(
+        by_day_and_type=_by_day_and_type(log),
+        latency_by_day=_latency_by_day(orders),
+        runs_24h=int(len(recent)),
+        success_rate_24h=float(recent["ok"].mean()) if len(recent) else 1.0,
+        latency_p95_24h=float(recent_orders["seconds"].quantile(0.95)) if len(recent_orders) else 0.0,
+        open_balance=_open_balance(session),
+    )
+
+
+def _activity_log(session: Session, since: datetime) -> pd.DataFrame:
+    """The activity log's rows since `since`: at, type, outcome, records, api_calls, retries, seconds, ok, day."""
     log = pd.DataFrame(
         session.execute(
             sa.select(
@@ -46,7 +62,11 @@ def sync_health(session: Session, now: datetime) -> Health:
     log["at"] = pd.to_datetime(log["at"], utc=True)
     log["ok"] = log["outcome"] != "FAILED"  # PARTIAL: the run worked, some records were refused
     log["day"] = log["at"].dt.strftime("%Y-%m-%d")
-    by_day = (
+    return log
+
+
+def _by_day_and_type(log: pd.DataFrame) -> pd.DataFrame:
+    return (
         log.groupby(["day", "type"])
         .agg(
             runs=("ok", "size"),
@@ -59,6 +79,10 @@ def sync_health(session: Session, now: datetime) -> Health:
         .reset_index()
         .sort_values(["day", "type"], ascending=[False, True])
     )
+
+
+def _synced_orders(session: Session, since: datetime) -> pd.DataFrame:
+    """Orders invoiced since `since`: created, synced, seconds (order → invoice), day (of the invoice)."""
     orders = pd.DataFrame(
         session.execute(
             sa.select(Order.created_at, Order.synced_at).where(
@@ -71,22 +95,20 @@ def sync_health(session: Session, now: datetime) -> Health:
         pd.to_datetime(orders["synced"], utc=True) - pd.to_datetime(orders["created"], utc=True)
     ).dt.total_seconds()
     orders["day"] = pd.to_datetime(orders["synced"], utc=True).dt.strftime("%Y-%m-%d")
-    latency = (
+    return orders
+
+
+def _latency_by_day(orders: pd.DataFrame) -> pd.DataFrame:
+    return (
         orders.groupby("day")["seconds"]
         .agg(orders="size", median_seconds="median", p95_seconds=lambda s: s.quantile(0.95))
         .reset_index()
         .sort_values("day", ascending=False)
     )
-    recent = log[log["at"] >= pd.Timestamp(now - timedelta(hours=24))]
-    recent_orders = orders[pd.to_datetime(orders["synced"], utc=True) >= pd.Timestamp(now - timedelta(hours=24))]
+
+
+def _open_balance(session: Session) -> Decimal:
     balance = session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(QBInvoice.balance), 0)).where(QBInvoice.status.in_(["open", "paid"]))
     )
-    return Health(
-        by_day_and_type=by_day,
-        latency_by_day=latency,
-        runs_24h=int(len(recent)),
-        success_rate_24h=float(recent["ok"].mean()) if len(recent) else 1.0,
-        latency_p95_24h=float(recent_orders["seconds"].quantile(0.95)) if len(recent_orders) else 0.0,
-        open_balance=Decimal(str(balance)),
-    )
+    return Decimal(str(balance))

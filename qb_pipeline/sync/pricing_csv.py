@@ -115,7 +115,7 @@ def _row(header: list[str], fields_: list[str]) -> dict[str, str]:
             f"the row has {len(fields_)} fields, the header {len(header)} (a number written with a "
             "thousands separator, like 1,250.00, splits in two: write 1250.00)"
         )
-    row = {name: cell.strip() for name, cell in zip(header, fields_)}
+    row = {name: cell.strip() for name, cell in zip(header, fields_, strict=True)}
     kind = row.get("kind", "").lower()
     if kind not in USES:
         raise _RowError(f"unknown kind {kind!r} (one of: {', '.join(KINDS)})")

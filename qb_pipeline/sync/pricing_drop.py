@@ -29,6 +29,8 @@ from qb_pipeline.sync.pricing_csv import PricingFileError, read_pricing_file
 from qb_pipeline.sync.pricing_stage import import_pricing_file
 from qb_pipeline.sync.wording import plural
 
+LOG = logging.getLogger(__name__)  # where a caller without a logger of its own (a script, a test) is told
+
 
 @dataclass
 class DropFolderRun:
@@ -47,7 +49,7 @@ def take_dropped_files(
     engine: sa.Engine,
     *,
     settle_seconds: float = defaults.SETTLE_SECONDS,
-    log: logging.Logger | logging.LoggerAdapter = logging.getLogger(__name__),
+    log: logging.Logger | logging.LoggerAdapter = LOG,
 ) -> DropFolderRun:
     """Import the folder's files in name order, each all or nothing (from now on, never backdated), each
     staged and swapped in on its own (`sync.pricing_stage`), and move each to processed/ or rejected/."""

@@ -143,7 +143,7 @@ def read_history(session: Session, parsed: Parsed, levels: dict[str, Level]) -> 
             for id_, valid_from, valid_to, *rest in connection.execute(statement):
                 valid_to = instants.setdefault(valid_to, valid_to)
                 row = Interval(instants.setdefault(valid_from, valid_from), valid_to, id=id_, stored_to=valid_to)
-                for (name, same), value in zip(values, rest[keys:]):
+                for (name, same), value in zip(values, rest[keys:], strict=True):
                     setattr(row, name, same.setdefault(value, value))
                 history[(kind, *rest[:keys])].append(row)
     for rows in history.values():
@@ -172,35 +172,7 @@ def make_plan(
     intents, parsed.intents = parsed.intents, []
     for position, intent in enumerate(intents):
         intents[position] = None
-        created = None
-        try:
-            key, new, created = _target(intent, levels, plan)
-            rows = history[key]
-            before = [(row, row.valid_to) for row in rows]
-            if intent.until is not None:
-                if new is None:
-                    raise pricing.PricingError("a closed interval needs a value and a valid_from")
-                changed = pricing.restore_interval(rows, new, intent.at, intent.until)
-            else:
-                changed = pricing.replace_in_force(
-                    rows, intent.at, new, lambda row: pricing.values_of(row) == pricing.values_of(new)
-                )
-            problem = backdate_problem(intent.at, now, backdate) if changed else None
-            if problem:
-                for row, valid_to in before:
-                    row.valid_to = valid_to
-                raise _RowError(problem)
-            if changed and new is not None:
-                insort(rows, new, key=_starts)
-            if changed:
-                report.applied += 1
-            else:
-                report.unchanged += 1
-        except (_RowError, pricing.PricingError) as error:
-            if created is not None:
-                del levels[name_key(created.name)]
-                plan.new_levels.remove(created)
-            report.errors.append((intent.line, str(error)))
+        _plan_row(intent, history, levels, plan, now=now, backdate=backdate)
     report.errors.sort(key=lambda error: error[0])
     if strict and report.errors:
         report.strict_rejected, report.applied = True, 0
@@ -213,6 +185,51 @@ def make_plan(
                 plan.updated[key[0]] += 1
     plan.history = history
     return plan
+
+
+def _plan_row(
+    intent: Intent,
+    history: dict[tuple, list[Interval]],
+    levels: dict[str, Level],
+    plan: Plan,
+    *,
+    now: datetime,
+    backdate: bool,
+) -> None:
+    """One row applied and counted; a bad one undone (a level it created as well) and its reason reported."""
+    created = None
+    try:
+        key, new, created = _target(intent, levels, plan)
+        if _apply(intent, history[key], new, now=now, backdate=backdate):
+            plan.report.applied += 1
+        else:
+            plan.report.unchanged += 1
+    except (_RowError, pricing.PricingError) as error:
+        if created is not None:
+            del levels[name_key(created.name)]
+            plan.new_levels.remove(created)
+        plan.report.errors.append((intent.line, str(error)))
+
+
+def _apply(intent: Intent, rows: list[Interval], new: Interval | None, *, now: datetime, backdate: bool) -> bool:
+    """Whether the row changed its key's history (`rows`); a row refused for backdating changes nothing."""
+    before = [(row, row.valid_to) for row in rows]
+    if intent.until is not None:
+        if new is None:
+            raise pricing.PricingError("a closed interval needs a value and a valid_from")
+        changed = pricing.restore_interval(rows, new, intent.at, intent.until)
+    else:
+        changed = pricing.replace_in_force(
+            rows, intent.at, new, lambda row: pricing.values_of(row) == pricing.values_of(new)
+        )
+    problem = backdate_problem(intent.at, now, backdate) if changed else None
+    if problem:
+        for row, valid_to in before:
+            row.valid_to = valid_to
+        raise _RowError(problem)
+    if changed and new is not None:
+        insort(rows, new, key=_starts)
+    return changed
 
 
 def _target(intent: Intent, levels: dict[str, Level], plan: Plan) -> tuple[tuple, Interval | None, Level | None]:
@@ -261,7 +278,7 @@ def row_values(key: tuple, row: Interval, real_level_ids: dict[int, int]) -> dic
     """The columns of a new interval of `key` (kind first), a level created by the import given its real
     id when known."""
     _model, key_columns, value_columns = HISTORY[key[0]]
-    values = dict(zip(key_columns, key[1:]))
+    values = dict(zip(key_columns, key[1:], strict=True))
     values.update({name: getattr(row, name) for name in value_columns})
     values.update(valid_from=row.valid_from, valid_to=row.valid_to)
     level = values.get("price_level_id")

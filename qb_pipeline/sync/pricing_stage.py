@@ -120,7 +120,7 @@ def _staged_rows(import_id: str, plan: Plan, now: datetime) -> Iterator[list]:
         values = [(at[name], name) for name in (*value_columns, "valid_from", "valid_to")]
         for key, interval in plan.inserts(kind):
             row = mine.copy()
-            for position, value in zip(keys, key[1:]):
+            for position, value in zip(keys, key[1:], strict=True):
                 row[position] = value
             for position, name in values:
                 row[position] = getattr(interval, name)

@@ -39,16 +39,25 @@ def mismatches(documented, actual, path: str = "$") -> list[str]:
             return []
         return [f"{path}: documented {documented}, got {_type_name(actual)} {json.dumps(actual)[:60]}"]
     if isinstance(documented, dict):
-        if not isinstance(actual, dict):
-            return [f"{path}: documented object, got {_type_name(actual)}"]
-        problems = []
-        for key, inner in documented.items():
-            if key in actual:
-                problems += mismatches(inner, actual[key], f"{path}.{key}")
-            else:
-                kind = inner if isinstance(inner, str) else _type_name(inner)
-                problems.append(f"{path}.{key}: missing (documented {kind})")
-        return problems
+        return _object_mismatches(documented, actual, path)
+    return _array_mismatches(documented, actual, path)
+
+
+def _object_mismatches(documented: dict, actual, path: str) -> list[str]:
+    if not isinstance(actual, dict):
+        return [f"{path}: documented object, got {_type_name(actual)}"]
+    problems = []
+    for key, inner in documented.items():
+        if key in actual:
+            problems += mismatches(inner, actual[key], f"{path}.{key}")
+        else:
+            kind = inner if isinstance(inner, str) else _type_name(inner)
+            problems.append(f"{path}.{key}: missing (documented {kind})")
+    return problems
+
+
+def _array_mismatches(documented: list, actual, path: str) -> list[str]:
+    """One documented element: every item matches it; several: each matches some item."""
     if not isinstance(actual, list):
         return [f"{path}: documented array, got {_type_name(actual)}"]
     if not actual:

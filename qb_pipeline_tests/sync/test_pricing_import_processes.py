@@ -147,7 +147,7 @@ def test_two_imports_at_once_leave_one_open_price_per_customer_and_item(postgres
     price_file(second, shared + only_b, ITEMS, "11.00")
     processes = [start_import(postgres_url, first), start_import(postgres_url, second)]
     outcomes = [process.communicate(timeout=600) for process in processes]
-    for process, (_out, err) in zip(processes, outcomes):
+    for process, (_out, err) in zip(processes, outcomes, strict=True):
         assert "Traceback" not in err, err
         assert process.returncode == 0, err
     with engine.connect() as connection:

@@ -68,7 +68,8 @@ def _exclusion_constraints() -> None:
             bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS btree_gist"))
     except sa.exc.DBAPIError as error:
         warnings.warn(
-            f"btree_gist is not available ({error.orig}); pricing intervals are checked by the application only"
+            f"btree_gist is not available ({error.orig}); pricing intervals are checked by the application only",
+            stacklevel=1,  # the warning is about this migration, not its caller
         )
         return
     for table, columns in KEYS.items():
@@ -82,7 +83,9 @@ def _exclusion_constraints() -> None:
                     )
                 )
         except sa.exc.DBAPIError as error:
-            warnings.warn(f"{table}: intervals overlap already ({error.orig}); fix them, then add the constraint")
+            warnings.warn(
+                f"{table}: intervals overlap already ({error.orig}); fix them, then add the constraint", stacklevel=1
+            )
 
 
 def downgrade() -> None:
