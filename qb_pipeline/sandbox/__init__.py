@@ -24,6 +24,9 @@ What it serves
   answers the first answer, or is processed again, as reported of QuickBooks in some cases),
   `custom_txn_numbers` (= Preferences.SalesFormsPrefs.CustomTxnNumbers: when off the sandbox numbers
   invoices 1001, 1002… itself and ignores a DocNumber sent).
+- Minor versions as Intuit serves them since 2025-08-01 (docs/qbo-api.md §10): every call is answered
+  as minor version 75; a `minorversion` below 75 is ignored and a call without one is served as 75 —
+  neither is refused, since QuickBooks refuses neither. The value each call sent is counted.
 - Rate limits (limits.py): off, real (500/min, 10/s, 40 batch/min and 10 in flight per realm) or scaled:F.
 - Latency: `latency_ms` per call plus `latency_per_row_ms` per returned row (flags `--latency-ms`,
   `--latency-per-row-ms`), so a 1,000-row page costs what it costs at Intuit (1–3 s).
@@ -62,6 +65,7 @@ Choices where QuickBooks' behaviour is not documented ("unsure" in docs/qbo-api.
 - A merge (Intuit documents only its notification): the merged-away record is deleted (QuickBooks
   marks it deleted, then purges it), its transactions are re-linked to the survivor as new versions,
   each notified as an Update, and a customer's balance moves to the survivor; items must share a Type.
+- A `minorversion` above 75 or not a number (Intuit documents neither) is served as 75 like the rest.
 - STARTPOSITION below 1 counts as 1; MAXRESULTS above 1000 is capped at 1000 silently.
 - Amounts go out as JSON numbers; Qty × UnitPrice is rounded half-up to the cent for the 6070 check and
   becomes the line's Amount; a UnitPrice is kept as sent (QuickBooks keeps seven places: docs/qbo-api.md §9).
@@ -109,7 +113,8 @@ whose Origin is not the sandbox's own (403), so a web page in the developer's br
   revoke, late (the call reaches the limits `seconds` late, as over a slow network) (faults.py). A
   `path_contains` naming an OAuth path (/oauth2/v1/tokens, /.well-known/) reaches the token, revoke
   and discovery endpoints.
-- GET /_sandbox/counters (calls by kind and status, token calls), POST /_sandbox/counters resets
+- GET /_sandbox/counters (calls by kind and status, token calls, `minorversions`: calls by the
+  minorversion they sent, "none" when absent), POST /_sandbox/counters resets
 - GET /_sandbox/dump/{Entity}  every stored record, inactive ones and deletion tombstones included
 - POST /_sandbox/tokens/revoke | expire-access | mint
 - GET|POST /_sandbox/settings {"latency_ms", "latency_per_row_ms", "limits", "access_ttl", "rotation_grace",

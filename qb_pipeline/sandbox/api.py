@@ -4,6 +4,11 @@ A raw ASGI app rather than starlette routes, so that injected faults can do what
 does (hold an answer past the client's timeout after the write happened, break a connection
 mid-response). Every call: fault injection → latency → bearer token → rate limit → requestid
 replay → the operation.
+
+Minor versions (Intuit, from 2025-08-01: docs/qbo-api.md §10): every call is served as minor version 75,
+whatever `minorversion` it sends — a value below 75 is ignored, none means 75; nothing is refused for it.
+What each call sent is counted (`minor_versions`, by the value as sent, "none" when absent) so a test
+can see a client that leaves it out, which real QuickBooks would not tell it.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ ENTITY_BY_PATH = {name.lower(): name for name in QUERY_ENTITIES}
 MAX_BATCH_ITEMS = 30
 CDC_MAX_OBJECTS = 1000
 CDC_MAX_AGE = timedelta(days=30)
+NO_MINOR_VERSION = "none"
 _SPACE_OFFSET = re.compile(r"\d \d{2}(:?\d{2})?$")  # "…T10:00:00 05:30": an offset whose "+" became a space
 
 
@@ -42,8 +48,13 @@ class DataApi:
         self.latency_per_row_ms = 0.0
         self.requestid_replay = True  # a switch, so tests can see what happens in a company where it fails
         self.counters: Counter[str] = Counter()
+        self.minor_versions: Counter[str] = Counter()  # the `minorversion` each call sent ("none": absent)
         self._answers: dict[tuple, list[dict]] = {}  # query → every matching row, for the store version
         self._answers_version = -1
+
+    def clear_counters(self) -> None:
+        self.counters.clear()
+        self.minor_versions.clear()
 
     async def __call__(self, scope, receive, send) -> None:
         body = b""
@@ -57,6 +68,7 @@ class DataApi:
         params = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         kind = _kind(scope["method"], path, params)
+        self.minor_versions[params.get("minorversion", NO_MINOR_VERSION)] += 1  # served as 75 whatever it is
         realm = _realm_in(path)
         late = self.faults.next_fault(scope["path"], arriving=True)
         if late:

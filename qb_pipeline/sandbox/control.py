@@ -104,7 +104,7 @@ class _Control:
     async def counters(self, request: Request) -> Response:
         sandbox = self.sandbox
         if request.method == "POST":
-            sandbox.api.counters.clear()
+            sandbox.api.clear_counters()
             sandbox.oauth.token_calls = 0
             sandbox.limiter.most_in_flight = 0
             return JSONResponse({"ok": True})
@@ -113,6 +113,7 @@ class _Control:
                 "calls": dict(sandbox.api.counters),
                 "token_calls": sandbox.oauth.token_calls,
                 "total": sum(sandbox.api.counters.values()),
+                "minorversions": dict(sandbox.api.minor_versions),  # as sent; every call is served as 75
                 "most_in_flight": sandbox.limiter.most_in_flight,
             }
         )

@@ -87,7 +87,7 @@ class Sandbox:
         self.store.reset()
         self.faults.clear()
         self.oauth.unrevoke_all()
-        self.api.counters.clear()
+        self.api.clear_counters()
         self.limiter.forget()
         self.webhooks.reset()
         self.seed(preset)
