@@ -2,8 +2,9 @@
 
 - intuit-oauth's AuthClient fetches its discovery document in its constructor: built lazily.
 - python-quickbooks has no timeouts and hides HTTP statuses behind its exceptions: it is given a
-  `TimedSession` (a requests session with a timeout on every request and a response hook that raises
-  our own errors for 429 and 5xx before it parses) in place of the session it builds.
+  `TimedSession` (a requests session with a timeout and `minorversion=75` on every request, and a
+  response hook that raises our own errors for 429 and 5xx before it parses) in place of the session
+  it builds.
 - intuit-oauth has no timeouts either: `TimedAuthClient` gives every request it makes (discovery,
   token refresh, code exchange, revoke) `timeout_seconds`; a token endpoint that never answers fails
   the call like any other timeout, and the gateway's retry rules apply (the code exchange of `auth
@@ -92,12 +93,19 @@ class TimedAuthClient(_DefaultTimeout, AuthClient):
 
 class TimedSession(_DefaultTimeout, OAuth2Session):
     """The session python-quickbooks sends every API call through, in place of the untimed one it
-    builds: a timeout on each request, and 429 / 5xx raised as our errors before it parses the body."""
+    builds: a timeout on each request, `minorversion=75` on each, and 429 / 5xx raised as our errors
+    before it parses the body."""
 
     def __init__(self, client_id: str, token: dict, timeout_seconds: float) -> None:
         super().__init__(client_id, token=token)
         self.timeout_seconds = timeout_seconds
         self.hooks["response"].append(_raise_for_throttling_or_outage)
+
+    def request(self, method, url, *args, **kwargs):
+        # Every call names minor version 75 (docs/qbo-api.md §10), whichever path built it: python-quickbooks'
+        # own calls do, but its download_pdf (process_request) sends no params, nor would a raw call of ours.
+        kwargs["params"] = {**dict(kwargs.get("params") or {}), "minorversion": MINOR_VERSION}
+        return super().request(method, url, *args, **kwargs)
 
 
 def _raise_for_throttling_or_outage(response: requests.Response, *args, **kwargs) -> None:
