@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import date, timedelta
 
 import dagster as dg
 import pytest
@@ -52,6 +53,14 @@ def test_auth_connect_runs_the_oauth_code_flow_against_the_sandbox(run, sandbox)
     status = run("auth", "status").stdout
     assert sandbox.realm_id in status and "refresh token expires" in status
     assert sandbox.connection["client_secret"] not in out + err + status
+    # the code exchange asked for the refresh token's hard end (five years from this consent) and stored it
+    engine = sa.create_engine(run.database_url)
+    with engine.connect() as connection:
+        hard_end = connection.execute(sa.text("SELECT refresh_hard_expires_at FROM qb_tokens")).scalar_one()
+    engine.dispose()
+    stored = date.fromisoformat(str(hard_end)[:10])
+    assert abs(stored - (date.today() + timedelta(days=5 * 365))) <= timedelta(days=1)
+    assert f"refresh token hard end {stored.isoformat()}" in status
 
 
 def test_auth_connect_gives_the_code_exchange_qb_timeout_seconds(run, sandbox):

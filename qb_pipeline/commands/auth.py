@@ -112,10 +112,11 @@ def auth_status() -> None:
         )
     click.echo(
         f"company {qb['realm_id']} ({qb['environment']}): {qb['state']}\n"
-        f"access token expires  {qb['access_token_expires_at']}\n"
-        f"refresh token expires {qb['refresh_token_expires_at']}\n"
-        f"last refresh          {qb['last_successful_refresh'] or 'never'}\n"
-        f"last successful call  {qb['last_successful_call'] or 'never'}"
+        f"access token expires   {qb['access_token_expires_at']}\n"
+        f"refresh token expires  {qb['refresh_token_expires_at']} (unless used before)\n"
+        f"refresh token hard end {qb['refresh_token_hard_end'] or 'not told yet'} (renewed only by a new consent)\n"
+        f"last refresh           {qb['last_successful_refresh'] or 'never'}\n"
+        f"last successful call   {qb['last_successful_call'] or 'never'}" + (f"\n{qb['renew']}" if qb["renew"] else "")
     )
 
 
