@@ -113,14 +113,11 @@ class TimedAuthClient(_DefaultTimeout, AuthClient):
 
     def hard_end(self, now: datetime) -> datetime | None:
         """The refresh token's hard end as the last token answer told it, if it did."""
-        for name in HARD_END_FIELDS:
-            seconds = getattr(self, name, None)
-            if seconds is not None:
-                try:
-                    return now + timedelta(seconds=int(seconds))
-                except (TypeError, ValueError):
-                    return None
-        return None
+        told = [getattr(self, name, None) for name in HARD_END_FIELDS]
+        try:
+            return next((now + timedelta(seconds=int(s)) for s in told if s is not None), None)
+        except (TypeError, ValueError):
+            return None
 
 
 class TimedSession(_DefaultTimeout, OAuth2Session):
