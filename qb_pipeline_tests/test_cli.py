@@ -61,6 +61,7 @@ def test_auth_connect_runs_the_oauth_code_flow_against_the_sandbox(run, sandbox)
     stored = date.fromisoformat(str(hard_end)[:10])
     assert abs(stored - (date.today() + timedelta(days=5 * 365))) <= timedelta(days=1)
     assert f"refresh token hard end {stored.isoformat()}" in status
+    assert f"this consent ends {stored.isoformat()}" in out
 
 
 def test_auth_connect_gives_the_code_exchange_qb_timeout_seconds(run, sandbox):

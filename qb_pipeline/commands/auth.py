@@ -99,6 +99,11 @@ def connect(no_browser: bool, timeout: int) -> None:
     click.echo(
         f"connected to QuickBooks company {realm}"
         + ("" if realm == settings.realm_id or not settings.realm_id else " (set QB_REALM_ID to it)")
+        + (
+            f"; this consent ends {tokens.refresh_hard_expires_at:%Y-%m-%d} (the refresh token's hard end)"
+            if tokens.refresh_hard_expires_at
+            else ""
+        )
     )
 
 
