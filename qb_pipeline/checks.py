@@ -12,6 +12,7 @@ from qb_pipeline.assets.constants import QUICKBOOKS_POOL
 from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import ENTITY_ASSETS, customers
 from qb_pipeline.core.errors import QuickBooksError
+from qb_pipeline.core.tokens import RENEW_BEFORE, RENEW_COMMAND, nearest_end, renewal_notice
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import Order, OrderStatus, QBInvoice, QBToken
 from qb_pipeline.db.types import utcnow
@@ -23,7 +24,6 @@ from qb_pipeline.sync.order_actions import order_counts
 from qb_pipeline.sync.wording import plural
 
 UNLINKED_GRACE = timedelta(hours=1)
-REFRESH_TOKEN_WARNING = timedelta(days=14)
 
 
 def _link_check(entity: SyncedEntity, database: DatabaseResource) -> dg.AssetCheckResult:
@@ -67,8 +67,8 @@ items_linked = LINK_CHECKS[ITEMS.name]
     pool=QUICKBOOKS_POOL,
     description=(
         "The QuickBooks connection answers, the company keeps the invoice numbers we send (Custom transaction "
-        "numbers on), and its refresh token is not within 14 days of expiry (reconnect with "
-        "`qb-pipeline auth connect` before it lapses)."
+        f"numbers on), and its refresh token is more than {RENEW_BEFORE.days} days from either of its ends (its hard "
+        "end, five years after consent; or 100 days unused): renew it with `" + RENEW_COMMAND + "` before then."
     ),
 )
 def quickbooks_connection(quickbooks: QuickBooksResource, database: DatabaseResource) -> dg.AssetCheckResult:
@@ -82,15 +82,23 @@ def quickbooks_connection(quickbooks: QuickBooksResource, database: DatabaseReso
         return dg.AssetCheckResult(passed=False, description=CUSTOM_NUMBERS_OFF)
     with database.session() as session:
         token = session.get(QBToken, gateway.realm_id)
-        expires = token.refresh_expires_at if token else None
-    days_left = (expires - utcnow()).total_seconds() / 86400 if expires else None
-    passed = days_left is None or days_left > REFRESH_TOKEN_WARNING.days
+        unused, hard = (token.refresh_expires_at, token.refresh_hard_expires_at) if token else (None, None)
+    now = utcnow()
+    notice = renewal_notice(nearest_end(unused, hard), now)
     return dg.AssetCheckResult(
-        passed=passed,
+        passed=notice is None,
         severity=dg.AssetCheckSeverity.WARN,
-        description="connected" if passed else f"the refresh token expires in {days_left:.1f} days: reconnect soon",
-        metadata={"refresh_token_days_left": float(round(days_left, 1)) if days_left is not None else -1.0},
+        description=notice or "connected",
+        metadata={
+            "refresh_token_days_left": _days_left(unused, now),
+            "refresh_token_hard_end_days_left": _days_left(hard, now),
+            "refresh_token_hard_end": hard.isoformat(timespec="seconds") if hard else "unknown",
+        },
     )
+
+
+def _days_left(end, now) -> float:
+    return float(round((end - now).total_seconds() / 86400, 1)) if end else -1.0
 
 
 @dg.asset_check(

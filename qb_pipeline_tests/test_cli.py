@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import date, timedelta
 
 import dagster as dg
 import pytest
@@ -52,6 +53,15 @@ def test_auth_connect_runs_the_oauth_code_flow_against_the_sandbox(run, sandbox)
     status = run("auth", "status").stdout
     assert sandbox.realm_id in status and "refresh token expires" in status
     assert sandbox.connection["client_secret"] not in out + err + status
+    # the code exchange asked for the refresh token's hard end (five years from this consent) and stored it
+    engine = sa.create_engine(run.database_url)
+    with engine.connect() as connection:
+        hard_end = connection.execute(sa.text("SELECT refresh_hard_expires_at FROM qb_tokens")).scalar_one()
+    engine.dispose()
+    stored = date.fromisoformat(str(hard_end)[:10])
+    assert abs(stored - (date.today() + timedelta(days=5 * 365))) <= timedelta(days=1)
+    assert f"refresh token hard end {stored.isoformat()}" in status
+    assert f"this consent ends {stored.isoformat()}" in out
 
 
 def test_auth_connect_gives_the_code_exchange_qb_timeout_seconds(run, sandbox):
@@ -302,3 +312,33 @@ def test_orders_show_prices_each_line_and_says_where_the_price_comes_from(run):
     assert shown["total"] == "23.90"
     text = run("orders", "show", "P-1").stdout
     assert "Rocks × 2 @ 9.95 = 19.90 (item price)" in text and "total 23.90" in text
+
+
+def sync_customers(run) -> subprocess.CompletedProcess:
+    """`qb-pipeline sync customers --in-process` in a fresh interpreter (the definitions read this test's settings)."""
+    return subprocess.run(
+        [*CLI, "sync", "customers", "--in-process"], env=run.process_env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_a_sync_past_the_refresh_tokens_hard_end_says_so_in_one_line_naming_auth_connect(run, sandbox):
+    first = sync_customers(run)
+    assert first.returncode == 0, first.stderr[-2000:]
+    engine = sa.create_engine(run.database_url)
+    with engine.begin() as connection:  # as QuickBooks told it: the hard end has passed
+        connection.execute(sa.text("UPDATE qb_tokens SET refresh_hard_expires_at = :at"), {"at": "2026-01-01 00:00:00"})
+    engine.dispose()
+    sandbox.control("POST", "tokens/hard-end", {"expires_in": -60})
+    sandbox.control("POST", "tokens/expire-access")
+    failed = sync_customers(run)
+    assert failed.returncode == 1
+    assert failed.stderr.strip().splitlines()[-1] == "Error: sync_customers_job did not succeed: see its run log"
+    (line,) = run("log", "--failed").stdout.strip().splitlines()
+    assert line.endswith(
+        "CUSTOMERS: FAILED - the QuickBooks refresh token reached its hard end (Intuit's five-year limit) on "
+        "2026-01-01 00:00 UTC: run `qb-pipeline auth connect` to connect again"
+    )
+    status = run("status").stdout
+    assert "reached its hard end" in status and "auth connect" in status and "Traceback" not in status
+    secrets = [sandbox.connection["client_secret"], sandbox.connection["refresh_token"]]
+    assert not any(secret in failed.stdout + failed.stderr + status + line for secret in secrets)

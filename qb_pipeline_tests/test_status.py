@@ -148,3 +148,33 @@ def test_tokens_stored_for_another_company_are_no_connection_to_this_one():
     assert connection_state(other, token(timedelta(minutes=5)), None, NOW)[1].startswith(
         "not connected to company 7 (the stored tokens"
     )
+
+
+# -- the refresh token's two ends (issue #29 item 2) -----------------------------------------------------
+
+
+def store_token_ends(engine, *, unused_in: timedelta, hard_end_in: timedelta) -> None:
+    with session_scope(engine) as session:
+        session.execute(
+            sa.update(QBToken).values(
+                refresh_expires_at=utcnow() + unused_in, refresh_hard_expires_at=utcnow() + hard_end_in
+            )
+        )
+
+
+def test_status_shows_the_refresh_tokens_hard_end(run, connected_ten_minutes_ago):
+    store_token_ends(connected_ten_minutes_ago, unused_in=timedelta(days=99), hard_end_in=timedelta(days=1000))
+    quickbooks = shown(run)["quickbooks"]
+    hard_end = (utcnow() + timedelta(days=1000)).date().isoformat()
+    assert quickbooks["refresh_token_hard_end"].startswith(hard_end) and quickbooks["renew"] is None
+    text = run("status").stdout
+    assert f"hard end {hard_end}" in text and "auth connect" not in text
+    assert f"refresh token hard end {hard_end}" in run("auth", "status").stdout
+
+
+def test_status_says_to_renew_within_30_days_of_the_hard_end(run, connected_ten_minutes_ago):
+    store_token_ends(connected_ten_minutes_ago, unused_in=timedelta(days=99), hard_end_in=timedelta(days=29))
+    renew = shown(run)["quickbooks"]["renew"]
+    assert renew.startswith("the QuickBooks refresh token reaches its hard end in 29.0 days")
+    assert renew.endswith("run `qb-pipeline auth connect`")
+    assert renew in run("status").stdout and renew in run("auth", "status").stdout

@@ -99,6 +99,11 @@ def connect(no_browser: bool, timeout: int) -> None:
     click.echo(
         f"connected to QuickBooks company {realm}"
         + ("" if realm == settings.realm_id or not settings.realm_id else " (set QB_REALM_ID to it)")
+        + (
+            f"; this consent ends {tokens.refresh_hard_expires_at:%Y-%m-%d} (the refresh token's hard end)"
+            if tokens.refresh_hard_expires_at
+            else ""
+        )
     )
 
 
@@ -112,10 +117,11 @@ def auth_status() -> None:
         )
     click.echo(
         f"company {qb['realm_id']} ({qb['environment']}): {qb['state']}\n"
-        f"access token expires  {qb['access_token_expires_at']}\n"
-        f"refresh token expires {qb['refresh_token_expires_at']}\n"
-        f"last refresh          {qb['last_successful_refresh'] or 'never'}\n"
-        f"last successful call  {qb['last_successful_call'] or 'never'}"
+        f"access token expires   {qb['access_token_expires_at']}\n"
+        f"refresh token expires  {qb['refresh_token_expires_at']} (unless used before)\n"
+        f"refresh token hard end {qb['refresh_token_hard_end'] or 'not told yet'} (renewed only by a new consent)\n"
+        f"last refresh           {qb['last_successful_refresh'] or 'never'}\n"
+        f"last successful call   {qb['last_successful_call'] or 'never'}" + (f"\n{qb['renew']}" if qb["renew"] else "")
     )
 
 

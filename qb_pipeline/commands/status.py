@@ -10,6 +10,7 @@ import click
 from qb_pipeline import config
 from qb_pipeline.automation import on_by_default
 from qb_pipeline.commands.common import dagster_instance, database, parse_since
+from qb_pipeline.core.tokens import nearest_end, renewal_notice
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import QBToken
 from qb_pipeline.db.session import session_scope
@@ -163,7 +164,12 @@ def collect_status(engine) -> dict:
             "state": state,
             "realm_id": token.realm_id if token else None,
             "access_token_expires_at": _iso(token.access_expires_at) if token else None,
-            "refresh_token_expires_at": _iso(token.refresh_expires_at) if token else None,
+            "refresh_token_expires_at": _iso(token.refresh_expires_at) if token else None,  # unused 100 days
+            "refresh_token_hard_end": _iso(token.refresh_hard_expires_at) if token else None,  # five years
+            # what to do, within 30 days of either end
+            "renew": renewal_notice(nearest_end(token.refresh_expires_at, token.refresh_hard_expires_at), now)
+            if token
+            else None,
             "last_successful_refresh": _iso(token.refreshed_at) if token else None,
             "last_successful_call": _iso(token.last_success_at) if token else None,
         },
@@ -196,8 +202,15 @@ def status(as_json: bool) -> None:
     qb = data["quickbooks"]
     click.echo(
         f"QuickBooks     {qb['environment']}: {qb['state']}"
-        + (f", refresh token valid until {qb['refresh_token_expires_at'] or 'unknown'}" if qb["connected"] else "")
+        + (
+            f", refresh token valid until {qb['refresh_token_expires_at'] or 'unknown'} (unused), "
+            f"hard end {qb['refresh_token_hard_end'] or 'not told yet'}"
+            if qb["connected"]
+            else ""
+        )
     )
+    if qb["renew"]:
+        click.echo(f"{'':<14} {qb['renew']}")
     click.echo(f"{'make dev':<14} {data['make_dev']['message']}")
     for kind in (entity.asset for entity in NAME_LISTS.values()):
         click.echo(f"{kind.capitalize():<14} {data[kind]['linked']}/{data[kind]['total']} synced")

@@ -352,6 +352,8 @@ class QBToken(Base):
     refresh_token_encrypted: Mapped[str] = mapped_column(sa.Text)
     access_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     refresh_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The refresh token's hard end (Intuit: five years from consent), as the token answer told it.
+    refresh_hard_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Who may refresh now, until when: refreshes are serialized without holding a database lock over

@@ -127,6 +127,7 @@ def _decode(cipher: TokenCipher, row: QBToken | None) -> StoredTokens | None:
         access_token=cipher.decrypt(row.access_token_encrypted) if row.access_token_encrypted else None,
         access_expires_at=row.access_expires_at,
         refresh_expires_at=row.refresh_expires_at,
+        refresh_hard_expires_at=row.refresh_hard_expires_at,
     )
 
 
@@ -136,6 +137,7 @@ def _write(session: Session, cipher: TokenCipher, tokens: StoredTokens, *, refre
     row.access_token_encrypted = cipher.encrypt(tokens.access_token) if tokens.access_token else None
     row.access_expires_at = tokens.access_expires_at
     row.refresh_expires_at = tokens.refresh_expires_at
+    row.refresh_hard_expires_at = tokens.refresh_hard_expires_at
     if refreshed:
         row.refreshed_at = utcnow()
     session.add(row)

@@ -9,6 +9,11 @@
   token refresh, code exchange, revoke) `timeout_seconds`; a token endpoint that never answers fails
   the call like any other timeout, and the gateway's retry rules apply (the code exchange of `auth
   connect`, `exchange_code`, is not retried: a code is good once).
+- Refresh tokens have a hard end (Intuit, 2025: five years from consent). intuit-oauth 1.2.6 cannot ask for
+  it, so `TimedAuthClient` adds the header Intuit documents to every token-endpoint request (code exchange
+  and refresh), as intuit-oauth 1.2.7's opt-in does; the answer's field lands on the AuthClient like every
+  other (its `set_attributes`), and is stored beside the tokens. A refresh whose answer lacks it keeps
+  the stored end: rotation does not move a chain's hard end.
 - Tokens: refreshed when the access token is within REFRESH_MARGIN of expiry or after a 401 (an access
   token QuickBooks refused is never sent again: should that refresh fail, the next `client()` refreshes
   first, so the gateway's retry is a retried refresh with the same refresh token), by one
@@ -35,7 +40,7 @@ from requests_oauthlib import OAuth2Session
 
 from qb_pipeline.core import defaults
 from qb_pipeline.core.errors import QuickBooksAuthError, QuickBooksThrottled, QuickBooksUnavailable
-from qb_pipeline.core.tokens import StoredTokens, TokenStore
+from qb_pipeline.core.tokens import RENEW_COMMAND, StoredTokens, TokenStore
 from qb_pipeline.quickbooks.stats import CallStats
 
 MINOR_VERSION = 75
@@ -82,13 +87,38 @@ class _DefaultTimeout:
         return super().request(method, url, *args, **kwargs)
 
 
+# Intuit tells a refresh token's hard end only when asked with this header; its own clients read the answer
+# as the first name (intuit-oauth 1.2.7, the Java and .NET SDKs), its JavaScript client 4.2.4 read the second.
+HARD_END_HEADER = "x-include-refresh-token-hard-expires-in"
+HARD_END_FIELDS = ("x_refresh_token_hard_expires_in", "x_refresh_token_lifetime_expires_in")
+
+
 class TimedAuthClient(_DefaultTimeout, AuthClient):
     """intuit-oauth's client (itself a requests.Session) with a timeout on every request it makes: the
-    discovery document in its constructor, the token endpoint (refresh, code exchange) and revoke."""
+    discovery document in its constructor, the token endpoint (refresh, code exchange) and revoke; and
+    every token-endpoint request asks for the refresh token's hard end."""
 
     def __init__(self, *args, timeout_seconds: float, **kwargs) -> None:
         self.timeout_seconds = timeout_seconds
         super().__init__(*args, **kwargs)
+
+    def request(self, method, url, *args, **kwargs):
+        if method.upper() == "POST" and url == self.token_endpoint:
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), HARD_END_HEADER: "true"}
+        return super().request(method, url, *args, **kwargs)
+
+    def forget_hard_end(self) -> None:
+        """Before a token request: the AuthClient keeps each answer's fields, so an older answer's would stay."""
+        for name in HARD_END_FIELDS:
+            setattr(self, name, None)
+
+    def hard_end(self, now: datetime) -> datetime | None:
+        """The refresh token's hard end as the last token answer told it, if it did."""
+        told = [getattr(self, name, None) for name in HARD_END_FIELDS]
+        try:
+            return next((now + timedelta(seconds=int(s)) for s in told if s is not None), None)
+        except (TypeError, ValueError):
+            return None
 
 
 class TimedSession(_DefaultTimeout, OAuth2Session):
@@ -257,6 +287,7 @@ class Connection:
         auth = self.auth_client()
         self.stats.count("token")
         self.stats.refreshes += 1
+        auth.forget_hard_end()
         try:
             auth.refresh(refresh_token=refresh_token)
         except requests.Timeout:
@@ -264,10 +295,7 @@ class Connection:
         except Exception as error:  # AuthClientError carries the response: never echo it
             status = getattr(error, "status_code", None)
             if status in (400, 401):
-                raise QuickBooksAuthError(
-                    "QuickBooks refused to refresh the connection (the refresh token was revoked, expired, "
-                    "or used elsewhere): run `qb-pipeline auth connect`"
-                ) from None
+                raise _refused_refresh(current) from None
             raise QuickBooksUnavailable(
                 f"QuickBooks token refresh failed ({type(error).__name__}{f', HTTP {status}' if status else ''})"
             ) from None
@@ -280,6 +308,7 @@ class Connection:
             refresh_expires_at=now + timedelta(seconds=int(auth.x_refresh_token_expires_in or 0))
             if auth.x_refresh_token_expires_in
             else current.refresh_expires_at,
+            refresh_hard_expires_at=auth.hard_end(now) or current.refresh_hard_expires_at,
         )
 
     def exchange_code(self, code: str, realm_id: str | None) -> StoredTokens:
@@ -287,6 +316,7 @@ class Connection:
         out at `timeout_seconds` like a refresh. Not retried: Intuit accepts a code once."""
         auth = self.auth_client()
         self.stats.count("token")
+        auth.forget_hard_end()
         try:
             auth.get_bearer_token(code, realm_id=realm_id)
         except requests.Timeout:
@@ -304,6 +334,7 @@ class Connection:
             access_token=auth.access_token,
             access_expires_at=now + timedelta(seconds=int(auth.expires_in or 3600)),
             refresh_expires_at=now + timedelta(seconds=int(auth.x_refresh_token_expires_in or 8726400)),
+            refresh_hard_expires_at=auth.hard_end(now),
         )
 
     def _token_endpoint_silent(self) -> QuickBooksUnavailable:
@@ -354,6 +385,20 @@ class Connection:
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _refused_refresh(current: StoredTokens) -> QuickBooksAuthError:
+    """QuickBooks refused the refresh token (`invalid_grant`): one line saying why when we know it."""
+    hard_end = current.refresh_hard_expires_at
+    if hard_end is not None and hard_end <= _utcnow():
+        return QuickBooksAuthError(
+            f"the QuickBooks refresh token reached its hard end (Intuit's five-year limit) on "
+            f"{hard_end:%Y-%m-%d %H:%M} UTC: run `{RENEW_COMMAND}` to connect again"
+        )
+    return QuickBooksAuthError(
+        "QuickBooks refused to refresh the connection (the refresh token was revoked, expired, "
+        f"or used elsewhere): run `{RENEW_COMMAND}`"
+    )
 
 
 def _fresh(tokens: StoredTokens, now: datetime | None = None) -> bool:

@@ -8,7 +8,9 @@ What it serves
 - OAuth 2 (oauth.py): discovery at /.well-known/openid_configuration, an authorize endpoint that
   approves at once, token (authorization_code, refresh_token; client credentials by HTTP Basic or form
   body), revoke. Refresh tokens rotate; a superseded one works for a grace period (30 s by default),
-  then answers invalid_grant. Access tokens last 3600 s (settable). No id_token.
+  then answers invalid_grant. Access tokens last 3600 s (settable). No id_token. A refresh token's chain
+  has a hard end (five years from consent by default; rotation keeps it; invalid_grant past it), told as
+  x_refresh_token_hard_expires_in when the token request sends x-include-refresh-token-hard-expires-in: true.
 - /v3/company/{realm}/…  (api.py, entities.py, payments.py, company.py): Customer, Item, Invoice (read,
   create, full and sparse update, invoice void/delete), Payment (read, create, update, query, CDC; void
   with `operation=update&include=void`, delete; a line whose LinkedTxn names an invoice lowers that
@@ -116,10 +118,14 @@ whose Origin is not the sandbox's own (403), so a web page in the developer's br
 - GET /_sandbox/counters (calls by kind and status, token calls, `minorversions`: calls by the
   minorversion they sent, "none" when absent), POST /_sandbox/counters resets
 - GET /_sandbox/dump/{Entity}  every stored record, inactive ones and deletion tombstones included
-- POST /_sandbox/tokens/revoke | expire-access | mint
+- POST /_sandbox/tokens/revoke | expire-access | mint | hard-end {"expires_in": seconds} (every live
+  refresh token's chain ends that far from now: a test puts the hard end near, or past)
 - GET|POST /_sandbox/settings {"latency_ms", "latency_per_row_ms", "limits", "access_ttl", "rotation_grace",
                                "send_retry_after", "docnumber_duplicates", "requestid_replay",
-                               "custom_txn_numbers", "webhook_url", "webhook_format", "webhook_batch_ms"}
+                               "custom_txn_numbers", "webhook_url", "webhook_format", "webhook_batch_ms",
+                               "refresh_hard_ttl" (seconds from a consent to its hard end),
+                               "hard_expiry_field" (x_refresh_token_hard_expires_in or
+                               x_refresh_token_lifetime_expires_in)}
 - GET /_sandbox/webhooks       webhook counters: events, deliveries, failed_attempts, dropped
 - GET /_sandbox/connection     a fresh connection.json
 """

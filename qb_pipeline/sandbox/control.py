@@ -135,6 +135,11 @@ class _Control:
             oauth.expire_access_tokens()
         elif action == "mint":
             return JSONResponse(oauth.mint_tokens(self.sandbox.realm))
+        elif action == "hard-end":  # {"expires_in": seconds}: every live refresh token's chain ends then
+            try:
+                oauth.move_hard_end(float((await _body(request))["expires_in"]))
+            except (KeyError, TypeError, ValueError):
+                return JSONResponse({"error": 'give {"expires_in": seconds}'}, status_code=400)
         else:
             return JSONResponse({"error": f"unknown action {action!r}"}, status_code=404)
         return JSONResponse({"ok": True})

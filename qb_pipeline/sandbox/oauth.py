@@ -4,6 +4,15 @@ Works with the unmodified intuit-oauth client, whose `environment` may be any di
 authorization endpoint approves at once. Refresh tokens rotate on every refresh; a superseded one
 keeps working for `rotation_grace` seconds (default 30; 0 makes every race visible), then answers
 `invalid_grant`. No `id_token` is ever returned. Only SHA-256 hashes of tokens are stored.
+
+Refresh tokens also have a hard end, as Intuit's have since its 2025 policy: `refresh_hard_ttl` seconds
+(five years by default) from the consent that began the chain; a rotated token keeps its chain's end, and a
+refresh past it answers `invalid_grant`. A token request with the header
+`x-include-refresh-token-hard-expires-in: true` gets the seconds left to that end in the answer, under
+`x_refresh_token_hard_expires_in` (the name Intuit's own clients read: intuit-oauth 1.2.7, the Java and .NET
+SDKs; intuit/oauth-jsclient 4.2.4 first read `x_refresh_token_lifetime_expires_in`, corrected in PR 211).
+`hard_expiry_field` may name the other one, so a client can be held to accept both. Without the header
+the answer is as before. Unused for `refresh_ttl` seconds (about 100 days), a refresh token dies too.
 """
 
 from __future__ import annotations
@@ -26,6 +35,9 @@ from qb_pipeline.sandbox.store import private_file
 DISCOVERY_PATH = "/.well-known/openid_configuration"
 OAUTH_PATHS = (DISCOVERY_PATH, "/oauth2/")  # where injected faults reach the OAuth endpoints
 ACCESS_TTL, REFRESH_TTL = 3600, 8_726_400
+REFRESH_HARD_TTL = 5 * 365 * 86_400  # Intuit: "a maximum validity period of five years"
+HARD_END_HEADER = "x-include-refresh-token-hard-expires-in"
+HARD_END_FIELDS = ("x_refresh_token_hard_expires_in", "x_refresh_token_lifetime_expires_in")
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -57,13 +69,17 @@ class OAuthServer:
         )
         self._lock = threading.Lock()
         self._db = sqlite3.connect(private_file(state_path), check_same_thread=False)
+        self.refresh_hard_ttl, self.hard_expiry_field = REFRESH_HARD_TTL, HARD_END_FIELDS[0]
         self._db.executescript(
             """
             CREATE TABLE IF NOT EXISTS apps (client_id TEXT PRIMARY KEY, client_secret TEXT);
             CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, kind TEXT, realm TEXT, expires REAL,
-                                               superseded REAL, revoked INTEGER DEFAULT 0);
+                                               superseded REAL, revoked INTEGER DEFAULT 0, hard_end REAL);
             """
         )
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(tokens)")}
+        if "hard_end" not in columns:  # a state folder from before hard ends: its chains start one at first use
+            self._db.execute("ALTER TABLE tokens ADD COLUMN hard_end REAL")
         self._codes: dict[str, tuple[str, str, float]] = {}  # code → (realm, redirect_uri, expires)
         self.token_calls = 0
 
@@ -81,25 +97,45 @@ class OAuthServer:
             self._db.execute("INSERT INTO apps VALUES (?, ?)", app)
             return app
 
-    def mint_tokens(self, realm: str) -> dict:
-        """A fresh access + refresh token pair for `realm`, as the token endpoint answers it."""
+    def mint_tokens(self, realm: str, *, hard_end: float | None = None, tell_hard_end: bool = False) -> dict:
+        """A fresh access + refresh token pair for `realm`, as the token endpoint answers it: a new chain
+        (consent: its hard end `refresh_hard_ttl` from now), or the next of one ending at `hard_end`."""
         access, refresh = secrets.token_urlsafe(40), "RT1-" + secrets.token_urlsafe(40)
         now = self.clock()
+        hard_end = now + self.refresh_hard_ttl if hard_end is None else hard_end
         with self._lock, self._db:
             self._db.executemany(
-                "INSERT INTO tokens (hash, kind, realm, expires) VALUES (?, ?, ?, ?)",
+                "INSERT INTO tokens (hash, kind, realm, expires, hard_end) VALUES (?, ?, ?, ?, ?)",
                 [
-                    (_hash(access), "access", realm, now + self.access_ttl),
-                    (_hash(refresh), "refresh", realm, now + self.refresh_ttl),
+                    (_hash(access), "access", realm, now + self.access_ttl, None),
+                    (_hash(refresh), "refresh", realm, now + self.refresh_ttl, hard_end),
                 ],
             )
-        return {
+        answer = {
             "access_token": access,
             "refresh_token": refresh,
             "token_type": "bearer",
             "expires_in": self.access_ttl,
             "x_refresh_token_expires_in": self.refresh_ttl,
         }
+        if tell_hard_end:
+            answer[self.hard_expiry_field] = max(0, int(hard_end - now))
+        return answer
+
+    def move_hard_end(self, seconds_from_now: float) -> None:
+        """Put the hard end of every live refresh token `seconds_from_now` away (a test's way to bring it near)."""
+        with self._lock, self._db:
+            self._db.execute(
+                "UPDATE tokens SET hard_end = ? WHERE kind = 'refresh'", (self.clock() + float(seconds_from_now),)
+            )
+
+    def configure_hard_end(self, ttl: int | None, field: str | None) -> None:
+        if field is not None and field not in HARD_END_FIELDS:
+            raise ValueError(f"hard_expiry_field must be one of {', '.join(HARD_END_FIELDS)} (got {field!r})")
+        if ttl is not None:
+            self.refresh_hard_ttl = int(ttl)
+        if field is not None:
+            self.hard_expiry_field = field
 
     def authenticate(self, authorization: str | None) -> str | None:
         """The realm of a valid bearer token, else None."""
@@ -182,27 +218,34 @@ class OAuthServer:
         if not self._client_ok(request, form):
             return JSONResponse({"error": "invalid_client"}, status_code=401)
         grant = form.get("grant_type")
+        tell = request.headers.get(HARD_END_HEADER, "").strip().lower() == "true"
         if grant == "authorization_code":
             entry = self._codes.pop(form.get("code", ""), None)
             if entry is None or entry[2] < self.clock() or entry[1] != form.get("redirect_uri", entry[1]):
                 return JSONResponse({"error": "invalid_grant"}, status_code=400)
-            return JSONResponse(self.mint_tokens(entry[0]))
+            return JSONResponse(self.mint_tokens(entry[0], tell_hard_end=tell))
         if grant == "refresh_token":
-            return self._refresh(form.get("refresh_token", ""))
+            return self._refresh(form.get("refresh_token", ""), tell)
         return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
 
-    def _refresh(self, refresh_token: str) -> Response:
+    def _refresh(self, refresh_token: str, tell_hard_end: bool) -> Response:
         now = self.clock()
         with self._lock, self._db:
             row = self._db.execute(
-                "SELECT realm, expires, superseded, revoked FROM tokens WHERE hash = ? AND kind = 'refresh'",
+                "SELECT realm, expires, superseded, revoked, hard_end FROM tokens WHERE hash = ? AND kind = 'refresh'",
                 (_hash(refresh_token),),
             ).fetchone()
-            if row is None or row[3] or row[1] < now or (row[2] is not None and now - row[2] > self.rotation_grace):
+            if (
+                row is None
+                or row[3]
+                or row[1] < now
+                or (row[2] is not None and now - row[2] > self.rotation_grace)
+                or (row[4] is not None and row[4] <= now)  # past its hard end: Intuit answers invalid_grant
+            ):
                 return JSONResponse({"error": "invalid_grant"}, status_code=400)
             if row[2] is None:
                 self._db.execute("UPDATE tokens SET superseded = ? WHERE hash = ?", (now, _hash(refresh_token)))
-        return JSONResponse(self.mint_tokens(row[0]))
+        return JSONResponse(self.mint_tokens(row[0], hard_end=row[4], tell_hard_end=tell_hard_end))
 
     async def revoke(self, request: Request) -> Response:
         try:

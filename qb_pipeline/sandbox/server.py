@@ -107,7 +107,10 @@ class Sandbox:
         webhook_url: str | None = None,
         webhook_format: str | None = None,
         webhook_batch_ms: int | None = None,
+        refresh_hard_ttl: int | None = None,
+        hard_expiry_field: str | None = None,
     ) -> None:
+        self.oauth.configure_hard_end(refresh_hard_ttl, hard_expiry_field)  # refuses a bad field before any change
         self.webhooks.configure(url=webhook_url, format=webhook_format, batch_ms=webhook_batch_ms)
         _check_choices(
             docnumber_duplicates,
@@ -157,6 +160,8 @@ class Sandbox:
             "limits": self.limiter.mode,
             "access_ttl": self.oauth.access_ttl,
             "rotation_grace": self.oauth.rotation_grace,
+            "refresh_hard_ttl": self.oauth.refresh_hard_ttl,
+            "hard_expiry_field": self.oauth.hard_expiry_field,
             "send_retry_after": self.limiter.send_retry_after,
             "docnumber_duplicates": self.api.rules.docnumber_duplicates,
             "requestid_replay": self.api.requestid_replay,

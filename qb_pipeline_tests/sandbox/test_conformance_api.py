@@ -194,3 +194,48 @@ def test_authorization_code_flow_and_revoke(sandbox):
     assert auth.revoke(token=auth.refresh_token) is True
     with pytest.raises(AuthClientError):
         auth.refresh()
+
+
+FIVE_YEARS = 5 * 365 * 86400
+
+
+def token_request(sandbox, refresh_token: str, *, ask_hard_end: bool) -> requests.Response:
+    """A refresh at the token endpoint as Intuit documents it, with or without the hard-end header."""
+    connection = sandbox.connection
+    headers = {"Accept": "application/json"}
+    if ask_hard_end:
+        headers["x-include-refresh-token-hard-expires-in"] = "true"
+    return requests.post(
+        connection["discovery_url"].split("/.well-known")[0] + "/oauth2/v1/tokens/bearer",
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        auth=(connection["client_id"], connection["client_secret"]),
+        headers=headers,
+        timeout=10,
+    )
+
+
+def test_a_token_answer_tells_the_refresh_tokens_hard_end_only_when_asked(sandbox):
+    plain = token_request(sandbox, sandbox.fresh_refresh_token(), ask_hard_end=False).json()
+    assert "x_refresh_token_hard_expires_in" not in plain and "x_refresh_token_lifetime_expires_in" not in plain
+    assert plain["x_refresh_token_expires_in"] == 8726400  # the 100-day rule, as before
+    asked = token_request(sandbox, plain["refresh_token"], ask_hard_end=True).json()
+    assert FIVE_YEARS - 60 <= asked["x_refresh_token_hard_expires_in"] <= FIVE_YEARS  # seconds, from consent
+    assert "x_refresh_token_lifetime_expires_in" not in asked
+
+
+def test_a_rotated_refresh_token_keeps_its_chains_hard_end_and_is_refused_past_it(sandbox):
+    sandbox.settings(refresh_hard_ttl=3600)  # a consent now ends in an hour
+    first = token_request(sandbox, sandbox.fresh_refresh_token(), ask_hard_end=True).json()
+    time.sleep(1.1)
+    second = token_request(sandbox, first["refresh_token"], ask_hard_end=True).json()
+    assert 3500 < second["x_refresh_token_hard_expires_in"] < first["x_refresh_token_hard_expires_in"] <= 3600
+    sandbox.control("POST", "tokens/hard-end", {"expires_in": -1})  # the chain's end has passed
+    refused = token_request(sandbox, second["refresh_token"], ask_hard_end=True)
+    assert refused.status_code == 400 and refused.json() == {"error": "invalid_grant"}
+
+
+def test_the_hard_end_can_be_told_under_the_name_intuits_javascript_client_first_read(sandbox):
+    sandbox.settings(hard_expiry_field="x_refresh_token_lifetime_expires_in")
+    asked = token_request(sandbox, sandbox.fresh_refresh_token(), ask_hard_end=True).json()
+    assert asked["x_refresh_token_lifetime_expires_in"] > FIVE_YEARS - 60
+    assert "x_refresh_token_hard_expires_in" not in asked
