@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 import webbrowser
@@ -22,7 +23,9 @@ from qb_pipeline.quickbooks.factory import intuit_settings, sandbox_settings
 def settings_from_environment() -> ConnectionSettings:
     current = config.settings()
     if current.environment == "sandbox-local":
-        return sandbox_settings(config.sandbox_connection_file(current), timeout_seconds=current.timeout_seconds)[0]
+        local = sandbox_settings(config.sandbox_connection_file(current), timeout_seconds=current.timeout_seconds)[0]
+        # The sandbox accepts any redirect URI: QB_REDIRECT_URI (default the file's) picks our listener's port.
+        return dataclasses.replace(local, redirect_uri=current.redirect_uri or local.redirect_uri)
     missing = [
         name
         for name, value in (("QB_CLIENT_ID", current.client_id), ("QB_CLIENT_SECRET", current.client_secret))
@@ -68,14 +71,23 @@ class _Callback(BaseHTTPRequestHandler):
 @auth.command()
 @click.option("--no-browser", is_flag=True, help="Only print the URL to open.")
 @click.option("--timeout", default=300, show_default=True, help="Seconds to wait for the redirect.")
-def connect(no_browser: bool, timeout: int) -> None:
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Keep answering: serve the Reconnect URL (/reconnect) and the redirect URI until stopped.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: address to bind.")
+def connect(no_browser: bool, timeout: int, serve: bool, host: str) -> None:
     """Authorize this pipeline for a QuickBooks company (OAuth 2 authorization code flow)."""
     from intuitlib.enums import Scopes
 
     settings = settings_from_environment()
     connection = Connection(settings, DatabaseTokenStore(database(), _cipher()))
-    auth_client = connection.auth_client()
     redirect = urlparse(settings.redirect_uri)
+    if serve:
+        _serve_reconnect(connection, host, redirect.port or 80, redirect.path)
+        return
+    auth_client = connection.auth_client()
     if redirect.hostname not in ("127.0.0.1", "localhost"):
         raise click.ClickException("QB_REDIRECT_URI must point at this machine (http://127.0.0.1:PORT/…)")
     state = secrets.token_urlsafe(16)
@@ -105,6 +117,29 @@ def connect(no_browser: bool, timeout: int) -> None:
             else ""
         )
     )
+
+
+def _serve_reconnect(connection: Connection, host: str, port: int, callback_path: str) -> None:
+    """`auth connect --serve`: answer Intuit's Reconnect URL for this deployment's company until stopped."""
+    import uvicorn
+
+    from qb_pipeline.commands.reconnect import RECONNECT_PATH, ReconnectFlow
+
+    realm = connection.realm_id
+    if not realm:
+        raise click.ClickException("QB_REALM_ID is not set: the Reconnect URL serves only your company")
+
+    def connected(realm_id: str) -> None:
+        click.echo(f"[reconnect] connected to QuickBooks company {realm_id} again", err=True)
+
+    flow = ReconnectFlow(connection, realm, connected)
+    click.echo(
+        f"[reconnect] serving the Reconnect URL for company {realm} on http://{host}:{port}{RECONNECT_PATH}"
+        f" (callback {callback_path or '/'})",
+        err=True,
+    )
+    # No access log: the callback's query string holds the one-time authorization code.
+    uvicorn.run(flow.app(callback_path), host=host, port=port, log_level="warning", access_log=False)
 
 
 @auth.command("status")
