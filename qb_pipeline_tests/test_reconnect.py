@@ -66,7 +66,11 @@ def test_another_companys_reconnect_is_refused_and_changes_nothing(run, sandbox,
     refused = requests.get(f"{reconnect_server}/reconnect?realmId=123146000000000", allow_redirects=False, timeout=10)
     assert refused.status_code == 403
     assert f"connected to QuickBooks company {sandbox.realm_id}, not 123146000000000" in refused.text
-    assert requests.get(f"{reconnect_server}/reconnect", allow_redirects=False, timeout=10).status_code == 403
+    assert (
+        requests.get(f"{reconnect_server}/reconnect?realm_id=1", allow_redirects=False, timeout=10).status_code == 403
+    )
+    # without a company named, the consent is for ours (the callback checks the company approved)
+    assert requests.get(f"{reconnect_server}/reconnect", allow_redirects=False, timeout=10).status_code == 302
     assert hard_ends(run) == before
 
 

@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from qb_pipeline.quickbooks.connection import Connection
 from qb_pipeline.core.errors import QuickBooksAuthError, QuickBooksUnavailable
+from qb_pipeline.quickbooks.connection import Connection
 
 RECONNECT_PATH = "/reconnect"
 STATE_TTL_SECONDS = 600  # as long as Intuit's authorization code lives: a consent left open longer starts again
@@ -39,11 +39,13 @@ class ReconnectFlow:
     def begin(self, request: Request) -> Response:
         from intuitlib.enums import Scopes
 
-        realm = request.query_params.get("realmId") or request.query_params.get("realm_id") or ""
+        # Intuit's name for the company is realmId (its OAuth redirect's); without one, the consent is for
+        # our company all the same: the callback stores only tokens of the company the state is bound to.
+        realm = request.query_params.get("realmId") or request.query_params.get("realm_id") or self.realm_id
         if realm != self.realm_id:
             return _page(
                 f"Refused: this pipeline is connected to QuickBooks company {self.realm_id}, "
-                f"not {realm or '(no realmId given)'}. Nothing was changed.",
+                f"not {realm}. Nothing was changed.",
                 403,
             )
         state = secrets.token_urlsafe(16)
