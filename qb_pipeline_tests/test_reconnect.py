@@ -34,7 +34,10 @@ def reconnect_server(run, sandbox):
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
-        process.communicate(timeout=30)
+        out, err = process.communicate(timeout=30)
+        # what it printed names the company and the URL, never the app's secret or a one-time code
+        assert "/reconnect" in err and sandbox.connection["client_secret"] not in out + err
+        assert "code=" not in out + err and "state=" not in out + err
 
 
 def hard_ends(run) -> list[tuple[str, str]]:
