@@ -1,0 +1,76 @@
+"""The daily catch-up Intuit recommends beside webhooks: a change whose notification was lost is still
+mirrored within a day, even when the hourly sync does not pull that entity (QB_AUTO_SYNC_*=false)."""
+
+from __future__ import annotations
+
+import socket
+
+import dagster as dg
+import sqlalchemy as sa
+from quickbooks.objects.customer import Customer as QBCustomer
+
+from qb_pipeline.assets.invoices import invoices
+from qb_pipeline.assets.name_lists import customers, items
+from qb_pipeline.db.models import Customer, WebhookEvent
+from qb_pipeline.db.session import make_engine, session_scope
+from qb_pipeline.definitions import build_definitions
+from qb_pipeline.settings import Settings
+from qb_pipeline_tests.fixtures.dagster_runs import metadata_of
+
+PROJECT_ASSETS = {"customers": customers, "items": items, "invoices": invoices}  # unbound: the test's resources
+
+
+def closed_port_url() -> str:
+    """A receiver that is down: every delivery to it fails, and the notification is lost."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/quickbooks/webhooks"
+
+
+def company_names(engine) -> dict[str, str | None]:
+    with session_scope(engine) as session:
+        return {qb_id: name for qb_id, name in session.execute(sa.select(Customer.qb_id, Customer.company_name))}
+
+
+def test_a_change_whose_notification_was_lost_is_mirrored_by_the_daily_catch_up(sandbox, resources, database_url):
+    engine = make_engine(database_url)
+    sandbox.seed(customers=2)
+    assert dg.materialize([customers], resources=resources).success  # the first sync
+    sandbox.settings(webhook_url=closed_port_url(), webhook_batch_ms=50)
+    try:
+        qb = sandbox.qb_client()
+        edited = QBCustomer.get(sorted(company_names(engine))[1], qb=qb)
+        edited.CompanyName = "Edited while deliveries were dropped"
+        edited.save(qb=qb)
+    finally:
+        sandbox.settings(webhook_url="")
+    with session_scope(engine) as session:  # nothing reached the receiver: no pull would be launched for it
+        assert session.scalar(sa.select(sa.func.count()).select_from(WebhookEvent)) == 0
+
+    # Customers switched off in the hourly sync: only webhooks, and the catch-up, keep them.
+    built = build_definitions(Settings(auto_sync_customers=False))
+    schedule = built.get_schedule_def("daily_catch_up")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    with dg.instance_for_test() as instance:
+        (request,) = schedule.evaluate_tick(dg.build_schedule_context(instance=instance)).run_requests
+    selected = [key.to_user_string() for key in request.asset_selection]
+    assert "customers" in selected and schedule.job_name == "quickbooks_changes_job"
+    result = dg.materialize(
+        [PROJECT_ASSETS[name] for name in selected],
+        resources=resources,
+        run_config=request.run_config,
+        tags=request.tags,
+    )
+    assert result.success and metadata_of(result, "customers")["pull_mode"] == "cdc"
+
+    in_quickbooks = {r["Id"]: r.get("CompanyName") for r in sandbox.dump("Customer")["records"]}
+    assert company_names(engine) == in_quickbooks
+    assert "Edited while deliveries were dropped" in company_names(engine).values()
+
+
+def test_the_catch_up_skips_when_the_hourly_sync_pulls_everything_by_cdc():
+    built = build_definitions(Settings())
+    with dg.instance_for_test() as instance:
+        tick = built.get_schedule_def("daily_catch_up").evaluate_tick(dg.build_schedule_context(instance=instance))
+    assert not tick.run_requests and "hourly sync" in tick.skip_message
