@@ -6,18 +6,16 @@ from __future__ import annotations
 import socket
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 from quickbooks.objects.customer import Customer as QBCustomer
 
-from qb_pipeline.assets.invoices import invoices
-from qb_pipeline.assets.name_lists import customers, items
+from qb_pipeline.assets.name_lists import customers
 from qb_pipeline.db.models import Customer, WebhookEvent
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.definitions import build_definitions
 from qb_pipeline.settings import Settings
 from qb_pipeline_tests.fixtures.dagster_runs import metadata_of
-
-PROJECT_ASSETS = {"customers": customers, "items": items, "invoices": invoices}  # unbound: the test's resources
 
 
 def closed_port_url() -> str:
@@ -33,7 +31,27 @@ def company_names(engine) -> dict[str, str | None]:
         return {qb_id: name for qb_id, name in session.execute(sa.select(Customer.qb_id, Customer.company_name))}
 
 
-def test_a_change_whose_notification_was_lost_is_mirrored_by_the_daily_catch_up(sandbox, resources, database_url):
+def assets_pulled_by(schedule_name: str, settings: Settings) -> list[str]:
+    """The assets one tick of the schedule runs (the schedule runs by default)."""
+    built = build_definitions(settings)
+    schedule = built.get_schedule_def(schedule_name)
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    with dg.instance_for_test() as instance:
+        (request,) = schedule.evaluate_tick(dg.build_schedule_context(instance=instance)).run_requests
+    keys = request.asset_selection or built.resolve_job_def(schedule.job_name).asset_layer.selected_asset_keys
+    return sorted(key.to_user_string() for key in keys)
+
+
+@pytest.mark.parametrize(
+    ("schedule_name", "settings"),
+    [
+        ("hourly_sync", Settings()),  # by default the hourly sync pulls customers by CDC: found within the hour
+        ("daily_catch_up", Settings(auto_sync_customers=False)),  # switched off: webhooks and this keep them
+    ],
+)
+def test_a_change_whose_notification_was_lost_is_mirrored_by_a_scheduled_cdc_pull(
+    sandbox, resources, database_url, schedule_name, settings
+):
     engine = make_engine(database_url)
     sandbox.seed(customers=2)
     assert dg.materialize([customers], resources=resources).success  # the first sync
@@ -48,20 +66,8 @@ def test_a_change_whose_notification_was_lost_is_mirrored_by_the_daily_catch_up(
     with session_scope(engine) as session:  # nothing reached the receiver: no pull would be launched for it
         assert session.scalar(sa.select(sa.func.count()).select_from(WebhookEvent)) == 0
 
-    # Customers switched off in the hourly sync: only webhooks, and the catch-up, keep them.
-    built = build_definitions(Settings(auto_sync_customers=False))
-    schedule = built.get_schedule_def("daily_catch_up")
-    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
-    with dg.instance_for_test() as instance:
-        (request,) = schedule.evaluate_tick(dg.build_schedule_context(instance=instance)).run_requests
-    selected = [key.to_user_string() for key in request.asset_selection]
-    assert "customers" in selected and schedule.job_name == "quickbooks_changes_job"
-    result = dg.materialize(
-        [PROJECT_ASSETS[name] for name in selected],
-        resources=resources,
-        run_config=request.run_config,
-        tags=request.tags,
-    )
+    assert "customers" in assets_pulled_by(schedule_name, settings)
+    result = dg.materialize([customers], resources=resources)
     assert result.success and metadata_of(result, "customers")["pull_mode"] == "cdc"
 
     in_quickbooks = {r["Id"]: r.get("CompanyName") for r in sandbox.dump("Customer")["records"]}
