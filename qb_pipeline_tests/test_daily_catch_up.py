@@ -14,6 +14,8 @@ from qb_pipeline.assets.name_lists import customers
 from qb_pipeline.db.models import Customer, WebhookEvent
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.definitions import build_definitions
+from qb_pipeline.sandbox.cli import serve as sandbox_serve
+from qb_pipeline.sandbox.webhooks import WebhookEmitter
 from qb_pipeline.settings import Settings
 from qb_pipeline_tests.fixtures.dagster_runs import metadata_of
 
@@ -80,3 +82,23 @@ def test_the_catch_up_skips_when_the_hourly_sync_pulls_everything_by_cdc():
     with dg.instance_for_test() as instance:
         tick = built.get_schedule_def("daily_catch_up").evaluate_tick(dg.build_schedule_context(instance=instance))
     assert not tick.run_requests and "hourly sync" in tick.skip_message
+
+
+def test_invoices_switched_off_are_mirrored_by_the_catch_up_which_pushes_no_orders():
+    built = build_definitions(Settings(auto_sync_orders=False))
+    with dg.instance_for_test() as instance:
+        (request,) = (
+            built.get_schedule_def("daily_catch_up")
+            .evaluate_tick(dg.build_schedule_context(instance=instance))
+            .run_requests
+        )
+    assert [key.to_user_string() for key in request.asset_selection] == ["invoices"]
+    assert request.run_config == {"ops": {"invoices": {"config": {"push_orders": False}}}}
+    job = built.resolve_job_def("quickbooks_changes_job")
+    assert dg.validate_run_config(job, request.run_config)  # raises when the job would refuse it
+
+
+def test_cloudevents_is_the_default_wherever_a_webhook_format_is_chosen():
+    """Intuit sends CloudEvents only since 2026: the sandbox's command and its emitter default to it."""
+    assert {param.name: param.default for param in sandbox_serve.params}["webhook_format"] == "cloudevents"
+    assert WebhookEmitter("4620816365", "token").settings()["webhook_format"] == "cloudevents"
