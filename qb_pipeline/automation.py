@@ -6,6 +6,7 @@ from __future__ import annotations
 from qb_pipeline.settings import Settings
 
 HOURLY_SYNC = "hourly_sync"
+DAILY_CATCH_UP = "daily_catch_up"
 NEW_ORDERS_SENSOR = "new_orders_sensor"
 QUICKBOOKS_CHANGES_SENSOR = "quickbooks_changes_sensor"
 QUICKBOOKS_AUTOMATION_SENSOR = "quickbooks_automation_sensor"
@@ -15,6 +16,7 @@ def on_by_default(settings: Settings) -> dict[str, bool]:
     """Each schedule and sensor, and whether it starts RUNNING (until someone toggles it in the UI)."""
     return {
         HOURLY_SYNC: True,
+        DAILY_CATCH_UP: True,
         NEW_ORDERS_SENSOR: settings.auto_sync("orders"),
         QUICKBOOKS_CHANGES_SENSOR: True,
         QUICKBOOKS_AUTOMATION_SENSOR: True,

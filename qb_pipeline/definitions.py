@@ -19,7 +19,7 @@ from qb_pipeline.checks import (
 )
 from qb_pipeline.jobs import build_jobs
 from qb_pipeline.resources import database_resource, quickbooks_resource
-from qb_pipeline.schedules import build_hourly_sync
+from qb_pipeline.schedules import build_daily_catch_up, build_hourly_sync
 from qb_pipeline.sensors import build_sensors
 from qb_pipeline.settings import Settings
 
@@ -41,7 +41,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             sync_health_24h,
         ],
         jobs=build_jobs(settings),
-        schedules=[build_hourly_sync(settings)],
+        schedules=[build_hourly_sync(settings), build_daily_catch_up(settings)],
         sensors=build_sensors(settings),
         resources={"database": database, "quickbooks": quickbooks_resource(settings, database)},
         # One process per run: a new order's run starts in about a second instead of spawning step processes.

@@ -1,10 +1,14 @@
-"""The hourly sync (every QB_SYNC_FREQUENCY_HOURS hours)."""
+"""The hourly sync (every QB_SYNC_FREQUENCY_HOURS hours, at most 24), and the daily catch-up: a CDC pull of
+what the hourly sync leaves out, so a webhook delivery Intuit lost is found within a day (Intuit's advice)."""
 
 import dagster as dg
 
-from qb_pipeline.automation import HOURLY_SYNC, on_by_default
-from qb_pipeline.jobs import HOURLY_SYNC_JOB
+from qb_pipeline.automation import DAILY_CATCH_UP, HOURLY_SYNC, on_by_default
+from qb_pipeline.jobs import HOURLY_SYNC_JOB, QUICKBOOKS_CHANGES_JOB, hourly_selection, realm_tags
 from qb_pipeline.settings import Settings
+from qb_pipeline.sync.entities import INVOICES, SYNCED
+
+CATCH_UP_CRON = "30 3 * * *"  # once a day, at a quiet hour
 
 
 def cron_for(hours: int) -> str:
@@ -22,5 +26,39 @@ def build_hourly_sync(settings: Settings) -> dg.ScheduleDefinition:
         description=(
             "Syncs customers, items and pricing, pushes pending orders and retries the failed ones that are "
             "due; prunes the activity log past QB_LOG_RETENTION_DAYS."
+        ),
+    )
+
+
+def catch_up_assets(settings: Settings) -> list[str]:
+    """The mirrored entities the hourly sync does not pull (switched off by QB_AUTO_SYNC_*): webhooks alone
+    would keep them, and a lost delivery would stay lost. The hourly sync pulls the rest by CDC."""
+    hourly = set(hourly_selection(settings))
+    return sorted(entity.asset for entity in SYNCED.values() if entity.asset not in hourly)
+
+
+def build_daily_catch_up(settings: Settings) -> dg.ScheduleDefinition:
+    assets = catch_up_assets(settings)
+
+    def catch_up(context: dg.ScheduleEvaluationContext):
+        if not assets:
+            return dg.SkipReason("the hourly sync pulls customers, items and invoices by CDC: nothing to catch up")
+        # Invoices are mirrored only: pushing orders stays switched off (QB_AUTO_SYNC_ORDERS=false).
+        run_config = {"ops": {INVOICES.asset: {"config": {"push_orders": False}}}} if INVOICES.asset in assets else {}
+        return dg.RunRequest(
+            asset_selection=[dg.AssetKey(asset) for asset in assets], run_config=run_config, tags=realm_tags(settings)
+        )
+
+    return dg.ScheduleDefinition(
+        name=DAILY_CATCH_UP,
+        job_name=QUICKBOOKS_CHANGES_JOB,
+        cron_schedule=CATCH_UP_CRON,
+        execution_fn=catch_up,
+        default_status=dg.DefaultScheduleStatus.RUNNING
+        if on_by_default(settings)[DAILY_CATCH_UP]
+        else dg.DefaultScheduleStatus.STOPPED,
+        description=(
+            "Once a day, pulls by CDC what the hourly sync leaves out (QB_AUTO_SYNC_* off), so a change whose "
+            f"webhook was lost is found within a day; skips when the hourly sync pulls everything ({', '.join(assets) or 'now'})."
         ),
     )

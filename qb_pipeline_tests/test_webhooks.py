@@ -89,6 +89,16 @@ def test_signed_events_are_stored_once_and_a_redelivery_adds_nothing(receiver, e
     assert len(stored(engine)) == 2
 
 
+def test_a_delivery_is_acknowledged_before_anything_is_pulled(receiver, engine):
+    """Intuit wants its 200 within 3 s: the receiver stores the event and answers; the pull (CDC calls to
+    QuickBooks) happens later in a Dagster run. The answer came while the event was still unserved."""
+    answer = post(receiver, json.dumps([cloud_event(7)]).encode())
+    assert answer.status_code == 200
+    with session_scope(engine) as session:
+        (event,) = session.scalars(sa.select(WebhookEvent)).all()
+        assert (event.entity_id, event.processed_at, event.run_id) == ("7", None, None)
+
+
 def test_the_legacy_format_and_ten_thousand_events_in_one_delivery(receiver, engine):
     entities = [
         {"name": "Item", "id": str(n), "operation": "Update", "lastUpdated": "2026-11-26T10:00:00.000Z"}

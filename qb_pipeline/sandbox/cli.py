@@ -66,7 +66,8 @@ def sandbox() -> None:
     type=click.Choice(["cloudevents", "legacy"]),
     default="cloudevents",
     show_default=True,
-    help="Intuit's CloudEvents array, or the legacy eventNotifications payload.",
+    help="Intuit's CloudEvents array (all Intuit sends since its 2026 cut-over), or the legacy "
+    "eventNotifications payload (an app not switched yet).",
 )
 @click.option("--webhook-batch-ms", default=500, show_default=True, help="Changes in this window go in one delivery.")
 def serve(
