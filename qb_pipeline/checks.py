@@ -24,6 +24,7 @@ from qb_pipeline.sync.order_actions import order_counts
 from qb_pipeline.sync.wording import plural
 
 UNLINKED_GRACE = timedelta(hours=1)
+PROBE_WHEN_SILENT_FOR = timedelta(days=1)  # the connection check reads only when QuickBooks has not answered since
 
 
 def _link_check(entity: SyncedEntity, database: DatabaseResource) -> dg.AssetCheckResult:
@@ -67,15 +68,23 @@ items_linked = LINK_CHECKS[ITEMS.name]
     pool=QUICKBOOKS_POOL,
     description=(
         "The QuickBooks connection answers, the company keeps the invoice numbers we send (Custom transaction "
-        f"numbers on), and its refresh token is more than {RENEW_BEFORE.days} days from either of its ends (its hard "
-        "end, five years after consent; or 100 days unused): renew it with `" + RENEW_COMMAND + "` before then."
+        "numbers on, as its preferences said when last read: each invoice push reads them), and its refresh token "
+        f"is more than {RENEW_BEFORE.days} days from either of its ends (its hard end, five years after consent; "
+        "or 100 days unused): renew it with `" + RENEW_COMMAND + "` before then. Reads QuickBooks only when "
+        "nothing else did in the last day (reads are metered)."
     ),
 )
 def quickbooks_connection(quickbooks: QuickBooksResource, database: DatabaseResource) -> dg.AssetCheckResult:
     try:
         gateway = quickbooks.gateway()
-        gateway.count("CompanyInfo")
-        keeps_numbers = gateway.custom_txn_numbers()
+        gateway.connection.client()  # refreshes an expired access token: an OAuth call, not a metered read
+        with database.session() as session:
+            token = session.get(QBToken, gateway.realm_id)
+            answered, keeps_numbers = (token.last_success_at, token.keeps_invoice_numbers) if token else (None, None)
+        if answered is None or utcnow() - answered > PROBE_WHEN_SILENT_FOR:
+            gateway.count("CompanyInfo")
+        if keeps_numbers is None:
+            keeps_numbers = gateway.custom_txn_numbers()
     except (QuickBooksError, OSError) as error:
         return dg.AssetCheckResult(passed=False, description=f"QuickBooks is not reachable: {error}")
     if not keeps_numbers:

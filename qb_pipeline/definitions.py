@@ -4,7 +4,7 @@ import dagster as dg
 
 from qb_pipeline import config
 from qb_pipeline.assets.freshness import with_sync_freshness
-from qb_pipeline.assets.health import sync_health, sync_health_24h
+from qb_pipeline.assets.health import quickbooks_read_budget, sync_health, sync_health_24h
 from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import ENTITY_ASSETS
 from qb_pipeline.assets.orders import orders
@@ -39,6 +39,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             invoice_totals_reconcile,
             unique_doc_numbers,
             sync_health_24h,
+            quickbooks_read_budget,
         ],
         jobs=build_jobs(settings),
         schedules=[build_hourly_sync(settings), build_daily_catch_up(settings)],

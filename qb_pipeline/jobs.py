@@ -18,6 +18,7 @@ AUTO_SYNC_ASSETS = {
     "orders": INVOICES.asset,
 }
 REALM_TAG = "qb_pipeline/realm"  # dagster.yaml limits runs per value of this tag to one
+PULL_TAG = "qb_pipeline/pull"  # "webhooks": the run pushes, and leaves reading QuickBooks to webhooks
 WEBHOOK_EVENTS_TAG = "qb_pipeline/webhook_events"  # how many change notifications a run serves
 WEBHOOK_THROUGH_TAG = "qb_pipeline/webhook_events_through"  # the newest one's id
 HOURLY_SYNC_JOB = "hourly_sync_job"

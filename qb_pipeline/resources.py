@@ -14,8 +14,11 @@ from sqlalchemy.orm import Session
 
 from qb_pipeline import config
 from qb_pipeline.core import defaults
+from qb_pipeline.db.api_calls import ReadMeter, add_calls, read_meter
 from qb_pipeline.db.session import engine_for, redact_url, session_scope
 from qb_pipeline.db.token_cipher import TokenCipher, load_key
+from qb_pipeline.db.types import utcnow
+from qb_pipeline.quickbooks.cdc import ChangeFeed
 from qb_pipeline.quickbooks.connection import Connection
 from qb_pipeline.quickbooks.factory import connect, intuit_settings, sandbox_settings
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
@@ -106,16 +109,44 @@ class QuickBooksResource(dg.ConfigurableResource):
         "company_timezone",
         "the company's IANA time zone; unset, Pacific time, checked against the offsets QuickBooks writes.",
     )
+    monthly_read_budget: int = _setting(
+        "monthly_read_budget", "QuickBooks reads a month Intuit allows your app (the Builder tier: 500,000)."
+    )
+    read_budget_warn_share: float = _setting(
+        "read_budget_warn_share", "the share of the monthly read budget at which sync_health's check fails."
+    )
     key_dir: str = Field(default="", description="QB_DATA_DIR: where the bundled sandbox's generated token key lives.")
 
     _connection: Connection | None = PrivateAttr(default=None)
     _throttle: Throttle | None = PrivateAttr(default=None)
+    _change_feed: ChangeFeed | None = PrivateAttr(default=None)
+    _counted: list[CallStats] = PrivateAttr(default_factory=list)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._connection = self._throttle = None  # both made by the run's first gateway()
+        self._change_feed = ChangeFeed()  # one CDC call for the entities the run pulls (quickbooks/cdc.py)
+        self._counted = []
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        self._connection = self._throttle = None
+        for stats in self._counted:  # what no asset recorded: checks, and assets that failed
+            self.record_calls(stats)
+        self._connection = self._throttle = self._change_feed = None
+        self._counted = []
+
+    def record_calls(self, stats: CallStats) -> None:
+        """Adds the calls `stats` counted and nobody recorded yet to the company's daily counts."""
+        reads, writes = stats.take_unrecorded()
+        if (reads or writes) and self._connection is not None:
+            with self.database.session() as session:
+                add_calls(session, self._connection.realm_id, utcnow().date(), reads=reads, writes=writes)
+
+    def read_meter(self) -> ReadMeter:
+        """This month's reads of the company (every company's before it is connected in this run)."""
+        realm_id = self._connection.realm_id if self._connection is not None else None
+        with self.database.session() as session:
+            return read_meter(
+                session, realm_id, utcnow(), budget=self.monthly_read_budget, warn_share=self.read_budget_warn_share
+            )
 
     def gateway(self, progress: Callable[[str], None] = lambda _m: None) -> QuickBooksGateway:
         """A gateway for one asset or check on the run's connection and throttle. Raises a
@@ -124,15 +155,18 @@ class QuickBooksResource(dg.ConfigurableResource):
             self._connection = self._connect()
         if self._throttle is None:
             self._throttle = Throttle(abandoned_hold_seconds=self.request_limit_seconds)
+        stats = CallStats()
+        self._counted.append(stats)
         return QuickBooksGateway(
             self._connection,
             retries=self.retries,
             batch_size=self.batch_size,
             throttle_wait=self.throttle_wait_seconds,
             throttle=self._throttle,
-            stats=CallStats(),
+            stats=stats,
             progress=progress,
             company_timezone=self.company_timezone,
+            change_feed=self._change_feed,
         )
 
     def _connect(self) -> Connection:
@@ -191,5 +225,7 @@ def quickbooks_resource(settings: Settings, database: DatabaseResource) -> Quick
         default_income_account_id=settings.default_income_account_id,
         orders_per_run=settings.orders_per_run,
         company_timezone=settings.company_timezone,
+        monthly_read_budget=settings.monthly_read_budget,
+        read_budget_warn_share=settings.read_budget_warn_share,
         key_dir=str(settings.resolved_data_dir),
     )

@@ -4,7 +4,7 @@ what the hourly sync leaves out, so a webhook delivery Intuit lost is found with
 import dagster as dg
 
 from qb_pipeline.automation import DAILY_CATCH_UP, HOURLY_SYNC, on_by_default
-from qb_pipeline.jobs import HOURLY_SYNC_JOB, QUICKBOOKS_CHANGES_JOB, hourly_selection, realm_tags
+from qb_pipeline.jobs import HOURLY_SYNC_JOB, PULL_TAG, QUICKBOOKS_CHANGES_JOB, hourly_selection, realm_tags
 from qb_pipeline.settings import Settings
 from qb_pipeline.sync.entities import INVOICES, SYNCED
 
@@ -20,6 +20,8 @@ def build_hourly_sync(settings: Settings) -> dg.ScheduleDefinition:
         name=HOURLY_SYNC,
         job_name=HOURLY_SYNC_JOB,
         cron_schedule=cron_for(settings.sync_frequency_hours),
+        # QB_PULL_ON_WEBHOOKS_ONLY: pushes only; every read is metered, webhooks say what changed
+        tags={PULL_TAG: "webhooks"} if settings.pull_on_webhooks_only else None,
         default_status=dg.DefaultScheduleStatus.RUNNING
         if on_by_default(settings)[HOURLY_SYNC]
         else dg.DefaultScheduleStatus.STOPPED,
@@ -31,9 +33,10 @@ def build_hourly_sync(settings: Settings) -> dg.ScheduleDefinition:
 
 
 def catch_up_assets(settings: Settings) -> list[str]:
-    """The mirrored entities the hourly sync does not pull (switched off by QB_AUTO_SYNC_*): webhooks alone
-    would keep them, and a lost delivery would stay lost. The hourly sync pulls the rest by CDC."""
-    hourly = set(hourly_selection(settings))
+    """The mirrored entities the hourly sync does not pull (switched off by QB_AUTO_SYNC_*, or all of them
+    with QB_PULL_ON_WEBHOOKS_ONLY): webhooks alone would keep them, and a lost delivery would stay lost. The
+    hourly sync pulls the rest by CDC."""
+    hourly = set() if settings.pull_on_webhooks_only else set(hourly_selection(settings))
     return sorted(entity.asset for entity in SYNCED.values() if entity.asset not in hourly)
 
 

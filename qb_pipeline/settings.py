@@ -95,12 +95,17 @@ SPECS = {
     "auto_sync_items": Spec("QB_AUTO_SYNC_ITEMS", _flag, "true or false"),
     "auto_sync_pricing": Spec("QB_AUTO_SYNC_PRICING", _flag, "true or false"),
     "auto_sync_orders": Spec("QB_AUTO_SYNC_ORDERS", _flag, "true or false"),
+    "pull_on_webhooks_only": Spec("QB_PULL_ON_WEBHOOKS_ONLY", _flag, "true or false"),
     "sensor_interval_seconds": Spec(
         "QB_SENSOR_INTERVAL_SECONDS", _number(int, 1, 3600), "a whole number of seconds from 1 to 3600"
     ),
     "log_retention_days": Spec("QB_LOG_RETENTION_DAYS", _number(int, 1, 3650), "a whole number of days, 1 to 3650"),
     "pending_alert_minutes": Spec("QB_PENDING_ALERT_MINUTES", _number(float, 1, 10080), "minutes, 1 to 10080"),
     "orders_per_run": Spec("QB_ORDERS_PER_RUN", _number(int, 1, 100_000), "a whole number from 1 to 100000"),
+    "monthly_read_budget": Spec(
+        "QB_MONTHLY_READ_BUDGET", _number(int, 0, 10**12), "a whole number of reads a month (0: no budget)"
+    ),
+    "read_budget_warn_share": Spec("QB_READ_BUDGET_WARN_SHARE", _number(float, 0.01, 1), "a share from 0.01 to 1"),
     "pricing_drop_dir": Spec("QB_PRICING_DROP_DIR", Path, "a folder"),
     "pricing_settle_seconds": Spec("QB_PRICING_SETTLE_SECONDS", _number(float, 0, 3600), "seconds, 0 to 3600"),
     "demo_orders_per_minute": Spec("QB_DEMO_ORDERS_PER_MINUTE", _number(float, 0, 600), "a number from 0 to 600"),
@@ -142,10 +147,14 @@ class Settings:
     auto_sync_items: bool = defaults.AUTO_SYNC
     auto_sync_pricing: bool = defaults.AUTO_SYNC
     auto_sync_orders: bool = defaults.AUTO_SYNC
+    # true: the hourly sync pushes but reads nothing; webhooks and the daily catch-up bring QuickBooks' changes
+    pull_on_webhooks_only: bool = False
     sensor_interval_seconds: int = defaults.SENSOR_INTERVAL_SECONDS
     log_retention_days: int = defaults.LOG_RETENTION_DAYS
     pending_alert_minutes: float = defaults.PENDING_ALERT_MINUTES
     orders_per_run: int = defaults.ORDERS_PER_RUN
+    monthly_read_budget: int = defaults.MONTHLY_READ_BUDGET
+    read_budget_warn_share: float = defaults.READ_BUDGET_WARN_SHARE
     pricing_drop_dir: Path | None = None
     pricing_settle_seconds: float = defaults.SETTLE_SECONDS
     demo_orders_per_minute: float = defaults.DEMO_ORDERS_PER_MINUTE

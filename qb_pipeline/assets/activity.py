@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import SyncLog
 from qb_pipeline.quickbooks.stats import CallStats
-from qb_pipeline.resources import DatabaseResource
+from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 
 
 def record_activity(database: DatabaseResource, **entry) -> None:
@@ -38,6 +38,26 @@ def record_quickbooks_run(
         retries=stats.retries,
     )
     context.log.info(f"{entry['entity'].upper()}: {entry['outcome']} - {entry['message']}")
+
+
+def read_meter_metadata(
+    context: dg.AssetExecutionContext,
+    quickbooks: QuickBooksResource,
+    stats: CallStats,
+    since: tuple[int, int] = (0, 0),
+) -> dict[str, int | float]:
+    """Adds the calls of `stats` to the company's daily counts; its reads and writes (since the
+    `(reads, writes)` of `since`) and the month's reads (to date, projected, share of
+    QB_MONTHLY_READ_BUDGET) as metadata, and a warning in the run log when they near the budget."""
+    quickbooks.record_calls(stats)
+    meter = quickbooks.read_meter()
+    if meter.warning:
+        context.log.warning(meter.warning)
+    return {
+        "quickbooks_reads": int(stats.reads - since[0]),
+        "quickbooks_writes": int(stats.writes - since[1]),
+        **meter.as_metadata(),
+    }
 
 
 def webhook_events_served(context: dg.AssetExecutionContext) -> int:

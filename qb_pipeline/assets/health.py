@@ -8,7 +8,7 @@ from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import ENTITY_ASSETS
 from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.db.types import utcnow
-from qb_pipeline.resources import DatabaseResource
+from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.health import sync_health as measure
 
 SUCCESS_RATE_FLOOR = 0.95
@@ -21,13 +21,21 @@ LATENCY_P95_CEILING_SECONDS = 60.0
     owners=OWNERS,
     deps=[*ENTITY_ASSETS.values(), price_levels, invoices],
 )  # after them in the hourly job
-def sync_health(database: DatabaseResource) -> dg.MaterializeResult:
-    """Runs, success rate, records, QuickBooks calls, retries and seconds per day and type; order latency."""
+def sync_health(
+    context: dg.AssetExecutionContext, database: DatabaseResource, quickbooks: QuickBooksResource
+) -> dg.MaterializeResult:
+    """Runs, success rate, records, QuickBooks calls, retries and seconds per day and type; order latency; metered reads."""
     with database.session() as session:
         health = measure(session, utcnow())
         activity = recent_activity(session)
+    meter = quickbooks.read_meter()
+    if meter.warning:
+        context.log.warning(meter.warning)
     return dg.MaterializeResult(
         metadata={
+            **meter.as_metadata(),
+            "quickbooks_writes_month_to_date": int(meter.writes_month_to_date),
+            "quickbooks_calls_by_day": dg.MetadataValue.md(_markdown(health.calls_by_day)),
             "runs_24h": health.runs_24h,
             "success_rate_24h": float(round(health.success_rate_24h, 4)),
             "order_latency_p95_24h_seconds": float(round(health.latency_p95_24h, 1)),
@@ -36,6 +44,24 @@ def sync_health(database: DatabaseResource) -> dg.MaterializeResult:
             "order_latency_by_day": dg.MetadataValue.md(_markdown(health.latency_by_day)),
             "recent_activity": dg.MetadataValue.md(activity),
         }
+    )
+
+
+@dg.asset_check(
+    asset=sync_health,
+    description=(
+        "QuickBooks reads this month (Intuit meters them: past the plan's monthly allowance reads are refused "
+        "until next month) stay under QB_READ_BUDGET_WARN_SHARE (80%) of QB_MONTHLY_READ_BUDGET (500,000), "
+        "and are not heading past the budget by the month's end."
+    ),
+)
+def quickbooks_read_budget(quickbooks: QuickBooksResource) -> dg.AssetCheckResult:
+    meter = quickbooks.read_meter()
+    return dg.AssetCheckResult(
+        passed=meter.warning is None,
+        description=meter.warning
+        or f"{meter.month_to_date:,} reads this month, heading for {meter.projected:,} of {meter.budget:,}",
+        metadata={**meter.as_metadata(), "quickbooks_monthly_read_budget": int(meter.budget)},
     )
 
 

@@ -7,12 +7,18 @@ import sqlalchemy as sa
 
 from qb_pipeline.assets.activity import (
     failure_logged,
+    read_meter_metadata,
     recent_activity,
     record_quickbooks_run,
     webhook_events_served,
 )
 from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL, SYNC_WHEN_MISSING
-from qb_pipeline.assets.name_lists import ENTITY_ASSETS, pull_for_an_invoices_run
+from qb_pipeline.assets.name_lists import (
+    ENTITY_ASSETS,
+    pull_for_an_invoices_run,
+    pull_left_to_webhooks,
+    pulled_in_run,
+)
 from qb_pipeline.assets.orders import orders
 from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.core.errors import QuickBooksSetupError
@@ -51,9 +57,11 @@ def invoices(
     with failure_logged(database, INVOICES.label, context.run.run_id):
         pushed = InvoicePushResult()
         if config.push_orders:
-            _pull_names_orders_need(context, gateway, database)
+            _pull_names_orders_need(context, quickbooks, gateway, database)
             pushed = _push(context, quickbooks, gateway, database)
-        mirrored = mirror_invoices(gateway, database.engine)
+        mirrored = mirror_invoices(
+            gateway, database.engine, together_with=pulled_in_run(context), read=not pull_left_to_webhooks(context)
+        )
     for reason in pushed.reasons:
         context.log.warning(reason)
     seconds = time.monotonic() - started
@@ -70,6 +78,7 @@ def invoices(
         failed=pushed.failed + pushed.blocked,
     )
     record_quickbooks_run(context, database, gateway.stats, entry, seconds)
+    metered = read_meter_metadata(context, quickbooks, gateway.stats)
     with database.session() as session:
         recent = recent_activity(session)
     _observe_orders(context, counts)
@@ -85,6 +94,7 @@ def invoices(
             "orders_blocked": int(counts.blocked),
             "orders_synced": int(counts.synced),
             **gateway.stats.as_metadata(),
+            **metered,
             "seconds": float(round(seconds, 3)),
             "webhook_events_served": webhook_events_served(context),
             "recent_activity": dg.MetadataValue.md(recent),
@@ -92,14 +102,16 @@ def invoices(
     )
 
 
-def _pull_names_orders_need(context: dg.AssetExecutionContext, gateway, database: DatabaseResource) -> None:
+def _pull_names_orders_need(
+    context: dg.AssetExecutionContext, quickbooks: QuickBooksResource, gateway, database: DatabaseResource
+) -> None:
     """A new order may name a customer or item created in QuickBooks since the last sync: pull what
     changed first."""
     if orders_name_unknown_records(database.engine):
         named = " or ".join(entity.words for entity in NAMED_IN_ORDERS.values())  # "customers or items"
         context.log.info(f"orders name {named} not mirrored yet: pulling what changed first")
         for entity in NAMED_IN_ORDERS.values():
-            pull_for_an_invoices_run(context, gateway, database, entity)
+            pull_for_an_invoices_run(context, quickbooks, gateway, database, entity)
 
 
 def _push(

@@ -6,9 +6,15 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from qb_pipeline.assets.activity import failure_logged, record_quickbooks_run, webhook_events_served
+from qb_pipeline.assets.activity import (
+    failure_logged,
+    read_meter_metadata,
+    record_quickbooks_run,
+    webhook_events_served,
+)
 from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL, SYNC_WHEN_MISSING
 from qb_pipeline.db import queries
+from qb_pipeline.jobs import PULL_TAG
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.entities import CUSTOMERS, ITEMS, SYNCED, SyncedEntity
@@ -45,6 +51,18 @@ class Synced:
         }
 
 
+def pull_left_to_webhooks(context: dg.AssetExecutionContext) -> bool:
+    """A scheduled run under QB_PULL_ON_WEBHOOKS_ONLY: it pushes, and reads nothing from QuickBooks."""
+    return context.run.tags.get(PULL_TAG) == "webhooks"
+
+
+def pulled_in_run(context: dg.AssetExecutionContext) -> list[str]:
+    """The mirrored entities whose assets this run materializes: the first pull asks QuickBooks for the
+    changes of them all in one CDC call (a metered read), the later ones take their part."""
+    selected = {key.to_user_string() for key in context.job_def.asset_layer.selected_asset_keys}
+    return [entity.name for entity in SYNCED.values() if entity.asset in selected]
+
+
 def _after_pull(database: DatabaseResource, entity: SyncedEntity, synced: Synced) -> None:
     """Orders waiting for a name this sync brought in go again; the table's coverage, read after."""
     with database.session() as session:
@@ -59,7 +77,12 @@ def _pull_and_push(
     database: DatabaseResource,
     entity: SyncedEntity,
 ) -> Synced:
-    pulled = pull_name_list(gateway, database.engine, entity.name, progress=context.log.info)
+    if pull_left_to_webhooks(context):
+        pulled = PullResult(entity.name, "webhooks")
+    else:
+        pulled = pull_name_list(
+            gateway, database.engine, entity.name, progress=context.log.info, together_with=pulled_in_run(context)
+        )
     for conflict in pulled.conflicts:
         context.log.warning(conflict)
     if not entity.pushed:
@@ -100,13 +123,16 @@ def sync_entity(
             f"{len(synced.released)} orders that named a {entity.word} unknown until now go again: "
             + ", ".join(synced.released[:10])
         )
-    return dg.MaterializeResult(
-        metadata=synced.as_metadata(context, gateway.stats.as_metadata(), gateway.throttle.waits, seconds)
-    )
+    calls = {**gateway.stats.as_metadata(), **read_meter_metadata(context, quickbooks, gateway.stats)}
+    return dg.MaterializeResult(metadata=synced.as_metadata(context, calls, gateway.throttle.waits, seconds))
 
 
 def pull_for_an_invoices_run(
-    context: dg.AssetExecutionContext, gateway: QuickBooksGateway, database: DatabaseResource, entity: SyncedEntity
+    context: dg.AssetExecutionContext,
+    quickbooks: QuickBooksResource,
+    gateway: QuickBooksGateway,
+    database: DatabaseResource,
+    entity: SyncedEntity,
 ) -> None:
     """Pull what changed of one name list inside an invoices run (its orders name records not mirrored yet),
     recorded as an observation of that asset carrying the series of its own materializations. Not a
@@ -114,9 +140,11 @@ def pull_for_an_invoices_run(
     as unsynced with every order synced."""
     started = time.monotonic()
     calls, waits = gateway.stats.snapshot(), gateway.throttle.waits
-    synced = Synced(
-        pull_name_list(gateway, database.engine, entity.name, progress=context.log.info), PushResult(entity.name)
+    metered_from = (gateway.stats.reads, gateway.stats.writes)
+    pulled = pull_name_list(
+        gateway, database.engine, entity.name, progress=context.log.info, together_with=list(SYNCED)
     )
+    synced = Synced(pulled, PushResult(entity.name))
     _after_pull(database, entity, synced)
     context.log_event(
         dg.AssetObservation(
@@ -124,7 +152,10 @@ def pull_for_an_invoices_run(
             description="pulled by the invoices run: its orders named records not mirrored yet",
             metadata=synced.as_metadata(
                 context,
-                gateway.stats.as_metadata(since=calls),
+                {
+                    **gateway.stats.as_metadata(since=calls),
+                    **read_meter_metadata(context, quickbooks, gateway.stats, since=metered_from),
+                },
                 gateway.throttle.waits - waits,
                 time.monotonic() - started,
             ),

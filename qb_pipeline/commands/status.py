@@ -12,6 +12,7 @@ from qb_pipeline.automation import on_by_default
 from qb_pipeline.commands.common import dagster_instance, database, parse_since
 from qb_pipeline.core.tokens import nearest_end, renewal_notice
 from qb_pipeline.db import queries
+from qb_pipeline.db.api_calls import read_meter
 from qb_pipeline.db.models import QBToken
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.status_reads import activity_since, read_status
@@ -149,9 +150,17 @@ def _connection(token: QBToken | None, failure, now: datetime, stopped: bool) ->
 
 def collect_status(engine) -> dict:
     now = utcnow()
+    current = config.settings()
     with session_scope(engine) as session:
         reads = read_status(session, LOCAL_ACTIVITY)
         coverage = {entity.asset: queries.link_coverage(session, entity.model) for entity in NAME_LISTS.values()}
+        meter = read_meter(
+            session,
+            reads.token.realm_id if reads.token else None,
+            now,
+            budget=current.monthly_read_budget,
+            warn_share=current.read_budget_warn_share,
+        )
     token, failure, last = reads.token, reads.last_quickbooks_failure, reads.last_by_entity
     stack, stack_message = _stack_state()
     stopped = stack in ("stopping", "stopped")
@@ -174,6 +183,13 @@ def collect_status(engine) -> dict:
             "last_successful_call": _iso(token.last_success_at) if token else None,
         },
         **{asset: {"linked": linked, "total": total} for asset, (linked, total) in coverage.items()},
+        "quickbooks_reads": {  # metered by Intuit: docs/qbo-api.md §15
+            "month_to_date": meter.month_to_date,
+            "projected_month": meter.projected,
+            "monthly_budget": meter.budget,
+            "writes_month_to_date": meter.writes_month_to_date,
+            "warning": meter.warning,
+        },
         "orders": {status.value: count for status, count in reads.orders_by_status.items()},
         "customers_with_custom_pricing": int(reads.customers_with_custom_pricing),
         "dagster_daemon": f"not running ({NOT_RUNNING})" if stopped else _daemon_state(now),
@@ -212,6 +228,14 @@ def status(as_json: bool) -> None:
     if qb["renew"]:
         click.echo(f"{'':<14} {qb['renew']}")
     click.echo(f"{'make dev':<14} {data['make_dev']['message']}")
+    metered = data["quickbooks_reads"]
+    click.echo(
+        f"{'Reads':<14} {metered['month_to_date']:,} QuickBooks reads this month, heading for "
+        f"{metered['projected_month']:,} of a budget of {metered['monthly_budget']:,}; "
+        f"{metered['writes_month_to_date']:,} writes (not metered)"
+    )
+    if metered["warning"]:
+        click.echo(f"{'':<14} {metered['warning']}")
     for kind in (entity.asset for entity in NAME_LISTS.values()):
         click.echo(f"{kind.capitalize():<14} {data[kind]['linked']}/{data[kind]['total']} synced")
     orders = data["orders"]

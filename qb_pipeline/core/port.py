@@ -7,7 +7,7 @@ raises is in `core/errors.py`. Neither side imports the other: both import this.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Protocol
@@ -20,6 +20,9 @@ class ChangeSet:
     changed: list[dict] = field(default_factory=list)  # full records, active and inactive
     deleted_ids: list[str] = field(default_factory=list)  # tombstones (invoices; names lists are never deleted)
     truncated: bool = False  # QBO's 1000-object cap was hit: the caller must page instead
+    # When the CDC call that answered was sent: what a pull may mark covered (an answer shared by the
+    # assets of a run was asked for by the first of them). None: just now.
+    as_of: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,11 @@ class QuickBooksPort(Protocol):
         """Every record (inactive ones too), or those updated at or after `updated_since`, a page
         (≤1000) at a time, until the last page."""
 
-    def changes_since(self, entity: str, since: datetime) -> ChangeSet:
-        """CDC for one entity since `since` (which must be within QBO's 30-day window)."""
+    def changes_since(
+        self, entity: str, since: datetime, *, together_with: Mapping[str, datetime] | None = None
+    ) -> ChangeSet:
+        """CDC for one entity since `since` (which must be within QBO's 30-day window); `together_with`:
+        other entities due soon (each since its own instant), asked in the same call and kept for them."""
 
     def create_many(self, entity: str, records: Sequence[tuple[str, dict]]) -> list[WriteOutcome]:
         """Create records (key, body) in batches of ≤30; per-record outcomes in input order."""

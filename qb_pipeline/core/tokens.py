@@ -80,3 +80,6 @@ class TokenStore(Protocol):
 
     def record_success(self, realm_id: str) -> None:
         """When QuickBooks last answered a call (shown by `qb-pipeline auth status`)."""
+
+    def record_preferences(self, realm_id: str, *, keeps_invoice_numbers: bool) -> None:
+        """The company's invoice numbering as just read (the connection check reports it without a read)."""

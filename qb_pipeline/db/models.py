@@ -356,6 +356,10 @@ class QBToken(Base):
     refresh_hard_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The company's "Custom transaction numbers" as last read from its preferences (a metered read made
+    # by each invoice push: the connection check reports this instead of reading them again each hour).
+    keeps_invoice_numbers: Mapped[bool | None] = mapped_column(sa.Boolean)
+    preferences_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Who may refresh now, until when: refreshes are serialized without holding a database lock over
     # the HTTP call to Intuit (an expired lease is free again, so a process that died cannot block).
     refresh_lease_owner: Mapped[str | None] = mapped_column(sa.String(64))
@@ -412,5 +416,5 @@ class WebhookEvent(Base):
     run_id: Mapped[str | None] = mapped_column(sa.String(64))  # the run whose pull served it
 
 
-# The pricing import's own tables live in their module; importing it here puts them in Base.metadata.
-from qb_pipeline.db import pricing_imports  # noqa: E402,F401
+# Tables kept in their own modules; importing them here puts them in Base.metadata.
+from qb_pipeline.db import api_calls, pricing_imports  # noqa: E402,F401

@@ -112,6 +112,14 @@ class DatabaseTokenStore:
         with session_scope(self.engine) as session:
             session.execute(sa.update(QBToken).where(QBToken.realm_id == realm_id).values(last_success_at=utcnow()))
 
+    def record_preferences(self, realm_id: str, *, keeps_invoice_numbers: bool) -> None:
+        with session_scope(self.engine) as session:
+            session.execute(
+                sa.update(QBToken)
+                .where(QBToken.realm_id == realm_id)
+                .values(keeps_invoice_numbers=keeps_invoice_numbers, preferences_read_at=utcnow())
+            )
+
 
 def _lock_key(realm_id: str) -> int:
     # A stable 32-bit key per realm (pg advisory locks take a bigint).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, tzinfo
 
 from quickbooks.mixins import DecimalEncoder
@@ -74,12 +74,14 @@ class QuickBooksGateway:
         sleep: Callable[[float], None] = time.sleep,
         progress: Callable[[str], None] = lambda _m: None,
         company_timezone: str = "",
+        change_feed: cdc.ChangeFeed | None = None,
     ) -> None:
         self.connection, self.realm_id, self.pages_in_flight = connection, connection.realm_id, pages_in_flight
         rules = RetryRules(retries, backoff_base, backoff_max, throttle_wait, sleep)
         self.calls = QuickBooksCalls(connection, throttle or Throttle(), stats or connection.stats, rules, progress)
         self.batches = BatchWriter(self.calls, batch_size)
         self.preferences = CompanyPreferences(self.calls, company_timezone)  # QB_COMPANY_TIMEZONE, or ""
+        self.change_feed = change_feed or cdc.ChangeFeed()  # a run's assets share one (QuickBooksResource)
 
     @property
     def batch_size(self) -> int:
@@ -118,8 +120,10 @@ class QuickBooksGateway:
     def _count(self, entity: str, where: str) -> int:
         return int(self.query(queries.count(entity, where), f"counting {entity}").get("totalCount", 0))
 
-    def changes_since(self, entity: str, since: datetime) -> ChangeSet:
-        return cdc.changes_since(self.calls, entity, since)
+    def changes_since(
+        self, entity: str, since: datetime, *, together_with: Mapping[str, datetime] | None = None
+    ) -> ChangeSet:
+        return self.change_feed.changes_since(self.calls, entity, since, together_with)
 
     def find_by_name(self, entity: str, name: str) -> dict | None:
         rows = self.query(queries.by_name(entity, name), f"looking up {entity} {name!r}").get(entity, [])

@@ -44,4 +44,6 @@ class CompanyPreferences:
                 keeps_ours=sales.get("CustomTxnNumbers") is True, version=str(answer["Preferences"].get("SyncToken"))
             )
             self._read = (numbering, zone.zone)
+            connection = self.calls.connection
+            connection.tokens.record_preferences(connection.realm_id, keeps_invoice_numbers=numbering.keeps_ours)
         return self._read

@@ -12,6 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from qb_pipeline.db.api_calls import calls_by_day
 from qb_pipeline.db.models import Order, OrderStatus, QBInvoice, SyncLog
 
 DAYS = 30
@@ -25,6 +26,7 @@ class Health:
     success_rate_24h: float  # 1.0 when there was no run
     latency_p95_24h: float  # seconds; 0.0 when no order was invoiced
     open_balance: Decimal  # money stays Decimal; the asset turns it into a float for the UI's plot
+    calls_by_day: pd.DataFrame  # day, reads, writes: QuickBooks calls of every company (reads are metered)
 
 
 def sync_health(session: Session, now: datetime) -> Health:
@@ -40,7 +42,15 @@ def sync_health(session: Session, now: datetime) -> Health:
         success_rate_24h=float(recent["ok"].mean()) if len(recent) else 1.0,
         latency_p95_24h=float(recent_orders["seconds"].quantile(0.95)) if len(recent_orders) else 0.0,
         open_balance=_open_balance(session),
+        calls_by_day=_calls_by_day(session, since),
     )
+
+
+def _calls_by_day(session: Session, since: datetime) -> pd.DataFrame:
+    counts = pd.DataFrame(calls_by_day(session, since.date()), columns=["day", "kind", "calls"])
+    table = counts.pivot_table(index="day", columns="kind", values="calls", aggfunc="sum", fill_value=0)
+    table = table.reindex(columns=["read", "write"], fill_value=0).rename(columns={"read": "reads", "write": "writes"})
+    return table.reset_index().sort_values("day", ascending=False).astype({"reads": int, "writes": int})
 
 
 def _activity_log(session: Session, since: datetime) -> pd.DataFrame:

@@ -12,7 +12,7 @@ The caller writes the pages, then moves the cursor to the instant the read start
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -31,6 +31,7 @@ class Changes:
     mode: str  # "full", "cdc" or "query"
     pages: Iterable[list[dict]]
     deleted_ids: list[str] = field(default_factory=list)  # CDC's deletions (a paged query shows none)
+    covered_until: datetime | None = None  # what the caller may mark covered: when the read was asked
 
 
 def read_changes(
@@ -41,16 +42,25 @@ def read_changes(
     *,
     overlap: timedelta = OVERLAP,
     fallback_reads_everything: bool = False,
+    together_with: Sequence[str] = (),
 ) -> Changes:
+    """`together_with`: the other entities this run pulls next; when CDC answers, one call asks for them
+    all (each CDC call is a metered read) and their parts wait in the gateway's ChangeFeed."""
     with session_scope(engine) as session:
-        covered_until = queries.read_cursor(session, qb.realm_id, entity)
-    if covered_until is None:
-        return Changes("full", qb.query_pages(entity))
-    since = covered_until - overlap
+        cursors = {name: queries.read_cursor(session, qb.realm_id, name) for name in {entity, *together_with}}
+    if cursors[entity] is None:
+        return Changes("full", qb.query_pages(entity), covered_until=started)
+    since = cursors[entity] - overlap
     if started - since < CDC_WINDOW:
-        changes = qb.changes_since(entity, since)
+        others = {
+            name: cursor - overlap
+            for name, cursor in cursors.items()
+            if name != entity and cursor is not None and started - (cursor - overlap) < CDC_WINDOW
+        }
+        changes = qb.changes_since(entity, since, together_with=others)
         if not changes.truncated:
-            return Changes("cdc", [changes.changed] if changes.changed else [], changes.deleted_ids)
+            pages = [changes.changed] if changes.changed else []
+            return Changes("cdc", pages, changes.deleted_ids, covered_until=min(started, changes.as_of or started))
     if fallback_reads_everything:
-        return Changes("query", qb.query_pages(entity))
-    return Changes("query", qb.query_pages(entity, updated_since=since))
+        return Changes("query", qb.query_pages(entity), covered_until=started)
+    return Changes("query", qb.query_pages(entity, updated_since=since), covered_until=started)

@@ -7,11 +7,13 @@ and stays `synced`: it is never pushed again without a person deciding so.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from qb_pipeline.core.port import QuickBooksPort
 from qb_pipeline.db import queries
@@ -59,12 +61,27 @@ def is_voided(record: dict) -> bool:
 
 
 def mirror_invoices(
-    qb: QuickBooksPort, engine: sa.Engine, *, now: datetime | None = None, overlap: timedelta = OVERLAP
+    qb: QuickBooksPort,
+    engine: sa.Engine,
+    *,
+    now: datetime | None = None,
+    overlap: timedelta = OVERLAP,
+    together_with: Sequence[str] = (),
+    read: bool = True,
 ) -> MirrorResult:
+    """`read=False`: webhooks and the daily catch-up keep the mirror (QB_PULL_ON_WEBHOOKS_ONLY); only the
+    balances are summed."""
+    if not read:
+        result = MirrorResult("webhooks")
+        with session_scope(engine) as session:
+            _sum_balances(session, qb.realm_id, result)
+        return result
     started = now or utcnow()
     # CDC cannot answer: page every invoice, so that ids we hold and QuickBooks no longer returns are
     # seen deleted before the cursor moves on (paging by update time cannot see a deletion).
-    changes = read_changes(qb, engine, ENTITY, started, overlap=overlap, fallback_reads_everything=True)
+    changes = read_changes(
+        qb, engine, ENTITY, started, overlap=overlap, fallback_reads_everything=True, together_with=together_with
+    )
     result, pages, deleted_ids = MirrorResult(changes.mode), changes.pages, changes.deleted_ids
 
     seen: set[str] = set()
@@ -86,38 +103,45 @@ def mirror_invoices(
     if result.mode == "query":
         deleted_ids = _gone(qb, engine, seen)
     with session_scope(engine) as session:
-        if deleted_ids:
-            session.execute(
-                sa.update(QBInvoice)
-                .where(QBInvoice.realm_id == qb.realm_id, QBInvoice.qb_id.in_(deleted_ids))
-                .values(status="deleted")
-            )
-            result.deleted = len(deleted_ids)
-        gone = sa.select(QBInvoice.qb_id).where(
-            QBInvoice.realm_id == qb.realm_id, QBInvoice.status.in_(["voided", "deleted"])
-        )
-        for state in ("voided", "deleted"):
-            flagged = session.execute(
-                sa.update(Order)
-                .where(
-                    Order.qb_invoice_id.in_(gone.where(QBInvoice.status == state)),
-                    sa.or_(Order.qb_invoice_state.is_(None), Order.qb_invoice_state != state),
-                )
-                .values(qb_invoice_state=state)
-                .execution_options(synchronize_session=False)
-            )
-            result.flagged_orders += flagged.rowcount or 0
-        queries.advance_cursor(session, qb.realm_id, ENTITY, started, full=result.mode == "full")
-        live = (QBInvoice.realm_id == qb.realm_id, QBInvoice.status.in_(["open", "paid"]))
-        balance, result.paid, result.unpaid = session.execute(
-            sa.select(
-                sa.func.coalesce(sa.func.sum(QBInvoice.balance), 0),
-                sa.func.count().filter(QBInvoice.status == "paid"),
-                sa.func.count().filter(QBInvoice.status == "open"),
-            ).where(*live)
-        ).one()
-        result.open_balance = Decimal(str(balance))
+        _mark_gone(session, qb.realm_id, deleted_ids, result)
+        queries.advance_cursor(session, qb.realm_id, ENTITY, changes.covered_until, full=result.mode == "full")
+        _sum_balances(session, qb.realm_id, result)
     return result
+
+
+def _sum_balances(session: Session, realm_id: str, result: MirrorResult) -> None:
+    live = (QBInvoice.realm_id == realm_id, QBInvoice.status.in_(["open", "paid"]))
+    balance, result.paid, result.unpaid = session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(QBInvoice.balance), 0),
+            sa.func.count().filter(QBInvoice.status == "paid"),
+            sa.func.count().filter(QBInvoice.status == "open"),
+        ).where(*live)
+    ).one()
+    result.open_balance = Decimal(str(balance))
+
+
+def _mark_gone(session: Session, realm_id: str, deleted_ids: list[str], result: MirrorResult) -> None:
+    """Invoices QuickBooks deleted are marked so; orders whose invoice was voided or deleted are flagged."""
+    if deleted_ids:
+        session.execute(
+            sa.update(QBInvoice)
+            .where(QBInvoice.realm_id == realm_id, QBInvoice.qb_id.in_(deleted_ids))
+            .values(status="deleted")
+        )
+        result.deleted = len(deleted_ids)
+    gone = sa.select(QBInvoice.qb_id).where(QBInvoice.realm_id == realm_id, QBInvoice.status.in_(["voided", "deleted"]))
+    for state in ("voided", "deleted"):
+        flagged = session.execute(
+            sa.update(Order)
+            .where(
+                Order.qb_invoice_id.in_(gone.where(QBInvoice.status == state)),
+                sa.or_(Order.qb_invoice_state.is_(None), Order.qb_invoice_state != state),
+            )
+            .values(qb_invoice_state=state)
+            .execution_options(synchronize_session=False)
+        )
+        result.flagged_orders += flagged.rowcount or 0
 
 
 def _gone(qb: QuickBooksPort, engine: sa.Engine, seen: set[str]) -> list[str]:

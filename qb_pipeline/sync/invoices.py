@@ -35,7 +35,13 @@ import sqlalchemy as sa
 
 from qb_pipeline.core import defaults
 from qb_pipeline.core.port import QuickBooksPort
-from qb_pipeline.sync.invoice_claims import STALE_CLAIM_AFTER, Heartbeat, claim_due_orders, release_claims
+from qb_pipeline.sync.invoice_claims import (
+    STALE_CLAIM_AFTER,
+    Heartbeat,
+    claim_due_orders,
+    orders_to_push,
+    release_claims,
+)
 from qb_pipeline.sync.invoice_linking import Linker, Lookup, link_earlier_attempts
 from qb_pipeline.sync.invoice_match import StrictLink
 from qb_pipeline.sync.invoice_outcomes import InvoicePushResult, OutcomeRecorder, PushRun
@@ -84,6 +90,8 @@ def push_orders(
     `resend_wait`: the pause before the n-th resend of a batch whose outcome is unknown (n × it);
     `settle_in_run`: how long a run waits for QuickBooks to be done with such a batch before its orders
     are sent back to wait (see `sync/unknown_outcomes.py`)."""
+    if not orders_to_push(engine, stale_after=stale_after):
+        return InvoicePushResult()
     numbering = qb.invoice_numbering()
     run = PushRun(qb, engine, run_id, InvoicePushResult(), progress, preferences_version=numbering.version)
     push = _InvoicePush(run, safeguards, stale_after, resend_wait, settle_in_run)

@@ -4,7 +4,8 @@ full first, incremental after.
 - What to read: sync/incremental.py (full, then CDC since the cursor, a paged query by
   LastUpdatedTime when CDC cannot answer); inactive records included.
 - Rows are upserted on the QBO Id, so the overlap re-reads are harmless. The cursor moves to the
-  instant the pull started, and only after every row is committed.
+  instant the pull started (or, for CDC asked earlier in the run with other entities, when that call
+  was sent), and only after every row is committed.
 - QuickBooks wins a conflict (a row edited locally and in QBO since the last sync): the local edit
   is replaced and the conflict is reported for the activity log.
 - A QBO record whose name matches a local row that was never pushed links to that row instead of
@@ -17,7 +18,7 @@ full first, incremental after.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -40,7 +41,7 @@ RESTATE_FROM = 1000  # rows pulled
 @dataclass
 class PullResult:
     entity: str
-    mode: str  # "full", "cdc" or "query"
+    mode: str  # "full", "cdc", "query", or "webhooks" (not read: QB_PULL_ON_WEBHOOKS_ONLY)
     pulled: int = 0
     new: int = 0
     linked: int = 0  # local unpushed rows matched to their QBO record by name
@@ -49,6 +50,8 @@ class PullResult:
     merged: list[str] = field(default_factory=list)
 
     def summary(self, label: str) -> str:
+        if self.mode == "webhooks":
+            return f"{label} not read (QB_PULL_ON_WEBHOOKS_ONLY: webhooks and the daily catch-up bring changes)"
         return (
             f"Synced {self.new} new {label.lower()} from QuickBooks ({self.mode}, {self.pulled} read)"
             + (f"; {len(self.conflicts)} conflicts kept the QuickBooks version" if self.conflicts else "")
@@ -73,11 +76,13 @@ def pull_name_list(
     now: datetime | None = None,
     overlap: timedelta = OVERLAP,
     progress: Callable[[str], None] = lambda _message: None,
+    together_with: Sequence[str] = (),
 ) -> PullResult:
-    """Pull what changed in QuickBooks of `entity` (its name in the registry, sync/entities.py) into its table."""
+    """Pull what changed in QuickBooks of `entity` (its name in the registry, sync/entities.py) into its table.
+    `together_with`: the entities the run pulls after it, asked in the same CDC call (sync/incremental.py)."""
     spec = SYNCED[entity]
     started = now or utcnow()
-    changes = read_changes(qb, engine, entity, started, overlap=overlap)
+    changes = read_changes(qb, engine, entity, started, overlap=overlap, together_with=together_with)
     result, pages = PullResult(entity, changes.mode), changes.pages
 
     for page in pages:
@@ -92,7 +97,7 @@ def pull_name_list(
 
     with session_scope(engine) as session:
         result.merged = spec.hooks.after_pull(session, changes.deleted_ids, started)
-        queries.advance_cursor(session, qb.realm_id, entity, started, full=result.mode == "full")
+        queries.advance_cursor(session, qb.realm_id, entity, changes.covered_until, full=result.mode == "full")
     return result
 
 
