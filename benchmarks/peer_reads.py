@@ -12,8 +12,8 @@ Airbyte `source-quickbooks`: airbytehq/airbyte, airbyte-integrations/connectors/
 manifest.yaml at commit 014ab79d067e4e1291537e458470a339e80809d0 (metadata.yaml: dockerImageTag 4.1.4,
 base image source-declarative-manifest 6.45.1, i.e. airbyte-cdk 6.45.1, whose paginator and cursor
 code was read from its PyPI wheel). 28 streams, every one incremental (DatetimeBasedCursor on
-MetaData.LastUpdatedTime, step P30D, cursor_granularity PT0S); Airbyte's connection form selects every
-discovered stream, so all 28 are replayed. Per stream and 30-day slice, GETs of
+MetaData.LastUpdatedTime, step P30D, cursor_granularity PT0S); all 28 are replayed, as a connection
+with every stream selected, in incremental mode. Per stream and 30-day slice, GETs of
     SELECT * FROM <Entity> WHERE Metadata.LastUpdatedTime > '<slice start>' AND Metadata.LastUpdatedTime
     <= '<slice end>' [AND Active IN (true, false)] ORDER BY Metadata.LastUpdatedTime ASC
     STARTPOSITION <offset + 1> MAXRESULTS 200
@@ -21,8 +21,11 @@ discovered stream, so all 28 are replayed. Per stream and 30-day slice, GETs of
 of fewer than 5 rows, so 100 changed rows cost 2 pages). The state it keeps (CDK 6.45.1,
 ConcurrentCursor with sequential state) is the newest record's cursor, or the start date when a stream
 never returned a row: an empty stream re-walks start_date → now in 30-day slices, one query each, on
-every sync. `Active IN (true, false)` is in the manifest for Account, Budget, Item and Vendor (read);
-for the other name lists it is assumed as in tap-quickbooks (it changes rows, not calls). No discover
+every sync. `Active IN (true, false)` is in the manifest for Account, Budget, Department, Employee,
+Item and Vendor (read); for the other name lists it is assumed as in tap-quickbooks (it changes rows,
+not calls). A user may pick Full Refresh instead: a sync without state costs what the initial full
+sync did (given as `full_refresh_reads_per_sync`; the tap has no such mode, but a run without its
+state file is the same). No discover
 or check call is replayed (discover makes no HTTP call: inline schemas); the OAuth refresh is.
 
 Singer `tap-quickbooks` 2.5.0 from PyPI (`pip download tap-quickbooks --no-deps`; author Stitch,
@@ -336,6 +339,7 @@ def peer_reads(
             "reads_per_sync_after_100_changes": changed["total"],
             "changes": changes,
             "initial_full_sync_reads": full["total"],
+            "full_refresh_reads_per_sync": full["total"],  # a sync without state reads all of it again
             "idle_calls": idle["calls"],
             "after_changes_calls": changed["calls"],
             "token_refreshes_per_sync": idle["token_calls"],  # not metered
