@@ -358,6 +358,8 @@ def notes(start_days_ago: int) -> list[str]:
     empty_slices = math.ceil(start_days_ago / 30)
     return [
         "Counted by the sandbox (GET /_sandbox/counters); token refreshes are listed apart (not metered).",
+        "Every entity the peers query is one the sandbox's query accepts; those it holds no rows of answer "
+        "an empty QueryResponse, one call per page as in QuickBooks.",
         "Singer's reports/ProfitAndLoss call: the sandbox has no reports endpoint and answers a fault "
         "(counted: QuickBooks would answer and count it).",
         f"Airbyte: a stream that never returned a row re-walks start_date → now in 30-day slices each sync "
