@@ -62,7 +62,7 @@ class CreditMemoRules:
         payments paid with it their balance back, and the customer the credit the memo still held."""
         key = ("CreditMemo", str(memo["Id"]))
         for payment in self.store.all(realm, "Payment"):
-            if key not in applications(payment):
+            if not applications(payment).get(key):  # a voided payment's lines apply nothing
                 continue
             changed = _without_credit(payment, str(memo["Id"]))
             self.store.put(realm, "Payment", changed)

@@ -123,7 +123,7 @@ class PaymentRules:
         """Move invoice, credit memo and customer balances from what `before` applied to what `after`
         applies (`leave`: a (TxnType, TxnId) whose record the caller is about to replace itself)."""
         old, new = applications(before), applications(after)
-        for key in old.keys() | new.keys():
+        for key in dict.fromkeys([*old, *new]):  # in the order of the lines, so notifications are too
             kind, txn_id = key
             delta = new.get(key, ZERO) - old.get(key, ZERO)
             record = self.store.get(realm, kind, int(txn_id))
