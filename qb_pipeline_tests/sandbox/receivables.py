@@ -57,3 +57,31 @@ def balance_of(qb, invoice) -> Decimal:
 
 def credit_left(qb, memo) -> Decimal:
     return Decimal(str(CreditMemo.get(memo.Id, qb=qb).RemainingCredit))
+
+
+def cdc_groups(answer: dict) -> dict[str, list[dict]]:
+    """Entity name → the records of a CDC answer."""
+    return {
+        name: rows
+        for group in answer["CDCResponse"][0]["QueryResponse"]
+        for name, rows in group.items()
+        if isinstance(rows, list)
+    }
+
+
+def dated_payment(qb, customer, invoice, amount: str, txn_date: str) -> Payment:
+    payment = Payment()
+    payment.CustomerRef, payment.TotalAmt, payment.TxnDate = customer.to_ref(), Decimal(amount), txn_date
+    line = PaymentLine()
+    line.Amount = Decimal(amount)
+    line.LinkedTxn.append(invoice.to_linked_txn())
+    payment.Line.append(line)
+    return payment.save(qb=qb)
+
+
+def report_rows(report: dict) -> list[list[str]]:
+    """Each row of a report as its cells' values: the customer rows, then the GrandTotal summary."""
+    return [
+        [cell["value"] for cell in (row["ColData"] if "ColData" in row else row["Summary"]["ColData"])]
+        for row in report["Rows"].get("Row", [])
+    ]

@@ -16,7 +16,7 @@ from quickbooks.objects.payment import Payment
 
 from qb_pipeline_tests.fixtures.quickbooks_objects import api, make_customer, make_invoice, make_item
 from qb_pipeline_tests.helpers import wait_for
-from qb_pipeline_tests.sandbox.receivables import apply_credit, balance_of, credit_left, credit_memo
+from qb_pipeline_tests.sandbox.receivables import apply_credit, balance_of, cdc_groups, credit_left, credit_memo
 
 
 def customer_balance(qb, customer) -> Decimal:
@@ -119,12 +119,7 @@ def test_credit_memos_and_payments_show_in_queries_and_cdc(credited):
     assert [m.Id for m in CreditMemo.all(qb=qb)] == [memo.Id]
     assert [p.Id for p in Payment.query("select * from Payment", qb=qb)] == [payment.Id]
     answer = qb.change_data_capture("Invoice,Payment,CreditMemo", since.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
-    groups = {
-        name: rows
-        for group in answer["CDCResponse"][0]["QueryResponse"]
-        for name, rows in group.items()
-        if isinstance(rows, list)
-    }
+    groups = cdc_groups(answer)
     assert [(m["Id"], Decimal(str(m["RemainingCredit"]))) for m in groups["CreditMemo"]] == [(memo.Id, 10)]
     assert [p["Id"] for p in groups["Payment"]] == [payment.Id]
     assert [(i["Id"], Decimal(str(i["Balance"]))) for i in groups["Invoice"]] == [(invoice.Id, 80)]
