@@ -12,6 +12,7 @@ import pytest
 from quickbooks.exceptions import QuickbooksException
 from quickbooks.objects.creditmemo import CreditMemo
 from quickbooks.objects.customer import Customer
+from quickbooks.objects.invoice import Invoice
 from quickbooks.objects.payment import Payment
 
 from qb_pipeline_tests.fixtures.quickbooks_objects import api, make_customer, make_invoice, make_item
@@ -180,3 +181,20 @@ def _changes(endpoint) -> list[tuple[str, str, str]]:
 
 
 _ENTITY_NAMES = {name.lower(): name for name in ("Customer", "Item", "Invoice", "Payment", "CreditMemo")}
+
+
+def test_an_invoice_updated_after_it_was_credited_keeps_the_credit(credited):
+    qb, customer, invoice, _memo, _payment, _since = credited
+    current = Invoice.get(invoice.Id, qb=qb)
+    current.Line = [line for line in current.Line if line.DetailType == "SalesItemLineDetail"]
+    current.Line[0].SalesItemLineDetail.Qty, current.Line[0].Amount = Decimal("5"), Decimal("125.00")
+    current.save(qb=qb)  # 125.00 now, 20.00 of it paid by the memo
+    assert balance_of(qb, invoice) == Decimal("105.00")
+    assert customer_balance(qb, customer) == Decimal("95.00")  # 105.00 less the memo's 10.00 left
+
+
+def test_a_merged_customers_credit_memos_name_the_survivor(credited, sandbox):
+    qb, customer, _invoice, memo, _payment, _since = credited
+    survivor = make_customer(qb, "Survivor")
+    sandbox.control("POST", "merge", {"entity": "Customer", "from_id": customer.Id, "into_id": survivor.Id})
+    assert CreditMemo.get(memo.Id, qb=qb).CustomerRef.value == survivor.Id
