@@ -30,6 +30,7 @@ from qb_pipeline.sandbox.faults import FaultInjector
 from qb_pipeline.sandbox.limits import RateLimiter
 from qb_pipeline.sandbox.oauth import OAuthServer
 from qb_pipeline.sandbox.query import QueryError, matching, page_of, parse_query
+from qb_pipeline.sandbox.reports import report
 from qb_pipeline.sandbox.store import COMPANY_TZ, Store, dumps, loads, qbo_time
 from qb_pipeline.sandbox.validation import Fault, not_found
 
@@ -154,6 +155,8 @@ class DataApi:
             return self._batch(realm, _json(body))
         if resource == "cdc" and method == "GET":
             return self._cdc(realm, params)
+        if resource == "reports" and method == "GET" and len(rest) == 1:  # a read like any other (metered)
+            return report(self.store, realm, rest[0], params)
         if resource == "preferences" and not rest:
             return {"Preferences": self._preferences(realm, method, body), "time": qbo_time()}
         entity = ENTITY_BY_PATH.get(resource)

@@ -12,7 +12,8 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 from qb_pipeline.sandbox.company import PREFERENCES_ID
-from qb_pipeline.sandbox.payments import PaymentRules
+from qb_pipeline.sandbox.credit_memos import CreditMemoRules
+from qb_pipeline.sandbox.payments import PaymentRules, applied_to, open_amount
 from qb_pipeline.sandbox.store import COMPANY_TZ, Store, qbo_time
 from qb_pipeline.sandbox.validation import (
     Fault,
@@ -23,8 +24,9 @@ from qb_pipeline.sandbox.validation import (
 )
 
 CENT = Decimal("0.01")
-WRITABLE = {"Customer", "Item", "Invoice", "Payment"}
-DELETABLE = {"Invoice", "Payment"}  # customers and items can only be made inactive
+WRITABLE = {"Customer", "Item", "Invoice", "Payment", "CreditMemo"}
+DELETABLE = {"Invoice", "Payment", "CreditMemo"}  # customers and items can only be made inactive
+OPEN_ITEMS = {"Invoice", "CreditMemo"}  # what moves a customer's Balance by its own open amount
 ITEM_TYPES = {"Service", "NonInventory", "Inventory"}
 # Fields the server owns: whatever a client sends for them is ignored.
 SERVER_FIELDS = {
@@ -35,6 +37,7 @@ SERVER_FIELDS = {
     "sparse",
     "TotalAmt",
     "Balance",
+    "RemainingCredit",
     "FullyQualifiedName",
     "BalanceWithJobs",
     "time",
@@ -50,7 +53,7 @@ def _clean(body: dict, entity: str) -> dict:
     return {k: v for k, v in body.items() if k not in owned and v != "" and v is not None}
 
 
-class Rules(PaymentRules):
+class Rules(PaymentRules, CreditMemoRules):
     def __init__(self, store: Store) -> None:
         self.store = store
         # "refuse" (QuickBooks' default: 6140) or "allow", as a company whose setting lets duplicates in.
@@ -109,10 +112,10 @@ class Rules(PaymentRules):
         record["domain"], record["sparse"] = "QBO", False
         previous = self.store.get(realm, entity, int(record["Id"]))
         self.store.put(realm, entity, record)
-        if entity == "Invoice":
+        if entity in OPEN_ITEMS:
             if previous is not None:
-                self._adjust_balance(realm, previous["CustomerRef"]["value"], -Decimal(str(previous["Balance"])))
-            self._adjust_balance(realm, record["CustomerRef"]["value"], record["Balance"])
+                self._adjust_balance(realm, previous["CustomerRef"]["value"], -open_amount(entity, previous))
+            self._adjust_balance(realm, record["CustomerRef"]["value"], open_amount(entity, record))
         if entity == "Payment":
             self.apply_payment_change(realm, previous, record)
         self.store.notify(realm, entity, "updated" if previous else "created", [record])
@@ -125,9 +128,14 @@ class Rules(PaymentRules):
         return record
 
     def _validate(self, realm, entity, fields, current, allow_duplicate_docnum) -> dict:
-        return {"Customer": self._customer, "Item": self._item, "Invoice": self._invoice, "Payment": self._payment}[
-            entity
-        ](realm, fields, current, allow_duplicate_docnum)
+        validate = {
+            "Customer": self._customer,
+            "Item": self._item,
+            "Invoice": self._invoice,
+            "Payment": self._payment,
+            "CreditMemo": self._credit_memo,
+        }[entity]
+        return validate(realm, fields, current, allow_duplicate_docnum)
 
     def _unique(self, realm: str, entity: str, field: str, value: str, current: dict | None, code: str) -> None:
         others = self.store.ids_named(realm, entity, value) - ({int(current["Id"])} if current else set())
@@ -198,19 +206,8 @@ class Rules(PaymentRules):
         if fields.get("DocNumber") is not None:
             allow_duplicate_docnum = allow_duplicate_docnum or self.docnumber_duplicates == "allow"
             self._check_doc_number(realm, str(fields["DocNumber"]), current, allow_duplicate_docnum)
-        lines = [line for line in fields.get("Line") or [] if line.get("DetailType") != "SubTotalLineDetail"]
-        if not lines:
-            raise Fault(
-                "2020",
-                "Required param missing, need to supply the required value for the API",
-                "Required parameter Line is missing in the request",
-                element="Line",
-            )
-        total = Decimal("0")
-        for number, line in enumerate(lines, start=1):
-            total += self._invoice_line(realm, line, number)
-        fields["Line"] = lines + [{"Amount": total, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}]
-        fields["TotalAmt"] = fields["Balance"] = total
+        total, paid = self._sales_lines(realm, "Invoice", fields, current)
+        fields["TotalAmt"], fields["Balance"] = total, total - paid
         _fill_in_dates(fields)
         # What QuickBooks fills in on an invoice (Intuit's "create an invoice" sample): a customer who prefers
         # printed forms gets NeedToPrint.
@@ -224,6 +221,29 @@ class Rules(PaymentRules):
         ):
             fields.setdefault(key, value)
         return fields
+
+    def _sales_lines(self, realm: str, kind: str, fields: dict, current: dict | None) -> tuple[Decimal, Decimal]:
+        """Check and price an invoice's or credit memo's item lines, append QuickBooks' SubTotalLine:
+        (the total, what payments already apply to the record, which the total may not fall below)."""
+        lines = [line for line in fields.get("Line") or [] if line.get("DetailType") != "SubTotalLineDetail"]
+        if not lines:
+            raise Fault(
+                "2020",
+                "Required param missing, need to supply the required value for the API",
+                "Required parameter Line is missing in the request",
+                element="Line",
+            )
+        total = sum((self._invoice_line(realm, line, n) for n, line in enumerate(lines, start=1)), Decimal("0"))
+        fields["Line"] = lines + [{"Amount": total, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}]
+        # What payments already apply stays applied: an update changes the open amount, not the payments.
+        applied = applied_to(self.store, realm, kind, current["Id"]) if current else Decimal("0")
+        if total < applied:
+            raise Fault(
+                "6000",
+                "A business validation error has occurred",
+                f"Payments apply {applied} of this {kind}; its total cannot fall to {total}",
+            )
+        return total, applied
 
     def _check_doc_number(self, realm: str, doc_number: str, current: dict | None, allow_duplicate: bool) -> None:
         if len(doc_number) > 21:
@@ -283,10 +303,12 @@ class Rules(PaymentRules):
             "Id": current["Id"],
             "MetaData": {"LastUpdatedTime": qbo_time()},
         }
+        if entity == "CreditMemo":
+            self.remove_credit_memo(realm, current)
         self.store.delete(realm, entity, int(current["Id"]), tombstone)
         if entity == "Payment":
             self.apply_payment_change(realm, current, None)
-        else:
+        elif entity == "Invoice":
             self._adjust_balance(realm, current["CustomerRef"]["value"], -Decimal(str(current["Balance"])))
         self.store.notify(realm, entity, "deleted", [tombstone])
         return {"domain": "QBO", "status": "Deleted", "Id": current["Id"]}
@@ -296,6 +318,8 @@ class Rules(PaymentRules):
         self._check_token(current, body)
         if entity == "Payment":
             record = self.void_payment(realm, current)
+        elif entity == "CreditMemo":
+            record = self.void_credit_memo(realm, current)
         else:
             record = {
                 **current,

@@ -27,7 +27,7 @@ def merge(store: Store, realm: str, entity: str, from_id: object, into_id: objec
         raise ValueError(f"QuickBooks merges items of one type only ({loser.get('Type')} ≠ {survivor.get('Type')})")
     now = qbo_time()
     name = survivor["DisplayName" if entity == "Customer" else "Name"]
-    for kind in ("Invoice", "Payment"):
+    for kind in ("Invoice", "Payment", "CreditMemo"):
         relinked = [
             {
                 **changed,

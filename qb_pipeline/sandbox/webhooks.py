@@ -33,7 +33,7 @@ MAX_EVENTS_PER_DELIVERY = 1000
 # Tries per delivery: about 3 minutes of back-off (5 when no try is answered within its 10 s), then dropped.
 MAX_ATTEMPTS = 12
 # What the sandbox changes and QBO notifies of (Preferences: Update only, as in Intuit's list).
-ENTITIES = {"Customer", "Item", "Invoice", "Payment", "Account", "Preferences"}
+ENTITIES = {"Customer", "Item", "Invoice", "Payment", "CreditMemo", "Account", "Preferences"}
 LEGACY_OPERATIONS = {"created": "Create", "updated": "Update", "deleted": "Delete", "voided": "Void", "merged": "Merge"}
 
 
