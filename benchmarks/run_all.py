@@ -23,6 +23,7 @@ FULL = {
     "dev_stop": ["--stops", "5"],
     "webhook_latency": ["--changes", "20"],
     "pricing_import": [],
+    "read_meter": [],
 }
 QUICK = {
     "full_pull": ["--customers", "5000", "--items", "500", "--latency-ms", "20", "--rounds", "1"],
@@ -31,6 +32,7 @@ QUICK = {
     "dev_stop": ["--stops", "2"],
     "webhook_latency": ["--changes", "3"],
     "pricing_import": ["--customers", "50", "--items", "100"],
+    "read_meter": ["--quick", "--hours", "3", "--busy-hours", "1"],
 }
 
 
@@ -41,7 +43,7 @@ def table(results: dict) -> list[Row]:
     """(what, figure, lower bound, peak RSS) rows a person reads."""
     return [
         row
-        for rows_of in (_pull_rows, _push_rows, _latency_rows, _webhook_rows, _pricing_rows, _stop_rows)
+        for rows_of in (_pull_rows, _push_rows, _latency_rows, _webhook_rows, _pricing_rows, _stop_rows, _read_rows)
         for row in rows_of(results)
     ]
 
@@ -220,6 +222,40 @@ def _stop_rows(results: dict) -> list[Row]:
             )
         )
     return rows
+
+
+def _read_rows(results: dict) -> list[Row]:
+    """QuickBooks reads (metered by Intuit), ours beside the goals and the public connectors'."""
+    meter = results.get("read_meter")
+    if not meter:
+        return []
+    ours, peers = meter["ours"], meter.get("peers", {})
+
+    def peer(key: str) -> str:
+        figures = [f"{name} {peers[name][key]}" for name in ("airbyte", "singer") if name in peers]
+        return f"; peers: {', '.join(figures)}" if figures else ""
+
+    return [
+        (
+            "QuickBooks reads, idle company (hourly sync)",
+            f"{max(ours['idle_reads_per_hour'])} an hour, {ours['idle_reads_per_day']} a day"
+            + peer("idle_reads_per_day"),
+            "goal ≤ 1 an hour, ≤ 24 a day",
+            "",
+        ),
+        (
+            "QuickBooks reads, idle company, QB_PULL_ON_WEBHOOKS_ONLY",
+            f"{ours['webhooks_reads_per_day']} a day (the daily catch-up)",
+            "goal ≤ the daily catch-up",
+            "",
+        ),
+        (
+            "QuickBooks reads, 100 changes an hour",
+            f"{max(ours['busy_reads_per_hour'])} an hour" + peer("reads_per_sync_after_100_changes"),
+            "goal ≤ 2 an hour",
+            f"{meter['peak_rss_mb']} MB",
+        ),
+    ]
 
 
 def main() -> int:
