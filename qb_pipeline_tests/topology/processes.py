@@ -9,6 +9,7 @@ Output goes to a log file per process (a pipe nobody reads fills at 64 KB and bl
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,11 +23,12 @@ import sqlalchemy as sa
 from qb_pipeline.db.session import make_engine, normalize_url
 from qb_pipeline.db.token_cipher import new_key
 from qb_pipeline.dev_process import answers, free_port
+from qb_pipeline.devstack import DAGSTER_YAML
 from qb_pipeline.sandbox.client import SandboxProcess
 
 PROJECT = Path(__file__).resolve().parents[2]
 POSTGRES_URL_VARIABLE = "QB_TEST_POSTGRES_URL"
-INSTANCE_FILES = (PROJECT / "deploy" / "dagster.yaml", PROJECT / "deploy" / "dagster-postgres.yaml")
+INSTANCE_SETTINGS = PROJECT / DAGSTER_YAML
 LOCATION = "qb_pipeline"
 START_SECONDS = 120
 STOP_SECONDS = 10
@@ -73,11 +75,12 @@ class Postgres:
         self.created.clear()
 
     def dagster_env(self, name: str) -> dict[str, str]:
-        """What deploy/dagster-postgres.yaml reads: the instance's database, from the environment."""
+        """What deploy/dagster.yaml's storage block reads: the instance's database, from the environment."""
         url = sa.make_url(self.server_url)
+        if (url.port or 5432) != 5432:
+            raise TopologyError(f"{DAGSTER_YAML}'s storage block uses port 5432; this server is on {url.port}")
         return {
             "DAGSTER_PG_HOST": url.host or "127.0.0.1",
-            "DAGSTER_PG_PORT": str(url.port or 5432),
             "DAGSTER_PG_USER": url.username or "postgres",
             "DAGSTER_PG_PASSWORD": url.password or "",
             "DAGSTER_PG_DB": name,
@@ -137,9 +140,10 @@ class Topology:
         self._wait(lambda: answers(f"{self.ui}/server_info"), "the Dagster webserver")
 
     def _lay_out_dagster_home(self) -> None:
-        """deploy/dagster.yaml (run queue, concurrency, monitoring, retries) + the PostgreSQL storage block."""
+        """deploy/dagster.yaml (run queue, concurrency, monitoring, retries), its PostgreSQL storage block
+        uncommented as the README says."""
         self.dagster_home.mkdir(mode=0o700, parents=True, exist_ok=True)
-        (self.dagster_home / "dagster.yaml").write_text("\n".join(path.read_text() for path in INSTANCE_FILES))
+        (self.dagster_home / "dagster.yaml").write_text(with_postgres_storage(INSTANCE_SETTINGS.read_text()))
         # The webserver and the daemon load the code location from the code server, never import it.
         (self.folder / "workspace.yaml").write_text(
             "load_from:\n"
@@ -258,6 +262,19 @@ class Topology:
             self.sandbox.stop()
             self.sandbox = None
         self.postgres.drop_created()
+
+
+def with_postgres_storage(settings: str) -> str:
+    """The settings with their commented `storage:` block uncommented, exactly as a person would."""
+    uncommented = re.sub(
+        r"^# ?(storage:|  .*)$",
+        lambda line: line.group(0)[2:] if line.group(0).startswith("# ") else line.group(0)[1:],
+        settings,
+        flags=re.M,
+    )
+    if "\nstorage:" not in uncommented:
+        raise TopologyError(f"{DAGSTER_YAML} has no commented storage block to uncomment")
+    return uncommented
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
