@@ -23,9 +23,14 @@ def test_killing_the_daemon_and_a_run_mid_push_loses_and_duplicates_no_order(tmp
     with Topology(tmp_path, server, code_settings=CODE_SETTINGS) as topology:
         companies = sandbox_companies(topology.sandbox)
         result = run_scenario(topology, companies, orders=ORDERS)
+        secrets = topology.secrets()
+    logs = topology.logs()  # stopped: everything they printed, to the end
     print(result)
     assert any(killed.startswith("run ") for killed in result.killed), "no push run was killed mid-push"
     assert result.runs.get("FAILURE", 0) >= 1  # the killed run, failed by the code server, in PostgreSQL
     for company in result.counts:
         assert (company.orders, company.duplicates, company.lost) == (ORDERS + 1, 0, 0), company
         assert company.invoices == company.synced == ORDERS + 1, company
+    assert {"code-server.log", "webserver.log", "daemon.log"} <= set(logs)
+    leaked = [(what, log) for what, secret in secrets.items() for log, text in logs.items() if secret in text]
+    assert not leaked, f"secrets in the processes' output: {leaked}"

@@ -232,6 +232,19 @@ class Topology:
             raise TopologyError(f"qb-pipeline {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
         return done
 
+    def secrets(self) -> dict[str, str]:
+        """What must never reach a log: the token key and the sandbox app's secrets."""
+        connection = self.sandbox.connection if self.sandbox else {}
+        found = {"token key": self._token_key}
+        for name in ("client_secret", "control_token", "webhook_verifier_token"):
+            if connection.get(name):
+                found[name] = connection[name]
+        return found
+
+    def logs(self) -> dict[str, str]:
+        """Everything every process printed (the runs print into the code server's log)."""
+        return {path.name: path.read_text(errors="replace") for path in sorted(self.folder.glob("*.log"))}
+
     def log_tail(self, name: str, chars: int = 3000) -> str:
         path = self.folder / f"{name}.log"
         return path.read_text(errors="replace")[-chars:] if path.exists() else ""
