@@ -2,8 +2,10 @@
 sandbox control calls (dump, counters, faults).
 
 Today the project and the sandbox serve one company (QB_REALM_ID; the sandbox's connection file). The
-scenario and the counts take a list: when the sandbox serves several companies in one process, only
-`sandbox_companies` changes (one `Company` per realm id, its control calls scoped to it).
+scenario and the counts take a list: when the sandbox serves several companies in one process (issue 27,
+item 4: control calls per company under /_sandbox/companies/{realm}/), only `sandbox_companies` changes,
+to one `Company` per realm id holding the sandbox's client for that realm; the orders then name their
+company too (`orders add --company`).
 """
 
 from __future__ import annotations
