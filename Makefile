@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: dev test lint format bench drill mutation-check install browser clean
+.PHONY: dev test lint format bench drill topology mutation-check install browser clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,14 @@ bench: install
 # CI runs it at a smaller size (qb_pipeline_tests/test_drill.py).
 drill: install
 	$(BIN)/python -m drills
+
+# Dagster's production topology as separate processes (code server, webserver, daemon, instance and project
+# database on PostgreSQL, the sandbox); the daemon and a push run SIGKILLed mid-push; duplicates and lost
+# orders per company. Needs a PostgreSQL server where it may create databases (README: Production topology).
+# CI runs it smaller (qb_pipeline_tests/test_topology.py).
+topology: QB_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
+topology: install
+	QB_TEST_POSTGRES_URL=$(QB_TEST_POSTGRES_URL) $(BIN)/python -m qb_pipeline_tests.topology
 
 # Each at-most-once safeguard switched off in turn: the tests that prove it must then fail.
 # (make test runs it too, through qb_pipeline_tests/test_mutation_check.py.)
