@@ -151,6 +151,7 @@ def test_asset_graph_snapshot():
         "invoice_totals_reconcile",
         "unique_doc_numbers",
         "sync_health_24h",
+        "quickbooks_read_budget",
     }
 
 
