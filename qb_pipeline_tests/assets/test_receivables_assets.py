@@ -8,46 +8,19 @@ from datetime import timedelta
 from decimal import Decimal
 
 import dagster as dg
-import pytest
 import sqlalchemy as sa
-from quickbooks.objects.customer import Customer as QBCustomer
 from quickbooks.objects.invoice import Invoice
-from quickbooks.objects.item import Item as QBItem
 from quickbooks.objects.payment import Payment
 
-from qb_pipeline.assets.invoices import invoices
-from qb_pipeline.assets.name_lists import customers, items
-from qb_pipeline.assets.receivables import credit_memos, payments
+from qb_pipeline.assets.receivables import payments
 from qb_pipeline.db.models import SyncCursor
 from qb_pipeline.db.receivables import QBCreditMemo, QBPayment, QBPaymentLine
-from qb_pipeline.db.session import make_engine, session_scope
+from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline_tests.fixtures.dagster_runs import metadata_of
-from qb_pipeline_tests.fixtures.orders import add_named_order
 from qb_pipeline_tests.fixtures.quickbooks_objects import pay
+from qb_pipeline_tests.fixtures.receivables import MIRROR, rocks
 from qb_pipeline_tests.sandbox.receivables import apply_credit, credit_memo
-
-MIRROR = [invoices, payments, credit_memos]
-
-
-def rocks(qb) -> QBItem:
-    return QBItem.filter(Name="Rocks", qb=qb)[0]
-
-
-@pytest.fixture
-def two_invoices(sandbox, resources, database_url):
-    """The demo company mirrored, two orders of Cool Cars pushed as invoices RCV-1 (19.90) and RCV-2 (29.85):
-    (the project database's engine, the python-quickbooks client, the customer, the two invoices)."""
-    sandbox.seed(preset="demo")
-    assert dg.materialize([customers, items], resources=resources).success
-    engine = make_engine(database_url)
-    add_named_order(engine, "RCV-1", "Cool Cars", "Rocks:2")
-    add_named_order(engine, "RCV-2", "Cool Cars", "Rocks:3")
-    assert metadata_of(dg.materialize([invoices], resources=resources), "invoices")["pushed"] == 2
-    qb = sandbox.qb_client()
-    by_number = {r["DocNumber"]: r["Id"] for r in sandbox.dump("Invoice")["records"]}
-    first, second = (Invoice.get(by_number[number], qb=qb) for number in ("RCV-1", "RCV-2"))
-    return engine, qb, QBCustomer.get(first.CustomerRef.value, qb=qb), first, second
 
 
 def applications(engine) -> list[tuple[str, str, str, Decimal]]:
