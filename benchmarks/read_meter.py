@@ -31,6 +31,7 @@ from benchmarks.peer_reads import FULL, QUICK, Control, Wire, build_company, mak
 from benchmarks.sandbox_process import Sandbox
 from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import customers, items
+from qb_pipeline.assets.receivables import credit_memos, payments
 from qb_pipeline.db.token_cipher import new_key
 from qb_pipeline.definitions import build_definitions
 from qb_pipeline.jobs import HOURLY_SYNC_JOB, PULL_TAG
@@ -40,7 +41,14 @@ from qb_pipeline.schedules import catch_up_assets
 from qb_pipeline.settings import Settings
 from qb_pipeline.sync.incremental import OVERLAP
 
-MIRRORED = {"customers": customers, "items": items, "invoices": invoices}  # the assets that read QuickBooks
+# the assets that read QuickBooks
+MIRRORED = {
+    "customers": customers,
+    "items": items,
+    "invoices": invoices,
+    "payments": payments,
+    "credit_memos": credit_memos,
+}
 GOALS = {"idle_reads_per_hour": 1, "idle_reads_per_day": 24, "busy_reads_per_hour": 2}
 
 

@@ -9,6 +9,7 @@ from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import ENTITY_ASSETS
 from qb_pipeline.assets.orders import orders
 from qb_pipeline.assets.price_levels import price_levels
+from qb_pipeline.assets.receivables import RECEIVABLES_ASSETS
 from qb_pipeline.checks import (
     LINK_CHECKS,
     invoice_totals_reconcile,
@@ -29,7 +30,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     database = database_resource(settings)
     return dg.Definitions(
         assets=with_sync_freshness(
-            [orders, *ENTITY_ASSETS.values(), price_levels, invoices, sync_health], settings.sync_frequency_hours
+            [orders, *ENTITY_ASSETS.values(), price_levels, invoices, *RECEIVABLES_ASSETS, sync_health],
+            settings.sync_frequency_hours,
         ),
         asset_checks=[
             *LINK_CHECKS.values(),

@@ -7,7 +7,7 @@ from qb_pipeline import config
 from qb_pipeline.assets.activity import record_activity
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.settings import Settings
-from qb_pipeline.sync.entities import CUSTOMERS, INVOICES, ITEMS, SYNCED
+from qb_pipeline.sync.entities import CREDIT_MEMOS, CUSTOMERS, INVOICES, ITEMS, PAYMENTS, SYNCED
 from qb_pipeline.sync.order_actions import going_again, retry_orders, sent_again, unknown_order_numbers
 
 # QB_AUTO_SYNC_<kind> → the asset it switches on in the hourly sync
@@ -27,8 +27,12 @@ QUICKBOOKS_CHANGES_JOB = "quickbooks_changes_job"
 
 
 def hourly_selection(settings: Settings) -> list[str]:
-    """The assets QB_AUTO_SYNC_CUSTOMERS / ITEMS / PRICING / ORDERS leave switched on."""
-    return [asset for kind, asset in AUTO_SYNC_ASSETS.items() if settings.auto_sync(kind)] + ["sync_health"]
+    """The assets QB_AUTO_SYNC_CUSTOMERS / ITEMS / PRICING / ORDERS leave switched on. Payments and credit
+    memos go with the orders' invoices: they take their part of the run's one CDC call, no read of their own."""
+    selected = [asset for kind, asset in AUTO_SYNC_ASSETS.items() if settings.auto_sync(kind)]
+    if settings.auto_sync("orders"):
+        selected += [PAYMENTS.asset, CREDIT_MEMOS.asset]
+    return selected + ["sync_health"]
 
 
 def realm_tags(settings: Settings) -> dict[str, str]:
@@ -72,7 +76,12 @@ def build_jobs(settings: Settings) -> list:
             ),
             tags=tags,
         ),
-        *(sync_job(entity.sync_job, entity.asset, entity.words) for entity in SYNCED.values() if not entity.own_asset),
+        # every mirrored entity but invoices (pushed, and mirrored, by push_invoices_job)
+        *(
+            sync_job(entity.sync_job, entity.asset, entity.words)
+            for entity in SYNCED.values()
+            if entity is not INVOICES
+        ),
         sync_job("sync_pricing_job", "price_levels", "pricing (the CSV drop folder)"),
         retry_orders_job,
     ]

@@ -11,6 +11,7 @@ pytest_plugins = [
     "qb_pipeline_tests.fixtures.webhooks",
     "qb_pipeline_tests.fixtures.dev_stack",
     "qb_pipeline_tests.fixtures.dagster_runs",
+    "qb_pipeline_tests.fixtures.receivables",
 ]
 
 

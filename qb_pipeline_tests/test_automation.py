@@ -140,6 +140,8 @@ def test_asset_graph_snapshot():
         "items": ("quickbooks", []),
         "price_levels": ("quickbooks", ["customers", "items"]),
         "invoices": ("quickbooks", ["customers", "items", "orders", "price_levels"]),
+        "payments": ("quickbooks", ["invoices"]),
+        "credit_memos": ("quickbooks", ["invoices"]),
         "sync_health": ("health", ["customers", "invoices", "items", "price_levels"]),
     }
     assert {key.name for key in graph.asset_check_keys} == {
@@ -164,7 +166,7 @@ def test_quickbooks_assets_carry_a_freshness_policy_that_follows_the_sync_freque
             if graph.get(key).freshness_policy
         }
 
-    assert set(policies(defs)) == {"customers", "items", "invoices"}
+    assert set(policies(defs)) == {"customers", "items", "invoices", "payments", "credit_memos"}
     every_four_hours = policies(build_definitions(Settings(sync_frequency_hours=4)))
     assert {
         name: (policy.warn_window.to_timedelta(), policy.fail_window.to_timedelta())

@@ -92,7 +92,8 @@ def test_invoices_switched_off_are_mirrored_by_the_catch_up_which_pushes_no_orde
             .evaluate_tick(dg.build_schedule_context(instance=instance))
             .run_requests
         )
-    assert [key.to_user_string() for key in request.asset_selection] == ["invoices"]
+    # payments and credit memos go with the invoices (jobs.hourly_selection)
+    assert [key.to_user_string() for key in request.asset_selection] == ["credit_memos", "invoices", "payments"]
     assert request.run_config == {"ops": {"invoices": {"config": {"push_orders": False}}}}
     job = built.resolve_job_def("quickbooks_changes_job")
     assert dg.validate_run_config(job, request.run_config)  # raises when the job would refuse it

@@ -61,7 +61,7 @@ def test_with_webhooks_doing_the_pulls_an_idle_day_costs_the_daily_catch_up_alon
         assert result.success and metadata_of(result, "customers")["pull_mode"] == "webhooks"
     assert sandbox_reads_and_writes(sandbox.counters()) == (0, 0), sandbox.counters()["calls"]
     assert metadata_of(result, "invoices")["mirrored"] == 0
-    assert sorted(catch_up_assets(settings)) == ["customers", "invoices", "items"]
+    assert sorted(catch_up_assets(settings)) == ["credit_memos", "customers", "invoices", "items", "payments"]
     assert catch_up_run(resources, settings).success
     assert sandbox_reads_and_writes(sandbox.counters()) == (1, 0), sandbox.counters()["calls"]
 
@@ -132,14 +132,14 @@ def test_the_read_budget_check_fails_and_the_run_log_warns_near_the_budget(sandb
     fields = ("database", "environment", "sandbox_connection_file", "token_key", "timeout_seconds")
     small = QuickBooksResource(
         **{name: getattr(resources["quickbooks"], name) for name in fields},
-        monthly_read_budget=10,
+        monthly_read_budget=20,
         read_budget_warn_share=0.5,
     )
     with dg.instance_for_test() as instance:
-        result = hourly_run({**resources, "quickbooks": small}, instance=instance)  # a first sync: 6 reads
+        result = hourly_run({**resources, "quickbooks": small}, instance=instance)  # a first sync: 10 reads
         assert result.success
         logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
     (budget,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "quickbooks_read_budget"]
     assert not budget.passed
-    assert budget.description.startswith("QuickBooks reads this month: 6, 60% of the monthly budget of 10")
+    assert budget.description.startswith("QuickBooks reads this month: 10, 50% of the monthly budget of 20")
     assert any("QB_MONTHLY_READ_BUDGET" in message for message in logged)

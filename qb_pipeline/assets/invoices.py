@@ -30,6 +30,7 @@ from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.invoice_outcomes import InvoicePushResult
 from qb_pipeline.sync.invoices import STALE_CLAIM_AFTER, push_orders
 from qb_pipeline.sync.order_actions import order_counts, orders_name_unknown_records
+from qb_pipeline.sync.order_money import money_counts
 from qb_pipeline.sync.push import income_account_for_new_rows
 
 
@@ -81,7 +82,7 @@ def invoices(
     metered = read_meter_metadata(context, quickbooks, gateway.stats)
     with database.session() as session:
         recent = recent_activity(session)
-    _observe_orders(context, counts)
+    _observe_orders(context, counts, database)
     return dg.MaterializeResult(
         metadata={
             **pushed.as_metadata(),
@@ -134,8 +135,12 @@ def _push(
         raise dg.Failure(description=str(error), allow_retries=False) from None
 
 
-def _observe_orders(context: dg.AssetExecutionContext, counts) -> None:
-    """The orders table is written by the order-entry app, not by a run: observe it, so its page has numbers."""
+def _observe_orders(context: dg.AssetExecutionContext, counts, database: DatabaseResource) -> None:
+    """The orders table is written by the order-entry app, not by a run: observe it, so its page has numbers:
+    orders by status, and the sent ones by where their invoice stands (paid, partly paid, open, voided,
+    deleted) with what the open ones still owe."""
+    with database.session() as session:
+        money = money_counts(session)
     context.log_event(
         dg.AssetObservation(
             asset_key="orders",
@@ -145,6 +150,7 @@ def _observe_orders(context: dg.AssetExecutionContext, counts) -> None:
                 "synced": counts.synced,
                 "failed": counts.failed,
                 "blocked": counts.blocked,
+                **money,
                 "newest_order_at": dg.MetadataValue.timestamp(counts.newest_order_at)
                 if counts.newest_order_at
                 else "none",

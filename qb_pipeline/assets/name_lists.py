@@ -2,6 +2,7 @@
 `customers` and `items`, QuickBooks name lists mirrored both ways (an entry we only mirror is pulled alone)."""
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
@@ -163,9 +164,11 @@ def pull_for_an_invoices_run(
     )
 
 
-def entity_asset(entity: SyncedEntity) -> dg.AssetsDefinition:
-    """The asset that syncs `entity` as its registry entry says; a fresh stack syncs it at once
-    (SYNC_WHEN_MISSING)."""
+def entity_asset(
+    entity: SyncedEntity, materialize: Callable[..., dg.MaterializeResult] = sync_entity, deps: Sequence = ()
+) -> dg.AssetsDefinition:
+    """The asset that syncs `entity` as its registry entry says (`materialize`: what one run of it does,
+    by default a pull and a push); a fresh stack syncs it at once (SYNC_WHEN_MISSING)."""
 
     @dg.asset(
         name=entity.asset,
@@ -174,12 +177,13 @@ def entity_asset(entity: SyncedEntity) -> dg.AssetsDefinition:
         kinds={"quickbooks", "sql"},
         owners=OWNERS,
         pool=QUICKBOOKS_POOL,
+        deps=list(deps),
         automation_condition=SYNC_WHEN_MISSING,
     )
     def sync(
         context: dg.AssetExecutionContext, quickbooks: QuickBooksResource, database: DatabaseResource
     ) -> dg.MaterializeResult:
-        return sync_entity(context, quickbooks, database, entity)
+        return materialize(context, quickbooks, database, entity)
 
     return sync
 

@@ -25,6 +25,7 @@ from qb_pipeline.db.types import (
 )
 from qb_pipeline.sync.invoice_draft import MAX_FACTOR, Catalog, OrderRejected, draft_invoice
 from qb_pipeline.sync.order_actions import going_again, list_orders, retry_orders, sent_again, unknown_order_numbers
+from qb_pipeline.sync.order_money import OrderMoney, money_of_orders, unpaid_orders
 
 
 @click.group()
@@ -130,8 +131,9 @@ SOURCES = {"order": "explicit", "customer": "customer price", "price_level": "pr
 @click.argument("number")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def show(number: str, as_json: bool) -> None:
-    """An order: each line priced (unit price, amount, where the price comes from), its total, and where it
-    stands on its way to QuickBooks."""
+    """An order: each line priced (unit price, amount, where the price comes from), its total, where it
+    stands on its way to QuickBooks, and once invoiced its invoice's balance: paid (on which date), partly
+    paid, open, voided or deleted in QuickBooks."""
     with session_scope(database()) as session:
         order = session.scalars(sa.select(Order).where(Order.order_number == number)).first()
         if order is None:
@@ -178,6 +180,7 @@ def _order_shown(session: Session, order: Order) -> dict:
         "invoiced_total": str(order.invoiced_total) if order.invoiced_total is not None else None,
         "qb_invoice_id": order.qb_invoice_id,
         "qb_invoice_state": order.qb_invoice_state,
+        **money_of_orders(session, [order]).get(order.id, OrderMoney(None)).as_dict(),
         "lines": lines,
     }
 
@@ -190,6 +193,8 @@ def _echo_order(data: dict) -> None:
     )
     if data["reason"]:
         click.echo(f"  reason: {data['reason']}")
+    if data["invoice_state"]:
+        click.echo(f"  invoice: {_money_shown(data)}")
     for line in data["lines"]:
         priced = f" @ {line['unit_price']} = {line['amount']} ({line['price_source']})" if line["unit_price"] else ""
         click.echo(f"  {line['item']} × {line['quantity']}{priced}")
@@ -204,6 +209,18 @@ def _echo_order(data: dict) -> None:
         )
 
 
+def _money_shown(data: dict) -> str:
+    """ "paid on 2026-12-01 (total 19.90)", "partly paid: 9.90 of 19.90 to pay", "voided in QuickBooks"…"""
+    state, total, balance = data["invoice_state"], data["invoice_total"], data["invoice_balance"]
+    if state == "paid":
+        return f"paid on {data['paid_on'] or 'a date not mirrored'} (total {total})"
+    if state in ("open", "partly paid"):
+        return f"{state}: {balance} of {total} to pay"
+    if state in ("voided", "deleted"):
+        return f"{state} in QuickBooks (never sent again without a person deciding)"
+    return state
+
+
 @orders.command("list")
 @click.option(
     "--status",
@@ -216,19 +233,21 @@ def _echo_order(data: dict) -> None:
 @click.option(
     "--limit", default=200, show_default=True, type=click.IntRange(1, 100_000), help="At most this many orders."
 )
+@click.option("--unpaid", is_flag=True, help="Only orders whose invoice has a balance left (open or partly paid).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def list_command(statuses: tuple[str, ...], since: str | None, limit: int, as_json: bool) -> None:
-    """Orders, newest first: customer, total, status, and why one did not go through.
+def list_command(statuses: tuple[str, ...], since: str | None, limit: int, unpaid: bool, as_json: bool) -> None:
+    """Orders, newest first: customer, total, status, its invoice's balance, and why one did not go through.
 
     The total is the invoice's once sent, else the order priced now ("not priced" while it cannot be)."""
     with session_scope(database()) as session:
-        listed = list_orders(
-            session,
-            statuses=[OrderStatus(s) for s in statuses],
-            since=parse_since(since, utcnow()) if since else None,
-            limit=limit,
+        since_at = parse_since(since, utcnow()) if since else None
+        listed = (
+            unpaid_orders(session, since=since_at, limit=limit)
+            if unpaid
+            else list_orders(session, statuses=[OrderStatus(s) for s in statuses], since=since_at, limit=limit)
         )
         catalog = Catalog(session, listed)  # a few queries for every order listed
+        money = money_of_orders(session, listed)
         found = [
             {
                 "order_number": o.order_number,
@@ -238,6 +257,7 @@ def list_command(statuses: tuple[str, ...], since: str | None, limit: int, as_js
                 "total": _total(session, o, catalog),
                 "reason": o.status_reason,
                 "qb_invoice_id": o.qb_invoice_id,
+                **money.get(o.id, OrderMoney(None)).as_dict(),
             }
             for o in listed
         ]
@@ -245,13 +265,18 @@ def list_command(statuses: tuple[str, ...], since: str | None, limit: int, as_js
         click.echo(json.dumps(found, indent=2))
         return
     if not found:
-        click.echo("no order matches" + (f" (status {', '.join(statuses)})" if statuses else ""))
+        click.echo(
+            "no order matches"
+            + (f" (status {', '.join(statuses)})" if statuses and not unpaid else "")
+            + (" (unpaid)" if unpaid else "")
+        )
         return
     for order in found:
         click.echo(
             f"{order['order_number']:<22}{order['status']:<10}{order['created_at'][:16].replace('T', ' ')}  "
             f"{str(order['customer'] or ''):<24.24}{order['total'] or 'not priced':>12}"
             + (f"  invoice {order['qb_invoice_id']}" if order["qb_invoice_id"] else "")
+            + (f" {_money_shown(order)}" if order["invoice_state"] else "")
             + (f"\n    {order['reason']}" if order["reason"] and order["status"] != "synced" else "")
         )
 

@@ -86,6 +86,9 @@ class QuickBooksPort(Protocol):
     def company_timezone(self) -> tzinfo:
         """The company's offset from UTC (invoice dates are the company's calendar dates)."""
 
+    def company_currency(self) -> str | None:
+        """The code of the company's own currency (Preferences.CurrencyPrefs.HomeCurrency)."""
+
     def custom_txn_numbers(self) -> bool:
         """Whether the company keeps the DocNumber we send (Preferences.SalesFormsPrefs.CustomTxnNumbers)."""
 

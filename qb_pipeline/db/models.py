@@ -417,4 +417,4 @@ class WebhookEvent(Base):
 
 
 # Tables kept in their own modules; importing them here puts them in Base.metadata.
-from qb_pipeline.db import api_calls, pricing_imports  # noqa: E402,F401
+from qb_pipeline.db import api_calls, pricing_imports, receivables  # noqa: E402,F401

@@ -160,6 +160,9 @@ class QuickBooksGateway:
     def company_timezone(self) -> tzinfo:
         return self.preferences.zone()
 
+    def company_currency(self) -> str | None:
+        return self.preferences.home_currency()
+
     # -- writes ------------------------------------------------------------------------------------
     def create(self, entity: str, body: dict, request_id: str) -> dict:
         """One record, with a stable requestid so a retry after a lost answer replays, not repeats."""

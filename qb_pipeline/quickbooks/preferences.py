@@ -15,6 +15,7 @@ class CompanyPreferences:
         self.calls = calls
         self.configured_timezone = configured_timezone  # QB_COMPANY_TIMEZONE (an IANA name), or "" for the default
         self._read: tuple[InvoiceNumbering, tzinfo] | None = None
+        self._home_currency: str | None = None
 
     def numbering(self, *, fresh: bool = False) -> InvoiceNumbering:
         """Preferences.SalesFormsPrefs.CustomTxnNumbers and the preferences' SyncToken; `fresh` reads
@@ -28,6 +29,11 @@ class CompanyPreferences:
         answer's `time`; a disagreement is reported through `progress` once per read."""
         return self._preferences()[1]
 
+    def home_currency(self) -> str | None:
+        """CurrencyPrefs.HomeCurrency: the code of the company's own currency (None: QuickBooks names none)."""
+        self._preferences()
+        return self._home_currency
+
     def _preferences(self) -> tuple[InvoiceNumbering, tzinfo]:
         if self._read is None:
             answer = self.calls.call(
@@ -37,6 +43,8 @@ class CompanyPreferences:
                 expect="Preferences",
             )
             sales = answer["Preferences"].get("SalesFormsPrefs") or {}
+            home = (answer["Preferences"].get("CurrencyPrefs") or {}).get("HomeCurrency") or {}
+            self._home_currency = home.get("value") or None
             zone = company_zone(self.configured_timezone, answer.get("time"))
             if zone.warning:
                 self.calls.progress(f"time zone: {zone.warning}")

@@ -21,9 +21,18 @@ from qb_pipeline.core import quickbooks_entities as quickbooks
 from qb_pipeline.core.quickbooks_entities import QuickBooksEntity
 from qb_pipeline.db.models import NAME_COLUMNS, Customer, Item, Order, OrderLine, QBInvoice
 from qb_pipeline.db.order_names import NamedInOrders
+from qb_pipeline.db.receivables import QBCreditMemo, QBPayment
 from qb_pipeline.sync.item_prices import prices_held, record_item_prices
 from qb_pipeline.sync.merged_items import record_merged_items
-from qb_pipeline.sync.records import customer_payload, customer_row, invoice_row, item_payload, item_row
+from qb_pipeline.sync.records import (
+    credit_memo_row,
+    customer_payload,
+    customer_row,
+    invoice_row,
+    item_payload,
+    item_row,
+    payment_row,
+)
 
 
 def _nothing(*_args) -> None:
@@ -135,7 +144,28 @@ INVOICES = SyncedEntity(
     own_asset=True,  # orders are pushed first (sync/invoices.py), then invoices mirrored (sync/invoice_mirror.py)
 )
 
-SYNCED = {entity.name: entity for entity in (CUSTOMERS, ITEMS, INVOICES)}
+# Mirrored only, each by its own asset (assets/receivables.py, sync/receivables_mirror.py): voids and deletes
+# kept, a payment's lines as the applications they make (qb_payment_lines).
+PAYMENTS = SyncedEntity(
+    quickbooks.PAYMENT,
+    QBPayment,
+    "payments",
+    "payment",
+    to_row=payment_row,
+    description="QuickBooks payments mirrored, with the invoices and credit memos each applies to.",
+    own_asset=True,
+)
+CREDIT_MEMOS = SyncedEntity(
+    quickbooks.entity_named("CreditMemo"),
+    QBCreditMemo,
+    "credit_memos",
+    "credit memo",
+    to_row=credit_memo_row,
+    description="QuickBooks credit memos mirrored: the credit each customer holds and what is left of it.",
+    own_asset=True,
+)
+
+SYNCED = {entity.name: entity for entity in (CUSTOMERS, ITEMS, INVOICES, PAYMENTS, CREDIT_MEMOS)}
 NAME_LISTS = {name: entity for name, entity in SYNCED.items() if entity.pushed}  # synced both ways, by name
 NAMED_IN_ORDERS = {name: entity for name, entity in SYNCED.items() if entity.named_in_orders is not None}
 

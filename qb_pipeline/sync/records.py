@@ -146,3 +146,58 @@ def invoice_row(record: dict, realm_id: str) -> dict[str, Any]:
         "marked_order": None if (marked := marked_order(record)) is None else marked[:64],  # None: not ours
         "lines": lines,
     }
+
+
+def voided(record: dict) -> bool:
+    """QuickBooks keeps a voided transaction with zero amounts and a 'Voided' note."""
+    return str(record.get("PrivateNote", "")).startswith("Voided") and not money(record.get("TotalAmt"))
+
+
+def _receivable(record: dict, realm_id: str, open_amount: Decimal | None) -> dict[str, Any]:
+    """What a payment and a credit memo share as rows; status open while `open_amount` is left to apply."""
+    return {
+        "realm_id": realm_id,
+        "qb_id": str(record["Id"]),
+        "customer_qb_id": _ref_value(record.get("CustomerRef")),
+        "txn_date": record.get("TxnDate") or None,
+        "total_amt": money(record.get("TotalAmt")),
+        "currency": _ref_value(record.get("CurrencyRef")),
+        "status": "voided" if voided(record) else "open" if open_amount else "applied",
+        "set_apart": None,
+        "qb_sync_token": str(record.get("SyncToken", "0")),
+        "qb_updated_at": _last_updated(record),
+    }
+
+
+def payment_row(record: dict, realm_id: str) -> dict[str, Any]:
+    """A QBO Payment as the columns `qb_payments` mirrors, and under `applications` the rows of
+    `qb_payment_lines`: each line's LinkedTxn (the invoices it pays, the credit memos it takes credit from)."""
+    unapplied = money(record.get("UnappliedAmt"))
+    return {
+        **_receivable(record, realm_id, unapplied),
+        "unapplied_amt": unapplied,
+        "applications": [
+            {
+                "realm_id": realm_id,
+                "payment_qb_id": str(record["Id"]),
+                "line_number": number,
+                "kind": str(link.get("TxnType")),
+                "linked_qb_id": str(link["TxnId"]),
+                "amount": money(line.get("Amount")) or Decimal("0"),
+            }
+            for number, line in enumerate(record.get("Line") or [], start=1)
+            for link in line.get("LinkedTxn") or []
+            if link.get("TxnId") is not None
+        ],
+    }
+
+
+def credit_memo_row(record: dict, realm_id: str) -> dict[str, Any]:
+    """A QBO CreditMemo as the columns `qb_credit_memos` mirrors."""
+    remaining = money(record.get("RemainingCredit"))
+    return {
+        **_receivable(record, realm_id, remaining),
+        "doc_number": record.get("DocNumber") or None,
+        "remaining_credit": remaining,
+        "balance": money(record.get("Balance")),
+    }
