@@ -54,9 +54,10 @@ drill: install
 # database on PostgreSQL, the sandbox); the daemon and a push run SIGKILLed mid-push; duplicates and lost
 # orders per company. Needs a PostgreSQL server where it may create databases (README: Production topology).
 # CI runs it smaller (qb_pipeline_tests/test_topology.py).
-topology: QB_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
+# (The default is the shell's: a make variable of that name, even a target's own, would take it out of
+# the environment of every other target, and `make test` would skip its PostgreSQL variants.)
 topology: install
-	QB_TEST_POSTGRES_URL=$(QB_TEST_POSTGRES_URL) $(BIN)/python -m qb_pipeline_tests.topology
+	QB_TEST_POSTGRES_URL=$${QB_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/python -m qb_pipeline_tests.topology
 
 # Each at-most-once safeguard switched off in turn: the tests that prove it must then fail.
 # (make test runs it too, through qb_pipeline_tests/test_mutation_check.py.)
