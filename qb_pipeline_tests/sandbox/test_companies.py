@@ -5,6 +5,8 @@ python-quickbooks and intuit-oauth clients talk to each over real HTTP."""
 from __future__ import annotations
 
 import json
+import stat
+import urllib.error
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -139,8 +141,10 @@ def test_a_company_added_while_serving_is_served_and_kept(tmp_path):
         assert CompanyInfo.get(added, qb=qb).Id == added
         assert len(Customer.all(qb=qb)) > 10  # seeded with the demo set
         assert Customer.all(qb=sandbox.company(before[1]).qb_client()) == []  # the others are untouched
-        written = json.loads((data / "connections" / f"{added}.json").read_text())
-        assert written["realm_id"] == added and written["refresh_token"]
+        written = data / "connections" / f"{added}.json"
+        assert json.loads(written.read_text())["realm_id"] == added and json.loads(written.read_text())["refresh_token"]
+        assert stat.S_IMODE(written.stat().st_mode) == 0o600 and stat.S_IMODE(written.parent.stat().st_mode) == 0o700
+        _only_with_the_control_token(sandbox)
     finally:
         sandbox.stop()
     restarted = SandboxHandle(data, extra=["--companies", "2"])
@@ -154,3 +158,14 @@ def test_a_company_added_while_serving_is_served_and_kept(tmp_path):
         assert again.realm_ids() == [*before, added]  # deterministic realm ids
     finally:
         again.stop()
+
+
+def _only_with_the_control_token(sandbox: SandboxHandle) -> None:
+    url = f"{sandbox.url}/_sandbox/companies"
+    assert requests.post(url, json={}, timeout=10).status_code == 401
+    from_a_page = {"Authorization": f"Bearer {sandbox.connection['control_token']}", "Origin": "http://evil.test"}
+    assert requests.post(url, json={}, headers=from_a_page, timeout=10).status_code == 403
+    assert len(sandbox.realm_ids()) == 3  # neither added a company
+    with pytest.raises(urllib.error.HTTPError) as unknown:
+        sandbox.company("42")
+    assert unknown.value.code == 404
