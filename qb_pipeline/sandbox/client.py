@@ -117,9 +117,19 @@ class SandboxProcess(SandboxClient):
     """A sandbox subprocess on a free port (or the one given), stopped with `stop()`."""
 
     def __init__(
-        self, data_dir: Path, *, seed: str = "none", port: int = 0, extra: Sequence[str] = (), cwd: Path | None = None
+        self,
+        data_dir: Path,
+        *,
+        seed: str = "none",
+        port: int = 0,
+        extra: Sequence[str] = (),
+        cwd: Path | None = None,
+        companies: int = 1,
     ) -> None:
-        """Its output goes to `<data_dir>.log` beside the state folder (a pipe nobody reads would fill)."""
+        """Its output goes to `<data_dir>.log` beside the state folder (a pipe nobody reads would fill).
+        `companies`: how many it serves (`serve --companies`); `company(realm_id)` is a client of one."""
+        if companies != 1:
+            extra = [*extra, "--companies", str(companies)]
         self.data_dir = Path(data_dir)
         connection_file = self.data_dir / "connection.json"
         before = connection_file.stat().st_mtime if connection_file.exists() else None

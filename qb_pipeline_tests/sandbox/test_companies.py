@@ -131,7 +131,7 @@ def test_each_companys_webhooks_name_its_own_realm(companies_sandbox):
 
 def test_a_company_added_while_serving_is_served_and_kept(tmp_path):
     data = tmp_path / "sandbox"
-    sandbox = SandboxHandle(data, extra=["--companies", "2"])
+    sandbox = SandboxHandle(data, companies=2)
     try:
         before = sandbox.realm_ids()
         added = sandbox.add_company("demo")
@@ -147,13 +147,13 @@ def test_a_company_added_while_serving_is_served_and_kept(tmp_path):
         _only_with_the_control_token(sandbox)
     finally:
         sandbox.stop()
-    restarted = SandboxHandle(data, extra=["--companies", "2"])
+    restarted = SandboxHandle(data, companies=2)
     try:
         assert restarted.realm_ids() == [*before, added]  # the state folder keeps its companies
         assert len(Customer.all(qb=restarted.company(added).qb_client())) > 10
     finally:
         restarted.stop()
-    again = SandboxHandle(tmp_path / "other", extra=["--companies", "3"])
+    again = SandboxHandle(tmp_path / "other", extra=["--companies", "3"])  # the CLI flag itself
     try:
         assert again.realm_ids() == [*before, added]  # deterministic realm ids
     finally:
