@@ -197,14 +197,10 @@ class OAuthServer:
         if params.get("client_id") != self.ensure_app()[0]:
             return JSONResponse({"error": "invalid_client"}, status_code=400)
         redirect_uri = params.get("redirect_uri", "")
-        # Intuit's consent screen has the user pick one of their companies; here the choice is `realm_id`
-        # (the first company when not given), and only a company this sandbox serves can be picked.
+        # Intuit's consent screen has the user pick one of their companies; here the pick is `realm_id`, the
+        # first company when not given. A realm the sandbox does not serve may be picked too (a company of
+        # the user's elsewhere): its tokens are then good for none of the sandbox's companies.
         realm = params.get("realm_id") or self.realms[0]
-        if realm not in self.realms:
-            return JSONResponse(
-                {"error": "invalid_request", "error_description": f"this sandbox has no company {realm}"},
-                status_code=400,
-            )
         code = secrets.token_urlsafe(24)
         self._codes[code] = (realm, redirect_uri, self.clock() + 600)
         query = {"code": code, "realmId": realm}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import stat
 import urllib.error
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -96,8 +97,17 @@ def test_the_consent_screen_connects_the_company_picked(companies_sandbox):
     connected = qb_client_for(second.connection, auth.refresh_token)
     assert CompanyInfo.get(second.realm_id, qb=connected).Id == second.realm_id
     assert _consent(first.auth_client().get_authorization_url([Scopes.ACCOUNTING]))["realmId"] == first.realm_id
-    refused = requests.get(f"{url}&realm_id=42", allow_redirects=False, timeout=10)
-    assert refused.status_code == 400 and "no company 42" in refused.json()["error_description"]
+    elsewhere = first.auth_client()  # a company of the user's that this sandbox does not serve
+    picked = _consent(f"{elsewhere.get_authorization_url([Scopes.ACCOUNTING])}&realm_id=42")
+    assert picked["realmId"] == "42"
+    elsewhere.get_bearer_token(picked["code"], realm_id="42")
+    for company in (first, second):
+        assert api(company, _with_token(elsewhere.access_token), "GET", "preferences").status_code == 401
+
+
+def _with_token(access_token: str):
+    """What `api` reads of a python-quickbooks client: its session's access token."""
+    return SimpleNamespace(session=SimpleNamespace(access_token=access_token))
 
 
 def _consent(url: str) -> dict[str, str]:
