@@ -21,6 +21,12 @@ What it serves
   and items as tombstones after the active records), requestid replay per realm.
   Every entity name QuickBooks' query accepts answers (an empty QueryResponse where the sandbox holds
   no rows); CDC accepts its 24 entity types in one call; an unknown name gets QuickBooks' 4001.
+- Many companies (companies.py; `serve --companies N`, POST /_sandbox/companies): each realm has its own
+  records (Ids repeat across companies), rate limits, faults, counters, settings and webhook deliveries
+  (events carry its realm id). They share what an Intuit app shares: client id and secret, token
+  lifetimes, the webhook verifier token. A token works for its own company only: elsewhere it gets 401
+  (AuthenticationFault, code 100, as Intuit answers a token/realm mismatch). The authorize endpoint
+  connects the company named by `realm_id` (the first when none), as Intuit's company picker does.
 - Company settings (flags of `serve`, or /_sandbox/settings): `docnumber_duplicates` refuse|allow
   (6140 or not for a second invoice with one DocNumber), `requestid_replay` (a repeated requestid
   answers the first answer, or is processed again, as reported of QuickBooks in some cases),
@@ -101,7 +107,10 @@ the sandbox's own is refused (403). GET / leads there.
 The control API (not part of QuickBooks; the server binds 127.0.0.1 by default). Every route needs
 `Authorization: Bearer <control_token>` (from connection.json; 401 without it) and refuses a request
 whose Origin is not the sandbox's own (403), so a web page in the developer's browser cannot drive it
-(control.py `guarded`); `client.SandboxClient` sends the token.
+(control.py `guarded`); `client.SandboxClient` sends the token. Each route below acts on the first
+company; /_sandbox/companies/{realm}/<route> on the company of `realm` (404 for one not served).
+- GET /_sandbox/companies                               the companies, the first the default
+- POST /_sandbox/companies {"seed", "customers", "items"}   add a company; answers its realm_id (201)
 - POST /_sandbox/reset {"seed": "none"|"demo"}          empty the realm (accounts stay), clear faults
                                                         (revoked tokens are valid again)
 - POST /_sandbox/seed {"preset", "customers": N, "items": N}

@@ -32,7 +32,7 @@ from qb_pipeline.sandbox.oauth import OAuthServer
 from qb_pipeline.sandbox.query import QueryError, matching, page_of, parse_query
 from qb_pipeline.sandbox.reports import report
 from qb_pipeline.sandbox.store import COMPANY_TZ, Store, dumps, loads, qbo_time
-from qb_pipeline.sandbox.validation import Fault, not_found
+from qb_pipeline.sandbox.validation import Fault, not_found, not_this_company
 
 ENTITY_BY_PATH = {name.lower(): name for name in QUERY_ENTITIES}
 MAX_BATCH_ITEMS = 30
@@ -103,7 +103,7 @@ class DataApi:
             await send({"type": "http.response.body", "body": b'{"QueryResponse": {', "more_body": True})
             raise ConnectionAbortedError("sandbox fault: connection dropped mid-response")
         if fault and fault.kind == "revoke":
-            self.oauth.revoke_all()
+            self.oauth.revoke_all(_realm_in(path))  # the company's tokens: Intuit revokes per connection
         if fault and fault.kind not in ("timeout", "revoke"):
             status, payload, extra = _fault_response(fault.kind)
         else:
@@ -123,9 +123,9 @@ class DataApi:
         if len(parts) < 3 or parts[0] != "company":
             return 404, {"Fault": {"Error": [{"Message": "Not found", "code": "404"}]}, "time": qbo_time()}, {}
         realm, resource, rest = parts[1], parts[2].lower(), parts[3:]
-        token_realm = self.oauth.authenticate(headers.get("authorization"))
-        if token_realm is None or token_realm != realm:
-            return 401, _auth_fault(), {}
+        refused = self._refused(realm, headers)
+        if refused is not None:
+            return 401, refused, {}
         wait = self.limiter.check(realm, is_batch=resource == "batch")
         if wait is not None:
             status, payload, extra = _fault_response("429")
@@ -146,6 +146,13 @@ class DataApi:
         if request_id:
             self.store.remember_reply(realm, request_id, status, dumps(payload))
         return status, payload, {}
+
+    def _refused(self, realm: str, headers: dict) -> dict | None:
+        """The 401 fault when the call's token is not a valid one of this company, else None."""
+        token_realm = self.oauth.authenticate(headers.get("authorization"))
+        if token_realm is None:
+            return _auth_fault()
+        return not_this_company().body() if token_realm != realm else None  # a token of another company
 
     def _operation(self, method, realm, resource, rest, params, body) -> dict:
         if resource == "query":

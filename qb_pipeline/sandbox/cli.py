@@ -29,9 +29,17 @@ def sandbox() -> None:
     type=click.Choice(["demo", "none"]),
     default="demo",
     show_default=True,
-    help="Data for a new (empty) state folder.",
+    help="Data for a new (empty) state folder, in each company.",
 )
-@click.option("--customers", default=0, show_default=True, help="Also generate this many customers.")
+@click.option(
+    "--companies",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Serve this many QuickBooks companies (realms), each with its own data, limits, tokens and webhooks; "
+    "the first keeps the usual realm id. A state folder keeps the companies it has.",
+)
+@click.option("--customers", default=0, show_default=True, help="Also generate this many customers (per company).")
 @click.option("--items", default=0, show_default=True, help="Also generate this many items.")
 @click.option("--latency-ms", default=0, show_default=True, help="Added latency per API call.")
 @click.option(
@@ -75,6 +83,7 @@ def serve(
     port: int,
     data_dir: Path,
     seed_preset: str,
+    companies: int,
     customers: int,
     items: int,
     latency_ms: int,
@@ -101,6 +110,7 @@ def serve(
             port=port,
             data_dir=data_dir.resolve(),
             seed_preset=seed_preset,
+            companies=companies,
             customers=customers,
             items=items,
             latency_ms=latency_ms,

@@ -4,6 +4,7 @@ benchmarks and the drills all use this."""
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import urllib.request
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Self
 
 START_SECONDS = 300  # seeding 100,000 records takes a while on this machine
 
@@ -70,13 +72,15 @@ class SandboxClient:
         self.connection: dict = json.loads(self.connection_file.read_text())
         self.url: str = self.connection["sandbox_url"]
         self.realm_id: str = self.connection["realm_id"]
+        self.company_path = ""  # "companies/{realm}/" in a view of one company (`company`)
 
     def control(
         self, method: str, path: str, payload: dict | None = None, *, timeout: float = 600, decimals: bool = False
     ):
-        """One /_sandbox/ call; the JSON answer (numbers as Decimal when `decimals`). Raises on HTTP errors."""
+        """One /_sandbox/ call (for this client's company); the JSON answer (numbers as Decimal when
+        `decimals`). Raises on HTTP errors."""
         request = urllib.request.Request(
-            f"{self.url}/_sandbox/{path}",
+            f"{self.url}/_sandbox/{self.company_path}{path}",
             method=method,
             data=json.dumps(payload, default=_plain).encode() if payload is not None else None,
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.connection['control_token']}"},
@@ -84,14 +88,48 @@ class SandboxClient:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.load(response, parse_float=Decimal if decimals else float)
 
+    # -- companies ---------------------------------------------------------------------------------
+    def realm_ids(self) -> list[str]:
+        """The sandbox's companies, the first the one a caller naming none gets."""
+        return [company["realm_id"] for company in self._root().control("GET", "companies")["companies"]]
+
+    def add_company(self, seed: str = "none", *, customers: int = 0, items: int = 0) -> str:
+        """A new company (POST /_sandbox/companies); its realm id."""
+        options = {"seed": seed, "customers": customers, "items": items}
+        return self._root().control("POST", "companies", options)["realm_id"]
+
+    def company(self, realm_id: str) -> Self:
+        """This client for one company: its control calls go to /_sandbox/companies/{realm_id}/…, its
+        `connection` is that company's (realm id and a fresh refresh token)."""
+        view = copy.copy(self)
+        view.company_path = f"companies/{realm_id}/"
+        view.connection = view.control("GET", "connection")
+        view.realm_id = realm_id
+        return view
+
+    def _root(self) -> SandboxClient:
+        root = copy.copy(self)
+        root.company_path = ""
+        return root
+
 
 class SandboxProcess(SandboxClient):
     """A sandbox subprocess on a free port (or the one given), stopped with `stop()`."""
 
     def __init__(
-        self, data_dir: Path, *, seed: str = "none", port: int = 0, extra: Sequence[str] = (), cwd: Path | None = None
+        self,
+        data_dir: Path,
+        *,
+        seed: str = "none",
+        port: int = 0,
+        extra: Sequence[str] = (),
+        cwd: Path | None = None,
+        companies: int = 1,
     ) -> None:
-        """Its output goes to `<data_dir>.log` beside the state folder (a pipe nobody reads would fill)."""
+        """Its output goes to `<data_dir>.log` beside the state folder (a pipe nobody reads would fill).
+        `companies`: how many it serves (`serve --companies`); `company(realm_id)` is a client of one."""
+        if companies != 1:
+            extra = [*extra, "--companies", str(companies)]
         self.data_dir = Path(data_dir)
         connection_file = self.data_dir / "connection.json"
         before = connection_file.stat().st_mtime if connection_file.exists() else None

@@ -86,7 +86,7 @@ CDC_ENTITIES = frozenset(
 PREFERENCES_ID = 1
 
 
-def company_info(realm: str, meta: dict) -> dict:
+def company_info(realm: str, meta: dict, name: str = "Sandbox Company") -> dict:
     """The company's own record; its Id is the realm id, as in QuickBooks."""
     address = {
         "Id": "1",
@@ -102,8 +102,8 @@ def company_info(realm: str, meta: dict) -> dict:
         "domain": "QBO",
         "sparse": False,
         "MetaData": meta,
-        "CompanyName": "Sandbox Company",
-        "LegalName": "Sandbox Company LLC",
+        "CompanyName": name,
+        "LegalName": f"{name} LLC",
         "Country": "US",
         "CompanyAddr": address,
         "LegalAddr": dict(address),

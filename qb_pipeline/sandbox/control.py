@@ -13,26 +13,39 @@ from qb_pipeline.sandbox.store import dumps, loads
 
 
 def control_routes(sandbox) -> list[Route]:
-    """`sandbox` is the running `Sandbox` (server.py): store, oauth, limiter, faults, api, realm.
+    """`sandbox` is the running `Sandbox` (server.py): its companies, store, oauth.
+
+    Every company route answers at /_sandbox/<route> for the first company and at
+    /_sandbox/companies/{realm}/<route> for any (404 for a realm the sandbox does not serve);
+    /_sandbox/companies lists the companies (GET) or adds one (POST).
 
     Every route needs `Authorization: Bearer <control_token>` (from connection.json; 401 without it),
     and a request whose Origin is not the sandbox's own is refused (403): a web page open in the
     developer's browser cannot reset, seed or read the sandbox.
     """
     control = _Control(sandbox)
-    routes = [
-        Route("/_sandbox/reset", control.reset, methods=["POST"]),
-        Route("/_sandbox/seed", control.seed, methods=["POST"]),
-        Route("/_sandbox/merge", control.merge, methods=["POST"]),
-        Route("/_sandbox/inject", control.inject, methods=["GET", "POST", "DELETE"]),
-        Route("/_sandbox/counters", control.counters, methods=["GET", "POST"]),
-        Route("/_sandbox/dump/{entity}", control.dump, methods=["GET"]),
-        Route("/_sandbox/tokens/{action}", control.tokens, methods=["POST"]),
-        Route("/_sandbox/settings", control.settings, methods=["GET", "POST"]),
-        Route("/_sandbox/connection", control.connection, methods=["GET"]),
-        Route("/_sandbox/webhooks", control.webhooks, methods=["GET"]),
+    per_company = [
+        ("/reset", control.reset, ["POST"]),
+        ("/seed", control.seed, ["POST"]),
+        ("/merge", control.merge, ["POST"]),
+        ("/inject", control.inject, ["GET", "POST", "DELETE"]),
+        ("/counters", control.counters, ["GET", "POST"]),
+        ("/dump/{entity}", control.dump, ["GET"]),
+        ("/tokens/{action}", control.tokens, ["POST"]),
+        ("/settings", control.settings, ["GET", "POST"]),
+        ("/connection", control.connection, ["GET"]),
+        ("/webhooks", control.webhooks, ["GET"]),
     ]
+    routes = [Route("/_sandbox/companies", control.companies, methods=["GET", "POST"])]
+    for path, endpoint, methods in per_company:
+        routes.append(Route(f"/_sandbox{path}", endpoint, methods=methods))
+        routes.append(Route(f"/_sandbox/companies/{{realm}}{path}", endpoint, methods=methods))
     return [Route(route.path, control.guarded(route.endpoint), methods=route.methods) for route in routes]
+
+
+def _company(request: Request):
+    """The company a control call is for (checked by `guarded`)."""
+    return request.state.company
 
 
 async def _body(request: Request) -> dict:
@@ -59,19 +72,23 @@ class _Control:
                     {"error": "the control API needs Authorization: Bearer <control_token from connection.json>"},
                     status_code=401,
                 )
+            realm = request.path_params.get("realm")
+            if realm is not None and realm not in sandbox.companies:
+                return JSONResponse({"error": f"this sandbox has no company {realm}"}, status_code=404)
+            request.state.company = sandbox.company(realm)
             return await endpoint(request)
 
         return check
 
     async def reset(self, request: Request) -> Response:
         options = await _body(request)
-        self.sandbox.reset(options.get("seed", "none"))
+        _company(request).reset(options.get("seed", "none"))
         return JSONResponse({"ok": True})
 
     async def seed(self, request: Request) -> Response:
         options = await _body(request)
         try:
-            self.sandbox.seed(
+            _company(request).seed(
                 options.get("preset", "none"),
                 customers=int(options.get("customers", 0)),
                 items=int(options.get("items", 0)),
@@ -81,7 +98,7 @@ class _Control:
         return JSONResponse({"ok": True})
 
     async def inject(self, request: Request) -> Response:
-        faults = self.sandbox.faults
+        faults = _company(request).faults
         if request.method == "DELETE":
             faults.clear()
             return JSONResponse({"ok": True})
@@ -102,42 +119,42 @@ class _Control:
         return JSONResponse({"ok": True})
 
     async def counters(self, request: Request) -> Response:
-        sandbox = self.sandbox
+        company, oauth = _company(request), self.sandbox.oauth
         if request.method == "POST":
-            sandbox.api.clear_counters()
-            sandbox.oauth.token_calls = 0
-            sandbox.limiter.most_in_flight = 0
+            company.api.clear_counters()
+            oauth.token_calls = 0
+            company.limiter.most_in_flight = 0
             return JSONResponse({"ok": True})
         return JSONResponse(
             {
-                "calls": dict(sandbox.api.counters),
-                "token_calls": sandbox.oauth.token_calls,
-                "total": sum(sandbox.api.counters.values()),
-                "minorversions": dict(sandbox.api.minor_versions),  # as sent; every call is served as 75
-                "most_in_flight": sandbox.limiter.most_in_flight,
+                "calls": dict(company.api.counters),
+                "token_calls": oauth.token_calls,  # the app's token endpoint, for every company
+                "total": sum(company.api.counters.values()),
+                "minorversions": dict(company.api.minor_versions),  # as sent; every call is served as 75
+                "most_in_flight": company.limiter.most_in_flight,
             }
         )
 
     async def dump(self, request: Request) -> Response:
         entity = request.path_params["entity"]
-        store, realm = self.sandbox.store, self.sandbox.realm
+        store, realm = self.sandbox.store, _company(request).realm
         return Response(
             dumps({"records": store.all(realm, entity), "deleted": store.deleted(realm, entity)}),
             media_type="application/json",
         )
 
     async def tokens(self, request: Request) -> Response:
-        action = request.path_params["action"]
+        action, realm = request.path_params["action"], _company(request).realm
         oauth = self.sandbox.oauth
         if action == "revoke":
-            oauth.revoke_all()
+            oauth.revoke_all(realm)
         elif action == "expire-access":
-            oauth.expire_access_tokens()
+            oauth.expire_access_tokens(realm)
         elif action == "mint":
-            return JSONResponse(oauth.mint_tokens(self.sandbox.realm))
+            return JSONResponse(oauth.mint_tokens(realm))
         elif action == "hard-end":  # {"expires_in": seconds}: every live refresh token's chain ends then
             try:
-                oauth.move_hard_end(float((await _body(request))["expires_in"]))
+                oauth.move_hard_end(float((await _body(request))["expires_in"]), realm)
             except (KeyError, TypeError, ValueError):
                 return JSONResponse({"error": 'give {"expires_in": seconds}'}, status_code=400)
         else:
@@ -145,12 +162,12 @@ class _Control:
         return JSONResponse({"ok": True})
 
     async def settings(self, request: Request) -> Response:
-        options = await _body(request)
+        options, realm = await _body(request), _company(request).realm
         try:
-            self.sandbox.configure(**options)
+            self.sandbox.configure(realm, **options)
         except (ValueError, TypeError) as error:
             return JSONResponse({"error": str(error)}, status_code=400)
-        return JSONResponse(self.sandbox.settings())
+        return JSONResponse(self.sandbox.settings(realm))
 
     async def merge(self, request: Request) -> Response:
         """What QuickBooks' UI does when a customer or item is renamed to another's name (the API cannot)."""
@@ -158,7 +175,7 @@ class _Control:
             options = await _body(request)
             answer = merge_records(
                 self.sandbox.store,
-                self.sandbox.realm,
+                _company(request).realm,
                 str(options.get("entity", "")),
                 options.get("from_id"),
                 options.get("into_id"),
@@ -169,8 +186,24 @@ class _Control:
             return JSONResponse({"error": str(error)}, status_code=400)
         return Response(dumps(answer), media_type="application/json")
 
-    async def webhooks(self, _request: Request) -> Response:
-        return JSONResponse(self.sandbox.webhooks.stats)
+    async def webhooks(self, request: Request) -> Response:
+        return JSONResponse(_company(request).webhooks.stats)
 
-    async def connection(self, _request: Request) -> Response:
-        return JSONResponse(self.sandbox.connection())
+    async def connection(self, request: Request) -> Response:
+        return JSONResponse(self.sandbox.connection(_company(request).realm))
+
+    async def companies(self, request: Request) -> Response:
+        """GET: the companies, the first the default. POST {"seed", "customers", "items"}: a new company."""
+        sandbox = self.sandbox
+        if request.method == "POST":
+            options = await _body(request)
+            preset = options.get("seed", "none")
+            if preset not in ("none", "demo"):
+                return JSONResponse({"error": f"seed must be demo or none (got {preset!r})"}, status_code=400)
+            try:
+                customers, items = int(options.get("customers", 0)), int(options.get("items", 0))
+            except (TypeError, ValueError):
+                return JSONResponse({"error": "customers and items are counts"}, status_code=400)
+            company = sandbox.add_company(preset, customers=customers, items=items)
+            return JSONResponse(company.describe(), status_code=201)
+        return JSONResponse({"companies": [company.describe() for company in sandbox.companies.values()]})

@@ -38,6 +38,7 @@ ACCESS_TTL, REFRESH_TTL = 3600, 8_726_400
 REFRESH_HARD_TTL = 5 * 365 * 86_400  # Intuit: "a maximum validity period of five years"
 HARD_END_HEADER = "x-include-refresh-token-hard-expires-in"
 HARD_END_FIELDS = ("x_refresh_token_hard_expires_in", "x_refresh_token_lifetime_expires_in")
+_OF_REALM = " AND (? IS NULL OR realm = ?)"  # one company's tokens, or every company's when None
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -81,6 +82,7 @@ class OAuthServer:
         if "hard_end" not in columns:  # a state folder from before hard ends: its chains start one at first use
             self._db.execute("ALTER TABLE tokens ADD COLUMN hard_end REAL")
         self._codes: dict[str, tuple[str, str, float]] = {}  # code → (realm, redirect_uri, expires)
+        self.realms: list[str] = []  # the companies a user may connect, the first the default (server.py fills it)
         self.token_calls = 0
 
     @property
@@ -122,11 +124,13 @@ class OAuthServer:
             answer[self.hard_expiry_field] = max(0, int(hard_end - now))
         return answer
 
-    def move_hard_end(self, seconds_from_now: float) -> None:
-        """Put the hard end of every live refresh token `seconds_from_now` away (a test's way to bring it near)."""
+    def move_hard_end(self, seconds_from_now: float, realm: str | None = None) -> None:
+        """Put the hard end of every live refresh token (of `realm`, or of every company) `seconds_from_now`
+        away (a test's way to bring it near)."""
         with self._lock, self._db:
             self._db.execute(
-                "UPDATE tokens SET hard_end = ? WHERE kind = 'refresh'", (self.clock() + float(seconds_from_now),)
+                "UPDATE tokens SET hard_end = ? WHERE kind = 'refresh'" + _OF_REALM,
+                (self.clock() + float(seconds_from_now), realm, realm),
             )
 
     def configure_hard_end(self, ttl: int | None, field: str | None) -> None:
@@ -149,18 +153,19 @@ class OAuthServer:
             return None
         return row[0]
 
-    def revoke_all(self) -> None:
+    # Each of these acts on one company's tokens, or on every company's when `realm` is None.
+    def revoke_all(self, realm: str | None = None) -> None:
         with self._lock, self._db:
-            self._db.execute("UPDATE tokens SET revoked = 1")
+            self._db.execute("UPDATE tokens SET revoked = 1 WHERE 1" + _OF_REALM, (realm, realm))
 
-    def unrevoke_all(self) -> None:
+    def unrevoke_all(self, realm: str | None = None) -> None:
         """Undo `revoke_all` (a reset clears faults and what they did, so one test's revocation ends there)."""
         with self._lock, self._db:
-            self._db.execute("UPDATE tokens SET revoked = 0")
+            self._db.execute("UPDATE tokens SET revoked = 0 WHERE 1" + _OF_REALM, (realm, realm))
 
-    def expire_access_tokens(self) -> None:
+    def expire_access_tokens(self, realm: str | None = None) -> None:
         with self._lock, self._db:
-            self._db.execute("UPDATE tokens SET expires = 0 WHERE kind = 'access'")
+            self._db.execute("UPDATE tokens SET expires = 0 WHERE kind = 'access'" + _OF_REALM, (realm, realm))
 
     # -- HTTP ------------------------------------------------------------------------------------
     def routes(self) -> list[Route]:
@@ -192,15 +197,16 @@ class OAuthServer:
         if params.get("client_id") != self.ensure_app()[0]:
             return JSONResponse({"error": "invalid_client"}, status_code=400)
         redirect_uri = params.get("redirect_uri", "")
+        # Intuit's consent screen has the user pick one of their companies; here the pick is `realm_id`, the
+        # first company when not given. A realm the sandbox does not serve may be picked too (a company of
+        # the user's elsewhere): its tokens are then good for none of the sandbox's companies.
+        realm = params.get("realm_id") or self.realms[0]
         code = secrets.token_urlsafe(24)
-        realm = params.get("realm_id") or self.default_realm
         self._codes[code] = (realm, redirect_uri, self.clock() + 600)
         query = {"code": code, "realmId": realm}
         if params.get("state"):
             query["state"] = params["state"]
         return RedirectResponse(f"{redirect_uri}?{urlencode(query)}", status_code=302)
-
-    default_realm = "9130357992221046"
 
     def _client_ok(self, request: Request, form) -> bool:
         client_id, client_secret = form.get("client_id"), form.get("client_secret")

@@ -60,8 +60,9 @@ DEMO_ITEMS = [
 DEMO_INACTIVE_EVERY = 7  # every 7th demo record is inactive, so inactive handling shows up in the demo
 
 
-def seed_company(store: Store, realm: str) -> None:
-    """Accounts, CompanyInfo and Preferences: present in every realm, even one seeded with `none`."""
+def seed_company(store: Store, realm: str, name: str = "Sandbox Company") -> None:
+    """Accounts, CompanyInfo (`name` its CompanyName) and Preferences: present in every realm, even one
+    seeded with `none`."""
     now = qbo_time()
     meta = {"CreateTime": now, "LastUpdatedTime": now}
     if not store.all(realm, "Account"):
@@ -85,7 +86,7 @@ def seed_company(store: Store, realm: str) -> None:
             ],
         )
     if store.get(realm, "CompanyInfo", int(realm)) is None:
-        store.put(realm, "CompanyInfo", company_info(realm, meta))
+        store.put(realm, "CompanyInfo", company_info(realm, meta, name))
     if store.get(realm, "Preferences", PREFERENCES_ID) is None:
         store.put(realm, "Preferences", preferences(meta))
 
@@ -142,13 +143,14 @@ def seed_records(
         store.notify(realm, entity, "created", records)
 
 
-def seed(store: Store, realm: str, preset: str = "none", *, customers: int = 0, items: int = 0) -> None:
+def seed(
+    store: Store, realm: str, preset: str = "none", *, customers: int = 0, items: int = 0, name: str = "Sandbox Company"
+) -> None:
+    seed_company(store, realm, name)
     if preset == "demo":
         seed_records(store, realm, customers=DEMO_CUSTOMERS, items=DEMO_ITEMS, inactive_every=DEMO_INACTIVE_EVERY)
     elif preset != "none":
         raise ValueError(f"seed must be demo or none (got {preset!r})")
-    else:
-        seed_company(store, realm)
     if customers or items:
         start = store.next_id(realm)
         seed_records(

@@ -175,11 +175,20 @@ class Store:
         with self._lock, self._db:
             self._db.execute("INSERT OR IGNORE INTO replies VALUES (?, ?, ?, ?)", (realm, request_id, status, body))
 
-    def reset(self) -> None:
+    def reset(self, realm: str | None = None) -> None:
+        """Forget the records and requestid answers of `realm` (of every realm when None)."""
         with self._lock, self._db:
             self.version += 1
-            self._records.clear()
-            self._deleted.clear()
-            self._names.clear()
-            self._db.execute("DELETE FROM records")
-            self._db.execute("DELETE FROM replies")
+            if realm is None:
+                self._records.clear()
+                self._deleted.clear()
+                self._names.clear()
+                self._db.execute("DELETE FROM records")
+                self._db.execute("DELETE FROM replies")
+                return
+            self._records.pop(realm, None)
+            self._deleted.pop(realm, None)
+            for key in [key for key in self._names if key[0] == realm]:
+                del self._names[key]
+            self._db.execute("DELETE FROM records WHERE realm = ?", (realm,))
+            self._db.execute("DELETE FROM replies WHERE realm = ?", (realm,))

@@ -40,6 +40,19 @@ def not_found(entity: str, record_id: object) -> Fault:
     )
 
 
+def not_this_company() -> Fault:
+    """A valid token sent to another company's URL (or a realm id no company has). Intuit answers 401 with
+    its general authentication error, as Intuit's own staff reproduced it for "the incorrect token/realm
+    combination" (intuit/oauth-jsclient issue 91): AuthenticationFault, code 100, SRV-110."""
+    return Fault(
+        "100",
+        "General Authentication Error",
+        "AuthenticationErrorGeneral: SRV-110-Authentication Failure , statusCode: 401",
+        status=401,
+        fault_type="AuthenticationFault",
+    )
+
+
 def decimal_field(value: object, field: str) -> Decimal | None:
     if value is None or value == "":
         return None
