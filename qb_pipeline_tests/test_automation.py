@@ -141,6 +141,8 @@ def test_asset_graph_snapshot():
         "price_levels": ("quickbooks", ["customers", "items"]),
         "invoices": ("quickbooks", ["customers", "items", "orders", "price_levels"]),
         "sync_health": ("health", ["customers", "invoices", "items", "price_levels"]),
+        "ar_aging": ("health", ["invoices"]),
+        "sales_by_customer_month": ("health", ["invoices"]),
     }
     assert {key.name for key in graph.asset_check_keys} == {
         "customers_linked",

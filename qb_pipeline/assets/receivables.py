@@ -20,7 +20,9 @@ from qb_pipeline.sync.receivables_tables import (
 )
 
 PREVIEW_ROWS = 20
-BUCKET_TITLES = dict(zip(AGING_BUCKETS, ["Current", "1 - 30", "31 - 60", "61 - 90", "91 and over"], strict=True))
+BUCKET_TITLES = dict(
+    zip([*AGING_BUCKETS, "total"], ["Current", "1 - 30", "31 - 60", "61 - 90", "91 and over", "Total"], strict=True)
+)
 COLUMN_MEANINGS = {
     "realm_id": "the QuickBooks company",
     "customer_qb_id": "the customer's QuickBooks id",
