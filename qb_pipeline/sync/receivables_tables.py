@@ -158,7 +158,7 @@ def _named(connection: sa.Connection, realm_id: str, table: pd.DataFrame) -> pd.
         else {}
     )
     table = table.assign(realm_id=realm_id, customer_name=[names.get(c, c) for c in table["customer_qb_id"]])
-    order = table["customer_name"].str.lower()
+    order = [str(name).lower() for name in table["customer_name"]]
     return table.assign(_order=order).sort_values(["_order", "customer_qb_id"], kind="stable").drop(columns="_order")
 
 

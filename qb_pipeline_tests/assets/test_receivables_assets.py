@@ -200,3 +200,11 @@ def test_unapplied_credits_lower_both_reports_as_quickbooks_does(sandbox, resour
     sales = qb.get_report("CustomerSales", {"start_date": start, "end_date": end})
     mine = ours(database_url, SalesByCustomerMonth, ["sales"])
     assert sum(row[-1] for row in mine) == cents(report_rows(sales)[0][-1]) == Decimal("27.66")
+
+
+def test_a_company_owed_nothing_gets_empty_reports(sandbox, resources):
+    result = mirrored(resources, ar_aging, sales_by_customer_month)
+
+    aging, sales = metadata_of(result, "ar_aging"), metadata_of(result, "sales_by_customer_month")
+    assert (aging["dagster/row_count"], aging["total_amount"], sales["sales_total"]) == (0, 0.0, 0.0)
+    assert "| TOTAL" in aging["preview"] and sales["preview"] == "nothing to show"

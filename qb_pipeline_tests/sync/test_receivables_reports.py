@@ -14,7 +14,7 @@ from qb_pipeline.db.models import Customer, QBInvoice
 from qb_pipeline.db.report_tables import AGING_BUCKETS, ArAging
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.sync.receivables_reports import INVOICES, ITEMS, ar_aging, sales_by_customer_month
-from qb_pipeline.sync.receivables_tables import months_back, refresh_ar_aging
+from qb_pipeline.sync.receivables_tables import months_back, refresh_ar_aging, refresh_sales_by_customer_month
 
 REPORT_DATE = date(2026, 11, 30)
 NOW = datetime(2026, 12, 1, 8, tzinfo=timezone.utc)
@@ -153,6 +153,28 @@ def test_credit_memos_and_unapplied_payments_are_read_from_their_mirrors_when_pr
             ],
         )
     assert _totals(engine) == {"7": money("0.00", "27.66", "0.00", "0.00", "-5.00", "22.66")}
+
+
+def test_a_customer_who_paid_everything_leaves_the_aging_and_an_empty_one_is_empty(engine):
+    with session_scope(engine) as session:
+        session.add(
+            QBInvoice(
+                realm_id="r",
+                qb_id="1",
+                customer_qb_id="7",
+                txn_date="2026-11-01",
+                due_date="2026-11-30",
+                total_amt=Decimal("9.99"),
+                balance=Decimal("9.99"),
+                status="open",
+                lines=[],
+            )
+        )
+    assert _totals(engine) == {"7": money("9.99", "0.00", "0.00", "0.00", "0.00", "9.99")}
+    with session_scope(engine) as session:
+        session.execute(sa.update(QBInvoice).values(balance=Decimal("0.00"), status="paid"))
+    assert _totals(engine) == {}
+    assert refresh_sales_by_customer_month(engine, date(2026, 12, 1), REPORT_DATE, NOW).empty
 
 
 def _totals(engine: sa.Engine) -> dict[str, list[Decimal]]:
