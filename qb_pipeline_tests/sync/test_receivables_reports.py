@@ -84,18 +84,7 @@ def test_credit_memos_and_unapplied_payments_are_read_from_their_mirrors_when_pr
     """The mirrors issue #28 item 1 adds (`qb_credit_memos`, `qb_payments`), as their columns are planned."""
     with session_scope(engine) as session:
         session.add(Customer(qb_id="7", display_name="Ada Lovelace"))
-        session.add(
-            QBInvoice(
-                realm_id="r",
-                qb_id="1",
-                customer_qb_id="7",
-                txn_date="2026-10-01",
-                due_date="2026-11-01",
-                total_amt=Decimal("40.00"),
-                balance=Decimal("40.00"),
-                status="open",
-            )
-        )
+    _owes(engine, "40.00", txn_date="2026-10-01", due_date="2026-11-01")
     assert _totals(engine) == {"7": money("0.00", "40.00", "0.00", "0.00", "0.00", "40.00")}
 
     metadata = sa.MetaData()
@@ -156,25 +145,29 @@ def test_credit_memos_and_unapplied_payments_are_read_from_their_mirrors_when_pr
 
 
 def test_a_customer_who_paid_everything_leaves_the_aging_and_an_empty_one_is_empty(engine):
+    _owes(engine, "9.99", txn_date="2026-11-01", due_date="2026-11-30")
+    assert _totals(engine) == {"7": money("9.99", "0.00", "0.00", "0.00", "0.00", "9.99")}
+    with session_scope(engine) as session:
+        session.execute(sa.update(QBInvoice).values(balance=Decimal("0.00"), status="paid"))
+    assert _totals(engine) == {}
+    assert refresh_sales_by_customer_month(engine, date(2026, 12, 1), REPORT_DATE, NOW).empty
+
+
+def _owes(engine: sa.Engine, amount: str, **dates: str) -> None:
+    """Customer 7 of company r owes `amount` on an open invoice."""
     with session_scope(engine) as session:
         session.add(
             QBInvoice(
                 realm_id="r",
                 qb_id="1",
                 customer_qb_id="7",
-                txn_date="2026-11-01",
-                due_date="2026-11-30",
-                total_amt=Decimal("9.99"),
-                balance=Decimal("9.99"),
+                total_amt=Decimal(amount),
+                balance=Decimal(amount),
                 status="open",
                 lines=[],
+                **dates,
             )
         )
-    assert _totals(engine) == {"7": money("9.99", "0.00", "0.00", "0.00", "0.00", "9.99")}
-    with session_scope(engine) as session:
-        session.execute(sa.update(QBInvoice).values(balance=Decimal("0.00"), status="paid"))
-    assert _totals(engine) == {}
-    assert refresh_sales_by_customer_month(engine, date(2026, 12, 1), REPORT_DATE, NOW).empty
 
 
 def _totals(engine: sa.Engine) -> dict[str, list[Decimal]]:
