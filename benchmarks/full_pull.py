@@ -22,13 +22,10 @@ import argparse
 import json
 import math
 import os
-import subprocess
-import sys
 import time
 from datetime import timedelta
 
 from benchmarks.harness import (
-    PROJECT,
     connect,
     database_kinds,
     drop_database,
@@ -37,6 +34,9 @@ from benchmarks.harness import (
     peak_rss_mb,
     unthrottled,
     write_result,
+)
+from benchmarks.harness import (
+    in_own_process as run_in_own_process,
 )
 from benchmarks.sandbox_process import Sandbox
 from qb_pipeline.db.models import Customer
@@ -148,15 +148,7 @@ def incremental_hour(sandbox: Sandbox, gateway, engine) -> dict:
 
 
 def in_own_process(config: dict) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.full_pull", "--one", json.dumps(config)],
-        cwd=PROJECT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"wrong result or failure in {config}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_in_own_process("benchmarks.full_pull", config)
 
 
 def best_rounds(configs: list[dict], rounds: int) -> dict[str, dict]:

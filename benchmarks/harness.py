@@ -10,6 +10,8 @@ import json
 import os
 import platform
 import resource
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections import Counter
@@ -176,6 +178,17 @@ def reckon(sandbox: Sandbox, engine: sa.Engine, prefix: str = "") -> Reckoning:
         wrong_totals=wrong_totals,
         wrong_links=wrong_links,
     )
+
+
+def in_own_process(module: str, config: dict) -> dict:
+    """`python -m <module> --one <config>` in a child process (so its peak RSS is its own): the JSON of
+    its last line of output. SystemExit when it fails."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--one", json.dumps(config)], cwd=PROJECT, stdout=subprocess.PIPE, text=True
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"wrong result or failure in {config}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def write_result(name: str, result: dict) -> None:

@@ -24,6 +24,7 @@ FULL = {
     "webhook_latency": ["--changes", "20"],
     "pricing_import": [],
     "read_meter": [],
+    "ar_aging": [],
 }
 QUICK = {
     "full_pull": ["--customers", "5000", "--items", "500", "--latency-ms", "20", "--rounds", "1"],
@@ -33,6 +34,7 @@ QUICK = {
     "webhook_latency": ["--changes", "3"],
     "pricing_import": ["--customers", "50", "--items", "100"],
     "read_meter": ["--quick", "--hours", "3", "--busy-hours", "1"],
+    "ar_aging": ["--invoices", "3000", "--payments", "2400", "--customers", "100", "--rounds", "1"],
 }
 
 
@@ -43,7 +45,16 @@ def table(results: dict) -> list[Row]:
     """(what, figure, lower bound, peak RSS) rows a person reads."""
     return [
         row
-        for rows_of in (_pull_rows, _push_rows, _latency_rows, _webhook_rows, _pricing_rows, _stop_rows, _read_rows)
+        for rows_of in (
+            _pull_rows,
+            _push_rows,
+            _latency_rows,
+            _webhook_rows,
+            _pricing_rows,
+            _aging_rows,
+            _stop_rows,
+            _read_rows,
+        )
         for row in rows_of(results)
     ]
 
@@ -206,6 +217,20 @@ def _pricing_rows(results: dict) -> list[Row]:
             )
         )
     return rows
+
+
+def _aging_rows(results: dict) -> list[Row]:
+    """A/R aging from the mirror."""
+    aging = results.get("ar_aging")
+    return [
+        (
+            f"ar_aging of {aging['invoices']:,} invoices ({aging['payments']:,} payments) [{r['database']}]",
+            f"{r['ar_aging_seconds']} s for {r['customers_aged']:,} customers; pull {r['pull_seconds']} s",
+            f"goal < {aging['goal_seconds']} s",
+            f"{r['peak_rss_mb']} MB",
+        )
+        for r in (aging or {}).get("runs", [])
+    ]
 
 
 def _stop_rows(results: dict) -> list[Row]:

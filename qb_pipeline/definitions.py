@@ -10,6 +10,7 @@ from qb_pipeline.assets.name_lists import ENTITY_ASSETS
 from qb_pipeline.assets.orders import orders
 from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.assets.receivables import RECEIVABLES_ASSETS
+from qb_pipeline.assets.reports import ar_aging, sales_by_customer_month
 from qb_pipeline.checks import (
     LINK_CHECKS,
     invoice_totals_reconcile,
@@ -32,7 +33,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=with_sync_freshness(
             [orders, *ENTITY_ASSETS.values(), price_levels, invoices, *RECEIVABLES_ASSETS, sync_health],
             settings.sync_frequency_hours,
-        ),
+        )
+        + [ar_aging, sales_by_customer_month],  # the mirror's reports: no QuickBooks call, no sync freshness
         asset_checks=[
             *LINK_CHECKS.values(),
             quickbooks_connection,

@@ -143,6 +143,8 @@ def test_asset_graph_snapshot():
         "payments": ("quickbooks", ["invoices"]),
         "credit_memos": ("quickbooks", ["invoices"]),
         "sync_health": ("health", ["customers", "invoices", "items", "price_levels"]),
+        "ar_aging": ("health", ["credit_memos", "invoices", "payments"]),
+        "sales_by_customer_month": ("health", ["credit_memos", "invoices", "payments"]),
     }
     assert {key.name for key in graph.asset_check_keys} == {
         "customers_linked",

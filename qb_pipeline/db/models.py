@@ -331,6 +331,7 @@ class QBInvoice(Base):
     doc_number: Mapped[str | None] = mapped_column(sa.String(21), index=True)
     customer_qb_id: Mapped[str | None] = mapped_column(sa.String(32))
     txn_date: Mapped[str | None] = mapped_column(sa.String(10))  # QBO's calendar date, YYYY-MM-DD
+    due_date: Mapped[str | None] = mapped_column(sa.String(10))  # DueDate, YYYY-MM-DD: A/R aging ages from it
     total_amt: Mapped[Decimal | None] = mapped_column(MONEY)
     balance: Mapped[Decimal | None] = mapped_column(MONEY)
     status: Mapped[str] = mapped_column(sa.String(16), default="open")  # open, paid, voided, deleted
@@ -417,4 +418,4 @@ class WebhookEvent(Base):
 
 
 # Tables kept in their own modules; importing them here puts them in Base.metadata.
-from qb_pipeline.db import api_calls, pricing_imports, receivables  # noqa: E402,F401
+from qb_pipeline.db import api_calls, pricing_imports, receivables, report_tables  # noqa: E402,F401

@@ -137,6 +137,7 @@ def invoice_row(record: dict, realm_id: str) -> dict[str, Any]:
         "doc_number": record.get("DocNumber") or None,
         "customer_qb_id": _ref_value(record.get("CustomerRef")),
         "txn_date": record.get("TxnDate") or None,
+        "due_date": record.get("DueDate") or None,
         "total_amt": total,
         "balance": balance,
         "status": "paid" if balance == 0 and total else "open",
