@@ -21,6 +21,8 @@ from quickbooks import QuickBooks
 
 from qb_pipeline.dev_process import running_dev_stack
 
+os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the bundled sandbox, on loopback
+
 ASSETS = "customers,items,invoices,payments,credit_memos,ar_aging"
 HEADLESS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars"]
 DUE_DAYS_AGO = [-10, 5, 12, 20, 35, 45, 70, 100, 130]  # negative: not due yet
@@ -101,7 +103,7 @@ def main() -> None:
                 browser,
                 *HEADLESS,
                 f"--user-data-dir={profile}",
-                "--window-size=1440,1100",
+                "--window-size=1440,2300",
                 "--virtual-time-budget=20000",
                 f"--screenshot={out}",
                 f"{stack.ui}/assets/ar_aging",
