@@ -29,9 +29,6 @@ import dagster as dg
 from benchmarks.harness import fresh_database, machine, peak_rss_mb, write_result
 from benchmarks.peer_reads import FULL, QUICK, Control, Wire, build_company, make_changes, peer_reads
 from benchmarks.sandbox_process import Sandbox
-from qb_pipeline.assets.invoices import invoices
-from qb_pipeline.assets.name_lists import customers, items
-from qb_pipeline.assets.receivables import credit_memos, payments
 from qb_pipeline.db.token_cipher import new_key
 from qb_pipeline.definitions import build_definitions
 from qb_pipeline.jobs import HOURLY_SYNC_JOB, PULL_TAG
@@ -41,14 +38,6 @@ from qb_pipeline.schedules import catch_up_assets
 from qb_pipeline.settings import Settings
 from qb_pipeline.sync.incremental import OVERLAP
 
-# the assets that read QuickBooks
-MIRRORED = {
-    "customers": customers,
-    "items": items,
-    "invoices": invoices,
-    "payments": payments,
-    "credit_memos": credit_memos,
-}
 GOALS = {"idle_reads_per_hour": 1, "idle_reads_per_day": 24, "busy_reads_per_hour": 2}
 
 
@@ -91,7 +80,7 @@ class Company:
 
     def catch_up(self, settings: Settings) -> int:
         """The daily catch-up's run under `settings`: a CDC pull of what the hourly sync does not read."""
-        assets = [MIRRORED[name] for name in catch_up_assets(settings)]
+        assets = [build_definitions(settings).get_assets_def(name) for name in catch_up_assets(settings)]
         self.control("POST", "counters")
         push_off = {"ops": {"invoices": {"config": {"push_orders": False}}}}
         assert dg.materialize(assets, resources=self.resources, run_config=push_off).success

@@ -141,11 +141,10 @@ class QuickBooksResource(dg.ConfigurableResource):
                 add_calls(session, self._connection.realm_id, utcnow().date(), reads=reads, writes=writes)
 
     def read_meter(self) -> ReadMeter:
-        """This month's reads of the company (every company's before it is connected in this run)."""
-        realm_id = self._connection.realm_id if self._connection is not None else None
+        """This month's reads of every company: Intuit meters them per app, so the budget is the app's."""
         with self.database.session() as session:
             return read_meter(
-                session, realm_id, utcnow(), budget=self.monthly_read_budget, warn_share=self.read_budget_warn_share
+                session, utcnow(), budget=self.monthly_read_budget, warn_share=self.read_budget_warn_share
             )
 
     def gateway(self, progress: Callable[[str], None] = lambda _m: None) -> QuickBooksGateway:

@@ -154,9 +154,8 @@ def collect_status(engine) -> dict:
     with session_scope(engine) as session:
         reads = read_status(session, LOCAL_ACTIVITY)
         coverage = {entity.asset: queries.link_coverage(session, entity.model) for entity in NAME_LISTS.values()}
-        meter = read_meter(
+        meter = read_meter(  # every company's: Intuit meters reads per app
             session,
-            reads.token.realm_id if reads.token else None,
             now,
             budget=current.monthly_read_budget,
             warn_share=current.read_budget_warn_share,

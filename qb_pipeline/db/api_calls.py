@@ -49,7 +49,7 @@ def add_calls(session: Session, realm_id: str, day: date, *, reads: int, writes:
 
 @dataclass(frozen=True)
 class ReadMeter:
-    """A company's reads this month (UTC) and where they are heading."""
+    """The app's reads this month (UTC, every company's) and where they are heading."""
 
     month_to_date: int
     projected: int  # at this month's pace so far, by its last day
@@ -87,14 +87,14 @@ class ReadMeter:
         }
 
 
-def read_meter(session: Session, realm_id: str | None, now: datetime, *, budget: int, warn_share: float) -> ReadMeter:
-    """This month's counts (every company when `realm_id` is None) and their projection: the month's
-    reads so far, at the pace of the days (and part of today) gone by."""
+def read_meter(session: Session, now: datetime, *, budget: int, warn_share: float) -> ReadMeter:
+    """This month's counts of every company (Intuit meters reads per app, not per company) and their
+    projection: the month's reads so far, at the pace of the days (and part of today) gone by."""
     first = now.date().replace(day=1)
     totals = dict(
         session.execute(
             sa.select(ApiCallCount.kind, sa.func.coalesce(sa.func.sum(ApiCallCount.calls), 0))
-            .where(ApiCallCount.day >= first, *([ApiCallCount.realm_id == realm_id] if realm_id else []))
+            .where(ApiCallCount.day >= first)
             .group_by(ApiCallCount.kind)
         ).all()
     )

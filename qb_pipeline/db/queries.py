@@ -125,6 +125,11 @@ def held_claims(session: Session, run_id: str, order_ids: Iterable[int]) -> set[
     )
 
 
+def stale_claims(now: datetime, older_than: timedelta) -> sa.ColumnElement[bool]:
+    """Orders claimed by a run whose heartbeat has been silent for `older_than`."""
+    return sa.and_(Order.status == OrderStatus.PUSHING, Order.claimed_at < now - older_than)
+
+
 def take_over_stale_claims(
     session: Session, run_id: str, *, older_than: timedelta, now: datetime | None = None
 ) -> list[int]:
@@ -136,7 +141,7 @@ def take_over_stale_claims(
     now = now or utcnow()
     statement = (
         sa.update(Order)
-        .where(Order.status == OrderStatus.PUSHING, Order.claimed_at < now - older_than)
+        .where(stale_claims(now, older_than))
         .values(claimed_by=run_id, claimed_at=now, updated_at=now)
         .returning(Order.id)
         .execution_options(synchronize_session=False)

@@ -14,7 +14,6 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from qb_pipeline.db import queries
-from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.invoice_outcomes import PushRun
@@ -27,9 +26,9 @@ def orders_to_push(engine: sa.Engine, *, stale_after: timedelta) -> bool:
     """Whether a push would claim anything: due orders, or claims whose heartbeat went silent. Asked
     before the push reads the company's preferences (a metered read): an hour without orders costs none."""
     now = utcnow()
-    stale = sa.and_(Order.status == OrderStatus.PUSHING, Order.claimed_at < now - stale_after)
+    due = sa.or_(queries.claimable_orders(now), queries.stale_claims(now, stale_after))
     with session_scope(engine) as session:
-        return bool(session.scalar(sa.select(sa.exists().where(sa.or_(queries.claimable_orders(now), stale)))))
+        return bool(session.scalar(sa.select(sa.exists().where(due))))
 
 
 def claim_due_orders(run: PushRun, *, limit: int, stale_after: timedelta) -> tuple[list[int], set[int]]:
