@@ -24,8 +24,6 @@ import os
 import tempfile
 import time
 
-import dagster as dg
-
 from benchmarks.harness import fresh_database, machine, peak_rss_mb, write_result
 from benchmarks.peer_reads import FULL, QUICK, Control, Wire, build_company, make_changes, peer_reads
 from benchmarks.sandbox_process import Sandbox
@@ -37,6 +35,7 @@ from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.schedules import catch_up_assets
 from qb_pipeline.settings import Settings
 from qb_pipeline.sync.incremental import OVERLAP
+from qb_pipeline_tests.fixtures.dagster_runs import materialize_company, run_job
 
 GOALS = {"idle_reads_per_hour": 1, "idle_reads_per_day": 24, "busy_reads_per_hour": 2}
 
@@ -75,7 +74,7 @@ class Company:
         the reads the sandbox counted during it."""
         job = build_definitions(Settings()).resolve_job_def(HOURLY_SYNC_JOB)
         self.control("POST", "counters")
-        assert job.execute_in_process(resources=self.resources, tags=tags).success
+        assert run_job(job, self.resources, tags=tags).success
         return reads(self.control("GET", "counters"))
 
     def catch_up(self, settings: Settings) -> int:
@@ -83,7 +82,7 @@ class Company:
         assets = [build_definitions(settings).get_assets_def(name) for name in catch_up_assets(settings)]
         self.control("POST", "counters")
         push_off = {"ops": {"invoices": {"config": {"push_orders": False}}}}
-        assert dg.materialize(assets, resources=self.resources, run_config=push_off).success
+        assert materialize_company(assets, resources=self.resources, run_config=push_off).success
         return reads(self.control("GET", "counters"))
 
 

@@ -14,11 +14,13 @@ import dagster as dg
 
 
 def main(job_name: str) -> int:
+    from qb_pipeline import config
     from qb_pipeline.definitions import defs
+    from qb_pipeline.jobs import execute_for_company
 
     job = defs.resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance:
-        outcome = job.execute_in_process(instance=instance, raise_on_error=False)
+        outcome = execute_for_company(job, instance, config.realm_tag(config.settings()), raise_on_error=False)
     errors = [
         _innermost(event.event_specific_data.error)
         for event in outcome.all_events

@@ -1,14 +1,15 @@
-"""Asset checks: what a data engineer wants to know is still true after each sync."""
+"""Asset checks: what a data engineer wants to know is still true after each sync, per company (partition)."""
 
 from __future__ import annotations
 
+import warnings
 from datetime import timedelta
 from decimal import Decimal
 
 import dagster as dg
 import sqlalchemy as sa
 
-from qb_pipeline.assets.constants import QUICKBOOKS_POOL
+from qb_pipeline.assets.constants import QUICKBOOKS_POOL, companies
 from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import ENTITY_ASSETS, customers
 from qb_pipeline.core.errors import QuickBooksError
@@ -22,6 +23,10 @@ from qb_pipeline.sync.invoice_draft import OrderRejected, draft_invoice
 from qb_pipeline.sync.invoices import CUSTOM_NUMBERS_OFF
 from qb_pipeline.sync.order_actions import order_counts
 from qb_pipeline.sync.wording import plural
+
+# Checks of a company's assets run per company (partitions_def on a check is "preview" in Dagster 1.13):
+# said once here, not at every load of the code location.
+warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", dg.PreviewWarning)
 
 UNLINKED_GRACE = timedelta(hours=1)
 PROBE_WHEN_SILENT_FOR = timedelta(days=1)  # the connection check reads only when QuickBooks has not answered since
@@ -51,6 +56,7 @@ def link_check(entity: SyncedEntity) -> dg.AssetChecksDefinition:
         asset=ENTITY_ASSETS[entity.name],
         name=f"{entity.asset}_linked",
         description=f"Every local {entity.word} older than an hour is linked to QuickBooks.",
+        partitions_def=companies,
     )
     def linked(database: DatabaseResource) -> dg.AssetCheckResult:
         return _link_check(entity, database)
@@ -66,6 +72,7 @@ items_linked = LINK_CHECKS[ITEMS.name]
 @dg.asset_check(
     asset=customers,
     pool=QUICKBOOKS_POOL,
+    partitions_def=companies,
     description=(
         "The QuickBooks connection answers, the company keeps the invoice numbers we send (Custom transaction "
         "numbers on, as its preferences said when last read: each invoice push reads them), and its refresh token "
@@ -74,9 +81,10 @@ items_linked = LINK_CHECKS[ITEMS.name]
         "nothing else did in the last day (reads are metered)."
     ),
 )
-def quickbooks_connection(quickbooks: QuickBooksResource, database: DatabaseResource) -> dg.AssetCheckResult:
+def quickbooks_connection(context, quickbooks: QuickBooksResource, database: DatabaseResource) -> dg.AssetCheckResult:
     try:
-        gateway = quickbooks.gateway()
+        # a company's run checks that company; the check run alone (no partition) checks the default one
+        gateway = quickbooks.gateway(context.partition_key if context.has_partition_key else "")
         gateway.connection.client()  # refreshes an expired access token: an OAuth call, not a metered read
         with database.session() as session:
             token = session.get(QBToken, gateway.realm_id)
@@ -113,6 +121,7 @@ def _days_left(end, now) -> float:
 @dg.asset_check(
     asset=invoices,
     description=("No order has waited longer than QB_PENDING_ALERT_MINUTES (default 15) to become an invoice."),
+    partitions_def=companies,
 )
 def orders_not_waiting(database: DatabaseResource) -> dg.AssetCheckResult:
     limit = timedelta(minutes=database.pending_alert_minutes)
@@ -140,6 +149,7 @@ def orders_not_waiting(database: DatabaseResource) -> dg.AssetCheckResult:
         "No order is failed or blocked: each one that is waits for a person (or for a customer or item to reach "
         "QuickBooks). `qb-pipeline orders list --status failed` shows them; `orders retry` sends them again."
     ),
+    partitions_def=companies,
 )
 def no_failed_orders(database: DatabaseResource) -> dg.AssetCheckResult:
     with database.session() as session:
@@ -161,6 +171,7 @@ def no_failed_orders(database: DatabaseResource) -> dg.AssetCheckResult:
     description=(
         "Each synced order's QuickBooks invoice total equals the total it was invoiced at (newest 2,000 orders)."
     ),
+    partitions_def=companies,
 )
 def invoice_totals_reconcile(database: DatabaseResource) -> dg.AssetCheckResult:
     mismatches: list[str] = []
@@ -193,7 +204,11 @@ def invoice_totals_reconcile(database: DatabaseResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=invoices, description="No two QuickBooks invoices (voided ones included) share a DocNumber.")
+@dg.asset_check(
+    asset=invoices,
+    description="No two QuickBooks invoices (voided ones included) share a DocNumber.",
+    partitions_def=companies,
+)
 def unique_doc_numbers(database: DatabaseResource) -> dg.AssetCheckResult:
     with database.session() as session:
         duplicates = session.execute(

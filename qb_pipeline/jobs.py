@@ -5,6 +5,7 @@ import dagster as dg
 
 from qb_pipeline import config
 from qb_pipeline.assets.activity import record_activity
+from qb_pipeline.assets.constants import companies
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.settings import Settings
 from qb_pipeline.sync.entities import CREDIT_MEMOS, CUSTOMERS, INVOICES, ITEMS, PAYMENTS, SYNCED
@@ -39,6 +40,33 @@ def realm_tags(settings: Settings) -> dict[str, str]:
     """One run per company at a time (dagster.yaml), and a hung run is failed after QB_MAX_RUNTIME_SECONDS
     by Dagster's run monitoring (dagster.yaml)."""
     return {REALM_TAG: config.realm_tag(settings), "dagster/max_runtime": str(settings.max_runtime_seconds)}
+
+
+def company_tags(realm_id: str) -> dict[str, str]:
+    """The tags of a run of company `realm_id`: its lane (dagster.yaml runs one per value at a time)."""
+    return {REALM_TAG: realm_id}
+
+
+def partitioned(job: dg.JobDefinition) -> bool:
+    """Whether `job` runs per company (its assets are partitioned by `companies`)."""
+    return job.partitions_def is not None
+
+
+def add_company(instance: dg.DagsterInstance, realm_id: str) -> None:
+    """Company `realm_id`'s partition in `instance` (companies_sensor adds them in a deployment)."""
+    if not instance.has_dynamic_partition(companies.name, realm_id):
+        instance.add_dynamic_partitions(companies.name, [realm_id])
+
+
+def execute_for_company(
+    job: dg.JobDefinition, instance: dg.DagsterInstance, realm_id: str, **kwargs
+) -> dg.ExecuteInProcessResult:
+    """`job` run here, in process, for company `realm_id` (its partition, added if new, and its tags)."""
+    if not partitioned(job):
+        return job.execute_in_process(instance=instance, **kwargs)
+    add_company(instance, realm_id)
+    tags = {**company_tags(realm_id), **(kwargs.pop("tags", None) or {})}
+    return job.execute_in_process(instance=instance, partition_key=realm_id, tags=tags, **kwargs)
 
 
 def build_jobs(settings: Settings) -> list:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,14 @@ from sqlalchemy.orm import Session
 
 from qb_pipeline import config
 from qb_pipeline.core import defaults
+from qb_pipeline.core.errors import SandboxNotRunning
 from qb_pipeline.db.api_calls import ReadMeter, add_calls, read_meter
 from qb_pipeline.db.session import engine_for, redact_url, session_scope
 from qb_pipeline.db.token_cipher import TokenCipher, load_key
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.cdc import ChangeFeed
 from qb_pipeline.quickbooks.connection import Connection
-from qb_pipeline.quickbooks.factory import connect, intuit_settings, sandbox_settings
+from qb_pipeline.quickbooks.factory import connect, intuit_settings, sandbox_realm, sandbox_settings
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.quickbooks.stats import CallStats
 from qb_pipeline.quickbooks.throttle import Throttle
@@ -68,19 +70,32 @@ class DatabaseResource(dg.ConfigurableResource):
             yield session
 
 
-class QuickBooksResource(dg.ConfigurableResource):
-    """One QuickBooks Online company: the bundled sandbox (sandbox-local), Intuit's sandbox, or production.
+@dataclass
+class _Company:
+    """What a run keeps of one company: QuickBooks' limits are per company, so each has its own."""
 
-    A run's assets and checks share one connection (its tokens) and one throttle, built when first
-    needed — so a check can report a sandbox that is not running instead of failing the run's start —
-    and dropped when the run ends. Each asset gets a gateway of its own, counting its own calls.
+    connection: Connection
+    throttle: Throttle
+    change_feed: ChangeFeed
+
+
+class QuickBooksResource(dg.ConfigurableResource):
+    """The QuickBooks Online companies of one Intuit app: the bundled sandbox (sandbox-local), Intuit's
+    sandbox, or production.
+
+    A run's assets and checks share, per company, one connection (its tokens), one throttle and one change
+    feed, built when first needed — so a check can report a sandbox that is not running instead of failing
+    the run's start — and dropped when the run ends. Each asset gets a gateway of its own, counting its own
+    calls, recorded under its company.
     """
 
     database: DatabaseResource
     environment: str = _setting("environment", "sandbox-local (the bundled sandbox), sandbox (Intuit's) or production.")
     client_id: str = _setting("client_id", "your Intuit app's client id.")
     client_secret: str = _setting("client_secret", "your Intuit app's client secret.")
-    realm_id: str = _setting("realm_id", "the QuickBooks company id.")
+    realm_id: str = _setting(
+        "realm_id", "the default QuickBooks company id (each run's company is its partition, `companies`)."
+    )
     redirect_uri: str = _setting("redirect_uri", "the OAuth redirect URI registered with your Intuit app.")
     sandbox_connection_file: str = _setting(
         "sandbox_connection_file", "the bundled sandbox's connection details; unset, the one under the data folder."
@@ -117,28 +132,40 @@ class QuickBooksResource(dg.ConfigurableResource):
     )
     key_dir: str = Field(default="", description="QB_DATA_DIR: where the bundled sandbox's generated token key lives.")
 
-    _connection: Connection | None = PrivateAttr(default=None)
-    _throttle: Throttle | None = PrivateAttr(default=None)
-    _change_feed: ChangeFeed | None = PrivateAttr(default=None)
-    _counted: list[CallStats] = PrivateAttr(default_factory=list)
+    _companies: dict[str, _Company] = PrivateAttr(default_factory=dict)
+    _counted: list[tuple[str, CallStats]] = PrivateAttr(default_factory=list)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._connection = self._throttle = None  # both made by the run's first gateway()
-        self._change_feed = ChangeFeed()  # one CDC call for the entities the run pulls (quickbooks/cdc.py)
+        self._companies = {}  # each company's made by the run's first gateway() for it
         self._counted = []
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        for stats in self._counted:  # what no asset recorded: checks, and assets that failed
-            self.record_calls(stats)
-        self._connection = self._throttle = self._change_feed = None
-        self._counted = []
+        for realm_id, stats in self._counted:  # what no asset recorded: checks, and assets that failed
+            self._record(realm_id, stats)
+        self._companies, self._counted = {}, []
+
+    def default_realm(self) -> str:
+        """The company of a single-company deployment: QB_REALM_ID, or the bundled sandbox's first company."""
+        if self.realm_id or self.environment != "sandbox-local":
+            return self.realm_id
+        try:
+            return sandbox_realm(Path(self.sandbox_connection_file or config.sandbox_connection_file()))
+        except SandboxNotRunning:  # not started yet: the company it always serves first (a run then says why)
+            from qb_pipeline.sandbox.server import DEFAULT_REALM
+
+            return DEFAULT_REALM
 
     def record_calls(self, stats: CallStats) -> None:
-        """Adds the calls `stats` counted and nobody recorded yet to the company's daily counts."""
+        """Adds the calls `stats` counted and nobody recorded yet to its company's daily counts."""
+        realm_id = next((realm for realm, counted in self._counted if counted is stats), None)
+        if realm_id is not None:
+            self._record(realm_id, stats)
+
+    def _record(self, realm_id: str, stats: CallStats) -> None:
         reads, writes = stats.take_unrecorded()
-        if (reads or writes) and self._connection is not None:
+        if reads or writes:
             with self.database.session() as session:
-                add_calls(session, self._connection.realm_id, utcnow().date(), reads=reads, writes=writes)
+                add_calls(session, realm_id, utcnow().date(), reads=reads, writes=writes)
 
     def read_meter(self) -> ReadMeter:
         """This month's reads of every company: Intuit meters them per app, so the budget is the app's."""
@@ -147,40 +174,50 @@ class QuickBooksResource(dg.ConfigurableResource):
                 session, utcnow(), budget=self.monthly_read_budget, warn_share=self.read_budget_warn_share
             )
 
-    def gateway(self, progress: Callable[[str], None] = lambda _m: None) -> QuickBooksGateway:
-        """A gateway for one asset or check on the run's connection and throttle. Raises a
-        QuickBooksError (SandboxNotRunning included) when the company cannot be reached."""
-        if self._connection is None:
-            self._connection = self._connect()
-        if self._throttle is None:
-            self._throttle = Throttle(abandoned_hold_seconds=self.request_limit_seconds)
+    def gateway(self, realm_id: str = "", progress: Callable[[str], None] = lambda _m: None) -> QuickBooksGateway:
+        """A gateway for one asset or check of company `realm_id` (an asset passes its partition key; ""
+        is the default company) on the run's connection, throttle and change feed of that company: its
+        limits are its own, so one company's 429s never slow another's calls. Raises a QuickBooksError
+        (SandboxNotRunning included) when the company cannot be reached."""
+        realm_id = realm_id or self.default_realm()
+        company = self._companies.get(realm_id)
+        if company is None:
+            company = _Company(
+                self._connect(realm_id),
+                Throttle(abandoned_hold_seconds=self.request_limit_seconds),
+                ChangeFeed(),  # one CDC call for the entities the run pulls (quickbooks/cdc.py)
+            )
+            self._companies[realm_id] = company
         stats = CallStats()
-        self._counted.append(stats)
+        self._counted.append((realm_id, stats))
         return QuickBooksGateway(
-            self._connection,
+            company.connection,
             retries=self.retries,
             batch_size=self.batch_size,
             throttle_wait=self.throttle_wait_seconds,
-            throttle=self._throttle,
+            throttle=company.throttle,
             stats=stats,
             progress=progress,
             company_timezone=self.company_timezone,
-            change_feed=self._change_feed,
+            change_feed=company.change_feed,
         )
 
-    def _connect(self) -> Connection:
+    def _connect(self, realm_id: str) -> Connection:
+        """A connection to company `realm_id`, its tokens in the project database (qb_tokens)."""
         key_dir = Path(self.key_dir) if self.key_dir else config.data_dir()
         cipher = TokenCipher(load_key(self.token_key or None, key_dir, self.environment))
         bootstrap = None
         if self.environment == "sandbox-local":
             settings, bootstrap = sandbox_settings(
-                self.sandbox_connection_file or config.sandbox_connection_file(), self.timeout_seconds
+                Path(self.sandbox_connection_file or config.sandbox_connection_file()),
+                self.timeout_seconds,
+                realm_id=realm_id,
             )
         else:
             settings = intuit_settings(
                 client_id=self.client_id,
                 client_secret=self.client_secret,
-                realm_id=self.realm_id,
+                realm_id=realm_id,
                 redirect_uri=self.redirect_uri,
                 environment=self.environment,
                 timeout_seconds=self.timeout_seconds,

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.devstack import DAGSTER_YAML
 from qb_pipeline.resources import DatabaseResource
+from qb_pipeline_tests.fixtures.dagster_runs import materialize_company
 from qb_pipeline_tests.helpers import PROJECT_DIR
 
 
@@ -50,7 +51,7 @@ def test_the_commented_postgres_storage_block_runs_an_instance(
     assert "postgres_db" in yaml.safe_load(text)["storage"]["postgres"]
     (tmp_path / "dagster.yaml").write_text(text)
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
-        result = dg.materialize(
+        result = materialize_company(
             [price_levels], instance=instance, resources={"database": DatabaseResource(url=database_url)}
         )
         assert result.success

@@ -17,7 +17,7 @@ from qb_pipeline.definitions import build_definitions
 from qb_pipeline.sandbox.cli import serve as sandbox_serve
 from qb_pipeline.sandbox.webhooks import WebhookEmitter
 from qb_pipeline.settings import Settings
-from qb_pipeline_tests.fixtures.dagster_runs import metadata_of
+from qb_pipeline_tests.fixtures.dagster_runs import materialize_company, metadata_of
 
 
 def closed_port_url() -> str:
@@ -56,7 +56,7 @@ def test_a_change_whose_notification_was_lost_is_mirrored_by_a_scheduled_cdc_pul
 ):
     engine = make_engine(database_url)
     sandbox.seed(customers=2)
-    assert dg.materialize([customers], resources=resources).success  # the first sync
+    assert materialize_company([customers], resources=resources).success  # the first sync
     sandbox.settings(webhook_url=closed_port_url(), webhook_batch_ms=50)
     try:
         qb = sandbox.qb_client()
@@ -69,7 +69,7 @@ def test_a_change_whose_notification_was_lost_is_mirrored_by_a_scheduled_cdc_pul
         assert session.scalar(sa.select(sa.func.count()).select_from(WebhookEvent)) == 0
 
     assert "customers" in assets_pulled_by(schedule_name, settings)
-    result = dg.materialize([customers], resources=resources)
+    result = materialize_company([customers], resources=resources)
     assert result.success and metadata_of(result, "customers")["pull_mode"] == "cdc"
 
     in_quickbooks = {r["Id"]: r.get("CompanyName") for r in sandbox.dump("Customer")["records"]}

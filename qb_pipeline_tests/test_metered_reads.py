@@ -21,7 +21,7 @@ from qb_pipeline.resources import QuickBooksResource
 from qb_pipeline.schedules import build_hourly_sync, catch_up_assets
 from qb_pipeline.settings import Settings
 from qb_pipeline.sync.pull import pull_name_list
-from qb_pipeline_tests.fixtures.dagster_runs import metadata_of
+from qb_pipeline_tests.fixtures.dagster_runs import materialize_company, metadata_of
 from qb_pipeline_tests.fixtures.metering import catch_up_run, hourly_run, sandbox_reads_and_writes
 from qb_pipeline_tests.fixtures.orders import add_named_order
 
@@ -101,7 +101,7 @@ def test_reads_and_writes_are_counted_per_day_as_the_sandbox_counted_them(sandbo
     assert hourly_run(resources).success
     add_named_order(engine, "METER-1", "Cool Cars", "Rocks:2")
     add_named_order(engine, "METER-2", "Cool Cars", "Rocks:3")
-    result = dg.materialize([invoices], resources=resources)
+    result = materialize_company([invoices], resources=resources)
     assert metadata_of(result, "invoices")["pushed"] == 2
     reads, writes = sandbox_reads_and_writes(sandbox.counters())
     assert writes >= 1 and counted_here(engine) == (reads, writes)
@@ -119,7 +119,7 @@ def test_a_push_never_reads_back_the_invoices_it_just_created(sandbox, resources
     for n in range(5):
         add_named_order(engine, f"BACK-{n}", "Cool Cars", "Rocks:1")
     sandbox.reset_counters()
-    assert metadata_of(dg.materialize([invoices], resources=resources), "invoices")["pushed"] == 5
+    assert metadata_of(materialize_company([invoices], resources=resources), "invoices")["pushed"] == 5
     calls = sandbox.counters()["calls"]
     # The preferences (is the numbering ours?), one batch, and the mirror's CDC: the created invoices are
     # mirrored from the batch's answer, none is read back.

@@ -16,7 +16,7 @@ from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.db.models import Order
 from qb_pipeline.db.receivables import QBPaymentLine
 from qb_pipeline.db.session import session_scope
-from qb_pipeline_tests.fixtures.dagster_runs import metadata_of
+from qb_pipeline_tests.fixtures.dagster_runs import materialize_company, metadata_of
 from qb_pipeline_tests.fixtures.quickbooks_objects import pay
 from qb_pipeline_tests.fixtures.receivables import MIRROR
 from qb_pipeline_tests.sandbox.receivables import dated_payment
@@ -38,7 +38,7 @@ def test_an_order_shows_its_invoice_paid_on_the_last_payments_date_or_what_is_le
     dated_payment(qb, cool_cars, first, "10.00", "2026-11-15")
     dated_payment(qb, cool_cars, Invoice.get(first.Id, qb=qb), "9.90", "2026-11-20")  # pays RCV-1 off
     dated_payment(qb, cool_cars, second, "10.00", "2026-11-21")
-    result = dg.materialize(MIRROR, resources=resources)
+    result = materialize_company(MIRROR, resources=resources)
     paid = shown(run_on_database, "RCV-1")
     assert (paid["invoice_state"], paid["invoice_balance"], paid["paid_on"]) == ("paid", "0.00", "2026-11-20")
     partly = run_on_database("orders", "show", "RCV-2").stdout
@@ -56,10 +56,10 @@ def test_an_invoice_deleted_in_quickbooks_while_paid_is_flagged_kept_and_never_i
 ):
     engine, qb, cool_cars, first, _second = two_invoices
     payment = pay(qb, cool_cars, first, "19.90")
-    assert dg.materialize(MIRROR, resources=resources).success
+    assert materialize_company(MIRROR, resources=resources).success
     assert shown(run_on_database, "RCV-1")["invoice_state"] == "paid"
     Invoice.get(first.Id, qb=qb).delete(qb=qb)
-    result = dg.materialize(MIRROR, resources=resources)
+    result = materialize_company(MIRROR, resources=resources)
     meta = metadata_of(result, "payments")
     assert (meta["applied_to_deleted_invoices"], meta["applied_to_deleted_invoices_amount"]) == (1, 19.9)
     with session_scope(engine) as session:  # the application is kept, naming the deleted invoice
@@ -71,7 +71,7 @@ def test_an_invoice_deleted_in_quickbooks_while_paid_is_flagged_kept_and_never_i
     assert "deleted in QuickBooks" in run_on_database("orders", "show", "RCV-1").stdout
     assert "RCV-1" not in run_on_database("orders", "list", "--unpaid").stdout
     assert payment.Id in {p["Id"] for p in sandbox.dump("Payment")["records"]}
-    again = dg.materialize([invoices], resources=resources)
+    again = materialize_company([invoices], resources=resources)
     assert metadata_of(again, "invoices")["pushed"] == 0
     assert sorted(r["DocNumber"] for r in sandbox.dump("Invoice")["records"]) == ["RCV-2"]  # not invoiced again
     refused = run_on_database("orders", "retry", "RCV-1", check=False)

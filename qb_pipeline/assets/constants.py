@@ -11,6 +11,11 @@ OWNERS = ["team:data-engineering"]
 # of competing with it for the company's API limits.
 QUICKBOOKS_POOL = "quickbooks"
 
+# Companies are partitions: each QuickBooks company (realm id) connected is one partition of every asset
+# holding its data. companies_sensor adds one for each company holding a token; none is ever deleted (their
+# history stays in the UI).
+companies = dg.DynamicPartitionsDefinition(name="companies")
+
 # Never materialized, nothing running for it and its last try did not fail: sync it now. A fresh stack's
 # first automatic sync (quickbooks_automation_sensor) materializes every asset the hourly sync would, in one
 # run, so no page reads "never materialized" once the data is there. (on_missing() does not fire on its

@@ -12,7 +12,7 @@ from qb_pipeline.assets.activity import (
     record_quickbooks_run,
     webhook_events_served,
 )
-from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL, SYNC_WHEN_MISSING
+from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL, SYNC_WHEN_MISSING, companies
 from qb_pipeline.assets.name_lists import (
     ENTITY_ASSETS,
     pull_for_an_invoices_run,
@@ -45,6 +45,7 @@ class InvoicesConfig(dg.Config):
     pool=QUICKBOOKS_POOL,
     deps=[orders, *(ENTITY_ASSETS[name] for name in NAMED_IN_ORDERS), price_levels],
     automation_condition=SYNC_WHEN_MISSING,
+    partitions_def=companies,
 )
 def invoices(
     context: dg.AssetExecutionContext,
@@ -54,7 +55,7 @@ def invoices(
 ) -> dg.MaterializeResult:
     """Pending orders pushed to QuickBooks as invoices (at most one each), and QuickBooks invoices mirrored."""
     started = time.monotonic()
-    gateway = quickbooks.gateway(progress=context.log.info)
+    gateway = quickbooks.gateway(context.partition_key, progress=context.log.info)
     with failure_logged(database, INVOICES.label, context.run.run_id):
         pushed = InvoicePushResult()
         if config.push_orders:

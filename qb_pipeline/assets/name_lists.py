@@ -13,7 +13,7 @@ from qb_pipeline.assets.activity import (
     record_quickbooks_run,
     webhook_events_served,
 )
-from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL, SYNC_WHEN_MISSING
+from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL, SYNC_WHEN_MISSING, companies
 from qb_pipeline.db import queries
 from qb_pipeline.jobs import PULL_TAG
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
@@ -103,7 +103,7 @@ def sync_entity(
 ) -> dg.MaterializeResult:
     """Pull what changed in QuickBooks, push what changed here, record one activity-log row."""
     started = time.monotonic()
-    gateway = quickbooks.gateway(progress=context.log.info)
+    gateway = quickbooks.gateway(context.partition_key, progress=context.log.info)
     with failure_logged(database, entity.label, context.run.run_id):
         synced = _pull_and_push(context, gateway, quickbooks, database, entity)
     for error in synced.pushed.errors:
@@ -178,6 +178,7 @@ def entity_asset(
         owners=OWNERS,
         pool=QUICKBOOKS_POOL,
         deps=list(deps),
+        partitions_def=companies,
         automation_condition=SYNC_WHEN_MISSING,
     )
     def sync(

@@ -7,7 +7,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from qb_pipeline.assets.activity import record_activity
-from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, SYNC_WHEN_MISSING
+from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, SYNC_WHEN_MISSING, companies
 from qb_pipeline.assets.name_lists import customers, items
 from qb_pipeline.db.models import CustomerItemPrice, CustomerPriceLevel, PriceLevel
 from qb_pipeline.resources import DatabaseResource
@@ -20,6 +20,7 @@ from qb_pipeline.sync.pricing_drop import DropFolderRun, short_reason, take_drop
     owners=OWNERS,
     deps=[customers, items],
     automation_condition=SYNC_WHEN_MISSING,
+    partitions_def=companies,
 )
 def price_levels(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
     """Price levels and customer prices, loaded from CSV files dropped in QB_PRICING_DROP_DIR."""

@@ -25,7 +25,7 @@ def mirror_entity(
     """Mirror what changed of `entity`, record one activity-log row; what is set apart or cannot be
     followed is warned in the run log and counted in the metadata."""
     started = time.monotonic()
-    gateway = quickbooks.gateway(progress=context.log.info)
+    gateway = quickbooks.gateway(context.partition_key, progress=context.log.info)
     with failure_logged(database, entity.label, context.run.run_id):
         mirrored = mirror_receivables(
             gateway,

@@ -7,7 +7,7 @@ from decimal import Decimal
 import dagster as dg
 import pandas as pd
 
-from qb_pipeline.assets.constants import HEALTH_GROUP, OWNERS
+from qb_pipeline.assets.constants import HEALTH_GROUP, OWNERS, companies
 from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.receivables import credit_memos, payments
 from qb_pipeline.db.report_tables import AGING_BUCKETS, ArAging, SalesByCustomerMonth
@@ -45,7 +45,16 @@ class SalesByCustomerMonthConfig(dg.Config):
     months: int = 12  # this month and the months before it
 
 
-@dg.asset(group_name=HEALTH_GROUP, kinds={"pandas", "sql"}, owners=OWNERS, deps=[invoices, payments, credit_memos])
+REPORT = dict(
+    group_name=HEALTH_GROUP,
+    kinds={"pandas", "sql"},
+    owners=OWNERS,
+    deps=[invoices, payments, credit_memos],
+    partitions_def=companies,
+)
+
+
+@dg.asset(**REPORT)
 def ar_aging(database: DatabaseResource, quickbooks: QuickBooksResource) -> dg.MaterializeResult:
     """What each customer owes as of the company's today, by days past due (QuickBooks' A/R aging
     summary: Current, 1 - 30, 31 - 60, 61 - 90, 91 and over), from the mirror; credits count negative."""
@@ -68,7 +77,7 @@ def ar_aging(database: DatabaseResource, quickbooks: QuickBooksResource) -> dg.M
     )
 
 
-@dg.asset(group_name=HEALTH_GROUP, kinds={"pandas", "sql"}, owners=OWNERS, deps=[invoices, payments, credit_memos])
+@dg.asset(**REPORT)
 def sales_by_customer_month(
     config: SalesByCustomerMonthConfig, database: DatabaseResource, quickbooks: QuickBooksResource
 ) -> dg.MaterializeResult:

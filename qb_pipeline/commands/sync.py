@@ -49,7 +49,7 @@ def sync(kind: str, wait: bool, in_process: bool, url: str | None) -> None:
     )
     try:
         run_id = client.submit_job_execution(
-            job_name, repository_location_name="qb_pipeline", repository_name="__repository__"
+            job_name, repository_location_name="qb_pipeline", repository_name="__repository__", tags=_company_run()
         )
     except DagsterGraphQLClientError as error:
         raise click.ClickException(f"Dagster refused the run: {str(error).splitlines()[0]}") from None
@@ -65,20 +65,31 @@ def sync(kind: str, wait: bool, in_process: bool, url: str | None) -> None:
         raise click.ClickException(f"the {kind} sync did not succeed ({status}): see {url}/runs/{run_id}")
 
 
+def _company_run() -> dict[str, str]:
+    """The tags of a run of the default company: its partition (companies_sensor has added it) and lane."""
+    from qb_pipeline.jobs import company_tags
+
+    realm = config.realm_tag(config.settings())
+    return {"dagster/partition": realm, **company_tags(realm)}
+
+
 def _run_here(job_name: str) -> None:
     from qb_pipeline.commands.common import dagster_instance, database
     from qb_pipeline.definitions import defs
 
+    from qb_pipeline.jobs import execute_for_company
+
     database()  # not there, or not up to date: one line before any run starts
     job = defs.resolve_job_def(job_name)
+    realm = config.realm_tag(config.settings())  # the default company (a `--company` option would go here)
     with dagster_instance() as instance:
         if instance is None:
             import dagster as dg
 
             with dg.DagsterInstance.ephemeral() as ephemeral:
-                result = job.execute_in_process(instance=ephemeral, raise_on_error=False)
+                result = execute_for_company(job, ephemeral, realm, raise_on_error=False)
         else:
-            result = job.execute_in_process(instance=instance, raise_on_error=False)
+            result = execute_for_company(job, instance, realm, raise_on_error=False)
     click.echo(f"{job_name}: {'SUCCESS' if result.success else 'FAILURE'} (run {result.run_id})")
     if not result.success:
         raise click.ClickException(f"{job_name} did not succeed: see its run log")

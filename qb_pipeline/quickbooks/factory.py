@@ -20,15 +20,17 @@ from qb_pipeline.quickbooks.throttle import Throttle
 
 
 def sandbox_settings(
-    connection_file: Path, timeout_seconds: float = defaults.TIMEOUT_SECONDS
-) -> tuple[ConnectionSettings, str]:
-    """Settings for the local sandbox from its connection.json, and the refresh token it offers."""
-    try:
-        data = json.loads(Path(connection_file).read_text())
-    except FileNotFoundError:
-        raise SandboxNotRunning(
-            f"{connection_file} does not exist: start the sandbox (`make dev` or `qb-pipeline sandbox serve`)"
-        ) from None
+    connection_file: Path, timeout_seconds: float = defaults.TIMEOUT_SECONDS, realm_id: str = ""
+) -> tuple[ConnectionSettings, str | None]:
+    """Settings for a company of the local sandbox, and the refresh token it offers (None when it offers none).
+
+    connection.json names the first company; `realm_id` another: its own file, connections/<realm>.json
+    beside it (the sandbox writes one per company it serves), or else the app's settings for that realm
+    and no token (a company connected by `auth connect` has its tokens in the database already)."""
+    data = _read_connection(Path(connection_file))
+    if realm_id and realm_id != data["realm_id"]:
+        own = Path(connection_file).parent / "connections" / f"{realm_id}.json"
+        data = _read_connection(own) if own.exists() else {**data, "realm_id": realm_id, "refresh_token": None}
     settings = ConnectionSettings(
         client_id=data["client_id"],
         client_secret=data["client_secret"],
@@ -39,6 +41,20 @@ def sandbox_settings(
         timeout_seconds=timeout_seconds,
     )
     return settings, data["refresh_token"]
+
+
+def sandbox_realm(connection_file: Path) -> str:
+    """The company connection.json names: the bundled sandbox's first (the one a single-company user has)."""
+    return str(_read_connection(Path(connection_file))["realm_id"])
+
+
+def _read_connection(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SandboxNotRunning(
+            f"{path} does not exist: start the sandbox (`make dev` or `qb-pipeline sandbox serve`)"
+        ) from None
 
 
 def intuit_settings(

@@ -20,6 +20,7 @@ from qb_pipeline.assets.price_levels import price_levels
 from qb_pipeline.db.models import Item, Order, OrderLine
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.dev_process import running_dev_stack
+from qb_pipeline_tests.fixtures.dagster_runs import materialize_company
 from qb_pipeline_tests.helpers import wait_for
 
 QUICKBOOKS_ASSETS = ["customers", "items", "price_levels", "invoices"]
@@ -67,7 +68,7 @@ def an_invoices_run_that_pulls_a_new_customer(sandbox, resources, database_url, 
     customers and items first (orders name a record not mirrored yet), and the order is invoiced."""
     sandbox.seed(preset="demo")
     every = [orders, customers, items, price_levels, invoices]
-    assert dg.materialize(every, resources=resources, instance=instance, selection=QUICKBOOKS_ASSETS).success
+    assert materialize_company(every, resources=resources, instance=instance, selection=QUICKBOOKS_ASSETS).success
     from quickbooks.objects.customer import Customer as QuickBooksCustomer
 
     customer = QuickBooksCustomer()
@@ -82,7 +83,7 @@ def an_invoices_run_that_pulls_a_new_customer(sandbox, resources, database_url, 
                 lines=[OrderLine(line_number=1, item_id=rocks.id, quantity=Decimal("2"))],
             )
         )
-    assert dg.materialize(every, resources=resources, instance=instance, selection=["invoices"]).success
+    assert materialize_company(every, resources=resources, instance=instance, selection=["invoices"]).success
     assert [r["DocNumber"] for r in sandbox.dump("Invoice")["records"]] == ["NOVA-1"]  # every order synced
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import dagster as dg
 import pytest
 import sqlalchemy as sa
 from quickbooks.objects.customer import Customer as QBCustomer
@@ -27,7 +26,7 @@ from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.jobs import retry_orders_job
 from qb_pipeline.resources import QuickBooksResource
 from qb_pipeline_tests.fixtures.dagster_resources import with_drop_folder
-from qb_pipeline_tests.fixtures.dagster_runs import metadata_of
+from qb_pipeline_tests.fixtures.dagster_runs import materialize_company, metadata_of
 from qb_pipeline_tests.fixtures.name_lists import customer_named
 from qb_pipeline_tests.fixtures.orders import add_named_order, add_orders, build_shop
 from qb_pipeline_tests.fixtures.quickbooks_objects import make_customer, pay
@@ -45,7 +44,7 @@ def sandbox_invoices(sandbox) -> list[str]:
 def demo_synced(sandbox, resources, database_url):
     """The demo company in QuickBooks, its customers and items materialized here; the project database."""
     sandbox.seed(preset="demo")
-    assert dg.materialize([customers, items], resources=resources).success
+    assert materialize_company([customers, items], resources=resources).success
     return make_engine(database_url)
 
 
@@ -58,7 +57,7 @@ def cool_cars_at_8_from_a_drop(demo_synced, resources, tmp_path):
     (drop / "prices.csv").write_text(HEADER + "customer_price,Cool Cars,,Rocks,8.00,,\n")
     (drop / "typo.csv").write_text(HEADER + "customer_price,Nobody,,Rocks,8.00,,\n")
     resources = with_drop_folder(resources, drop)
-    return dg.materialize([price_levels], resources=resources), resources, drop
+    return materialize_company([price_levels], resources=resources), resources, drop
 
 
 def test_a_dropped_pricing_file_is_applied_its_bad_rows_counted_and_the_files_moved(
@@ -75,7 +74,7 @@ def test_a_dropped_pricing_file_is_applied_its_bad_rows_counted_and_the_files_mo
 def test_an_order_placed_after_a_dropped_price_is_invoiced_at_it(cool_cars_at_8_from_a_drop, demo_synced, sandbox):
     _pricing_run, resources, _drop = cool_cars_at_8_from_a_drop
     add_named_order(demo_synced, "WEB-1", "Cool Cars", "Rocks:3")
-    assert metadata_of(dg.materialize([invoices], resources=resources), "invoices")["pushed"] == 1
+    assert metadata_of(materialize_company([invoices], resources=resources), "invoices")["pushed"] == 1
     (invoice,) = sandbox.dump("Invoice")["records"]
     assert invoice["DocNumber"] == "WEB-1" and invoice["TotalAmt"] == 24.0  # 3 × the customer's 8.00
 
@@ -83,7 +82,7 @@ def test_an_order_placed_after_a_dropped_price_is_invoiced_at_it(cool_cars_at_8_
 def test_an_order_for_an_unknown_customer_fails_alone_and_every_check_passes(demo_synced, resources):
     add_named_order(demo_synced, "WEB-1", "Cool Cars", "Rocks:3")
     add_named_order(demo_synced, "WEB-2", "Nobody Inc", "Rocks:1")
-    result = dg.materialize(ALL, resources=resources)
+    result = materialize_company(ALL, resources=resources)
     assert result.success
     numbers = metadata_of(result, "invoices")
     assert (numbers["pushed"], numbers["failed"], numbers["pending_after_run"]) == (1, 1, 0)
@@ -93,11 +92,11 @@ def test_an_order_for_an_unknown_customer_fails_alone_and_every_check_passes(dem
 
 def test_an_invoice_voided_in_quickbooks_is_flagged_and_its_order_not_pushed_again(demo_synced, resources, sandbox):
     add_named_order(demo_synced, "WEB-1", "Cool Cars", "Rocks:3")
-    assert metadata_of(dg.materialize([invoices], resources=resources), "invoices")["pushed"] == 1
+    assert metadata_of(materialize_company([invoices], resources=resources), "invoices")["pushed"] == 1
     (invoice,) = sandbox.dump("Invoice")["records"]
     qb = sandbox.qb_client()
     Invoice.get(invoice["Id"], qb=qb).void(qb=qb)
-    again = dg.materialize([invoices], resources=resources)
+    again = materialize_company([invoices], resources=resources)
     assert metadata_of(again, "invoices")["voided_or_deleted_flagged"] == 1
     with session_scope(demo_synced) as session:
         order = session.scalars(sa.select(Order).where(Order.order_number == "WEB-1")).one()
@@ -110,7 +109,7 @@ def test_an_invoice_voided_in_quickbooks_is_flagged_and_its_order_not_pushed_aga
 def test_an_order_for_a_local_item_creates_the_item_first(sandbox, resources, database_url):
     sandbox.seed(preset="demo")
     engine = make_engine(database_url)
-    assert dg.materialize([customers], resources=resources).success
+    assert materialize_company([customers], resources=resources).success
     with session_scope(engine) as session:
         session.add(
             Order(
@@ -123,7 +122,7 @@ def test_an_order_for_a_local_item_creates_the_item_first(sandbox, resources, da
                 ],
             )
         )
-    result = dg.materialize([invoices], resources=resources)
+    result = materialize_company([invoices], resources=resources)
     assert metadata_of(result, "invoices")["pushed"] == 1
     gizmo = next(r for r in sandbox.dump("Item")["records"] if r["Name"] == "Local Gizmo")
     assert gizmo["IncomeAccountRef"]["value"] == "1"  # QuickBooks' first income account
@@ -133,7 +132,7 @@ def test_an_order_for_a_local_item_creates_the_item_first(sandbox, resources, da
 def test_an_order_naming_a_customer_not_mirrored_yet_pulls_it_first(sandbox, resources, database_url):
     sandbox.seed(preset="demo")  # in QuickBooks, never synced here
     add_named_order(make_engine(database_url), "WEB-20", "cool cars", "Rocks:2")
-    result = dg.materialize([invoices], resources=resources)
+    result = materialize_company([invoices], resources=resources)
     assert metadata_of(result, "invoices")["pushed"] == 1
     assert sandbox.dump("Invoice")["records"][0]["TotalAmt"] == 19.9
 
@@ -152,7 +151,9 @@ def test_qb_batch_size_sets_how_many_invoices_go_in_one_batch_call(sandbox, reso
         batch_size=10,
     )
     assert (
-        metadata_of(dg.materialize([invoices], resources={**resources, "quickbooks": resized}), "invoices")["pushed"]
+        metadata_of(materialize_company([invoices], resources={**resources, "quickbooks": resized}), "invoices")[
+            "pushed"
+        ]
         == 25
     )
     assert len(sandbox.dump("Invoice")["records"]) == 25
@@ -173,7 +174,9 @@ def numbering_off(sandbox, database_url):
 def test_a_company_that_numbers_invoices_itself_gets_nothing_pushed_and_a_failed_connection_check(
     numbering_off, sandbox, resources
 ):
-    result = dg.materialize([customers, invoices, quickbooks_connection], resources=resources, raise_on_error=False)
+    result = materialize_company(
+        [customers, invoices, quickbooks_connection], resources=resources, raise_on_error=False
+    )
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "Custom transaction numbers" in failure.event_specific_data.user_failure_data.description
@@ -185,9 +188,9 @@ def test_a_company_that_numbers_invoices_itself_gets_nothing_pushed_and_a_failed
 
 
 def test_once_the_company_keeps_our_numbers_the_next_run_pushes(numbering_off, sandbox, resources):
-    dg.materialize([customers, invoices, quickbooks_connection], resources=resources, raise_on_error=False)
+    materialize_company([customers, invoices, quickbooks_connection], resources=resources, raise_on_error=False)
     sandbox.settings(custom_txn_numbers=True)  # the setting turned on: the next run pushes
-    assert metadata_of(dg.materialize([invoices], resources=resources), "invoices")["pushed"] == 1
+    assert metadata_of(materialize_company([invoices], resources=resources), "invoices")["pushed"] == 1
 
 
 def test_payments_made_in_quickbooks_show_as_paid_invoices_and_open_balance(sandbox, resources, database_url):
@@ -195,11 +198,11 @@ def test_payments_made_in_quickbooks_show_as_paid_invoices_and_open_balance(sand
     engine = make_engine(database_url)
     for number, quantity in (("PAY-1", "2"), ("PAY-2", "3")):
         add_named_order(engine, number, "Cool Cars", f"Rocks:{quantity}")
-    assert metadata_of(dg.materialize([invoices], resources=resources), "invoices")["pushed"] == 2
+    assert metadata_of(materialize_company([invoices], resources=resources), "invoices")["pushed"] == 2
     qb = sandbox.qb_client()
     paid = next(r for r in sandbox.dump("Invoice")["records"] if r["DocNumber"] == "PAY-1")
     pay(qb, QBCustomer.get(paid["CustomerRef"]["value"], qb=qb), Invoice.get(paid["Id"], qb=qb), "19.90")
-    numbers = metadata_of(dg.materialize([invoices], resources=resources), "invoices")
+    numbers = metadata_of(materialize_company([invoices], resources=resources), "invoices")
     assert (numbers["paid_invoices"], numbers["unpaid_invoices"], numbers["open_balance"]) == (1, 1, 29.85)
 
 
@@ -210,7 +213,7 @@ def test_a_bad_pricing_file_is_set_aside_and_never_jams_the_drop_folder(demo_syn
     (drop / "2-huge.csv").write_text(HEADER + "customer_price,Cool Cars,,Rocks,1e30,,\n")
     (drop / "3-good.csv").write_text(HEADER + "customer_price,Cool Cars,,Rocks,8.00,,\n")
     add_named_order(demo_synced, "WEB-40", "Cool Cars", "Rocks:2")
-    result = dg.materialize([price_levels, invoices], resources=with_drop_folder(resources, drop))
+    result = materialize_company([price_levels, invoices], resources=with_drop_folder(resources, drop))
     assert result.success
     levels = metadata_of(result, "price_levels")
     assert (levels["changes_this_run"], levels["rejected_files"]) == (1, 2)
@@ -235,14 +238,14 @@ def two_failing_orders(demo_synced):
 
 
 def test_failed_orders_leave_the_run_green_and_turn_the_failed_orders_check_red(two_failing_orders, resources):
-    first = dg.materialize([invoices, no_failed_orders], resources=resources)
+    first = materialize_company([invoices, no_failed_orders], resources=resources)
     assert first.success  # the run did its job; the check is what turns red
     (check,) = first.get_asset_check_evaluations()
     assert not check.passed and "2 orders failed and 0 blocked" in check.description
 
 
 def test_failed_orders_are_counted_on_the_invoices_and_orders_pages(two_failing_orders, resources):
-    first = dg.materialize([invoices, no_failed_orders], resources=resources)
+    first = materialize_company([invoices, no_failed_orders], resources=resources)
     numbers = metadata_of(first, "invoices")
     assert (numbers["failed"], numbers["orders_failed"], numbers["orders_synced"]) == (2, 2, 0)
     assert "INVOICES" in numbers["recent_activity"]
@@ -254,11 +257,11 @@ def test_failed_orders_are_counted_on_the_invoices_and_orders_pages(two_failing_
 def test_an_order_for_an_unknown_customer_goes_again_once_a_customers_sync_brings_it_in(
     two_failing_orders, resources, sandbox
 ):
-    dg.materialize([invoices, no_failed_orders], resources=resources)
+    materialize_company([invoices, no_failed_orders], resources=resources)
     make_customer(sandbox.qb_client(), "Brand New Co")  # the customer is created in QuickBooks by a person…
-    synced = dg.materialize([customers], resources=resources)  # …and the next customers sync brings it in
+    synced = materialize_company([customers], resources=resources)  # …and the next customers sync brings it in
     assert metadata_of(synced, "customers")["orders_released"] == 1
-    again = dg.materialize([invoices, no_failed_orders], resources=resources)
+    again = materialize_company([invoices, no_failed_orders], resources=resources)
     assert metadata_of(again, "invoices")["pushed"] == 1
     assert sandbox_invoices(sandbox) == ["LATE-CUST"]
     (check,) = again.get_asset_check_evaluations()  # still red, for the order that is still wrong
@@ -270,14 +273,14 @@ def zero_fixed_and_sent_again(demo_synced, resources):
     """Order ZERO (a quantity of 0) failed; a person fixes it, sends it again from the UI (retry_orders_job),
     and the next run goes: (the retry's run, that next run)."""
     add_named_order(demo_synced, "ZERO", "Cool Cars", "Rocks:0")
-    dg.materialize([invoices, no_failed_orders], resources=resources)
+    materialize_company([invoices, no_failed_orders], resources=resources)
     with session_scope(demo_synced) as session:
         session.scalars(sa.select(OrderLine)).one().quantity = Decimal("2")
     retried = retry_orders_job.execute_in_process(
         run_config={"ops": {"retry_orders_op": {"config": {"order_numbers": ["ZERO"]}}}},
         resources={"database": resources["database"]},
     )
-    return retried, dg.materialize([invoices, no_failed_orders], resources=resources)
+    return retried, materialize_company([invoices, no_failed_orders], resources=resources)
 
 
 def test_a_failed_order_fixed_and_sent_again_from_the_ui_is_invoiced_once_and_the_check_turns_green(
@@ -305,12 +308,12 @@ def three_good_runs(sandbox, resources, database_url):
     sandbox.seed(preset="demo")
     engine = make_engine(database_url)
     add_named_order(engine, "H-1", "Cool Cars", "Rocks:1")
-    assert dg.materialize([customers, items, invoices], resources=resources).success
+    assert materialize_company([customers, items, invoices], resources=resources).success
     return engine
 
 
 def test_sync_health_charts_the_last_days_and_passes_its_check(three_good_runs, resources):
-    healthy = dg.materialize([sync_health, sync_health_24h], resources=resources)
+    healthy = materialize_company([sync_health, sync_health_24h], resources=resources)
     numbers = metadata_of(healthy, "sync_health")
     assert numbers["runs_24h"] == 3 and numbers["success_rate_24h"] == 1.0
     assert "| INVOICES |" in numbers["by_day_and_type"].replace("  ", " ") or "INVOICES" in numbers["by_day_and_type"]
@@ -323,7 +326,7 @@ def test_the_sync_health_check_fails_below_95_percent(three_good_runs, resources
     with session_scope(three_good_runs) as session:  # a bad afternoon: three failed runs
         for _ in range(3):
             queries.append_sync_log(session, entity="Invoices", outcome="FAILED", message="QuickBooks is down")
-    sick = dg.materialize([sync_health, sync_health_24h], resources=resources)
+    sick = materialize_company([sync_health, sync_health_24h], resources=resources)
     (check,) = sick.get_asset_check_evaluations()
     assert not check.passed and "only 50% of 6 runs succeeded" in check.description
 
@@ -331,7 +334,7 @@ def test_the_sync_health_check_fails_below_95_percent(three_good_runs, resources
 def test_when_the_invoices_run_pulls_customers_and_items_their_pages_say_so(sandbox, resources, database_url):
     sandbox.seed(preset="demo")  # never synced here: the order's names make the invoices run pull them
     add_named_order(make_engine(database_url), "M-1", "Cool Cars", "Rocks:1")
-    result = dg.materialize([invoices], resources=resources)
+    result = materialize_company([invoices], resources=resources)
     reported = {
         o.asset_key.to_user_string(): o.metadata["pulled"].value
         for o in result.asset_observations_for_node("invoices")

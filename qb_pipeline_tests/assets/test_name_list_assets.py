@@ -12,12 +12,12 @@ from qb_pipeline.db.models import SyncLog
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.db.token_cipher import new_key
 from qb_pipeline.resources import QuickBooksResource
-from qb_pipeline_tests.fixtures.dagster_runs import metadata_of
+from qb_pipeline_tests.fixtures.dagster_runs import materialize_company, metadata_of
 from qb_pipeline_tests.fixtures.name_lists import add_customers_and_items
 
 
 def materialize(resources):
-    return dg.materialize([customers, items], resources=resources)
+    return materialize_company([customers, items], resources=resources)
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_the_next_sync_reads_the_changes_only_and_creates_nothing_again(first_sy
 
 def test_checks_pass_after_a_sync(sandbox, resources):
     sandbox.seed(preset="demo")
-    result = dg.materialize(
+    result = materialize_company(
         [customers, items, customers_linked, items_linked, quickbooks_connection], resources=resources
     )
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
@@ -69,7 +69,7 @@ def test_checks_pass_after_a_sync(sandbox, resources):
 
 def test_quickbooks_down_fails_the_run_with_a_clear_message_and_logs_it(sandbox, resources, database_url):
     sandbox.inject("503", count=50)
-    result = dg.materialize([customers], resources=resources, raise_on_error=False)
+    result = materialize_company([customers], resources=resources, raise_on_error=False)
     assert not result.success
     messages = " ".join(str(e.event_specific_data) for e in result.all_events if e.is_step_failure)
     assert "HTTP 503 (gave up after 4 attempts)" in messages
@@ -85,7 +85,7 @@ def test_the_connection_check_fails_with_the_reason_when_the_sandbox_is_not_runn
         token_key=new_key(),
         sandbox_connection_file=str(tmp_path / "nowhere" / "connection.json"),
     )
-    result = dg.materialize(
+    result = dg.materialize(  # the check alone, as from the UI: no partition, the default company
         [quickbooks_connection],
         resources={**resources, "quickbooks": quickbooks},
         selection=dg.AssetSelection.checks(quickbooks_connection),

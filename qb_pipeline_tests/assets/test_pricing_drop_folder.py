@@ -10,7 +10,6 @@ import threading
 import time
 from decimal import Decimal
 
-import dagster as dg
 import pytest
 import sqlalchemy as sa
 
@@ -20,6 +19,7 @@ from qb_pipeline.db import session as db_session
 from qb_pipeline.db.models import Customer, CustomerItemPrice, Item
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline_tests.fixtures.dagster_resources import with_drop_folder
+from qb_pipeline_tests.fixtures.dagster_runs import materialize_company
 
 HEADER = "kind,customer,price_level,item,price,percent,valid_from\n"
 
@@ -28,7 +28,7 @@ HEADER = "kind,customer,price_level,item,price,percent,valid_from\n"
 def drop(sandbox, resources, tmp_path):
     """A drop folder, with the demo company's customers and items pulled into the database."""
     sandbox.seed(preset="demo")
-    assert dg.materialize([customers, items], resources=resources).success
+    assert materialize_company([customers, items], resources=resources).success
     folder = tmp_path / "pricing"
     folder.mkdir()
     return folder
@@ -108,7 +108,7 @@ def test_a_passing_database_lock_keeps_a_good_file_for_the_next_run_and_fails_th
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        locked_run = dg.materialize([price_levels], resources=resources, raise_on_error=False)
+        locked_run = materialize_company([price_levels], resources=resources, raise_on_error=False)
     finally:
         release.touch()
         holder.wait(timeout=60)
@@ -121,7 +121,7 @@ def test_a_passing_database_lock_keeps_a_good_file_for_the_next_run_and_fails_th
     assert good.exists() and not (drop / "rejected").exists()  # left where it was, not rejected for good
     assert customer_prices(database_url) == {}
 
-    again = dg.materialize([price_levels], resources=resources)  # the lock has passed: the next run takes it
+    again = materialize_company([price_levels], resources=resources)  # the lock has passed: the next run takes it
     assert again.success
     assert customer_prices(database_url) == {("Cool Cars", "Rocks"): Decimal("8.00")}
     assert [p.name.split("-", 1)[1] for p in (drop / "processed").iterdir()] == ["prices.csv"]
@@ -146,7 +146,7 @@ def test_a_file_still_being_written_waits_for_the_next_run(drop, resources, data
     writer.start()
     try:
         time.sleep(0.5)
-        while_written = dg.materialize([price_levels], resources=resources)
+        while_written = materialize_company([price_levels], resources=resources)
     finally:
         done.set()
         writer.join()
@@ -154,7 +154,7 @@ def test_a_file_still_being_written_waits_for_the_next_run(drop, resources, data
     assert while_written.success  # a file being written is normal, not a failure
     assert growing.exists() and customer_prices(database_url) == {}  # not half-imported
     time.sleep(2.5)  # the default QB_PRICING_SETTLE_SECONDS (2) after its last write
-    assert dg.materialize([price_levels], resources=resources).success
+    assert materialize_company([price_levels], resources=resources).success
     assert customer_prices(database_url) == {
         ("Cool Cars", "Rocks"): Decimal("8.00"),
         ("Cool Cars", "Sod"): Decimal("4.00"),
@@ -171,7 +171,7 @@ def test_upper_case_csv_is_taken_and_quote_and_separator_mistakes_are_named(drop
         "customer_price,Cool Cars,,Rocks,9.00,,\n",
     )
     dropped_long_ago(drop / "3-semicolons.csv", HEADER.replace(",", ";") + "customer_price;Cool Cars;;Sod;4,00;;\n")
-    result = dg.materialize([price_levels], resources=resources)
+    result = materialize_company([price_levels], resources=resources)
     assert result.success
 
     assert [p.name.split("-", 1)[1] for p in (drop / "processed").iterdir()] == ["1-EXCEL.CSV"]

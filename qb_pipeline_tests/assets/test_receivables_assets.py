@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-import dagster as dg
 import sqlalchemy as sa
 from quickbooks.objects.invoice import Invoice
 from quickbooks.objects.payment import Payment
@@ -17,7 +16,7 @@ from qb_pipeline.db.models import SyncCursor
 from qb_pipeline.db.receivables import QBCreditMemo, QBPayment, QBPaymentLine
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
-from qb_pipeline_tests.fixtures.dagster_runs import metadata_of
+from qb_pipeline_tests.fixtures.dagster_runs import materialize_company, metadata_of
 from qb_pipeline_tests.fixtures.quickbooks_objects import pay
 from qb_pipeline_tests.fixtures.receivables import MIRROR, rocks
 from qb_pipeline_tests.sandbox.receivables import apply_credit, credit_memo
@@ -46,7 +45,7 @@ def test_payments_and_credit_memos_are_mirrored_with_the_invoices_each_pays(two_
     partial = pay(qb, cool_cars, first, "10.00")
     whole = pay(qb, cool_cars, second, "29.85", total="35.00")  # 5.15 left unapplied
     memo = credit_memo(qb, cool_cars, rocks(qb), "4.00")
-    result = dg.materialize(MIRROR, resources=resources)
+    result = materialize_company(MIRROR, resources=resources)
     assert metadata_of(result, "payments")["pull_mode"] == "full"
     assert metadata_of(result, "payments")["new_from_quickbooks"] == 2
     assert applications(engine) == [
@@ -67,11 +66,11 @@ def test_voids_deletes_and_applied_credit_come_by_cdc(two_invoices, resources, s
     partial = pay(qb, cool_cars, first, "10.00")
     whole = pay(qb, cool_cars, second, "29.85")
     memo = credit_memo(qb, cool_cars, rocks(qb), "4.00")
-    assert dg.materialize(MIRROR, resources=resources).success
+    assert materialize_company(MIRROR, resources=resources).success
     Payment.get(partial.Id, qb=qb).void(qb=qb)
     Payment.get(whole.Id, qb=qb).delete(qb=qb)
     applied = apply_credit(qb, cool_cars, Invoice.get(first.Id, qb=qb), memo, "4.00")  # memo's credit to RCV-1
-    result = dg.materialize(MIRROR, resources=resources)
+    result = materialize_company(MIRROR, resources=resources)
     meta = metadata_of(result, "payments")
     assert (meta["pull_mode"], meta["voided"], meta["deleted"]) == ("cdc", 1, 1)
     assert statuses(engine, QBPayment)[partial.Id][0] == "voided"
@@ -84,11 +83,11 @@ def test_a_payment_deleted_while_cdc_cannot_answer_is_found_by_paging(two_invoic
     engine, qb, cool_cars, first, _second = two_invoices
     doomed = pay(qb, cool_cars, first, "10.00")
     kept = pay(qb, cool_cars, first, "9.90")
-    assert dg.materialize([payments], resources=resources).success
+    assert materialize_company([payments], resources=resources).success
     Payment.get(doomed.Id, qb=qb).delete(qb=qb)
     with session_scope(engine) as session:  # a cursor older than CDC's 30 days: the mirror must page
         session.execute(sa.update(SyncCursor).values(covered_until=utcnow() - timedelta(days=40)))
-    meta = metadata_of(dg.materialize([payments], resources=resources), "payments")
+    meta = metadata_of(materialize_company([payments], resources=resources), "payments")
     assert (meta["pull_mode"], meta["deleted"]) == ("query", 1)
     assert {qb_id: row[0] for qb_id, row in statuses(engine, QBPayment).items()} == {
         doomed.Id: "deleted",

@@ -21,7 +21,7 @@ from qb_pipeline.db.report_tables import AGING_BUCKETS, ArAging, SalesByCustomer
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.definitions import defs
 from qb_pipeline.sync.receivables_tables import months_back
-from qb_pipeline_tests.fixtures.dagster_runs import metadata_of
+from qb_pipeline_tests.fixtures.dagster_runs import materialize_company, metadata_of
 from qb_pipeline_tests.fixtures.quickbooks_objects import make_customer, make_item, pay
 from qb_pipeline_tests.sandbox.receivables import apply_credit, credit_memo, dated_invoice, dated_payment, report_rows
 
@@ -41,8 +41,8 @@ def mirrored(resources, *reports) -> dg.ExecuteInProcessResult:
     """The sandbox's records mirrored (customers, items, invoices, and payments and credit memos once the
     project mirrors them), then `reports` materialized from the mirror alone."""
     others = [defs.get_assets_def(name) for name in OTHER_MIRRORS if dg.AssetKey(name) in defs.resolve_all_asset_keys()]
-    assert dg.materialize([customers, items, *others, invoices], resources=resources).success
-    result = dg.materialize(list(reports), resources=resources)
+    assert materialize_company([customers, items, *others, invoices], resources=resources).success
+    result = materialize_company(list(reports), resources=resources)
     assert result.success
     return result
 

@@ -17,6 +17,7 @@ from qb_pipeline.core.errors import QuickBooksAuthError
 from qb_pipeline.db.models import QBToken
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.db.types import utcnow
+from qb_pipeline_tests.fixtures.dagster_runs import materialize_company
 
 DAY = 86400
 FIVE_YEARS = timedelta(days=5 * 365)
@@ -78,7 +79,7 @@ def test_a_refresh_past_the_hard_end_fails_in_one_line_naming_the_command_that_r
 
 
 def connection_check(resources) -> dg.AssetCheckEvaluation:
-    result = dg.materialize(
+    result = materialize_company(
         [quickbooks_connection],
         resources=resources,
         selection=dg.AssetSelection.checks(quickbooks_connection),

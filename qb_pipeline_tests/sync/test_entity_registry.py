@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import dagster as dg
 import pytest
 import sqlalchemy as sa
 from quickbooks.objects.customer import Customer as QuickBooksCustomer
@@ -21,6 +20,7 @@ from qb_pipeline.db.types import MONEY, UTCDateTime
 from qb_pipeline.sync import entities
 from qb_pipeline.sync.entities import SyncedEntity
 from qb_pipeline.sync.records import money, parse_instant
+from qb_pipeline_tests.fixtures.dagster_runs import materialize_company
 
 
 class ToyBase(DeclarativeBase):  # not the project's metadata: no migration, no other test sees the table
@@ -96,12 +96,12 @@ def test_one_registry_entry_and_its_converter_mirror_payments(sandbox, resources
     receive_payment(qb, customer, "7.25")
     payments = entity_asset(PAYMENTS)
 
-    first = dg.materialize([payments], resources=resources)
+    first = materialize_company([payments], resources=resources)
     assert mirrored(engine) == in_quickbooks(sandbox) and len(mirrored(engine)) == 2
     assert (metadata_of(first)["pull_mode"], metadata_of(first)["new_from_quickbooks"]) == ("full", 2)
 
     receive_payment(qb, customer, "0.10")
-    second = dg.materialize([payments], resources=resources)
+    second = materialize_company([payments], resources=resources)
     assert mirrored(engine) == in_quickbooks(sandbox) and len(mirrored(engine)) == 3
     assert (metadata_of(second)["pull_mode"], metadata_of(second)["new_from_quickbooks"]) == ("cdc", 1)
     with session_scope(engine) as session:
