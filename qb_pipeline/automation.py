@@ -10,6 +10,7 @@ DAILY_CATCH_UP = "daily_catch_up"
 NEW_ORDERS_SENSOR = "new_orders_sensor"
 QUICKBOOKS_CHANGES_SENSOR = "quickbooks_changes_sensor"
 QUICKBOOKS_AUTOMATION_SENSOR = "quickbooks_automation_sensor"
+COMPANIES_SENSOR = "companies_sensor"
 
 
 def on_by_default(settings: Settings) -> dict[str, bool]:
@@ -20,4 +21,5 @@ def on_by_default(settings: Settings) -> dict[str, bool]:
         NEW_ORDERS_SENSOR: settings.auto_sync("orders"),
         QUICKBOOKS_CHANGES_SENSOR: True,
         QUICKBOOKS_AUTOMATION_SENSOR: True,
+        COMPANIES_SENSOR: True,
     }

@@ -4,7 +4,14 @@ what the hourly sync leaves out, so a webhook delivery Intuit lost is found with
 import dagster as dg
 
 from qb_pipeline.automation import DAILY_CATCH_UP, HOURLY_SYNC, on_by_default
-from qb_pipeline.jobs import HOURLY_SYNC_JOB, PULL_TAG, QUICKBOOKS_CHANGES_JOB, hourly_selection, realm_tags
+from qb_pipeline.jobs import (
+    HOURLY_SYNC_JOB,
+    PULL_TAG,
+    QUICKBOOKS_CHANGES_JOB,
+    hourly_selection,
+    realm_tags,
+)
+from qb_pipeline.partitions import company_partitions, company_run
 from qb_pipeline.settings import Settings
 from qb_pipeline.sync.entities import INVOICES, SYNCED
 
@@ -16,20 +23,36 @@ def cron_for(hours: int) -> str:
 
 
 def build_hourly_sync(settings: Settings) -> dg.ScheduleDefinition:
+    # QB_PULL_ON_WEBHOOKS_ONLY: pushes only; every read is metered, webhooks say what changed
+    pull = {PULL_TAG: "webhooks"} if settings.pull_on_webhooks_only else {}
+
+    def hourly(context: dg.ScheduleEvaluationContext):
+        """One run per company: each in its own lane (its partition and realm tag), side by side."""
+        realms = company_partitions(context.instance)
+        if not realms:
+            return dg.SkipReason("no company is connected yet (companies_sensor adds each one)")
+        when = _tick_time(context)
+        return [company_run(realm, f"hourly-{when}", tags={**realm_tags(settings), **pull}) for realm in realms]
+
     return dg.ScheduleDefinition(
         name=HOURLY_SYNC,
         job_name=HOURLY_SYNC_JOB,
         cron_schedule=cron_for(settings.sync_frequency_hours),
-        # QB_PULL_ON_WEBHOOKS_ONLY: pushes only; every read is metered, webhooks say what changed
-        tags={PULL_TAG: "webhooks"} if settings.pull_on_webhooks_only else None,
+        execution_fn=hourly,
         default_status=dg.DefaultScheduleStatus.RUNNING
         if on_by_default(settings)[HOURLY_SYNC]
         else dg.DefaultScheduleStatus.STOPPED,
         description=(
-            "Syncs customers, items and pricing, pushes pending orders and retries the failed ones that are "
-            "due; prunes the activity log past QB_LOG_RETENTION_DAYS."
+            "For each company: syncs customers, items and pricing, pushes pending orders and retries the failed "
+            "ones that are due; prunes the activity log past QB_LOG_RETENTION_DAYS."
         ),
     )
+
+
+def _tick_time(context: dg.ScheduleEvaluationContext) -> str:
+    """The tick's scheduled time: with the company, the run key (one run per company per tick)."""
+    scheduled = context.scheduled_execution_time
+    return scheduled.strftime("%Y%m%dT%H%M") if scheduled else "now"
 
 
 def catch_up_assets(settings: Settings) -> list[str]:
@@ -48,9 +71,19 @@ def build_daily_catch_up(settings: Settings) -> dg.ScheduleDefinition:
             return dg.SkipReason("the hourly sync pulls customers, items and invoices by CDC: nothing to catch up")
         # Invoices are mirrored only: pushing orders stays switched off (QB_AUTO_SYNC_ORDERS=false).
         run_config = {"ops": {INVOICES.asset: {"config": {"push_orders": False}}}} if INVOICES.asset in assets else {}
-        return dg.RunRequest(
-            asset_selection=[dg.AssetKey(asset) for asset in assets], run_config=run_config, tags=realm_tags(settings)
-        )
+        realms = company_partitions(context.instance)
+        if not realms:
+            return dg.SkipReason("no company is connected yet (companies_sensor adds each one)")
+        return [
+            company_run(
+                realm,
+                f"catch-up-{_tick_time(context)}",
+                asset_selection=[dg.AssetKey(asset) for asset in assets],
+                run_config=run_config,
+                tags=realm_tags(settings),
+            )
+            for realm in realms
+        ]
 
     return dg.ScheduleDefinition(
         name=DAILY_CATCH_UP,

@@ -8,6 +8,7 @@ import time
 import dagster as dg
 import sqlalchemy as sa
 
+from qb_pipeline import config
 from qb_pipeline.automation import (
     NEW_ORDERS_SENSOR,
     QUICKBOOKS_AUTOMATION_SENSOR,
@@ -23,9 +24,11 @@ from qb_pipeline.jobs import (
     QUICKBOOKS_CHANGES_JOB,
     WEBHOOK_EVENTS_TAG,
     WEBHOOK_THROUGH_TAG,
+    company_tags,
     hourly_selection,
     realm_tags,
 )
+from qb_pipeline.partitions import build_companies_sensor, company_partitions, company_run, partition_tag
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.settings import Settings
 from qb_pipeline.sync.entities import INVOICES, SYNCED
@@ -46,33 +49,69 @@ QUICKBOOKS_ASSETS = set(AUTO_SYNC_ASSETS.values())  # customers, items, price_le
 PAUSE_AFTER_FAILED_RUN_SECONDS = 30
 
 
-def launch_push_when_orders_are_due(context: dg.SensorEvaluationContext, database: DatabaseResource):
+def due_orders_by_company(session, default_realm: str) -> dict[str, tuple[int, object]]:
+    """Each company's due orders: (how many, the newest one's creation time). Orders name their company
+    (a realm_id column); before they did, every order is the one company's."""
+    count, newest = sa.func.count(), sa.func.max(Order.created_at)
+    if hasattr(Order, "realm_id"):
+        rows = session.execute(
+            sa.select(Order.realm_id, count, newest).where(queries.claimable_orders()).group_by(Order.realm_id)
+        ).all()
+        return {realm or default_realm: (due, created) for realm, due, created in rows if due}
+    due, created = session.execute(sa.select(count, newest).where(queries.claimable_orders())).one()
+    return {default_realm: (due, created)} if due else {}
+
+
+def launch_push_when_orders_are_due(
+    context: dg.SensorEvaluationContext, database: DatabaseResource, default_realm: str
+):
+    """One push per company with due orders, none for a company whose push is queued or running."""
     # Driven by what is due, not by an order id: a cursor from another database cannot hide an order.
     with database.session() as session:
-        due, newest_created = session.execute(
-            sa.select(sa.func.count(), sa.func.max(Order.created_at)).where(queries.claimable_orders())
-        ).one()
-    if not due:
+        due_by_company = due_orders_by_company(session, default_realm)
+    if not due_by_company:
         return dg.SkipReason("no order is due")
+    known = set(company_partitions(context.instance))  # companies_sensor adds each within seconds
+    requests, skipped = [], []
+    launches = _launches(context.cursor)
+    for realm, (due, newest_created) in sorted(due_by_company.items()):
+        skip = (
+            _push_waits(context, realm, due, newest_created)
+            if realm in known
+            else f"company {realm} has no partition yet"
+        )
+        if skip:
+            skipped.append(skip)
+            continue
+        launches += 1
+        # The time keeps run keys unique even when someone resets the cursor in the UI.
+        requests.append(
+            company_run(realm, f"push-{launches}-{int(time.time())}", tags={"qb_pipeline/due_orders": str(due)})
+        )
+    if not requests:
+        return dg.SkipReason("; ".join(skipped))
+    context.update_cursor(json.dumps({"launches": launches}))
+    return requests
+
+
+def _push_waits(context: dg.SensorEvaluationContext, realm: str, due: int, newest_created) -> str | None:
+    """Why company `realm`'s due orders wait, or None to push them now."""
     # Why: a queued or running push claims every due order when it starts; a second run would only wait
     # behind it in the run queue (pushes are serialized per realm).
-    busy = context.instance.get_run_records(
-        dg.RunsFilter(job_name=PUSH_INVOICES_JOB, statuses=ACTIVE_RUN_STATUSES), limit=1
-    )
-    if busy:
-        return dg.SkipReason(f"{due} due orders wait for the push already queued or running")
+    # its partition's tag: every run of the company carries it, one launched from the UI included
+    runs = dg.RunsFilter(job_name=PUSH_INVOICES_JOB, statuses=ACTIVE_RUN_STATUSES, tags=partition_tag(realm))
+    if context.instance.get_run_records(runs, limit=1):
+        return f"{due} due orders wait for the push already queued or running"
     failed = context.instance.get_run_records(
-        dg.RunsFilter(job_name=PUSH_INVOICES_JOB, statuses=[dg.DagsterRunStatus.FAILURE]), limit=1
+        dg.RunsFilter(job_name=PUSH_INVOICES_JOB, statuses=[dg.DagsterRunStatus.FAILURE], tags=partition_tag(realm)),
+        limit=1,
     )
     if failed and failed[0].end_time and time.time() - failed[0].end_time < PAUSE_AFTER_FAILED_RUN_SECONDS:
         started = failed[0].start_time or failed[0].end_time
         if newest_created is None or newest_created.timestamp() <= started:
             wait = PAUSE_AFTER_FAILED_RUN_SECONDS - (time.time() - failed[0].end_time)
-            return dg.SkipReason(f"the last push failed; {due} due orders are tried again in {wait:.0f} s")
-    launches = _launches(context.cursor) + 1
-    context.update_cursor(json.dumps({"launches": launches}))
-    # The time keeps run keys unique even when someone resets the cursor in the UI.
-    return dg.RunRequest(run_key=f"push-{launches}-{int(time.time())}", tags={"qb_pipeline/due_orders": str(due)})
+            return f"the last push failed; {due} due orders are tried again in {wait:.0f} s"
+    return None
 
 
 def _launches(cursor: str | None) -> int:
@@ -172,7 +211,7 @@ def build_sensors(settings: Settings) -> list:
             "One run at a time: orders that come due while a push runs go with the next one. "
             "Off when QB_AUTO_SYNC_ORDERS=false."
         ),
-    )(launch_push_when_orders_are_due)
+    )(_with_default_realm(launch_push_when_orders_are_due, config.realm_tag(settings)))
     quickbooks_changes_sensor = dg.sensor(
         name=QUICKBOOKS_CHANGES_SENSOR,
         job_name=QUICKBOOKS_CHANGES_JOB,
@@ -200,7 +239,22 @@ def build_sensors(settings: Settings) -> list:
             "of what QB_AUTO_SYNC_* switch on."
         ),
     )
-    return [new_orders_sensor, quickbooks_changes_sensor, quickbooks_automation_sensor]
+    return [
+        new_orders_sensor,
+        quickbooks_changes_sensor,
+        quickbooks_automation_sensor,
+        build_companies_sensor(settings),
+    ]
+
+
+def _with_default_realm(evaluate, default_realm: str):
+    """The sensor function Dagster calls (context and resources), with the default company given."""
+
+    def evaluation(context: dg.SensorEvaluationContext, database: DatabaseResource):
+        return evaluate(context, database, default_realm)
+
+    evaluation.__name__ = evaluate.__name__
+    return evaluation
 
 
 def _cursor(text: str | None) -> dict:

@@ -15,6 +15,7 @@ from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.definitions import build_definitions, defs
 from qb_pipeline.jobs import PUSH_INVOICES_JOB, REALM_TAG
+from qb_pipeline.partitions import partition_tag
 from qb_pipeline.sandbox.server import DEFAULT_REALM
 from qb_pipeline.schedules import cron_for
 from qb_pipeline.settings import Settings
@@ -28,8 +29,10 @@ def add_order(engine, number: str) -> int:
     return add_named_order(engine, number, "Acme", "Widget:1")
 
 
-def push_run(instance, status: dg.DagsterRunStatus) -> dg.DagsterRun:
-    return instance.create_run_for_job(job_def=defs.resolve_job_def("push_invoices_job"), status=status)
+def push_run(instance, status: dg.DagsterRunStatus, realm: str = DEFAULT_REALM) -> dg.DagsterRun:
+    """A push run of company `realm` (its partition's tag, as Dagster gives every run of a partition)."""
+    job = defs.resolve_job_def("push_invoices_job")
+    return instance.create_run_for_job(job_def=job, status=status, tags=partition_tag(realm))
 
 
 def test_the_orders_sensor_skips_while_no_order_is_due(database_url, instance):

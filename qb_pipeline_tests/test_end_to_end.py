@@ -165,6 +165,7 @@ def test_status_on_the_running_stack_shows_the_daemon_alive_and_every_sensor_run
     shown = json.loads(cli_on(stack, "status", "--json", DAGSTER_HOME=str(stack.home / "dagster")).stdout)
     assert shown["dagster_daemon"].startswith("alive")
     assert shown["automation"] == {
+        "companies_sensor": "RUNNING",
         "daily_catch_up": "RUNNING",
         "hourly_sync": "RUNNING",
         "new_orders_sensor": "RUNNING",

@@ -36,6 +36,7 @@ def test_every_schedule_and_sensor_is_listed_running_by_default_without_a_dagste
     automation = shown(run)["automation"]
     assert set(automation.values()) == {f"RUNNING (by default; {NO_INSTANCE})"}
     assert sorted(automation) == [  # every schedule and sensor of the definitions
+        "companies_sensor",
         "daily_catch_up",
         "hourly_sync",
         "new_orders_sensor",

@@ -76,7 +76,6 @@ def _company_run() -> dict[str, str]:
 def _run_here(job_name: str) -> None:
     from qb_pipeline.commands.common import dagster_instance, database
     from qb_pipeline.definitions import defs
-
     from qb_pipeline.jobs import execute_for_company
 
     database()  # not there, or not up to date: one line before any run starts
