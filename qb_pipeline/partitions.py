@@ -4,23 +4,16 @@ company connected (holding a token), and the schedules and sensors request one r
 from __future__ import annotations
 
 import dagster as dg
-import sqlalchemy as sa
 
 from qb_pipeline import config
 from qb_pipeline.assets.constants import companies
 from qb_pipeline.automation import COMPANIES_SENSOR
-from qb_pipeline.db.models import QBToken
+from qb_pipeline.db.token_store import connected_realms
 from qb_pipeline.jobs import company_tags
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.settings import Settings
 
 COMPANIES_SENSOR_SECONDS = 5  # a company connected by `auth connect` has its partition within seconds
-
-
-def connected_realms(session) -> set[str]:
-    """The companies holding a token: connected (`auth connect`, or the bundled sandbox's first run)."""
-    # Hook: once companies have a connected/disconnected state (a companies table), only the connected ones.
-    return set(session.scalars(sa.select(QBToken.realm_id)))
 
 
 def company_partitions(instance: dg.DagsterInstance) -> list[str]:

@@ -24,7 +24,6 @@ from qb_pipeline.jobs import (
     QUICKBOOKS_CHANGES_JOB,
     WEBHOOK_EVENTS_TAG,
     WEBHOOK_THROUGH_TAG,
-    company_tags,
     hourly_selection,
     realm_tags,
 )
@@ -121,22 +120,25 @@ def _launches(cursor: str | None) -> int:
         return 0  # a cursor of an older version (an order id): start counting again
 
 
-def _settle_last_pull(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SkipReason | None:
-    """The last changes run: still going (skip), succeeded (its notifications served, once), or failed just
-    now (skip a while)."""
-    acknowledged = _cursor(context.cursor).get("acknowledged")
-    last = context.instance.get_run_records(dg.RunsFilter(job_name=QUICKBOOKS_CHANGES_JOB), limit=1)
+def _settle_last_pull(
+    context: dg.SensorEvaluationContext, database: DatabaseResource, realm: str, acknowledged: dict[str, str]
+) -> str | None:
+    """Company `realm`'s last changes run: still going (why it waits), succeeded (its notifications served,
+    once: `acknowledged` gains it), or failed just now (why it waits a while)."""
+    last = context.instance.get_run_records(
+        dg.RunsFilter(job_name=QUICKBOOKS_CHANGES_JOB, tags=partition_tag(realm)), limit=1
+    )
     if not last:
         return None
     run = last[0].dagster_run
     if run.status in ACTIVE_RUN_STATUSES:
         if WEBHOOK_EVENTS_TAG not in run.tags:
-            return dg.SkipReason("a full pull of a new database is running now")
-        return dg.SkipReason(f"{run.tags[WEBHOOK_EVENTS_TAG]} notifications are being pulled now")
+            return "a full pull of a new database is running now"
+        return f"{run.tags[WEBHOOK_EVENTS_TAG]} notifications are being pulled now"
     through = run.tags.get(WEBHOOK_THROUGH_TAG)
-    if run.status == dg.DagsterRunStatus.SUCCESS and through and run.run_id != acknowledged:
+    if run.status == dg.DagsterRunStatus.SUCCESS and through and run.run_id != acknowledged.get(realm):
         with database.session() as session:
-            served = mark_served(session, int(through), run.run_id, utcnow())
+            served = mark_served(session, int(through), run.run_id, utcnow(), realm_id=realm)
             queries.append_sync_log(
                 session,
                 entity="Webhooks",
@@ -145,24 +147,32 @@ def _settle_last_pull(context: dg.SensorEvaluationContext, database: DatabaseRes
                 run_id=run.run_id,
                 message=f"Pulled what {served} QuickBooks change notifications named",
             )
-        context.update_cursor(json.dumps({"acknowledged": run.run_id}))
+        acknowledged[realm] = run.run_id
     elif (
         run.status == dg.DagsterRunStatus.FAILURE
         and last[0].end_time
         and time.time() - last[0].end_time < PAUSE_AFTER_FAILED_RUN_SECONDS
     ):
-        return dg.SkipReason("the last pull failed; its notifications are pulled again shortly")
+        return "the last pull failed; its notifications are pulled again shortly"
     return None
 
 
-def launch_pull_when_quickbooks_notified(context: dg.SensorEvaluationContext, database: DatabaseResource):
-    skip = _settle_last_pull(context, database)
-    if skip is not None:
-        return skip
+def launch_pull_when_quickbooks_notified(
+    context: dg.SensorEvaluationContext, database: DatabaseResource, default_realm: str
+):
+    """One pull per company whose QuickBooks notified changes: a run pulls its own company's."""
+    acknowledged = _acknowledged(context.cursor, default_realm)
+    skipped, free = [], []
+    for realm in company_partitions(context.instance):
+        skip = _settle_last_pull(context, database, realm, acknowledged)
+        if skip:
+            skipped.append(skip)
+        else:
+            free.append(realm)
+    context.update_cursor(json.dumps({"acknowledged": acknowledged}))
     with database.session() as session:
         pulled = queries.pulled_entities(session)
         already = serve_already_mirrored(session, utcnow())
-        count, newest, assets = waiting_events(session)
     # Dagster remembers these as synced, so nothing else would pull them before the next hourly run; but
     # this database was never pulled into (new, restored, or made again after its folder was deleted).
     never_pulled = [
@@ -171,28 +181,53 @@ def launch_pull_when_quickbooks_notified(context: dg.SensorEvaluationContext, da
         if entity not in pulled and context.instance.get_latest_materialization_event(dg.AssetKey(asset))
     ]
     if never_pulled:
-        return dg.RunRequest(
-            run_key=f"new-database-{'-'.join(never_pulled)}-{int(time.time())}",
-            asset_selection=[dg.AssetKey(asset) for asset in never_pulled],
-        )
+        selection = [dg.AssetKey(asset) for asset in never_pulled]
+        key = f"new-database-{'-'.join(never_pulled)}-{int(time.time())}"
+        requests = [company_run(realm, key, asset_selection=selection) for realm in free]
+    else:
+        requests = []
+        for realm in free:
+            request = _pull_request(context, database, realm)
+            if isinstance(request, dg.RunRequest):
+                requests.append(request)
+            else:
+                skipped.append(request)
+    if requests:
+        return requests
+    if already and not skipped:
+        return dg.SkipReason(f"{already} notifications named what a run had already mirrored: nothing to pull")
+    return dg.SkipReason("; ".join(dict.fromkeys(skipped)) or "no QuickBooks change notification is waiting")
+
+
+def _pull_request(context: dg.SensorEvaluationContext, database: DatabaseResource, realm: str) -> dg.RunRequest | str:
+    """Company `realm`'s pull of what its notifications name, or why there is none now."""
+    with database.session() as session:
+        count, newest, assets = waiting_events(session, realm)
     if not count:
-        if already:
-            return dg.SkipReason(f"{already} notifications named what a run had already mirrored: nothing to pull")
-        return dg.SkipReason("no QuickBooks change notification is waiting")
+        return "no QuickBooks change notification is waiting"
     pushing = context.instance.get_run_records(
-        dg.RunsFilter(job_name=PUSH_INVOICES_JOB, statuses=ACTIVE_RUN_STATUSES), limit=1
+        dg.RunsFilter(job_name=PUSH_INVOICES_JOB, statuses=ACTIVE_RUN_STATUSES, tags=partition_tag(realm)), limit=1
     )
     if assets == {INVOICES.asset} and pushing:
         # Why: the push mirrors invoices when it ends, and a pull now would only wait behind it.
-        return dg.SkipReason(f"{count} invoice notifications wait for the push running now, which mirrors invoices")
+        return f"{count} invoice notifications wait for the push running now, which mirrors invoices"
     # A notified invoice change is mirrored only: pushing orders is new_orders_sensor's job.
     run_config = {"ops": {INVOICES.asset: {"config": {"push_orders": False}}}} if INVOICES.asset in assets else {}
-    return dg.RunRequest(
-        run_key=f"changes-through-{newest}-{int(time.time())}",
+    return company_run(
+        realm,
+        f"changes-through-{newest}-{int(time.time())}",
         asset_selection=[dg.AssetKey(name) for name in sorted(assets)],
         run_config=run_config,
         tags={WEBHOOK_EVENTS_TAG: str(count), WEBHOOK_THROUGH_TAG: str(newest)},
     )
+
+
+def _acknowledged(cursor: str | None, default_realm: str) -> dict[str, str]:
+    """Each company's last changes run whose notifications are served (an older cursor held one run id)."""
+    acknowledged = _cursor(cursor).get("acknowledged")
+    if isinstance(acknowledged, str):
+        return {default_realm: acknowledged}
+    return dict(acknowledged) if isinstance(acknowledged, dict) else {}
 
 
 def build_sensors(settings: Settings) -> list:
@@ -224,7 +259,7 @@ def build_sensors(settings: Settings) -> list:
             "customers and items in full when Dagster remembers them as synced but this database never was "
             "(a new or restored database, or a deleted data folder made again)."
         ),
-    )(launch_pull_when_quickbooks_notified)
+    )(_with_default_realm(launch_pull_when_quickbooks_notified, config.realm_tag(settings)))
     # Declarative automation: what the hourly sync syncs is synced as soon as a fresh stack starts (missing),
     # in one run, without waiting for the first hourly run.
     first_sync = [asset for asset in hourly_selection(settings) if asset in QUICKBOOKS_ASSETS]

@@ -20,8 +20,10 @@ from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from qb_pipeline.db.session import session_scope
+from qb_pipeline.db.token_store import connected_realms
 from qb_pipeline.sync.webhook_events import (
     BadDelivery,
+    Stored,
     parse_delivery,
     signature_ok,
     store_events,
@@ -85,6 +87,8 @@ SERVER_LIMITS = {
 
 
 def receiver_app(engine: sa.Engine, verifier_token: str, realm_id: str) -> Starlette:
+    """The endpoint: events of `realm_id` (the default company) and of every company connected are stored."""
+
     async def receive(request: Request) -> JSONResponse:
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
@@ -114,6 +118,18 @@ def receiver_app(engine: sa.Engine, verifier_token: str, realm_id: str) -> Starl
     return Starlette(routes=[Route(PATH, receive, methods=["POST"])])
 
 
-def _store(engine: sa.Engine, events, realm_id: str):
+def _store(engine: sa.Engine, events, realm_id: str) -> Stored:
+    """Each event stored under its own company when that company is connected (holds a token; `realm_id`,
+    the configured one, always is); another company's events are skipped, counted, never stored."""
+    stored = Stored()
     with session_scope(engine) as session:
-        return store_events(session, events, realm_id)
+        connected = connected_realms(session) | {realm_id}
+        for realm in sorted({event.realm_id for event in events}):
+            # a company not connected is compared with one that is: store_events skips its events, saying why
+            ours = store_events(
+                session, [e for e in events if e.realm_id == realm], realm if realm in connected else realm_id
+            )
+            stored.stored += ours.stored
+            stored.duplicates += ours.duplicates
+            stored.skipped += ours.skipped
+    return stored

@@ -17,6 +17,8 @@ from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.definitions import defs
 from qb_pipeline.dev_process import running_dev_stack
+from qb_pipeline.partitions import partition_tag
+from qb_pipeline.sandbox.server import DEFAULT_REALM
 from qb_pipeline_tests.fixtures.dagster_runs import tick
 from qb_pipeline_tests.helpers import PROJECT_DIR, wait_for
 
@@ -42,7 +44,8 @@ def test_a_database_never_pulled_into_is_pulled_in_full_though_dagster_remembers
 
 
 def full_pull_run(instance, status: dg.DagsterRunStatus) -> dg.DagsterRun:
-    return instance.create_run_for_job(job_def=defs.resolve_job_def("quickbooks_changes_job"), status=status)
+    job = defs.resolve_job_def("quickbooks_changes_job")
+    return instance.create_run_for_job(job_def=job, status=status, tags=partition_tag(DEFAULT_REALM))
 
 
 def test_no_second_full_pull_starts_while_one_runs(database_url, remembers_syncs):

@@ -21,6 +21,7 @@ from qb_pipeline.db.migrate import upgrade
 from qb_pipeline.db.models import QBInvoice, SyncLog, WebhookEvent
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.definitions import defs
+from qb_pipeline.partitions import partition_tag
 from qb_pipeline.webhook_receiver import KEEP_ALIVE_SECONDS, MAX_CONNECTIONS, PATH, REQUEST_SECONDS
 from qb_pipeline_tests.fixtures.dagster_runs import tick
 from qb_pipeline_tests.fixtures.webhooks import serving, url_of
@@ -261,6 +262,11 @@ def add_events(engine, *entities: str) -> None:
         )
 
 
+def changes_tick(database_url, instance, cursor: str | None = None):
+    """One tick of the changes sensor, company REALM (the events' company) having its partition."""
+    return tick(CHANGES_SENSOR, database_url, instance, cursor, realms=(REALM,))
+
+
 def waiting(engine) -> int:
     """From the database: the notifications not served yet."""
     with session_scope(engine) as session:
@@ -270,18 +276,19 @@ def waiting(engine) -> int:
 def requested_pull(database_url, engine, instance) -> dg.RunRequest:
     """Three notifications waiting (two of customers, one of an invoice), and the pull the sensor asks for."""
     add_events(engine, "Customer", "Customer", "Invoice")
-    (request,) = tick(CHANGES_SENSOR, database_url, instance).run_requests
+    (request,) = changes_tick(database_url, instance).run_requests
     return request
 
 
 def pull_run(instance, request: dg.RunRequest, status: dg.DagsterRunStatus) -> dg.DagsterRun:
     """The run of the requested pull, as the daemon launched it, in `status`."""
     job = defs.resolve_job_def("quickbooks_changes_job")
-    return instance.create_run_for_job(job_def=job, tags=request.tags, status=status)
+    tags = {**request.tags, **partition_tag(request.partition_key)}  # Dagster tags a partition's runs so
+    return instance.create_run_for_job(job_def=job, tags=tags, status=status)
 
 
 def test_the_changes_sensor_skips_while_no_notification_is_waiting(database_url, instance):
-    assert tick(CHANGES_SENSOR, database_url, instance).skip_message == "no QuickBooks change notification is waiting"
+    assert changes_tick(database_url, instance).skip_message == "no QuickBooks change notification is waiting"
 
 
 def test_waiting_notifications_launch_one_pull_of_what_they_name_that_pushes_no_orders(database_url, engine, instance):
@@ -294,21 +301,21 @@ def test_waiting_notifications_launch_one_pull_of_what_they_name_that_pushes_no_
 def test_no_second_pull_starts_while_one_runs(database_url, engine, instance):
     pull_run(instance, requested_pull(database_url, engine, instance), dg.DagsterRunStatus.STARTED)
     add_events(engine, "Item")  # arrives while the pull runs
-    assert "being pulled now" in tick(CHANGES_SENSOR, database_url, instance).skip_message
+    assert "being pulled now" in changes_tick(database_url, instance).skip_message
 
 
 def test_a_failed_pull_leaves_its_notifications_waiting_and_pulls_again_shortly(database_url, engine, instance):
     run = pull_run(instance, requested_pull(database_url, engine, instance), dg.DagsterRunStatus.STARTED)
     instance.report_run_failed(run)
-    assert "pulled again shortly" in tick(CHANGES_SENSOR, database_url, instance).skip_message
+    assert "pulled again shortly" in changes_tick(database_url, instance).skip_message
     assert waiting(engine) == 3
 
 
 def test_a_succeeded_pull_marks_its_notifications_served_once_and_logs_them(database_url, engine, instance):
     succeeded = pull_run(instance, requested_pull(database_url, engine, instance), dg.DagsterRunStatus.SUCCESS)
-    result = tick(CHANGES_SENSOR, database_url, instance)
-    assert json.loads(result.cursor) == {"acknowledged": succeeded.run_id}
-    tick(CHANGES_SENSOR, database_url, instance, cursor=result.cursor)  # acknowledged: not served or logged again
+    result = changes_tick(database_url, instance)
+    assert json.loads(result.cursor) == {"acknowledged": {REALM: succeeded.run_id}}
+    changes_tick(database_url, instance, cursor=result.cursor)  # acknowledged: not served or logged again
     with session_scope(engine) as session:
         served = session.scalars(sa.select(WebhookEvent.run_id).where(WebhookEvent.processed_at.is_not(None))).all()
         assert served == [succeeded.run_id] * 3
@@ -321,7 +328,7 @@ def test_a_notification_that_arrives_during_a_pull_goes_with_the_next_one(databa
     request = requested_pull(database_url, engine, instance)
     add_events(engine, "Item")  # after the sensor asked for the pull: not in it
     pull_run(instance, request, dg.DagsterRunStatus.SUCCESS)
-    (next_request,) = tick(CHANGES_SENSOR, database_url, instance).run_requests
+    (next_request,) = changes_tick(database_url, instance).run_requests
     assert [k.path[-1] for k in next_request.asset_selection] == ["items"]
     assert waiting(engine) == 1
 
@@ -352,7 +359,7 @@ def test_a_notification_of_what_a_run_already_mirrored_needs_no_pull(database_ur
                 event("other-8", "8", "2026-11-26T10:00:01Z"),  # not mirrored at all
             ]
         )
-    (request,) = tick(CHANGES_SENSOR, database_url, instance).run_requests
+    (request,) = changes_tick(database_url, instance).run_requests
     assert request.tags["qb_pipeline/webhook_events"] == "3"
     with session_scope(engine) as session:
         waiting = session.scalars(
@@ -366,7 +373,7 @@ def test_a_notification_of_what_a_run_already_mirrored_needs_no_pull(database_ur
 def test_invoice_notifications_wait_for_a_running_push_which_mirrors_invoices(database_url, engine, instance):
     add_events(engine, "Invoice")
     push = defs.resolve_job_def("push_invoices_job")
-    run = instance.create_run_for_job(job_def=push, status=dg.DagsterRunStatus.STARTED)
-    assert "wait for the push running now" in tick(CHANGES_SENSOR, database_url, instance).skip_message
+    run = instance.create_run_for_job(job_def=push, status=dg.DagsterRunStatus.STARTED, tags=partition_tag(REALM))
+    assert "wait for the push running now" in changes_tick(database_url, instance).skip_message
     instance.report_run_failed(run)
-    assert tick(CHANGES_SENSOR, database_url, instance).run_requests
+    assert changes_tick(database_url, instance).run_requests

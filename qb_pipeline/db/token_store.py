@@ -149,3 +149,9 @@ def _write(session: Session, cipher: TokenCipher, tokens: StoredTokens, *, refre
     if refreshed:
         row.refreshed_at = utcnow()
     session.add(row)
+
+
+def connected_realms(session: Session) -> set[str]:
+    """The companies holding a token: connected (`auth connect`, or the bundled sandbox's first run)."""
+    # Hook: once companies have a connected/disconnected state (a companies table), only the connected ones.
+    return set(session.scalars(sa.select(QBToken.realm_id)))

@@ -158,22 +158,31 @@ def store_events(session: Session, events: list[Event], realm_id: str) -> Stored
     return result
 
 
-def waiting_events(session: Session) -> tuple[int, int | None, set[str]]:
-    """(events not served yet, the newest one's id, the assets they concern)."""
-    count, newest = session.execute(
-        sa.select(sa.func.count(), sa.func.max(WebhookEvent.id)).where(WebhookEvent.processed_at.is_(None))
-    ).one()
-    entities = set(
-        session.scalars(sa.select(WebhookEvent.entity).where(WebhookEvent.processed_at.is_(None)).distinct())
-    )
+def waiting_events(session: Session, realm_id: str | None = None) -> tuple[int, int | None, set[str]]:
+    """(events not served yet, the newest one's id, the assets they concern), of company `realm_id` (every
+    company's when None)."""
+    waiting = _waiting(realm_id)
+    count, newest = session.execute(sa.select(sa.func.count(), sa.func.max(WebhookEvent.id)).where(*waiting)).one()
+    entities = set(session.scalars(sa.select(WebhookEvent.entity).where(*waiting).distinct()))
     return count, newest, {asset for entity in entities for asset in assets_notified_by(entity)}
 
 
-def mark_served(session: Session, through_id: int, run_id: str, now) -> int:
-    """Events up to `through_id` were pulled by a run that succeeded."""
+def waiting_realms(session: Session) -> list[str]:
+    """The companies with events not served yet."""
+    return sorted(session.scalars(sa.select(WebhookEvent.realm_id).where(*_waiting(None)).distinct()))
+
+
+def _waiting(realm_id: str | None) -> list:
+    company = [WebhookEvent.realm_id == realm_id] if realm_id is not None else []
+    return [WebhookEvent.processed_at.is_(None), *company]
+
+
+def mark_served(session: Session, through_id: int, run_id: str, now, realm_id: str | None = None) -> int:
+    """Events up to `through_id` (of company `realm_id`; every company's when None) were pulled by a run
+    that succeeded. A run pulls one company's changes: another company's events stay waiting."""
     done = session.execute(
         sa.update(WebhookEvent)
-        .where(WebhookEvent.id <= through_id, WebhookEvent.processed_at.is_(None))
+        .where(WebhookEvent.id <= through_id, *_waiting(realm_id))
         .values(processed_at=now, run_id=run_id)
         .execution_options(synchronize_session=False)
     )
