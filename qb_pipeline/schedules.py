@@ -30,9 +30,9 @@ def build_hourly_sync(settings: Settings) -> dg.ScheduleDefinition:
         """One run per company: each in its own lane (its partition and realm tag), side by side."""
         realms = company_partitions(context.instance)
         if not realms:
-            return dg.SkipReason("no company is connected yet (companies_sensor adds each one)")
-        when = _tick_time(context)
-        return [company_run(realm, f"hourly-{when}", tags={**realm_tags(settings), **pull}) for realm in realms]
+            yield dg.SkipReason("no company is connected yet (companies_sensor adds each one)")
+        for realm in realms:  # (a schedule returns one request, or yields several)
+            yield company_run(realm, f"hourly-{_tick_time(context)}", tags={**realm_tags(settings), **pull})
 
     return dg.ScheduleDefinition(
         name=HOURLY_SYNC,
@@ -68,22 +68,21 @@ def build_daily_catch_up(settings: Settings) -> dg.ScheduleDefinition:
 
     def catch_up(context: dg.ScheduleEvaluationContext):
         if not assets:
-            return dg.SkipReason("the hourly sync pulls customers, items and invoices by CDC: nothing to catch up")
+            yield dg.SkipReason("the hourly sync pulls customers, items and invoices by CDC: nothing to catch up")
+            return
         # Invoices are mirrored only: pushing orders stays switched off (QB_AUTO_SYNC_ORDERS=false).
         run_config = {"ops": {INVOICES.asset: {"config": {"push_orders": False}}}} if INVOICES.asset in assets else {}
         realms = company_partitions(context.instance)
         if not realms:
-            return dg.SkipReason("no company is connected yet (companies_sensor adds each one)")
-        return [
-            company_run(
+            yield dg.SkipReason("no company is connected yet (companies_sensor adds each one)")
+        for realm in realms:
+            yield company_run(
                 realm,
                 f"catch-up-{_tick_time(context)}",
                 asset_selection=[dg.AssetKey(asset) for asset in assets],
                 run_config=run_config,
                 tags=realm_tags(settings),
             )
-            for realm in realms
-        ]
 
     return dg.ScheduleDefinition(
         name=DAILY_CATCH_UP,

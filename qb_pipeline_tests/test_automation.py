@@ -46,6 +46,15 @@ def test_due_orders_launch_one_push_whatever_the_cursor_held(database_url, engin
     result = tick(ORDERS_SENSOR, database_url, instance, cursor="500")  # an order-id cursor from another database
     (request,) = result.run_requests
     assert request.tags["qb_pipeline/due_orders"] == "2" and json.loads(result.cursor) == {"launches": 1}
+    assert request.partition_key == DEFAULT_REALM and request.tags[REALM_TAG] == DEFAULT_REALM  # its company's lane
+    assert DEFAULT_REALM in request.run_key
+
+
+def test_another_companys_running_push_does_not_hold_this_companys_orders(database_url, engine, instance):
+    add_order(engine, "SO-1")
+    push_run(instance, dg.DagsterRunStatus.STARTED, realm="777")  # another company's push: its own lane
+    (request,) = tick(ORDERS_SENSOR, database_url, instance, realms=(DEFAULT_REALM, "777")).run_requests
+    assert request.partition_key == DEFAULT_REALM
 
 
 def test_no_second_push_is_launched_while_one_runs(database_url, engine, instance):

@@ -18,7 +18,7 @@ import requests
 import sqlalchemy as sa
 
 from qb_pipeline.db.migrate import upgrade
-from qb_pipeline.db.models import QBInvoice, SyncLog, WebhookEvent
+from qb_pipeline.db.models import QBInvoice, QBToken, SyncLog, WebhookEvent
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.definitions import defs
 from qb_pipeline.partitions import partition_tag
@@ -88,6 +88,18 @@ def test_signed_events_are_stored_once_and_a_redelivery_adds_nothing(receiver, e
     assert stored(engine) == [("Customer", "1", "updated"), ("Invoice", "2", "voided")]
     assert post(receiver, body).json() == {"stored": 0, "duplicates": 2, "skipped": 2}  # a redelivery
     assert len(stored(engine)) == 2
+
+
+def test_events_of_every_connected_company_are_stored_as_its_own_and_of_no_other(receiver, engine):
+    """A company holding a token (connected) is ours as much as the configured one; one that holds none is
+    not: its events are skipped, counted, never stored."""
+    with session_scope(engine) as session:
+        session.add(QBToken(realm_id="777", refresh_token_encrypted="ciphertext"))  # connected: a token
+    body = json.dumps([cloud_event(1), cloud_event(2, realm="777"), cloud_event(3, realm="999")]).encode()
+    assert post(receiver, body).json() == {"stored": 2, "duplicates": 0, "skipped": 1}
+    with session_scope(engine) as session:
+        rows = session.execute(sa.select(WebhookEvent.realm_id, WebhookEvent.entity_id).order_by(WebhookEvent.id))
+        assert [tuple(row) for row in rows] == [(REALM, "1"), ("777", "2")]
 
 
 def test_a_delivery_is_acknowledged_before_anything_is_pulled(receiver, engine):
@@ -322,6 +334,28 @@ def test_a_succeeded_pull_marks_its_notifications_served_once_and_logs_them(data
         assert session.scalars(sa.select(SyncLog.message).where(SyncLog.entity == "WEBHOOKS")).all() == [
             "Pulled what 3 QuickBooks change notifications named"
         ]
+
+
+def test_each_company_notified_gets_a_pull_of_its_own_and_its_success_serves_its_events_only(
+    database_url, engine, instance
+):
+    with session_scope(engine) as session:  # the other company's change came first (a lower id)
+        session.add(
+            WebhookEvent(event_key="other-1", realm_id="777", entity="Item", entity_id="1", operation="updated")
+        )
+    add_events(engine, "Customer")
+    result = tick(CHANGES_SENSOR, database_url, instance, realms=(REALM, "777"))
+    requests = {request.partition_key: request for request in result.run_requests}
+    assert sorted(requests) == sorted([REALM, "777"])
+    assert [k.path[-1] for k in requests["777"].asset_selection] == ["items"]
+    assert (
+        requests["777"].tags["qb_pipeline/realm"] == "777" and requests["777"].tags["qb_pipeline/webhook_events"] == "1"
+    )
+    pull_run(instance, requests[REALM], dg.DagsterRunStatus.SUCCESS)  # only our company's pull is done
+    tick(CHANGES_SENSOR, database_url, instance, realms=(REALM, "777"))
+    with session_scope(engine) as session:
+        unserved = session.scalars(sa.select(WebhookEvent.realm_id).where(WebhookEvent.processed_at.is_(None)))
+        assert list(unserved) == ["777"]  # the other company's change still waits for its own pull
 
 
 def test_a_notification_that_arrives_during_a_pull_goes_with_the_next_one(database_url, engine, instance):
