@@ -51,8 +51,7 @@ def build_hourly_sync(settings: Settings) -> dg.ScheduleDefinition:
 
 def _tick_time(context: dg.ScheduleEvaluationContext) -> str:
     """The tick's scheduled time: with the company, the run key (one run per company per tick)."""
-    scheduled = context.scheduled_execution_time
-    return scheduled.strftime("%Y%m%dT%H%M") if scheduled else "now"
+    return context.scheduled_execution_time.strftime("%Y%m%dT%H%M")
 
 
 def catch_up_assets(settings: Settings) -> list[str]:

@@ -17,7 +17,7 @@ from qb_pipeline.definitions import build_definitions
 from qb_pipeline.sandbox.cli import serve as sandbox_serve
 from qb_pipeline.sandbox.webhooks import WebhookEmitter
 from qb_pipeline.settings import Settings
-from qb_pipeline_tests.fixtures.dagster_runs import materialize_company, metadata_of
+from qb_pipeline_tests.fixtures.dagster_runs import materialize_company, metadata_of, schedule_tick
 
 
 def closed_port_url() -> str:
@@ -39,7 +39,7 @@ def assets_pulled_by(schedule_name: str, settings: Settings) -> list[str]:
     schedule = built.get_schedule_def(schedule_name)
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     with dg.instance_for_test() as instance:
-        (request,) = schedule.evaluate_tick(dg.build_schedule_context(instance=instance)).run_requests
+        (request,) = schedule_tick(built, schedule_name, instance).run_requests
     keys = request.asset_selection or built.resolve_job_def(schedule.job_name).asset_layer.selected_asset_keys
     return sorted(key.to_user_string() for key in keys)
 
@@ -80,18 +80,14 @@ def test_a_change_whose_notification_was_lost_is_mirrored_by_a_scheduled_cdc_pul
 def test_the_catch_up_skips_when_the_hourly_sync_pulls_everything_by_cdc():
     built = build_definitions(Settings())
     with dg.instance_for_test() as instance:
-        tick = built.get_schedule_def("daily_catch_up").evaluate_tick(dg.build_schedule_context(instance=instance))
+        tick = schedule_tick(built, "daily_catch_up", instance)
     assert not tick.run_requests and "hourly sync" in tick.skip_message
 
 
 def test_invoices_switched_off_are_mirrored_by_the_catch_up_which_pushes_no_orders():
     built = build_definitions(Settings(auto_sync_orders=False))
     with dg.instance_for_test() as instance:
-        (request,) = (
-            built.get_schedule_def("daily_catch_up")
-            .evaluate_tick(dg.build_schedule_context(instance=instance))
-            .run_requests
-        )
+        (request,) = schedule_tick(built, "daily_catch_up", instance).run_requests
     # payments and credit memos go with the invoices (jobs.hourly_selection)
     assert [key.to_user_string() for key in request.asset_selection] == ["credit_memos", "invoices", "payments"]
     assert request.run_config == {"ops": {"invoices": {"config": {"push_orders": False}}}}

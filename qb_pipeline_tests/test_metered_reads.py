@@ -16,12 +16,13 @@ from qb_pipeline.db import queries
 from qb_pipeline.db.api_calls import ApiCallCount
 from qb_pipeline.db.models import Item
 from qb_pipeline.db.session import make_engine, session_scope
+from qb_pipeline.definitions import build_definitions
 from qb_pipeline.jobs import PULL_TAG
 from qb_pipeline.resources import QuickBooksResource
-from qb_pipeline.schedules import build_hourly_sync, catch_up_assets
+from qb_pipeline.schedules import catch_up_assets
 from qb_pipeline.settings import Settings
 from qb_pipeline.sync.pull import pull_name_list
-from qb_pipeline_tests.fixtures.dagster_runs import materialize_company, metadata_of
+from qb_pipeline_tests.fixtures.dagster_runs import materialize_company, metadata_of, schedule_tick
 from qb_pipeline_tests.fixtures.metering import catch_up_run, hourly_run, sandbox_reads_and_writes
 from qb_pipeline_tests.fixtures.orders import add_named_order
 
@@ -54,8 +55,10 @@ def test_with_webhooks_doing_the_pulls_an_idle_day_costs_the_daily_catch_up_alon
     sandbox.seed(preset="demo")
     assert hourly_run(resources).success  # the first sync reads everything
     sandbox.reset_counters()
-    tags = build_hourly_sync(settings).tags
-    assert tags == {PULL_TAG: "webhooks"}
+    with dg.instance_for_test() as instance:  # the tags the schedule's run of the company carries
+        (request,) = schedule_tick(build_definitions(settings), "hourly_sync", instance).run_requests
+    tags = request.tags
+    assert tags[PULL_TAG] == "webhooks"
     for _hour in range(3):
         result = hourly_run(resources, tags=tags)
         assert result.success and metadata_of(result, "customers")["pull_mode"] == "webhooks"
