@@ -7,7 +7,8 @@ The unmodified python-quickbooks and intuit-oauth clients talk to it, configured
 What it serves
 - OAuth 2 (oauth.py): discovery at /.well-known/openid_configuration, an authorize endpoint that
   approves at once, token (authorization_code, refresh_token; client credentials by HTTP Basic or form
-  body), revoke. Refresh tokens rotate; a superseded one works for a grace period (30 s by default),
+  body), revoke (at Intuit's path, /v2/oauth2/tokens/revoke: JSON {"token"} with HTTP Basic client
+  credentials, 200; either token of a connection ends that company's connection). Refresh tokens rotate; a superseded one works for a grace period (30 s by default),
   then answers invalid_grant. Access tokens last 3600 s (settable). No id_token. A refresh token's chain
   has a hard end (five years from consent by default; rotation keeps it; invalid_grant past it), told as
   x_refresh_token_hard_expires_in when the token request sends x-include-refresh-token-hard-expires-in: true.
