@@ -156,6 +156,7 @@ def _serve_reconnect(connection: Connection, host: str, port: int, callback_path
         raise click.ClickException("QB_REALM_ID is not set: the Reconnect URL serves only your company")
 
     def connected(realm_id: str) -> None:
+        _record_company(connection.tokens.engine, connection.settings, None)  # connected again, if disconnected
         click.echo(f"[reconnect] connected to QuickBooks company {realm_id} again", err=True)
 
     flow = ReconnectFlow(connection, realm, connected)

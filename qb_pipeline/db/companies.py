@@ -84,13 +84,13 @@ def rows_of(table: sa.Table, realm_id: str):
     return sa.or_(*owned) if owned else None
 
 
-def delete_company_rows(session: Session, realm_id: str) -> dict[str, int]:
+def delete_company_rows(session: Session, realm_id: str, metadata: sa.MetaData = Base.metadata) -> dict[str, int]:
     """Delete every row of `realm_id`: in every table keyed by company (this one included), and the rows
     of tables that hang off them by a foreign key. Children go before parents (the reverse of the models'
     dependency order), so no foreign key is left dangling. Read from the models, so a table keyed by company
     later is covered too. Returns the rows deleted per table, for the tables that had any."""
     deleted = {}
-    for table in reversed(Base.metadata.sorted_tables):
+    for table in reversed(metadata.sorted_tables):
         where = rows_of(table, realm_id)
         if where is None:
             continue
