@@ -131,6 +131,21 @@ def test_disconnect_revokes_the_companys_connection_and_keeps_its_data(run, two)
     assert "(Beta Bakery Ltd)" in reconnected and listed(run)[second.realm_id]["connected"]
 
 
+def test_a_revocation_that_fails_changes_nothing_and_says_so_in_one_line(run, two):
+    first, second = two
+    second.inject("503", count=1, path_contains="/tokens/revoke")  # Intuit's revocation endpoint down once
+    failed = run("companies", "disconnect", second.realm_id, check=False)
+    assert failed.returncode == 1 and "revocation endpoint" in failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1 and "Traceback" not in failed.stderr
+    access, refresh = stored_tokens(run, second.realm_id)  # still stored, and still good at QuickBooks
+    assert api(second, _bearer(access), "GET", "preferences").status_code == 200
+    assert listed(run)[second.realm_id]["connected"]
+    said = run("companies", "disconnect", second.realm_id)  # tried again, it goes through
+    assert "revoked" in said.stdout and _count(run.database_url, "qb_tokens", second.realm_id) == 0
+    for output in (failed.stderr, said.stdout):
+        assert first.connection["client_secret"] not in output and refresh not in output and access not in output
+
+
 def test_delete_data_asks_first_and_deletes_only_that_companys_rows(run, two):
     first, second = two
     _rows_of_both(run.database_url, first.realm_id, second.realm_id)

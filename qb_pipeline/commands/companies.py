@@ -44,9 +44,9 @@ def list_companies(as_json: bool) -> None:
 
 def company_line(company: dict) -> str:
     """One company in `status`: connected or not, last sync, its orders, its reads this month."""
-    last = company["last_sync_at"]
+    last, realm, name = company["last_sync_at"], company["realm_id"], company["name"]
     return (
-        f"{company['realm_id']} {company['name']}: {company['state']}; last sync {last or 'never'}; "
+        f"{realm if name == realm else f'{realm} {name}'}: {company['state']}; last sync {last or 'never'}; "
         f"orders {company['orders_waiting']} waiting, {company['orders_failed']} failed; "
         f"{company['reads_this_month']:,} reads this month"
     )

@@ -55,7 +55,7 @@ def record_if_missing(session: Session, realm_id: str, environment: str) -> None
 
 def record_disconnected(session: Session, realm_id: str) -> None:
     company = session.get(Company, realm_id)
-    if company is not None:
+    if company is not None and company.disconnected_at is None:  # disconnected twice: the first time stands
         company.disconnected_at = utcnow()
         session.flush()
 

@@ -123,7 +123,7 @@ company; /_sandbox/companies/{realm}/<route> on the company of `realm` (404 for 
 - POST /_sandbox/inject {"kind", "count"|"rate", "path_contains", "seconds", "seed"}; GET lists,
   DELETE clears. Kinds: 500, 503, 429, 429-xml, timeout, drop, non-json, truncated, missing-fields,
   revoke, late (the call reaches the limits `seconds` late, as over a slow network) (faults.py). A
-  `path_contains` naming an OAuth path (/oauth2/v1/tokens, /.well-known/) reaches the token, revoke
+  `path_contains` naming an OAuth path (/oauth2/v1/tokens, /tokens/revoke, /.well-known/) reaches the token, revoke
   and discovery endpoints.
 - GET /_sandbox/counters (calls by kind and status, token calls, `minorversions`: calls by the
   minorversion they sent, "none" when absent), POST /_sandbox/counters resets

@@ -33,7 +33,7 @@ from starlette.routing import Route
 from qb_pipeline.sandbox.store import private_file
 
 DISCOVERY_PATH = "/.well-known/openid_configuration"
-OAUTH_PATHS = (DISCOVERY_PATH, "/oauth2/")  # where injected faults reach the OAuth endpoints
+OAUTH_PATHS = (DISCOVERY_PATH, "/oauth2/", "/v2/oauth2/")  # where injected faults reach the OAuth endpoints
 ACCESS_TTL, REFRESH_TTL = 3600, 8_726_400
 REFRESH_HARD_TTL = 5 * 365 * 86_400  # Intuit: "a maximum validity period of five years"
 HARD_END_HEADER = "x-include-refresh-token-hard-expires-in"
