@@ -174,7 +174,8 @@ def test_one_company_shows_one_new_line_in_status(run, companies_sandbox):
 
 def test_the_bundled_sandboxs_first_connection_lists_its_company(run, companies_sandbox):
     """No `auth connect` with the bundled sandbox: its refresh token is taken on the first connection (what
-    every Dagster run does), and its company is listed from then on, once however often it connects."""
+    every Dagster run does), and its company is listed from then on, once however often it connects, and
+    connected again when its tokens are taken again after a disconnect."""
     settings, bootstrap = sandbox_settings(Path(run.env["QB_SANDBOX_CONNECTION_FILE"]))
     engine = make_engine(run.database_url)
     cipher = deployment_cipher(run)
@@ -184,9 +185,19 @@ def test_the_bundled_sandboxs_first_connection_lists_its_company(run, companies_
             connect_to_quickbooks(settings, engine, cipher, bootstrap_refresh_token=bootstrap)
     finally:
         engine.dispose()
-    companies = listed(run)
-    assert list(companies) == [companies_sandbox[0].realm_id]
-    assert companies[companies_sandbox[0].realm_id]["connected"]
+    realm = companies_sandbox[0].realm_id
+    assert [(c["realm_id"], c["connected"]) for c in listed(run).values()] == [(realm, True)]
+    run("companies", "disconnect", realm)
+    assert not listed(run)[realm]["connected"]
+    fresh = companies_sandbox[0].fresh_refresh_token()  # make dev started again: a new connection.json
+    engine = make_engine(run.database_url)
+    try:
+        connect_to_quickbooks(settings, engine, cipher, bootstrap_refresh_token=fresh)
+    finally:
+        engine.dispose()
+    assert [(c["realm_id"], c["connected"], c["disconnected_at"]) for c in listed(run).values()] == [
+        (realm, True, None)
+    ]
 
 
 def test_the_migration_lists_the_company_already_connected(empty_database_url):

@@ -47,7 +47,8 @@ def record_connected(
 
 
 def record_if_missing(session: Session, realm_id: str, environment: str) -> None:
-    """The bundled sandbox's company, on its first connection (no consent step: no `auth connect` names it)."""
+    """The bundled sandbox's company as `make dev` starts, before its first connection (no consent step: no
+    `auth connect` names it)."""
     if session.get(Company, realm_id) is None:
         session.add(Company(realm_id=realm_id, name=realm_id, connected_at=utcnow(), environment=environment))
         session.flush()

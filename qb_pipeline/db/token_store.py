@@ -57,10 +57,11 @@ class DatabaseTokenStore:
         with session_scope(self.engine) as session:
             _write(session, self.cipher, tokens, refreshed=False)
 
-    def add_company_if_missing(self, realm_id: str, environment: str) -> None:
-        """A company connected without `auth connect` (the bundled sandbox's first connection) is listed too."""
+    def record_connected(self, realm_id: str, environment: str) -> None:
+        """A company connected without `auth connect` (the bundled sandbox's tokens taken on first use) is
+        listed, and connected again if it had been disconnected, as `auth connect` does."""
         with session_scope(self.engine) as session:
-            companies.record_if_missing(session, realm_id, environment)
+            companies.record_connected(session, realm_id, environment)
 
     @contextmanager
     def locked(self, realm_id: str) -> Iterator[LockedTokens]:

@@ -77,7 +77,7 @@ def connect(
         with tokens.locked(settings.realm_id) as locked:
             if locked.load() is None:
                 locked.save(StoredTokens(settings.realm_id, refresh_token=bootstrap_refresh_token))
-        tokens.add_company_if_missing(settings.realm_id, "sandbox-local")
+        tokens.record_connected(settings.realm_id, "sandbox-local")
     return Connection(settings, tokens, CallStats())
 
 
