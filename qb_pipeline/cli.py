@@ -157,6 +157,7 @@ def _port_of(url: str) -> int:
 
 def _attach_subcommands() -> None:
     from qb_pipeline.commands.auth import auth
+    from qb_pipeline.commands.companies import companies
     from qb_pipeline.commands.order_changes import cancel, edit
     from qb_pipeline.commands.orders import orders
     from qb_pipeline.commands.pricing import pricing
@@ -165,7 +166,7 @@ def _attach_subcommands() -> None:
     from qb_pipeline.commands.webhooks import webhooks
     from qb_pipeline.sandbox.cli import sandbox
 
-    for command in (auth, orders, pricing, status, log, sandbox, webhooks, sync):
+    for command in (auth, companies, orders, pricing, status, log, sandbox, webhooks, sync):
         main.add_command(command)
     for command in (edit, cancel):
         orders.add_command(command)

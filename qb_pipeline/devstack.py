@@ -15,6 +15,7 @@ folder and Dagster home it chose.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -249,6 +250,8 @@ class DevStack:
         connection_file = self.start_sandbox(env)
         env.setdefault("QB_ENVIRONMENT", "sandbox-local")
         env.setdefault("QB_SANDBOX_CONNECTION_FILE", str(connection_file))
+        if env["QB_ENVIRONMENT"] == "sandbox-local":
+            _list_the_sandbox_company(connection_file)
         click.echo(f"[dev] QuickBooks sandbox on http://127.0.0.1:{self.sandbox_port} ({connection_file})")
         click.echo(
             f"[dev] QuickBooks screens (add customers and items, see invoices) on "
@@ -364,6 +367,16 @@ class DevStack:
             if not left or time.monotonic() >= deadline:
                 return left
             time.sleep(0.02)
+
+
+def _list_the_sandbox_company(connection_file: Path) -> None:
+    """`qb-pipeline companies` lists the bundled sandbox's company from the start: its first sync connects it."""
+    from qb_pipeline.db.companies import record_if_missing
+    from qb_pipeline.db.session import engine_for, session_scope
+
+    realm = json.loads(connection_file.read_text())["realm_id"]
+    with session_scope(engine_for(config.database_url())) as session:
+        record_if_missing(session, realm, "sandbox-local")
 
 
 def _descendants() -> list[psutil.Process]:

@@ -22,6 +22,7 @@ REALM_TAG = "qb_pipeline/realm"  # dagster.yaml limits runs per value of this ta
 PULL_TAG = "qb_pipeline/pull"  # "webhooks": the run pushes, and leaves reading QuickBooks to webhooks
 WEBHOOK_EVENTS_TAG = "qb_pipeline/webhook_events"  # how many change notifications a run serves
 WEBHOOK_THROUGH_TAG = "qb_pipeline/webhook_events_through"  # the newest one's id
+RECEIVABLES_REPORTS = ("ar_aging", "sales_by_customer_month")  # assets/reports.py
 HOURLY_SYNC_JOB = "hourly_sync_job"
 PUSH_INVOICES_JOB = "push_invoices_job"
 QUICKBOOKS_CHANGES_JOB = "quickbooks_changes_job"
@@ -29,10 +30,11 @@ QUICKBOOKS_CHANGES_JOB = "quickbooks_changes_job"
 
 def hourly_selection(settings: Settings) -> list[str]:
     """The assets QB_AUTO_SYNC_CUSTOMERS / ITEMS / PRICING / ORDERS leave switched on. Payments and credit
-    memos go with the orders' invoices: they take their part of the run's one CDC call, no read of their own."""
+    memos go with the orders' invoices: they take their part of the run's one CDC call, no read of their own;
+    the receivables reports follow them, computed from the mirror (no read at all)."""
     selected = [asset for kind, asset in AUTO_SYNC_ASSETS.items() if settings.auto_sync(kind)]
     if settings.auto_sync("orders"):
-        selected += [PAYMENTS.asset, CREDIT_MEMOS.asset]
+        selected += [PAYMENTS.asset, CREDIT_MEMOS.asset, *RECEIVABLES_REPORTS]
     return selected + ["sync_health"]
 
 

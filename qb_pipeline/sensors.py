@@ -30,7 +30,7 @@ from qb_pipeline.jobs import (
 from qb_pipeline.partitions import build_companies_sensor, company_partitions, company_run, partition_tag
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.settings import Settings
-from qb_pipeline.sync.entities import INVOICES, SYNCED
+from qb_pipeline.sync.entities import CREDIT_MEMOS, INVOICES, PAYMENTS, SYNCED
 from qb_pipeline.sync.webhook_events import mark_served, serve_already_mirrored, waiting_events
 
 ACTIVE_RUN_STATUSES = [
@@ -42,7 +42,9 @@ ACTIVE_RUN_STATUSES = [
 # What a new database is filled with at once: the assets built from registry entries (asset → the entity its
 # sync cursor is kept for).
 FULLY_PULLED_WHEN_NEW = {entity.asset: entity.name for entity in SYNCED.values() if not entity.own_asset}
-QUICKBOOKS_ASSETS = set(AUTO_SYNC_ASSETS.values())  # customers, items, price_levels, invoices
+# What a fresh stack's first sync materializes: what reads QuickBooks (customers, items, price_levels,
+# invoices, payments, credit memos); the reports and sync_health follow with the next hourly run.
+QUICKBOOKS_ASSETS = {*AUTO_SYNC_ASSETS.values(), PAYMENTS.asset, CREDIT_MEMOS.asset}
 # After a push run fails (QuickBooks down, a revoked connection), the orders it held are due again at
 # once; waiting this long before trying them again keeps a broken connection from a run every tick.
 PAUSE_AFTER_FAILED_RUN_SECONDS = 30

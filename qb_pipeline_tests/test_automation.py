@@ -119,6 +119,30 @@ def test_the_scheduled_job_syncs_what_the_settings_turn_on(configured):
     ]
 
 
+def test_by_default_the_hourly_job_mirrors_the_receivables_and_refreshes_their_reports_and_the_first_sync_reads_all():
+    hourly = defs.resolve_job_def("hourly_sync_job")
+    assert sorted(key.to_user_string() for key in hourly.asset_layer.selected_asset_keys) == [
+        "ar_aging",
+        "credit_memos",
+        "customers",
+        "invoices",
+        "items",
+        "payments",
+        "price_levels",
+        "sales_by_customer_month",
+        "sync_health",
+    ]
+    first_sync = defs.get_sensor_def("quickbooks_automation_sensor").asset_selection.resolve(defs.resolve_asset_graph())
+    assert sorted(key.to_user_string() for key in first_sync) == [
+        "credit_memos",
+        "customers",
+        "invoices",
+        "items",
+        "payments",
+        "price_levels",
+    ]
+
+
 def test_the_schedule_follows_the_sync_frequency_and_runs_by_default(configured):
     schedule = configured.get_schedule_def("hourly_sync")
     assert schedule.cron_schedule == "0 */4 * * *"
@@ -154,7 +178,7 @@ def test_asset_graph_snapshot():
         "invoices": ("quickbooks", ["customers", "items", "orders", "price_levels"]),
         "payments": ("quickbooks", ["invoices"]),
         "credit_memos": ("quickbooks", ["invoices"]),
-        "sync_health": ("health", ["customers", "invoices", "items", "price_levels"]),
+        "sync_health": ("health", ["customers", "invoices", "items", "payments", "price_levels"]),
         "ar_aging": ("health", ["credit_memos", "invoices", "payments"]),
         "sales_by_customer_month": ("health", ["credit_memos", "invoices", "payments"]),
     }

@@ -19,28 +19,10 @@ from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.db.token_cipher import TokenKeyError
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
-from qb_pipeline_tests.fixtures.cli import invoke
+from qb_pipeline_tests.fixtures.cli import auth_connect, invoke
 from qb_pipeline_tests.fixtures.name_lists import add_customers_and_items
-from qb_pipeline_tests.helpers import free_port
 
 CLI = [sys.executable, "-m", "qb_pipeline.cli"]
-
-
-def auth_connect(run, **env: str) -> tuple[subprocess.Popen, str]:
-    """`qb-pipeline auth connect` in a process of its own (its listener is the point): the process, and the
-    authorization URL it printed for the person's browser."""
-    port = free_port()
-    process = subprocess.Popen(
-        [*CLI, "auth", "connect", "--no-browser", "--timeout", "60"],
-        env={**run.process_env, "QB_REDIRECT_URI": f"http://127.0.0.1:{port}/callback", **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = ""
-    while not url.startswith("http"):
-        url = process.stdout.readline().strip()
-    return process, url
 
 
 def test_auth_connect_runs_the_oauth_code_flow_against_the_sandbox(run, sandbox):

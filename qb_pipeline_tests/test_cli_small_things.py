@@ -13,13 +13,29 @@ import sqlalchemy as sa
 
 from qb_pipeline.cli import main
 from qb_pipeline.db.models import Order, OrderStatus, SyncLog
+from qb_pipeline.db.receivables import QBCreditMemo, QBPayment
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline_tests.fixtures.cli import invoke
+from qb_pipeline_tests.fixtures.quickbooks_objects import make_customer, make_item
+from qb_pipeline_tests.sandbox.receivables import credit_memo, dated_invoice, dated_payment
 
 
 def activity(run) -> list[str]:
     with session_scope(make_engine(run.database_url)) as session:  # read from the database, not through the command
         return [f"{row.outcome} {row.message}" for row in session.scalars(sa.select(SyncLog))]
+
+
+def sync_in_process(run, kind: str) -> str:
+    """`qb-pipeline sync KIND --in-process` in a fresh interpreter (the definitions read this test's settings)."""
+    synced = subprocess.run(
+        [sys.executable, "-m", "qb_pipeline.cli", "sync", kind, "--in-process"],
+        env=run.process_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert synced.returncode == 0, synced.stdout[-2000:] + synced.stderr[-2000:]
+    return synced.stdout
 
 
 @pytest.fixture
@@ -58,15 +74,8 @@ def test_a_retry_of_an_order_already_going_again_is_refused_and_not_logged(run, 
 
 def test_orders_list_shows_each_orders_customer_and_total(run, sandbox):
     sandbox.seed(preset="demo")
-    for kind in ("customers", "items"):  # a fresh interpreter: the definitions read this test's settings
-        synced = subprocess.run(
-            [sys.executable, "-m", "qb_pipeline.cli", "sync", kind, "--in-process"],
-            env=run.process_env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert synced.returncode == 0, synced.stdout[-2000:] + synced.stderr[-2000:]
+    for kind in ("customers", "items"):
+        sync_in_process(run, kind)
     run(
         "orders",
         "add",
@@ -125,3 +134,17 @@ def test_new_key_runs_where_every_other_command_needs_the_key(tmp_path):
     refused = invoke("status", env=env)
     assert refused.returncode == 1 and "QB_TOKEN_KEY is not set" in refused.stderr
     assert "QB_TOKEN_KEY" not in invoke("status", env={**env, "QB_TOKEN_KEY": made.stdout.strip()}).stderr
+
+
+def test_payments_and_credit_memos_can_be_synced_by_name(run, sandbox):
+    qb = sandbox.qb_client()
+    ada, work = make_customer(qb, "Ada Lovelace"), make_item(qb, "Work")
+    paid = dated_payment(
+        qb, ada, dated_invoice(qb, ada, work, "10.00", "2026-11-02", "2026-12-02", "S-1"), "4.00", "2026-11-20"
+    )
+    memo = credit_memo(qb, ada, work, "2.50", "2026-11-21")
+    for kind in ("payments", "credit_memos"):
+        assert f"sync_{kind}_job: SUCCESS" in sync_in_process(run, kind)
+    with session_scope(make_engine(run.database_url)) as session:
+        assert session.scalars(sa.select(QBPayment.qb_id)).all() == [paid.Id]
+        assert session.scalars(sa.select(QBCreditMemo.qb_id)).all() == [memo.Id]

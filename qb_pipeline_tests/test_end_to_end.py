@@ -37,6 +37,13 @@ def test_a_fresh_stack_syncs_customers_and_items_without_waiting_for_the_hour(st
     )
 
 
+def test_make_dev_lists_the_sandbox_company_without_any_command(stack):
+    listed = json.loads(cli_on(stack, "companies", "list", "--json").stdout)
+    assert [(c["realm_id"], c["environment"]) for c in listed] == [(stack.sandbox.realm_id, "sandbox-local")]
+    status = cli_on(stack, "status").stdout
+    assert len([line for line in status.splitlines() if line.startswith("Company ")]) == 1
+
+
 def test_an_order_added_with_the_cli_becomes_an_invoice_within_a_minute(stack):
     added = cli_on(
         stack, "orders", "add", "--customer", "Cool Cars", "--line", "Rocks:2", "--line", "Sod:4", "--number", "E2E-1"

@@ -3,6 +3,7 @@ endpoints; the outcome read from the database."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -61,6 +62,8 @@ def test_the_reconnect_url_starts_the_consent_again_and_stores_new_tokens(run, s
     after = hard_ends(run)
     expected = (date.today() + timedelta(days=5 * 365)).isoformat()
     assert after == [(sandbox.realm_id, expected)] and before != after  # a new consent: a new five years
+    listed = json.loads(run("companies", "list", "--json").stdout)  # and the company is connected (again)
+    assert [(c["realm_id"], c["connected"], c["disconnected_at"]) for c in listed] == [(sandbox.realm_id, True, None)]
     assert sandbox.connection["client_secret"] not in begun.text + page.text + begun.headers["location"]
 
 

@@ -7,6 +7,7 @@ from qb_pipeline.assets.constants import HEALTH_GROUP, OWNERS
 from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import ENTITY_ASSETS
 from qb_pipeline.assets.price_levels import price_levels
+from qb_pipeline.assets.receivables import payments
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
 from qb_pipeline.sync.health import sync_health as measure
@@ -19,12 +20,12 @@ LATENCY_P95_CEILING_SECONDS = 60.0
     group_name=HEALTH_GROUP,
     kinds={"pandas", "sql"},
     owners=OWNERS,
-    deps=[*ENTITY_ASSETS.values(), price_levels, invoices],
+    deps=[*ENTITY_ASSETS.values(), price_levels, invoices, payments],
 )  # after them in the hourly job
 def sync_health(
     context: dg.AssetExecutionContext, database: DatabaseResource, quickbooks: QuickBooksResource
 ) -> dg.MaterializeResult:
-    """Runs, success rate, records, QuickBooks calls, retries and seconds per day and type; order latency; metered reads."""
+    """Runs, success rate, records, QuickBooks calls, retries and seconds per day and type; order latency; payments; reads."""
     with database.session() as session:
         health = measure(session, utcnow())
         activity = recent_activity(session)
@@ -42,6 +43,10 @@ def sync_health(
             "open_balance": float(round(health.open_balance, 2)),
             "by_day_and_type": dg.MetadataValue.md(_markdown(health.by_day_and_type)),
             "order_latency_by_day": dg.MetadataValue.md(_markdown(health.latency_by_day)),
+            "payments_30d": health.payments.count,
+            "received_30d": float(round(health.payments.received, 2)),
+            "median_days_to_pay_30d": float(health.payments.median_days_to_pay),
+            "payments_by_day": dg.MetadataValue.md(_markdown(health.payments.by_day)),
             "recent_activity": dg.MetadataValue.md(activity),
         }
     )

@@ -77,12 +77,15 @@ class _Callback(BaseHTTPRequestHandler):
     help="Keep answering: serve the Reconnect URL (/reconnect) and the redirect URI until stopped.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: address to bind.")
-def connect(no_browser: bool, timeout: int, serve: bool, host: str) -> None:
-    """Authorize this pipeline for a QuickBooks company (OAuth 2 authorization code flow)."""
+@click.option("--name", default=None, help="What to call the company (default: its name in QuickBooks).")
+def connect(no_browser: bool, timeout: int, serve: bool, host: str, name: str | None) -> None:
+    """Authorize this pipeline for a QuickBooks company (OAuth 2 authorization code flow); adds the company,
+    or connects it again."""
     from intuitlib.enums import Scopes
 
     settings = settings_from_environment()
-    connection = Connection(settings, DatabaseTokenStore(database(), _cipher()))
+    engine = database()
+    connection = Connection(settings, DatabaseTokenStore(engine, cipher()))
     redirect = urlparse(settings.redirect_uri)
     if serve:
         _serve_reconnect(connection, host, redirect.port or 80, redirect.path)
@@ -108,8 +111,9 @@ def connect(no_browser: bool, timeout: int, serve: bool, host: str) -> None:
     tokens = connection.exchange_code(answer["code"], answer.get("realmId"))
     realm = tokens.realm_id
     connection.tokens.save(tokens)
+    company = _record_company(engine, dataclasses.replace(settings, realm_id=realm), name)
     click.echo(
-        f"connected to QuickBooks company {realm}"
+        f"connected to QuickBooks company {realm} ({company})"
         + ("" if realm == settings.realm_id or not settings.realm_id else " (set QB_REALM_ID to it)")
         + (
             f"; this consent ends {tokens.refresh_hard_expires_at:%Y-%m-%d} (the refresh token's hard end)"
@@ -117,6 +121,28 @@ def connect(no_browser: bool, timeout: int, serve: bool, host: str) -> None:
             else ""
         )
     )
+
+
+def _record_company(engine, settings: ConnectionSettings, name: str | None) -> str:
+    """The company just connected, added or connected again; its name: `name`, else the one it has, else the
+    CompanyName QuickBooks reports (one metered read, counted), else its realm id."""
+    from qb_pipeline.db import companies
+    from qb_pipeline.db.api_calls import add_calls
+    from qb_pipeline.db.session import session_scope
+    from qb_pipeline.db.types import utcnow
+    from qb_pipeline.quickbooks.consent import company_name
+
+    with session_scope(engine) as session:
+        known = companies.find(session, settings.realm_id)
+        needs_name = not name and (known is None or known.name == settings.realm_id)
+    connection = Connection(settings, DatabaseTokenStore(engine, cipher()))
+    reported = company_name(connection) if needs_name else None
+    with session_scope(engine) as session:
+        add_calls(session, settings.realm_id, utcnow().date(), reads=connection.stats.reads, writes=0)
+        company = companies.record_connected(
+            session, settings.realm_id, config.quickbooks_environment(), name=name, reported_name=reported
+        )
+        return company.name
 
 
 def _serve_reconnect(connection: Connection, host: str, port: int, callback_path: str) -> None:
@@ -130,6 +156,7 @@ def _serve_reconnect(connection: Connection, host: str, port: int, callback_path
         raise click.ClickException("QB_REALM_ID is not set: the Reconnect URL serves only your company")
 
     def connected(realm_id: str) -> None:
+        _record_company(connection.tokens.engine, connection.settings, None)  # connected again, if disconnected
         click.echo(f"[reconnect] connected to QuickBooks company {realm_id} again", err=True)
 
     flow = ReconnectFlow(connection, realm, connected)
@@ -166,6 +193,6 @@ def new_key_command() -> None:
     click.echo(new_key())
 
 
-def _cipher() -> TokenCipher:
+def cipher() -> TokenCipher:
     current = config.settings()
     return TokenCipher(load_key(current.token_key or None, current.resolved_data_dir, current.environment))

@@ -10,6 +10,7 @@ import click
 from qb_pipeline import config
 from qb_pipeline.automation import on_by_default
 from qb_pipeline.commands.common import dagster_instance, database, parse_since
+from qb_pipeline.commands.companies import company_line, read_views, view_as_dict
 from qb_pipeline.core.tokens import nearest_end, renewal_notice
 from qb_pipeline.db import queries
 from qb_pipeline.db.api_calls import read_meter
@@ -161,6 +162,7 @@ def collect_status(engine) -> dict:
             warn_share=current.read_budget_warn_share,
         )
     token, failure, last = reads.token, reads.last_quickbooks_failure, reads.last_by_entity
+    companies = read_views(engine)
     stack, stack_message = _stack_state()
     stopped = stack in ("stopping", "stopped")
     connected, state = _connection(token, failure, now, stopped)
@@ -190,6 +192,7 @@ def collect_status(engine) -> dict:
             "warning": meter.warning,
         },
         "orders": {status.value: count for status, count in reads.orders_by_status.items()},
+        "companies": [view_as_dict(view) for view in companies],  # one a line, see `companies list`
         "customers_with_custom_pricing": int(reads.customers_with_custom_pricing),
         "dagster_daemon": f"not running ({NOT_RUNNING})" if stopped else _daemon_state(now),
         "last_sync": {
@@ -226,6 +229,8 @@ def status(as_json: bool) -> None:
     )
     if qb["renew"]:
         click.echo(f"{'':<14} {qb['renew']}")
+    for company in data["companies"]:
+        click.echo(f"{'Company':<14} {company_line(company)}")
     click.echo(f"{'make dev':<14} {data['make_dev']['message']}")
     metered = data["quickbooks_reads"]
     click.echo(

@@ -11,11 +11,12 @@ import requests
 
 from qb_pipeline import config
 from qb_pipeline.core import defaults
-from qb_pipeline.sync.entities import SYNCED
+from qb_pipeline.sync.entities import INVOICES, SYNCED
 
 # `qb-pipeline sync TYPE` → the job it launches (jobs.py defines them)
 SYNC_JOBS = {
-    **{entity.asset: entity.sync_job for entity in SYNCED.values() if not entity.own_asset},
+    # every mirrored type but invoices, which come with the orders' push
+    **{entity.asset: entity.sync_job for entity in SYNCED.values() if entity is not INVOICES},
     "pricing": "sync_pricing_job",
     "orders": "push_invoices_job",
     "all": "hourly_sync_job",
@@ -29,7 +30,7 @@ FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
 @click.option("--in-process", is_flag=True, help="Run it here instead of on the running Dagster.")
 @click.option("--url", default=None, help=f"The Dagster UI (default QB_DAGSTER_URL, {defaults.DAGSTER_URL}).")
 def sync(kind: str, wait: bool, in_process: bool, url: str | None) -> None:
-    """Sync customers, items, pricing, orders (push the due ones) or all of it, now."""
+    """Sync customers, items, payments, credit memos, pricing, orders (push the due ones) or all of it, now."""
     job_name = SYNC_JOBS[kind]
     if in_process:
         _run_here(job_name)

@@ -418,4 +418,4 @@ class WebhookEvent(Base):
 
 
 # Tables kept in their own modules; importing them here puts them in Base.metadata.
-from qb_pipeline.db import api_calls, pricing_imports, receivables, report_tables  # noqa: E402,F401
+from qb_pipeline.db import api_calls, companies, pricing_imports, receivables, report_tables  # noqa: E402,F401

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from qb_pipeline.core.tokens import StoredTokens
+from qb_pipeline.db import companies
 from qb_pipeline.db.models import QBToken
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.token_cipher import TokenCipher
@@ -55,6 +56,12 @@ class DatabaseTokenStore:
         """Store tokens from a new connection (OAuth authorization code) or a refresh."""
         with session_scope(self.engine) as session:
             _write(session, self.cipher, tokens, refreshed=False)
+
+    def record_connected(self, realm_id: str, environment: str) -> None:
+        """A company connected without `auth connect` (the bundled sandbox's tokens taken on first use) is
+        listed, and connected again if it had been disconnected, as `auth connect` does."""
+        with session_scope(self.engine) as session:
+            companies.record_connected(session, realm_id, environment)
 
     @contextmanager
     def locked(self, realm_id: str) -> Iterator[LockedTokens]:

@@ -85,13 +85,15 @@ def connect(
     """A connection whose tokens live in the project database.
 
     `bootstrap_refresh_token` (the local sandbox's) is stored only when the realm has no tokens yet:
-    the sandbox needs no OAuth consent step, real QuickBooks does (`qb-pipeline auth connect`).
+    the sandbox needs no OAuth consent step, real QuickBooks does (`qb-pipeline auth connect`). That first
+    connection adds the sandbox's company to the companies known, as `auth connect` adds a company.
     """
     tokens = DatabaseTokenStore(engine, cipher)
     if bootstrap_refresh_token and tokens.load(settings.realm_id) is None:
         with tokens.locked(settings.realm_id) as locked:
             if locked.load() is None:
                 locked.save(StoredTokens(settings.realm_id, refresh_token=bootstrap_refresh_token))
+        tokens.record_connected(settings.realm_id, "sandbox-local")
     return Connection(settings, tokens, CallStats())
 
 

@@ -7,7 +7,8 @@ The unmodified python-quickbooks and intuit-oauth clients talk to it, configured
 What it serves
 - OAuth 2 (oauth.py): discovery at /.well-known/openid_configuration, an authorize endpoint that
   approves at once, token (authorization_code, refresh_token; client credentials by HTTP Basic or form
-  body), revoke. Refresh tokens rotate; a superseded one works for a grace period (30 s by default),
+  body), revoke (at Intuit's path, /v2/oauth2/tokens/revoke: JSON {"token"} with HTTP Basic client
+  credentials, 200; either token of a connection ends that company's connection). Refresh tokens rotate; a superseded one works for a grace period (30 s by default),
   then answers invalid_grant. Access tokens last 3600 s (settable). No id_token. A refresh token's chain
   has a hard end (five years from consent by default; rotation keeps it; invalid_grant past it), told as
   x_refresh_token_hard_expires_in when the token request sends x-include-refresh-token-hard-expires-in: true.
@@ -122,7 +123,7 @@ company; /_sandbox/companies/{realm}/<route> on the company of `realm` (404 for 
 - POST /_sandbox/inject {"kind", "count"|"rate", "path_contains", "seconds", "seed"}; GET lists,
   DELETE clears. Kinds: 500, 503, 429, 429-xml, timeout, drop, non-json, truncated, missing-fields,
   revoke, late (the call reaches the limits `seconds` late, as over a slow network) (faults.py). A
-  `path_contains` naming an OAuth path (/oauth2/v1/tokens, /.well-known/) reaches the token, revoke
+  `path_contains` naming an OAuth path (/oauth2/v1/tokens, /tokens/revoke, /.well-known/) reaches the token, revoke
   and discovery endpoints.
 - GET /_sandbox/counters (calls by kind and status, token calls, `minorversions`: calls by the
   minorversion they sent, "none" when absent), POST /_sandbox/counters resets

@@ -29,10 +29,12 @@ from qb_pipeline.sandbox.entities import DELETABLE, WRITABLE, Rules
 from qb_pipeline.sandbox.faults import FaultInjector
 from qb_pipeline.sandbox.limits import RateLimiter
 from qb_pipeline.sandbox.oauth import OAuthServer
-from qb_pipeline.sandbox.query import QueryError, matching, page_of, parse_query
+from qb_pipeline.sandbox.query import QueryError, parse_query
+from qb_pipeline.sandbox.query_rows import matching, page_of
 from qb_pipeline.sandbox.reports import report
-from qb_pipeline.sandbox.store import COMPANY_TZ, Store, dumps, loads, qbo_time
+from qb_pipeline.sandbox.store import COMPANY_TZ, Store, dumps, qbo_time
 from qb_pipeline.sandbox.validation import Fault, not_found, not_this_company
+from qb_pipeline.sandbox.wire import answer, auth_fault, fault_response, json_body, kind_of, realm_in, rows_in
 
 ENTITY_BY_PATH = {name.lower(): name for name in QUERY_ENTITIES}
 MAX_BATCH_ITEMS = 30
@@ -68,9 +70,9 @@ class DataApi:
         path = path[3:] if path.startswith("/v3") else path
         params = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        kind = _kind(scope["method"], path, params)
+        kind = kind_of(scope["method"], path, params)
         self.minor_versions[params.get("minorversion", NO_MINOR_VERSION)] += 1  # served as 75 whatever it is
-        realm = _realm_in(path)
+        realm = realm_in(path)
         late = self.faults.next_fault(scope["path"], arriving=True)
         if late:
             await asyncio.sleep(late.seconds)  # still on its way: not yet counted, in flight or against the rates
@@ -78,10 +80,10 @@ class DataApi:
         if realm is not None and ticket is None:
             # QuickBooks' concurrency rule: one request too many in flight is throttled like the rates.
             self.counters[f"{kind} 429"] += 1
-            status, payload, extra = _fault_response("429")
+            status, payload, extra = fault_response("429")
             if self.limiter.send_retry_after:
                 extra["retry-after"] = "1"
-            await _answer(send, status, payload, extra)
+            await answer(send, status, payload, extra)
             return
         try:
             await self._serve(scope, send, path, params, headers, body, kind)
@@ -103,19 +105,19 @@ class DataApi:
             await send({"type": "http.response.body", "body": b'{"QueryResponse": {', "more_body": True})
             raise ConnectionAbortedError("sandbox fault: connection dropped mid-response")
         if fault and fault.kind == "revoke":
-            self.oauth.revoke_all(_realm_in(path))  # the company's tokens: Intuit revokes per connection
+            self.oauth.revoke_all(realm_in(path))  # the company's tokens: Intuit revokes per connection
         if fault and fault.kind not in ("timeout", "revoke"):
-            status, payload, extra = _fault_response(fault.kind)
+            status, payload, extra = fault_response(fault.kind)
         else:
             status, payload, extra = self._handle(scope["method"], path, params, headers, body)
         # A base cost per call plus a cost per returned row: a 1,000-row page costs what it does at Intuit.
-        latency = self.latency_ms + self.latency_per_row_ms * _rows_in(payload)
+        latency = self.latency_ms + self.latency_per_row_ms * rows_in(payload)
         if latency:
             await asyncio.sleep(latency / 1000)
         if fault and fault.kind == "timeout":
             await asyncio.sleep(fault.seconds)  # the write above happened; the answer comes too late
         self.counters[f"{kind} {status}"] += 1
-        await _answer(send, status, payload, extra)
+        await answer(send, status, payload, extra)
 
     # -- dispatch --------------------------------------------------------------------------------
     def _handle(self, method: str, path: str, params: dict, headers: dict, body: bytes):
@@ -128,7 +130,7 @@ class DataApi:
             return 401, refused, {}
         wait = self.limiter.check(realm, is_batch=resource == "batch")
         if wait is not None:
-            status, payload, extra = _fault_response("429")
+            status, payload, extra = fault_response("429")
             if self.limiter.send_retry_after:
                 extra["retry-after"] = str(max(1, round(wait + 0.5)))
             return status, payload, extra
@@ -151,7 +153,7 @@ class DataApi:
         """The 401 fault when the call's token is not a valid one of this company, else None."""
         token_realm = self.oauth.authenticate(headers.get("authorization"))
         if token_realm is None:
-            return _auth_fault()
+            return auth_fault()
         return not_this_company().body() if token_realm != realm else None  # a token of another company
 
     def _operation(self, method, realm, resource, rest, params, body) -> dict:
@@ -159,7 +161,7 @@ class DataApi:
             text = params.get("query") if method == "GET" else body.decode()
             return {"QueryResponse": self._query(realm, text or ""), "time": qbo_time()}
         if resource == "batch" and method == "POST":
-            return self._batch(realm, _json(body))
+            return self._batch(realm, json_body(body))
         if resource == "cdc" and method == "GET":
             return self._cdc(realm, params)
         if resource == "reports" and method == "GET" and len(rest) == 1:  # a read like any other (metered)
@@ -177,7 +179,7 @@ class DataApi:
                 raise not_found(entity, rest[0])
             return {entity: record, "time": qbo_time()}
         if method == "POST" and not rest:
-            return {**self._write(realm, entity, params.get("operation"), _json(body), params), "time": qbo_time()}
+            return {**self._write(realm, entity, params.get("operation"), json_body(body), params), "time": qbo_time()}
         raise Fault("500", "Unsupported Operation", f"{method} {resource} is not supported", fault_type="SystemFault")
 
     def _write(self, realm, entity, operation, record: dict, params) -> dict:
@@ -202,7 +204,7 @@ class DataApi:
         current = self.store.get(realm, "Preferences", PREFERENCES_ID)
         if method == "GET":
             return current
-        update = _json(body)
+        update = json_body(body)
         if update.get("SyncToken") not in (None, "") and str(update["SyncToken"]) != current["SyncToken"]:
             raise Fault(
                 "5010",
@@ -288,23 +290,6 @@ class DataApi:
         return {"CDCResponse": [{"QueryResponse": responses or [{}]}], "time": qbo_time()}
 
 
-def _rows_in(payload) -> int:
-    """Records in an answer: a query page, a CDC answer, a batch answer, or one record."""
-    if not isinstance(payload, dict):
-        return 0
-    if "QueryResponse" in payload:
-        return sum(len(v) for v in payload["QueryResponse"].values() if isinstance(v, list))
-    if "CDCResponse" in payload:
-        return sum(
-            _rows_in({"QueryResponse": group})
-            for answer in payload["CDCResponse"]
-            for group in answer.get("QueryResponse", [])
-        )
-    if "BatchItemResponse" in payload:
-        return sum(max(1, _rows_in(item)) for item in payload["BatchItemResponse"])
-    return 1 if len(payload) > 1 and "Fault" not in payload else 0
-
-
 def _updated(record: dict) -> datetime:
     return datetime.fromisoformat(record["MetaData"]["LastUpdatedTime"])
 
@@ -326,111 +311,3 @@ def _parse_since(text: str) -> datetime:
         raise Fault("2050", "Invalid changedSince", f"changedSince {text!r} is not a date-time") from None
     # No offset (python-quickbooks' own format): the company's local time, as QBO reads it.
     return since if since.tzinfo else since.replace(tzinfo=COMPANY_TZ)
-
-
-def _json(body: bytes) -> dict:
-    try:
-        return loads(body.decode() or "{}")
-    except (ValueError, UnicodeDecodeError):
-        raise Fault("2050", "Request has invalid or unsupported property", "the body is not valid JSON") from None
-
-
-async def _answer(send, status: int, payload, extra: dict) -> None:
-    raw = payload if isinstance(payload, bytes) else dumps(payload).encode()
-    content_type = extra.pop("content-type", "application/json")
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type.encode()),
-                (b"content-length", str(len(raw)).encode()),
-                *[(k.encode(), v.encode()) for k, v in extra.items()],
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": raw})
-
-
-def _realm_in(path: str) -> str | None:
-    parts = [p for p in path.split("/") if p]
-    return parts[1] if len(parts) >= 2 and parts[0] == "company" else None
-
-
-def _kind(method: str, path: str, params: dict) -> str:
-    parts = [p for p in path.split("/") if p]
-    resource = parts[2].lower() if len(parts) > 2 else "?"
-    if resource in ("query", "batch", "cdc"):
-        return resource
-    if method == "GET":
-        return f"read {resource}"
-    operation = params.get("operation")
-    return f"{operation} {resource}" if operation else f"write {resource}"
-
-
-def _auth_fault() -> dict:
-    return {
-        "fault": {
-            "error": [
-                {
-                    "message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
-                    "detail": "Token expired or revoked",
-                    "code": "3200",
-                }
-            ],
-            "type": "AUTHENTICATION",
-        },
-        "time": qbo_time(),
-    }
-
-
-def _fault_response(kind: str) -> tuple[int, bytes | dict, dict]:
-    if kind == "429":
-        return (
-            429,
-            {
-                "Fault": {
-                    "Error": [
-                        {
-                            "Message": "message=ThrottleExceeded; errorCode=003001; statusCode=429",
-                            "Detail": "The request limit was reached.",
-                            "code": "003001",
-                        }
-                    ],
-                    "type": "SERVICE",
-                },
-                "time": qbo_time(),
-            },
-            {},
-        )
-    if kind == "429-xml":
-        xml = (
-            '<?xml version="1.0" encoding="UTF-8"?><IntuitResponse><Fault type="SERVICE"><Error code="003001">'
-            "<Message>message=ThrottleExceeded; errorCode=003001; statusCode=429</Message></Error></Fault>"
-            "</IntuitResponse>"
-        )
-        return 429, xml.encode(), {"content-type": "application/xml"}
-    if kind == "truncated":
-        return 200, b'{"QueryResponse": {"Customer": [{"Id": "1", "DisplayName": "Cut', {}
-    if kind == "missing-fields":
-        return 200, {"time": qbo_time()}, {}
-    if kind == "non-json":
-        return 200, b"<html><body><h1>Service Temporarily Unavailable</h1></body></html>", {"content-type": "text/html"}
-    status = int(kind)
-    return (
-        status,
-        {
-            "Fault": {
-                "Error": [
-                    {
-                        "Message": "An application error has occurred while processing your request",
-                        "Detail": f"System Failure Error: sandbox-injected {status}",
-                        "code": "10000",
-                    }
-                ],
-                "type": "SystemFault",
-            },
-            "time": qbo_time(),
-        },
-        {},
-    )

@@ -33,11 +33,15 @@ from starlette.routing import Route
 from qb_pipeline.sandbox.store import private_file
 
 DISCOVERY_PATH = "/.well-known/openid_configuration"
-OAUTH_PATHS = (DISCOVERY_PATH, "/oauth2/")  # where injected faults reach the OAuth endpoints
+OAUTH_PATHS = (DISCOVERY_PATH, "/oauth2/", "/v2/oauth2/")  # where injected faults reach the OAuth endpoints
 ACCESS_TTL, REFRESH_TTL = 3600, 8_726_400
 REFRESH_HARD_TTL = 5 * 365 * 86_400  # Intuit: "a maximum validity period of five years"
 HARD_END_HEADER = "x-include-refresh-token-hard-expires-in"
 HARD_END_FIELDS = ("x_refresh_token_hard_expires_in", "x_refresh_token_lifetime_expires_in")
+# Intuit's discovery document names its revocation endpoint on another host and path than the token
+# endpoint: https://developer.api.intuit.com/v2/oauth2/tokens/revoke. Served here at that path (and at the
+# /oauth2/v1/ one earlier sandboxes advertised, so a client holding that discovery answer keeps working).
+REVOKE_PATH = "/v2/oauth2/tokens/revoke"
 _OF_REALM = " AND (? IS NULL OR realm = ?)"  # one company's tokens, or every company's when None
 
 
@@ -173,6 +177,7 @@ class OAuthServer:
             Route(DISCOVERY_PATH, self.discovery, methods=["GET"]),
             Route("/oauth2/v1/authorize", self.authorize, methods=["GET"]),
             Route("/oauth2/v1/tokens/bearer", self.token, methods=["POST"]),
+            Route(REVOKE_PATH, self.revoke, methods=["POST"]),
             Route("/oauth2/v1/tokens/revoke", self.revoke, methods=["POST"]),
             Route("/oauth2/v1/userinfo", self.userinfo, methods=["GET"]),
             Route("/oauth2/v1/keys", lambda _r: JSONResponse({"keys": []}), methods=["GET"]),
@@ -184,7 +189,7 @@ class OAuthServer:
                 "issuer": self.base_url,
                 "authorization_endpoint": self.base_url + "/oauth2/v1/authorize",
                 "token_endpoint": self.base_url + "/oauth2/v1/tokens/bearer",
-                "revocation_endpoint": self.base_url + "/oauth2/v1/tokens/revoke",
+                "revocation_endpoint": self.base_url + REVOKE_PATH,
                 "userinfo_endpoint": self.base_url + "/oauth2/v1/userinfo",
                 "jwks_uri": self.base_url + "/oauth2/v1/keys",
                 "response_types_supported": ["code"],

@@ -1,6 +1,7 @@
-"""Sync health, with pandas: from the activity log, the orders and the invoice mirror, per day and per
-type — runs, success rate, records synced, QuickBooks calls, retries, seconds — and the order → invoice
-latency per day. What the `sync_health` asset shows and its check judges."""
+"""Sync health, with pandas: from the activity log, the orders and the invoice and payment mirrors, per day
+and per type — runs, success rate, records synced, QuickBooks calls, retries, seconds — the order → invoice
+latency per day, and the money that came in (sync/payment_health.py). What the `sync_health` asset shows and
+its check judges."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from qb_pipeline.db.api_calls import calls_by_day
 from qb_pipeline.db.models import Order, OrderStatus, QBInvoice, SyncLog
+from qb_pipeline.sync.payment_health import Payments, payments_since
 
 DAYS = 30
 
@@ -27,6 +29,7 @@ class Health:
     latency_p95_24h: float  # seconds; 0.0 when no order was invoiced
     open_balance: Decimal  # money stays Decimal; the asset turns it into a float for the UI's plot
     calls_by_day: pd.DataFrame  # day, reads, writes: QuickBooks calls of every company (reads are metered)
+    payments: Payments  # what came in over the same days, and how long invoices took to be paid
 
 
 def sync_health(session: Session, now: datetime) -> Health:
@@ -43,6 +46,7 @@ def sync_health(session: Session, now: datetime) -> Health:
         latency_p95_24h=float(recent_orders["seconds"].quantile(0.95)) if len(recent_orders) else 0.0,
         open_balance=_open_balance(session),
         calls_by_day=_calls_by_day(session, since),
+        payments=payments_since(session, since),
     )
 
 

@@ -196,6 +196,26 @@ def test_authorization_code_flow_and_revoke(sandbox):
         auth.refresh()
 
 
+def test_revocation_is_served_where_intuit_serves_it_and_ends_the_connection(sandbox):
+    """Intuit's discovery document names https://developer.api.intuit.com/v2/oauth2/tokens/revoke; a revoke
+    is a JSON {"token"} with HTTP Basic client credentials, answered 200, and ends the connection whichever
+    of its tokens is sent (Intuit, "OAuth 2.0": revoke access)."""
+    connection = sandbox.connection
+    discovery = requests.get(connection["discovery_url"], timeout=10).json()
+    assert discovery["revocation_endpoint"].endswith("/v2/oauth2/tokens/revoke")
+    refresh_token = sandbox.fresh_refresh_token()
+    qb = sandbox.qb_client(refresh_token)
+    assert api(sandbox, qb, "GET", "preferences").status_code == 200
+    revoke = {"url": discovery["revocation_endpoint"], "timeout": 10, "headers": {"Accept": "application/json"}}
+    assert requests.post(**revoke, json={"token": refresh_token}).status_code == 401  # no client credentials
+    assert api(sandbox, qb, "GET", "preferences").status_code == 200
+    credentials = (connection["client_id"], connection["client_secret"])
+    assert requests.post(**revoke, json={"token": refresh_token}, auth=credentials).status_code == 200
+    assert api(sandbox, qb, "GET", "preferences").status_code == 401  # the access token went with it
+    with pytest.raises(AuthClientError):
+        sandbox.auth_client().refresh(refresh_token=refresh_token)
+
+
 FIVE_YEARS = 5 * 365 * 86400
 
 

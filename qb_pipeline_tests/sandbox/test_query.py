@@ -5,7 +5,8 @@ from decimal import Decimal
 import pytest
 from quickbooks.utils import build_where_clause
 
-from qb_pipeline.sandbox.query import QueryError, execute, parse_query
+from qb_pipeline.sandbox.query import QueryError, parse_query
+from qb_pipeline.sandbox.query_rows import execute
 
 ROWS = [
     {

@@ -12,7 +12,8 @@ import re
 
 import requests
 
-from qb_pipeline.sandbox.query import QueryError, execute, parse_query
+from qb_pipeline.sandbox.query import QueryError, parse_query
+from qb_pipeline.sandbox.query_rows import execute
 from qb_pipeline_tests.sandbox.test_query import ROWS
 
 VALID = [
