@@ -58,10 +58,18 @@ def test_an_order_added_with_the_cli_becomes_an_invoice_within_a_minute(stack):
     assert shown["status"] == "synced" and shown["qb_invoice_id"] == invoice["Id"]
 
 
+def company_partition(stack) -> dict[str, str]:
+    """The tag of a run of the bundled sandbox's company: its partition of `companies`."""
+    return {"dagster/partition": stack.sandbox.realm_id}
+
+
 def test_the_hourly_job_launched_through_graphql_succeeds(stack):
     client = DagsterGraphQLClient("127.0.0.1", port_number=stack.ui_port)
-    run_id = client.submit_job_execution(
-        "hourly_sync_job", repository_location_name="qb_pipeline", repository_name="__repository__"
+    run_id = client.submit_job_execution(  # a run of the company's partition, as the schedule requests it
+        "hourly_sync_job",
+        repository_location_name="qb_pipeline",
+        repository_name="__repository__",
+        tags=company_partition(stack),
     )
 
     def finished() -> bool:
@@ -85,6 +93,7 @@ def test_two_quickbooks_materializations_launched_at_once_run_one_after_the_othe
                 repository_location_name="qb_pipeline",
                 repository_name="__repository__",
                 asset_selection=[name],
+                tags=company_partition(stack),  # the partition the UI asks for, not its company tag
             )
             for name in ("customers", "items")
         ]

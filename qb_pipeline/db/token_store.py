@@ -159,6 +159,7 @@ def _write(session: Session, cipher: TokenCipher, tokens: StoredTokens, *, refre
 
 
 def connected_realms(session: Session) -> set[str]:
-    """The companies holding a token: connected (`auth connect`, or the bundled sandbox's first run)."""
-    # Hook: once companies have a connected/disconnected state (a companies table), only the connected ones.
-    return set(session.scalars(sa.select(QBToken.realm_id)))
+    """The companies holding a token (`auth connect`, or the bundled sandbox's first run), but for one the
+    companies table lists as disconnected."""
+    disconnected = sa.select(companies.Company.realm_id).where(companies.Company.disconnected_at.is_not(None))
+    return set(session.scalars(sa.select(QBToken.realm_id).where(QBToken.realm_id.not_in(disconnected))))
