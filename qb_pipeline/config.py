@@ -55,8 +55,9 @@ NO_COMPANY_REALM_TAG = "no-company-configured"
 
 
 def realm_tag(current: Settings) -> str:
-    """The run tag value that serializes pushes per QuickBooks company (dagster.yaml): the company id.
-    QB_REALM_ID when set; for the bundled sandbox, the company in its connection file, else the one it
+    """The default company's id: the realm tag (dagster.yaml: one run per company at a time) of a run that
+    names no company, and the company `qb-pipeline sync` runs for; each scheduled or sensed run carries its
+    own company's (partitions.company_run). QB_REALM_ID when set; for the bundled sandbox, the company in its connection file, else the one it
     always serves (the file is rewritten at each start, and may not exist yet when the definitions load)."""
     if current.realm_id:
         return current.realm_id

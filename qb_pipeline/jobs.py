@@ -39,8 +39,9 @@ def hourly_selection(settings: Settings) -> list[str]:
 
 
 def realm_tags(settings: Settings) -> dict[str, str]:
-    """One run per company at a time (dagster.yaml), and a hung run is failed after QB_MAX_RUNTIME_SECONDS
-    by Dagster's run monitoring (dagster.yaml)."""
+    """One run per company at a time (dagster.yaml: here the default company's tag; a run requested for a
+    company carries its own), and a hung run is failed after QB_MAX_RUNTIME_SECONDS by Dagster's run
+    monitoring (dagster.yaml)."""
     return {REALM_TAG: config.realm_tag(settings), "dagster/max_runtime": str(settings.max_runtime_seconds)}
 
 

@@ -4,7 +4,6 @@ expected figures are the test's own arithmetic on what it made, not the code's."
 
 from __future__ import annotations
 
-import dagster as dg
 from quickbooks.objects.payment import Payment
 
 from qb_pipeline.assets.health import sync_health
@@ -12,7 +11,7 @@ from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import customers, items
 from qb_pipeline.assets.receivables import credit_memos, payments
 from qb_pipeline_tests.assets.test_report_assets import day
-from qb_pipeline_tests.fixtures.dagster_runs import metadata_of
+from qb_pipeline_tests.fixtures.dagster_runs import materialize_company, metadata_of
 from qb_pipeline_tests.fixtures.quickbooks_objects import make_customer, make_item
 from qb_pipeline_tests.sandbox.receivables import dated_invoice, dated_payment
 
@@ -28,8 +27,8 @@ def test_sync_health_counts_the_live_payments_of_the_last_30_days_and_the_days_t
     voided = dated_payment(qb, ada, dated_invoice(qb, ada, work, "7.00", day(-1), day(29), "P-4"), "7.00", day(0))
     Payment.get(voided.Id, qb=qb).void(qb=qb)  # mirrored, but it moved no money
 
-    assert dg.materialize([customers, items, invoices, payments, credit_memos], resources=resources).success
-    health = metadata_of(dg.materialize([sync_health], resources=resources), "sync_health")
+    assert materialize_company([customers, items, invoices, payments, credit_memos], resources=resources).success
+    health = metadata_of(materialize_company([sync_health], resources=resources), "sync_health")
 
     assert health["payments_30d"] == 2
     assert health["received_30d"] == 115.0
@@ -39,6 +38,6 @@ def test_sync_health_counts_the_live_payments_of_the_last_30_days_and_the_days_t
 
 
 def test_with_no_payment_yet_sync_health_says_so(sandbox, resources):
-    health = metadata_of(dg.materialize([sync_health], resources=resources), "sync_health")
+    health = metadata_of(materialize_company([sync_health], resources=resources), "sync_health")
     assert (health["payments_30d"], health["received_30d"], health["median_days_to_pay_30d"]) == (0, 0.0, 0.0)
     assert health["payments_by_day"] == "no data yet"
