@@ -68,6 +68,7 @@ def run_scenario(
     for kind in ("customers", "items"):
         topology.cli("sync", kind, "--wait", timeout=180)
     say(f"synced customers and items of {plural(len(companies), 'company', 'companies')} through the webserver")
+    wait_for_the_first_sync(topology)
     engine = make_engine(topology.database_url)
     try:
         for company in companies:
@@ -136,6 +137,32 @@ def kill_mid_push(topology: Topology, companies: list[Company], say: Callable[[s
     # The code server notices its run process is gone and fails the run (which frees the company's slot).
     _wait(lambda: not set(runs) & set(running_pushes(topology)), "the code server to fail the killed runs", 60)
     return list(runs)
+
+
+def wait_for_the_first_sync(topology: Topology) -> None:
+    """A fresh stack's first sync (quickbooks_automation_sensor, once companies_sensor has added each company's
+    partition) materializes `invoices`, which pushes the orders due then: let it end, and every run with it,
+    before orders come, so that they go by new_orders_sensor's push runs, the ones this scenario kills."""
+    engine = sa.create_engine(topology.dagster_database_url)
+
+    def done() -> bool:
+        with engine.connect() as connection:
+            first_syncs = connection.execute(
+                sa.text(
+                    "SELECT count(*) FROM runs JOIN run_tags ON run_tags.run_id = runs.run_id WHERE "
+                    "run_tags.key = 'dagster/sensor_name' AND run_tags.value = 'quickbooks_automation_sensor' "
+                    "AND runs.status = 'SUCCESS'"
+                )
+            ).scalar()
+            active = connection.execute(
+                sa.text("SELECT count(*) FROM runs WHERE status IN ('QUEUED', 'NOT_STARTED', 'STARTING', 'STARTED')")
+            ).scalar()
+        return first_syncs >= 1 and active == 0
+
+    try:
+        _wait(done, "the fresh stack's first sync", 180)
+    finally:
+        engine.dispose()
 
 
 def running_pushes(topology: Topology) -> dict[str, int]:
