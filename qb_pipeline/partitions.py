@@ -8,7 +8,7 @@ import dagster as dg
 from qb_pipeline import config
 from qb_pipeline.assets.constants import companies
 from qb_pipeline.automation import COMPANIES_SENSOR
-from qb_pipeline.db.token_store import connected_realms
+from qb_pipeline.db.token_store import connected_realms, disconnected_realms
 from qb_pipeline.jobs import company_tags
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.settings import Settings
@@ -19,6 +19,14 @@ COMPANIES_SENSOR_SECONDS = 5  # a company connected by `auth connect` has its pa
 def company_partitions(instance: dg.DagsterInstance) -> list[str]:
     """The companies that have a partition, in the order they were added."""
     return list(instance.get_dynamic_partitions(companies.name))
+
+
+def served_companies(instance: dg.DagsterInstance, database: DatabaseResource) -> list[str]:
+    """The companies the schedules and sensors run for: each with a partition, but for one disconnected
+    (its partition and history stay; a run of it would only fail for want of a token)."""
+    with database.session() as session:
+        gone = disconnected_realms(session)
+    return [realm for realm in company_partitions(instance) if realm not in gone]
 
 
 def partition_tag(realm_id: str) -> dict[str, str]:

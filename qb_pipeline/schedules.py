@@ -11,7 +11,8 @@ from qb_pipeline.jobs import (
     hourly_selection,
     realm_tags,
 )
-from qb_pipeline.partitions import company_partitions, company_run
+from qb_pipeline.partitions import company_run, served_companies
+from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.settings import Settings
 from qb_pipeline.sync.entities import INVOICES, SYNCED
 
@@ -26,19 +27,18 @@ def build_hourly_sync(settings: Settings) -> dg.ScheduleDefinition:
     # QB_PULL_ON_WEBHOOKS_ONLY: pushes only; every read is metered, webhooks say what changed
     pull = {PULL_TAG: "webhooks"} if settings.pull_on_webhooks_only else {}
 
-    def hourly(context: dg.ScheduleEvaluationContext):
+    def hourly(context: dg.ScheduleEvaluationContext, database: DatabaseResource):
         """One run per company: each in its own lane (its partition and realm tag), side by side."""
-        realms = company_partitions(context.instance)
+        realms = served_companies(context.instance, database)
         if not realms:
             yield dg.SkipReason("no company is connected yet (companies_sensor adds each one)")
         for realm in realms:  # (a schedule returns one request, or yields several)
             yield company_run(realm, f"hourly-{_tick_time(context)}", tags={**realm_tags(settings), **pull})
 
-    return dg.ScheduleDefinition(
+    return dg.schedule(  # the decorator: a schedule function given a resource (the database)
         name=HOURLY_SYNC,
         job_name=HOURLY_SYNC_JOB,
         cron_schedule=cron_for(settings.sync_frequency_hours),
-        execution_fn=hourly,
         default_status=dg.DefaultScheduleStatus.RUNNING
         if on_by_default(settings)[HOURLY_SYNC]
         else dg.DefaultScheduleStatus.STOPPED,
@@ -46,7 +46,7 @@ def build_hourly_sync(settings: Settings) -> dg.ScheduleDefinition:
             "For each company: syncs customers, items and pricing, pushes pending orders and retries the failed "
             "ones that are due; prunes the activity log past QB_LOG_RETENTION_DAYS."
         ),
-    )
+    )(hourly)
 
 
 def _tick_time(context: dg.ScheduleEvaluationContext) -> str:
@@ -65,13 +65,13 @@ def catch_up_assets(settings: Settings) -> list[str]:
 def build_daily_catch_up(settings: Settings) -> dg.ScheduleDefinition:
     assets = catch_up_assets(settings)
 
-    def catch_up(context: dg.ScheduleEvaluationContext):
+    def catch_up(context: dg.ScheduleEvaluationContext, database: DatabaseResource):
         if not assets:
             yield dg.SkipReason("the hourly sync pulls customers, items and invoices by CDC: nothing to catch up")
             return
         # Invoices are mirrored only: pushing orders stays switched off (QB_AUTO_SYNC_ORDERS=false).
         run_config = {"ops": {INVOICES.asset: {"config": {"push_orders": False}}}} if INVOICES.asset in assets else {}
-        realms = company_partitions(context.instance)
+        realms = served_companies(context.instance, database)
         if not realms:
             yield dg.SkipReason("no company is connected yet (companies_sensor adds each one)")
         for realm in realms:
@@ -83,11 +83,10 @@ def build_daily_catch_up(settings: Settings) -> dg.ScheduleDefinition:
                 tags=realm_tags(settings),
             )
 
-    return dg.ScheduleDefinition(
+    return dg.schedule(
         name=DAILY_CATCH_UP,
         job_name=QUICKBOOKS_CHANGES_JOB,
         cron_schedule=CATCH_UP_CRON,
-        execution_fn=catch_up,
         default_status=dg.DefaultScheduleStatus.RUNNING
         if on_by_default(settings)[DAILY_CATCH_UP]
         else dg.DefaultScheduleStatus.STOPPED,
@@ -95,4 +94,4 @@ def build_daily_catch_up(settings: Settings) -> dg.ScheduleDefinition:
             "Once a day, pulls by CDC what the hourly sync leaves out (QB_AUTO_SYNC_* off), so a change whose "
             f"webhook was lost is found within a day; skips when the hourly sync pulls everything ({', '.join(assets) or 'now'})."
         ),
-    )
+    )(catch_up)

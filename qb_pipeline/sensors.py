@@ -27,7 +27,7 @@ from qb_pipeline.jobs import (
     hourly_selection,
     realm_tags,
 )
-from qb_pipeline.partitions import build_companies_sensor, company_partitions, company_run, partition_tag
+from qb_pipeline.partitions import build_companies_sensor, company_run, partition_tag, served_companies
 from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.settings import Settings
 from qb_pipeline.sync.entities import CREDIT_MEMOS, INVOICES, PAYMENTS, SYNCED
@@ -72,14 +72,14 @@ def launch_push_when_orders_are_due(
         due_by_company = due_orders_by_company(session, default_realm)
     if not due_by_company:
         return dg.SkipReason("no order is due")
-    known = set(company_partitions(context.instance))  # companies_sensor adds each within seconds
+    known = set(served_companies(context.instance, database))  # companies_sensor adds each within seconds
     requests, skipped = [], []
     launches = _launches(context.cursor)
     for realm, (due, newest_created) in sorted(due_by_company.items()):
         skip = (
             _push_waits(context, realm, due, newest_created)
             if realm in known
-            else f"company {realm} has no partition yet"
+            else f"company {realm} has no partition yet, or was disconnected"
         )
         if skip:
             skipped.append(skip)
@@ -165,7 +165,7 @@ def launch_pull_when_quickbooks_notified(
     """One pull per company whose QuickBooks notified changes: a run pulls its own company's."""
     acknowledged = _acknowledged(context.cursor, default_realm)
     skipped, free = [], []
-    for realm in company_partitions(context.instance):
+    for realm in served_companies(context.instance, database):
         skip = _settle_last_pull(context, database, realm, acknowledged)
         if skip:
             skipped.append(skip)

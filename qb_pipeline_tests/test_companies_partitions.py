@@ -6,17 +6,18 @@ asked is counted by the sandbox (its per-company counters), not by the code unde
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
 
 import dagster as dg
 import pytest
 
 from qb_pipeline.assets.name_lists import customers
 from qb_pipeline.core.errors import QuickBooksError
+from qb_pipeline.db.companies import record_connected, record_disconnected
+from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.definitions import defs
 from qb_pipeline.jobs import REALM_TAG
 from qb_pipeline.partitions import company_partitions
-from qb_pipeline_tests.fixtures.dagster_runs import materialize_company, tick
+from qb_pipeline_tests.fixtures.dagster_runs import materialize_company, schedule_tick, tick
 
 
 def reads_and_429s(company) -> tuple[int, int]:
@@ -43,18 +44,21 @@ def test_each_connected_company_gets_a_partition_and_the_hourly_schedule_one_run
     instance.add_dynamic_partitions(added.partitions_def_name, list(added.partition_keys))
     assert tick("companies_sensor", database_url, instance, realms=()).skip_message.startswith("no new company")
 
-    context = dg.build_schedule_context(
-        instance=instance,
-        scheduled_execution_time=datetime(2026, 12, 7, 15, tzinfo=timezone.utc),
-        repository_def=defs.get_repository_def(),
-    )
-    with dg.partition_loading_context(dynamic_partitions_store=instance):
-        requests = defs.get_schedule_def("hourly_sync").evaluate_tick(context).run_requests
+    requests = schedule_tick(defs, "hourly_sync", instance, database_url, realms=()).run_requests
     assert sorted(r.partition_key for r in requests) == sorted(company_partitions(instance))
     assert {first.realm_id, second.realm_id} <= {r.partition_key for r in requests}
     for request in requests:  # each in its company's lane; run keys never collide across companies
         assert request.tags[REALM_TAG] == request.partition_key and request.partition_key in request.run_key
     assert len({r.run_key for r in requests}) == len(requests)
+
+    with session_scope(make_engine(database_url)) as session:  # `qb-pipeline companies disconnect` marks it so
+        record_connected(session, second.realm_id, "sandbox-local")
+        record_disconnected(session, second.realm_id)
+    later = schedule_tick(defs, "hourly_sync", instance, database_url, realms=()).run_requests
+    assert second.realm_id not in {r.partition_key for r in later} and first.realm_id in {
+        r.partition_key for r in later
+    }
+    assert second.realm_id in company_partitions(instance)  # its partition (its history) stays
 
 
 def test_materializing_one_companys_partition_calls_that_company_only(companies_sandbox, companies_resources, instance):

@@ -50,13 +50,13 @@ def test_an_idle_hour_costs_one_read_for_every_entity_mirrored(sandbox, resource
     assert checks["quickbooks_connection"] and checks["quickbooks_read_budget"] and all(checks.values())
 
 
-def test_with_webhooks_doing_the_pulls_an_idle_day_costs_the_daily_catch_up_alone(sandbox, resources):
+def test_with_webhooks_doing_the_pulls_an_idle_day_costs_the_daily_catch_up_alone(sandbox, resources, database_url):
     settings = Settings(pull_on_webhooks_only=True)
     sandbox.seed(preset="demo")
     assert hourly_run(resources).success  # the first sync reads everything
     sandbox.reset_counters()
     with dg.instance_for_test() as instance:  # the tags the schedule's run of the company carries
-        (request,) = schedule_tick(build_definitions(settings), "hourly_sync", instance).run_requests
+        (request,) = schedule_tick(build_definitions(settings), "hourly_sync", instance, database_url).run_requests
     tags = request.tags
     assert tags[PULL_TAG] == "webhooks"
     for _hour in range(3):

@@ -161,5 +161,13 @@ def _write(session: Session, cipher: TokenCipher, tokens: StoredTokens, *, refre
 def connected_realms(session: Session) -> set[str]:
     """The companies holding a token (`auth connect`, or the bundled sandbox's first run), but for one the
     companies table lists as disconnected."""
-    disconnected = sa.select(companies.Company.realm_id).where(companies.Company.disconnected_at.is_not(None))
-    return set(session.scalars(sa.select(QBToken.realm_id).where(QBToken.realm_id.not_in(disconnected))))
+    return set(session.scalars(sa.select(QBToken.realm_id).where(QBToken.realm_id.not_in(_disconnected()))))
+
+
+def disconnected_realms(session: Session) -> set[str]:
+    """The companies `qb-pipeline companies disconnect` disconnected (their rows and history stay)."""
+    return set(session.scalars(_disconnected()))
+
+
+def _disconnected() -> sa.Select:
+    return sa.select(companies.Company.realm_id).where(companies.Company.disconnected_at.is_not(None))
