@@ -71,22 +71,23 @@ def upsert_by_qb_id(
     return len(rows)
 
 
-def rows_by_qb_id(session: Session, model: type[Base], qb_ids: Sequence[str]) -> list:
-    """The rows of `model` holding these QuickBooks Ids (a pull's page: up to 1,000).
+def rows_by_qb_id(session: Session, model: type[Base], qb_ids: Sequence[str], realm_id: str) -> list:
+    """The rows of `model` holding these QuickBooks Ids in company `realm_id` (a pull's page: up to 1,000).
 
     PostgreSQL gets the Ids as one array joined on the unique index; as `qb_id IN (…1,000 values)` its
     planner (random_page_cost 4) chose a sequential scan of the whole table for every page of a full
     pull once it held some 50,000 rows."""
     if not qb_ids:
         return []
+    of_company = model.realm_id == realm_id
     if session.get_bind().dialect.name != "postgresql":
-        return list(session.scalars(sa.select(model).where(model.qb_id.in_(list(qb_ids)))))
+        return list(session.scalars(sa.select(model).where(of_company, model.qb_id.in_(list(qb_ids)))))
     wanted = (
         sa.func.unnest(sa.bindparam("qb_ids", list(qb_ids), type_=postgresql.ARRAY(sa.Text)))
         .table_valued("qb_id")
         .render_derived(name="wanted")
     )
-    return list(session.scalars(sa.select(model).join(wanted, model.qb_id == wanted.c.qb_id)))
+    return list(session.scalars(sa.select(model).join(wanted, model.qb_id == wanted.c.qb_id).where(of_company)))
 
 
 def _unnested(

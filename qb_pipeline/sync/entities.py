@@ -49,11 +49,12 @@ class PullHooks:
 
     # Before a page is written: what after_page must know of the rows held (ours, by QuickBooks Id) as they were.
     before_page: Callable[[dict[str, Any]], Any] = _nothing
-    # After it is written: (session, the page's changed rows by QuickBooks Id, what before_page kept, the pull's start).
-    after_page: Callable[[Session, dict[str, dict], Any, datetime], None] = _nothing
-    # After the last page: (session, the Ids QuickBooks reported deleted, the pull's start) → sentences for the
-    # activity log.
-    after_pull: Callable[[Session, list[str], datetime], list[str]] = _no_news
+    # After it is written: (session, the page's changed rows by QuickBooks Id, what before_page kept, the pull's
+    # start, the company).
+    after_page: Callable[[Session, dict[str, dict], Any, datetime, str], None] = _nothing
+    # After the last page: (session, the Ids QuickBooks reported deleted, the pull's start, the company) →
+    # sentences for the activity log.
+    after_pull: Callable[[Session, list[str], datetime, str], list[str]] = _no_news
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.token_cipher import new_key
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.sandbox.server import DEFAULT_REALM as REALM
 from qb_pipeline.sync.invoice_draft import draft_invoice
 from qb_pipeline.sync.invoices import Safeguards, push_orders
 from qb_pipeline_tests.fixtures.orders import (
@@ -352,12 +353,13 @@ def test_every_invoice_names_its_order_and_keeps_the_memo(sandbox, make_gateway,
 
 def test_a_claim_is_not_taken_over_while_its_heartbeat_is_fresh(engine):
     with session_scope(engine) as session:
-        session.add(Order(order_number="HB-1"))
+        session.add(Order(order_number="HB-1", realm_id=REALM))
     long_ago = utcnow() - timedelta(hours=1)
     with session_scope(engine) as session:
-        assert queries.claim_orders(session, "live-run", now=long_ago)
+        assert queries.claim_orders(session, "live-run", realm_id=REALM, now=long_ago)
         assert queries.renew_claims(session, "live-run")  # the run's heartbeat, just now
-        assert queries.take_over_stale_claims(session, "other-run", older_than=timedelta(minutes=15)) == []
+        stale = timedelta(minutes=15)
+        assert queries.take_over_stale_claims(session, "other-run", realm_id=REALM, older_than=stale) == []
 
 
 # -- strict_link: the holder check and the marker rule, each producing its own failure ----------------
