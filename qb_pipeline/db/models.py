@@ -251,6 +251,14 @@ class PriceLevel(Base):
         sa.UniqueConstraint("realm_id", "name", name="uq_price_levels_realm_name"),
         # A pricing file names a level by its key, so two levels of one key could never both be used.
         sa.UniqueConstraint("realm_id", "name_key", name="uq_price_levels_realm_name_key"),
+        # Levels not assigned to a company yet (NULL, which a unique key lets repeat) keep their keys unique too.
+        sa.Index(
+            "uq_price_levels_unassigned_name_key",
+            "name_key",
+            unique=True,
+            sqlite_where=sa.text("realm_id IS NULL"),
+            postgresql_where=sa.text("realm_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

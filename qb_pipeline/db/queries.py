@@ -381,12 +381,13 @@ def rows_by_name_key(session: Session, model: type, keys: Iterable[str], *condit
     return found
 
 
-def known_name_keys(session: Session, model: type, keys: Iterable[str]) -> set[str]:
-    """Which of `keys` name at least one row of `model`."""
+def known_name_keys(session: Session, model: type, keys: Iterable[str], *conditions) -> set[str]:
+    """Which of `keys` name at least one row of `model` (meeting `conditions`: of one company)."""
     wanted, known = sorted(set(keys)), set()
     for start in range(0, len(wanted), NAME_KEYS_PER_QUERY):
         chunk = wanted[start : start + NAME_KEYS_PER_QUERY]
-        known.update(session.scalars(sa.select(model.name_key).where(model.name_key.in_(chunk)).distinct()))
+        found = sa.select(model.name_key).where(model.name_key.in_(chunk), *conditions).distinct()
+        known.update(session.scalars(found))
     return known
 
 

@@ -45,6 +45,32 @@ def adopt_for(engine: sa.Engine, realm_id: str) -> Adoption:
         return adopt_unassigned(session, realm_id)
 
 
+class CompanyNeeded(ValueError):
+    """Several companies are connected and the caller named none."""
+
+
+def company_of(session: Session, realm_id: str | None) -> str | None:
+    """The company a run without a gateway (a pricing import, the drop folder) works for, its unassigned rows
+    adopted first: `realm_id` when given, else the one connected; None when none is connected yet (a database
+    prepared before connecting: its rows are all unassigned, NULL). Several connected and none named: refused."""
+    if realm_id is None:
+        realms = connected_realms(session)
+        if len(realms) > 1:
+            raise CompanyNeeded(
+                f"{len(realms)} QuickBooks companies are connected ({', '.join(sorted(realms))}): "
+                "name the one this is for (--company REALM)"
+            )
+        realm_id = next(iter(realms), None)
+    if realm_id is not None:
+        adopt_unassigned(session, realm_id)
+    return realm_id
+
+
+def in_company(model: type, realm_id: str | None) -> sa.ColumnElement[bool]:
+    """`model`'s rows of company `realm_id` (None: the rows not assigned to one)."""
+    return model.realm_id.is_(None) if realm_id is None else model.realm_id == realm_id
+
+
 def connected_realms(session: Session) -> set[str]:
     """The companies holding a token."""
     return set(session.scalars(sa.select(QBToken.realm_id)))

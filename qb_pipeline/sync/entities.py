@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from qb_pipeline.core import quickbooks_entities as quickbooks
 from qb_pipeline.core.quickbooks_entities import QuickBooksEntity
+from qb_pipeline.db.mirror_rows import mirror_key
 from qb_pipeline.db.models import NAME_COLUMNS, Customer, Item, Order, OrderLine, QBInvoice
 from qb_pipeline.db.order_names import NamedInOrders
 from qb_pipeline.db.receivables import QBCreditMemo, QBPayment
@@ -102,7 +103,7 @@ class SyncedEntity:
 
     @property
     def key_columns(self) -> tuple[str, ...]:
-        return ("realm_id", "qb_id") if self.per_company else ("qb_id",)
+        return mirror_key(self.model)
 
     @property
     def sync_job(self) -> str:

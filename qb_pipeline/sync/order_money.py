@@ -52,7 +52,10 @@ UNPAID = ("open", "partly paid")
 
 
 def _with_invoices(*columns) -> sa.Select:
-    return sa.select(*columns).outerjoin(QBInvoice, QBInvoice.qb_id == Order.qb_invoice_id)
+    # An invoice Id means something only in its company: the order's.
+    return sa.select(*columns).outerjoin(
+        QBInvoice, sa.and_(QBInvoice.realm_id == Order.realm_id, QBInvoice.qb_id == Order.qb_invoice_id)
+    )
 
 
 def money_of_orders(session: Session, orders: Sequence[Order]) -> dict[int, OrderMoney]:

@@ -8,7 +8,8 @@ them (sync/companies.py).
 - customers, items: (realm_id, qb_id) unique instead of qb_id.
 - orders: (realm_id, order_number) and (realm_id, qb_invoice_id) unique; an unassigned order's number stays
   unique among unassigned orders (a partial unique index: NULLs never clash in a unique key).
-- price_levels: (realm_id, name) and (realm_id, name_key) unique; the name_key index is a plain one now.
+- price_levels: (realm_id, name) and (realm_id, name_key) unique; the name_key index is a plain one now, and
+  unassigned levels' keys stay unique among themselves (a partial unique index).
 
 Revision ID: 0017
 Revises: 0016
@@ -68,9 +69,18 @@ def upgrade() -> None:
         batch_op.create_unique_constraint("uq_price_levels_realm_name", ["realm_id", "name"])
         batch_op.create_unique_constraint("uq_price_levels_realm_name_key", ["realm_id", "name_key"])
     op.create_index("ix_price_levels_name_key", "price_levels", ["name_key"], unique=False)
+    op.create_index(
+        "uq_price_levels_unassigned_name_key",
+        "price_levels",
+        ["name_key"],
+        unique=True,
+        sqlite_where=UNASSIGNED,
+        postgresql_where=UNASSIGNED,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_price_levels_unassigned_name_key", table_name="price_levels")
     op.drop_index("ix_price_levels_name_key", table_name="price_levels")
     with op.batch_alter_table("price_levels", schema=None) as batch_op:
         batch_op.drop_constraint("uq_price_levels_realm_name_key", type_="unique")
