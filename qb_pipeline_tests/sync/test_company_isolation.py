@@ -18,7 +18,9 @@ from qb_pipeline.db.token_cipher import new_key
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.sync import pricing
+from qb_pipeline.sync.companies import CompanyNeeded
 from qb_pipeline.sync.invoices import push_orders
+from qb_pipeline.sync.pricing_stage import import_pricing_file
 from qb_pipeline_tests.fixtures.gateway import sandbox_gateway
 from qb_pipeline_tests.fixtures.name_lists import mirror_customers_and_items
 from qb_pipeline_tests.fixtures.orders import add_named_order
@@ -147,3 +149,34 @@ def test_an_order_naming_no_company_is_the_only_company_s(demo_company, engine, 
         row = connection.execute(sa.text("SELECT realm_id, status FROM orders WHERE id = :id"), {"id": order_id}).one()
     assert tuple(row) == (demo_company.realm_id, "synced")
     assert [invoice["DocNumber"] for invoice in sandbox.dump("Invoice")["records"]] == ["SO-7"]
+
+
+PRICES = "kind,customer,price_level,item,price,percent,valid_from\ncustomer_price,Cool Cars,,Rocks,7.00,,\nlevel_percent,,Wholesale,,,-10,\n"
+
+
+def customer_prices(engine) -> set[tuple]:
+    """(company of the customer, company of the item, price) of every customer price, by plain SQL."""
+    with engine.connect() as connection:
+        return set(
+            connection.execute(
+                sa.text(
+                    "SELECT c.realm_id, i.realm_id, p.unit_price FROM customer_item_prices p "
+                    "JOIN customers c ON c.id = p.customer_id JOIN items i ON i.id = p.item_id"
+                )
+            ).all()
+        )
+
+
+def test_a_pricing_file_is_one_company_s_and_names_that_company_s_records(companies, engine):
+    pull_both(companies, engine)
+    a, b = companies["A"], companies["B"]
+    with pytest.raises(CompanyNeeded, match="2 QuickBooks companies are connected"):
+        import_pricing_file(engine, PRICES)  # two connected: which one's pricing is it?
+    report = import_pricing_file(engine, PRICES, realm_id=b.realm)
+    assert (report.applied, report.errors) == (2, [])
+    assert {(r, p) for r, _, p in customer_prices(engine)} == {(b.realm, D("7.00"))}
+    assert {(r, p) for _, r, p in customer_prices(engine)} == {(b.realm, D("7.00"))}
+    assert import_pricing_file(engine, PRICES, realm_id=a.realm).errors == []  # its own Wholesale level
+    with engine.connect() as connection:
+        levels = set(connection.execute(sa.text("SELECT realm_id, name FROM price_levels")).all())
+    assert levels == {(a.realm, "Wholesale"), (b.realm, "Wholesale")}
