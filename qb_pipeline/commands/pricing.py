@@ -11,7 +11,7 @@ from qb_pipeline import config
 from qb_pipeline.commands.common import dagster_instance, database
 from qb_pipeline.db import queries
 from qb_pipeline.db.session import read_scope, session_scope
-from qb_pipeline.sync.companies import CompanyNeeded
+from qb_pipeline.sync.companies import CompanyNeeded, company_named
 from qb_pipeline.sync.pricing_csv import PricingFileError, read_pricing_file
 from qb_pipeline.sync.pricing_export import write_pricing
 from qb_pipeline.sync.pricing_stage import import_pricing_file
@@ -102,18 +102,23 @@ def _observe_price_levels(applied: int, rejected: int, file_name: str) -> None:
 @pricing.command("export")
 @click.option("--history", is_flag=True, help="Every interval, closed ones included (adds valid_to).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
-def export_command(history: bool, output: Path | None) -> None:
-    """The pricing in force (or its history) in the import format."""
+@click.option("--company", default=None, metavar="REALM", help="Whose pricing (needed when several are connected).")
+def export_command(history: bool, output: Path | None, company: str | None) -> None:
+    """One company's pricing in force (or its history) in the import format."""
     # Written as it is read, in one reading transaction (on SQLite it holds up no writer); a file appears
     # under its name only once complete.
     with read_scope(database()) as session:
+        try:
+            company = company_named(session, company)
+        except CompanyNeeded as error:
+            raise click.ClickException(str(error)) from None
         if output is None:
-            write_pricing(session, click.get_text_stream("stdout"), include_history=history)
+            write_pricing(session, click.get_text_stream("stdout"), include_history=history, realm_id=company)
             return
         partial = output.with_name(f".{output.name}.partial")
         try:
             with partial.open("w", encoding="utf-8", newline="") as file:
-                write_pricing(session, file, include_history=history)
+                write_pricing(session, file, include_history=history, realm_id=company)
             partial.replace(output)
         finally:
             partial.unlink(missing_ok=True)

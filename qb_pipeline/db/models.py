@@ -89,6 +89,15 @@ def realm_column():
     return mapped_column(sa.String(32))
 
 
+def _unique_while_unassigned(table: str, column: str) -> sa.Index:
+    """Rows not assigned to a company (NULL, which a unique key with realm_id lets repeat) keep `column`
+    unique among themselves: a partial unique index, on SQLite and PostgreSQL alike."""
+    unassigned = sa.text("realm_id IS NULL")
+    return sa.Index(
+        f"uq_{table}_unassigned_{column}", column, unique=True, sqlite_where=unassigned, postgresql_where=unassigned
+    )
+
+
 class QuickBooksLinkMixin:
     """The link from a local row to its QuickBooks record, and its sync state; unique per company."""
 
@@ -150,14 +159,7 @@ class Order(Base):
         sa.UniqueConstraint("realm_id", "order_number", name="uq_orders_realm_order_number"),
         # One invoice, one order: a second order can never be linked to an invoice another order holds.
         sa.UniqueConstraint("realm_id", "qb_invoice_id", name="uq_orders_realm_qb_invoice_id"),
-        # Unassigned orders (NULL company, which a unique key lets repeat) keep their numbers unique too.
-        sa.Index(
-            "uq_orders_unassigned_order_number",
-            "order_number",
-            unique=True,
-            sqlite_where=sa.text("realm_id IS NULL"),
-            postgresql_where=sa.text("realm_id IS NULL"),
-        ),
+        _unique_while_unassigned("orders", "order_number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -251,14 +253,7 @@ class PriceLevel(Base):
         sa.UniqueConstraint("realm_id", "name", name="uq_price_levels_realm_name"),
         # A pricing file names a level by its key, so two levels of one key could never both be used.
         sa.UniqueConstraint("realm_id", "name_key", name="uq_price_levels_realm_name_key"),
-        # Levels not assigned to a company yet (NULL, which a unique key lets repeat) keep their keys unique too.
-        sa.Index(
-            "uq_price_levels_unassigned_name_key",
-            "name_key",
-            unique=True,
-            sqlite_where=sa.text("realm_id IS NULL"),
-            postgresql_where=sa.text("realm_id IS NULL"),
-        ),
+        _unique_while_unassigned("price_levels", "name_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

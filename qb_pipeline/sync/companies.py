@@ -53,17 +53,23 @@ def company_of(session: Session, realm_id: str | None) -> str | None:
     """The company a run without a gateway (a pricing import, the drop folder) works for, its unassigned rows
     adopted first: `realm_id` when given, else the one connected; None when none is connected yet (a database
     prepared before connecting: its rows are all unassigned, NULL). Several connected and none named: refused."""
-    if realm_id is None:
-        realms = connected_realms(session)
-        if len(realms) > 1:
-            raise CompanyNeeded(
-                f"{len(realms)} QuickBooks companies are connected ({', '.join(sorted(realms))}): "
-                "name the one this is for (--company REALM)"
-            )
-        realm_id = next(iter(realms), None)
+    realm_id = company_named(session, realm_id)
     if realm_id is not None:
         adopt_unassigned(session, realm_id)
     return realm_id
+
+
+def company_named(session: Session, realm_id: str | None) -> str | None:
+    """`company_of` without adopting anything (for a reader): `realm_id`, else the one connected, else None."""
+    if realm_id is not None:
+        return realm_id
+    realms = connected_realms(session)
+    if len(realms) > 1:
+        raise CompanyNeeded(
+            f"{len(realms)} QuickBooks companies are connected ({', '.join(sorted(realms))}): "
+            "name the one this is for (--company REALM)"
+        )
+    return next(iter(realms), None)
 
 
 def in_company(model: type, realm_id: str | None) -> sa.ColumnElement[bool]:

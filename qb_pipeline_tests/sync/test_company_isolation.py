@@ -20,6 +20,7 @@ from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.sync import pricing
 from qb_pipeline.sync.companies import CompanyNeeded
 from qb_pipeline.sync.invoices import push_orders
+from qb_pipeline.sync.pricing_export import export_pricing
 from qb_pipeline.sync.pricing_stage import import_pricing_file
 from qb_pipeline_tests.fixtures.gateway import sandbox_gateway
 from qb_pipeline_tests.fixtures.name_lists import mirror_customers_and_items
@@ -176,6 +177,9 @@ def test_a_pricing_file_is_one_company_s_and_names_that_company_s_records(compan
     assert (report.applied, report.errors) == (2, [])
     assert {(r, p) for r, _, p in customer_prices(engine)} == {(b.realm, D("7.00"))}
     assert {(r, p) for _, r, p in customer_prices(engine)} == {(b.realm, D("7.00"))}
+    with session_scope(engine) as session:  # each company's export holds its own pricing only
+        assert len(export_pricing(session, realm_id=b.realm).splitlines()) == 3
+        assert len(export_pricing(session, realm_id=a.realm).splitlines()) == 1  # the header
     assert import_pricing_file(engine, PRICES, realm_id=a.realm).errors == []  # its own Wholesale level
     with engine.connect() as connection:
         levels = set(connection.execute(sa.text("SELECT realm_id, name FROM price_levels")).all())
