@@ -88,8 +88,9 @@ def add(customer: str, lines: tuple[str, ...], number: str | None, memo: str | N
     parsed = [_line(text) for text in lines]
     number = number or f"ORD-{utcnow():%y%m%d%H%M%S%f}"[:21]
     engine = database()
-    # Without --company the order is unassigned (NULL): the one company connected adopts it (sync/companies.py).
-    same_company = Order.realm_id.is_(None) if company is None else Order.realm_id == company
+    # Without --company the order is unassigned (NULL): the one company connected adopts it (sync/companies.py),
+    # so its number must be free in every company.
+    same_company = sa.true() if company is None else Order.realm_id == company
     with session_scope(engine) as session:
         if session.scalar(sa.select(Order.id).where(Order.order_number == number, same_company)):
             raise click.ClickException(f"order {number} already exists")

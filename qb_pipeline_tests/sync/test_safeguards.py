@@ -319,7 +319,9 @@ def test_an_order_number_with_spaces_is_refused_not_matched_to_another_orders_in
 
 def test_one_invoice_is_never_linked_to_two_orders(engine):
     with session_scope(engine) as session:
-        session.add_all([Order(order_number="A", qb_invoice_id="77"), Order(order_number="B")])
+        session.add_all(
+            [Order(order_number="A", qb_invoice_id="77", realm_id=REALM), Order(order_number="B", realm_id=REALM)]
+        )
     with pytest.raises(sa.exc.IntegrityError):
         with session_scope(engine) as session:
             session.execute(sa.update(Order).where(Order.order_number == "B").values(qb_invoice_id="77"))
@@ -370,7 +372,7 @@ def drop_the_one_invoice_one_order_constraint(engine) -> None:
     so the holder check in `finish_synced` is the one protection left between two orders and one invoice."""
     with engine.begin() as connection:
         with Operations(MigrationContext.configure(connection)).batch_alter_table("orders") as batch:
-            batch.drop_constraint("uq_orders_qb_invoice_id", type_="unique")
+            batch.drop_constraint("uq_orders_realm_qb_invoice_id", type_="unique")
 
 
 def holders(engine, invoice_id: str) -> set[str]:
