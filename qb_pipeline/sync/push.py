@@ -36,6 +36,7 @@ def income_account_for_new_rows(
         return None
     if configured:
         return configured
+    adopt_for(engine, qb.realm_id)  # a local row naming no company yet is this one's when it is the only one
     with session_scope(engine) as session:
         unpushed = any(
             session.scalar(

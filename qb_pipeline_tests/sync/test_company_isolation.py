@@ -12,13 +12,16 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from qb_pipeline.checks import invoice_totals_reconcile, unique_doc_numbers
 from qb_pipeline.db.models import Customer, Item, Order, OrderStatus
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.token_cipher import new_key
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
+from qb_pipeline.resources import DatabaseResource
 from qb_pipeline.sync import pricing
 from qb_pipeline.sync.companies import CompanyNeeded
+from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.invoices import push_orders
 from qb_pipeline.sync.pricing_export import export_pricing
 from qb_pipeline.sync.pricing_stage import import_pricing_file
@@ -109,7 +112,7 @@ def priced_orders(companies: dict[str, Company], engine) -> None:
         add_named_order(engine, "SO-1", "Cool Cars", "Rocks:2", realm_id=company.realm)
 
 
-def test_orders_of_the_same_number_go_to_their_own_company_at_its_own_prices(companies, engine):
+def test_orders_of_the_same_number_go_to_their_own_company_at_its_own_prices(companies, engine, database_url):
     pull_both(companies, engine)
     priced_orders(companies, engine)
     for label, company in companies.items():
@@ -127,6 +130,13 @@ def test_orders_of_the_same_number_go_to_their_own_company_at_its_own_prices(com
     with engine.connect() as connection:
         linked = set(connection.execute(sa.text("SELECT realm_id, status, qb_invoice_id FROM orders")).all())
     assert linked == {(a.realm, "synced", invoice_a["Id"]), (b.realm, "synced", invoice_b["Id"])}
+    for company in companies.values():
+        mirror_invoices(company.gateway, engine)
+    # The checks compare each order with its own company's invoice: one SO-1 in each company is no duplicate.
+    database = DatabaseResource(url=database_url)
+    assert unique_doc_numbers(database=database).passed
+    reconciled = invoice_totals_reconcile(database=database)
+    assert reconciled.passed and reconciled.metadata["checked"].value == 2
 
 
 def test_an_order_naming_no_company_waits_for_a_person_when_two_are_connected(companies, engine):
