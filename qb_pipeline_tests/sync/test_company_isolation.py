@@ -23,6 +23,7 @@ from qb_pipeline.sync import pricing
 from qb_pipeline.sync.companies import CompanyNeeded
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.invoices import push_orders
+from qb_pipeline.sync.order_edits import OrderNotChangeable, cancel_order, edit_order
 from qb_pipeline.sync.pricing_export import export_pricing
 from qb_pipeline.sync.pricing_stage import import_pricing_file
 from qb_pipeline_tests.fixtures.gateway import sandbox_gateway
@@ -194,3 +195,19 @@ def test_a_pricing_file_is_one_company_s_and_names_that_company_s_records(compan
     with engine.connect() as connection:
         levels = set(connection.execute(sa.text("SELECT realm_id, name FROM price_levels")).all())
     assert levels == {(a.realm, "Wholesale"), (b.realm, "Wholesale")}
+
+
+def test_an_order_number_two_companies_hold_is_changed_only_in_the_company_named(engine):
+    for realm in ("111", "222"):
+        add_named_order(engine, "SO-5", "Cool Cars", "Rocks:1", realm_id=realm, status=OrderStatus.FAILED)
+    with (
+        pytest.raises(OrderNotChangeable, match="2 companies have an order of that number"),
+        session_scope(engine) as session,
+    ):
+        cancel_order(session, "SO-5", "typed twice")
+    with session_scope(engine) as session:
+        edit_order(session, "SO-5", memo="back door", realm_id="222")
+        cancel_order(session, "SO-5", "typed twice", realm_id="111")
+    with engine.connect() as connection:
+        rows = set(connection.execute(sa.text("SELECT realm_id, status, memo FROM orders")).all())
+    assert rows == {("111", "cancelled", None), ("222", "pending", "back door")}
