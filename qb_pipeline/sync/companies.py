@@ -9,6 +9,7 @@ are: a due unassigned order fails with a reason a person can act on; the other r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -38,11 +39,23 @@ class Adoption:
     left: dict[str, int] = field(default_factory=dict)
     failed_orders: list[str] = field(default_factory=list)
 
+    def news(self) -> str | None:
+        """What a person should hear of it (a run's log line), or None when there is nothing to say."""
+        parts = [f"{table}: {n} adopted by this company" for table, n in self.adopted.items() if n]
+        parts += [f"{table}: {n} naming no company" for table, n in self.left.items()]
+        if self.failed_orders:
+            parts.append(f"orders failed for naming no company: {', '.join(self.failed_orders[:10])}")
+        return "; ".join(parts) or None
 
-def adopt_for(engine: sa.Engine, realm_id: str) -> Adoption:
-    """`adopt_unassigned` in its own transaction: what a pull's, push's or pricing run's start calls."""
+
+def adopt_for(engine: sa.Engine, realm_id: str, progress: Callable[[str], None] = lambda _message: None) -> Adoption:
+    """`adopt_unassigned` in its own transaction, what it did told to `progress`: what a pull's, push's or
+    pricing run's start calls."""
     with session_scope(engine) as session:
-        return adopt_unassigned(session, realm_id)
+        adoption = adopt_unassigned(session, realm_id)
+    if news := adoption.news():
+        progress(news)
+    return adoption
 
 
 class CompanyNeeded(ValueError):

@@ -91,7 +91,7 @@ def push_orders(
     `resend_wait`: the pause before the n-th resend of a batch whose outcome is unknown (n × it);
     `settle_in_run`: how long a run waits for QuickBooks to be done with such a batch before its orders
     are sent back to wait (see `sync/unknown_outcomes.py`)."""
-    adopt_for(engine, qb.realm_id)  # orders naming no company are this one's when it is the only one
+    adopt_for(engine, qb.realm_id, progress)  # orders naming no company are this one's if it is the only one
     if not orders_to_push(engine, realm_id=qb.realm_id, stale_after=stale_after):
         return InvoicePushResult()
     numbering = qb.invoice_numbering()

@@ -83,7 +83,7 @@ def pull_name_list(
     `together_with`: the entities the run pulls after it, asked in the same CDC call (sync/incremental.py)."""
     spec = SYNCED[entity]
     started = now or utcnow()
-    adopt_for(engine, qb.realm_id)  # rows naming no company are this one's when it is the only one
+    adopt_for(engine, qb.realm_id, progress)  # rows naming no company are this one's if it is the only one
     changes = read_changes(qb, engine, entity, started, overlap=overlap, together_with=together_with)
     result, pages = PullResult(entity, changes.mode), changes.pages
 

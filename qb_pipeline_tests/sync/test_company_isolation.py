@@ -143,8 +143,10 @@ def test_orders_of_the_same_number_go_to_their_own_company_at_its_own_prices(com
 def test_an_order_naming_no_company_waits_for_a_person_when_two_are_connected(companies, engine):
     pull_both(companies, engine)
     order_id = add_named_order(engine, "SO-9", "Cool Cars", "Rocks:1")  # as the order-entry app writes it
+    said: list[str] = []
     for label, company in companies.items():
-        push_orders(company.gateway, engine, f"run-{label}")
+        push_orders(company.gateway, engine, f"run-{label}", progress=said.append)
+    assert any("orders failed for naming no company: SO-9" in line for line in said)  # the run's log says so
     with session_scope(engine) as session:
         order = session.get(Order, order_id)
         assert (order.status, order.realm_id, order.next_attempt_at) == (OrderStatus.FAILED, None, None)
