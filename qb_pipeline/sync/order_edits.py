@@ -115,8 +115,6 @@ def _take(session: Session, order_number: str, doing: str, realm_id: str | None)
     numbered = Order.order_number == order_number
     if realm_id is not None:
         numbered = sa.and_(numbered, Order.realm_id == realm_id)
-    else:
-        _refuse_ambiguous(session, order_number, doing)
     taken = session.execute(
         sa.update(Order)
         .where(
@@ -130,6 +128,8 @@ def _take(session: Session, order_number: str, doing: str, realm_id: str | None)
         .returning(Order.id)
         .execution_options(synchronize_session=False)
     ).scalar()
+    if realm_id is None:  # after the UPDATE: its first statement must hold the order against a claim
+        _refuse_ambiguous(session, order_number, doing)
     if taken is None:
         raise OrderNotChangeable(_why_not(session, order_number, doing))
     return session.get(Order, taken, populate_existing=True)
