@@ -94,9 +94,12 @@ def pull_both(companies: dict[str, Company], engine) -> None:
 def test_the_same_ids_in_two_companies_are_kept_apart(companies, engine):
     a, b = companies["A"], companies["B"]
     assert a.ids["customer Cool Cars"] == b.ids["customer Beta Bakery"]  # one Id, two customers
+    with session_scope(engine) as session:  # made here for A, not pushed yet: B's record of that name is not it
+        session.add(Customer(display_name="Beta Bakery", realm_id=a.realm))
     pull_both(companies, engine)
     pull_both(companies, engine)  # a second, incremental pull of each overwrites nothing
-    assert mirrored(engine, "customers") == expected_rows(companies, "customer")
+    local = (a.realm, None, "Beta Bakery")
+    assert mirrored(engine, "customers") == expected_rows(companies, "customer") | {local}
     assert mirrored(engine, "items") == expected_rows(companies, "item")
 
 
