@@ -26,6 +26,7 @@ from qb_pipeline.sync.invoices import push_orders
 from qb_pipeline.sync.order_edits import OrderNotChangeable, cancel_order, edit_order
 from qb_pipeline.sync.pricing_export import export_pricing
 from qb_pipeline.sync.pricing_stage import import_pricing_file
+from qb_pipeline.sync.push import push_name_list
 from qb_pipeline_tests.fixtures.gateway import sandbox_gateway
 from qb_pipeline_tests.fixtures.name_lists import mirror_customers_and_items
 from qb_pipeline_tests.fixtures.orders import add_named_order
@@ -216,3 +217,20 @@ def test_an_order_number_two_companies_hold_is_changed_only_in_the_company_named
     with engine.connect() as connection:
         rows = set(connection.execute(sa.text("SELECT realm_id, status, memo FROM orders")).all())
     assert rows == {("111", "cancelled", None), ("222", "pending", "back door")}
+
+
+def test_a_customer_made_here_for_one_company_is_created_in_that_company_only(companies, engine):
+    a, b = companies["A"], companies["B"]
+    with session_scope(engine) as session:
+        session.add(Customer(display_name="Gamma Garden", realm_id=b.realm))
+    for company in (a, b):
+        push_name_list(company.gateway, engine, "Customer")
+    names = {
+        label: {c["DisplayName"] for c in company.sandbox.dump("Customer")["records"]}
+        for label, company in companies.items()
+    }
+    assert "Gamma Garden" in names["B"] and "Gamma Garden" not in names["A"]
+    with engine.connect() as connection:
+        row = connection.execute(sa.text("SELECT realm_id, qb_id FROM customers")).one()
+    gamma = next(c for c in b.sandbox.dump("Customer")["records"] if c["DisplayName"] == "Gamma Garden")
+    assert tuple(row) == (b.realm, gamma["Id"])
