@@ -2,7 +2,7 @@
 user. A database connected before keeps its company: one row per stored token, named by its realm id.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 """
 
 from typing import Sequence, Union
