@@ -178,7 +178,7 @@ def invoice_totals_reconcile(database: DatabaseResource) -> dg.AssetCheckResult:
     with database.session() as session:
         rows = session.execute(
             sa.select(Order, QBInvoice.total_amt)
-            .join(QBInvoice, QBInvoice.qb_id == Order.qb_invoice_id)
+            .join(QBInvoice, sa.and_(QBInvoice.realm_id == Order.realm_id, QBInvoice.qb_id == Order.qb_invoice_id))
             .where(Order.status == OrderStatus.SYNCED, Order.qb_invoice_state.is_(None))
             .order_by(Order.id.desc())
             .limit(2000)
@@ -206,7 +206,7 @@ def invoice_totals_reconcile(database: DatabaseResource) -> dg.AssetCheckResult:
 
 @dg.asset_check(
     asset=invoices,
-    description="No two QuickBooks invoices (voided ones included) share a DocNumber.",
+    description="No two QuickBooks invoices of a company (voided ones included) share a DocNumber.",
     partitions_def=companies,
 )
 def unique_doc_numbers(database: DatabaseResource) -> dg.AssetCheckResult:
@@ -214,7 +214,7 @@ def unique_doc_numbers(database: DatabaseResource) -> dg.AssetCheckResult:
         duplicates = session.execute(
             sa.select(QBInvoice.doc_number, sa.func.count())
             .where(QBInvoice.status != "deleted", QBInvoice.doc_number.is_not(None))
-            .group_by(QBInvoice.doc_number)
+            .group_by(QBInvoice.realm_id, QBInvoice.doc_number)  # numbers are unique within a company only
             .having(sa.func.count() > 1)
             .limit(20)
         ).all()

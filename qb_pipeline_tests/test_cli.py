@@ -324,3 +324,21 @@ def test_a_sync_past_the_refresh_tokens_hard_end_says_so_in_one_line_naming_auth
     assert "reached its hard end" in status and "auth connect" in status and "Traceback" not in status
     secrets = [sandbox.connection["client_secret"], sandbox.connection["refresh_token"]]
     assert not any(secret in failed.stdout + failed.stderr + status + line for secret in secrets)
+
+
+def test_orders_add_names_the_company_and_numbers_are_unique_within_it(run):
+    run("orders", "add", "--customer", "Cool Cars", "--line", "Rocks:1", "--number", "CO-1", "--company", "111")
+    run("orders", "add", "--customer", "Cool Cars", "--line", "Rocks:1", "--number", "CO-1", "--company", "222")
+    again = run(
+        "orders", "add", "--customer", "X", "--line", "A:1", "--number", "CO-1", "--company", "111", check=False
+    )
+    assert again.returncode == 1 and again.stderr.strip() == "Error: order CO-1 already exists"
+    unassigned = run("orders", "add", "--customer", "X", "--line", "A:1", "--number", "CO-1", check=False)
+    assert unassigned.returncode == 1  # adopted by its company one day, it would clash there
+    engine = make_engine(run.database_url)
+    try:
+        with engine.connect() as connection:
+            stored = connection.execute(sa.text("SELECT realm_id FROM orders WHERE order_number = 'CO-1'")).scalars()
+            assert sorted(stored) == ["111", "222"]
+    finally:
+        engine.dispose()

@@ -16,6 +16,7 @@ from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.resources import DatabaseResource
+from qb_pipeline.sandbox.server import DEFAULT_REALM as REALM
 from qb_pipeline.sync.invoices import push_orders
 from qb_pipeline.sync.order_actions import revive_orders_naming_known_records
 from qb_pipeline.sync.order_edits import NewLine, edit_order
@@ -104,9 +105,11 @@ def test_an_invoiced_order_is_neither_edited_nor_cancelled(fix_1_invoiced, run_o
 @pytest.fixture
 def busy_1_claimed(run_on_database, demo_company, engine):
     """Order BUSY-1, claimed by a run that is sending it."""
-    run_on_database("orders", "add", "--customer", "Cool Cars", "--line", "Rocks:1", "--number", "BUSY-1")
+    run_on_database(
+        "orders", "add", "--customer", "Cool Cars", "--line", "Rocks:1", "--number", "BUSY-1", "--company", REALM
+    )
     with session_scope(engine) as session:
-        assert queries.claim_orders(session, "run-busy")
+        assert queries.claim_orders(session, "run-busy", realm_id=REALM)
 
 
 def test_an_order_a_run_is_sending_is_neither_edited_nor_cancelled(busy_1_claimed, run_on_database, engine):
@@ -183,12 +186,14 @@ def test_a_claim_right_after_the_edit_looked_at_the_order_never_sends_the_old_or
     """A run claims at the worst moment: right after the edit's first statement (its check that the order
     may change). The edit holds the order from that statement on, so the claim skips it (PostgreSQL) or
     waits for the edit (SQLite); whichever way, no run drafts the lines the edit replaced."""
-    run_on_database("orders", "add", "--customer", "Cool Cars", "--line", "Rocks:1", "--number", "RACE-1")
+    run_on_database(
+        "orders", "add", "--customer", "Cool Cars", "--line", "Rocks:1", "--number", "RACE-1", "--company", REALM
+    )
     claimed_lines: list = []
 
     def claim_and_read() -> None:
         with session_scope(engine) as session:
-            won = queries.claim_orders(session, "run-race")
+            won = queries.claim_orders(session, "run-race", realm_id=REALM)
         if won:
             with session_scope(engine) as session:
                 claimed_lines.extend(Decimal(line.quantity) for line in session.get(Order, won[0]).lines)

@@ -44,6 +44,7 @@ def test_checks_count_one_order_and_one_invoice_in_the_singular(database_url, en
                     "Acme",
                     "Widget:1",
                     status=OrderStatus.SYNCED,
+                    realm_id="42",
                     qb_invoice_id="77",
                     invoiced_total=Decimal("5.00"),
                 ),

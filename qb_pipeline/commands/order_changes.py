@@ -24,7 +24,8 @@ from qb_pipeline.sync.order_edits import NewLine, OrderNotChangeable, cancel_ord
     help="The order's lines, all of them (they replace the old ones); repeat for more. PRICE overrides pricing.",
 )
 @click.option("--memo", default=None, help="A new memo ('' removes it).")
-def edit(number: str, customer: str | None, lines: tuple[str, ...], memo: str | None) -> None:
+@click.option("--company", default=None, metavar="REALM", help="The order's company, when two have its number.")
+def edit(number: str, customer: str | None, lines: tuple[str, ...], memo: str | None, company: str | None) -> None:
     """Correct an order not sent yet (pending, failed or blocked); a failed or blocked one goes again.
 
     Refused once the order is on its way or in QuickBooks. The old and new values go to the activity log."""
@@ -33,7 +34,7 @@ def edit(number: str, customer: str | None, lines: tuple[str, ...], memo: str | 
     new_lines = [NewLine(*parse_line(text)) for text in lines] if lines else None
     with session_scope(database()) as session:
         try:
-            change = edit_order(session, number, customer=customer, lines=new_lines, memo=memo)
+            change = edit_order(session, number, customer=customer, lines=new_lines, memo=memo, realm_id=company)
         except OrderNotChangeable as refused:
             raise click.ClickException(str(refused)) from None
         unknown = _unknown_names(session, customer, [line.item_name for line in new_lines or ()])
@@ -51,7 +52,8 @@ def edit(number: str, customer: str | None, lines: tuple[str, ...], memo: str | 
 @click.command("cancel")
 @click.argument("number")
 @click.option("--reason", required=True, help="Why, for the activity log and `orders show`.")
-def cancel(number: str, reason: str) -> None:
+@click.option("--company", default=None, metavar="REALM", help="The order's company, when two have its number.")
+def cancel(number: str, reason: str, company: str | None) -> None:
     """Cancel an order not sent yet: it is never sent, and no longer counts as failed.
 
     Refused once the order is on its way or in QuickBooks (void the invoice there instead)."""
@@ -59,7 +61,7 @@ def cancel(number: str, reason: str) -> None:
         raise click.UsageError("--reason must say why")
     with session_scope(database()) as session:
         try:
-            message = cancel_order(session, number, reason.strip())
+            message = cancel_order(session, number, reason.strip(), realm_id=company)
         except OrderNotChangeable as refused:
             raise click.ClickException(str(refused)) from None
     click.echo(message)

@@ -77,13 +77,22 @@ def _line(text: str) -> tuple[str, Decimal, Decimal | None]:
 )
 @click.option("--number", default=None, help="Order number (becomes the invoice number). Default: ORD-<time>.")
 @click.option("--memo", default=None, help="A note printed on the invoice (QuickBooks' customer memo).")
-def add(customer: str, lines: tuple[str, ...], number: str | None, memo: str | None) -> None:
+@click.option(
+    "--company",
+    default=None,
+    metavar="REALM",
+    help="The QuickBooks company (realm id) it is invoiced in. Default: the one connected.",
+)
+def add(customer: str, lines: tuple[str, ...], number: str | None, memo: str | None, company: str | None) -> None:
     """Create a pending order; the sensor turns it into an invoice within seconds."""
     parsed = [_line(text) for text in lines]
     number = number or f"ORD-{utcnow():%y%m%d%H%M%S%f}"[:21]
     engine = database()
+    # Without --company the order is unassigned (NULL): the one company connected adopts it (sync/companies.py),
+    # so its number must be free in every company.
+    same_company = sa.true() if company is None else Order.realm_id == company
     with session_scope(engine) as session:
-        if session.scalar(sa.select(Order.id).where(Order.order_number == number)):
+        if session.scalar(sa.select(Order.id).where(Order.order_number == number, same_company)):
             raise click.ClickException(f"order {number} already exists")
         # An unknown name is accepted (it may exist in QuickBooks and arrive with the next sync), but said;
         # so is one that names two rows, which drafting refuses. Names match by key, as drafting matches them.
@@ -91,8 +100,9 @@ def add(customer: str, lines: tuple[str, ...], number: str | None, memo: str | N
             ("customer", Customer, customer),
             *(("item", Item, item) for item, _q, _p in parsed),
         ]:
+            in_company = () if company is None else (model.realm_id == company,)
             count = session.scalar(
-                sa.select(sa.func.count()).select_from(model).where(model.name_key == name_key(name))
+                sa.select(sa.func.count()).select_from(model).where(model.name_key == name_key(name), *in_company)
             )
             if not count:
                 click.echo(
@@ -108,6 +118,7 @@ def add(customer: str, lines: tuple[str, ...], number: str | None, memo: str | N
                 )
         session.add(
             Order(
+                realm_id=company,
                 order_number=number,
                 customer_name=customer,
                 memo=memo,

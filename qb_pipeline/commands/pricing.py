@@ -11,6 +11,7 @@ from qb_pipeline import config
 from qb_pipeline.commands.common import dagster_instance, database
 from qb_pipeline.db import queries
 from qb_pipeline.db.session import read_scope, session_scope
+from qb_pipeline.sync.companies import CompanyNeeded, company_named
 from qb_pipeline.sync.pricing_csv import PricingFileError, read_pricing_file
 from qb_pipeline.sync.pricing_export import write_pricing
 from qb_pipeline.sync.pricing_stage import import_pricing_file
@@ -31,7 +32,13 @@ def pricing() -> None:
     help="Allow a valid_from in the past (it changes the price orders of that time would have had; "
     "orders already invoiced keep their invoice). Needed to restore a --history export.",
 )
-def import_command(file: Path, strict: bool, backdate: bool) -> None:
+@click.option(
+    "--company",
+    default=None,
+    metavar="REALM",
+    help="The QuickBooks company (realm id) whose pricing it is. Default: the one connected.",
+)
+def import_command(file: Path, strict: bool, backdate: bool, company: str | None) -> None:
     """Check every row; apply the good ones at once and list the bad ones by line.
 
     Columns: kind, customer, price_level, item, price, percent, valid_from, source (and valid_to in a
@@ -43,7 +50,10 @@ def import_command(file: Path, strict: bool, backdate: bool) -> None:
     except PricingFileError as error:
         raise click.ClickException(str(error)) from None
     engine = database()
-    report = import_pricing_file(engine, text, strict=strict, backdate=backdate)
+    try:
+        report = import_pricing_file(engine, text, strict=strict, backdate=backdate, realm_id=company)
+    except CompanyNeeded as error:
+        raise click.ClickException(str(error)) from None
     with session_scope(engine) as session:
         summary = (
             f"applied {plural(report.applied, 'row')}"
@@ -57,6 +67,7 @@ def import_command(file: Path, strict: bool, backdate: bool) -> None:
             failed=len(report.errors),
             outcome="FAILED" if report.strict_rejected else "PARTIAL" if report.errors else "SUCCESS",
             message=f"qb-pipeline pricing import {file.name}: {summary}",
+            realm_id=company,
         )
     _observe_price_levels(report.applied, len(report.errors), file.name)
     for line, reason in report.errors:
@@ -91,18 +102,23 @@ def _observe_price_levels(applied: int, rejected: int, file_name: str) -> None:
 @pricing.command("export")
 @click.option("--history", is_flag=True, help="Every interval, closed ones included (adds valid_to).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
-def export_command(history: bool, output: Path | None) -> None:
-    """The pricing in force (or its history) in the import format."""
+@click.option("--company", default=None, metavar="REALM", help="Whose pricing (needed when several are connected).")
+def export_command(history: bool, output: Path | None, company: str | None) -> None:
+    """One company's pricing in force (or its history) in the import format."""
     # Written as it is read, in one reading transaction (on SQLite it holds up no writer); a file appears
     # under its name only once complete.
     with read_scope(database()) as session:
+        try:
+            company = company_named(session, company)
+        except CompanyNeeded as error:
+            raise click.ClickException(str(error)) from None
         if output is None:
-            write_pricing(session, click.get_text_stream("stdout"), include_history=history)
+            write_pricing(session, click.get_text_stream("stdout"), include_history=history, realm_id=company)
             return
         partial = output.with_name(f".{output.name}.partial")
         try:
             with partial.open("w", encoding="utf-8", newline="") as file:
-                write_pricing(session, file, include_history=history)
+                write_pricing(session, file, include_history=history, realm_id=company)
             partial.replace(output)
         finally:
             partial.unlink(missing_ok=True)

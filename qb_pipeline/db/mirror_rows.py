@@ -15,21 +15,28 @@ from qb_pipeline.db.names import name_key
 from qb_pipeline.db.types import utcnow
 
 
+def mirror_key(model: type[Base]) -> tuple[str, ...]:
+    """What identifies a mirrored row: its QuickBooks Id within its company (for a table kept per company)."""
+    return ("realm_id", "qb_id") if "realm_id" in model.__table__.c else ("qb_id",)
+
+
 def upsert_by_qb_id(
     session: Session,
     model: type[Base],
     rows: Sequence[dict[str, Any]],
     *,
     update_columns: Iterable[str] | None = None,
-    conflict_columns: Sequence[str] = ("qb_id",),
+    conflict_columns: Sequence[str] | None = None,
 ) -> int:
-    """Insert rows, or update the existing row with the same QuickBooks Id. Returns rows written.
+    """Insert rows, or update the existing row with the same QuickBooks Id (in the same company, for a table
+    kept per company: the default `conflict_columns`). Returns rows written.
 
     Every row must carry the same keys. Only `update_columns` (default: every given column but the
     conflict key) are overwritten on conflict, so local-only columns survive a pull.
     """
     if not rows:
         return 0
+    conflict_columns = conflict_columns or mirror_key(model)
     dialect = session.get_bind().dialect.name
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
     if insert is None:
@@ -71,22 +78,24 @@ def upsert_by_qb_id(
     return len(rows)
 
 
-def rows_by_qb_id(session: Session, model: type[Base], qb_ids: Sequence[str]) -> list:
-    """The rows of `model` holding these QuickBooks Ids (a pull's page: up to 1,000).
+def rows_by_qb_id(session: Session, model: type[Base], qb_ids: Sequence[str], realm_id: str) -> list:
+    """The rows of `model` holding these QuickBooks Ids in company `realm_id` (a pull's page: up to 1,000).
 
     PostgreSQL gets the Ids as one array joined on the unique index; as `qb_id IN (…1,000 values)` its
     planner (random_page_cost 4) chose a sequential scan of the whole table for every page of a full
     pull once it held some 50,000 rows."""
     if not qb_ids:
         return []
+    # A table kept for one company only (a test's own model) has no company to filter by.
+    of_company = model.realm_id == realm_id if "realm_id" in model.__table__.c else sa.true()
     if session.get_bind().dialect.name != "postgresql":
-        return list(session.scalars(sa.select(model).where(model.qb_id.in_(list(qb_ids)))))
+        return list(session.scalars(sa.select(model).where(of_company, model.qb_id.in_(list(qb_ids)))))
     wanted = (
         sa.func.unnest(sa.bindparam("qb_ids", list(qb_ids), type_=postgresql.ARRAY(sa.Text)))
         .table_valued("qb_id")
         .render_derived(name="wanted")
     )
-    return list(session.scalars(sa.select(model).join(wanted, model.qb_id == wanted.c.qb_id)))
+    return list(session.scalars(sa.select(model).join(wanted, model.qb_id == wanted.c.qb_id).where(of_company)))
 
 
 def _unnested(

@@ -1,7 +1,12 @@
 """The project database: SQLAlchemy 2 typed models for the whole data model.
 
-One QuickBooks company (realm) per project database; `qb_tokens`, `qb_invoices` and `sync_cursors`
-carry the realm id so a mirror can never be mixed up with another company's.
+Many QuickBooks companies (realms) in one project database: every table holding QuickBooks data or
+per-company state carries `realm_id`, in its primary or unique key (a QuickBooks Id means nothing without
+its company). On customers, items, orders, price levels, invoice batches, the activity log and the pricing
+import's tables a NULL `realm_id` means "not assigned yet": the order-entry app and a one-company user never
+need to set it, and `sync.companies.adopt_unassigned` gives such rows the company when only one is connected.
+The pricing children (price_level_percentages, price_level_items, customer_price_levels,
+customer_item_prices, item_prices) hang off those rows by integer foreign key and carry no column of their own.
 """
 
 from __future__ import annotations
@@ -79,10 +84,25 @@ def _name_key_column(name_column: str, *, unique: bool = False):
     return mapped_column(sa.Text, index=True, unique=unique or None, default=_key_of(name_column))
 
 
-class QuickBooksLinkMixin:
-    """The link from a local row to its QuickBooks record, and its sync state."""
+def realm_column():
+    """The company a row belongs to; NULL until it is assigned (see the module's docstring)."""
+    return mapped_column(sa.String(32))
 
-    qb_id: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
+
+def _unique_while_unassigned(table: str, column: str) -> sa.Index:
+    """Rows not assigned to a company (NULL, which a unique key with realm_id lets repeat) keep `column`
+    unique among themselves: a partial unique index, on SQLite and PostgreSQL alike."""
+    unassigned = sa.text("realm_id IS NULL")
+    return sa.Index(
+        f"uq_{table}_unassigned_{column}", column, unique=True, sqlite_where=unassigned, postgresql_where=unassigned
+    )
+
+
+class QuickBooksLinkMixin:
+    """The link from a local row to its QuickBooks record, and its sync state; unique per company."""
+
+    realm_id: Mapped[str | None] = realm_column()
+    qb_id: Mapped[str | None] = mapped_column(sa.String(32))
     qb_sync_token: Mapped[str | None] = mapped_column(sa.String(32))
     qb_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
@@ -99,6 +119,7 @@ class QuickBooksLinkMixin:
 
 class Customer(QuickBooksLinkMixin, Base):
     __tablename__ = "customers"
+    __table_args__ = (sa.UniqueConstraint("realm_id", "qb_id", name="uq_customers_realm_qb_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     display_name: Mapped[str] = mapped_column(sa.String(500), index=True)
@@ -113,6 +134,7 @@ class Customer(QuickBooksLinkMixin, Base):
 
 class Item(QuickBooksLinkMixin, Base):
     __tablename__ = "items"
+    __table_args__ = (sa.UniqueConstraint("realm_id", "qb_id", name="uq_items_realm_qb_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(100), index=True)
@@ -132,10 +154,18 @@ class Order(Base):
     """Written by the order-entry application; the sync only touches the status and claim columns."""
 
     __tablename__ = "orders"
-    __table_args__ = (sa.Index("ix_orders_status_next_attempt", "status", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_orders_status_next_attempt", "status", "next_attempt_at"),
+        sa.UniqueConstraint("realm_id", "order_number", name="uq_orders_realm_order_number"),
+        # One invoice, one order: a second order can never be linked to an invoice another order holds.
+        sa.UniqueConstraint("realm_id", "qb_invoice_id", name="uq_orders_realm_qb_invoice_id"),
+        _unique_while_unassigned("orders", "order_number"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_number: Mapped[str] = mapped_column(sa.String(64), unique=True)  # becomes DocNumber (≤21)
+    # The company whose invoice it becomes (`orders add --company`); NULL: the one connected (adopted).
+    realm_id: Mapped[str | None] = realm_column()
+    order_number: Mapped[str] = mapped_column(sa.String(64))  # becomes DocNumber (≤21), unique per company
     # The app names the customer by local id or by display name; the sync resolves either.
     customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id"))
     customer_name: Mapped[str | None] = mapped_column(sa.String(500))
@@ -159,8 +189,7 @@ class Order(Base):
     # The company Preferences' SyncToken under which that send found Custom transaction numbers on: a
     # change since means QuickBooks may have numbered the invoice itself, out of reach of our lookup.
     sent_preferences_version: Mapped[str | None] = mapped_column(sa.String(32))
-    # One invoice, one order: a second order can never be linked to an invoice another order holds.
-    qb_invoice_id: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
+    qb_invoice_id: Mapped[str | None] = mapped_column(sa.String(32))  # unique per company (above)
     # The total of the invoice as we sent it (or found it): what the reconcile check compares with.
     invoiced_total: Mapped[Decimal | None] = mapped_column(MONEY)
     # Set when the linked invoice was voided or deleted in QBO; such an order is never re-pushed silently.
@@ -185,6 +214,7 @@ class InvoiceBatch(Base):
     __tablename__ = "invoice_batches"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[str | None] = realm_column()  # the company it was sent to
     request_id: Mapped[str] = mapped_column(sa.String(36), unique=True)  # QBO allows ≤36 on /batch
     run_id: Mapped[str] = mapped_column(sa.String(64))
     # {"items": [{"order_id", "bId", "body"}]}, amounts as strings: exactly what was sent.
@@ -219,11 +249,17 @@ class PriceLevelType(str, enum.Enum):
 
 class PriceLevel(Base):
     __tablename__ = "price_levels"
+    __table_args__ = (
+        sa.UniqueConstraint("realm_id", "name", name="uq_price_levels_realm_name"),
+        # A pricing file names a level by its key, so two levels of one key could never both be used.
+        sa.UniqueConstraint("realm_id", "name_key", name="uq_price_levels_realm_name_key"),
+        _unique_while_unassigned("price_levels", "name_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
-    # Unique: a pricing file names a level by its key, so two levels of one key could never both be used.
-    name_key: Mapped[str | None] = _name_key_column("name", unique=True)
+    realm_id: Mapped[str | None] = realm_column()
+    name: Mapped[str] = mapped_column(sa.String(100))
+    name_key: Mapped[str | None] = _name_key_column("name")
     level_type: Mapped[PriceLevelType] = mapped_column(_enum(PriceLevelType, "price_level_type"))
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -386,6 +422,7 @@ class SyncLog(Base):
     __tablename__ = "sync_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[str | None] = realm_column()  # the company the run served (NULL: none, or before 0017)
     logged_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     entity: Mapped[str] = mapped_column(sa.String(32), index=True)
     outcome: Mapped[str] = mapped_column(sa.String(16))  # SUCCESS, PARTIAL, FAILED

@@ -24,6 +24,7 @@ class PricingImportRow(Base):
     __table_args__ = (sa.Index("ix_pricing_import_rows_import", "import_id", "target", "existing_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[str | None] = mapped_column(sa.String(32))  # the company whose pricing it writes
     import_id: Mapped[str] = mapped_column(sa.String(32))
     target: Mapped[str] = mapped_column(sa.String(40))  # the history table
     existing_id: Mapped[int | None] = mapped_column(sa.Integer)
@@ -48,4 +49,5 @@ class PricingLock(Base):
     __tablename__ = "pricing_locks"
 
     lock_key: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    realm_id: Mapped[str | None] = mapped_column(sa.String(32))  # the company whose pricing the key guards
     version: Mapped[int] = mapped_column(sa.Integer, default=0)

@@ -48,8 +48,11 @@ def _claimable(now: datetime) -> sa.ColumnElement[bool]:
 RESTATE_AFTER_CLAIMING = 500  # orders; below this, stale statistics cost less than ANALYZE
 
 
-def claim_orders(session: Session, run_id: str, *, limit: int = 1000, now: datetime | None = None) -> list[int]:
-    """Claim up to `limit` due orders for `run_id`; returns the ids this call won, oldest first.
+def claim_orders(
+    session: Session, run_id: str, *, realm_id: str, limit: int = 1000, now: datetime | None = None
+) -> list[int]:
+    """Claim up to `limit` due orders of company `realm_id` for `run_id`; returns the ids this call won,
+    oldest first.
 
     The UPDATE re-checks the status in its own WHERE, so when two runs pick the same candidates the
     second one's UPDATE finds them already `pushing` and skips them (on PostgreSQL it waits for the
@@ -59,7 +62,7 @@ def claim_orders(session: Session, run_id: str, *, limit: int = 1000, now: datet
     now = now or utcnow()
     candidates = (
         sa.select(Order.id)
-        .where(_claimable(now))
+        .where(Order.realm_id == realm_id, _claimable(now))
         .order_by(Order.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -131,9 +134,10 @@ def stale_claims(now: datetime, older_than: timedelta) -> sa.ColumnElement[bool]
 
 
 def take_over_stale_claims(
-    session: Session, run_id: str, *, older_than: timedelta, now: datetime | None = None
+    session: Session, run_id: str, *, realm_id: str, older_than: timedelta, now: datetime | None = None
 ) -> list[int]:
-    """Move claims whose heartbeat has been silent for `older_than` (a crashed or hung run) to `run_id`.
+    """Move company `realm_id`'s claims whose heartbeat has been silent for `older_than` (a crashed or hung
+    run) to `run_id`.
 
     The caller must look each order's DocNumber up in QuickBooks before pushing it again: the old run
     may have created the invoice and died before recording it.
@@ -141,7 +145,7 @@ def take_over_stale_claims(
     now = now or utcnow()
     statement = (
         sa.update(Order)
-        .where(stale_claims(now, older_than))
+        .where(Order.realm_id == realm_id, stale_claims(now, older_than))
         .values(claimed_by=run_id, claimed_at=now, updated_at=now)
         .returning(Order.id)
         .execution_options(synchronize_session=False)
@@ -314,9 +318,12 @@ def append_sync_log(
     duration_seconds: float | None = None,
     api_calls: int | None = None,
     retries: int | None = None,
+    realm_id: str | None = None,
 ) -> SyncLog:
-    """One activity-log row, e.g. entity=CUSTOMERS outcome=SUCCESS message="Synced 5 new customers"."""
+    """One activity-log row, e.g. entity=CUSTOMERS outcome=SUCCESS message="Synced 5 new customers";
+    `realm_id`: the company the run served (None: not one company's, e.g. a person's order edit)."""
     row = SyncLog(
+        realm_id=realm_id,
         entity=entity.upper(),
         outcome=outcome.upper(),
         message=message,
@@ -374,12 +381,13 @@ def rows_by_name_key(session: Session, model: type, keys: Iterable[str], *condit
     return found
 
 
-def known_name_keys(session: Session, model: type, keys: Iterable[str]) -> set[str]:
-    """Which of `keys` name at least one row of `model`."""
+def known_name_keys(session: Session, model: type, keys: Iterable[str], *conditions) -> set[str]:
+    """Which of `keys` name at least one row of `model` (meeting `conditions`: of one company)."""
     wanted, known = sorted(set(keys)), set()
     for start in range(0, len(wanted), NAME_KEYS_PER_QUERY):
         chunk = wanted[start : start + NAME_KEYS_PER_QUERY]
-        known.update(session.scalars(sa.select(model.name_key).where(model.name_key.in_(chunk)).distinct()))
+        found = sa.select(model.name_key).where(model.name_key.in_(chunk), *conditions).distinct()
+        known.update(session.scalars(found))
     return known
 
 

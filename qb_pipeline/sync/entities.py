@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from qb_pipeline.core import quickbooks_entities as quickbooks
 from qb_pipeline.core.quickbooks_entities import QuickBooksEntity
+from qb_pipeline.db.mirror_rows import mirror_key
 from qb_pipeline.db.models import NAME_COLUMNS, Customer, Item, Order, OrderLine, QBInvoice
 from qb_pipeline.db.order_names import NamedInOrders
 from qb_pipeline.db.receivables import QBCreditMemo, QBPayment
@@ -49,11 +50,12 @@ class PullHooks:
 
     # Before a page is written: what after_page must know of the rows held (ours, by QuickBooks Id) as they were.
     before_page: Callable[[dict[str, Any]], Any] = _nothing
-    # After it is written: (session, the page's changed rows by QuickBooks Id, what before_page kept, the pull's start).
-    after_page: Callable[[Session, dict[str, dict], Any, datetime], None] = _nothing
-    # After the last page: (session, the Ids QuickBooks reported deleted, the pull's start) → sentences for the
-    # activity log.
-    after_pull: Callable[[Session, list[str], datetime], list[str]] = _no_news
+    # After it is written: (session, the page's changed rows by QuickBooks Id, what before_page kept, the pull's
+    # start, the company).
+    after_page: Callable[[Session, dict[str, dict], Any, datetime, str], None] = _nothing
+    # After the last page: (session, the Ids QuickBooks reported deleted, the pull's start, the company) →
+    # sentences for the activity log.
+    after_pull: Callable[[Session, list[str], datetime, str], list[str]] = _no_news
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ class SyncedEntity:
 
     @property
     def key_columns(self) -> tuple[str, ...]:
-        return ("realm_id", "qb_id") if self.per_company else ("qb_id",)
+        return mirror_key(self.model)
 
     @property
     def sync_job(self) -> str:

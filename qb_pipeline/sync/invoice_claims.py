@@ -14,6 +14,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from qb_pipeline.db import queries
+from qb_pipeline.db.models import Order
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.sync.invoice_outcomes import PushRun
@@ -22,11 +23,14 @@ STALE_CLAIM_AFTER = timedelta(minutes=15)  # of heartbeat silence, not of claim 
 KEEP_ANSWERED_BATCHES = timedelta(days=1)
 
 
-def orders_to_push(engine: sa.Engine, *, stale_after: timedelta) -> bool:
-    """Whether a push would claim anything: due orders, or claims whose heartbeat went silent. Asked
-    before the push reads the company's preferences (a metered read): an hour without orders costs none."""
+def orders_to_push(engine: sa.Engine, *, realm_id: str, stale_after: timedelta) -> bool:
+    """Whether a push for company `realm_id` would claim anything: due orders, or claims whose heartbeat
+    went silent. Asked before the push reads the company's preferences (a metered read): an hour without
+    orders costs none."""
     now = utcnow()
-    due = sa.or_(queries.claimable_orders(now), queries.stale_claims(now, stale_after))
+    due = sa.and_(
+        Order.realm_id == realm_id, sa.or_(queries.claimable_orders(now), queries.stale_claims(now, stale_after))
+    )
     with session_scope(engine) as session:
         return bool(session.scalar(sa.select(sa.exists().where(due))))
 
@@ -35,8 +39,9 @@ def claim_due_orders(run: PushRun, *, limit: int, stale_after: timedelta) -> tup
     """This run's orders: those whose claim went stale (taken over: an earlier attempt may have sent
     them) and due ones claimed afresh; and which of them were taken over."""
     with session_scope(run.engine) as session:
-        taken_over = set(queries.take_over_stale_claims(session, run.run_id, older_than=stale_after))
-        claimed = queries.claim_orders(session, run.run_id, limit=limit)
+        realm_id = run.qb.realm_id
+        taken_over = set(queries.take_over_stale_claims(session, run.run_id, realm_id=realm_id, older_than=stale_after))
+        claimed = queries.claim_orders(session, run.run_id, realm_id=realm_id, limit=limit)
     if taken_over:
         run.progress(f"took over {len(taken_over)} orders from runs whose heartbeat stopped")
     order_ids = sorted(taken_over | set(claimed))

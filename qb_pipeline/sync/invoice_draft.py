@@ -115,13 +115,28 @@ class InvoiceDraft:
 
 class Catalog:
     """The customers, items and pricing history some orders name, read in a few queries, so that drafting
-    a thousand orders costs a few queries rather than several per line. Names match by their key
-    (db/names.py), computed here for the order's names (the order app writes them) and stored for ours."""
+    a thousand orders costs a few queries rather than several per line: one `CompanyCatalog` per company
+    the orders name (an order is priced from its own company's customers, items and prices only)."""
 
     def __init__(self, session: Session, orders: Iterable[Order]) -> None:
-        orders = list(orders)
+        by_company: dict[str | None, list[Order]] = {}
+        for order in orders:
+            by_company.setdefault(order.realm_id, []).append(order)
+        self.companies = {realm: CompanyCatalog(session, realm, named) for realm, named in by_company.items()}
+
+    def of(self, order: Order) -> CompanyCatalog:
+        return self.companies[order.realm_id]
+
+
+class CompanyCatalog:
+    """One company's part of a `Catalog`. Names match by their key (db/names.py), computed here for the
+    order's names (the order app writes them) and stored for ours. `realm_id` None (an order not assigned
+    to a company yet, shown before a push adopts it): rows of any company."""
+
+    def __init__(self, session: Session, realm_id: str | None, orders: list[Order]) -> None:
         self.customers_by_id, self.customers_by_name = _rows(
             session,
+            realm_id,
             Customer,
             {o.customer_id for o in orders if o.customer_id is not None},
             {name_key(o.customer_name) for o in orders if o.customer_id is None and o.customer_name},
@@ -129,6 +144,7 @@ class Catalog:
         lines = [line for order in orders for line in order.lines]
         self.items_by_id, self.items_by_name = _rows(
             session,
+            realm_id,
             Item,
             {line.item_id for line in lines if line.item_id is not None},
             {name_key(line.item_name) for line in lines if line.item_id is None and line.item_name},
@@ -136,16 +152,21 @@ class Catalog:
         customer_ids = set(self.customers_by_id) | {c.id for rows in self.customers_by_name.values() for c in rows}
         items = [*self.items_by_id.values(), *(i for rows in self.items_by_name.values() for i in rows)]
         self.prices = PriceBook(session, customer_ids, {i.id for i in items})
-        self.survivors = survivor_names(session, {i.merged_into_qb_id for i in items if i.merged_into_qb_id})
+        merged = {i.merged_into_qb_id for i in items if i.merged_into_qb_id}
+        self.survivors = survivor_names(session, merged, realm_id)
 
 
-def _rows(session: Session, model, ids: set, keys: set) -> tuple[dict, dict]:
+def _rows(session: Session, realm_id: str | None, model, ids: set, keys: set) -> tuple[dict, dict]:
+    """The rows of `model` the orders name by id and by name key, in their company (an id of another
+    company's row names nothing here)."""
+    in_company = () if realm_id is None else (model.realm_id == realm_id,)
     by_id = {}
     wanted = sorted(ids)
     for start in range(0, len(wanted), IN_LIST_CHUNK):
-        for row in session.scalars(sa.select(model).where(model.id.in_(wanted[start : start + IN_LIST_CHUNK]))):
+        chunk = model.id.in_(wanted[start : start + IN_LIST_CHUNK])
+        for row in session.scalars(sa.select(model).where(chunk, *in_company)):
             by_id[row.id] = row
-    return by_id, queries.rows_by_name_key(session, model, keys)
+    return by_id, queries.rows_by_name_key(session, model, keys, *in_company)
 
 
 def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
@@ -158,7 +179,7 @@ def draft_invoice(
 ) -> InvoiceDraft:
     """Check and price one order; raises OrderRejected with a specific reason. The invoice is dated with
     the company's calendar date of the order's instant. `catalog`: one read for many orders."""
-    catalog = catalog or Catalog(session, [order])
+    catalog = (catalog or Catalog(session, [order])).of(order)
     doc_number = order.order_number or ""
     if not doc_number.strip():
         _fail("the order has no order number")
@@ -204,7 +225,7 @@ def draft_invoice(
     )
 
 
-def _draft_line(catalog: Catalog, order: Order, customer: Customer, line) -> DraftLine:
+def _draft_line(catalog: CompanyCatalog, order: Order, customer: Customer, line) -> DraftLine:
     where = f"line {line.line_number}"
     item = _resolve(
         catalog.items_by_id,

@@ -135,6 +135,7 @@ def _mark_gone(session: Session, realm_id: str, deleted_ids: list[str], result: 
         flagged = session.execute(
             sa.update(Order)
             .where(
+                Order.realm_id == realm_id,
                 Order.qb_invoice_id.in_(gone.where(QBInvoice.status == state)),
                 sa.or_(Order.qb_invoice_state.is_(None), Order.qb_invoice_state != state),
             )

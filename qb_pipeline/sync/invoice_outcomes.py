@@ -82,13 +82,16 @@ class OutcomeRecorder:
         self.run, self.link_rule = run, link_rule
         self.run_id, self.result = run.run_id, run.result
 
-    @staticmethod
-    def invoice_holders(session: Session, invoice_ids) -> dict[str, int]:
-        """Which order holds each of these QuickBooks invoice ids now: read once for a batch's outcomes."""
+    def invoice_holders(self, session: Session, invoice_ids) -> dict[str, int]:
+        """Which order of this company holds each of these QuickBooks invoice ids now: read once for a
+        batch's outcomes (Ids repeat across companies)."""
         ids = sorted(set(invoice_ids))
         if not ids:
             return {}
-        return dict(session.execute(sa.select(Order.qb_invoice_id, Order.id).where(Order.qb_invoice_id.in_(ids))).all())
+        ours = Order.realm_id == self.run.qb.realm_id
+        return dict(
+            session.execute(sa.select(Order.qb_invoice_id, Order.id).where(ours, Order.qb_invoice_id.in_(ids))).all()
+        )
 
     def finish_synced(
         self, session: Session, order_id: int, record: dict, mirrored: dict[str, dict], *, linked: bool = False

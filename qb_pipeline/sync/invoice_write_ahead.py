@@ -36,6 +36,7 @@ class WriteAhead:
         items = wire_items(bodies)
         with session_scope(self.run.engine) as session:
             record = InvoiceBatch(
+                realm_id=self.run.qb.realm_id,
                 request_id=new_request_id(),
                 run_id=self.run.run_id,
                 payload={

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 
 from qb_pipeline.core import defaults
 from qb_pipeline.core.port import QuickBooksPort
+from qb_pipeline.sync.companies import adopt_for
 from qb_pipeline.sync.invoice_claims import (
     STALE_CLAIM_AFTER,
     Heartbeat,
@@ -90,7 +91,8 @@ def push_orders(
     `resend_wait`: the pause before the n-th resend of a batch whose outcome is unknown (n × it);
     `settle_in_run`: how long a run waits for QuickBooks to be done with such a batch before its orders
     are sent back to wait (see `sync/unknown_outcomes.py`)."""
-    if not orders_to_push(engine, stale_after=stale_after):
+    adopt_for(engine, qb.realm_id, progress)  # orders naming no company are this one's if it is the only one
+    if not orders_to_push(engine, realm_id=qb.realm_id, stale_after=stale_after):
         return InvoicePushResult()
     numbering = qb.invoice_numbering()
     run = PushRun(qb, engine, run_id, InvoicePushResult(), progress, preferences_version=numbering.version)

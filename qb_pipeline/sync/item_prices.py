@@ -21,7 +21,9 @@ def prices_held(stored: dict[str, Item]) -> HeldPrices:
     return {qb_id: (local.unit_price, local.qb_updated_at) for qb_id, local in stored.items()}
 
 
-def record_item_prices(session: Session, changed: dict[str, dict], previous: HeldPrices, now: datetime) -> None:
+def record_item_prices(
+    session: Session, changed: dict[str, dict], previous: HeldPrices, now: datetime, realm_id: str
+) -> None:
     """Keep each item's QuickBooks price over time, from the instant QuickBooks says it changed. An item
     with no history yet (mirrored before history was kept) keeps the price we held until that change,
     so an order placed before it is not repriced by it."""
@@ -32,7 +34,11 @@ def record_item_prices(session: Session, changed: dict[str, dict], previous: Hel
     }
     if not moved:
         return
-    ids = dict(session.execute(sa.select(Item.qb_id, Item.id).where(Item.qb_id.in_(list(moved)))).all())
+    ids = dict(
+        session.execute(
+            sa.select(Item.qb_id, Item.id).where(Item.realm_id == realm_id, Item.qb_id.in_(list(moved)))
+        ).all()
+    )
     with_history = set(session.scalars(sa.select(ItemPrice.item_id).where(ItemPrice.item_id.in_(list(ids.values())))))
     first = []  # a first price needs no interval closed: one insert for a whole full pull
     for qb_id, row in moved.items():

@@ -45,13 +45,18 @@ class LearnedPrice:
     invoice_date: str | None = None
 
 
+def _linked(model, realm_id: str) -> sa.ColumnElement[bool]:
+    """The company's rows that have a QuickBooks Id (Ids repeat across companies)."""
+    return sa.and_(model.realm_id == realm_id, model.qb_id.is_not(None))
+
+
 def learned_prices(session: Session, realm_id: str, zone: tzinfo | None = None) -> list[LearnedPrice]:
     """`zone`: the company's time zone (QB_COMPANY_TIMEZONE), where invoice dates are calendar dates."""
     zone = zone or ZoneInfo(DEFAULT_ZONE)
-    customers = {c.qb_id: c for c in session.scalars(sa.select(Customer).where(Customer.qb_id.is_not(None)))}
-    items = {i.qb_id: i for i in session.scalars(sa.select(Item).where(Item.qb_id.is_not(None)))}
+    customers = {c.qb_id: c for c in session.scalars(sa.select(Customer).where(_linked(Customer, realm_id)))}
+    items = {i.qb_id: i for i in session.scalars(sa.select(Item).where(_linked(Item, realm_id)))}
     last: dict[tuple[str, str], tuple[Decimal, str | None, str | None, datetime]] = {}
-    ours = sa.select(Order.qb_invoice_id).where(Order.qb_invoice_id.is_not(None))
+    ours = sa.select(Order.qb_invoice_id).where(Order.realm_id == realm_id, Order.qb_invoice_id.is_not(None))
     invoices = session.scalars(
         sa.select(QBInvoice).where(
             QBInvoice.realm_id == realm_id,

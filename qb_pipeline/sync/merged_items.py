@@ -39,13 +39,14 @@ def order_reason(name: str, survivor: str | None, order_number: str) -> str:
     )
 
 
-def record_merged_items(session: Session, deleted_qb_ids: Iterable[str], now: datetime) -> list[str]:
+def record_merged_items(session: Session, deleted_qb_ids: Iterable[str], now: datetime, realm_id: str) -> list[str]:
     """Deactivate the items QuickBooks reported deleted (`deleted_qb_ids`, from CDC) or merged away (Merge
     notifications stored here), and note the survivor a notification names. Returns one activity-log
     sentence per item newly merged away or newly given its survivor."""
     survivors = dict(
         session.execute(
             sa.select(WebhookEvent.merged_away_id, WebhookEvent.entity_id).where(
+                WebhookEvent.realm_id == realm_id,
                 WebhookEvent.entity == ITEM.name,
                 WebhookEvent.operation == "merged",
                 WebhookEvent.merged_away_id.is_not(None),
@@ -56,7 +57,7 @@ def record_merged_items(session: Session, deleted_qb_ids: Iterable[str], now: da
     if not gone:
         return []
     news = []
-    for item in session.scalars(sa.select(Item).where(Item.qb_id.in_(sorted(gone)))):
+    for item in session.scalars(sa.select(Item).where(Item.realm_id == realm_id, Item.qb_id.in_(sorted(gone)))):
         survivor_id = survivors.get(item.qb_id)
         newly_gone = item.merged_away_at is None
         if not newly_gone and (survivor_id is None or item.merged_into_qb_id == survivor_id):
@@ -67,14 +68,20 @@ def record_merged_items(session: Session, deleted_qb_ids: Iterable[str], now: da
         item.merged_into_qb_id = survivor_id or item.merged_into_qb_id
         news.append((item.name, item.merged_into_qb_id))
     session.flush()
-    names = survivor_names(session, {survivor for _name, survivor in news if survivor})
+    names = survivor_names(session, {survivor for _name, survivor in news if survivor}, realm_id)
     return [f"{merged_away(name, names.get(survivor))}; deactivated here" for name, survivor in news]
 
 
-def survivor_names(session: Session, qb_ids: set[str]) -> dict[str, str]:
-    """The names of the items that replaced merged-away ones, by QuickBooks Id (one not mirrored yet is
-    named by its Id)."""
+def survivor_names(session: Session, qb_ids: set[str], realm_id: str | None) -> dict[str, str]:
+    """The names of the items that replaced merged-away ones, by QuickBooks Id in company `realm_id` (None:
+    any; one not mirrored yet is named by its Id)."""
     if not qb_ids:
         return {}
-    found = dict(session.execute(sa.select(Item.qb_id, Item.name).where(Item.qb_id.in_(sorted(qb_ids)))).all())
+    found = dict(
+        session.execute(
+            sa.select(Item.qb_id, Item.name).where(
+                Item.qb_id.in_(sorted(qb_ids)), *(() if realm_id is None else (Item.realm_id == realm_id,))
+            )
+        ).all()
+    )
     return {qb_id: found.get(qb_id, f"QuickBooks item {qb_id}") for qb_id in qb_ids}

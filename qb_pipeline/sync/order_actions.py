@@ -106,6 +106,28 @@ def unknown_order_numbers(session: Session, numbers: Sequence[str]) -> list[str]
     return sorted(set(numbers) - known)
 
 
+def _resolvable(session: Session, realm_id: str | None, orders: list[Order]) -> list[Order]:
+    """Those of one company's `orders` whose every name is known in that company (None: in any)."""
+    known = {
+        entity.name: queries.known_name_keys(
+            session,
+            entity.model,
+            {name_key(name) for order in orders for _link, name in entity.named_in_orders.mentions(order) if name},
+            *(() if realm_id is None else (entity.model.realm_id == realm_id,)),
+        )
+        for entity in NAMED_IN_ORDERS.values()
+    }
+    return [
+        order
+        for order in orders
+        if all(
+            link is not None or name_key(name or "") in known[entity.name]
+            for entity in NAMED_IN_ORDERS.values()
+            for link, name in entity.named_in_orders.mentions(order)
+        )
+    ]
+
+
 def revive_orders_naming_known_records(session: Session) -> list[str]:
     """Orders failed because a customer or item name was unknown, whose names all resolve now (a sync
     brought them in): back to pending. Other failures wait for a person."""
@@ -117,25 +139,10 @@ def revive_orders_naming_known_records(session: Session) -> list[str]:
         )
         .options(selectinload(Order.lines))
     ).all()
-    if not waiting:
-        return []
-    known = {
-        entity.name: queries.known_name_keys(
-            session,
-            entity.model,
-            {name_key(name) for order in waiting for _link, name in entity.named_in_orders.mentions(order) if name},
-        )
-        for entity in NAMED_IN_ORDERS.values()
-    }
-    ready = [
-        order
-        for order in waiting
-        if all(
-            link is not None or name_key(name or "") in known[entity.name]
-            for entity in NAMED_IN_ORDERS.values()
-            for link, name in entity.named_in_orders.mentions(order)
-        )
-    ]
+    by_company: dict[str | None, list[Order]] = {}
+    for order in waiting:
+        by_company.setdefault(order.realm_id, []).append(order)
+    ready = [order for realm_id, orders in by_company.items() for order in _resolvable(session, realm_id, orders)]
     _back_to_pending(session, [o.id for o in ready])
     return sorted(o.order_number for o in ready)
 

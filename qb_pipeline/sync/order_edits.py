@@ -61,11 +61,12 @@ def edit_order(
     customer: str | None = None,
     lines: Sequence[NewLine] | None = None,
     memo: str | None = None,
+    realm_id: str | None = None,
 ) -> OrderChange:
     """Change what an unsent order names (customer by name, every line, memo). A failed or blocked order
     goes back to pending, so the sensor sends it within seconds; the change and the old and new values
-    are written to the activity log."""
-    order = _take(session, order_number, "edited")
+    are written to the activity log. `realm_id`: the order's company, needed when two hold its number."""
+    order = _take(session, order_number, "edited", realm_id)
     was = order.status
     changes: list[str] = []
     if customer is not None and (customer != order.customer_name or order.customer_id is not None):
@@ -98,9 +99,10 @@ def edit_order(
     return change
 
 
-def cancel_order(session: Session, order_number: str, reason: str) -> str:
-    """Cancel an unsent order: never sent after, no longer counted as failed. Returns the activity-log line."""
-    order = _take(session, order_number, "cancelled")
+def cancel_order(session: Session, order_number: str, reason: str, *, realm_id: str | None = None) -> str:
+    """Cancel an unsent order (of company `realm_id`, needed when two hold its number): never sent after, no
+    longer counted as failed. Returns the activity-log line."""
+    order = _take(session, order_number, "cancelled", realm_id)
     was = order.status.value + (f" ({order.status_reason})" if order.status_reason else "")
     order.status, order.status_reason, order.next_attempt_at = OrderStatus.CANCELLED, f"cancelled: {reason}", None
     message = f"Order {order_number} cancelled (a person asked): {reason}; it was {was}"
@@ -108,12 +110,15 @@ def cancel_order(session: Session, order_number: str, reason: str) -> str:
     return message
 
 
-def _take(session: Session, order_number: str, doing: str) -> Order:
+def _take(session: Session, order_number: str, doing: str, realm_id: str | None) -> Order:
     """The order, locked against a claim until the session commits, if it may still be changed."""
+    numbered = Order.order_number == order_number
+    if realm_id is not None:
+        numbered = sa.and_(numbered, Order.realm_id == realm_id)
     taken = session.execute(
         sa.update(Order)
         .where(
-            Order.order_number == order_number,
+            numbered,
             Order.status.in_(CHANGEABLE),
             Order.invoice_batch_id.is_(None),
             Order.outcome_unknown_at.is_(None),
@@ -123,9 +128,22 @@ def _take(session: Session, order_number: str, doing: str) -> Order:
         .returning(Order.id)
         .execution_options(synchronize_session=False)
     ).scalar()
+    if realm_id is None:  # after the UPDATE: its first statement must hold the order against a claim
+        _refuse_ambiguous(session, order_number, doing)
     if taken is None:
         raise OrderNotChangeable(_why_not(session, order_number, doing))
     return session.get(Order, taken, populate_existing=True)
+
+
+def _refuse_ambiguous(session: Session, order_number: str, doing: str) -> None:
+    """Numbers are unique within a company: an order number two companies hold needs its company named."""
+    companies = session.scalars(sa.select(Order.realm_id).where(Order.order_number == order_number)).all()
+    if len(companies) > 1:
+        named = ", ".join(sorted(realm or "none yet" for realm in companies))
+        raise OrderNotChangeable(
+            f"order {order_number} cannot be {doing} without its company: {len(companies)} companies have an "
+            f"order of that number ({named}); name one with --company REALM"
+        )
 
 
 def _why_not(session: Session, order_number: str, doing: str) -> str:

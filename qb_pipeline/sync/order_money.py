@@ -52,7 +52,10 @@ UNPAID = ("open", "partly paid")
 
 
 def _with_invoices(*columns) -> sa.Select:
-    return sa.select(*columns).outerjoin(QBInvoice, QBInvoice.qb_id == Order.qb_invoice_id)
+    # An invoice Id means something only in its company: the order's.
+    return sa.select(*columns).outerjoin(
+        QBInvoice, sa.and_(QBInvoice.realm_id == Order.realm_id, QBInvoice.qb_id == Order.qb_invoice_id)
+    )
 
 
 def money_of_orders(session: Session, orders: Sequence[Order]) -> dict[int, OrderMoney]:
@@ -60,24 +63,26 @@ def money_of_orders(session: Session, orders: Sequence[Order]) -> dict[int, Orde
     ids = [order.id for order in orders if order.qb_invoice_id]
     if not ids:
         return {}
+    invoice = (Order.realm_id, Order.qb_invoice_id)
     rows = session.execute(
-        _with_invoices(Order.id, Order.qb_invoice_id, INVOICE_STATE, QBInvoice.total_amt, QBInvoice.balance).where(
+        _with_invoices(Order.id, *invoice, INVOICE_STATE, QBInvoice.total_amt, QBInvoice.balance).where(
             Order.id.in_(ids)
         )
     ).all()
-    paid_on = _paid_on(session, [qb_id for _id, qb_id, state, *_ in rows if state == "paid"])
+    paid_on = _paid_on(session, [(realm, qb_id) for _id, realm, qb_id, state, *_ in rows if state == "paid"])
     return {
-        order_id: OrderMoney(state, total, balance, paid_on.get(qb_id) if state == "paid" else None)
-        for order_id, qb_id, state, total, balance in rows
+        order_id: OrderMoney(state, total, balance, paid_on.get((realm, qb_id)) if state == "paid" else None)
+        for order_id, realm, qb_id, state, total, balance in rows
     }
 
 
-def _paid_on(session: Session, invoice_ids: Sequence[str]) -> dict[str, str]:
-    """Invoice qb_id → the latest TxnDate among the payments (not voided or deleted) applying to it."""
-    if not invoice_ids:
+def _paid_on(session: Session, invoices: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(company, invoice qb_id) → the latest TxnDate among the payments (not voided or deleted) applying to it."""
+    if not invoices:
         return {}
+    invoice_ids = [qb_id for _realm, qb_id in invoices]
     rows = session.execute(
-        sa.select(QBPaymentLine.linked_qb_id, sa.func.max(QBPayment.txn_date))
+        sa.select(QBPaymentLine.realm_id, QBPaymentLine.linked_qb_id, sa.func.max(QBPayment.txn_date))
         .join(
             QBPayment,
             sa.and_(QBPayment.realm_id == QBPaymentLine.realm_id, QBPayment.qb_id == QBPaymentLine.payment_qb_id),
@@ -88,9 +93,9 @@ def _paid_on(session: Session, invoice_ids: Sequence[str]) -> dict[str, str]:
             QBPaymentLine.amount > 0,
             QBPayment.status.in_(LIVE),
         )
-        .group_by(QBPaymentLine.linked_qb_id)
+        .group_by(QBPaymentLine.realm_id, QBPaymentLine.linked_qb_id)
     ).all()
-    return {qb_id: date for qb_id, date in rows if date}
+    return {(realm, qb_id): date for realm, qb_id, date in rows if date}
 
 
 def unpaid_orders(session: Session, *, since: datetime | None = None, limit: int = 200) -> list[Order]:

@@ -50,9 +50,11 @@ def take_dropped_files(
     *,
     settle_seconds: float = defaults.SETTLE_SECONDS,
     log: logging.Logger | logging.LoggerAdapter = LOG,
+    realm_id: str | None = None,
 ) -> DropFolderRun:
     """Import the folder's files in name order, each all or nothing (from now on, never backdated), each
-    staged and swapped in on its own (`sync.pricing_stage`), and move each to processed/ or rejected/."""
+    staged and swapped in on its own (`sync.pricing_stage`), and move each to processed/ or rejected/.
+    `realm_id`: the company whose pricing they are (None: the one connected)."""
     run = DropFolderRun()
     dropped = pricing_files(folder) if folder.is_dir() else []
     for position, path in enumerate(dropped):
@@ -65,7 +67,7 @@ def take_dropped_files(
             break
         run.files += 1
         try:
-            changed, reasons = _import_file(engine, path)
+            changed, reasons = _import_file(engine, path, realm_id)
         except Exception as error:
             if not is_the_files_fault(error):
                 run.waiting = len(dropped) - position
@@ -129,14 +131,14 @@ def short_reason(error: Exception) -> str:
     return f"{type(cause).__name__}: {first_line}"
 
 
-def _import_file(engine: sa.Engine, path: Path) -> tuple[int, list[str]]:
+def _import_file(engine: sa.Engine, path: Path, realm_id: str | None) -> tuple[int, list[str]]:
     """Import one file strictly: (rows that changed something, the reasons it was refused). Errors that are
     not the file's own are raised."""
     try:
         text = read_pricing_file(path)
     except PricingFileError as error:
         return 0, [str(error)]
-    report = import_pricing_file(engine, text, strict=True)
+    report = import_pricing_file(engine, text, strict=True, realm_id=realm_id)
     return report.applied, [f"{path.name} line {line}: {reason}" for line, reason in report.errors]
 
 

@@ -33,22 +33,33 @@ from qb_pipeline.db.models import (
     PriceLevelPercentage,
 )
 from qb_pipeline.db.types import plain_decimal, price_text
+from qb_pipeline.sync.companies import company_named, in_company
 from qb_pipeline.sync.pricing_csv import COLUMNS, END
 
 STREAM_ROWS = 2000  # rows fetched at a time
 
 
-def export_pricing(session: Session, *, include_history: bool = False, now: datetime | None = None) -> str:
+def export_pricing(
+    session: Session, *, include_history: bool = False, now: datetime | None = None, realm_id: str | None = None
+) -> str:
     """The export as one string (`write_pricing` writes it to a file as it goes)."""
     out = io.StringIO()
-    write_pricing(session, out, include_history=include_history, now=now)
+    write_pricing(session, out, include_history=include_history, now=now, realm_id=realm_id)
     return out.getvalue()
 
 
-def write_pricing(session: Session, out: TextIO, *, include_history: bool = False, now: datetime | None = None) -> int:
-    """Write the pricing in force `now` and scheduled after it (or its whole history, with valid_to) to
-    `out`; returns the number of rows written after the header."""
+def write_pricing(
+    session: Session,
+    out: TextIO,
+    *,
+    include_history: bool = False,
+    now: datetime | None = None,
+    realm_id: str | None = None,
+) -> int:
+    """Write company `realm_id`'s pricing (None: the one connected) in force `now` and scheduled after it (or
+    its whole history, with valid_to) to `out`; returns the number of rows written after the header."""
     now = now or datetime.now(timezone.utc)
+    realm_id = company_named(session, realm_id)
     columns = COLUMNS + (["valid_to"] if include_history else [])
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
@@ -63,7 +74,8 @@ def write_pricing(session: Session, out: TextIO, *, include_history: bool = Fals
             return [values.get(name, "") for name in columns]
 
         pending: list[tuple[datetime, int, list[str]]] = []  # END rows not written yet: (at, order, cells)
-        for order, found in enumerate(_stream(session, model, key_columns, joins, now, include_history, ends)):
+        streamed = _stream(session, model, key_columns, joins, now, include_history, ends, realm_id)
+        for order, found in enumerate(streamed):
             while pending and pending[0][0] <= found.valid_from:  # an END goes before a row starting at its instant
                 writer.writerow(heapq.heappop(pending)[2])
                 written += 1
@@ -77,13 +89,15 @@ def write_pricing(session: Session, out: TextIO, *, include_history: bool = Fals
     return written
 
 
-def _stream(session: Session, model, key_columns, joins, now: datetime, include_history: bool, ends: bool):
-    """The intervals of one kind with the columns its rows need, by valid_from; `ends_later` when one is
-    closed at an instant where no interval of its key starts (an END row is written there)."""
+def _stream(session: Session, model, key_columns, joins, now: datetime, include_history: bool, ends: bool, realm_id):
+    """The intervals of one kind of company `realm_id` with the columns its rows need, by valid_from;
+    `ends_later` when one is closed at an instant where no interval of its key starts (an END row is
+    written there)."""
     named = [column.label(name) for name, column in joins[0]]
     statement = sa.select(model.valid_from, model.valid_to, *named).select_from(model)
     for target, condition in joins[1:]:
         statement = statement.join(target, condition)
+    statement = statement.where(in_company(joins[1][0], realm_id))  # the level or customer: of one company
     if ends:
         following = aliased(model)
         follows = sa.exists().where(

@@ -14,6 +14,7 @@ An import is four steps, each a module of its own:
 
 from __future__ import annotations
 
+import functools
 import io
 from datetime import datetime, timezone
 from itertools import islice
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from qb_pipeline.db.models import PriceLevel
+from qb_pipeline.sync.companies import company_of
 from qb_pipeline.sync.pricing_csv import ImportReport
 from qb_pipeline.sync.pricing_locks import plan_locked
 from qb_pipeline.sync.pricing_plan import HISTORY, Plan, row_values
@@ -37,14 +39,17 @@ def import_pricing(
     strict: bool = False,
     backdate: bool = False,
     now: datetime | None = None,
+    realm_id: str | None = None,
 ) -> ImportReport:
-    """Check every row, then apply the good ones (all or nothing when `strict`) in `session`'s transaction."""
+    """Check every row, then apply the good ones (all or nothing when `strict`) in `session`'s transaction,
+    to company `realm_id`'s pricing (None: the one connected; sync/companies.py `company_of`)."""
     now = now or datetime.now(timezone.utc)
     text = source if isinstance(source, str) else source.read()
-    parsed = parse_rows(text, now, lambda: read_names(session))
+    company = functools.cache(lambda: company_of(session, realm_id))  # asked once the header is right
+    parsed = parse_rows(text, now, lambda: read_names(session, company()))
     if isinstance(parsed, ImportReport):
         return parsed
-    plan = plan_locked(session, parsed, now=now, backdate=backdate, strict=strict)
+    plan = plan_locked(session, parsed, realm_id=company(), now=now, backdate=backdate, strict=strict)
     write_plan(session, plan)
     return plan.report
 
@@ -53,7 +58,7 @@ def level_ids(session: Session, plan: Plan) -> dict[int, int]:
     """Create the plan's new levels: placeholder id → real id."""
     created = {}
     for level in plan.new_levels:
-        row = PriceLevel(name=level.name, level_type=level.level_type)
+        row = PriceLevel(realm_id=plan.realm_id, name=level.name, level_type=level.level_type)
         session.add(row)
         session.flush()
         created[level.id] = row.id

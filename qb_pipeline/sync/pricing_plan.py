@@ -28,6 +28,7 @@ from qb_pipeline.db.models import (
 )
 from qb_pipeline.db.names import name_key
 from qb_pipeline.sync import pricing
+from qb_pipeline.sync.companies import in_company
 from qb_pipeline.sync.price_book import IN_LIST_CHUNK
 from qb_pipeline.sync.pricing_csv import END, ImportReport, _RowError, backdate_problem
 from qb_pipeline.sync.pricing_rows import Intent, Parsed
@@ -78,6 +79,7 @@ class Plan:
     history: dict[tuple, list[Interval]] = field(default_factory=dict)
     inserted: Counter[str] = field(default_factory=Counter)  # new intervals by kind
     updated: Counter[str] = field(default_factory=Counter)  # new ends by kind
+    realm_id: str | None = None  # the company whose pricing it is (its new levels are that company's)
 
     @property
     def writes(self) -> int:
@@ -96,11 +98,14 @@ class Plan:
                 yield from (row for row in rows if row.id is not None and row.valid_to != row.stored_to)
 
 
-def read_levels(session: Session) -> dict[str, Level]:
+def read_levels(session: Session, realm_id: str | None) -> dict[str, Level]:
+    """Company `realm_id`'s price levels by name key."""
     return {
         key: Level(id_, name, level_type)
         for key, id_, name, level_type in session.execute(
-            sa.select(PriceLevel.name_key, PriceLevel.id, PriceLevel.name, PriceLevel.level_type)
+            sa.select(PriceLevel.name_key, PriceLevel.id, PriceLevel.name, PriceLevel.level_type).where(
+                in_company(PriceLevel, realm_id)
+            )
         )
     }
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from qb_pipeline.db.models import Customer, Item
 from qb_pipeline.db.names import name_key
 from qb_pipeline.sync import pricing
+from qb_pipeline.sync.companies import in_company
 from qb_pipeline.sync.csv_layout import text_lines
 from qb_pipeline.sync.pricing_csv import (
     KINDS,
@@ -59,14 +60,14 @@ class Parsed:
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
-def read_names(session: Session) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
-    """Customer and item ids by name key, as rows name them."""
-    return _name_ids(session, Customer), _name_ids(session, Item)
+def read_names(session: Session, realm_id: str | None) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """Company `realm_id`'s customer and item ids by name key, as rows name them."""
+    return _name_ids(session, Customer, realm_id), _name_ids(session, Item, realm_id)
 
 
-def _name_ids(session: Session, model) -> dict[str, list[int]]:
+def _name_ids(session: Session, model, realm_id: str | None) -> dict[str, list[int]]:
     found: dict[str, list[int]] = defaultdict(list)
-    for key, id_ in session.execute(sa.select(model.name_key, model.id)):
+    for key, id_ in session.execute(sa.select(model.name_key, model.id).where(in_company(model, realm_id))):
         found[key].append(id_)
     return found
 

@@ -30,6 +30,7 @@ from qb_pipeline.db.bulk_rows import insert_rows
 from qb_pipeline.db.pricing_imports import PricingImportRow
 from qb_pipeline.db.queries import refresh_statistics
 from qb_pipeline.db.session import read_scope, session_scope
+from qb_pipeline.sync.companies import company_of
 from qb_pipeline.sync.pricing_csv import ImportReport
 from qb_pipeline.sync.pricing_import import level_ids, write_plan
 from qb_pipeline.sync.pricing_locks import lock_keys, plan_locked, read_versions, take_locks
@@ -52,32 +53,37 @@ def import_pricing_file(
     strict: bool = False,
     backdate: bool = False,
     now: datetime | None = None,
+    realm_id: str | None = None,
 ) -> ImportReport:
-    """Check every row, then apply the good ones (all or nothing when `strict`), staged and swapped in."""
+    """Check every row, then apply the good ones (all or nothing when `strict`), staged and swapped in, to
+    company `realm_id`'s pricing (None: the one connected; sync/companies.py `company_of`)."""
     now = now or datetime.now(timezone.utc)
+    with session_scope(engine) as session:
+        realm_id = company_of(session, realm_id)
 
     def names():
         with read_scope(engine) as session:
-            return read_names(session)
+            return read_names(session, realm_id)
 
     parsed = parse_rows(text, now, names)  # checked outside any transaction
     if isinstance(parsed, ImportReport):
         return parsed
     with read_scope(engine) as session:
-        levels = read_levels(session)
-        keys = lock_keys(parsed, levels)
+        levels = read_levels(session, realm_id)
+        keys = lock_keys(parsed, levels, realm_id)
         versions = read_versions(session, keys)  # before the history: a change in between is seen as one
         history = read_history(session, parsed, levels)
     plan = make_plan(parsed, history, levels, now=now, backdate=backdate, strict=strict)
+    plan.realm_id = realm_id
     if plan.writes == 0:
         return plan.report
     import_id = uuid.uuid4().hex
     try:
         _stage(engine, import_id, plan, now)
         with session_scope(engine) as session:
-            current = take_locks(session, keys)
+            current = take_locks(session, keys, realm_id)
             unchanged = all(current[key] == versions[key] + 1 for key in keys)
-            if unchanged and read_levels(session).keys() == levels.keys():
+            if unchanged and read_levels(session, realm_id).keys() == levels.keys():
                 _swap(session, import_id, plan)
                 return plan.report
     finally:
@@ -86,7 +92,7 @@ def import_pricing_file(
     del plan, history
     parsed = parse_rows(text, now, names)
     with session_scope(engine) as session:
-        plan = plan_locked(session, parsed, now=now, backdate=backdate, strict=strict)
+        plan = plan_locked(session, parsed, realm_id=realm_id, now=now, backdate=backdate, strict=strict)
         write_plan(session, plan)
     return plan.report
 
@@ -108,14 +114,14 @@ def _staged_rows(import_id: str, plan: Plan, now: datetime) -> Iterator[list]:
     the import creates keeps its placeholder id until the swap)."""
     at = {name: position for position, name in enumerate(STAGED_COLUMNS)}
     for kind in plan.updated:
-        mine = _staged_row(at, import_id, kind, now)
+        mine = _staged_row(at, import_id, kind, now, plan.realm_id)
         for interval in plan.updates(kind):
             row = mine.copy()
             row[at["existing_id"]], row[at["valid_to"]] = interval.id, interval.valid_to
             yield row
     for kind in plan.inserted:
         _model, key_columns, value_columns = HISTORY[kind]
-        mine = _staged_row(at, import_id, kind, now)
+        mine = _staged_row(at, import_id, kind, now, plan.realm_id)
         keys = [at[name] for name in key_columns]
         values = [(at[name], name) for name in (*value_columns, "valid_from", "valid_to")]
         for key, interval in plan.inserts(kind):
@@ -127,9 +133,10 @@ def _staged_rows(import_id: str, plan: Plan, now: datetime) -> Iterator[list]:
             yield row
 
 
-def _staged_row(at: dict[str, int], import_id: str, kind: str, now: datetime) -> list:
+def _staged_row(at: dict[str, int], import_id: str, kind: str, now: datetime, realm_id: str | None) -> list:
     row = [None] * len(at)
     row[at["import_id"]], row[at["target"]], row[at["created_at"]] = import_id, HISTORY[kind][0].__tablename__, now
+    row[at["realm_id"]] = realm_id
     return row
 
 

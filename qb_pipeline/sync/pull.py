@@ -32,6 +32,7 @@ from qb_pipeline.db.models import SyncState
 from qb_pipeline.db.names import name_key
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.sync.companies import adopt_for
 from qb_pipeline.sync.entities import SYNCED, SyncedEntity
 from qb_pipeline.sync.incremental import OVERLAP, read_changes
 
@@ -82,6 +83,7 @@ def pull_name_list(
     `together_with`: the entities the run pulls after it, asked in the same CDC call (sync/incremental.py)."""
     spec = SYNCED[entity]
     started = now or utcnow()
+    adopt_for(engine, qb.realm_id, progress)  # rows naming no company are this one's if it is the only one
     changes = read_changes(qb, engine, entity, started, overlap=overlap, together_with=together_with)
     result, pages = PullResult(entity, changes.mode), changes.pages
 
@@ -96,7 +98,7 @@ def pull_name_list(
         progress(f"{entity}: {result.pulled} records pulled ({result.mode})")
 
     with session_scope(engine) as session:
-        result.merged = spec.hooks.after_pull(session, changes.deleted_ids, started)
+        result.merged = spec.hooks.after_pull(session, changes.deleted_ids, started, qb.realm_id)
         queries.advance_cursor(session, qb.realm_id, entity, changes.covered_until, full=result.mode == "full")
     return result
 
@@ -119,11 +121,7 @@ def _apply_page(
         return
     result.pulled += len(records)
     incoming = {row["qb_id"]: row for row in _rows(spec, records, realm_id)}
-    stored = {
-        local.qb_id: local
-        for local in rows_by_qb_id(session, spec.model, list(incoming))
-        if not spec.per_company or local.realm_id == realm_id
-    }
+    stored = {local.qb_id: local for local in rows_by_qb_id(session, spec.model, list(incoming), realm_id)}
     # The overlap window re-reads records we already hold: an unchanged SyncToken means nothing to
     # write (and a pending local edit of that row must survive to be pushed).
     changed = {
@@ -135,7 +133,7 @@ def _apply_page(
         return
     state = {}
     if spec.pushed:  # rows made or edited here too: link new records by name, report conflicts, mark synced
-        _link_by_name(session, spec, changed, stored, result)
+        _link_by_name(session, spec, changed, stored, result, realm_id)
         result.conflicts += _conflicts(spec, changed, stored)
         state = {"sync_state": SyncState.SYNCED, "last_error": None, "synced_at": now, "local_updated_at": None}
     else:
@@ -144,7 +142,7 @@ def _apply_page(
     upsert_by_qb_id(
         session, spec.model, [{**row, **state} for row in changed.values()], conflict_columns=spec.key_columns
     )
-    spec.hooks.after_page(session, changed, held, now)
+    spec.hooks.after_page(session, changed, held, now, realm_id)
 
 
 def _rows(spec: SyncedEntity, records: list[dict], realm_id: str) -> list[dict]:
@@ -152,7 +150,7 @@ def _rows(spec: SyncedEntity, records: list[dict], realm_id: str) -> list[dict]:
 
 
 def _link_by_name(
-    session: Session, spec: SyncedEntity, changed: dict[str, dict], stored: dict, result: PullResult
+    session: Session, spec: SyncedEntity, changed: dict[str, dict], stored: dict, result: PullResult, realm_id: str
 ) -> None:
     """New to us: adopt a never-pushed local row of the same name (by name key) rather than duplicating it,
     only when the key names that one row here and one new record: between two, a guess could merge
@@ -163,8 +161,9 @@ def _link_by_name(
         if qb_id not in stored:
             new_by_key[name_key(row[spec.name_column])].append(row)
     # Unlinked rows first (few: rows never pushed), so a full pull's page costs one small query.
-    unlinked = queries.rows_by_name_key(session, model, new_by_key, model.qb_id.is_(None)) if new_by_key else {}
-    named = queries.rows_by_name_key(session, model, unlinked) if unlinked else {}
+    ours = model.realm_id == realm_id  # the company's rows only (unassigned ones were adopted or are left)
+    unlinked = queries.rows_by_name_key(session, model, new_by_key, ours, model.qb_id.is_(None)) if new_by_key else {}
+    named = queries.rows_by_name_key(session, model, unlinked, ours) if unlinked else {}
     linked = [
         (rows[0], new_by_key[key][0])
         for key, rows in named.items()

@@ -21,6 +21,7 @@ from qb_pipeline.core.port import QuickBooksPort, WriteOutcome
 from qb_pipeline.db.models import SyncState
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.sync.companies import adopt_for
 from qb_pipeline.sync.entities import NAME_LISTS, SyncedEntity
 from qb_pipeline.sync.records import parse_instant
 
@@ -35,9 +36,14 @@ def income_account_for_new_rows(
         return None
     if configured:
         return configured
+    adopt_for(engine, qb.realm_id)  # a local row naming no company yet is this one's when it is the only one
     with session_scope(engine) as session:
         unpushed = any(
-            session.scalar(sa.select(sa.func.count()).select_from(model).where(model.qb_id.is_(None)))
+            session.scalar(
+                sa.select(sa.func.count())
+                .select_from(model)
+                .where(model.realm_id == qb.realm_id, model.qb_id.is_(None))
+            )
             for model in needing
         )
     # Outside the transaction: never hold the database while talking to QuickBooks.
@@ -78,7 +84,8 @@ def push_name_list(
     prerequisites)."""
     spec = NAME_LISTS[entity]
     result = PushResult(entity)
-    creates, updates = _pending_bodies(engine, spec, default_income_account_id, row_ids)
+    adopt_for(engine, qb.realm_id)  # rows naming no company are this one's when it is the only one
+    creates, updates = _pending_bodies(engine, spec, qb.realm_id, default_income_account_id, row_ids)
     if creates:
         _push_creates(qb, engine, spec, creates, result)
     if updates:
@@ -90,19 +97,25 @@ Bodies = list[tuple[str, dict]]  # (our row id, QuickBooks body)
 
 
 def _pending_bodies(
-    engine: sa.Engine, spec: SyncedEntity, default_income_account_id: str | None, row_ids: list[int] | None
+    engine: sa.Engine,
+    spec: SyncedEntity,
+    realm_id: str,
+    default_income_account_id: str | None,
+    row_ids: list[int] | None,
 ) -> tuple[Bodies, Bodies]:
-    """The rows to create (no QuickBooks Id, not failed) and to update (edited since their last sync)."""
+    """The company's rows to create (no QuickBooks Id, not failed) and to update (edited since their last
+    sync)."""
     model = spec.model
     with session_scope(engine) as session:
         pending = sa.select(model).where(
+            model.realm_id == realm_id,
             sa.or_(
                 sa.and_(model.qb_id.is_(None), model.sync_state != SyncState.FAILED),
                 sa.and_(
                     model.local_updated_at.is_not(None),
                     sa.or_(model.synced_at.is_(None), model.local_updated_at > model.synced_at),
                 ),
-            )
+            ),
         )
         if row_ids is not None:
             pending = pending.where(model.id.in_(row_ids))
@@ -143,7 +156,9 @@ def _link_by_name(session: Session, spec: SyncedEntity, row, record: dict, resul
     """The name is taken in QuickBooks: the record holding it is this row's, unless another local row is
     linked to it already (two local rows for one QuickBooks record: a person must merge them)."""
     model, name_of = spec.model, spec.name_of
-    holder = session.scalar(sa.select(model).where(model.qb_id == str(record["Id"]), model.id != row.id))
+    holder = session.scalar(
+        sa.select(model).where(model.realm_id == row.realm_id, model.qb_id == str(record["Id"]), model.id != row.id)
+    )
     if holder is not None:
         message = (
             f"the name is taken in QuickBooks by {spec.name} {record['Id']}, which local row "

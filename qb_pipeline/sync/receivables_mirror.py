@@ -135,9 +135,7 @@ class _CompanyCurrency:
 
 def _write(session: Session, spec: SyncedEntity, rows: list[dict], result: ReceivablesResult) -> None:
     realm_id = rows[0]["realm_id"]
-    held = {
-        row.qb_id for row in rows_by_qb_id(session, spec.model, [r["qb_id"] for r in rows]) if row.realm_id == realm_id
-    }
+    held = {row.qb_id for row in rows_by_qb_id(session, spec.model, [r["qb_id"] for r in rows], realm_id)}
     applications = [line for row in rows for line in row.pop("applications", [])]
     upsert_by_qb_id(session, spec.model, rows, conflict_columns=spec.key_columns)
     if spec.model is QBPayment:  # a payment's lines, as they are now: those of its last version replaced

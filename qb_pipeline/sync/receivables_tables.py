@@ -153,7 +153,13 @@ def _named(connection: sa.Connection, realm_id: str, table: pd.DataFrame) -> pd.
     by name as QuickBooks lists them."""
     ids = sorted(set(table["customer_qb_id"]))
     names = (
-        dict(connection.execute(sa.select(Customer.qb_id, Customer.display_name).where(Customer.qb_id.in_(ids))).all())
+        dict(
+            connection.execute(
+                sa.select(Customer.qb_id, Customer.display_name).where(
+                    Customer.realm_id == realm_id, Customer.qb_id.in_(ids)
+                )
+            ).all()
+        )
         if ids
         else {}
     )

@@ -53,9 +53,14 @@ def _last_updated(record: dict) -> datetime | None:
     return parse_instant((record.get("MetaData") or {}).get("LastUpdatedTime"))
 
 
-def customer_row(record: dict) -> dict[str, Any]:
-    """A QBO Customer as the columns `customers` mirrors."""
+def _of_company(realm_id: str | None) -> dict[str, str]:
+    return {} if realm_id is None else {"realm_id": realm_id}
+
+
+def customer_row(record: dict, realm_id: str | None = None) -> dict[str, Any]:
+    """A QBO Customer as the columns `customers` mirrors (with its company's id when given)."""
     return {
+        **_of_company(realm_id),
         "qb_id": str(record["Id"]),
         "qb_sync_token": str(record.get("SyncToken", "0")),
         "qb_updated_at": _last_updated(record),
@@ -70,9 +75,10 @@ def customer_row(record: dict) -> dict[str, Any]:
     }
 
 
-def item_row(record: dict) -> dict[str, Any]:
-    """A QBO Item as the columns `items` mirrors."""
+def item_row(record: dict, realm_id: str | None = None) -> dict[str, Any]:
+    """A QBO Item as the columns `items` mirrors (with its company's id when given)."""
     return {
+        **_of_company(realm_id),
         "qb_id": str(record["Id"]),
         "qb_sync_token": str(record.get("SyncToken", "0")),
         "qb_updated_at": _last_updated(record),

@@ -212,9 +212,12 @@ def serve_already_mirrored(session: Session, now) -> int:
         which = [model.qb_id.in_({e.entity_id for e in waiting})]
         if synced.per_company:
             which.append(model.realm_id.in_({e.realm_id for e in waiting}))
-        held = session.execute(sa.select(model.qb_id, model.qb_updated_at).where(*which)).all()
-        newest = {qb_id: updated for qb_id, updated in held if updated is not None}
-        covered = [e.id for e in waiting if _held_since(newest.get(e.entity_id), e.occurred_at)]
+        company = model.realm_id if synced.per_company else sa.null()
+        held = session.execute(sa.select(company, model.qb_id, model.qb_updated_at).where(*which)).all()
+        # by company and Id: Ids repeat across companies
+        newest = {(realm, qb_id): updated for realm, qb_id, updated in held if updated is not None}
+        mine = (lambda e: (e.realm_id, e.entity_id)) if synced.per_company else (lambda e: (None, e.entity_id))
+        covered = [e.id for e in waiting if _held_since(newest.get(mine(e)), e.occurred_at)]
         if covered:
             session.execute(
                 sa.update(WebhookEvent)

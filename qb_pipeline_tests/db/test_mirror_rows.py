@@ -13,17 +13,26 @@ from qb_pipeline.db.models import Customer, SyncState
 from qb_pipeline.db.session import session_scope
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+REALM = "4620816365000000001"  # rows are mirrored per company: keyed by (realm_id, qb_id)
 
 
 def test_upsert_inserts_then_updates_by_qb_id_and_keeps_local_columns(engine):
     rows = [
-        {"qb_id": str(i), "display_name": f"Customer {i}", "qb_sync_token": "0", "balance": Decimal("10.05")}
+        {
+            "realm_id": REALM,
+            "qb_id": str(i),
+            "display_name": f"Customer {i}",
+            "qb_sync_token": "0",
+            "balance": Decimal("10.05"),
+        }
         for i in range(1, 1201)  # more than one chunk
     ]
     with session_scope(engine) as session:
         assert mirror_rows.upsert_by_qb_id(session, Customer, rows) == 1200
         session.execute(sa.update(Customer).where(Customer.qb_id == "7").values(last_error="kept"))
-    changed = [{"qb_id": "7", "display_name": "Renamed", "qb_sync_token": "1", "balance": Decimal("0.10")}]
+    changed = [
+        {"realm_id": REALM, "qb_id": "7", "display_name": "Renamed", "qb_sync_token": "1", "balance": Decimal("0.10")}
+    ]
     with session_scope(engine) as session:
         mirror_rows.upsert_by_qb_id(session, Customer, changed)
     with session_scope(engine) as session:
@@ -40,6 +49,7 @@ def test_upsert_keeps_every_value_exactly_whatever_its_text(engine):
     names = ['He said "hi"', "back\\slash", "{braces}", "a,b", "NULL", "", "Ünïcödé ✓", "new\nline", "tab\tend"]
     rows = [
         {
+            "realm_id": REALM,
             "qb_id": str(n),
             "display_name": name,
             "company_name": None if n % 2 else name,
@@ -73,7 +83,7 @@ def test_upsert_keeps_a_value_every_row_shares_exactly(engine, count):
         "sync_state": SyncState.FAILED,
         "qb_updated_at": NOW - timedelta(microseconds=1),
     }
-    rows = [{"qb_id": str(n), **shared} for n in range(count)]
+    rows = [{"realm_id": REALM, "qb_id": str(n), **shared} for n in range(count)]
     with session_scope(engine) as session:
         mirror_rows.upsert_by_qb_id(session, Customer, rows)
     with session_scope(engine) as session:

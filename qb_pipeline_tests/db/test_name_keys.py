@@ -132,11 +132,16 @@ def test_every_writer_keeps_the_key_with_the_name(engine):
         session.add(local)
         session.execute(sa.insert(Item).values(name="GROẞE KISTE"))
         upsert_by_qb_id(
-            session, Customer, [{"qb_id": "1", "display_name": "İzmir Ltd"}, {"qb_id": "2", "display_name": "Straße"}]
+            session,
+            Customer,
+            [
+                {"realm_id": "1", "qb_id": "1", "display_name": "İzmir Ltd"},
+                {"realm_id": "1", "qb_id": "2", "display_name": "Straße"},
+            ],
         )
     with session_scope(engine) as session:
         session.get(Customer, local.id).display_name = "CAFE\u0301 NOIR"
-        upsert_by_qb_id(session, Customer, [{"qb_id": "2", "display_name": "Strasse Neu"}])
+        upsert_by_qb_id(session, Customer, [{"realm_id": "1", "qb_id": "2", "display_name": "Strasse Neu"}])
     with engine.connect() as connection:
         customers = dict(connection.execute(sa.text("SELECT display_name, name_key FROM customers")).all())
         items = dict(connection.execute(sa.text("SELECT name, name_key FROM items")).all())

@@ -17,11 +17,13 @@ from qb_pipeline.db.session import session_scope
 from qb_pipeline_tests.fixtures.orders import named_order
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+REALM = "4620816365000000001"  # the company whose orders these are (claims are per company)
 _order_numbers = itertools.count(1)
 
 
 def add_orders(engine, count: int, **fields) -> list[int]:
     with session_scope(engine) as session:
+        fields = {"realm_id": REALM, **fields}
         orders = [named_order(f"SO-{next(_order_numbers):05d}", "Acme", "Widget:2", **fields) for _ in range(count)]
         session.add_all(orders)
         session.flush()
@@ -51,9 +53,9 @@ def test_claim_takes_pending_and_due_retries_only(engine):
         )
         session.execute(sa.update(Order).where(Order.id == synced).values(status=OrderStatus.SYNCED))
     with session_scope(engine) as session:
-        assert queries.claim_orders(session, "run-a", now=NOW) == [pending, due]
+        assert queries.claim_orders(session, "run-a", realm_id=REALM, now=NOW) == [pending, due]
     with session_scope(engine) as session:
-        assert queries.claim_orders(session, "run-b", now=NOW) == []  # nothing left for a second run
+        assert queries.claim_orders(session, "run-b", realm_id=REALM, now=NOW) == []  # nothing left for a second run
         order = session.get(Order, pending)
         assert (order.status, order.claimed_by, order.attempts) == (OrderStatus.PUSHING, "run-a", 1)
 
@@ -61,7 +63,7 @@ def test_claim_takes_pending_and_due_retries_only(engine):
 def test_claim_respects_limit_oldest_first(engine):
     ids = add_orders(engine, 5)
     with session_scope(engine) as session:
-        assert queries.claim_orders(session, "run-a", limit=2) == ids[:2]
+        assert queries.claim_orders(session, "run-a", realm_id=REALM, limit=2) == ids[:2]
 
 
 def test_two_claimers_racing_never_share_an_order(engine):
@@ -76,7 +78,7 @@ def test_two_claimers_racing_never_share_an_order(engine):
             start.wait()
             while True:
                 with session_scope(engine) as session:
-                    claimed = queries.claim_orders(session, f"run-{name}", limit=7)
+                    claimed = queries.claim_orders(session, f"run-{name}", realm_id=REALM, limit=7)
                 if not claimed:
                     return
                 won[name].extend(claimed)
@@ -100,9 +102,9 @@ def test_concurrent_uncommitted_claim_is_invisible_to_second_claimer(engine):
     (order_id,) = add_orders(engine, 1)
     with engine.connect() as first, engine.connect() as second:
         first_tx = first.begin()
-        first_won = queries.claim_orders(Session(bind=first), "run-a")
+        first_won = queries.claim_orders(Session(bind=first), "run-a", realm_id=REALM)
         second_tx = second.begin()
-        second_won = queries.claim_orders(Session(bind=second), "run-b")  # SKIP LOCKED: no wait
+        second_won = queries.claim_orders(Session(bind=second), "run-b", realm_id=REALM)  # SKIP LOCKED: no wait
         first_tx.commit()
         second_tx.commit()
     assert first_won == [order_id] and second_won == []
@@ -112,12 +114,17 @@ def test_concurrent_uncommitted_claim_is_invisible_to_second_claimer(engine):
 def test_stale_claim_take_over_and_old_run_cannot_finish(engine):
     (order_id,) = add_orders(engine, 1)
     with session_scope(engine) as session:
-        queries.claim_orders(session, "crashed-run", now=NOW - timedelta(hours=1))
+        queries.claim_orders(session, "crashed-run", realm_id=REALM, now=NOW - timedelta(hours=1))
     with session_scope(engine) as session:
-        assert queries.take_over_stale_claims(session, "fresh-run", older_than=timedelta(minutes=30), now=NOW) == [
-            order_id
-        ]
-        assert queries.take_over_stale_claims(session, "third-run", older_than=timedelta(minutes=30), now=NOW) == []
+        assert queries.take_over_stale_claims(
+            session, "fresh-run", realm_id=REALM, older_than=timedelta(minutes=30), now=NOW
+        ) == [order_id]
+        assert (
+            queries.take_over_stale_claims(
+                session, "third-run", realm_id=REALM, older_than=timedelta(minutes=30), now=NOW
+            )
+            == []
+        )
     with session_scope(engine) as session:
         assert not queries.finish_claim(session, order_id, "crashed-run", status=OrderStatus.SYNCED, qb_invoice_id="9")
         assert queries.finish_claim(session, order_id, "fresh-run", status=OrderStatus.SYNCED, qb_invoice_id="42")
@@ -130,7 +137,7 @@ def test_stale_claim_take_over_and_old_run_cannot_finish(engine):
 def test_finish_synced_claims_records_only_what_the_run_still_holds_with_exact_totals(engine):
     mine, taken_over, never_claimed = add_orders(engine, 3)
     with session_scope(engine) as session:
-        queries.claim_orders(session, "run-a", now=NOW - timedelta(hours=1), limit=2)
+        queries.claim_orders(session, "run-a", realm_id=REALM, now=NOW - timedelta(hours=1), limit=2)
     with session_scope(engine) as session:
         session.execute(sa.update(Order).where(Order.id == taken_over).values(claimed_by="run-b"))
     answered = [
@@ -163,7 +170,7 @@ def test_a_big_claim_leaves_postgresql_statistics_that_know_the_claimed_orders(e
         session.execute(sa.text("ANALYZE orders"))  # statistics taken while nothing is claimed
     add_orders(engine, queries.RESTATE_AFTER_CLAIMING)
     with session_scope(engine) as session:
-        assert len(queries.claim_orders(session, "run-a", limit=queries.RESTATE_AFTER_CLAIMING)) == 500
+        assert len(queries.claim_orders(session, "run-a", realm_id=REALM, limit=queries.RESTATE_AFTER_CLAIMING)) == 500
     with session_scope(engine) as session:
         estimate = session.execute(
             sa.text("EXPLAIN (FORMAT JSON) SELECT id FROM orders WHERE status = 'pushing'")
@@ -175,7 +182,7 @@ def test_a_big_claim_leaves_postgresql_statistics_that_know_the_claimed_orders(e
 def test_failed_order_records_reason_and_retry_time(engine):
     (order_id,) = add_orders(engine, 1)
     with session_scope(engine) as session:
-        queries.claim_orders(session, "run-a", now=NOW)
+        queries.claim_orders(session, "run-a", realm_id=REALM, now=NOW)
         queries.finish_claim(
             session,
             order_id,
@@ -186,8 +193,8 @@ def test_failed_order_records_reason_and_retry_time(engine):
             now=NOW,
         )
     with session_scope(engine) as session:
-        assert queries.claim_orders(session, "run-b", now=NOW) == []
-        assert queries.claim_orders(session, "run-b", now=NOW + timedelta(minutes=6)) == [order_id]
+        assert queries.claim_orders(session, "run-b", realm_id=REALM, now=NOW) == []
+        assert queries.claim_orders(session, "run-b", realm_id=REALM, now=NOW + timedelta(minutes=6)) == [order_id]
         order = session.get(Order, order_id)
         assert order.attempts == 2 and order.status_reason == "QuickBooks is down (503)"
 
@@ -195,7 +202,7 @@ def test_failed_order_records_reason_and_retry_time(engine):
 def test_release_claims_returns_orders_to_pending(engine):
     ids = add_orders(engine, 3)
     with session_scope(engine) as session:
-        queries.claim_orders(session, "run-a")
+        queries.claim_orders(session, "run-a", realm_id=REALM)
     with session_scope(engine) as session:
         assert queries.release_claims(session, "run-a", ids[:2]) == 2
     assert [statuses(engine)[i] for i in ids] == [OrderStatus.PENDING, OrderStatus.PENDING, OrderStatus.PUSHING]

@@ -28,6 +28,7 @@ from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.token_cipher import new_key
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.sandbox.server import DEFAULT_REALM as REALM
 from qb_pipeline.sync.invoice_draft import draft_invoice
 from qb_pipeline.sync.invoices import Safeguards, push_orders
 from qb_pipeline_tests.fixtures.orders import (
@@ -318,7 +319,9 @@ def test_an_order_number_with_spaces_is_refused_not_matched_to_another_orders_in
 
 def test_one_invoice_is_never_linked_to_two_orders(engine):
     with session_scope(engine) as session:
-        session.add_all([Order(order_number="A", qb_invoice_id="77"), Order(order_number="B")])
+        session.add_all(
+            [Order(order_number="A", qb_invoice_id="77", realm_id=REALM), Order(order_number="B", realm_id=REALM)]
+        )
     with pytest.raises(sa.exc.IntegrityError):
         with session_scope(engine) as session:
             session.execute(sa.update(Order).where(Order.order_number == "B").values(qb_invoice_id="77"))
@@ -352,12 +355,13 @@ def test_every_invoice_names_its_order_and_keeps_the_memo(sandbox, make_gateway,
 
 def test_a_claim_is_not_taken_over_while_its_heartbeat_is_fresh(engine):
     with session_scope(engine) as session:
-        session.add(Order(order_number="HB-1"))
+        session.add(Order(order_number="HB-1", realm_id=REALM))
     long_ago = utcnow() - timedelta(hours=1)
     with session_scope(engine) as session:
-        assert queries.claim_orders(session, "live-run", now=long_ago)
+        assert queries.claim_orders(session, "live-run", realm_id=REALM, now=long_ago)
         assert queries.renew_claims(session, "live-run")  # the run's heartbeat, just now
-        assert queries.take_over_stale_claims(session, "other-run", older_than=timedelta(minutes=15)) == []
+        stale = timedelta(minutes=15)
+        assert queries.take_over_stale_claims(session, "other-run", realm_id=REALM, older_than=stale) == []
 
 
 # -- strict_link: the holder check and the marker rule, each producing its own failure ----------------
@@ -368,7 +372,7 @@ def drop_the_one_invoice_one_order_constraint(engine) -> None:
     so the holder check in `finish_synced` is the one protection left between two orders and one invoice."""
     with engine.begin() as connection:
         with Operations(MigrationContext.configure(connection)).batch_alter_table("orders") as batch:
-            batch.drop_constraint("uq_orders_qb_invoice_id", type_="unique")
+            batch.drop_constraint("uq_orders_realm_qb_invoice_id", type_="unique")
 
 
 def holders(engine, invoice_id: str) -> set[str]:

@@ -2,7 +2,7 @@
 user. A database connected before keeps its company: one row per stored token, named by its realm id.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 """
 
 from typing import Sequence, Union
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-down_revision: Union[str, Sequence[str], None] = "0016"
+down_revision: Union[str, Sequence[str], None] = "0017"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
