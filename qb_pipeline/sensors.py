@@ -51,16 +51,19 @@ PAUSE_AFTER_FAILED_RUN_SECONDS = 30
 
 
 def due_orders_by_company(session, default_realm: str) -> dict[str, tuple[int, object]]:
-    """Each company's due orders: (how many, the newest one's creation time). Orders name their company
-    (a realm_id column); before they did, every order is the one company's."""
-    count, newest = sa.func.count(), sa.func.max(Order.created_at)
-    if hasattr(Order, "realm_id"):
-        rows = session.execute(
-            sa.select(Order.realm_id, count, newest).where(queries.claimable_orders()).group_by(Order.realm_id)
-        ).all()
-        return {realm or default_realm: (due, created) for realm, due, created in rows if due}
-    due, created = session.execute(sa.select(count, newest).where(queries.claimable_orders())).one()
-    return {default_realm: (due, created)} if due else {}
+    """Each company's due orders: (how many, the newest one's creation time). An order naming no company
+    is the default company's (the one company, when there is one)."""
+    rows = session.execute(
+        sa.select(Order.realm_id, sa.func.count(), sa.func.max(Order.created_at))
+        .where(queries.claimable_orders())
+        .group_by(Order.realm_id)
+    ).all()
+    due: dict[str, tuple[int, object]] = {}
+    for realm, count, newest in rows:
+        realm = realm or default_realm
+        before, newest_before = due.get(realm, (0, None))
+        due[realm] = (before + count, max(filter(None, (newest, newest_before)), default=None))
+    return due
 
 
 def launch_push_when_orders_are_due(

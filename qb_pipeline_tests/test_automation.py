@@ -50,6 +50,17 @@ def test_due_orders_launch_one_push_whatever_the_cursor_held(database_url, engin
     assert DEFAULT_REALM in request.run_key
 
 
+def test_each_company_with_due_orders_gets_a_push_of_its_own(database_url, engine, instance):
+    add_order(engine, "SO-1")  # no company named: the one company's (the default)
+    add_named_order(engine, "SO-1", "Acme", "Widget:1", realm_id="777")  # the same number, another company
+    add_named_order(engine, "SO-2", "Acme", "Widget:1", realm_id="777")
+    add_named_order(engine, "SO-3", "Acme", "Widget:1", realm_id="888")  # a company with no partition (yet)
+    result = tick(ORDERS_SENSOR, database_url, instance, realms=(DEFAULT_REALM, "777"))
+    due = {request.partition_key: request.tags["qb_pipeline/due_orders"] for request in result.run_requests}
+    assert due == {DEFAULT_REALM: "1", "777": "2"}
+    assert {request.tags[REALM_TAG] for request in result.run_requests} == {DEFAULT_REALM, "777"}
+
+
 def test_another_companys_running_push_does_not_hold_this_companys_orders(database_url, engine, instance):
     add_order(engine, "SO-1")
     push_run(instance, dg.DagsterRunStatus.STARTED, realm="777")  # another company's push: its own lane
