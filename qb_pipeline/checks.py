@@ -9,7 +9,7 @@ from decimal import Decimal
 import dagster as dg
 import sqlalchemy as sa
 
-from qb_pipeline.assets.constants import QUICKBOOKS_POOL, companies
+from qb_pipeline.assets.constants import companies
 from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import ENTITY_ASSETS, customers
 from qb_pipeline.core.errors import QuickBooksError
@@ -71,7 +71,6 @@ items_linked = LINK_CHECKS[ITEMS.name]
 
 @dg.asset_check(
     asset=customers,
-    pool=QUICKBOOKS_POOL,
     partitions_def=companies,
     description=(
         "The QuickBooks connection answers, the company keeps the invoice numbers we send (Custom transaction "

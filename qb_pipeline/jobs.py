@@ -3,7 +3,6 @@ the webhook pull and the retry of failed orders. Built from the settings when th
 
 import dagster as dg
 
-from qb_pipeline import config
 from qb_pipeline.assets.activity import record_activity
 from qb_pipeline.assets.constants import companies
 from qb_pipeline.resources import DatabaseResource
@@ -38,11 +37,11 @@ def hourly_selection(settings: Settings) -> list[str]:
     return selected + ["sync_health"]
 
 
-def realm_tags(settings: Settings) -> dict[str, str]:
-    """One run per company at a time (dagster.yaml: here the default company's tag; a run requested for a
-    company carries its own), and a hung run is failed after QB_MAX_RUNTIME_SECONDS by Dagster's run
-    monitoring (dagster.yaml)."""
-    return {REALM_TAG: config.realm_tag(settings), "dagster/max_runtime": str(settings.max_runtime_seconds)}
+def run_limit_tags(settings: Settings) -> dict[str, str]:
+    """A hung run is failed after QB_MAX_RUNTIME_SECONDS by Dagster's run monitoring (dagster.yaml). No
+    company tag here: a run is its company's by its partition (dagster/partition, one run at a time per
+    value in dagster.yaml) and, when the schedules or sensors request it, by company_run's realm tag."""
+    return {"dagster/max_runtime": str(settings.max_runtime_seconds)}
 
 
 def company_tags(realm_id: str) -> dict[str, str]:
@@ -74,7 +73,7 @@ def execute_for_company(
 
 def build_jobs(settings: Settings) -> list:
     """The QuickBooks jobs as `settings` configure them (retry_orders_job needs no settings)."""
-    tags = realm_tags(settings)
+    tags = run_limit_tags(settings)
 
     def sync_job(name: str, asset: str, what: str):
         return dg.define_asset_job(

@@ -9,7 +9,7 @@ from qb_pipeline.jobs import (
     PULL_TAG,
     QUICKBOOKS_CHANGES_JOB,
     hourly_selection,
-    realm_tags,
+    run_limit_tags,
 )
 from qb_pipeline.partitions import company_run, served_companies
 from qb_pipeline.resources import DatabaseResource
@@ -33,7 +33,7 @@ def build_hourly_sync(settings: Settings) -> dg.ScheduleDefinition:
         if not realms:
             yield dg.SkipReason("no company is connected yet (companies_sensor adds each one)")
         for realm in realms:  # (a schedule returns one request, or yields several)
-            yield company_run(realm, f"hourly-{_tick_time(context)}", tags={**realm_tags(settings), **pull})
+            yield company_run(realm, f"hourly-{_tick_time(context)}", tags={**run_limit_tags(settings), **pull})
 
     return dg.schedule(  # the decorator: a schedule function given a resource (the database)
         name=HOURLY_SYNC,
@@ -80,7 +80,7 @@ def build_daily_catch_up(settings: Settings) -> dg.ScheduleDefinition:
                 f"catch-up-{_tick_time(context)}",
                 asset_selection=[dg.AssetKey(asset) for asset in assets],
                 run_config=run_config,
-                tags=realm_tags(settings),
+                tags=run_limit_tags(settings),
             )
 
     return dg.schedule(

@@ -25,7 +25,7 @@ from qb_pipeline.jobs import (
     WEBHOOK_EVENTS_TAG,
     WEBHOOK_THROUGH_TAG,
     hourly_selection,
-    realm_tags,
+    run_limit_tags,
 )
 from qb_pipeline.partitions import build_companies_sensor, company_run, partition_tag, served_companies
 from qb_pipeline.resources import DatabaseResource
@@ -273,7 +273,7 @@ def build_sensors(settings: Settings) -> list:
         target=dg.AssetSelection.assets(*first_sync),
         default_status=on[QUICKBOOKS_AUTOMATION_SENSOR],
         minimum_interval_seconds=10,
-        run_tags=realm_tags(settings),
+        run_tags=run_limit_tags(settings),
         description=(
             f"Materializes {', '.join(first_sync) or 'nothing (every QB_AUTO_SYNC_* is false)'} when they have never been (a fresh stack): the first sync, "
             "of what QB_AUTO_SYNC_* switch on."

@@ -223,22 +223,25 @@ def test_quickbooks_assets_carry_a_freshness_policy_that_follows_the_sync_freque
     } == {name: (timedelta(hours=4, minutes=15), timedelta(hours=8, minutes=15)) for name in every_four_hours}
 
 
-def test_a_push_run_is_tagged_with_the_company_id_whatever_can_be_read(tmp_path):
-    """dagster.yaml runs one push per value of qb_pipeline/realm: the value is the company id, never the
-    environment's name (which every company of that environment would share)."""
-
-    def tags(settings: Settings) -> set[str]:
-        configured = build_definitions(settings)
-        automation = configured.get_sensor_def("quickbooks_automation_sensor")
-        return {configured.resolve_job_def(PUSH_INVOICES_JOB).tags[REALM_TAG], automation.run_tags[REALM_TAG]}
-
-    assert tags(Settings(environment="production", realm_id="4620816365")) == {"4620816365"}
+def test_the_default_company_is_its_id_whatever_can_be_read(tmp_path):
+    """Runs are tagged with the company id (qb_pipeline/realm, one run per value in dagster.yaml): the default
+    company's is its id, never the environment's name (which every company of that environment would share)."""
+    assert config.realm_tag(Settings(environment="production", realm_id="4620816365")) == "4620816365"
     connection = tmp_path / "connection.json"
     connection.write_text(json.dumps({"realm_id": "555"}))
-    assert tags(Settings(sandbox_connection_file=connection)) == {"555"}
+    assert config.realm_tag(Settings(sandbox_connection_file=connection)) == "555"
     # the sandbox is not started yet (no connection file): the company it always serves, not "sandbox-local"
-    assert tags(Settings(sandbox_connection_file=tmp_path / "missing.json")) == {DEFAULT_REALM}
-    assert tags(Settings(environment="production")) == {config.NO_COMPANY_REALM_TAG}
+    assert config.realm_tag(Settings(sandbox_connection_file=tmp_path / "missing.json")) == DEFAULT_REALM
+    assert config.realm_tag(Settings(environment="production")) == config.NO_COMPANY_REALM_TAG
+
+
+def test_no_job_or_first_sync_carries_one_company_s_tag_for_every_company():
+    """A Materialize of company B in the UI, or B's first sync, must not wait in the default company's lane:
+    only their partition (dagster/partition) says whose runs they are."""
+    automation = defs.get_sensor_def("quickbooks_automation_sensor")
+    assert REALM_TAG not in automation.run_tags and "dagster/max_runtime" in automation.run_tags
+    for job in (PUSH_INVOICES_JOB, "hourly_sync_job", "sync_customers_job"):
+        assert REALM_TAG not in defs.resolve_job_def(job).tags
 
 
 @pytest.mark.parametrize("orders_on", [True, False])

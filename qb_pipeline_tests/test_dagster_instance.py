@@ -25,9 +25,15 @@ def test_shipped_settings_load_into_an_instance(tmp_path):
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert instance.run_coordinator.dequeue_interval_seconds == 1
         concurrency = instance.get_concurrency_config()  # what the run queue daemon applies
-        assert concurrency.run_queue_config.tag_concurrency_limits[0]["key"] == "qb_pipeline/realm"
-        assert concurrency.pool_config.pool_granularity.value == "run"
-        assert concurrency.pool_config.default_pool_limit == 1
+        # one run at a time per company (its realm tag, and its partition for UI launches), none across companies
+        limits = concurrency.run_queue_config.tag_concurrency_limits
+        assert [(limit["key"], limit["limit"]) for limit in limits] == [
+            ("qb_pipeline/realm", 1),
+            ("dagster/partition", 1),
+        ]
+        assert all(limit["value"] == {"applyLimitPerUniqueValue": True} for limit in limits)
+        assert concurrency.run_queue_config.max_concurrent_runs == 4
+        assert concurrency.pool_config.default_pool_limit is None  # no limit shared by every company
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
 
 

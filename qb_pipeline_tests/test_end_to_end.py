@@ -83,7 +83,7 @@ def test_the_hourly_job_launched_through_graphql_succeeds(stack):
 
 
 def test_two_quickbooks_materializations_launched_at_once_run_one_after_the_other(stack):
-    """As from the UI's Materialize button: no company tag, only the assets' `quickbooks` pool keeps them apart."""
+    """As from the UI's Materialize button: no company tag, only their partition (dagster/partition, limited per value) keeps them apart."""
     client = DagsterGraphQLClient("127.0.0.1", port_number=stack.ui_port)
     stack.sandbox.control("POST", "settings", {"latency_ms": 700})  # each run lasts a few seconds
     try:

@@ -1,4 +1,4 @@
-"""What the asset modules share: groups, owners, the QuickBooks concurrency pool, the first-sync condition."""
+"""What the asset modules share: groups, owners, the companies partitions, the first-sync condition."""
 
 import dagster as dg
 
@@ -6,13 +6,9 @@ QUICKBOOKS_GROUP = "quickbooks"
 HEALTH_GROUP = "health"
 ORDER_ENTRY_GROUP = "order_entry"
 OWNERS = ["team:data-engineering"]
-# Every asset (and check) that calls QuickBooks is in this pool; dagster.yaml lets one run that holds it
-# be in progress at a time, so a materialization launched from the UI waits for a running push instead
-# of competing with it for the company's API limits.
-QUICKBOOKS_POOL = "quickbooks"
-
 # Companies are partitions: each QuickBooks company (realm id) connected is one partition of every asset
-# holding its data. companies_sensor adds one for each company holding a token; none is ever deleted (their
+# holding its data. A run of them carries its partition (tag dagster/partition), which dagster.yaml limits
+# to one run at a time per value: one company's runs never overlap, other companies' run beside them. companies_sensor adds one for each company holding a token; none is ever deleted (their
 # history stays in the UI).
 companies = dg.DynamicPartitionsDefinition(name="companies")
 

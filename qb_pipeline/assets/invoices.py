@@ -12,7 +12,7 @@ from qb_pipeline.assets.activity import (
     record_quickbooks_run,
     webhook_events_served,
 )
-from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL, SYNC_WHEN_MISSING, companies
+from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, SYNC_WHEN_MISSING, companies
 from qb_pipeline.assets.name_lists import (
     ENTITY_ASSETS,
     pull_for_an_invoices_run,
@@ -42,7 +42,6 @@ class InvoicesConfig(dg.Config):
     group_name=QUICKBOOKS_GROUP,
     kinds={"quickbooks", "sql"},
     owners=OWNERS,
-    pool=QUICKBOOKS_POOL,
     deps=[orders, *(ENTITY_ASSETS[name] for name in NAMED_IN_ORDERS), price_levels],
     automation_condition=SYNC_WHEN_MISSING,
     partitions_def=companies,

@@ -13,7 +13,7 @@ from qb_pipeline.assets.activity import (
     record_quickbooks_run,
     webhook_events_served,
 )
-from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, QUICKBOOKS_POOL, SYNC_WHEN_MISSING, companies
+from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, SYNC_WHEN_MISSING, companies
 from qb_pipeline.db import queries
 from qb_pipeline.jobs import PULL_TAG
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
@@ -176,7 +176,6 @@ def entity_asset(
         group_name=QUICKBOOKS_GROUP,
         kinds={"quickbooks", "sql"},
         owners=OWNERS,
-        pool=QUICKBOOKS_POOL,
         deps=list(deps),
         partitions_def=companies,
         automation_condition=SYNC_WHEN_MISSING,

@@ -5,9 +5,9 @@ once. The rates are counted when we send and by QBO when a call arrives, so we a
 them (sliding windows) and wait until a call fits. Requests in flight we can count exactly, so we use
 all 10, holding a slot until QBO is done with its request: until the answer, or, for a request we
 stopped waiting for, until QBO gives up on it too. A 429 that comes while every slot is taken costs
-a slot for the rest of the run, in case QBO counts a request we do not. A run has one throttle, shared by all its assets and
-checks (QuickBooksResource), and runs against one realm never overlap (the `quickbooks` pool and the
-realm tag in dagster.yaml), so one throttle speaks for the realm.
+a slot for the rest of the run, in case QBO counts a request we do not. A run has one throttle per company,
+shared by all its assets and checks (QuickBooksResource), and runs of one company never overlap (its
+realm and partition tags, limited in dagster.yaml), so one throttle speaks for the realm.
 """
 
 from __future__ import annotations
