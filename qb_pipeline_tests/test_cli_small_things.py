@@ -4,8 +4,6 @@ pages, and making the token key for a production install."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import click
 import pytest
@@ -15,7 +13,7 @@ from qb_pipeline.cli import main
 from qb_pipeline.db.models import Order, OrderStatus, SyncLog
 from qb_pipeline.db.receivables import QBCreditMemo, QBPayment
 from qb_pipeline.db.session import make_engine, session_scope
-from qb_pipeline_tests.fixtures.cli import invoke
+from qb_pipeline_tests.fixtures.cli import invoke, sync_in_process
 from qb_pipeline_tests.fixtures.quickbooks_objects import make_customer, make_item
 from qb_pipeline_tests.sandbox.receivables import credit_memo, dated_invoice, dated_payment
 
@@ -23,19 +21,6 @@ from qb_pipeline_tests.sandbox.receivables import credit_memo, dated_invoice, da
 def activity(run) -> list[str]:
     with session_scope(make_engine(run.database_url)) as session:  # read from the database, not through the command
         return [f"{row.outcome} {row.message}" for row in session.scalars(sa.select(SyncLog))]
-
-
-def sync_in_process(run, kind: str) -> str:
-    """`qb-pipeline sync KIND --in-process` in a fresh interpreter (the definitions read this test's settings)."""
-    synced = subprocess.run(
-        [sys.executable, "-m", "qb_pipeline.cli", "sync", kind, "--in-process"],
-        env=run.process_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert synced.returncode == 0, synced.stdout[-2000:] + synced.stderr[-2000:]
-    return synced.stdout
 
 
 @pytest.fixture

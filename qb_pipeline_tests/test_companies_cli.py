@@ -20,8 +20,8 @@ from qb_pipeline.db.session import make_engine
 from qb_pipeline.db.token_cipher import KEY_FILE_NAME, TokenCipher
 from qb_pipeline.quickbooks.factory import connect as connect_to_quickbooks
 from qb_pipeline.quickbooks.factory import sandbox_settings
-from qb_pipeline_tests.fixtures.cli import auth_connect, command_line_on_database, invoke
-from qb_pipeline_tests.fixtures.quickbooks_objects import api
+from qb_pipeline_tests.fixtures.cli import auth_connect, command_line_on_database, invoke, sync_in_process
+from qb_pipeline_tests.fixtures.quickbooks_objects import api, make_customer
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
 TABLES = ("qb_invoices", "sync_cursors", "qb_api_calls")
@@ -267,3 +267,19 @@ def _count(url: str, table: str, realm: str) -> int:
 
 def _counts(url: str, realm: str) -> dict[str, int]:
     return {table: _count(url, table, realm) for table in TABLES}
+
+
+def test_sync_company_syncs_that_company_into_its_own_rows(run, two):
+    """The customer exists in the second company's QuickBooks only: its row proves whom the run called."""
+    _first, second = two
+    make_customer(second.qb_client(), "Only In Beta")
+    assert "sync_customers_job: SUCCESS" in sync_in_process(run, "customers", "--company", second.realm_id)
+    engine = make_engine(run.database_url)
+    try:
+        with engine.connect() as connection:
+            realms = connection.execute(
+                sa.text("SELECT realm_id FROM customers WHERE display_name = 'Only In Beta'")
+            ).scalars()
+            assert list(realms) == [second.realm_id]
+    finally:
+        engine.dispose()

@@ -29,11 +29,15 @@ FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
 @click.option("--wait", is_flag=True, help="Follow the run; exit non-zero if it fails.")
 @click.option("--in-process", is_flag=True, help="Run it here instead of on the running Dagster.")
 @click.option("--url", default=None, help=f"The Dagster UI (default QB_DAGSTER_URL, {defaults.DAGSTER_URL}).")
-def sync(kind: str, wait: bool, in_process: bool, url: str | None) -> None:
+@click.option(
+    "--company", default=None, metavar="REALM", help="The company's realm id (default: QB_REALM_ID, or the sandbox's)."
+)
+def sync(kind: str, wait: bool, in_process: bool, url: str | None, company: str | None) -> None:
     """Sync customers, items, payments, credit memos, pricing, orders (push the due ones) or all of it, now."""
     job_name = SYNC_JOBS[kind]
+    realm = company or config.realm_tag(config.settings())
     if in_process:
-        _run_here(job_name)
+        _run_here(job_name, realm)
         return
     from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
@@ -50,7 +54,7 @@ def sync(kind: str, wait: bool, in_process: bool, url: str | None) -> None:
     )
     try:
         run_id = client.submit_job_execution(
-            job_name, repository_location_name="qb_pipeline", repository_name="__repository__", tags=_company_run()
+            job_name, repository_location_name="qb_pipeline", repository_name="__repository__", tags=_company_run(realm)
         )
     except DagsterGraphQLClientError as error:
         raise click.ClickException(f"Dagster refused the run: {str(error).splitlines()[0]}") from None
@@ -66,22 +70,20 @@ def sync(kind: str, wait: bool, in_process: bool, url: str | None) -> None:
         raise click.ClickException(f"the {kind} sync did not succeed ({status}): see {url}/runs/{run_id}")
 
 
-def _company_run() -> dict[str, str]:
-    """The tags of a run of the default company: its partition (companies_sensor has added it) and lane."""
+def _company_run(realm: str) -> dict[str, str]:
+    """The tags of a run of company `realm`: its partition (companies_sensor has added it) and lane."""
     from qb_pipeline.jobs import company_tags
 
-    realm = config.realm_tag(config.settings())
     return {"dagster/partition": realm, **company_tags(realm)}
 
 
-def _run_here(job_name: str) -> None:
+def _run_here(job_name: str, realm: str) -> None:
     from qb_pipeline.commands.common import dagster_instance, database
     from qb_pipeline.definitions import defs
     from qb_pipeline.jobs import execute_for_company
 
     database()  # not there, or not up to date: one line before any run starts
     job = defs.resolve_job_def(job_name)
-    realm = config.realm_tag(config.settings())  # the default company (a `--company` option would go here)
     with dagster_instance() as instance:
         if instance is None:
             import dagster as dg
