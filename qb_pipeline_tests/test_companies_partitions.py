@@ -9,6 +9,7 @@ import threading
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
 from qb_pipeline.assets.name_lists import customers
 from qb_pipeline.core.errors import QuickBooksError
@@ -73,6 +74,9 @@ def test_materializing_one_companys_partition_calls_that_company_only(companies_
     assert materialize_company([customers], companies_resources, realm=second.realm_id, instance=instance).success
     assert reads_and_429s(second)[0] > 0 and reads_and_429s(first)[0] == first_calls  # the first not called again
     assert set(instance.get_dynamic_partitions("companies")) == {first.realm_id, second.realm_id}
+    with session_scope(companies_resources["database"].engine) as session:  # the activity log, by plain SQL
+        logged = session.execute(sa.text("SELECT realm_id, entity FROM sync_log ORDER BY id")).all()
+    assert [tuple(row) for row in logged] == [(first.realm_id, "CUSTOMERS"), (second.realm_id, "CUSTOMERS")]
 
 
 def test_a_429_storm_on_one_company_never_slows_anothers_calls(companies_sandbox, companies_resources):

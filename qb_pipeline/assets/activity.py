@@ -33,11 +33,17 @@ def record_quickbooks_run(
         database,
         **entry,
         run_id=context.run.run_id,
+        realm_id=company_of_run(context),
         duration_seconds=seconds,
         api_calls=stats.total_calls,
         retries=stats.retries,
     )
     context.log.info(f"{entry['entity'].upper()}: {entry['outcome']} - {entry['message']}")
+
+
+def company_of_run(context: dg.AssetExecutionContext) -> str | None:
+    """The company a run of a partitioned asset is for (its partition); None for an unpartitioned one."""
+    return context.partition_key if context.has_partition_key else None
 
 
 def read_meter_metadata(
@@ -77,7 +83,7 @@ def recent_activity(session, limit: int = 15) -> str:
 
 
 @contextmanager
-def failure_logged(database: DatabaseResource, entity: str, run_id: str) -> Iterator[None]:
+def failure_logged(database: DatabaseResource, entity: str, context: dg.AssetExecutionContext) -> Iterator[None]:
     started = time.monotonic()
     try:
         yield
@@ -87,7 +93,8 @@ def failure_logged(database: DatabaseResource, entity: str, run_id: str) -> Iter
             entity=entity,
             outcome="FAILED",
             message=str(error),
-            run_id=run_id,
+            run_id=context.run.run_id,
+            realm_id=company_of_run(context),
             duration_seconds=time.monotonic() - started,
         )
         raise

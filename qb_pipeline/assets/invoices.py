@@ -55,7 +55,7 @@ def invoices(
     """Pending orders pushed to QuickBooks as invoices (at most one each), and QuickBooks invoices mirrored."""
     started = time.monotonic()
     gateway = quickbooks.gateway(context.partition_key, progress=context.log.info)
-    with failure_logged(database, INVOICES.label, context.run.run_id):
+    with failure_logged(database, INVOICES.label, context):
         pushed = InvoicePushResult()
         if config.push_orders:
             _pull_names_orders_need(context, quickbooks, gateway, database)

@@ -104,7 +104,7 @@ def sync_entity(
     """Pull what changed in QuickBooks, push what changed here, record one activity-log row."""
     started = time.monotonic()
     gateway = quickbooks.gateway(context.partition_key, progress=context.log.info)
-    with failure_logged(database, entity.label, context.run.run_id):
+    with failure_logged(database, entity.label, context):
         synced = _pull_and_push(context, gateway, quickbooks, database, entity)
     for error in synced.pushed.errors:
         context.log.warning(error)

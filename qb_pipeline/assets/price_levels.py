@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy as sa
 
-from qb_pipeline.assets.activity import record_activity
+from qb_pipeline.assets.activity import company_of_run, record_activity
 from qb_pipeline.assets.constants import OWNERS, QUICKBOOKS_GROUP, SYNC_WHEN_MISSING, companies
 from qb_pipeline.assets.name_lists import customers, items
 from qb_pipeline.db.models import CustomerItemPrice, CustomerPriceLevel, PriceLevel
@@ -93,6 +93,7 @@ def _record_applied(
         processed=run.applied,
         failed=run.rejected_rows,
         run_id=context.run.run_id,
+        realm_id=company_of_run(context),
         duration_seconds=time.monotonic() - started,
     )
 
@@ -109,6 +110,7 @@ def _record_kept(
             message=f"Applied {run.applied} pricing rows; {run.kept}",
             processed=run.applied,
             run_id=context.run.run_id,
+            realm_id=company_of_run(context),
             duration_seconds=time.monotonic() - started,
         )
     except sa.exc.SQLAlchemyError as error:

@@ -26,7 +26,7 @@ def mirror_entity(
     followed is warned in the run log and counted in the metadata."""
     started = time.monotonic()
     gateway = quickbooks.gateway(context.partition_key, progress=context.log.info)
-    with failure_logged(database, entity.label, context.run.run_id):
+    with failure_logged(database, entity.label, context):
         mirrored = mirror_receivables(
             gateway,
             database.engine,
