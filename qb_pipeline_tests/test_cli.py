@@ -342,3 +342,22 @@ def test_orders_add_names_the_company_and_numbers_are_unique_within_it(run):
             assert sorted(stored) == ["111", "222"]
     finally:
         engine.dispose()
+
+
+def test_show_and_retry_of_a_number_two_companies_hold_take_the_company(run):
+    for company in ("111", "222"):
+        run("orders", "add", "--customer", "Cool Cars", "--line", "Rocks:1", "--number", "CO-2", "--company", company)
+    engine = make_engine(run.database_url)
+    try:
+        with engine.begin() as connection:  # both failed, as a push leaves them
+            connection.execute(sa.text("UPDATE orders SET status = 'failed', status_reason = 'customer unknown'"))
+        ambiguous = run("orders", "show", "CO-2", check=False)
+        assert ambiguous.returncode == 1 and "2 companies have an order CO-2 (111, 222)" in ambiguous.stderr
+        assert json.loads(run("orders", "show", "CO-2", "--company", "222", "--json").stdout)["order_number"] == "CO-2"
+        assert "no order CO-2 in company 333" in run("orders", "show", "CO-2", "--company", "333", check=False).stderr
+        run("orders", "retry", "CO-2", "--company", "222")
+        with engine.connect() as connection:  # by plain SQL: only that company's order went back to pending
+            statuses = dict(connection.execute(sa.text("SELECT realm_id, status FROM orders")).all())
+        assert statuses == {"111": "failed", "222": "pending"}
+    finally:
+        engine.dispose()

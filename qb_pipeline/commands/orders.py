@@ -138,18 +138,30 @@ def _shown(value) -> str:
 SOURCES = {"order": "explicit", "customer": "customer price", "price_level": "price level", "item": "item price"}
 
 
+COMPANY_OF_ORDER = click.option(
+    "--company", default=None, metavar="REALM", help="The order's company (needed when two have that number)."
+)
+
+
 @orders.command("show")
 @click.argument("number")
+@COMPANY_OF_ORDER
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def show(number: str, as_json: bool) -> None:
+def show(number: str, company: str | None, as_json: bool) -> None:
     """An order: each line priced (unit price, amount, where the price comes from), its total, where it
     stands on its way to QuickBooks, and once invoiced its invoice's balance: paid (on which date), partly
     paid, open, voided or deleted in QuickBooks."""
     with session_scope(database()) as session:
-        order = session.scalars(sa.select(Order).where(Order.order_number == number)).first()
-        if order is None:
-            raise click.ClickException(f"no order {number}")
-        data = _order_shown(session, order)
+        in_company = () if company is None else (Order.realm_id == company,)
+        found = session.scalars(sa.select(Order).where(Order.order_number == number, *in_company)).all()
+        if not found:
+            raise click.ClickException(f"no order {number}" + (f" in company {company}" if company else ""))
+        if len(found) > 1:
+            held_by = ", ".join(sorted(order.realm_id or "none yet" for order in found))
+            raise click.ClickException(
+                f"{len(found)} companies have an order {number} ({held_by}): name one with --company REALM"
+            )
+        data = _order_shown(session, found[0])
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:
@@ -306,15 +318,16 @@ def _total(session, order: Order, catalog: Catalog) -> str | None:
 @orders.command("retry")
 @click.argument("numbers", nargs=-1)
 @click.option("--all-failed", is_flag=True, help="Every failed or blocked order.")
-def retry_command(numbers: tuple[str, ...], all_failed: bool) -> None:
+@click.option("--company", default=None, metavar="REALM", help="Only this company's orders (default: every company's).")
+def retry_command(numbers: tuple[str, ...], all_failed: bool, company: str | None) -> None:
     """Send failed or blocked orders again: back to pending, pushed within seconds by the sensor."""
     if not numbers and not all_failed:
         raise click.UsageError("give order numbers, or --all-failed")
     with session_scope(database()) as session:
-        unknown = unknown_order_numbers(session, numbers)
+        unknown = unknown_order_numbers(session, numbers, realm_id=company)
         if unknown:  # a mistyped number: nothing is sent again, nothing is logged
             raise click.ClickException(f"no such order: {', '.join(unknown)} (nothing was sent again)")
-        retried, not_retried = retry_orders(session, numbers, all_failed=all_failed)
+        retried, not_retried = retry_orders(session, numbers, all_failed=all_failed, realm_id=company)
         if retried:
             queries.append_sync_log(
                 session,

@@ -87,11 +87,12 @@ def sent_again(retried: Sequence[str]) -> str:
 
 
 def retry_orders(
-    session: Session, numbers: Sequence[str] = (), *, all_failed: bool = False
+    session: Session, numbers: Sequence[str] = (), *, all_failed: bool = False, realm_id: str | None = None
 ) -> tuple[list[str], list[str]]:
-    """Failed or blocked orders back to pending (the sensor pushes them within seconds).
-    Returns (retried, not retryable: unknown numbers, or orders neither failed nor blocked)."""
-    query = sa.select(Order).where(Order.status.in_(RETRYABLE))
+    """Failed or blocked orders back to pending (the sensor pushes them within seconds), of company
+    `realm_id` only when given. Returns (retried, not retryable: unknown numbers, or orders neither failed
+    nor blocked)."""
+    query = sa.select(Order).where(Order.status.in_(RETRYABLE), *_of_company(realm_id))
     if not all_failed:
         query = query.where(Order.order_number.in_(list(numbers)))
     found = list(session.scalars(query))
@@ -100,10 +101,19 @@ def retry_orders(
     return retried, sorted(set(numbers) - set(retried))
 
 
-def unknown_order_numbers(session: Session, numbers: Sequence[str]) -> list[str]:
-    """Those of `numbers` that no order has."""
-    known = set(session.scalars(sa.select(Order.order_number).where(Order.order_number.in_(list(numbers)))))
+def unknown_order_numbers(session: Session, numbers: Sequence[str], realm_id: str | None = None) -> list[str]:
+    """Those of `numbers` that no order has (no order of company `realm_id`, when given)."""
+    known = set(
+        session.scalars(
+            sa.select(Order.order_number).where(Order.order_number.in_(list(numbers)), *_of_company(realm_id))
+        )
+    )
     return sorted(set(numbers) - known)
+
+
+def _of_company(realm_id: str | None) -> tuple:
+    """The condition that keeps company `realm_id`'s orders; none (every company's) when it is None."""
+    return () if realm_id is None else (Order.realm_id == realm_id,)
 
 
 def _resolvable(session: Session, realm_id: str | None, orders: list[Order]) -> list[Order]:
