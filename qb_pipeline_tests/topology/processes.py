@@ -93,9 +93,18 @@ class Topology:
     """The whole topology under `folder`; `with Topology(...) as topology:` starts it and stops it."""
 
     def __init__(
-        self, folder: Path, server_url: str, *, code_settings: dict[str, str] | None = None, companies: int = 1
+        self,
+        folder: Path,
+        server_url: str,
+        *,
+        code_settings: dict[str, str] | None = None,
+        companies: int = 1,
+        sandbox_options: tuple[str, ...] = (),
+        connect_at_start: bool = True,
     ) -> None:
-        self.companies = companies  # how many the sandbox serves, each connected before the code location starts
+        self.companies = companies  # how many the sandbox serves
+        self.sandbox_options = sandbox_options  # `sandbox serve` flags, each company's: --customers, --limits …
+        self.connect_at_start = connect_at_start  # every company connected before the code location starts
         self.folder = Path(folder)
         self.postgres = Postgres(server_url)
         tag = uuid.uuid4().hex[:10]
@@ -135,10 +144,13 @@ class Topology:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.postgres.create(self.project_database)
         self.postgres.create(self.dagster_database)
-        self.sandbox = SandboxProcess(self.folder / "sandbox", seed="demo", cwd=PROJECT, companies=self.companies)
+        self.sandbox = SandboxProcess(
+            self.folder / "sandbox", seed="demo", cwd=PROJECT, companies=self.companies, extra=self.sandbox_options
+        )
         self._lay_out_dagster_home()
         self.cli("db", "upgrade")  # a deployment's release step, before the code location starts
-        self._connect_companies()
+        if self.connect_at_start:
+            self.connect_companies(self.sandbox.realm_ids())
         self.launch("code-server", self._code_server_command(), self.code_env)
         self._wait(self._code_server_answers, "the code server to load the definitions")
         for name in ("webserver", "daemon"):
@@ -159,13 +171,13 @@ class Topology:
             f"      location_name: {LOCATION}\n"
         )
 
-    def _connect_companies(self) -> None:
-        """Each sandbox company connected: its bootstrap refresh token (connections/<realm>.json) stored
-        encrypted in the project database's qb_tokens, as a company's first run stores it; companies_sensor
-        then gives each its partition."""
+    def connect_companies(self, realms: list[str]) -> None:
+        """These sandbox companies connected: each one's bootstrap refresh token (connections/<realm>.json)
+        stored encrypted in the project database's qb_tokens, as a company's first run stores it;
+        companies_sensor then gives each its partition."""
         engine = make_engine(self.database_url)
         try:
-            for realm in self.sandbox.realm_ids():
+            for realm in realms:
                 settings, refresh_token = sandbox_settings(self.sandbox.connection_file, realm_id=realm)
                 connect(settings, engine, TokenCipher(self._token_key), bootstrap_refresh_token=refresh_token)
         finally:

@@ -31,7 +31,7 @@ class CompanyCount:
         return asdict(self)
 
 
-def _order_of(invoice: dict) -> str:
+def order_of(invoice: dict) -> str:
     note = str(invoice.get("PrivateNote") or "").split("\n")[0]
     return note.removeprefix(MARKER) if note.startswith(MARKER) else str(invoice.get("DocNumber") or "")
 
@@ -40,7 +40,7 @@ def count(company: Company, database_url: str) -> CompanyCount:
     invoices: dict[str, set[str]] = defaultdict(set)
     misplaced = 0
     for invoice in company.invoices():
-        number = _order_of(invoice)
+        number = order_of(invoice)
         if number.startswith(company.order_prefix):
             invoices[number].add(str(invoice["Id"]))
         elif number.startswith(PREFIX):

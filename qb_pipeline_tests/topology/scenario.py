@@ -82,7 +82,7 @@ def run_scenario(
     started = time.monotonic()
     for kind in ("customers", "items"):  # the default company's, launched through the webserver
         topology.cli("sync", kind, "--wait", timeout=180)
-    wait_for_the_first_sync(topology, companies)
+    wait_for_the_first_sync(topology, [company.realm_id for company in companies])
     say(f"synced customers and items of {plural(len(companies), 'company', 'companies')}")
     engine = make_engine(topology.database_url)
     try:
@@ -160,7 +160,7 @@ def kill_mid_push(topology: Topology, companies: list[Company], say: Callable[[s
     return list(runs)
 
 
-def wait_for_the_first_sync(topology: Topology, companies: list[Company]) -> None:
+def wait_for_the_first_sync(topology: Topology, realms: list[str], timeout: float = 180) -> None:
     """A fresh stack's first sync of each company (quickbooks_automation_sensor, once companies_sensor has
     added its partition) materializes `invoices`, which pushes the orders due then: let them end, and every
     run with them, before orders come, so that they go by new_orders_sensor's push runs, the ones killed."""
@@ -179,10 +179,10 @@ def wait_for_the_first_sync(topology: Topology, companies: list[Company]) -> Non
             active = connection.execute(
                 sa.text("SELECT count(*) FROM runs WHERE status IN ('QUEUED', 'NOT_STARTED', 'STARTING', 'STARTED')")
             ).scalar()
-        return {company.realm_id for company in companies} <= set(synced) and active == 0
+        return set(realms) <= set(synced) and active == 0
 
     try:
-        _wait(done, "the fresh stack's first sync", 180)
+        _wait(done, "the fresh stack's first sync", timeout)
     finally:
         engine.dispose()
 
