@@ -44,19 +44,21 @@ def _runs(topology: Topology, where: str, params: dict) -> list[tuple]:
         engine.dispose()
 
 
-def first_sync_spans(topology: Topology, realms: list[str]) -> dict[str, tuple[float, float]]:
-    """Each company's first sync (the automation sensor's runs of its partition): first start, last end."""
+def first_sync_spans(topology: Topology, realms: list[str]) -> dict[str, tuple[float, float, float]]:
+    """Each company's first sync (the automation sensor's runs of its partition): first start, last end,
+    and its longest run (a company may get a second, later run: its span then holds the wait between)."""
     rows = _runs(
         topology,
         "runs.run_id IN (SELECT run_id FROM run_tags WHERE key = 'dagster/sensor_name' "
         "AND value = 'quickbooks_automation_sensor') AND runs.start_time IS NOT NULL",
         {},
     )
-    spans: dict[str, tuple[float, float]] = {}
+    spans: dict[str, tuple[float, float, float]] = {}
     for _run, realm, _status, start, end in rows:
         if realm in realms:
-            first, last = spans.get(realm, (start, end or start))
-            spans[realm] = (min(first, start), max(last, end or start))
+            end = end or start
+            first, last, longest = spans.get(realm, (start, end, 0.0))
+            spans[realm] = (min(first, start), max(last, end), max(longest, end - start))
     return spans
 
 
