@@ -14,7 +14,7 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
-from benchmarks.harness import PROJECT, RESULTS, database_kinds, machine
+from benchmarks.harness import POSTGRES_URL_VARIABLE, PROJECT, RESULTS, database_kinds, machine
 
 FULL = {
     "full_pull": [],
@@ -25,6 +25,7 @@ FULL = {
     "pricing_import": [],
     "read_meter": [],
     "ar_aging": [],
+    "many_companies": [],
 }
 QUICK = {
     "full_pull": ["--customers", "5000", "--items", "500", "--latency-ms", "20", "--rounds", "1"],
@@ -35,8 +36,10 @@ QUICK = {
     "pricing_import": ["--customers", "50", "--items", "100"],
     "read_meter": ["--quick", "--hours", "3", "--busy-hours", "1"],
     "ar_aging": ["--invoices", "3000", "--payments", "2400", "--customers", "100", "--rounds", "1"],
+    "many_companies": ["--companies", "4", "--customers", "500", "--items", "50", "--orders", "20"],
 }
 
+NEEDS_POSTGRES = {"many_companies"}  # the production topology: Dagster's instance on PostgreSQL
 
 Row = tuple[str, str, str, str]
 
@@ -54,6 +57,7 @@ def table(results: dict) -> list[Row]:
             _aging_rows,
             _stop_rows,
             _read_rows,
+            _many_rows,
         )
         for row in rows_of(results)
     ]
@@ -283,6 +287,41 @@ def _read_rows(results: dict) -> list[Row]:
     ]
 
 
+def _many_rows(results: dict) -> list[Row]:
+    """Many companies on the production topology (PostgreSQL: skipped without QB_TEST_POSTGRES_URL)."""
+    many = results.get("many_companies")
+    if not many:
+        return []
+    size = f"{many['companies']} companies × {many['customers']:,} customers + {many['items']} items"
+    orders = many["orders"]
+    return [
+        (
+            f"full pull, one company alone ({many['customers']:,} customers + {many['items']} items)",
+            f"{many['single_pull_seconds']} s",
+            f"limits {many['limits']}, {many['latency_ms']} ms a call",
+            "",
+        ),
+        (
+            f"full pulls of {size}, launched together",
+            f"{many['together_seconds']} s (slowest pull {many['slowest_pull_among_together_seconds']} s)",
+            f"goal ≤ {many['together_goal_seconds']} s, max_concurrent_runs {many['max_concurrent_runs']}",
+            f"{many['peak_rss_mb']} MB (stack)",
+        ),
+        (
+            f"hourly cycle of {many['companies']} idle companies",
+            f"{many['hourly']['seconds']} s",
+            f"goal ≤ {many['goals']['hourly_cycle_seconds']} s",
+            "",
+        ),
+        (
+            f"{orders['orders']} orders over {many['companies']} companies → invoice in its company",
+            f"p50 {orders['p50_seconds']} s, p95 {orders['p95_seconds']} s",
+            f"goal p95 < {many['goals']['order_p95_seconds']} s",
+            "",
+        ),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -290,6 +329,9 @@ def main() -> int:
     results, failed = {}, []
     for name, arguments in (QUICK if args.quick else FULL).items():
         print(f"== {name}", flush=True)
+        if name in NEEDS_POSTGRES and "postgresql" not in database_kinds():
+            print(f"skipped: needs PostgreSQL (set {POSTGRES_URL_VARIABLE})", flush=True)
+            continue
         done = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", *arguments], cwd=PROJECT)
         if done.returncode != 0:
             failed.append(name)

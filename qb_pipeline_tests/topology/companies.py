@@ -1,11 +1,9 @@
 """The QuickBooks companies the topology serves, and what is asked of each: its order numbers, its
 sandbox control calls (dump, counters, faults).
 
-Today the project and the sandbox serve one company (QB_REALM_ID; the sandbox's connection file). The
-scenario and the counts take a list: when the sandbox serves several companies in one process (issue 27,
-item 4: control calls per company under /_sandbox/companies/{realm}/), only `sandbox_companies` changes,
-to one `Company` per realm id holding the sandbox's client for that realm; the orders then name their
-company too (`orders add --company`).
+The one sandbox process serves COMPANIES companies (`serve --companies`), each with its own realm id,
+records, limits and control calls (/_sandbox/companies/{realm}/…): one `Company` per realm id holds the
+sandbox's client of that company. Orders name their company (orders.realm_id, `orders add --company`).
 """
 
 from __future__ import annotations
@@ -13,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qb_pipeline.sandbox.client import SandboxClient
+
+PREFIX = "TOPO"  # every company's order numbers start so; then its number
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Company:
 
     @property
     def order_prefix(self) -> str:
-        return f"TOPO{self.number}-"
+        return f"{PREFIX}{self.number}-"
 
     def order_number(self, n: int) -> str:
         return f"{self.order_prefix}{n:04d}"
@@ -40,6 +40,12 @@ class Company:
         return self.control("GET", "counters")["calls"].get(key, 0)
 
 
+COMPANIES = 3
+
+
 def sandbox_companies(sandbox: SandboxClient) -> list[Company]:
-    """The companies the running sandbox serves: today its one company."""
-    return [Company(realm_id=sandbox.realm_id, number=1, sandbox=sandbox)]
+    """The companies the running sandbox serves, the first the default one (connection.json's)."""
+    return [
+        Company(realm_id=realm, number=n, sandbox=sandbox.company(realm))
+        for n, realm in enumerate(sandbox.realm_ids(), start=1)
+    ]

@@ -8,6 +8,7 @@ Output goes to a log file per process (a pipe nobody reads fills at 64 KB and bl
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -21,9 +22,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from qb_pipeline.db.session import make_engine, normalize_url
-from qb_pipeline.db.token_cipher import new_key
+from qb_pipeline.db.token_cipher import TokenCipher, new_key
 from qb_pipeline.dev_process import answers, free_port
 from qb_pipeline.devstack import DAGSTER_YAML
+from qb_pipeline.quickbooks.factory import connect, sandbox_settings
 from qb_pipeline.sandbox.client import SandboxProcess
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -90,7 +92,19 @@ class Postgres:
 class Topology:
     """The whole topology under `folder`; `with Topology(...) as topology:` starts it and stops it."""
 
-    def __init__(self, folder: Path, server_url: str, *, code_settings: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        server_url: str,
+        *,
+        code_settings: dict[str, str] | None = None,
+        companies: int = 1,
+        sandbox_options: tuple[str, ...] = (),
+        connect_at_start: bool = True,
+    ) -> None:
+        self.companies = companies  # how many the sandbox serves
+        self.sandbox_options = sandbox_options  # `sandbox serve` flags, each company's: --customers, --limits …
+        self.connect_at_start = connect_at_start  # every company connected before the code location starts
         self.folder = Path(folder)
         self.postgres = Postgres(server_url)
         tag = uuid.uuid4().hex[:10]
@@ -130,9 +144,13 @@ class Topology:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.postgres.create(self.project_database)
         self.postgres.create(self.dagster_database)
-        self.sandbox = SandboxProcess(self.folder / "sandbox", seed="demo", cwd=PROJECT)
+        self.sandbox = SandboxProcess(
+            self.folder / "sandbox", seed="demo", cwd=PROJECT, companies=self.companies, extra=self.sandbox_options
+        )
         self._lay_out_dagster_home()
         self.cli("db", "upgrade")  # a deployment's release step, before the code location starts
+        if self.connect_at_start:
+            self.connect_companies(self.sandbox.realm_ids())
         self.launch("code-server", self._code_server_command(), self.code_env)
         self._wait(self._code_server_answers, "the code server to load the definitions")
         for name in ("webserver", "daemon"):
@@ -152,6 +170,18 @@ class Topology:
             f"      port: {self.code_port}\n"
             f"      location_name: {LOCATION}\n"
         )
+
+    def connect_companies(self, realms: list[str]) -> None:
+        """These sandbox companies connected: each one's bootstrap refresh token (connections/<realm>.json)
+        stored encrypted in the project database's qb_tokens, as a company's first run stores it;
+        companies_sensor then gives each its partition."""
+        engine = make_engine(self.database_url)
+        try:
+            for realm in realms:
+                settings, refresh_token = sandbox_settings(self.sandbox.connection_file, realm_id=realm)
+                connect(settings, engine, TokenCipher(self._token_key), bootstrap_refresh_token=refresh_token)
+        finally:
+            engine.dispose()
 
     def _code_server_command(self) -> list[str]:
         return [
@@ -239,6 +269,8 @@ class Topology:
         for name in ("client_secret", "control_token", "webhook_verifier_token"):
             if connection.get(name):
                 found[name] = connection[name]
+        for own in sorted((self.folder / "sandbox" / "connections").glob("*.json")):  # each company's token
+            found[f"refresh token of {own.stem}"] = json.loads(own.read_text())["refresh_token"]
         return found
 
     def logs(self) -> dict[str, str]:

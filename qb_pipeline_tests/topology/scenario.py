@@ -54,21 +54,36 @@ class ScenarioResult:
     counts: list[CompanyCount]
     killed: list[str] = field(default_factory=list)
     runs: dict[str, int] = field(default_factory=dict)  # Dagster's runs by status, read from its PostgreSQL
+    spans: list[RunSpan] = field(default_factory=list)  # when each company's runs ran, from the same records
     seconds: float = 0.0
 
     @property
     def sound(self) -> bool:
-        return all(c.duplicates == 0 and c.lost == 0 for c in self.counts)
+        return all(c.duplicates == c.lost == c.misplaced == 0 for c in self.counts) and not self.overlaps_within
+
+    @property
+    def overlaps_within(self) -> list[tuple[RunSpan, RunSpan]]:
+        """Pairs of runs of one company that ran at the same time (dagster.yaml's limit forbids it)."""
+        return [(a, b) for a, b in _overlapping(self.spans) if a.realm_id == b.realm_id]
+
+    @property
+    def overlaps_across(self) -> list[tuple[RunSpan, RunSpan]]:
+        """Pairs of runs of different companies that ran at the same time (side by side, as they may)."""
+        return [(a, b) for a, b in _overlapping(self.spans) if a.realm_id != b.realm_id]
+
+
+def _overlapping(spans: list[RunSpan]) -> list[tuple[RunSpan, RunSpan]]:
+    return [(a, b) for i, a in enumerate(spans) for b in spans[i + 1 :] if a.start < b.end and b.start < a.end]
 
 
 def run_scenario(
     topology: Topology, companies: list[Company], *, orders: int, say: Callable[[str], None] = print
 ) -> ScenarioResult:
     started = time.monotonic()
-    for kind in ("customers", "items"):
+    for kind in ("customers", "items"):  # the default company's, launched through the webserver
         topology.cli("sync", kind, "--wait", timeout=180)
-    say(f"synced customers and items of {plural(len(companies), 'company', 'companies')} through the webserver")
-    wait_for_the_first_sync(topology)
+    wait_for_the_first_sync(topology, [company.realm_id for company in companies])
+    say(f"synced customers and items of {plural(len(companies), 'company', 'companies')}")
     engine = make_engine(topology.database_url)
     try:
         for company in companies:
@@ -84,7 +99,8 @@ def run_scenario(
             let_claims_go_stale(engine, run_id)
         for company in companies:  # orders keep coming: the restarted daemon's sensor must push them
             later = company.order_number(orders + 1)
-            topology.cli("orders", "add", "--customer", "Cool Cars", "--line", "Rocks:1", "--number", later)
+            order = ["--customer", "Cool Cars", "--line", "Rocks:1", "--number", later]
+            topology.cli("orders", "add", "--company", company.realm_id, *order)
         wait_until_settled(engine, companies, say)
     finally:
         engine.dispose()
@@ -92,20 +108,25 @@ def run_scenario(
         counts=[count(company, topology.database_url) for company in companies],
         killed=["dagster-daemon", *(f"run {run_id}" for run_id in killed)],
         runs=dagster_runs_by_status(topology),
+        spans=company_run_spans(topology),
         seconds=time.monotonic() - started,
     )
 
 
 def add_orders(engine: sa.Engine, company: Company, orders: int) -> None:
-    """As the order-entry app writes them: rows in orders and order_lines, for customers and items the
-    project database mirrors."""
+    """As the order-entry app writes them: rows in orders and order_lines naming their company, for that
+    company's customers and items the project database mirrors."""
     with session_scope(engine) as session:
-        customers = session.scalars(sa.select(Customer.id).where(Customer.active).order_by(Customer.id)).all()
+        own = company.realm_id
+        customers = session.scalars(
+            sa.select(Customer.id).where(Customer.active, Customer.realm_id == own).order_by(Customer.id)
+        ).all()
         items = session.scalars(
-            sa.select(Item.id).where(Item.active, Item.unit_price.is_not(None)).order_by(Item.id)
+            sa.select(Item.id).where(Item.active, Item.unit_price.is_not(None), Item.realm_id == own).order_by(Item.id)
         ).all()
         session.add_all(
             Order(
+                realm_id=own,
                 order_number=company.order_number(n),
                 customer_id=customers[n % len(customers)],
                 ordered_at=utcnow(),
@@ -139,28 +160,29 @@ def kill_mid_push(topology: Topology, companies: list[Company], say: Callable[[s
     return list(runs)
 
 
-def wait_for_the_first_sync(topology: Topology) -> None:
-    """A fresh stack's first sync (quickbooks_automation_sensor, once companies_sensor has added each company's
-    partition) materializes `invoices`, which pushes the orders due then: let it end, and every run with it,
-    before orders come, so that they go by new_orders_sensor's push runs, the ones this scenario kills."""
+def wait_for_the_first_sync(topology: Topology, realms: list[str], timeout: float = 180) -> None:
+    """A fresh stack's first sync of each company (quickbooks_automation_sensor, once companies_sensor has
+    added its partition) materializes `invoices`, which pushes the orders due then: let them end, and every
+    run with them, before orders come, so that they go by new_orders_sensor's push runs, the ones killed."""
     engine = sa.create_engine(topology.dagster_database_url)
 
     def done() -> bool:
         with engine.connect() as connection:
-            first_syncs = connection.execute(
+            synced = connection.execute(
                 sa.text(
-                    "SELECT count(*) FROM runs JOIN run_tags ON run_tags.run_id = runs.run_id WHERE "
-                    "run_tags.key = 'dagster/sensor_name' AND run_tags.value = 'quickbooks_automation_sensor' "
+                    "SELECT DISTINCT part.value FROM runs JOIN run_tags sensor ON sensor.run_id = runs.run_id "
+                    "JOIN run_tags part ON part.run_id = runs.run_id WHERE sensor.key = 'dagster/sensor_name' "
+                    "AND sensor.value = 'quickbooks_automation_sensor' AND part.key = 'dagster/partition' "
                     "AND runs.status = 'SUCCESS'"
                 )
-            ).scalar()
+            ).scalars()
             active = connection.execute(
                 sa.text("SELECT count(*) FROM runs WHERE status IN ('QUEUED', 'NOT_STARTED', 'STARTING', 'STARTED')")
             ).scalar()
-        return first_syncs >= 1 and active == 0
+        return set(realms) <= set(synced) and active == 0
 
     try:
-        _wait(done, "the fresh stack's first sync", 180)
+        _wait(done, "the fresh stack's first sync", timeout)
     finally:
         engine.dispose()
 
@@ -226,6 +248,32 @@ def dagster_runs_by_status(topology: Topology) -> dict[str, int]:
     finally:
         engine.dispose()
     return {status: number for status, number in sorted(rows)}
+
+
+@dataclass(frozen=True)
+class RunSpan:
+    run_id: str
+    realm_id: str  # the run's partition: its company
+    start: float
+    end: float  # float("inf") for a run not ended
+
+
+def company_run_spans(topology: Topology) -> list[RunSpan]:
+    """Every run of a company's partition that started, with its start and end as Dagster's instance
+    recorded them (its runs table in PostgreSQL)."""
+    engine = sa.create_engine(topology.dagster_database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text(
+                    "SELECT runs.run_id, run_tags.value, runs.start_time, runs.end_time FROM runs JOIN run_tags "
+                    "ON run_tags.run_id = runs.run_id WHERE run_tags.key = 'dagster/partition' "
+                    "AND runs.start_time IS NOT NULL ORDER BY runs.start_time"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return [RunSpan(run, realm, start, float("inf") if end is None else end) for run, realm, start, end in rows]
 
 
 def _kill_tree(pid: int) -> None:
