@@ -7,6 +7,7 @@ from decimal import Decimal
 import dagster as dg
 import pandas as pd
 
+from qb_pipeline.assets.activity import company_of_run
 from qb_pipeline.assets.constants import HEALTH_GROUP, OWNERS, companies
 from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.receivables import credit_memos, payments
@@ -55,14 +56,17 @@ REPORT = dict(
 
 
 @dg.asset(**REPORT)
-def ar_aging(database: DatabaseResource, quickbooks: QuickBooksResource) -> dg.MaterializeResult:
+def ar_aging(
+    context: dg.AssetExecutionContext, database: DatabaseResource, quickbooks: QuickBooksResource
+) -> dg.MaterializeResult:
     """What each customer owes as of the company's today, by days past due (QuickBooks' A/R aging
     summary: Current, 1 - 30, 31 - 60, 61 - 90, 91 and over), from the mirror; credits count negative."""
     now = utcnow()
     as_of = company_today(quickbooks.company_timezone, now)
-    table = refresh_ar_aging(database.engine, as_of, now)
+    table = refresh_ar_aging(database.engine, as_of, now, company_of_run(context))
     totals = {bucket: _sum(table[bucket]) for bucket in [*AGING_BUCKETS, "total"]}
-    shown = table.nlargest(PREVIEW_ROWS, "total") if len(table) > PREVIEW_ROWS else table
+    # Decimal columns are of object dtype, which nlargest refuses: sort instead
+    shown = table.sort_values("total", ascending=False).head(PREVIEW_ROWS) if len(table) > PREVIEW_ROWS else table
     preview = shown[["customer_name", *AGING_BUCKETS, "total"]].rename(columns={"customer_name": "customer"})
     preview = pd.concat([preview, pd.DataFrame([{"customer": "TOTAL", **totals}])], ignore_index=True)
     return dg.MaterializeResult(
@@ -79,14 +83,17 @@ def ar_aging(database: DatabaseResource, quickbooks: QuickBooksResource) -> dg.M
 
 @dg.asset(**REPORT)
 def sales_by_customer_month(
-    config: SalesByCustomerMonthConfig, database: DatabaseResource, quickbooks: QuickBooksResource
+    context: dg.AssetExecutionContext,
+    config: SalesByCustomerMonthConfig,
+    database: DatabaseResource,
+    quickbooks: QuickBooksResource,
 ) -> dg.MaterializeResult:
     """Sales per customer and month over the last months up to the company's today (QuickBooks' sales by
     customer summarized by month, accrual basis), from the mirror."""
     now = utcnow()
     end = company_today(quickbooks.company_timezone, now)
     start = months_back(end, config.months)
-    table = refresh_sales_by_customer_month(database.engine, start, end, now)
+    table = refresh_sales_by_customer_month(database.engine, start, end, now, company_of_run(context))
     by_month = table.groupby("month")["sales"].sum() if len(table) else pd.Series(dtype=object)
     this_month = end.strftime("%Y-%m")
     grid = table.pivot_table(index="customer_name", columns="month", values="sales", aggfunc="sum", fill_value=0)

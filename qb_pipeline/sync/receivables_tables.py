@@ -32,13 +32,13 @@ def company_today(configured_zone: str, now: datetime) -> date:
     return now.astimezone(company_zone(configured_zone, None).zone).date()
 
 
-def refresh_ar_aging(engine: sa.Engine, as_of: date, now: datetime) -> pd.DataFrame:
-    """`ar_aging` recomputed as of `as_of` for every company in the mirror; the rows written, with
-    realm_id and customer_name, by company and customer name."""
+def refresh_ar_aging(engine: sa.Engine, as_of: date, now: datetime, company: str | None = None) -> pd.DataFrame:
+    """`ar_aging` recomputed as of `as_of` for `company` (a run's partition), or for every company
+    in the mirror when None; the rows written, with realm_id and customer_name, by company and customer name."""
     frames = []
     with session_scope(engine) as session:
         connection = session.connection()
-        for realm_id in _realms(connection):
+        for realm_id in _realms(connection, company):
             table = ar_aging(_open_invoices(connection, realm_id), _credits(connection, realm_id), as_of)
             table = _named(connection, realm_id, table).assign(as_of=as_of, computed_at=now)
             replace_report(session, ArAging, realm_id, table.to_dict("records"))
@@ -46,12 +46,15 @@ def refresh_ar_aging(engine: sa.Engine, as_of: date, now: datetime) -> pd.DataFr
     return _stacked(frames, ArAging)
 
 
-def refresh_sales_by_customer_month(engine: sa.Engine, start: date, end: date, now: datetime) -> pd.DataFrame:
-    """`sales_by_customer_month` recomputed for `start`..`end` for every company in the mirror."""
+def refresh_sales_by_customer_month(
+    engine: sa.Engine, start: date, end: date, now: datetime, company: str | None = None
+) -> pd.DataFrame:
+    """`sales_by_customer_month` recomputed for `start`..`end` for `company`, or for every company
+    in the mirror when None."""
     frames = []
     with session_scope(engine) as session:
         connection = session.connection()
-        for realm_id in _realms(connection):
+        for realm_id in _realms(connection, company):
             invoices, memos = _invoice_sales(connection, realm_id, start, end), _memo_sales(connection, realm_id)
             table = sales_by_customer_month(invoices, memos, start, end)
             table = _named(connection, realm_id, table).assign(computed_at=now)
@@ -69,7 +72,11 @@ def months_back(today: date, months: int) -> date:
 
 
 # -- reads ---------------------------------------------------------------------------------------
-def _realms(connection: sa.Connection) -> list[str]:
+def _realms(connection: sa.Connection, only: str | None) -> list[str]:
+    """The companies to refresh: `only` (its report is emptied when it has no invoice yet), else every
+    company with invoices in the mirror. One company's run never rewrites another's rows."""
+    if only is not None:
+        return [only]
     return sorted(connection.scalars(sa.select(QBInvoice.realm_id).distinct()))
 
 

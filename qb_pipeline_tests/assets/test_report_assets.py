@@ -16,7 +16,8 @@ from quickbooks.objects.invoice import Invoice
 
 from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import customers, items
-from qb_pipeline.assets.reports import ar_aging, sales_by_customer_month
+from qb_pipeline.assets.reports import PREVIEW_ROWS, ar_aging, sales_by_customer_month
+from qb_pipeline.db.models import QBInvoice
 from qb_pipeline.db.report_tables import AGING_BUCKETS, ArAging, SalesByCustomerMonth
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.definitions import defs
@@ -208,3 +209,35 @@ def test_a_company_owed_nothing_gets_empty_reports(sandbox, resources):
     aging, sales = metadata_of(result, "ar_aging"), metadata_of(result, "sales_by_customer_month")
     assert (aging["dagster/row_count"], aging["total_amount"], sales["sales_total"]) == (0, 0.0, 0.0)
     assert "| TOTAL" in aging["preview"] and sales["preview"] == "nothing to show"
+
+
+def test_more_customers_owing_than_the_preview_shows_get_the_largest_in_it(sandbox, resources):
+    qb = sandbox.qb_client()
+    work = make_item(qb, "Work")
+    for n in range(PREVIEW_ROWS + 1):  # 21 customers owing 1.00 … 21.00
+        dated_invoice(qb, make_customer(qb, f"Owes {n + 1:02d}"), work, f"{n + 1}.00", day(-1), day(10), f"PV-{n}")
+    aging = metadata_of(mirrored(resources, ar_aging), "ar_aging")
+    assert aging["customers_owing"] == PREVIEW_ROWS + 1 and aging["total_amount"] == 231.0
+    assert "Owes 21" in aging["preview"] and "Owes 01" not in aging["preview"]  # the 20 largest, then TOTAL
+
+
+def test_a_companys_report_run_leaves_another_companys_rows_alone(sandbox, resources, database_url):
+    """Two companies' runs side by side must not rewrite each other's report rows."""
+    earlier = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    with session_scope(make_engine(database_url)) as session:  # another company, mirrored and aged a while ago
+        session.add(QBInvoice(realm_id="999", qb_id="1", customer_qb_id="1", txn_date=day(-3), total_amt=5, balance=5))
+        session.add(
+            ArAging(
+                realm_id="999",
+                customer_qb_id="1",
+                customer_name="Elsewhere Ltd",
+                as_of=date(2026, 1, 2),
+                **{bucket: Decimal(0) for bucket in AGING_BUCKETS},
+                total=Decimal(5),
+                computed_at=earlier,
+            )
+        )
+    mirrored(resources, ar_aging)
+    with session_scope(make_engine(database_url)) as session:
+        kept = session.execute(sa.select(ArAging.customer_name, ArAging.computed_at).where(ArAging.realm_id == "999"))
+        assert [tuple(row) for row in kept] == [("Elsewhere Ltd", earlier)]
