@@ -160,7 +160,7 @@ def kill_mid_push(topology: Topology, companies: list[Company], say: Callable[[s
     return list(runs)
 
 
-def wait_for_the_first_sync(topology: Topology, realms: list[str], timeout: float = 180) -> None:
+def wait_for_the_first_sync(topology: Topology, realms: list[str], timeout: float = 600) -> None:
     """A fresh stack's first sync of each company (quickbooks_automation_sensor, once companies_sensor has
     added its partition) materializes `invoices`, which pushes the orders due then: let them end, and every
     run with them, before orders come, so that they go by new_orders_sensor's push runs, the ones killed."""
