@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from qb_pipeline.db.models import Customer, InvoiceBatch, Item, Order, OrderStatus, PriceLevel, QBToken
+from qb_pipeline.db.models import Customer, InvoiceBatch, Item, Order, OrderStatus, PriceLevel
 from qb_pipeline.db.queries import claimable_orders
 from qb_pipeline.db.session import session_scope
+from qb_pipeline.db.token_store import connected_realms
 from qb_pipeline.db.types import utcnow
 
 # Each adopted table, and the columns that must stay unique within a company: a row whose values a row of
@@ -88,11 +89,6 @@ def company_named(session: Session, realm_id: str | None) -> str | None:
 def in_company(model: type, realm_id: str | None) -> sa.ColumnElement[bool]:
     """`model`'s rows of company `realm_id` (None: the rows not assigned to one)."""
     return model.realm_id.is_(None) if realm_id is None else model.realm_id == realm_id
-
-
-def connected_realms(session: Session) -> set[str]:
-    """The companies holding a token."""
-    return set(session.scalars(sa.select(QBToken.realm_id)))
 
 
 def adopt_unassigned(session: Session, realm_id: str) -> Adoption:
