@@ -38,6 +38,7 @@ from benchmarks.many_companies_stack import (
     hourly_cycle,
     missing_rows,
     order_latencies,
+    stop_schedules,
 )
 from benchmarks.order_latency import peak_rss_mb_of_tree
 from qb_pipeline_tests.topology.processes import POSTGRES_URL_VARIABLE, Topology, postgres_server_url
@@ -69,11 +70,13 @@ class MemorySampler(threading.Thread):
 
 def measure(folder: Path, server: str, *, companies: int, customers: int, items: int, orders: int, latency_ms: int):
     options = ("--customers", str(customers), "--items", str(items), "--latency-ms", str(latency_ms))
-    options += ("--limits", "real")
+    # real limits; the records are a company's existing books (changed days ago), so an idle hour is idle
+    options += ("--limits", "real", "--age-days", "2")
     stack = Topology(folder, server, companies=companies + 1, sandbox_options=options, connect_at_start=False)
     memory = MemorySampler(os.getpid())
     with stack as topology:
         memory.start()
+        stop_schedules(topology)
         alone, *fleet = topology.sandbox.realm_ids()
         # (a): companies_sensor adds the bundled sandbox's default company on a fresh stack; nothing else runs
         wait_for_the_first_sync(topology, [alone], timeout=900)

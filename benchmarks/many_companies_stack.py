@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import subprocess
 import time
 from decimal import Decimal
 from urllib.parse import urlparse
@@ -12,13 +13,14 @@ from urllib.parse import urlparse
 import sqlalchemy as sa
 from dagster_graphql import DagsterGraphQLClient
 
+from qb_pipeline.automation import DAILY_CATCH_UP, HOURLY_SYNC
 from qb_pipeline.db.models import Customer, Item, Order, OrderLine
 from qb_pipeline.db.session import make_engine, session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.jobs import HOURLY_SYNC_JOB, company_tags
 from qb_pipeline.partitions import partition_tag
 from qb_pipeline_tests.topology.companies import Company
-from qb_pipeline_tests.topology.processes import LOCATION, Topology
+from qb_pipeline_tests.topology.processes import DAGSTER, LOCATION, Topology
 from qb_pipeline_tests.topology.reckoning import count, order_of
 from qb_pipeline_tests.topology.scenario import wait_until_settled
 
@@ -42,6 +44,19 @@ def _runs(topology: Topology, where: str, params: dict) -> list[tuple]:
             ).all()
     finally:
         engine.dispose()
+
+
+def stop_schedules(topology: Topology) -> None:
+    """The hourly and daily schedules stopped, as an operator stops them in the UI: what is measured is what
+    the benchmark launches, never a schedule that fires at the top of the hour in the middle of it."""
+    for schedule in (HOURLY_SYNC, DAILY_CATCH_UP):
+        subprocess.run(
+            [*DAGSTER, "schedule", "stop", schedule, "--workspace", str(topology.folder / "workspace.yaml")],
+            env=topology.dagster_env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
 
 def first_sync_spans(topology: Topology, realms: list[str]) -> dict[str, tuple[float, float, float]]:

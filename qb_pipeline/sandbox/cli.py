@@ -41,6 +41,13 @@ def sandbox() -> None:
 )
 @click.option("--customers", default=0, show_default=True, help="Also generate this many customers (per company).")
 @click.option("--items", default=0, show_default=True, help="Also generate this many items.")
+@click.option(
+    "--age-days",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0, max=25),
+    help="The generated records were last changed this many days ago (a company's existing books).",
+)
 @click.option("--latency-ms", default=0, show_default=True, help="Added latency per API call.")
 @click.option(
     "--latency-per-row-ms",
@@ -86,6 +93,7 @@ def serve(
     companies: int,
     customers: int,
     items: int,
+    age_days: int,
     latency_ms: int,
     latency_per_row_ms: float,
     limits: str,
@@ -113,6 +121,7 @@ def serve(
             companies=companies,
             customers=customers,
             items=items,
+            age_days=age_days,
             latency_ms=latency_ms,
             latency_per_row_ms=latency_per_row_ms,
             limits=limits,

@@ -63,16 +63,17 @@ class Company:
         """The store's mark of a seeded company (the first company's is the one older state folders have)."""
         return "seeded" if self.realm == FIRST_REALM else f"seeded:{self.realm}"
 
-    def seed(self, preset: str = "none", *, customers: int = 0, items: int = 0) -> None:
-        seed(self.store, self.realm, preset, customers=customers, items=items, name=self.name)
+    def seed(self, preset: str = "none", *, customers: int = 0, items: int = 0, age_days: int = 0) -> None:
+        seed(self.store, self.realm, preset, customers=customers, items=items, name=self.name, age_days=age_days)
 
-    def start(self, preset: str, *, customers: int = 0, items: int = 0) -> None:
+    def start(self, preset: str, *, customers: int = 0, items: int = 0, age_days: int = 0) -> None:
         """Seed a new company with `preset`; an existing one only gains the generated records asked for."""
+        generated = {"customers": customers, "items": items, "age_days": age_days}
         if not self.store.get_meta(self.seeded_key):
-            self.seed(preset, customers=customers, items=items)
+            self.seed(preset, **generated)
             self.store.set_meta(self.seeded_key, preset)
         else:
-            self.seed("none", customers=customers, items=items)  # an older state folder gains what is new
+            self.seed("none", **generated)  # an older state folder gains what is new
 
     def reset(self, preset: str = "none") -> None:
         """Empty the company (its accounts and company records come back), clear its faults, undo revocations."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from qb_pipeline.sandbox.company import PREFERENCES_ID, company_info, preferences
@@ -92,12 +93,19 @@ def seed_company(store: Store, realm: str, name: str = "Sandbox Company") -> Non
 
 
 def seed_records(
-    store: Store, realm: str, *, customers: list[str], items: list[tuple[str, str]], inactive_every: int = 0
+    store: Store,
+    realm: str,
+    *,
+    customers: list[str],
+    items: list[tuple[str, str]],
+    inactive_every: int = 0,
+    age_days: int = 0,
 ) -> None:
-    """Bulk insert (no per-record rules: the names are known to be valid and unique)."""
+    """Bulk insert (no per-record rules: the names are known to be valid and unique), last changed `age_days`
+    ago: a company's existing books, which CDC since an hour ago does not name again."""
     seed_company(store, realm)
-    now = qbo_time()
-    meta = {"CreateTime": now, "LastUpdatedTime": now}
+    then = qbo_time(datetime.now(timezone.utc) - timedelta(days=age_days))
+    meta = {"CreateTime": then, "LastUpdatedTime": then}
     next_id = store.next_id(realm)
 
     def active(n: int) -> bool:
@@ -144,7 +152,14 @@ def seed_records(
 
 
 def seed(
-    store: Store, realm: str, preset: str = "none", *, customers: int = 0, items: int = 0, name: str = "Sandbox Company"
+    store: Store,
+    realm: str,
+    preset: str = "none",
+    *,
+    customers: int = 0,
+    items: int = 0,
+    name: str = "Sandbox Company",
+    age_days: int = 0,
 ) -> None:
     seed_company(store, realm, name)
     if preset == "demo":
@@ -158,4 +173,5 @@ def seed(
             realm,
             customers=[f"Customer {start + n:06d}" for n in range(customers)],
             items=[(f"Item {start + n:06d}", f"{(n % 500) + 1}.{n % 100:02d}") for n in range(items)],
+            age_days=age_days,
         )

@@ -222,6 +222,7 @@ def serve(
     settings: dict | None = None,
     latency_per_row_ms: float = 0.0,
     companies: int = 1,
+    age_days: int = 0,
 ) -> None:
     sock = bind(host, port)  # listening before connection.json exists: no client can race the start
     actual_port = sock.getsockname()[1]
@@ -234,7 +235,7 @@ def serve(
         companies=companies,
     )
     for company in sandbox.companies.values():  # each a company of its own: its own copy of the data asked for
-        company.start(seed_preset, customers=customers, items=items)
+        company.start(seed_preset, customers=customers, items=items, age_days=age_days)
     sandbox.configure(every_company=True, **(settings or {}))
     sandbox.write_connection_files(list(sandbox.companies))
     connection = sandbox.connection()

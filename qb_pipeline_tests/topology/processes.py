@@ -214,7 +214,10 @@ class Topology:
             "webserver": [SCRIPTS / "dagster-webserver", "--host", "127.0.0.1", "--port", str(self.ui_port)],
             "daemon": [SCRIPTS / "dagster-daemon", "run"],
         }
-        self.launch(name, [str(part) for part in commands[name]] + workspace, self.dagster_env)
+        # The daemon starts the runs (deploy/dagster.yaml's WarmRunLauncher), in its own environment: the
+        # code location's, as on one machine. The webserver needs Dagster's instance only.
+        env = self.code_env if name == "daemon" else self.dagster_env
+        self.launch(name, [str(part) for part in commands[name]] + workspace, env)
 
     # -- environments ----------------------------------------------------------------------------------
     @property
