@@ -277,7 +277,7 @@ class Topology:
         return found
 
     def logs(self) -> dict[str, str]:
-        """Everything every process printed (the runs print into the code server's log)."""
+        """Everything every process printed (the runs print into the daemon's log: it starts them)."""
         return {path.name: path.read_text(errors="replace") for path in sorted(self.folder.glob("*.log"))}
 
     def log_tail(self, name: str, chars: int = 3000) -> str:

@@ -93,6 +93,9 @@ def run_scenario(
         killed = kill_mid_push(topology, companies, say)
         topology.start_dagster("daemon")
         say("restarted the daemon")
+        # Its run monitoring sees the killed runs' processes gone and fails the runs (which frees the companies'
+        # slots; run retries may launch them again).
+        _wait(lambda: not set(killed) & set(running_pushes(topology)), "run monitoring to fail the killed runs", 120)
         for company in companies:
             company.control("POST", "settings", {"latency_ms": 0})
         for run_id in killed:
@@ -155,8 +158,6 @@ def kill_mid_push(topology: Topology, companies: list[Company], say: Callable[[s
         say(f"SIGKILLed the daemon and push run {run_id} (pid {pid}) with a batch applied but unanswered")
     for company in companies:
         company.control("DELETE", "inject")
-    # The code server notices its run process is gone and fails the run (which frees the company's slot).
-    _wait(lambda: not set(runs) & set(running_pushes(topology)), "the code server to fail the killed runs", 60)
     return list(runs)
 
 
