@@ -34,6 +34,7 @@ from dagster._serdes import ConfigurableClassData
 PRELOAD_MODULES = ["dagster", "dagster_postgres", "pandas", "sqlalchemy", "psycopg2", "quickbooks", "intuitlib"]
 PID_TAG = "qb_pipeline/run_pid"
 PROCESS_STARTED_TAG = "qb_pipeline/run_process_started"
+RECYCLE_SECONDS = 3600  # a run's pooled connection to Dagster's storage is opened again after an hour
 
 
 class WarmRunLauncher(dg.DefaultRunLauncher):
@@ -112,12 +113,19 @@ class WarmRunLauncher(dg.DefaultRunLauncher):
 def run_in_own_session(serialized_arguments: str, sender) -> None:
     """In the forked process: its own session (a signal to the daemon's group does not reach the run), its
     pid to the launcher, then the run, as `dagster api execute_run` runs it."""
-    from dagster._cli.api import execute_run_command
+    from dagster._cli.api import _execute_run_command_body
+    from dagster._utils.interrupts import capture_interrupts
 
     os.setsid()
     sender.send(os.getpid())
     sender.close()
-    execute_run_command.callback(input_json=serialized_arguments, compressed_input_json=None)
+    arguments = dg.deserialize_value(serialized_arguments, ExecuteRunArgs)
+    with capture_interrupts(), dg.DagsterInstance.from_ref(arguments.instance_ref) as instance:
+        # dagster-postgres opens a new connection for every event it stores (NullPool, so an idle instance
+        # holds none): a quarter of a run's time, and a PostgreSQL backend started each time. A run is one
+        # process writing a hundred events in seconds: it keeps one connection (the webserver's pooling).
+        instance.optimize_for_webserver(statement_timeout=0, pool_recycle=RECYCLE_SECONDS, max_overflow=4)
+        _execute_run_command_body(arguments.run_id, instance, lambda _event: None, set_exit_code_on_failure=False)
 
 
 def _started(pid: int) -> str | None:

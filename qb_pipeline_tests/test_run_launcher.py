@@ -9,13 +9,16 @@ import os
 import signal
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 import yaml
 from dagster._core.definitions.reconstruct import ReconstructableJob
 from dagster._core.launcher import WorkerStatus
+from sqlalchemy.engine import make_url
 
 from qb_pipeline.devstack import DAGSTER_YAML
 from qb_pipeline.run_launcher import PID_TAG, WarmRunLauncher
@@ -28,12 +31,15 @@ import dagster as dg
 VERSION = {version!r}
 RECORD = {record!r}
 SLEEP = {sleep!r}
+LINES = {lines!r}
 LOADED_WITH = sorted(m for m in ("pandas", "sqlalchemy", "quickbooks", "qb_pipeline.definitions") if m in sys.modules)
 
 @dg.op
-def record():
+def record(context):
     with open(RECORD, "a") as out:
         out.write(f"{{os.getpid()}} {{os.getsid(0)}} {{VERSION}} {{','.join(LOADED_WITH)}}\\n")
+    for n in range(LINES):
+        context.log.info(f"line {{n}}")  # an event each
     time.sleep(SLEEP)
 
 @dg.job(executor_def=dg.in_process_executor)
@@ -54,19 +60,21 @@ def instance(tmp_path):
         yield instance
 
 
-def write_job(folder: Path, version: str, sleep: float = 0):
+def write_job(folder: Path, version: str, sleep: float = 0, lines: int = 0):
     """The code location: a job that notes its process, its session, its version and what was imported
     before it (the forked process keeps the warm process's environment: all it learns is in the file)."""
     path = folder / "warm_job_location.py"
-    path.write_text(textwrap.dedent(JOB.format(version=version, record=str(folder / "record.txt"), sleep=sleep)))
+    path.write_text(
+        textwrap.dedent(JOB.format(version=version, record=str(folder / "record.txt"), sleep=sleep, lines=lines))
+    )
     spec = importlib.util.spec_from_file_location("warm_job_location", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.warm_job, ReconstructableJob.for_file(str(path), "warm_job")
 
 
-def launch(instance: dg.DagsterInstance, folder: Path, version: str, sleep: float = 0) -> str:
-    job, recon = write_job(folder, version, sleep)
+def launch(instance: dg.DagsterInstance, folder: Path, version: str, sleep: float = 0, lines: int = 0) -> str:
+    job, recon = write_job(folder, version, sleep, lines)
     run = instance.create_run_for_job(job_def=job, job_code_origin=recon.get_python_origin())
     instance.launch_run(run.run_id, workspace=None)
     return run.run_id
@@ -128,3 +136,40 @@ def test_a_run_of_another_python_goes_to_the_code_server(instance, tmp_path):
         instance.launch_run(run.run_id, workspace=None)  # the default launcher's path: via a code server
     assert not (tmp_path / "record.txt").exists()
     assert sys.executable != "/other/python"
+
+
+def test_a_run_on_postgresql_stores_its_events_over_a_few_connections(tmp_path, postgres_database_factory):
+    """dagster-postgres alone opens a PostgreSQL connection (a server process) for every event it stores;
+    the warm run keeps one. Counted by PostgreSQL (pg_stat_database.sessions), events by plain SQL."""
+    if postgres_database_factory is None:
+        pytest.skip("PostgreSQL variant: set QB_TEST_POSTGRES_URL to run it (CI does)")
+    url = make_url(postgres_database_factory())
+    settings = yaml.safe_load((PROJECT_DIR / DAGSTER_YAML).read_text())
+    storage = {"hostname": url.host, "username": url.username, "password": url.password or "", "db_name": url.database}
+    settings["storage"] = {"postgres": {"postgres_db": {**storage, "port": url.port, "scheme": "postgresql+psycopg2"}}}
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "dagster.yaml").write_text(yaml.safe_dump(settings))
+    probe = sa.create_engine(url.set(drivername="postgresql+psycopg2"), poolclass=sa.pool.StaticPool)
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance, probe.connect() as sql:
+
+        def sessions() -> int:
+            sql.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+            return sql.exec_driver_sql(
+                f"SELECT sessions FROM pg_stat_database WHERE datname = '{url.database}'"
+            ).scalar()
+
+        before = sessions()
+        run_id = launch(instance, tmp_path, "one", lines=100)  # and a few connections of this process's own
+        wait_for(
+            lambda: sql.exec_driver_sql(f"SELECT status FROM runs WHERE run_id = '{run_id}'").scalar() == "SUCCESS",
+            timeout=120,
+            what="the run to succeed",
+            interval=0.2,
+        )
+        events = sql.exec_driver_sql(f"SELECT count(*) FROM event_logs WHERE run_id = '{run_id}'").scalar()
+        wait_for(lambda: sessions() > before, timeout=10, what="PostgreSQL to count the sessions")
+        time.sleep(1.5)  # sessions are counted as they end: the run process's own, at its exit
+        opened = sessions() - before
+
+    assert events >= 100
+    assert opened < events / 2, f"{opened} connections for {events} events"
