@@ -1,6 +1,7 @@
 """deploy/dagster.yaml's WarmRunLauncher, on a real instance: a run is forked from the warm process (the heavy
-libraries already imported) into a session of its own and succeeds; a reloaded code location runs its new
-code; run monitoring sees a run whose process died; a terminated run is canceled."""
+libraries and our definitions already imported) into a session of its own and succeeds; a job module it did
+not import is imported by each run; once our code changes, runs start from the code server; run monitoring
+sees a run whose process died; a terminated run is canceled; on PostgreSQL a run keeps its connection."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from dagster._core.definitions.reconstruct import ReconstructableJob
 from dagster._core.launcher import WorkerStatus
 from sqlalchemy.engine import make_url
 
+import qb_pipeline.jobs
 from qb_pipeline.devstack import DAGSTER_YAML
 from qb_pipeline.run_launcher import PID_TAG, WarmRunLauncher
 from qb_pipeline_tests.helpers import PROJECT_DIR, wait_for
@@ -97,8 +99,21 @@ def test_a_run_starts_warm_in_its_own_session_and_a_reloaded_location_runs_its_n
     (pid, session, version, loaded), (_, _, version_after, _) = records(tmp_path)
     assert pid == first.tags[PID_TAG] != str(os.getpid())
     assert session == pid  # a session of its own: a signal to the daemon's group does not end the run
-    assert loaded == "pandas,quickbooks,sqlalchemy"  # imported before the run loaded its job: warm
-    assert (version, version_after) == ("one", "two")  # the job's module is imported by each run, not kept
+    assert loaded == "pandas,qb_pipeline.definitions,quickbooks,sqlalchemy"  # before the run loaded its job
+    assert (version, version_after) == ("one", "two")  # a module the warm process did not import: each run's own
+
+
+def test_once_our_code_changes_runs_start_from_the_code_server_with_the_new_code(instance, tmp_path):
+    assert finished(instance, launch(instance, tmp_path, "one")).is_success  # the warm process has started
+    edited = Path(qb_pipeline.jobs.__file__)
+    before = edited.stat()
+    os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))  # as an edit would
+    try:
+        with pytest.raises(dg.DagsterInvariantViolationError, match="requires a workspace"):
+            launch(instance, tmp_path, "two")  # the default launcher's path: a code server loads the new code
+    finally:
+        os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert len(records(tmp_path)) == 1  # the stale warm process ran nothing
 
 
 def test_run_monitoring_sees_a_run_whose_process_died(instance, tmp_path):
