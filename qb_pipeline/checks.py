@@ -18,6 +18,7 @@ from qb_pipeline.db import queries
 from qb_pipeline.db.models import Order, OrderStatus, QBInvoice, QBToken
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
+from qb_pipeline.sync.companies import answered_for_by
 from qb_pipeline.sync.entities import CUSTOMERS, ITEMS, NAME_LISTS, SyncedEntity
 from qb_pipeline.sync.invoice_draft import OrderRejected, draft_invoice
 from qb_pipeline.sync.invoices import CUSTOM_NUMBERS_OFF
@@ -29,7 +30,14 @@ from qb_pipeline.sync.wording import plural
 warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", dg.PreviewWarning)
 
 UNLINKED_GRACE = timedelta(hours=1)
+
+
 PROBE_WHEN_SILENT_FOR = timedelta(days=1)  # the connection check reads only when QuickBooks has not answered since
+
+
+def company_checked(context: dg.AssetCheckExecutionContext) -> str | None:
+    """The company a check is evaluated for (its partition); None when run without one: every company."""
+    return context.partition_key if context.has_partition_key else None
 
 
 def _link_check(entity: SyncedEntity, database: DatabaseResource) -> dg.AssetCheckResult:
@@ -122,12 +130,16 @@ def _days_left(end, now) -> float:
     description=("No order has waited longer than QB_PENDING_ALERT_MINUTES (default 15) to become an invoice."),
     partitions_def=companies,
 )
-def orders_not_waiting(database: DatabaseResource) -> dg.AssetCheckResult:
+def orders_not_waiting(context, database: DatabaseResource) -> dg.AssetCheckResult:
     limit = timedelta(minutes=database.pending_alert_minutes)
     with database.session() as session:
         waiting = session.scalars(
             sa.select(Order.order_number)
-            .where(Order.status.in_([OrderStatus.PENDING, OrderStatus.PUSHING]), Order.created_at < utcnow() - limit)
+            .where(
+                answered_for_by(Order, company_checked(context)),
+                Order.status.in_([OrderStatus.PENDING, OrderStatus.PUSHING]),
+                Order.created_at < utcnow() - limit,
+            )
             .order_by(Order.created_at)
             .limit(20)
         ).all()
@@ -150,9 +162,9 @@ def orders_not_waiting(database: DatabaseResource) -> dg.AssetCheckResult:
     ),
     partitions_def=companies,
 )
-def no_failed_orders(database: DatabaseResource) -> dg.AssetCheckResult:
+def no_failed_orders(context, database: DatabaseResource) -> dg.AssetCheckResult:
     with database.session() as session:
-        counts = order_counts(session)
+        counts = order_counts(session, company_checked(context))
     stuck = (
         f"{plural(counts.failed, 'order')} failed and {counts.blocked} blocked; the oldest, "
         f"{counts.oldest_stuck}, since {counts.oldest_stuck_at:%Y-%m-%d %H:%M} UTC: "
@@ -172,13 +184,17 @@ def no_failed_orders(database: DatabaseResource) -> dg.AssetCheckResult:
     ),
     partitions_def=companies,
 )
-def invoice_totals_reconcile(database: DatabaseResource) -> dg.AssetCheckResult:
+def invoice_totals_reconcile(context, database: DatabaseResource) -> dg.AssetCheckResult:
     mismatches: list[str] = []
     with database.session() as session:
         rows = session.execute(
             sa.select(Order, QBInvoice.total_amt)
             .join(QBInvoice, sa.and_(QBInvoice.realm_id == Order.realm_id, QBInvoice.qb_id == Order.qb_invoice_id))
-            .where(Order.status == OrderStatus.SYNCED, Order.qb_invoice_state.is_(None))
+            .where(
+                answered_for_by(Order, company_checked(context)),
+                Order.status == OrderStatus.SYNCED,
+                Order.qb_invoice_state.is_(None),
+            )
             .order_by(Order.id.desc())
             .limit(2000)
         ).all()
@@ -208,11 +224,15 @@ def invoice_totals_reconcile(database: DatabaseResource) -> dg.AssetCheckResult:
     description="No two QuickBooks invoices of a company (voided ones included) share a DocNumber.",
     partitions_def=companies,
 )
-def unique_doc_numbers(database: DatabaseResource) -> dg.AssetCheckResult:
+def unique_doc_numbers(context, database: DatabaseResource) -> dg.AssetCheckResult:
     with database.session() as session:
         duplicates = session.execute(
             sa.select(QBInvoice.doc_number, sa.func.count())
-            .where(QBInvoice.status != "deleted", QBInvoice.doc_number.is_not(None))
+            .where(
+                answered_for_by(QBInvoice, company_checked(context)),
+                QBInvoice.status != "deleted",
+                QBInvoice.doc_number.is_not(None),
+            )
             .group_by(QBInvoice.realm_id, QBInvoice.doc_number)  # numbers are unique within a company only
             .having(sa.func.count() > 1)
             .limit(20)

@@ -7,6 +7,7 @@ import json
 import threading
 from decimal import Decimal
 
+import dagster as dg
 import pytest
 import sqlalchemy as sa
 
@@ -147,7 +148,7 @@ def gone_cancelled(gone_failed, run_on_database):
 
 def test_cancelling_failed_orders_clears_the_failed_orders_check_one_by_one(gone_failed, run_on_database, database_url):
     def check():
-        return no_failed_orders(database=DatabaseResource(url=database_url))
+        return no_failed_orders(dg.build_asset_check_context(), database=DatabaseResource(url=database_url))
 
     assert not check().passed and "2 orders failed" in check().description
     said = run_on_database("orders", "cancel", "GONE-1", "--reason", "customer changed their mind").stdout

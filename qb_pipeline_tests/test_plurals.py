@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import dagster as dg
+
 from qb_pipeline.checks import invoice_totals_reconcile, orders_not_waiting
 from qb_pipeline.db.models import OrderStatus, QBInvoice
 from qb_pipeline.db.session import session_scope
@@ -52,5 +54,10 @@ def test_checks_count_one_order_and_one_invoice_in_the_singular(database_url, en
             ]
         )
     database = DatabaseResource(url=database_url)
-    assert orders_not_waiting(database=database).description.startswith("1 order waiting over ")
-    assert invoice_totals_reconcile(database=database).description == "1 invoice matches its order"
+    assert orders_not_waiting(dg.build_asset_check_context(), database=database).description.startswith(
+        "1 order waiting over "
+    )
+    assert (
+        invoice_totals_reconcile(dg.build_asset_check_context(), database=database).description
+        == "1 invoice matches its order"
+    )

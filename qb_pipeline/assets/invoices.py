@@ -6,6 +6,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from qb_pipeline.assets.activity import (
+    company_of_run,
     failure_logged,
     read_meter_metadata,
     recent_activity,
@@ -25,6 +26,7 @@ from qb_pipeline.core.errors import QuickBooksSetupError
 from qb_pipeline.db.models import Order, OrderStatus
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
+from qb_pipeline.sync.companies import answered_for_by
 from qb_pipeline.sync.entities import INVOICES, NAMED_IN_ORDERS
 from qb_pipeline.sync.invoice_mirror import mirror_invoices
 from qb_pipeline.sync.invoice_outcomes import InvoicePushResult
@@ -66,11 +68,15 @@ def invoices(
     for reason in pushed.reasons:
         context.log.warning(reason)
     seconds = time.monotonic() - started
+    realm = company_of_run(context)
     with database.session() as session:
         pending, oldest = session.execute(
-            sa.select(sa.func.count(), sa.func.min(Order.created_at)).where(Order.status == OrderStatus.PENDING)
+            sa.select(sa.func.count(), sa.func.min(Order.created_at)).where(
+                answered_for_by(Order, realm), Order.status == OrderStatus.PENDING
+            )
         ).one()
-        counts = order_counts(session)
+        counts = order_counts(session, realm)  # this company's page: its orders (and those naming none yet)
+        every_company = order_counts(session)  # the orders table's page: all of it
     entry = dict(
         entity=INVOICES.label,
         outcome="PARTIAL" if pushed.failed or pushed.blocked else "SUCCESS",
@@ -82,7 +88,7 @@ def invoices(
     metered = read_meter_metadata(context, quickbooks, gateway.stats)
     with database.session() as session:
         recent = recent_activity(session)
-    _observe_orders(context, counts, database)
+    _observe_orders(context, every_company, database)
     return dg.MaterializeResult(
         metadata={
             **pushed.as_metadata(),

@@ -91,6 +91,14 @@ def in_company(model: type, realm_id: str | None) -> sa.ColumnElement[bool]:
     return model.realm_id.is_(None) if realm_id is None else model.realm_id == realm_id
 
 
+def answered_for_by(model: type, realm_id: str | None) -> sa.ColumnElement[bool]:
+    """The rows company `realm_id`'s checks and pages count: its own, and those naming no company yet (which
+    every company shows: the next sync, or a person, gives them one). None: every row."""
+    if realm_id is None:
+        return sa.true()
+    return sa.or_(model.realm_id == realm_id, model.realm_id.is_(None))
+
+
 def adopt_unassigned(session: Session, realm_id: str) -> Adoption:
     """Give unassigned rows to `realm_id` when it is the only company connected (or none is yet: a first
     run stores its token as it starts); otherwise fail the due

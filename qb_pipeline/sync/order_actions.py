@@ -19,6 +19,7 @@ from qb_pipeline.db.names import name_key
 from qb_pipeline.db.order_names import names_not_mirrored
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
+from qb_pipeline.sync.companies import answered_for_by
 from qb_pipeline.sync.entities import NAMED_IN_ORDERS
 from qb_pipeline.sync.invoice_draft import EARLIER_UNKNOWN_NAME, UNKNOWN_NAME
 from qb_pipeline.sync.wording import plural
@@ -43,19 +44,23 @@ class OrderCounts:
         return self.failed + self.blocked
 
 
-def order_counts(session: Session) -> OrderCounts:
-    """Every order by status now, the oldest failed or blocked one, and when the newest order came."""
+def order_counts(session: Session, realm_id: str | None = None) -> OrderCounts:
+    """Every order by status now, the oldest failed or blocked one, and when the newest order came: of company
+    `realm_id` (and those naming no company yet), or of every company when None."""
+    scope = answered_for_by(Order, realm_id)
     by_status = {
         status.value: count
-        for status, count in session.execute(sa.select(Order.status, sa.func.count()).group_by(Order.status))
+        for status, count in session.execute(
+            sa.select(Order.status, sa.func.count()).where(scope).group_by(Order.status)
+        )
     }
     oldest = session.execute(
         sa.select(Order.order_number, Order.updated_at)
-        .where(Order.status.in_(RETRYABLE))
+        .where(scope, Order.status.in_(RETRYABLE))
         .order_by(Order.updated_at)
         .limit(1)
     ).first()
-    newest = session.scalar(sa.select(sa.func.max(Order.created_at)))
+    newest = session.scalar(sa.select(sa.func.max(Order.created_at)).where(scope))
     return OrderCounts(
         **by_status,
         oldest_stuck=oldest[0] if oldest else None,

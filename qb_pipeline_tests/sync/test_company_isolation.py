@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+import dagster as dg
 import pytest
 import sqlalchemy as sa
 
@@ -139,8 +140,8 @@ def test_orders_of_the_same_number_go_to_their_own_company_at_its_own_prices(com
         mirror_invoices(company.gateway, engine)
     # The checks compare each order with its own company's invoice: one SO-1 in each company is no duplicate.
     database = DatabaseResource(url=database_url)
-    assert unique_doc_numbers(database=database).passed
-    reconciled = invoice_totals_reconcile(database=database)
+    assert unique_doc_numbers(dg.build_asset_check_context(), database=database).passed
+    reconciled = invoice_totals_reconcile(dg.build_asset_check_context(), database=database)
     assert reconciled.passed and reconciled.metadata["checked"].value == 2
 
 

@@ -1,0 +1,73 @@
+"""The invoice checks of one company's partition judge that company's orders and invoices (and orders naming no
+company yet, which every company's checks show): another company's failed order, waiting order or duplicated
+DocNumber never turns them red. Rows written by plain SQL models, as the order-entry app and a sync write them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import dagster as dg
+import pytest
+
+from qb_pipeline.assets.constants import companies
+from qb_pipeline.checks import no_failed_orders, orders_not_waiting, unique_doc_numbers
+from qb_pipeline.db.models import Order, OrderStatus, QBInvoice
+from qb_pipeline.db.session import session_scope
+from qb_pipeline.db.types import utcnow
+from qb_pipeline.jobs import add_company
+from qb_pipeline.resources import DatabaseResource
+
+TROUBLED, CALM = "9130357992221046", "9130357993221049"
+
+
+@pytest.fixture
+def troubled_company(engine):
+    """Company TROUBLED has a failed order, an order waiting an hour and two invoices numbered 1001; company CALM
+    has one synced order and its own invoice 1001."""
+    an_hour_ago = utcnow() - timedelta(hours=1)
+    with session_scope(engine) as session:
+        session.add_all(
+            [
+                Order(realm_id=TROUBLED, order_number="T-1", status=OrderStatus.FAILED, status_reason="no price"),
+                Order(realm_id=TROUBLED, order_number="T-2", status=OrderStatus.PENDING, created_at=an_hour_ago),
+                Order(realm_id=CALM, order_number="C-1", status=OrderStatus.SYNCED),
+                *(
+                    QBInvoice(realm_id=realm, qb_id=qb_id, doc_number="1001", status="open")
+                    for realm, qb_id in ((TROUBLED, "1"), (TROUBLED, "2"), (CALM, "1"))
+                ),
+            ]
+        )
+
+
+@dg.asset(name="invoices", partitions_def=companies)
+def invoices_stand_in() -> None:
+    """The key the checks are on, with nothing to do: they read only the database; this run is a partition's."""
+
+
+def evaluate(database_url: str, realm: str) -> dict[str, bool]:
+    """The three checks run for company `realm`'s partition, as a run of that partition evaluates them."""
+    with dg.instance_for_test() as instance:
+        add_company(instance, realm)
+        result = dg.materialize(
+            [invoices_stand_in, no_failed_orders, orders_not_waiting, unique_doc_numbers],
+            resources={"database": DatabaseResource(url=database_url)},
+            instance=instance,
+            partition_key=realm,
+        )
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+@pytest.mark.usefixtures("troubled_company")
+def test_one_company_s_failed_waiting_and_duplicated_never_turn_another_s_checks_red(database_url):
+    every_check = {"no_failed_orders", "orders_not_waiting", "unique_doc_numbers"}
+
+    assert evaluate(database_url, CALM) == dict.fromkeys(every_check, True)
+    assert evaluate(database_url, TROUBLED) == dict.fromkeys(every_check, False)
+
+
+def test_an_order_naming_no_company_shows_in_every_company_s_checks(engine, database_url):
+    with session_scope(engine) as session:
+        session.add(Order(realm_id=None, order_number="X-1", status=OrderStatus.FAILED, status_reason="no company"))
+
+    assert not evaluate(database_url, CALM)["no_failed_orders"]
+    assert not evaluate(database_url, TROUBLED)["no_failed_orders"]
