@@ -51,6 +51,7 @@ CODE_CHANGED = (
     "with the new code (restart the daemon to have runs start warm again)."
 )
 NOT_STARTED = "The warm process did not start this run: it starts from the code server."
+START_SECONDS = 60  # the warm process's answer with the run's pid, after which the code server starts the run
 RECYCLE_SECONDS = 3600  # a run's pooled connection to Dagster's storage is opened again after an hour
 
 
@@ -98,7 +99,10 @@ class WarmRunLauncher(dg.DefaultRunLauncher):
         if process is None:
             return False
         self._instance.report_run_canceling(run)
-        process.terminate()  # the run worker turns SIGTERM into a cancellation, as under the code server
+        try:
+            process.terminate()  # the run worker turns SIGTERM into a cancellation, as under the code server
+        except psutil.Error:
+            return False  # it ended meanwhile
         return True
 
     @property
@@ -107,7 +111,9 @@ class WarmRunLauncher(dg.DefaultRunLauncher):
 
     def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
         if PID_TAG not in run.tags:
-            return CheckRunHealthResult(WorkerStatus.UNKNOWN, "started by the code server; not watched here")
+            # Started by the code server (a fallback): not ours to watch. Anything but RUNNING would have run
+            # monitoring fail it, and run retries start it again beside the one still running.
+            return CheckRunHealthResult(WorkerStatus.RUNNING, "started by the code server; not watched here")
         if _process_of(run) is not None:
             return CheckRunHealthResult(WorkerStatus.RUNNING)
         if run.is_finished:
@@ -137,12 +143,18 @@ class WarmProcess:
         try:
             starter.start()
             sender.close()
-            return receiver.recv() if receiver.poll(60) else None
+            pid = receiver.recv() if receiver.poll(START_SECONDS) else None
         except (EOFError, OSError):
-            return None
+            pid = None
         finally:
             receiver.close()
-            multiprocessing.active_children()  # forgets the starters that have ended
+        if pid is None and starter.is_alive():
+            starter.kill()  # never a late start beside the code server's
+            starter.join(5)
+        # multiprocessing joins its live children when this process exits: a daemon stopping would wait for
+        # every run. The run is not the daemon's to wait for (the forkserver reaps it), so forget it here.
+        multiprocessing.process._children.discard(starter)
+        return pid
 
 
 _WARM: list[WarmProcess] = []  # the forkserver is one per process, whichever launcher starts it
@@ -200,12 +212,21 @@ def _started(pid: int) -> str | None:
         return None
 
 
+def _same_start(process: psutil.Process, recorded: str | None) -> bool:
+    """Whether `process` started when the run's did: not a reused pid. Within 2 s, as psutil derives the time
+    from the boot time, which moves when the clock is stepped."""
+    try:
+        return recorded is not None and abs(process.create_time() - float(recorded)) < 2
+    except ValueError:
+        return False
+
+
 def _process_of(run: dg.DagsterRun) -> psutil.Process | None:
     """The run's process while it lives: the pid it was given, started when it was (not a reused pid)."""
     try:
         process = psutil.Process(int(run.tags[PID_TAG]))
         alive = process.status() != psutil.STATUS_ZOMBIE
-        same = repr(process.create_time()) == run.tags.get(PROCESS_STARTED_TAG)
+        same = _same_start(process, run.tags.get(PROCESS_STARTED_TAG))
     except (psutil.Error, ValueError):
         return None
     return process if alive and same else None

@@ -6,6 +6,7 @@ sees a run whose process died; a terminated run is canceled; on PostgreSQL a run
 from __future__ import annotations
 
 import importlib.util
+import multiprocessing
 import os
 import signal
 import sys
@@ -121,6 +122,8 @@ def test_run_monitoring_sees_a_run_whose_process_died(instance, tmp_path):
     wait_for(lambda: (tmp_path / "record.txt").exists(), timeout=60, what="the run's step", interval=0.2)
     run = instance.get_run_by_id(run_id)
     assert instance.run_launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING
+    # the launching process (the daemon) would not wait for it when it stops: multiprocessing joins its children
+    assert int(run.tags[PID_TAG]) not in {child.pid for child in multiprocessing.active_children()}
 
     os.kill(int(run.tags[PID_TAG]), signal.SIGKILL)
     wait_for(
@@ -130,6 +133,15 @@ def test_run_monitoring_sees_a_run_whose_process_died(instance, tmp_path):
         interval=0.2,
     )
     assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED  # only monitoring can end it
+
+
+def test_run_monitoring_leaves_a_run_the_code_server_started_to_the_code_server(instance, tmp_path):
+    job, recon = write_job(tmp_path, "one")
+    run = instance.create_run_for_job(job_def=job, job_code_origin=recon.get_python_origin())  # no pid: a fallback
+
+    health = instance.run_launcher.check_run_worker_health(run)
+
+    assert health.status == WorkerStatus.RUNNING  # anything else and run monitoring fails it, and retries start it
 
 
 def test_terminating_a_run_cancels_it(instance, tmp_path):
