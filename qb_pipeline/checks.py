@@ -40,10 +40,11 @@ def company_checked(context: dg.AssetCheckExecutionContext) -> str | None:
     return context.partition_key if context.has_partition_key else None
 
 
-def _link_check(entity: SyncedEntity, database: DatabaseResource) -> dg.AssetCheckResult:
+def _link_check(entity: SyncedEntity, database: DatabaseResource, realm: str | None) -> dg.AssetCheckResult:
+    company = answered_for_by(entity.model, realm)
     with database.session() as session:
-        stuck = queries.unlinked_older_than(session, entity.model, entity.name_column, UNLINKED_GRACE)
-        linked, total = queries.link_coverage(session, entity.model)
+        stuck = queries.unlinked_older_than(session, entity.model, entity.name_column, UNLINKED_GRACE, company)
+        linked, total = queries.link_coverage(session, entity.model, company)
     return dg.AssetCheckResult(
         passed=not stuck,
         severity=dg.AssetCheckSeverity.WARN,
@@ -66,8 +67,8 @@ def link_check(entity: SyncedEntity) -> dg.AssetChecksDefinition:
         description=f"Every local {entity.word} older than an hour is linked to QuickBooks.",
         partitions_def=companies,
     )
-    def linked(database: DatabaseResource) -> dg.AssetCheckResult:
-        return _link_check(entity, database)
+    def linked(context, database: DatabaseResource) -> dg.AssetCheckResult:
+        return _link_check(entity, database, company_checked(context))
 
     return linked
 

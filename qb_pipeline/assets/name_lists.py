@@ -18,6 +18,7 @@ from qb_pipeline.db import queries
 from qb_pipeline.jobs import PULL_TAG
 from qb_pipeline.quickbooks.gateway import QuickBooksGateway
 from qb_pipeline.resources import DatabaseResource, QuickBooksResource
+from qb_pipeline.sync.companies import answered_for_by
 from qb_pipeline.sync.entities import CUSTOMERS, ITEMS, SYNCED, SyncedEntity
 from qb_pipeline.sync.order_actions import revive_orders_naming_known_records
 from qb_pipeline.sync.pull import PullResult, pull_name_list
@@ -64,11 +65,11 @@ def pulled_in_run(context: dg.AssetExecutionContext) -> list[str]:
     return [entity.name for entity in SYNCED.values() if entity.asset in selected]
 
 
-def _after_pull(database: DatabaseResource, entity: SyncedEntity, synced: Synced) -> None:
-    """Orders waiting for a name this sync brought in go again; the table's coverage, read after."""
+def _after_pull(database: DatabaseResource, entity: SyncedEntity, synced: Synced, realm: str) -> None:
+    """Orders waiting for a name this sync brought in go again; the company's coverage, read after."""
     with database.session() as session:
         synced.released = revive_orders_naming_known_records(session)
-        synced.coverage = queries.link_coverage(session, entity.model)
+        synced.coverage = queries.link_coverage(session, entity.model, answered_for_by(entity.model, realm))
 
 
 def _pull_and_push(
@@ -109,7 +110,7 @@ def sync_entity(
     for error in synced.pushed.errors:
         context.log.warning(error)
     seconds = time.monotonic() - started
-    _after_pull(database, entity, synced)
+    _after_pull(database, entity, synced, gateway.realm_id)
     pulled, pushed = synced.pulled, synced.pushed
     entry = dict(
         entity=entity.label,
@@ -146,7 +147,7 @@ def pull_for_an_invoices_run(
         gateway, database.engine, entity.name, progress=context.log.info, together_with=list(SYNCED)
     )
     synced = Synced(pulled, PushResult(entity.name))
-    _after_pull(database, entity, synced)
+    _after_pull(database, entity, synced, gateway.realm_id)
     context.log_event(
         dg.AssetObservation(
             asset_key=entity.asset,

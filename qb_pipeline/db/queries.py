@@ -350,20 +350,25 @@ def prune_sync_log(
     return result.rowcount or 0
 
 
-def link_coverage(session: Session, model: type) -> tuple[int, int]:
-    """(rows linked to a QuickBooks record, all rows) of a name list's table (Customer or Item)."""
-    total = session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
-    linked = session.scalar(sa.select(sa.func.count()).select_from(model).where(model.qb_id.is_not(None))) or 0
+def link_coverage(session: Session, model: type, *conditions) -> tuple[int, int]:
+    """(rows linked to a QuickBooks record, all rows) of a name list's table (Customer or Item), of the rows
+    `conditions` keep (a company's)."""
+    total = session.scalar(sa.select(sa.func.count()).select_from(model).where(*conditions)) or 0
+    linked = (
+        session.scalar(sa.select(sa.func.count()).select_from(model).where(model.qb_id.is_not(None), *conditions)) or 0
+    )
     return linked, total
 
 
 def unlinked_older_than(
-    session: Session, model: type, name_column: str, age: timedelta, now: datetime | None = None
+    session: Session, model: type, name_column: str, age: timedelta, *conditions, now: datetime | None = None
 ) -> list[str]:
-    """Names of a name list's local rows still without a QuickBooks record after `age`."""
+    """Names of a name list's local rows (those `conditions` keep) still without a QuickBooks record after `age`."""
     name = getattr(model, name_column)
     cutoff = (now or utcnow()) - age
-    return list(session.scalars(sa.select(name).where(model.qb_id.is_(None), model.created_at < cutoff).limit(20)))
+    return list(
+        session.scalars(sa.select(name).where(model.qb_id.is_(None), model.created_at < cutoff, *conditions).limit(20))
+    )
 
 
 NAME_KEYS_PER_QUERY = 900  # keys per IN (...): well inside SQLite's and PostgreSQL's parameter limits

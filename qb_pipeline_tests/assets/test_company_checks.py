@@ -1,6 +1,6 @@
-"""The invoice checks of one company's partition judge that company's orders and invoices (and orders naming no
-company yet, which every company's checks show): another company's failed order, waiting order or duplicated
-DocNumber never turns them red. Rows written by plain SQL models, as the order-entry app and a sync write them."""
+"""The checks of one company's partition judge that company's orders, invoices and customers (and orders naming no
+company yet, which every company's checks show): another company's failed order, waiting order, duplicated
+DocNumber or customer never sent to QuickBooks never turns them red. Rows written by plain SQL models, as the order-entry app and a sync write them."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import dagster as dg
 import pytest
 
 from qb_pipeline.assets.constants import companies
-from qb_pipeline.checks import no_failed_orders, orders_not_waiting, unique_doc_numbers
-from qb_pipeline.db.models import Order, OrderStatus, QBInvoice
+from qb_pipeline.checks import LINK_CHECKS, no_failed_orders, orders_not_waiting, unique_doc_numbers
+from qb_pipeline.db.models import Customer, Order, OrderStatus, QBInvoice
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
 from qb_pipeline.jobs import add_company
@@ -22,8 +22,9 @@ TROUBLED, CALM = "9130357992221046", "9130357993221049"
 
 @pytest.fixture
 def troubled_company(engine):
-    """Company TROUBLED has a failed order, an order waiting an hour and two invoices numbered 1001; company CALM
-    has one synced order and its own invoice 1001."""
+    """Company TROUBLED has a failed order, an order waiting an hour, two invoices numbered 1001 and a customer
+    added two hours ago that is not in QuickBooks yet; company CALM has one synced order, its own invoice 1001
+    and a customer linked to QuickBooks."""
     an_hour_ago = utcnow() - timedelta(hours=1)
     with session_scope(engine) as session:
         session.add_all(
@@ -31,6 +32,8 @@ def troubled_company(engine):
                 Order(realm_id=TROUBLED, order_number="T-1", status=OrderStatus.FAILED, status_reason="no price"),
                 Order(realm_id=TROUBLED, order_number="T-2", status=OrderStatus.PENDING, created_at=an_hour_ago),
                 Order(realm_id=CALM, order_number="C-1", status=OrderStatus.SYNCED),
+                Customer(realm_id=TROUBLED, display_name="Not Sent Yet", created_at=utcnow() - timedelta(hours=2)),
+                Customer(realm_id=CALM, display_name="Linked Ltd", qb_id="58"),
                 *(
                     QBInvoice(realm_id=realm, qb_id=qb_id, doc_number="1001", status="open")
                     for realm, qb_id in ((TROUBLED, "1"), (TROUBLED, "2"), (CALM, "1"))
@@ -39,9 +42,11 @@ def troubled_company(engine):
         )
 
 
-@dg.asset(name="invoices", partitions_def=companies)
-def invoices_stand_in() -> None:
-    """The key the checks are on, with nothing to do: they read only the database; this run is a partition's."""
+@dg.multi_asset(specs=[dg.AssetSpec(key) for key in ("invoices", "customers")], partitions_def=companies)
+def stand_in():
+    """The keys the checks are on, with nothing to do: they read only the database; this run is a partition's."""
+    yield dg.MaterializeResult(asset_key="invoices")
+    yield dg.MaterializeResult(asset_key="customers")
 
 
 def evaluate(database_url: str, realm: str) -> dict[str, bool]:
@@ -49,7 +54,7 @@ def evaluate(database_url: str, realm: str) -> dict[str, bool]:
     with dg.instance_for_test() as instance:
         add_company(instance, realm)
         result = dg.materialize(
-            [invoices_stand_in, no_failed_orders, orders_not_waiting, unique_doc_numbers],
+            [stand_in, no_failed_orders, orders_not_waiting, unique_doc_numbers, LINK_CHECKS["Customer"]],
             resources={"database": DatabaseResource(url=database_url)},
             instance=instance,
             partition_key=realm,
@@ -59,7 +64,7 @@ def evaluate(database_url: str, realm: str) -> dict[str, bool]:
 
 @pytest.mark.usefixtures("troubled_company")
 def test_one_company_s_failed_waiting_and_duplicated_never_turn_another_s_checks_red(database_url):
-    every_check = {"no_failed_orders", "orders_not_waiting", "unique_doc_numbers"}
+    every_check = {"no_failed_orders", "orders_not_waiting", "unique_doc_numbers", "customers_linked"}
 
     assert evaluate(database_url, CALM) == dict.fromkeys(every_check, True)
     assert evaluate(database_url, TROUBLED) == dict.fromkeys(every_check, False)
