@@ -93,8 +93,9 @@ def in_company(model: type, realm_id: str | None) -> sa.ColumnElement[bool]:
 
 def answered_for_by(model: type, realm_id: str | None) -> sa.ColumnElement[bool]:
     """The rows company `realm_id`'s checks and pages count: its own, and those naming no company yet (which
-    every company shows: the next sync, or a person, gives them one). None: every row."""
-    if realm_id is None:
+    every company shows: the next sync, or a person, gives them one). None, or a table with no company column
+    (an entity registered without one), every row."""
+    if realm_id is None or not hasattr(model, "realm_id"):
         return sa.true()
     return sa.or_(model.realm_id == realm_id, model.realm_id.is_(None))
 
