@@ -9,6 +9,7 @@ from decimal import Decimal
 import dagster as dg
 import sqlalchemy as sa
 
+from qb_pipeline.assets.activity import company_of_run
 from qb_pipeline.assets.constants import companies
 from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import ENTITY_ASSETS, customers
@@ -30,14 +31,7 @@ from qb_pipeline.sync.wording import plural
 warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", dg.PreviewWarning)
 
 UNLINKED_GRACE = timedelta(hours=1)
-
-
 PROBE_WHEN_SILENT_FOR = timedelta(days=1)  # the connection check reads only when QuickBooks has not answered since
-
-
-def company_checked(context: dg.AssetCheckExecutionContext) -> str | None:
-    """The company a check is evaluated for (its partition); None when run without one: every company."""
-    return context.partition_key if context.has_partition_key else None
 
 
 def _link_check(entity: SyncedEntity, database: DatabaseResource, realm: str | None) -> dg.AssetCheckResult:
@@ -68,7 +62,7 @@ def link_check(entity: SyncedEntity) -> dg.AssetChecksDefinition:
         partitions_def=companies,
     )
     def linked(context, database: DatabaseResource) -> dg.AssetCheckResult:
-        return _link_check(entity, database, company_checked(context))
+        return _link_check(entity, database, company_of_run(context))
 
     return linked
 
@@ -137,7 +131,7 @@ def orders_not_waiting(context, database: DatabaseResource) -> dg.AssetCheckResu
         waiting = session.scalars(
             sa.select(Order.order_number)
             .where(
-                answered_for_by(Order, company_checked(context)),
+                answered_for_by(Order, company_of_run(context)),
                 Order.status.in_([OrderStatus.PENDING, OrderStatus.PUSHING]),
                 Order.created_at < utcnow() - limit,
             )
@@ -165,7 +159,7 @@ def orders_not_waiting(context, database: DatabaseResource) -> dg.AssetCheckResu
 )
 def no_failed_orders(context, database: DatabaseResource) -> dg.AssetCheckResult:
     with database.session() as session:
-        counts = order_counts(session, company_checked(context))
+        counts = order_counts(session, company_of_run(context))
     stuck = (
         f"{plural(counts.failed, 'order')} failed and {counts.blocked} blocked; the oldest, "
         f"{counts.oldest_stuck}, since {counts.oldest_stuck_at:%Y-%m-%d %H:%M} UTC: "
@@ -192,7 +186,7 @@ def invoice_totals_reconcile(context, database: DatabaseResource) -> dg.AssetChe
             sa.select(Order, QBInvoice.total_amt)
             .join(QBInvoice, sa.and_(QBInvoice.realm_id == Order.realm_id, QBInvoice.qb_id == Order.qb_invoice_id))
             .where(
-                answered_for_by(Order, company_checked(context)),
+                answered_for_by(Order, company_of_run(context)),
                 Order.status == OrderStatus.SYNCED,
                 Order.qb_invoice_state.is_(None),
             )
@@ -230,7 +224,7 @@ def unique_doc_numbers(context, database: DatabaseResource) -> dg.AssetCheckResu
         duplicates = session.execute(
             sa.select(QBInvoice.doc_number, sa.func.count())
             .where(
-                answered_for_by(QBInvoice, company_checked(context)),
+                answered_for_by(QBInvoice, company_of_run(context)),
                 QBInvoice.status != "deleted",
                 QBInvoice.doc_number.is_not(None),
             )

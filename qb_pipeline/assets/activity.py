@@ -41,8 +41,9 @@ def record_quickbooks_run(
     context.log.info(f"{entry['entity'].upper()}: {entry['outcome']} - {entry['message']}")
 
 
-def company_of_run(context: dg.AssetExecutionContext) -> str | None:
-    """The company a run of a partitioned asset is for (its partition); None for an unpartitioned one."""
+def company_of_run(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> str | None:
+    """The company a run of a partitioned asset or check is for (its partition); None for an unpartitioned one
+    (a check run without one judges every company)."""
     return context.partition_key if context.has_partition_key else None
 
 
