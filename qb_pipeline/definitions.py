@@ -13,11 +13,8 @@ from qb_pipeline.assets.receivables import RECEIVABLES_ASSETS
 from qb_pipeline.assets.reports import ar_aging, sales_by_customer_month
 from qb_pipeline.checks import (
     LINK_CHECKS,
-    invoice_totals_reconcile,
-    no_failed_orders,
-    orders_not_waiting,
+    invoice_checks,
     quickbooks_connection,
-    unique_doc_numbers,
 )
 from qb_pipeline.jobs import build_jobs
 from qb_pipeline.resources import database_resource, quickbooks_resource
@@ -38,10 +35,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         asset_checks=[
             *LINK_CHECKS.values(),
             quickbooks_connection,
-            orders_not_waiting,
-            no_failed_orders,
-            invoice_totals_reconcile,
-            unique_doc_numbers,
+            invoice_checks,
             sync_health_24h,
             quickbooks_read_budget,
         ],

@@ -28,19 +28,19 @@ from qb_pipeline.run_launcher import PID_TAG, WarmRunLauncher
 from qb_pipeline_tests.helpers import PROJECT_DIR, wait_for
 
 JOB = """
-import os, sys, time
+import gc, os, sys, time
 import dagster as dg
 
 VERSION = {version!r}
 RECORD = {record!r}
 SLEEP = {sleep!r}
 LINES = {lines!r}
-LOADED_WITH = sorted(m for m in ("pandas", "sqlalchemy", "quickbooks", "qb_pipeline.definitions") if m in sys.modules)
+LOADED_WITH = sorted(m for m in ("pandas", "sqlalchemy", "quickbooks", "qb_pipeline.definitions", "qb_pipeline.run_warmup") if m in sys.modules)
 
 @dg.op
 def record(context):
     with open(RECORD, "a") as out:
-        out.write(f"{{os.getpid()}} {{os.getsid(0)}} {{VERSION}} {{','.join(LOADED_WITH)}}\\n")
+        out.write(f"{{os.getpid()}} {{os.getsid(0)}} {{VERSION}} {{','.join(LOADED_WITH)}} {{gc.get_freeze_count()}}\\n")
     for n in range(LINES):
         context.log.info(f"line {{n}}")  # an event each
     time.sleep(SLEEP)
@@ -97,11 +97,13 @@ def test_a_run_starts_warm_in_its_own_session_and_a_reloaded_location_runs_its_n
     second = finished(instance, launch(instance, tmp_path, "two"))  # the code location's file changed
 
     assert first.is_success and second.is_success
-    (pid, session, version, loaded), (_, _, version_after, _) = records(tmp_path)
+    (pid, session, version, loaded, frozen), (_, _, version_after, _, _) = records(tmp_path)
     assert pid == first.tags[PID_TAG] != str(os.getpid())
     assert session == pid  # a session of its own: a signal to the daemon's group does not end the run
-    assert loaded == "pandas,qb_pipeline.definitions,quickbooks,sqlalchemy"  # before the run loaded its job
+    assert loaded == "pandas,qb_pipeline.definitions,qb_pipeline.run_warmup,quickbooks,sqlalchemy"  # before the run
     assert (version, version_after) == ("one", "two")  # a module the warm process did not import: each run's own
+    # what the warm process imported is frozen: the run's garbage collector never walks it
+    assert int(frozen) > 100_000
 
 
 def test_once_our_code_changes_runs_start_from_the_code_server_with_the_new_code(instance, tmp_path):

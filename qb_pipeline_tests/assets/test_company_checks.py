@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from qb_pipeline.assets.constants import companies
-from qb_pipeline.checks import LINK_CHECKS, no_failed_orders, orders_not_waiting, unique_doc_numbers
+from qb_pipeline.checks import LINK_CHECKS, invoice_checks
 from qb_pipeline.db.models import Customer, Order, OrderStatus, QBInvoice
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
@@ -50,11 +50,11 @@ def stand_in():
 
 
 def evaluate(database_url: str, realm: str) -> dict[str, bool]:
-    """The three checks run for company `realm`'s partition, as a run of that partition evaluates them."""
+    """The invoices and customers checks run for company `realm`'s partition, as a run of it evaluates them."""
     with dg.instance_for_test() as instance:
         add_company(instance, realm)
         result = dg.materialize(
-            [stand_in, no_failed_orders, orders_not_waiting, unique_doc_numbers, LINK_CHECKS["Customer"]],
+            [stand_in, invoice_checks, LINK_CHECKS["Customer"]],
             resources={"database": DatabaseResource(url=database_url)},
             instance=instance,
             partition_key=realm,
@@ -66,8 +66,10 @@ def evaluate(database_url: str, realm: str) -> dict[str, bool]:
 def test_one_company_s_failed_waiting_and_duplicated_never_turn_another_s_checks_red(database_url):
     every_check = {"no_failed_orders", "orders_not_waiting", "unique_doc_numbers", "customers_linked"}
 
-    assert evaluate(database_url, CALM) == dict.fromkeys(every_check, True)
-    assert evaluate(database_url, TROUBLED) == dict.fromkeys(every_check, False)
+    calm, troubled = evaluate(database_url, CALM), evaluate(database_url, TROUBLED)
+
+    assert calm == dict.fromkeys([*every_check, "invoice_totals_reconcile"], True)  # no invoiced order to check
+    assert {name: troubled[name] for name in every_check} == dict.fromkeys(every_check, False)
 
 
 def test_an_order_naming_no_company_shows_in_every_company_s_checks(engine, database_url):

@@ -13,13 +13,7 @@ from qb_pipeline.assets.health import sync_health, sync_health_24h
 from qb_pipeline.assets.invoices import invoices
 from qb_pipeline.assets.name_lists import customers, items
 from qb_pipeline.assets.price_levels import price_levels
-from qb_pipeline.checks import (
-    invoice_totals_reconcile,
-    no_failed_orders,
-    orders_not_waiting,
-    quickbooks_connection,
-    unique_doc_numbers,
-)
+from qb_pipeline.checks import invoice_checks, quickbooks_connection
 from qb_pipeline.db import queries
 from qb_pipeline.db.models import Item, Order, OrderLine, SyncLog
 from qb_pipeline.db.session import make_engine, session_scope
@@ -31,8 +25,13 @@ from qb_pipeline_tests.fixtures.name_lists import customer_named
 from qb_pipeline_tests.fixtures.orders import add_named_order, add_orders, build_shop
 from qb_pipeline_tests.fixtures.quickbooks_objects import make_customer, pay
 
-ALL = [customers, items, price_levels, invoices, orders_not_waiting, invoice_totals_reconcile, unique_doc_numbers]
+ALL = [customers, items, price_levels, invoices, invoice_checks]
 HEADER = "kind,customer,price_level,item,price,percent,valid_from\n"
+
+
+def failed_orders_check(result):
+    """The no_failed_orders check's evaluation in `result` (a run of the invoices checks)."""
+    return next(e for e in result.get_asset_check_evaluations() if e.check_name == "no_failed_orders")
 
 
 def sandbox_invoices(sandbox) -> list[str]:
@@ -87,7 +86,14 @@ def test_an_order_for_an_unknown_customer_fails_alone_and_every_check_passes(dem
     numbers = metadata_of(result, "invoices")
     assert (numbers["pushed"], numbers["failed"], numbers["pending_after_run"]) == (1, 1, 0)
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"orders_not_waiting": True, "invoice_totals_reconcile": True, "unique_doc_numbers": True}
+    assert checks == {
+        "orders_not_waiting": True,
+        "invoice_totals_reconcile": True,
+        "unique_doc_numbers": True,
+        "no_failed_orders": False,  # the one order that failed waits for a person
+    }
+    # five steps: the three syncs, the push, and the invoices' four checks in one
+    assert sum(1 for e in result.all_events if e.event_type_value == "STEP_START") == 5
 
 
 def test_an_invoice_voided_in_quickbooks_is_flagged_and_its_order_not_pushed_again(demo_synced, resources, sandbox):
@@ -238,14 +244,14 @@ def two_failing_orders(demo_synced):
 
 
 def test_failed_orders_leave_the_run_green_and_turn_the_failed_orders_check_red(two_failing_orders, resources):
-    first = materialize_company([invoices, no_failed_orders], resources=resources)
+    first = materialize_company([invoices, invoice_checks], resources=resources)
     assert first.success  # the run did its job; the check is what turns red
-    (check,) = first.get_asset_check_evaluations()
+    check = failed_orders_check(first)
     assert not check.passed and "2 orders failed and 0 blocked" in check.description
 
 
 def test_failed_orders_are_counted_on_the_invoices_and_orders_pages(two_failing_orders, resources):
-    first = materialize_company([invoices, no_failed_orders], resources=resources)
+    first = materialize_company([invoices, invoice_checks], resources=resources)
     numbers = metadata_of(first, "invoices")
     assert (numbers["failed"], numbers["orders_failed"], numbers["orders_synced"]) == (2, 2, 0)
     assert "INVOICES" in numbers["recent_activity"]
@@ -257,14 +263,14 @@ def test_failed_orders_are_counted_on_the_invoices_and_orders_pages(two_failing_
 def test_an_order_for_an_unknown_customer_goes_again_once_a_customers_sync_brings_it_in(
     two_failing_orders, resources, sandbox
 ):
-    materialize_company([invoices, no_failed_orders], resources=resources)
+    materialize_company([invoices, invoice_checks], resources=resources)
     make_customer(sandbox.qb_client(), "Brand New Co")  # the customer is created in QuickBooks by a person…
     synced = materialize_company([customers], resources=resources)  # …and the next customers sync brings it in
     assert metadata_of(synced, "customers")["orders_released"] == 1
-    again = materialize_company([invoices, no_failed_orders], resources=resources)
+    again = materialize_company([invoices, invoice_checks], resources=resources)
     assert metadata_of(again, "invoices")["pushed"] == 1
     assert sandbox_invoices(sandbox) == ["LATE-CUST"]
-    (check,) = again.get_asset_check_evaluations()  # still red, for the order that is still wrong
+    check = failed_orders_check(again)  # still red, for the order that is still wrong
     assert "1 order failed and 0 blocked" in check.description and "ZERO" in check.description
 
 
@@ -273,14 +279,14 @@ def zero_fixed_and_sent_again(demo_synced, resources):
     """Order ZERO (a quantity of 0) failed; a person fixes it, sends it again from the UI (retry_orders_job),
     and the next run goes: (the retry's run, that next run)."""
     add_named_order(demo_synced, "ZERO", "Cool Cars", "Rocks:0")
-    materialize_company([invoices, no_failed_orders], resources=resources)
+    materialize_company([invoices, invoice_checks], resources=resources)
     with session_scope(demo_synced) as session:
         session.scalars(sa.select(OrderLine)).one().quantity = Decimal("2")
     retried = retry_orders_job.execute_in_process(
         run_config={"ops": {"retry_orders_op": {"config": {"order_numbers": ["ZERO"]}}}},
         resources={"database": resources["database"]},
     )
-    return retried, materialize_company([invoices, no_failed_orders], resources=resources)
+    return retried, materialize_company([invoices, invoice_checks], resources=resources)
 
 
 def test_a_failed_order_fixed_and_sent_again_from_the_ui_is_invoiced_once_and_the_check_turns_green(
@@ -288,7 +294,7 @@ def test_a_failed_order_fixed_and_sent_again_from_the_ui_is_invoiced_once_and_th
 ):
     retried, final = zero_fixed_and_sent_again
     assert retried.success
-    assert metadata_of(final, "invoices")["pushed"] == 1 and final.get_asset_check_evaluations()[0].passed
+    assert metadata_of(final, "invoices")["pushed"] == 1 and failed_orders_check(final).passed
     assert sandbox_invoices(sandbox) == ["ZERO"]
 
 
