@@ -197,7 +197,8 @@ def run_in_own_session(serialized_arguments: str, sender) -> None:
 
     # The warm process's quarter of a million objects are the run's too. Left to the garbage collector, its
     # first full collection walks them all (0.2 CPU-s, more under load, as touching them copies their pages):
-    # a fifth of a push run's CPU. Frozen, it never looks at them again (they live as long as the run anyway).
+    # a fifth of a push run's CPU. Frozen, it never looks at them again (they are the warm process's live
+    # objects, collected there before: run_warmup.py).
     gc.freeze()
     os.setsid()
     sender.send(os.getpid())

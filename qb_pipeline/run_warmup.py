@@ -2,6 +2,7 @@
 preloads): import the modules Dagster imports lazily while it starts a run, and configure the ORM's mappers
 (SQLAlchemy does it at a process's first query). Each run forked from there starts with them done."""
 
+import gc
 import importlib
 
 import sqlalchemy.orm
@@ -32,3 +33,6 @@ for name in LAZILY_IMPORTED:
     except ImportError:  # moved in another Dagster version: that run imports what it needs itself
         pass
 sqlalchemy.orm.configure_mappers()
+# What the imports left as garbage, collected once here: each run freezes what it inherits (gc.freeze), so
+# whatever is left then is never collected.
+gc.collect()

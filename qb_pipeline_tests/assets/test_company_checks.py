@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from qb_pipeline.assets.constants import companies
-from qb_pipeline.checks import LINK_CHECKS, invoice_checks
+from qb_pipeline.checks import INVOICE_CHECKS, LINK_CHECKS, invoice_checks
 from qb_pipeline.db.models import Customer, Order, OrderStatus, QBInvoice
 from qb_pipeline.db.session import session_scope
 from qb_pipeline.db.types import utcnow
@@ -78,3 +78,36 @@ def test_an_order_naming_no_company_shows_in_every_company_s_checks(engine, data
 
     assert not evaluate(database_url, CALM)["no_failed_orders"]
     assert not evaluate(database_url, TROUBLED)["no_failed_orders"]
+
+
+@pytest.mark.usefixtures("troubled_company")
+def test_a_check_that_cannot_run_leaves_the_others_reporting(database_url, monkeypatch):
+    """One invoice check raising (a bug, the database gone mid-check) never hides the others' verdicts: they
+    ran as four steps once, and now run as one."""
+
+    def broken(_context, _database):
+        raise RuntimeError("re-pricing went wrong")
+
+    _check, description = INVOICE_CHECKS["invoice_totals_reconcile"]
+    monkeypatch.setitem(INVOICE_CHECKS, "invoice_totals_reconcile", (broken, description))
+    with dg.instance_for_test() as instance:
+        add_company(instance, TROUBLED)
+        result = dg.materialize(
+            [stand_in, invoice_checks],
+            resources={"database": DatabaseResource(url=database_url)},
+            instance=instance,
+            partition_key=TROUBLED,
+            raise_on_error=False,
+        )
+    verdicts = {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+    assert not result.success  # the step fails, as the broken check's own step did
+    assert "re-pricing went wrong" in verdicts["invoice_totals_reconcile"].description
+    assert not verdicts["invoice_totals_reconcile"].passed
+    assert {
+        name: verdicts[name].passed for name in ("no_failed_orders", "orders_not_waiting", "unique_doc_numbers")
+    } == {
+        "no_failed_orders": False,
+        "orders_not_waiting": False,
+        "unique_doc_numbers": False,
+    }
