@@ -121,6 +121,7 @@ def _days_left(end, now) -> float:
 
 
 def orders_not_waiting(context, database: DatabaseResource) -> dg.AssetCheckResult:
+    """No order has waited longer than QB_PENDING_ALERT_MINUTES (default 15) to become an invoice."""
     limit = timedelta(minutes=database.pending_alert_minutes)
     with database.session() as session:
         waiting = session.scalars(
@@ -145,6 +146,8 @@ def orders_not_waiting(context, database: DatabaseResource) -> dg.AssetCheckResu
 
 
 def no_failed_orders(context, database: DatabaseResource) -> dg.AssetCheckResult:
+    """No order is failed or blocked: each one that is waits for a person (or for a customer or item to reach
+    QuickBooks). `qb-pipeline orders list --status failed` shows them; `orders retry` sends them again."""
     with database.session() as session:
         counts = order_counts(session, company_of_run(context))
     stuck = (
@@ -160,6 +163,8 @@ def no_failed_orders(context, database: DatabaseResource) -> dg.AssetCheckResult
 
 
 def invoice_totals_reconcile(context, database: DatabaseResource) -> dg.AssetCheckResult:
+    """Each synced order's QuickBooks invoice total equals the total it was invoiced at (newest 2,000
+    orders)."""
     mismatches: list[str] = []
     with database.session() as session:
         rows = session.execute(
@@ -195,6 +200,7 @@ def invoice_totals_reconcile(context, database: DatabaseResource) -> dg.AssetChe
 
 
 def unique_doc_numbers(context, database: DatabaseResource) -> dg.AssetCheckResult:
+    """No two QuickBooks invoices of a company (voided ones included) share a DocNumber."""
     with database.session() as session:
         duplicates = session.execute(
             sa.select(QBInvoice.doc_number, sa.func.count())
@@ -214,33 +220,18 @@ def unique_doc_numbers(context, database: DatabaseResource) -> dg.AssetCheckResu
     )
 
 
-# The invoices asset's checks, with what the UI says of each. They run as one step, not four: a push run lasts a
-# second or two, and every step of its own adds its events and its share of the run's CPU.
+# The invoices asset's checks (each one's docstring is what the UI says of it). They run as one step, not four:
+# a push run lasts a second or two, and every step of its own adds its events and its share of the run's CPU.
 INVOICE_CHECKS = {
-    "orders_not_waiting": (
-        orders_not_waiting,
-        "No order has waited longer than QB_PENDING_ALERT_MINUTES (default 15) to become an invoice.",
-    ),
-    "no_failed_orders": (
-        no_failed_orders,
-        "No order is failed or blocked: each one that is waits for a person (or for a customer or item to reach "
-        "QuickBooks). `qb-pipeline orders list --status failed` shows them; `orders retry` sends them again.",
-    ),
-    "invoice_totals_reconcile": (
-        invoice_totals_reconcile,
-        "Each synced order's QuickBooks invoice total equals the total it was invoiced at (newest 2,000 orders).",
-    ),
-    "unique_doc_numbers": (
-        unique_doc_numbers,
-        "No two QuickBooks invoices of a company (voided ones included) share a DocNumber.",
-    ),
+    check.__name__: check
+    for check in (orders_not_waiting, no_failed_orders, invoice_totals_reconcile, unique_doc_numbers)
 }
 
 
 @dg.multi_asset_check(
     specs=[
-        dg.AssetCheckSpec(name, asset=invoices, description=description, partitions_def=companies)
-        for name, (_check, description) in INVOICE_CHECKS.items()
+        dg.AssetCheckSpec(name, asset=invoices, description=" ".join(check.__doc__.split()), partitions_def=companies)
+        for name, check in INVOICE_CHECKS.items()
     ],
     can_subset=True,
     description="The invoices checks: orders not waiting, none failed, totals reconciled, DocNumbers unique.",
@@ -250,7 +241,7 @@ def invoice_checks(context, database: DatabaseResource):
     # its error, the others still report, and the step fails after them.
     selected = {key.name: key for key in context.selected_asset_check_keys}
     errors: list[Exception] = []
-    for name, (check, _description) in INVOICE_CHECKS.items():
+    for name, check in INVOICE_CHECKS.items():
         if name not in selected:
             continue
         try:
@@ -258,13 +249,6 @@ def invoice_checks(context, database: DatabaseResource):
         except Exception as error:  # noqa: BLE001 (re-raised below, once every check has reported)
             errors.append(error)
             found = dg.AssetCheckResult(passed=False, description=f"the check could not run: {error}")
-        yield dg.AssetCheckResult(
-            asset_key=selected[name].asset_key,
-            check_name=name,
-            passed=found.passed,
-            severity=found.severity,
-            description=found.description,
-            metadata=found.metadata,
-        )
+        yield found._replace(asset_key=selected[name].asset_key, check_name=name)
     if errors:
         raise errors[0]
