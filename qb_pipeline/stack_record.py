@@ -20,7 +20,8 @@ import psutil
 
 RECORD_FILE = ".qb-pipeline-dev.processes"
 SUPERVISOR = "make dev"
-START_TIME_TOLERANCE = 2  # seconds: psutil derives a start time from the boot time, which moves when the clock is stepped
+# seconds: psutil derives a start time from the boot time, which moves when the clock is stepped
+START_TIME_TOLERANCE = 2
 
 
 @dataclass(frozen=True)
